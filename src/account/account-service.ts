@@ -1,0 +1,135 @@
+/** Accounts: registration (users, guests, guest upgrades), password changes, deactivation. */
+import type { Config } from '../config/config.js';
+import type { Storage } from '../storage/storage.js';
+import { errors } from '../http/errors.js';
+import { hashPassword, MAX_PASSWORD_LENGTH } from '../auth/passwords.js';
+import type { IssuedSession, SessionService } from '../auth/sessions.js';
+import { localpartForUsername, userIdFor } from '../auth/user-ids.js';
+
+export interface NewAccount {
+  /** Already checked with `claimableUserId`; undefined → a generated one. */
+  userId?: string;
+  password?: string;
+  isAdmin?: boolean;
+  deviceId?: string;
+  initialDeviceDisplayName?: string;
+  inhibitLogin?: boolean;
+  ip: string | null;
+}
+
+export interface Registered {
+  userId: string;
+  session?: IssuedSession;
+}
+
+export class AccountService {
+  constructor(
+    private readonly config: Config,
+    private readonly storage: Storage,
+    private readonly sessions: SessionService,
+  ) {}
+
+  /** The user ID a username maps to, if it is valid and free (M_INVALID_USERNAME / M_USER_IN_USE). */
+  async claimableUserId(username: string): Promise<string> {
+    const userId = userIdFor(
+      localpartForUsername(username, this.config.server_name),
+      this.config.server_name,
+    );
+    if (await this.storage.users.getUser(userId)) throw errors.userInUse();
+    return userId;
+  }
+
+  async register(account: NewAccount): Promise<Registered> {
+    checkPassword(account.password);
+    const passwordHash =
+      account.password === undefined ? null : await hashPassword(account.password);
+    const userId = account.userId ?? (await this.generatedUserId());
+    const now = Date.now();
+    const session = account.inhibitLogin
+      ? undefined
+      : this.sessions.prepare(
+          userId,
+          account.deviceId,
+          account.initialDeviceDisplayName ?? null,
+          account.ip,
+          now,
+        );
+    const created = await this.storage.users.createUser(
+      { userId, passwordHash, isGuest: false, isAdmin: account.isAdmin ?? false, now },
+      session?.record,
+    );
+    // Taken between the check before UIA and now.
+    if (!created) throw errors.userInUse();
+    return { userId, session: session?.issued };
+  }
+
+  async registerGuest(
+    initialDeviceDisplayName: string | null,
+    ip: string | null,
+  ): Promise<Registered> {
+    const userId = await this.generatedUserId();
+    const now = Date.now();
+    // Guests never choose their device ID (guest access module).
+    const session = this.sessions.prepare(userId, undefined, initialDeviceDisplayName, ip, now);
+    const created = await this.storage.users.createUser(
+      { userId, passwordHash: null, isGuest: true, isAdmin: false, now },
+      session.record,
+    );
+    if (!created) throw errors.userInUse();
+    return { userId, session: session.issued };
+  }
+
+  /**
+   * Turns a guest into a full account with the same user ID (guest access
+   * module: the client must give the guest's own localpart as `username`).
+   */
+  async upgradeGuest(
+    guestUserId: string,
+    username: string | undefined,
+    password: string | undefined,
+  ): Promise<void> {
+    const expectedLocalpart = guestUserId.slice(1, guestUserId.indexOf(':'));
+    if (username !== undefined && username.toLowerCase() !== expectedLocalpart) {
+      throw errors.invalidUsername('A guest upgrade must keep the guest user ID');
+    }
+    checkPassword(password);
+    const passwordHash = password === undefined ? null : await hashPassword(password);
+    await this.storage.users.upgradeGuest(guestUserId, passwordHash);
+    this.sessions.forgetUser(guestUserId);
+  }
+
+  /** Sets a new password; unless told otherwise, every other device of the user is logged out. */
+  async changePassword(
+    userId: string,
+    newPassword: string,
+    keepDeviceId: string | null,
+    logoutDevices: boolean,
+  ): Promise<void> {
+    checkPassword(newPassword);
+    await this.storage.users.setPasswordHash(userId, await hashPassword(newPassword));
+    if (logoutDevices) {
+      this.sessions.forget(await this.storage.devices.deleteOtherDevices(userId, keepDeviceId));
+    }
+  }
+
+  async deactivate(userId: string): Promise<void> {
+    this.sessions.forget(await this.storage.users.deactivate(userId));
+  }
+
+  private async generatedUserId(): Promise<string> {
+    // Numeric localparts are never accepted from clients, so these never clash.
+    for (;;) {
+      const userId = userIdFor(
+        String(await this.storage.users.nextGuestNumber()),
+        this.config.server_name,
+      );
+      if (!(await this.storage.users.getUser(userId))) return userId;
+    }
+  }
+}
+
+function checkPassword(password: string | undefined): void {
+  if (password === undefined) return;
+  if (password.length === 0) throw errors.weakPassword('Password must not be empty');
+  if (password.length > MAX_PASSWORD_LENGTH) throw errors.weakPassword('Password is too long');
+}

@@ -1,0 +1,47 @@
+/** The caller's own account: whoami, password, deactivation, 3PIDs. */
+import { errors } from '../../http/errors.js';
+import { objectBody, optionalBoolean, requiredString } from '../../http/params.js';
+import { ownerOf, type Router } from '../../http/router.js';
+import type { ClientApiServices } from './services.js';
+
+export function registerAccountRoutes(router: Router, services: ClientApiServices): void {
+  const { accounts, uia } = services;
+
+  router.client('GET', '/account/whoami', { auth: 'required', guest: true }, async (request) => {
+    const owner = ownerOf(request);
+    return { user_id: owner.userId, device_id: owner.deviceId, is_guest: owner.isGuest };
+  });
+
+  // The spec makes the token optional so that a server may offer a reset by
+  // email; Weft has no 3PIDs, so (like Synapse without email) it needs one.
+  router.client('POST', '/account/password', { auth: 'required' }, async (request) => {
+    const owner = ownerOf(request);
+    const body = objectBody(request.body);
+    const newPassword = requiredString(body, 'new_password');
+    const logoutDevices = optionalBoolean(body, 'logout_devices') ?? true;
+    await uia.require(body.auth, {
+      operation: 'POST /account/password',
+      userId: owner.userId,
+      flows: await services.reauthFlows(owner.userId),
+    });
+    await accounts.changePassword(owner.userId, newPassword, owner.deviceId, logoutDevices);
+    return {};
+  });
+
+  router.client('POST', '/account/deactivate', { auth: 'required' }, async (request) => {
+    const owner = ownerOf(request);
+    const body = objectBody(request.body, { allowEmpty: true });
+    if (body.erase !== undefined && typeof body.erase !== 'boolean')
+      throw errors.badJson('erase must be a boolean');
+    await uia.require(body.auth, {
+      operation: 'POST /account/deactivate',
+      userId: owner.userId,
+      flows: await services.reauthFlows(owner.userId),
+    });
+    await accounts.deactivate(owner.userId);
+    // Weft binds no 3PIDs to identity servers, so there is nothing to unbind.
+    return { id_server_unbind_result: 'no-support' };
+  });
+
+  router.client('GET', '/account/3pid', { auth: 'required' }, async () => ({ threepids: [] }));
+}

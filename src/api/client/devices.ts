@@ -1,0 +1,59 @@
+/** Device management: list, show, rename, delete (behind UIA). */
+import { errors } from '../../http/errors.js';
+import { checkLength, objectBody, optionalString, requiredStringArray } from '../../http/params.js';
+import { ownerOf, type Router } from '../../http/router.js';
+import { MAX_DISPLAY_NAME_LENGTH } from './login.js';
+import type { ClientApiServices } from './services.js';
+
+export function registerDeviceRoutes(router: Router, services: ClientApiServices): void {
+  const { devices, uia } = services;
+  const deviceIdParam = (params: unknown) => (params as { deviceId: string }).deviceId;
+
+  router.client('GET', '/devices', { auth: 'required', guest: true }, async (request) => ({
+    devices: await devices.list(ownerOf(request).userId),
+  }));
+
+  router.client('GET', '/devices/:deviceId', { auth: 'required', guest: true }, async (request) =>
+    devices.get(ownerOf(request).userId, deviceIdParam(request.params)),
+  );
+
+  router.client('PUT', '/devices/:deviceId', { auth: 'required', guest: true }, async (request) => {
+    const body = objectBody(request.body);
+    const displayName = optionalString(body, 'display_name');
+    checkLength(displayName, MAX_DISPLAY_NAME_LENGTH, 'display_name');
+    // Only application services may create devices this way (v1.17); Weft has none yet.
+    await devices.rename(
+      ownerOf(request).userId,
+      deviceIdParam(request.params),
+      displayName ?? null,
+    );
+    return {};
+  });
+
+  router.client('DELETE', '/devices/:deviceId', { auth: 'required' }, async (request) => {
+    const owner = ownerOf(request);
+    const deviceId = deviceIdParam(request.params);
+    const body = objectBody(request.body, { allowEmpty: true });
+    await uia.require(body.auth, {
+      operation: `DELETE /devices/${deviceId}`,
+      userId: owner.userId,
+      flows: await services.reauthFlows(owner.userId),
+    });
+    await devices.delete(owner.userId, [deviceId]);
+    return {};
+  });
+
+  router.client('POST', '/delete_devices', { auth: 'required' }, async (request) => {
+    const owner = ownerOf(request);
+    const body = objectBody(request.body);
+    const deviceIds = requiredStringArray(body, 'devices');
+    if (deviceIds.length > 1000) throw errors.invalidParam('Too many devices at once');
+    await uia.require(body.auth, {
+      operation: 'POST /delete_devices',
+      userId: owner.userId,
+      flows: await services.reauthFlows(owner.userId),
+    });
+    await devices.delete(owner.userId, deviceIds);
+    return {};
+  });
+}

@@ -1,0 +1,51 @@
+/** What clients ask first: supported versions, .well-known, capabilities. */
+import { publicBaseUrl } from '../../config/config.js';
+import type { Router } from '../../http/router.js';
+import type { ClientApiServices } from './services.js';
+
+/**
+ * Spec versions whose features Weft has all built. r0.x are listed for old
+ * clients. v1.1 is the floor modern SDKs insist on; raise the list as the
+ * rooms, sync, relations (v1.4: server-side threads) and media (v1.11:
+ * authenticated media) issues land. Never beyond v1.19: v1.20 drops the
+ * `access_token` query parameter, which Weft keeps.
+ */
+export const SUPPORTED_VERSIONS = [
+  'r0.0.1',
+  'r0.1.0',
+  'r0.2.0',
+  'r0.3.0',
+  'r0.4.0',
+  'r0.5.0',
+  'r0.6.0',
+  'r0.6.1',
+  'v1.1',
+];
+
+export function registerDiscoveryRoutes(router: Router, { config }: ClientApiServices): void {
+  router.route('GET', '/_matrix/client/versions', { auth: 'none' }, async () => ({
+    versions: SUPPORTED_VERSIONS,
+    unstable_features: {},
+  }));
+
+  router.route('GET', '/.well-known/matrix/client', { auth: 'none' }, async () => ({
+    'm.homeserver': { base_url: publicBaseUrl(config) },
+  }));
+
+  router.client('GET', '/capabilities', { auth: 'required' }, async () => ({
+    capabilities: {
+      'm.change_password': { enabled: true },
+      'm.room_versions': {
+        default: config.default_room_version,
+        available: { '10': 'stable', '11': 'stable', '12': 'stable' },
+      },
+      // Profiles cannot be edited until the profile endpoints exist; the
+      // deprecated capabilities say the same as m.profile_fields.
+      'm.profile_fields': { enabled: false },
+      'm.set_displayname': { enabled: false },
+      'm.set_avatar_url': { enabled: false },
+      'm.3pid_changes': { enabled: false },
+      'm.get_login_token': { enabled: config.login.get_login_token_enabled },
+    },
+  }));
+}

@@ -1,0 +1,27 @@
+/** What the handlers of the client API are given: config and services, no storage. */
+import type { Config } from '../../config/config.js';
+import type { AccountService } from '../../account/account-service.js';
+import type { LoginService } from '../../auth/login-service.js';
+import type { SessionService } from '../../auth/sessions.js';
+import type { UiaEngine } from '../../auth/uia.js';
+import type { DeviceService } from '../../devices/device-service.js';
+import type { RateLimiter } from '../../http/rate-limit.js';
+
+export interface RateLimiters {
+  loginPerIp: RateLimiter;
+  loginFailuresPerAccount: RateLimiter;
+  registrationPerIp: RateLimiter;
+  registrationTokenValidityPerIp: RateLimiter;
+}
+
+export interface ClientApiServices {
+  config: Config;
+  accounts: AccountService;
+  login: LoginService;
+  sessions: SessionService;
+  uia: UiaEngine;
+  devices: DeviceService;
+  limits: RateLimiters;
+  /** The UIA flows that re-authenticate an existing user. */
+  reauthFlows(userId: string): Promise<string[][]>;
+}

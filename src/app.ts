@@ -1,0 +1,144 @@
+/**
+ * Wires Weft together: storage → services → HTTP routes. `startWeft` is what
+ * `weft start` and the end-to-end tests call.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import type { Config } from './config/config.js';
+import { AccountService } from './account/account-service.js';
+import { LoginService } from './auth/login-service.js';
+import { SessionService } from './auth/sessions.js';
+import { UiaEngine } from './auth/uia.js';
+import { STAGE_DUMMY, STAGE_PASSWORD, uiaStageVerifiers } from './auth/uia-stages.js';
+import { loadOrCreateServerKeys, type ServerKeys } from './crypto/server-keys.js';
+import { DeviceService } from './devices/device-service.js';
+import { RateLimiter } from './http/rate-limit.js';
+import { Router } from './http/router.js';
+import { createHttpServer } from './http/server.js';
+import type { Storage } from './storage/storage.js';
+import { openSqliteStorage } from './storage/sqlite/sqlite-storage.js';
+import type { ClientApiServices } from './api/client/services.js';
+import { registerAccountRoutes } from './api/client/account.js';
+import { registerDeviceRoutes } from './api/client/devices.js';
+import { registerDiscoveryRoutes } from './api/client/discovery.js';
+import { registerLoginRoutes } from './api/client/login.js';
+import { registerRegistrationRoutes } from './api/client/register.js';
+import { registerFallbackRoutes } from './api/static/fallback.js';
+
+export interface Weft {
+  app: FastifyInstance;
+  config: Config;
+  storage: Storage;
+  keys: ServerKeys;
+  /** The base URL the server listens at, once started. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+export function databasePath(config: Config): string {
+  return path.join(config.data_dir, 'weft.db');
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.log_level,
+    // Defence in depth: never let a secret through, whatever gets logged.
+    redact: {
+      paths: [
+        'password',
+        '*.password',
+        'new_password',
+        '*.new_password',
+        'access_token',
+        '*.access_token',
+        'headers.authorization',
+        'req.headers.authorization',
+      ],
+      censor: '[redacted]',
+    },
+  });
+}
+
+/** Builds the server and its services without listening. */
+export function buildWeft(config: Config, logger: Logger) {
+  mkdirSync(config.data_dir, { recursive: true });
+  const keys = loadOrCreateServerKeys(config.data_dir, config.server_name);
+  const storage = openSqliteStorage(databasePath(config));
+  const sessions = new SessionService(storage);
+  const login = new LoginService(config, storage, sessions, keys.loginTokenSecret);
+  const uia = new UiaEngine(
+    storage,
+    config.uia.session_lifetime_ms,
+    uiaStageVerifiers(config, storage, login),
+  );
+  const rl = config.rate_limits;
+  const services: ClientApiServices = {
+    config,
+    accounts: new AccountService(config, storage, sessions),
+    login,
+    sessions,
+    uia,
+    devices: new DeviceService(storage, sessions),
+    limits: {
+      loginPerIp: new RateLimiter(rl.login_per_ip, rl.enabled),
+      loginFailuresPerAccount: new RateLimiter(rl.login_failures_per_account, rl.enabled),
+      registrationPerIp: new RateLimiter(rl.registration_per_ip, rl.enabled),
+      registrationTokenValidityPerIp: new RateLimiter(
+        rl.registration_token_validity_per_ip,
+        rl.enabled,
+      ),
+    },
+    // Users without a password (upgraded guests who set none) confirm with a dummy stage.
+    reauthFlows: async (userId) =>
+      (await storage.users.getUser(userId))?.passwordHash ? [[STAGE_PASSWORD]] : [[STAGE_DUMMY]],
+  };
+
+  const app = createHttpServer({
+    logger,
+    maxBodyBytes: config.max_request_body_bytes,
+    logRequests: config.log_requests,
+  });
+  const router = new Router(app, sessions);
+  registerDiscoveryRoutes(router, services);
+  registerLoginRoutes(router, services);
+  registerRegistrationRoutes(router, services);
+  registerAccountRoutes(router, services);
+  registerDeviceRoutes(router, services);
+  registerFallbackRoutes(router, services);
+  router.finish();
+
+  const close = async () => {
+    await app.close();
+    await sessions.close();
+    await storage.close();
+  };
+  return { app, storage, keys, services, close };
+}
+
+export async function startWeft(config: Config, options: StartOptions = {}): Promise<Weft> {
+  const logger = options.logger ?? createLogger(config);
+  const built = buildWeft(config, logger);
+  try {
+    await built.app.listen({ host: config.bind, port: config.port });
+  } catch (err) {
+    await built.close();
+    throw err;
+  }
+  const address = built.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind;
+  return {
+    app: built.app,
+    config,
+    storage: built.storage,
+    keys: built.keys,
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    close: built.close,
+  };
+}

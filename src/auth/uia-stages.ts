@@ -1,0 +1,38 @@
+/** The UIA stages Weft supports, each a check of the client's `auth` dict. */
+import type { Config } from '../config/config.js';
+import type { Storage } from '../storage/storage.js';
+import { errors } from '../http/errors.js';
+import { requiredString } from '../http/params.js';
+import type { StageVerifier } from './uia.js';
+import type { LoginService } from './login-service.js';
+import { checkPassword } from './password-check.js';
+
+export const STAGE_DUMMY = 'm.login.dummy';
+export const STAGE_PASSWORD = 'm.login.password';
+export const STAGE_REGISTRATION_TOKEN = 'm.login.registration_token';
+
+export function uiaStageVerifiers(
+  config: Config,
+  storage: Storage,
+  login: LoginService,
+): Record<string, StageVerifier> {
+  return {
+    [STAGE_DUMMY]: async () => {},
+    [STAGE_PASSWORD]: async (auth, session) => {
+      const userId = login.userIdFromIdentifier(auth);
+      const password = requiredString(auth, 'password', 'auth.');
+      // The password must be the session user's own: re-authentication, not login as anyone.
+      const user = await checkPassword(storage, userId, password);
+      if (user.userId !== session.userId) throw errors.forbidden('Invalid username or password');
+    },
+    [STAGE_REGISTRATION_TOKEN]: async (auth) => {
+      const token = requiredString(auth, 'token', 'auth.');
+      if (!isValidRegistrationToken(config, token))
+        throw errors.forbidden('Invalid registration token');
+    },
+  };
+}
+
+export function isValidRegistrationToken(config: Config, token: string): boolean {
+  return config.registration.registration_tokens.includes(token);
+}

@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+/**
+ * The `weft` command: start the server, write a config file, or create a user
+ * from the shell (as Synapse's register_new_matrix_user does).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import {
+  ConfigError,
+  defaultConfig,
+  applyEnvironment,
+  loadConfig,
+  type Config,
+} from '../config/config.js';
+import { renderConfigYaml } from '../config/generate.js';
+import { SchemaTooNewError } from '../storage/sqlite/database.js';
+import { createLogger, databasePath, startWeft } from '../app.js';
+import { openSqliteStorage } from '../storage/sqlite/sqlite-storage.js';
+import { AccountService } from '../account/account-service.js';
+import { SessionService } from '../auth/sessions.js';
+import { MatrixError } from '../http/errors.js';
+
+const USAGE = `Usage: weft <command> [options]
+
+Commands:
+  start                 Start the homeserver (writes a config file on first start)
+  generate-config       Write a commented config file and exit
+  register-user         Create a user: --user NAME [--password PW] [--admin]
+
+Options:
+  --config PATH         Config file (default: $WEFT_CONFIG or ./weft.yaml)
+`;
+
+function configPathFrom(flag: string | undefined): string {
+  return path.resolve(flag ?? process.env.WEFT_CONFIG ?? 'weft.yaml');
+}
+
+/** Loads the config file, writing a generated one first if there is none. */
+function loadOrGenerateConfig(configPath: string): Config {
+  if (!existsSync(configPath)) {
+    writeConfigFile(configPath, applyEnvironment(defaultConfig(), process.env));
+    console.log(`Wrote a new config file to ${configPath}`);
+  }
+  return loadConfig(configPath).config;
+}
+
+function writeConfigFile(configPath: string, config: Config): void {
+  mkdirSync(path.dirname(configPath), { recursive: true });
+  writeFileSync(configPath, renderConfigYaml(config), { flag: 'wx' });
+}
+
+async function start(configPath: string): Promise<void> {
+  const config = loadOrGenerateConfig(configPath);
+  const logger = createLogger(config);
+  const weft = await startWeft(config, { logger });
+  logger.info({ server_name: config.server_name, url: weft.url }, 'Weft is listening');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    weft.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function registerUser(
+  configPath: string,
+  args: { user?: string; password?: string; admin?: boolean },
+) {
+  const config = loadOrGenerateConfig(configPath);
+  if (!args.user) throw new UsageError('register-user needs --user NAME');
+  const password = args.password ?? (await askPassword());
+  mkdirSync(config.data_dir, { recursive: true });
+  const storage = openSqliteStorage(databasePath(config));
+  const sessions = new SessionService(storage);
+  try {
+    const accounts = new AccountService(config, storage, sessions);
+    const userId = await accounts.claimableUserId(args.user);
+    await accounts.register({
+      userId,
+      password,
+      isAdmin: args.admin ?? false,
+      inhibitLogin: true,
+      ip: null,
+    });
+    console.log(`Created ${args.admin ? 'admin ' : ''}user ${userId}`);
+  } finally {
+    await sessions.close();
+    await storage.close();
+  }
+}
+
+async function askPassword(): Promise<string> {
+  const rl = createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: process.stdin.isTTY,
+  });
+  try {
+    const password = await rl.question('Password: ');
+    if (!password) throw new UsageError('A password is required');
+    return password;
+  } finally {
+    rl.close();
+  }
+}
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      user: { type: 'string' },
+      password: { type: 'string' },
+      admin: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(USAGE);
+    return;
+  }
+  const configPath = configPathFrom(values.config);
+  switch (command) {
+    case 'start':
+      return start(configPath);
+    case 'generate-config':
+      if (existsSync(configPath)) throw new UsageError(`${configPath} exists already`);
+      writeConfigFile(configPath, applyEnvironment(defaultConfig(), process.env));
+      console.log(`Wrote ${configPath}`);
+      return;
+    case 'register-user':
+      return registerUser(configPath, values);
+    default:
+      throw new UsageError(`Unknown command '${command}'\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof SchemaTooNewError) {
+    console.error(`weft: ${err.message}`);
+  } else if (err instanceof MatrixError) {
+    console.error(`weft: ${err.errcode}: ${err.message}`);
+  } else {
+    console.error(err);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,160 @@
+/**
+ * Weft's configuration: defaults, the YAML file, then environment variables
+ * (the environment wins over the file).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+
+export interface RateLimitRule {
+  /** Tokens added per second. */
+  per_second: number;
+  /** Bucket size: how many requests may come at once. */
+  burst_count: number;
+}
+
+export interface Config {
+  server_name: string;
+  bind: string;
+  port: number;
+  /** Where the database, signing key and media live. */
+  data_dir: string;
+  /** Base URL clients use, served in /.well-known/matrix/client. */
+  public_baseurl: string;
+  max_request_body_bytes: number;
+  log_level: string;
+  /** Log one line per request (method, path without query, status, time). */
+  log_requests: boolean;
+  registration: {
+    enabled: boolean;
+    allow_guests: boolean;
+    /** Pre-shared tokens; when any exist, registration requires one. */
+    registration_tokens: string[];
+  };
+  login: {
+    /** Enables POST /_matrix/client/v1/login/get_token. */
+    get_login_token_enabled: boolean;
+    /** Lifetime of a login token, in milliseconds. */
+    login_token_lifetime_ms: number;
+  };
+  uia: {
+    /** How long an unfinished User-Interactive Auth session lives. */
+    session_lifetime_ms: number;
+  };
+  rate_limits: {
+    enabled: boolean;
+    login_per_ip: RateLimitRule;
+    login_failures_per_account: RateLimitRule;
+    registration_per_ip: RateLimitRule;
+    registration_token_validity_per_ip: RateLimitRule;
+  };
+  default_room_version: string;
+}
+
+export function defaultConfig(): Config {
+  return {
+    server_name: 'localhost',
+    bind: '127.0.0.1',
+    port: 8008,
+    data_dir: './data',
+    public_baseurl: '',
+    max_request_body_bytes: 1024 * 1024,
+    log_level: 'info',
+    log_requests: true,
+    registration: { enabled: true, allow_guests: true, registration_tokens: [] },
+    login: { get_login_token_enabled: true, login_token_lifetime_ms: 2 * 60 * 1000 },
+    uia: { session_lifetime_ms: 15 * 60 * 1000 },
+    rate_limits: {
+      enabled: true,
+      login_per_ip: { per_second: 0.17, burst_count: 5 },
+      login_failures_per_account: { per_second: 0.17, burst_count: 5 },
+      registration_per_ip: { per_second: 0.17, burst_count: 5 },
+      registration_token_validity_per_ip: { per_second: 0.1, burst_count: 3 },
+    },
+    default_room_version: '12',
+  };
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** Merges a partial config over a complete one, object by object. Unknown keys are refused. */
+export function mergeConfig(
+  base: Config,
+  overrides: DeepPartial<Config>,
+  where = 'config',
+): Config {
+  return mergeObject(base, overrides, where) as unknown as Config;
+}
+
+function mergeObject(base: object, overrides: unknown, where: string): object {
+  if (overrides === null || overrides === undefined) return base;
+  if (typeof overrides !== 'object' || Array.isArray(overrides)) {
+    throw new ConfigError(`${where} must be a mapping`);
+  }
+  const result: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(key in result)) throw new ConfigError(`${where}: unknown option '${key}'`);
+    const current = result[key];
+    const isSection = typeof current === 'object' && current !== null && !Array.isArray(current);
+    if (isSection) {
+      result[key] = mergeObject(current as object, value, `${where}.${key}`);
+    } else {
+      if (value !== undefined && typeof value !== typeof current) {
+        throw new ConfigError(`${where}.${key} must be of type ${typeof current}`);
+      }
+      result[key] = value;
+    }
+  }
+  return result;
+}
+
+export class ConfigError extends Error {}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file the config came from, if any. */
+  path: string | undefined;
+}
+
+/** Reads a YAML config file (missing file → defaults) and applies the environment. */
+export function loadConfig(
+  configPath: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
+  let config = defaultConfig();
+  if (configPath && existsSync(configPath)) {
+    const parsed: unknown = parseYaml(readFileSync(configPath, 'utf8'));
+    config = mergeConfig(config, parsed as DeepPartial<Config>, path.basename(configPath));
+  }
+  return { config: applyEnvironment(config, env), path: configPath };
+}
+
+export function applyEnvironment(config: Config, env: NodeJS.ProcessEnv): Config {
+  const result = structuredClone(config);
+  if (env.WEFT_SERVER_NAME) result.server_name = env.WEFT_SERVER_NAME;
+  if (env.WEFT_BIND) result.bind = env.WEFT_BIND;
+  if (env.WEFT_PORT) {
+    const port = Number(env.WEFT_PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new ConfigError(`WEFT_PORT must be a port number, got '${env.WEFT_PORT}'`);
+    }
+    result.port = port;
+  }
+  if (env.WEFT_DATA_DIR) result.data_dir = env.WEFT_DATA_DIR;
+  if (env.WEFT_RATE_LIMITS) {
+    const value = env.WEFT_RATE_LIMITS.toLowerCase();
+    if (value !== 'on' && value !== 'off') {
+      throw new ConfigError(`WEFT_RATE_LIMITS must be 'on' or 'off'`);
+    }
+    result.rate_limits.enabled = value === 'on';
+  }
+  if (env.WEFT_LOG_LEVEL) result.log_level = env.WEFT_LOG_LEVEL;
+  return result;
+}
+
+/** The base URL clients should use, derived from bind/port when not configured. */
+export function publicBaseUrl(config: Config): string {
+  if (config.public_baseurl) return config.public_baseurl.replace(/\/+$/, '');
+  const host = config.bind === '0.0.0.0' || config.bind === '::' ? 'localhost' : config.bind;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+}

@@ -1,0 +1,77 @@
+/** Writes a commented YAML config file with every option and its default. */
+import type { Config } from './config.js';
+
+export function renderConfigYaml(config: Config): string {
+  const rl = config.rate_limits;
+  const rule = (name: string, what: string) => {
+    const r = rl[name as keyof Config['rate_limits']] as {
+      per_second: number;
+      burst_count: number;
+    };
+    return [
+      `  # ${what}`,
+      `  ${name}:`,
+      `    per_second: ${r.per_second}`,
+      `    burst_count: ${r.burst_count}`,
+    ].join('\n');
+  };
+  return `# Weft homeserver configuration.
+# Environment variables override this file: WEFT_SERVER_NAME, WEFT_BIND, WEFT_PORT,
+# WEFT_DATA_DIR, WEFT_RATE_LIMITS (on|off), WEFT_LOG_LEVEL.
+
+# The domain part of every user ID (@alice:<server_name>). Cannot change once users exist.
+server_name: ${JSON.stringify(config.server_name)}
+
+# Address and port the client API listens on.
+bind: ${JSON.stringify(config.bind)}
+port: ${config.port}
+
+# Folder for the SQLite database, the server's signing key and secrets (relative paths
+# are relative to the folder Weft is started in).
+data_dir: ${JSON.stringify(config.data_dir)}
+
+# The URL clients reach this server at, served in /.well-known/matrix/client.
+# Empty: derived from bind and port.
+public_baseurl: ${JSON.stringify(config.public_baseurl)}
+
+# Largest request body accepted, in bytes; larger bodies get 413 M_TOO_LARGE.
+max_request_body_bytes: ${config.max_request_body_bytes}
+
+# Log level: fatal, error, warn, info, debug or trace.
+log_level: ${JSON.stringify(config.log_level)}
+# Log one line per request (never with tokens or passwords).
+log_requests: ${config.log_requests}
+
+registration:
+  # Whether new accounts can be registered through the client API.
+  enabled: ${config.registration.enabled}
+  # Whether guest accounts (kind=guest) can be registered.
+  allow_guests: ${config.registration.allow_guests}
+  # Pre-shared registration tokens (m.login.registration_token). When any are listed,
+  # registering requires one of them.
+  registration_tokens: ${JSON.stringify(config.registration.registration_tokens)}
+
+login:
+  # Whether logged-in clients may mint login tokens to sign in another device
+  # (POST /_matrix/client/v1/login/get_token).
+  get_login_token_enabled: ${config.login.get_login_token_enabled}
+  # How long a login token stays valid, in milliseconds.
+  login_token_lifetime_ms: ${config.login.login_token_lifetime_ms}
+
+uia:
+  # How long an unfinished User-Interactive Auth session lives, in milliseconds.
+  session_lifetime_ms: ${config.uia.session_lifetime_ms}
+
+# Token-bucket rate limits: per_second is the refill rate, burst_count the bucket size.
+rate_limits:
+  # Set to false (or WEFT_RATE_LIMITS=off) for load tests and benchmarks.
+  enabled: ${rl.enabled}
+${rule('login_per_ip', 'Login attempts per client IP.')}
+${rule('login_failures_per_account', 'Failed login attempts per account.')}
+${rule('registration_per_ip', 'Registrations per client IP.')}
+${rule('registration_token_validity_per_ip', 'Registration token validity checks per client IP.')}
+
+# Room version for new rooms.
+default_room_version: ${JSON.stringify(config.default_room_version)}
+`;
+}

@@ -1,0 +1,53 @@
+/** A user's devices: listing, renaming, deleting (which revokes their tokens). */
+import type { DeviceRecord, Storage } from '../storage/storage.js';
+import type { SessionService } from '../auth/sessions.js';
+import { errors } from '../http/errors.js';
+
+export interface DeviceView {
+  device_id: string;
+  display_name?: string;
+  last_seen_ip?: string;
+  last_seen_ts?: number;
+}
+
+export class DeviceService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly sessions: SessionService,
+  ) {}
+
+  async list(userId: string): Promise<DeviceView[]> {
+    return (await this.storage.devices.listDevices(userId)).map((d) => this.view(d));
+  }
+
+  async get(userId: string, deviceId: string): Promise<DeviceView> {
+    const device = await this.storage.devices.getDevice(userId, deviceId);
+    if (!device) throw errors.notFound('Unknown device');
+    return this.view(device);
+  }
+
+  async rename(userId: string, deviceId: string, displayName: string | null): Promise<void> {
+    if (!(await this.storage.devices.setDisplayName(userId, deviceId, displayName))) {
+      throw errors.notFound('Unknown device');
+    }
+  }
+
+  async delete(userId: string, deviceIds: string[]): Promise<void> {
+    this.sessions.forget(await this.storage.devices.deleteDevices(userId, deviceIds));
+  }
+
+  async deleteAll(userId: string): Promise<void> {
+    this.sessions.forget(await this.storage.devices.deleteOtherDevices(userId, null));
+  }
+
+  private view(device: DeviceRecord): DeviceView {
+    const pending = this.sessions.pendingLastSeenFor(device.userId, device.deviceId);
+    const view: DeviceView = { device_id: device.deviceId };
+    if (device.displayName !== null) view.display_name = device.displayName;
+    const ip = pending?.ip ?? device.lastSeenIp;
+    const ts = pending?.ts ?? device.lastSeenTs;
+    if (ip !== null) view.last_seen_ip = ip;
+    if (ts !== null) view.last_seen_ts = ts;
+    return view;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * How handlers are attached: one call registers a Client-Server endpoint under
+ * every prefix it lives at (`v3` and its `r0` alias, or `v1` only), with the
+ * authentication it needs. After all routes are in, `finish()` answers the
+ * other methods of every known path with 405 M_UNRECOGNIZED.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { TokenOwner } from '../storage/storage.js';
+import type { SessionService } from '../auth/sessions.js';
+import { errors } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who the access token belongs to, on authenticated routes. */
+    owner: TokenOwner | null;
+  }
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RouteOptions {
+  /** `required`: 401 without a valid token; `optional`: used when given; `none`: ignored. */
+  auth: 'required' | 'optional' | 'none';
+  /** Whether guests may call it (the spec's guest access module lists these). */
+  guest?: boolean;
+}
+
+export type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+const CLIENT = '/_matrix/client';
+const ALL_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'];
+
+export class Router {
+  private readonly methodsByPath = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly sessions: SessionService,
+  ) {}
+
+  /** An endpoint of the current API and its r0 alias: `/_matrix/client/{v3,r0}{path}`. */
+  client(method: Method, path: string, options: RouteOptions, handler: Handler): void {
+    this.route(method, `${CLIENT}/v3${path}`, options, handler);
+    this.route(method, `${CLIENT}/r0${path}`, options, handler);
+  }
+
+  /** An endpoint the spec defines only under `/_matrix/client/v1`. */
+  v1(method: Method, path: string, options: RouteOptions, handler: Handler): void {
+    this.route(method, `${CLIENT}/v1${path}`, options, handler);
+  }
+
+  /** Any other path, given in full. */
+  route(method: Method, url: string, options: RouteOptions, handler: Handler): void {
+    const methods = this.methodsByPath.get(url) ?? new Set<string>();
+    methods.add(method);
+    if (method === 'GET') methods.add('HEAD');
+    this.methodsByPath.set(url, methods);
+    this.app.route({
+      method,
+      url,
+      onRequest: options.auth === 'none' ? undefined : this.authHook(options),
+      handler,
+    });
+  }
+
+  /** Registers 405 answers for the methods each known path does not serve. */
+  finish(): void {
+    for (const [url, methods] of this.methodsByPath) {
+      const others = ALL_METHODS.filter((m) => !methods.has(m));
+      if (others.length === 0) continue;
+      this.app.route({
+        method: others,
+        url,
+        exposeHeadRoute: false,
+        handler: async () => {
+          throw errors.methodNotAllowed();
+        },
+      });
+    }
+  }
+
+  private authHook(options: RouteOptions) {
+    const sessions = this.sessions;
+    return async (request: FastifyRequest) => {
+      const token = accessTokenOf(request);
+      if (token === undefined) {
+        if (options.auth === 'required') throw errors.missingToken();
+        return;
+      }
+      const owner = await sessions.authenticate(token);
+      if (!owner) throw errors.unknownToken();
+      // The one place guests are kept to the endpoints the spec allows them.
+      if (owner.isGuest && !options.guest) throw errors.guestAccessForbidden();
+      request.owner = owner;
+      sessions.touch(owner, request.ip);
+    };
+  }
+}
+
+/** `Authorization: Bearer …` or the `access_token` query parameter (still required up to v1.19). */
+export function accessTokenOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw errors.missingToken();
+    return match[1];
+  }
+  const query = (request.query as Record<string, unknown> | undefined)?.access_token;
+  if (query === undefined) return undefined;
+  if (typeof query !== 'string' || query === '') throw errors.missingToken();
+  return query;
+}
+
+/** The authenticated owner on a route registered with `auth: 'required'`. */
+export function ownerOf(request: FastifyRequest): TokenOwner {
+  if (!request.owner) throw errors.missingToken();
+  return request.owner;
+}

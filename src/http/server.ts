@@ -1,0 +1,134 @@
+/**
+ * The Fastify instance and the behaviour every endpoint shares: JSON bodies,
+ * Matrix-shaped errors, 404/405, CORS, body limits and request logs that never
+ * carry tokens or passwords.
+ */
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Logger } from 'pino';
+import { MatrixError, errors } from './errors.js';
+
+export interface HttpOptions {
+  logger: Logger;
+  maxBodyBytes: number;
+  logRequests: boolean;
+}
+
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, HEAD, POST, PUT, DELETE, OPTIONS',
+  'access-control-allow-headers': 'X-Requested-With, Content-Type, Authorization',
+};
+
+export function createHttpServer(options: HttpOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    // Weft logs requests itself (onResponse below), without query strings.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.maxBodyBytes,
+    // Room aliases, event IDs and such can be long; the default is 100.
+    routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: false },
+    return503OnClosing: true,
+    frameworkErrors: (error, request, reply) => {
+      // Malformed URLs and the like: the client's fault, never a 500.
+      void sendError(reply, request, toMatrixError(error));
+    },
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest('owner', null);
+
+  app.removeAllContentTypeParsers();
+  // Every body is JSON on the client API, whatever Content-Type the client sent
+  // (Synapse does the same; some clients send none).
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.headers(CORS_HEADERS);
+  });
+
+  if (options.logRequests) {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.info(
+        {
+          method: request.method,
+          // The path only: the query string may hold an access token.
+          path: request.url.split('?', 1)[0],
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime * 10) / 10,
+        },
+        'request',
+      );
+    });
+  }
+
+  // CORS preflight on every path.
+  app.options('*', async (_request, reply) => {
+    reply.code(204).send();
+  });
+
+  app.setNotFoundHandler(async (request, reply) =>
+    sendError(reply, request, errors.unrecognized()),
+  );
+  app.setErrorHandler(async (error, request, reply) =>
+    sendError(reply, request, toMatrixError(error)),
+  );
+  return app;
+}
+
+export function parseJsonBody(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw errors.notJson('Body is not valid UTF-8');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw errors.notJson();
+  }
+}
+
+function sendError(reply: FastifyReply, request: FastifyRequest, error: MatrixError): FastifyReply {
+  if (error.status >= 500) request.log.error({ err: error.cause ?? error }, 'request failed');
+  return reply
+    .code(error.status)
+    .headers({ ...CORS_HEADERS, ...error.headers })
+    .type('application/json')
+    .send(error.body());
+}
+
+function toMatrixError(error: unknown): MatrixError {
+  if (error instanceof MatrixError) return error;
+  const fastifyError = error as Partial<FastifyError>;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return errors.tooLarge();
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return errors.notJson();
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return errors.unrecognized('Malformed URL');
+  }
+  const status = fastifyError.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new MatrixError(status, 'M_UNKNOWN', fastifyError.message ?? 'Bad request');
+  }
+  const internal = new MatrixError(500, 'M_UNKNOWN', 'Internal server error');
+  internal.cause = error;
+  return internal;
+}

@@ -1,0 +1,52 @@
+/** Opens the SQLite database (WAL, synchronous writes) and applies migrations. */
+import Database from 'better-sqlite3';
+import { latestSchemaVersion, migrations } from './migrations.js';
+
+export type SqliteDatabase = Database.Database;
+
+export class SchemaTooNewError extends Error {}
+
+export function openDatabase(file: string): SqliteDatabase {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // FULL: a write is on disk before we acknowledge it, so even a power cut
+  // loses nothing that a client was told had succeeded.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+export function schemaVersion(db: SqliteDatabase): number {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_ts INTEGER NOT NULL)',
+  );
+  const row = db.prepare('SELECT MAX(version) AS version FROM schema_version').get() as {
+    version: number | null;
+  };
+  return row.version ?? 0;
+}
+
+function migrate(db: SqliteDatabase): void {
+  const current = schemaVersion(db);
+  if (current > latestSchemaVersion) {
+    throw new SchemaTooNewError(
+      `The database schema is at version ${current}, but this Weft only knows versions up to ` +
+        `${latestSchemaVersion}. It was written by a newer Weft: run that version, or restore a backup.`,
+    );
+  }
+  const record = db.prepare('INSERT INTO schema_version (version, applied_ts) VALUES (?, ?)');
+  for (const migration of migrations) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      record.run(migration.version, Date.now());
+    })();
+  }
+}

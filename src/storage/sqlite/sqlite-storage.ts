@@ -1,0 +1,345 @@
+/** The embedded SQLite backend. All SQL of Weft lives under storage/. */
+import type {
+  DeviceRecord,
+  DeviceStore,
+  LastSeen,
+  LoginTokenStore,
+  NewSession,
+  NewUser,
+  Storage,
+  TokenOwner,
+  TokenStore,
+  UiaSessionRecord,
+  UiaStore,
+  UserRecord,
+  UserStore,
+} from '../storage.js';
+import { openDatabase, type SqliteDatabase } from './database.js';
+
+interface UserRow {
+  user_id: string;
+  password_hash: string | null;
+  is_guest: number;
+  is_admin: number;
+  deactivated: number;
+  created_ts: number;
+}
+
+interface DeviceRow {
+  user_id: string;
+  device_id: string;
+  display_name: string | null;
+  last_seen_ts: number | null;
+  last_seen_ip: string | null;
+}
+
+const toUser = (row: UserRow): UserRecord => ({
+  userId: row.user_id,
+  passwordHash: row.password_hash,
+  isGuest: row.is_guest === 1,
+  isAdmin: row.is_admin === 1,
+  deactivated: row.deactivated === 1,
+  createdTs: row.created_ts,
+});
+
+const toDevice = (row: DeviceRow): DeviceRecord => ({
+  userId: row.user_id,
+  deviceId: row.device_id,
+  displayName: row.display_name,
+  lastSeenTs: row.last_seen_ts,
+  lastSeenIp: row.last_seen_ip,
+});
+
+export function openSqliteStorage(file: string): Storage {
+  const db = openDatabase(file);
+  return {
+    users: new SqliteUserStore(db),
+    devices: new SqliteDeviceStore(db),
+    tokens: new SqliteTokenStore(db),
+    loginTokens: new SqliteLoginTokenStore(db),
+    uia: new SqliteUiaStore(db),
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+/** Statements shared by several stores: sessions and device deletion. */
+class SessionStatements {
+  private readonly insertDevice;
+  private readonly tokensOfDevice;
+  private readonly deleteTokensOfDevice;
+  private readonly insertToken;
+  private readonly deleteDeviceRow;
+
+  constructor(db: SqliteDatabase) {
+    this.insertDevice = db.prepare(
+      `INSERT INTO devices (user_id, device_id, display_name, last_seen_ts, last_seen_ip, created_ts)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_ts = excluded.last_seen_ts,
+         last_seen_ip = excluded.last_seen_ip`,
+    );
+    this.tokensOfDevice = db
+      .prepare('SELECT token_hash FROM access_tokens WHERE user_id = ? AND device_id = ?')
+      .pluck();
+    this.deleteTokensOfDevice = db.prepare(
+      'DELETE FROM access_tokens WHERE user_id = ? AND device_id = ?',
+    );
+    this.insertToken = db.prepare(
+      'INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)',
+    );
+    this.deleteDeviceRow = db.prepare('DELETE FROM devices WHERE user_id = ? AND device_id = ?');
+  }
+
+  /** Must run inside a transaction. */
+  createSession(s: NewSession): string[] {
+    this.insertDevice.run(s.userId, s.deviceId, s.initialDisplayName, s.now, s.ip, s.now);
+    const revoked = this.revokeDeviceTokens(s.userId, s.deviceId);
+    this.insertToken.run(s.tokenHash, s.userId, s.deviceId, s.now);
+    return revoked;
+  }
+
+  /** Must run inside a transaction. */
+  deleteDevice(userId: string, deviceId: string): string[] {
+    const revoked = this.revokeDeviceTokens(userId, deviceId);
+    this.deleteDeviceRow.run(userId, deviceId);
+    return revoked;
+  }
+
+  private revokeDeviceTokens(userId: string, deviceId: string): string[] {
+    const hashes = this.tokensOfDevice.all(userId, deviceId) as string[];
+    this.deleteTokensOfDevice.run(userId, deviceId);
+    return hashes;
+  }
+}
+
+class SqliteUserStore implements UserStore {
+  private readonly sessions;
+  private readonly insert;
+  private readonly select;
+  private readonly bumpCounter;
+  private readonly updatePassword;
+  private readonly updateGuest;
+  private readonly markDeactivated;
+  private readonly deviceIds;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.sessions = new SessionStatements(db);
+    this.insert = db.prepare(
+      `INSERT INTO users (user_id, password_hash, is_guest, is_admin, created_ts)
+       VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING`,
+    );
+    this.select = db.prepare('SELECT * FROM users WHERE user_id = ?');
+    this.bumpCounter = db
+      .prepare(
+        `INSERT INTO counters (name, value) VALUES (?, 1)
+         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`,
+      )
+      .pluck();
+    this.updatePassword = db.prepare('UPDATE users SET password_hash = ? WHERE user_id = ?');
+    this.updateGuest = db.prepare(
+      'UPDATE users SET is_guest = 0, password_hash = ? WHERE user_id = ?',
+    );
+    this.markDeactivated = db.prepare('UPDATE users SET deactivated = 1 WHERE user_id = ?');
+    this.deviceIds = db.prepare('SELECT device_id FROM devices WHERE user_id = ?').pluck();
+  }
+
+  async createUser(user: NewUser, session?: NewSession): Promise<boolean> {
+    return this.db.transaction(() => {
+      const inserted = this.insert.run(
+        user.userId,
+        user.passwordHash,
+        user.isGuest ? 1 : 0,
+        user.isAdmin ? 1 : 0,
+        user.now,
+      );
+      if (inserted.changes === 0) return false;
+      if (session) this.sessions.createSession(session);
+      return true;
+    })();
+  }
+
+  async getUser(userId: string): Promise<UserRecord | undefined> {
+    const row = this.select.get(userId) as UserRow | undefined;
+    return row && toUser(row);
+  }
+
+  async nextGuestNumber(): Promise<number> {
+    return this.bumpCounter.get('guest_user') as number;
+  }
+
+  async setPasswordHash(userId: string, passwordHash: string): Promise<void> {
+    this.updatePassword.run(passwordHash, userId);
+  }
+
+  async upgradeGuest(userId: string, passwordHash: string | null): Promise<void> {
+    this.updateGuest.run(passwordHash, userId);
+  }
+
+  async deactivate(userId: string): Promise<string[]> {
+    return this.db.transaction(() => {
+      this.markDeactivated.run(userId);
+      const devices = this.deviceIds.all(userId) as string[];
+      return devices.flatMap((deviceId) => this.sessions.deleteDevice(userId, deviceId));
+    })();
+  }
+}
+
+class SqliteDeviceStore implements DeviceStore {
+  private readonly sessions;
+  private readonly selectOne;
+  private readonly selectAll;
+  private readonly updateName;
+  private readonly updateLastSeen;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.sessions = new SessionStatements(db);
+    this.selectOne = db.prepare('SELECT * FROM devices WHERE user_id = ? AND device_id = ?');
+    this.selectAll = db.prepare('SELECT * FROM devices WHERE user_id = ? ORDER BY device_id');
+    this.updateName = db.prepare(
+      'UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?',
+    );
+    this.updateLastSeen = db.prepare(
+      'UPDATE devices SET last_seen_ts = ?, last_seen_ip = ? WHERE user_id = ? AND device_id = ?',
+    );
+  }
+
+  async getDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
+    const row = this.selectOne.get(userId, deviceId) as DeviceRow | undefined;
+    return row && toDevice(row);
+  }
+
+  async listDevices(userId: string): Promise<DeviceRecord[]> {
+    return (this.selectAll.all(userId) as DeviceRow[]).map(toDevice);
+  }
+
+  async setDisplayName(userId: string, deviceId: string, name: string | null): Promise<boolean> {
+    return this.updateName.run(name, userId, deviceId).changes > 0;
+  }
+
+  async deleteDevices(userId: string, deviceIds: string[]): Promise<string[]> {
+    return this.db.transaction(() =>
+      deviceIds.flatMap((deviceId) => this.sessions.deleteDevice(userId, deviceId)),
+    )();
+  }
+
+  async deleteOtherDevices(userId: string, keepDeviceId: string | null): Promise<string[]> {
+    return this.db.transaction(() =>
+      (this.selectAll.all(userId) as DeviceRow[])
+        .filter((row) => row.device_id !== keepDeviceId)
+        .flatMap((row) => this.sessions.deleteDevice(userId, row.device_id)),
+    )();
+  }
+
+  async recordLastSeen(entries: LastSeen[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const e of entries) this.updateLastSeen.run(e.ts, e.ip, e.userId, e.deviceId);
+    })();
+  }
+}
+
+class SqliteTokenStore implements TokenStore {
+  private readonly sessions;
+  private readonly select;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.sessions = new SessionStatements(db);
+    this.select = db.prepare(
+      `SELECT t.user_id AS userId, t.device_id AS deviceId, u.is_guest AS isGuest
+       FROM access_tokens t JOIN users u ON u.user_id = t.user_id
+       WHERE t.token_hash = ? AND u.deactivated = 0`,
+    );
+  }
+
+  async createSession(session: NewSession): Promise<string[]> {
+    return this.db.transaction(() => this.sessions.createSession(session))();
+  }
+
+  async lookup(tokenHash: string): Promise<TokenOwner | undefined> {
+    const row = this.select.get(tokenHash) as
+      { userId: string; deviceId: string; isGuest: number } | undefined;
+    return row && { userId: row.userId, deviceId: row.deviceId, isGuest: row.isGuest === 1 };
+  }
+}
+
+class SqliteLoginTokenStore implements LoginTokenStore {
+  private readonly insert;
+  private readonly take;
+  private readonly purge;
+
+  constructor(db: SqliteDatabase) {
+    this.insert = db.prepare(
+      'INSERT INTO login_tokens (nonce, user_id, expires_ts) VALUES (?, ?, ?)',
+    );
+    this.take = db.prepare(
+      'DELETE FROM login_tokens WHERE nonce = ? RETURNING user_id AS userId, expires_ts AS expiresTs',
+    );
+    this.purge = db.prepare('DELETE FROM login_tokens WHERE expires_ts < ?');
+  }
+
+  async add(nonce: string, userId: string, expiresTs: number): Promise<void> {
+    this.insert.run(nonce, userId, expiresTs);
+  }
+
+  async consume(nonce: string, now: number): Promise<string | undefined> {
+    this.purge.run(now);
+    const row = this.take.get(nonce) as { userId: string; expiresTs: number } | undefined;
+    return row && row.expiresTs >= now ? row.userId : undefined;
+  }
+}
+
+class SqliteUiaStore implements UiaStore {
+  private readonly insert;
+  private readonly select;
+  private readonly update;
+  private readonly remove;
+  private readonly purge;
+
+  constructor(db: SqliteDatabase) {
+    this.insert = db.prepare(
+      `INSERT INTO uia_sessions (session_id, user_id, operation, completed, expires_ts)
+       VALUES (?, ?, ?, ?, ?)`,
+    );
+    this.select = db.prepare('SELECT * FROM uia_sessions WHERE session_id = ? AND expires_ts >= ?');
+    this.update = db.prepare('UPDATE uia_sessions SET completed = ? WHERE session_id = ?');
+    this.remove = db.prepare('DELETE FROM uia_sessions WHERE session_id = ?');
+    this.purge = db.prepare('DELETE FROM uia_sessions WHERE expires_ts < ?');
+  }
+
+  async create(s: UiaSessionRecord): Promise<void> {
+    this.insert.run(s.sessionId, s.userId, s.operation, JSON.stringify(s.completed), s.expiresTs);
+  }
+
+  async get(sessionId: string, now: number): Promise<UiaSessionRecord | undefined> {
+    const row = this.select.get(sessionId, now) as
+      | {
+          session_id: string;
+          user_id: string | null;
+          operation: string;
+          completed: string;
+          expires_ts: number;
+        }
+      | undefined;
+    return (
+      row && {
+        sessionId: row.session_id,
+        userId: row.user_id,
+        operation: row.operation,
+        completed: JSON.parse(row.completed) as string[],
+        expiresTs: row.expires_ts,
+      }
+    );
+  }
+
+  async setCompleted(sessionId: string, completed: string[]): Promise<void> {
+    this.update.run(JSON.stringify(completed), sessionId);
+  }
+
+  async delete(sessionId: string): Promise<void> {
+    this.remove.run(sessionId);
+  }
+
+  async purgeExpired(now: number): Promise<void> {
+    this.purge.run(now);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The storage interface every backend implements. It is async so that a
+ * PostgreSQL backend can follow the embedded SQLite one; services only see this.
+ * Operations that must be atomic (a user and its first session, a device and its
+ * tokens) are single methods, so each backend can run them in one transaction.
+ */
+
+export interface UserRecord {
+  userId: string;
+  passwordHash: string | null;
+  isGuest: boolean;
+  isAdmin: boolean;
+  deactivated: boolean;
+  createdTs: number;
+}
+
+export interface DeviceRecord {
+  userId: string;
+  deviceId: string;
+  displayName: string | null;
+  lastSeenTs: number | null;
+  lastSeenIp: string | null;
+}
+
+/** What an access token resolves to. */
+export interface TokenOwner {
+  userId: string;
+  deviceId: string;
+  isGuest: boolean;
+}
+
+/** A new device session: the device is created or kept, its earlier tokens revoked. */
+export interface NewSession {
+  userId: string;
+  deviceId: string;
+  /** Used only when the device is new. */
+  initialDisplayName: string | null;
+  tokenHash: string;
+  ip: string | null;
+  now: number;
+}
+
+export interface NewUser {
+  userId: string;
+  passwordHash: string | null;
+  isGuest: boolean;
+  isAdmin: boolean;
+  now: number;
+}
+
+export interface UiaSessionRecord {
+  sessionId: string;
+  /** The user the session authenticates for, or null before login (registration). */
+  userId: string | null;
+  /** The request the session is bound to, e.g. "POST /account/password". */
+  operation: string;
+  completed: string[];
+  expiresTs: number;
+}
+
+export interface LastSeen {
+  userId: string;
+  deviceId: string;
+  ts: number;
+  ip: string;
+}
+
+export interface Storage {
+  users: UserStore;
+  devices: DeviceStore;
+  tokens: TokenStore;
+  loginTokens: LoginTokenStore;
+  uia: UiaStore;
+  close(): Promise<void>;
+}
+
+export interface UserStore {
+  /** Creates the user, and its first session when given, atomically. False if the ID is taken. */
+  createUser(user: NewUser, session?: NewSession): Promise<boolean>;
+  getUser(userId: string): Promise<UserRecord | undefined>;
+  /** A fresh number for a guest's localpart. */
+  nextGuestNumber(): Promise<number>;
+  setPasswordHash(userId: string, passwordHash: string): Promise<void>;
+  /** Turns a guest into a full account, keeping its user ID. */
+  upgradeGuest(userId: string, passwordHash: string | null): Promise<void>;
+  /** Marks the user deactivated and removes every device and token; returns revoked token hashes. */
+  deactivate(userId: string): Promise<string[]>;
+}
+
+export interface DeviceStore {
+  getDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined>;
+  listDevices(userId: string): Promise<DeviceRecord[]>;
+  setDisplayName(userId: string, deviceId: string, displayName: string | null): Promise<boolean>;
+  /** Deletes the devices and their tokens; returns the revoked token hashes. */
+  deleteDevices(userId: string, deviceIds: string[]): Promise<string[]>;
+  /** Deletes every device of the user but the one named; returns the revoked token hashes. */
+  deleteOtherDevices(userId: string, keepDeviceId: string | null): Promise<string[]>;
+  recordLastSeen(entries: LastSeen[]): Promise<void>;
+}
+
+export interface TokenStore {
+  /** Creates or keeps the device and issues a token for it; returns the revoked token hashes. */
+  createSession(session: NewSession): Promise<string[]>;
+  lookup(tokenHash: string): Promise<TokenOwner | undefined>;
+}
+
+export interface LoginTokenStore {
+  add(nonce: string, userId: string, expiresTs: number): Promise<void>;
+  /** Removes the token and returns its user if it existed and had not expired. */
+  consume(nonce: string, now: number): Promise<string | undefined>;
+}
+
+export interface UiaStore {
+  create(session: UiaSessionRecord): Promise<void>;
+  get(sessionId: string, now: number): Promise<UiaSessionRecord | undefined>;
+  setCompleted(sessionId: string, completed: string[]): Promise<void>;
+  delete(sessionId: string): Promise<void>;
+  purgeExpired(now: number): Promise<void>;
+}

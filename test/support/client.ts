@@ -1,0 +1,76 @@
+/** A small HTTP client for the tests: JSON in, status and JSON out. */
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface RequestOptions {
+  token?: string;
+  /** Sent as is instead of JSON-encoding `body`. */
+  rawBody?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export class Api {
+  constructor(readonly baseUrl: string) {}
+
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: RequestOptions = {},
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let payload: string | Buffer | undefined = options.rawBody;
+    if (payload === undefined && body !== undefined) {
+      payload = JSON.stringify(body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(this.baseUrl + path, { method, headers, body: payload as BodyInit | undefined });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      // Not JSON (an HTML page): the text is the body.
+    }
+    return { status: response.status, body: parsed as T, headers: response.headers };
+  }
+
+  get<T = Record<string, unknown>>(path: string, options?: RequestOptions) {
+    return this.request<T>('GET', path, undefined, options);
+  }
+  post<T = Record<string, unknown>>(path: string, body?: unknown, options?: RequestOptions) {
+    return this.request<T>('POST', path, body, options);
+  }
+  put<T = Record<string, unknown>>(path: string, body?: unknown, options?: RequestOptions) {
+    return this.request<T>('PUT', path, body, options);
+  }
+  delete<T = Record<string, unknown>>(path: string, body?: unknown, options?: RequestOptions) {
+    return this.request<T>('DELETE', path, body, options);
+  }
+
+  /** Registers a user through the dummy UIA flow; returns the registration response. */
+  async register(username: string, password = 'correct horse battery staple', extra: Record<string, unknown> = {}) {
+    const response = await this.post<{ user_id: string; access_token: string; device_id: string }>(
+      '/_matrix/client/v3/register',
+      { username, password, auth: { type: 'm.login.dummy' }, ...extra },
+    );
+    if (response.status !== 200) {
+      throw new Error(`register ${username}: ${response.status} ${JSON.stringify(response.body)}`);
+    }
+    return response.body;
+  }
+
+  async login(user: string, password = 'correct horse battery staple', extra: Record<string, unknown> = {}) {
+    return this.post<{ user_id: string; access_token: string; device_id: string }>(
+      '/_matrix/client/v3/login',
+      { type: 'm.login.password', identifier: { type: 'm.id.user', user }, password, ...extra },
+    );
+  }
+}
+
+export const CLIENT_V3 = '/_matrix/client/v3';
