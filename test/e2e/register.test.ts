@@ -13,7 +13,10 @@ describe('registration', () => {
   after(() => server.close());
 
   it('answers the first request with a UIA challenge offering the dummy flow', async () => {
-    const res = await api.post(`${CLIENT_V3}/register`, { username: 'first', password: 'pw-first' });
+    const res = await api.post(`${CLIENT_V3}/register`, {
+      username: 'first',
+      password: 'pw-first',
+    });
     assert.equal(res.status, 401);
     assert.deepEqual(res.body.flows, [{ stages: ['m.login.dummy'] }]);
     assert.equal(typeof res.body.session, 'string');
@@ -33,7 +36,13 @@ describe('registration', () => {
     assert.match(String(res.body.access_token), /^wft_[A-Za-z0-9_-]{32}$/);
     assert.equal(res.body.refresh_token, undefined);
     assert.equal(res.body.expires_in_ms, undefined);
-    const whoami = await api.get(`${CLIENT_V3}/account/whoami`, { token: String(res.body.access_token) });
-    assert.deepEqual(whoami.body, { user_id: '@alice:localhost', device_id: res.body.device_id, is_guest: false });
+    const whoami = await api.get(`${CLIENT_V3}/account/whoami`, {
+      token: String(res.body.access_token),
+    });
+    assert.deepEqual(whoami.body, {
+      user_id: '@alice:localhost',
+      device_id: res.body.device_id,
+      is_guest: false,
+    });
   });
 });

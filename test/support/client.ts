@@ -29,7 +29,11 @@ export class Api {
       payload = JSON.stringify(body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(this.baseUrl + path, { method, headers, body: payload as BodyInit | undefined });
+    const response = await fetch(this.baseUrl + path, {
+      method,
+      headers,
+      body: payload as BodyInit | undefined,
+    });
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -54,7 +58,11 @@ export class Api {
   }
 
   /** Registers a user through the dummy UIA flow; returns the registration response. */
-  async register(username: string, password = 'correct horse battery staple', extra: Record<string, unknown> = {}) {
+  async register(
+    username: string,
+    password = 'correct horse battery staple',
+    extra: Record<string, unknown> = {},
+  ) {
     const response = await this.post<{ user_id: string; access_token: string; device_id: string }>(
       '/_matrix/client/v3/register',
       { username, password, auth: { type: 'm.login.dummy' }, ...extra },
@@ -65,7 +73,11 @@ export class Api {
     return response.body;
   }
 
-  async login(user: string, password = 'correct horse battery staple', extra: Record<string, unknown> = {}) {
+  async login(
+    user: string,
+    password = 'correct horse battery staple',
+    extra: Record<string, unknown> = {},
+  ) {
     return this.post<{ user_id: string; access_token: string; device_id: string }>(
       '/_matrix/client/v3/login',
       { type: 'm.login.password', identifier: { type: 'm.id.user', user }, password, ...extra },
