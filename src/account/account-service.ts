@@ -80,18 +80,17 @@ export class AccountService {
   }
 
   /**
-   * Turns a guest into a full account with the same user ID (guest access
-   * module: the client must give the guest's own localpart as `username`).
+   * A guest becomes a full account with the same user ID (guest access module:
+   * the client must give the guest's own localpart as `username`).
    */
-  async upgradeGuest(
-    guestUserId: string,
-    username: string | undefined,
-    password: string | undefined,
-  ): Promise<void> {
+  checkGuestUpgrade(guestUserId: string, username: string | undefined): void {
     const expectedLocalpart = guestUserId.slice(1, guestUserId.indexOf(':'));
     if (username !== undefined && username.toLowerCase() !== expectedLocalpart) {
       throw errors.invalidUsername('A guest upgrade must keep the guest user ID');
     }
+  }
+
+  async upgradeGuest(guestUserId: string, password: string | undefined): Promise<void> {
     checkPassword(password);
     const passwordHash = password === undefined ? null : await hashPassword(password);
     await this.storage.users.upgradeGuest(guestUserId, passwordHash);

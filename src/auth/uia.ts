@@ -87,6 +87,14 @@ export class UiaEngine {
     return (await this.storage.uia.get(sessionId, Date.now())) !== undefined;
   }
 
+  /** Who a live session authenticates and for what (the fallback page shows it); undefined if unknown or expired. */
+  async sessionInfo(
+    sessionId: string,
+  ): Promise<{ userId: string | null; operation: string } | undefined> {
+    const session = await this.storage.uia.get(sessionId, Date.now());
+    return session && { userId: session.userId, operation: session.operation };
+  }
+
   private async sessionFor(
     authDict: Record<string, unknown>,
     request: UiaRequest,
@@ -95,7 +103,12 @@ export class UiaEngine {
     if (sessionId === undefined) return this.newSession(request);
     if (typeof sessionId !== 'string') throw errors.badJson('auth.session must be a string');
     const session = await this.storage.uia.get(sessionId, Date.now());
-    if (!session) throw errors.unknown('Unknown or expired UIA session', 400);
+    if (!session) {
+      // Used up or expired: start over with a fresh session rather than fail the
+      // client's whole flow; a used session never authorises a second request.
+      const fresh = await this.newSession(request);
+      throw this.challenge(request, fresh, errors.unknown('Unknown, used or expired session', 401));
+    }
     if (session.operation !== request.operation || session.userId !== request.userId) {
       throw errors.forbidden(
         'Requested operation has changed during the UI authentication session',

@@ -99,7 +99,9 @@ function mergeObject(base: object, overrides: unknown, where: string): object {
     if (isSection) {
       result[key] = mergeObject(current as object, value, `${where}.${key}`);
     } else {
-      if (value !== undefined && typeof value !== typeof current) {
+      const wrongType =
+        typeof value !== typeof current || Array.isArray(value) !== Array.isArray(current);
+      if (value !== undefined && wrongType) {
         throw new ConfigError(`${where}.${key} must be of type ${typeof current}`);
       }
       result[key] = value;

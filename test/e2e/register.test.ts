@@ -46,3 +46,206 @@ describe('registration', () => {
     });
   });
 });
+
+describe('registration rules', () => {
+  let server: TestServer;
+  let api: Api;
+  before(async () => {
+    server = await startTestServer();
+    api = new Api(server.url);
+  });
+  after(() => server.close());
+
+  it('checks the username before UIA starts', async () => {
+    await api.register('taken', 'pw');
+    for (const [username, errcode] of [
+      ['taken', 'M_USER_IN_USE'],
+      ['TAKEN', 'M_USER_IN_USE'],
+      ['has space', 'M_INVALID_USERNAME'],
+      ['_reserved', 'M_INVALID_USERNAME'],
+      ['12345', 'M_INVALID_USERNAME'],
+      ['x'.repeat(300), 'M_INVALID_USERNAME'],
+    ]) {
+      // No auth: a valid name would get the 401 challenge instead.
+      const res = await api.post(`${CLIENT_V3}/register`, { username, password: 'pw' });
+      assert.equal(res.status, 400, username);
+      assert.equal(res.body.errcode, errcode, username);
+    }
+  });
+
+  it('answers /register/available', async () => {
+    const free = await api.get(`${CLIENT_V3}/register/available?username=freename`);
+    assert.deepEqual(free.body, { available: true });
+    const taken = await api.get(`${CLIENT_V3}/register/available?username=taken`);
+    assert.equal(taken.status, 400);
+    assert.equal(taken.body.errcode, 'M_USER_IN_USE');
+    const invalid = await api.get(
+      `${CLIENT_V3}/register/available?username=${encodeURIComponent('a b')}`,
+    );
+    assert.equal(invalid.body.errcode, 'M_INVALID_USERNAME');
+    const missing = await api.get(`${CLIENT_V3}/register/available`);
+    assert.equal(missing.body.errcode, 'M_MISSING_PARAM');
+  });
+
+  it('honours device_id, initial_device_display_name and inhibit_login', async () => {
+    const withDevice = await api.register('devicer', 'pw', {
+      device_id: 'MYDEV',
+      initial_device_display_name: 'Desk',
+    });
+    assert.equal(withDevice.device_id, 'MYDEV');
+    const device = await api.get(`${CLIENT_V3}/devices/MYDEV`, { token: withDevice.access_token });
+    assert.equal(device.body.display_name, 'Desk');
+
+    const inhibited = await api.register('quiet', 'pw', { inhibit_login: true });
+    assert.deepEqual(Object.keys(inhibited).sort(), ['home_server', 'user_id']);
+    assert.equal((await api.login('quiet', 'pw')).status, 200);
+  });
+
+  it('generates a user ID when no username is given', async () => {
+    const res = await api.post(`${CLIENT_V3}/register`, {
+      password: 'pw',
+      auth: { type: 'm.login.dummy' },
+    });
+    assert.equal(res.status, 200);
+    assert.match(String(res.body.user_id), /^@\d+:localhost$/);
+  });
+
+  it('registers guests, keeps them to the guest endpoints, and upgrades them keeping the ID', async () => {
+    const guest = await api.post(`${CLIENT_V3}/register?kind=guest`, {
+      username: 'ignored',
+      device_id: 'IGNORED',
+      initial_device_display_name: 'Guest phone',
+    });
+    assert.equal(guest.status, 200);
+    const guestToken = String(guest.body.access_token);
+    assert.match(String(guest.body.user_id), /^@\d+:localhost$/);
+    assert.notEqual(guest.body.device_id, 'IGNORED');
+
+    const whoami = await api.get(`${CLIENT_V3}/account/whoami`, { token: guestToken });
+    assert.equal(whoami.body.is_guest, true);
+    const devices = await api.get<{ devices: { display_name?: string }[] }>(
+      `${CLIENT_V3}/devices`,
+      { token: guestToken },
+    );
+    assert.equal(devices.body.devices[0]?.display_name, 'Guest phone');
+    for (const [method, path] of [
+      ['GET', `${CLIENT_V3}/capabilities`],
+      ['POST', `${CLIENT_V3}/logout/all`],
+      ['GET', `${CLIENT_V3}/account/3pid`],
+      ['POST', '/_matrix/client/v1/login/get_token'],
+    ] as const) {
+      const res = await api.request(method, path, method === 'POST' ? {} : undefined, {
+        token: guestToken,
+      });
+      assert.equal(res.status, 403, path);
+      assert.equal(res.body.errcode, 'M_GUEST_ACCESS_FORBIDDEN', path);
+    }
+
+    const localpart = String(guest.body.user_id).slice(1).split(':')[0];
+    const wrongName = await api.post(`${CLIENT_V3}/register`, {
+      username: 'someoneelse',
+      password: 'guest-pw',
+      guest_access_token: guestToken,
+      auth: { type: 'm.login.dummy' },
+    });
+    assert.equal(wrongName.status, 400);
+    const upgrade = await api.post(`${CLIENT_V3}/register`, {
+      username: localpart,
+      password: 'guest-pw',
+      guest_access_token: guestToken,
+      auth: { type: 'm.login.dummy' },
+    });
+    assert.equal(upgrade.status, 200, JSON.stringify(upgrade.body));
+    assert.equal(upgrade.body.user_id, guest.body.user_id);
+    const upgraded = await api.get(`${CLIENT_V3}/account/whoami`, {
+      token: String(upgrade.body.access_token),
+    });
+    assert.equal(upgraded.body.is_guest, false);
+    // The guest's own token is a full account's now, with full access.
+    const caps = await api.get(`${CLIENT_V3}/capabilities`, { token: guestToken });
+    assert.equal(caps.status, 200);
+    assert.equal((await api.login(localpart!, 'guest-pw')).status, 200);
+  });
+
+  it("refuses guest_access_token that is not a guest's", async () => {
+    const user = await api.register('notaguest', 'pw');
+    const res = await api.post(`${CLIENT_V3}/register`, {
+      username: 'notaguest',
+      password: 'pw',
+      guest_access_token: user.access_token,
+      auth: { type: 'm.login.dummy' },
+    });
+    assert.equal(res.status, 403);
+  });
+});
+
+describe('registration with tokens', () => {
+  let server: TestServer;
+  let api: Api;
+  before(async () => {
+    server = await startTestServer({ registration: { registration_tokens: ['let-me-in'] } });
+    api = new Api(server.url);
+  });
+  after(() => server.close());
+
+  it('requires a valid registration token', async () => {
+    const challenge = await api.post(`${CLIENT_V3}/register`, { username: 'tina', password: 'pw' });
+    assert.deepEqual(challenge.body.flows, [{ stages: ['m.login.registration_token'] }]);
+    const session = challenge.body.session;
+    const dummy = await api.post(`${CLIENT_V3}/register`, {
+      username: 'tina',
+      password: 'pw',
+      auth: { type: 'm.login.dummy', session },
+    });
+    assert.equal(dummy.status, 401);
+    const wrong = await api.post(`${CLIENT_V3}/register`, {
+      username: 'tina',
+      password: 'pw',
+      auth: { type: 'm.login.registration_token', token: 'nope', session },
+    });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body.errcode, 'M_FORBIDDEN');
+    const right = await api.post(`${CLIENT_V3}/register`, {
+      username: 'tina',
+      password: 'pw',
+      auth: { type: 'm.login.registration_token', token: 'let-me-in', session },
+    });
+    assert.equal(right.status, 200);
+    assert.equal(right.body.user_id, '@tina:localhost');
+  });
+
+  it('answers the validity endpoint under v1 only', async () => {
+    const path = '/_matrix/client/v1/register/m.login.registration_token/validity';
+    assert.deepEqual((await api.get(`${path}?token=let-me-in`)).body, { valid: true });
+    assert.deepEqual((await api.get(`${path}?token=other`)).body, { valid: false });
+    assert.equal((await api.get(`${path}`)).body.errcode, 'M_MISSING_PARAM');
+    assert.equal(
+      (await api.get(`${CLIENT_V3}/register/m.login.registration_token/validity?token=x`)).status,
+      404,
+    );
+  });
+});
+
+describe('registration switched off', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ registration: { enabled: false } });
+  });
+  after(() => server.close());
+
+  it('refuses registration and token checks with 403 M_FORBIDDEN', async () => {
+    const api = new Api(server.url);
+    for (const res of [
+      await api.post(`${CLIENT_V3}/register`, {
+        username: 'x',
+        password: 'pw',
+        auth: { type: 'm.login.dummy' },
+      }),
+      await api.post(`${CLIENT_V3}/register?kind=guest`, {}),
+      await api.get('/_matrix/client/v1/register/m.login.registration_token/validity?token=x'),
+    ]) {
+      assert.equal(res.status, 403);
+      assert.equal(res.body.errcode, 'M_FORBIDDEN');
+    }
+  });
+});

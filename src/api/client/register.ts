@@ -54,6 +54,7 @@ export function registerRegistrationRoutes(router: Router, services: ClientApiSe
     if (guestAccessToken !== undefined && !guest?.isGuest) {
       throw errors.forbidden('guest_access_token is not a valid guest token');
     }
+    if (guest) accounts.checkGuestUpgrade(guest.userId, username);
     const userId = guest
       ? guest.userId
       : username === undefined
@@ -67,7 +68,7 @@ export function registerRegistrationRoutes(router: Router, services: ClientApiSe
     });
 
     if (guest) {
-      await accounts.upgradeGuest(guest.userId, username, password);
+      await accounts.upgradeGuest(guest.userId, password);
       const session = inhibitLogin
         ? undefined
         : await sessions.issue(

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { Api, CLIENT_V3, type ApiResponse } from '../support/client.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+function assertLimited(res: ApiResponse): number {
+  assert.equal(res.status, 429);
+  assert.equal(res.body.errcode, 'M_LIMIT_EXCEEDED');
+  assert.equal(typeof res.body.error, 'string');
+  const retryAfterMs = res.body.retry_after_ms;
+  assert.equal(typeof retryAfterMs, 'number');
+  assert.ok((retryAfterMs as number) > 0);
+  const header = Number(res.headers.get('retry-after'));
+  assert.ok(
+    Number.isInteger(header) && header >= 1,
+    `Retry-After: ${res.headers.get('retry-after')}`,
+  );
+  return retryAfterMs as number;
+}
+
+describe('rate limiting', () => {
+  let server: TestServer;
+  let api: Api;
+  before(async () => {
+    server = await startTestServer({
+      rate_limits: {
+        enabled: true,
+        // Slow refills, so that the argon2 work of each request cannot refill a bucket.
+        login_per_ip: { per_second: 1, burst_count: 3 },
+        registration_per_ip: { per_second: 1, burst_count: 2 },
+      },
+    });
+    api = new Api(server.url);
+  });
+  after(() => server.close());
+
+  it('limits registrations per IP, then recovers', async () => {
+    await api.register('r1', 'pw');
+    await api.register('r2', 'pw');
+    const limited = await api.post(`${CLIENT_V3}/register`, {
+      username: 'r3',
+      password: 'pw',
+      auth: { type: 'm.login.dummy' },
+    });
+    const wait = assertLimited(limited);
+    await sleep(wait + 20);
+    assert.equal(
+      (
+        await api.post(`${CLIENT_V3}/register`, {
+          username: 'r3',
+          password: 'pw',
+          auth: { type: 'm.login.dummy' },
+        })
+      ).status,
+      200,
+    );
+  });
+
+  it('limits logins per IP, then recovers', async () => {
+    const statuses = [];
+    let last: ApiResponse | undefined;
+    for (let i = 0; i < 4; i++) {
+      last = await api.login('r1', 'pw');
+      statuses.push(last.status);
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    const wait = assertLimited(last!);
+    await sleep(wait + 20);
+    assert.equal((await api.login('r1', 'pw')).status, 200);
+  });
+});
+
+describe('rate limiting of failed logins', () => {
+  let server: TestServer;
+  let api: Api;
+  before(async () => {
+    server = await startTestServer({
+      rate_limits: { enabled: true, login_failures_per_account: { per_second: 1, burst_count: 2 } },
+    });
+    api = new Api(server.url);
+    await api.register('r2', 'pw');
+    await api.register('r3', 'pw');
+  });
+  after(() => server.close());
+
+  it('limits failed logins per account, even with a correct password after them', async () => {
+    assert.equal((await api.login('r2', 'wrong')).status, 403);
+    assert.equal((await api.login('r2', 'wrong')).status, 403);
+    const limited = await api.login('r2', 'pw');
+    const wait = assertLimited(limited);
+    // Another account is not affected by r2's failures.
+    assert.equal((await api.login('r3', 'pw')).status, 200);
+    await sleep(wait + 20);
+    assert.equal((await api.login('r2', 'pw')).status, 200);
+  });
+});
+
+describe('rate limiting switched off', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      rate_limits: { enabled: false, login_per_ip: { per_second: 0.01, burst_count: 1 } },
+    });
+  });
+  after(() => server.close());
+
+  it('never answers 429', async () => {
+    const api = new Api(server.url);
+    await api.register('free', 'pw');
+    for (let i = 0; i < 5; i++) assert.equal((await api.login('free', 'pw')).status, 200);
+  });
+});

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { UiaChallenge, UiaEngine } from '../../src/auth/uia.js';
+import { errors } from '../../src/http/errors.js';
+import type { Storage } from '../../src/storage/storage.js';
+import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
+
+describe('UIA engine', () => {
+  let dir: string;
+  let storage: Storage;
+  let engine: UiaEngine;
+  const verified: string[] = [];
+  const request = { operation: 'POST /test', userId: '@u:localhost', flows: [['a', 'b'], ['c']] };
+
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'weft-uia-'));
+    storage = openSqliteStorage(path.join(dir, 'weft.db'));
+    engine = new UiaEngine(storage, 60_000, {
+      a: async () => void verified.push('a'),
+      b: async (auth) => {
+        verified.push('b');
+        if (auth.secret !== 'yes') throw errors.forbidden('wrong secret');
+      },
+      c: async () => void verified.push('c'),
+    });
+  });
+  after(async () => {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function challengeOf(promise: Promise<unknown>): Promise<Record<string, unknown>> {
+    try {
+      await promise;
+    } catch (err) {
+      assert.ok(err instanceof UiaChallenge, String(err));
+      assert.equal(err.status, 401);
+      return err.body();
+    }
+    assert.fail('expected a UIA challenge');
+  }
+
+  it('walks a two-stage flow in order and never redoes a completed stage', async () => {
+    const first = await challengeOf(engine.require(undefined, request));
+    assert.deepEqual(first.flows, [{ stages: ['a', 'b'] }, { stages: ['c'] }]);
+    const session = first.session;
+
+    const outOfOrder = await challengeOf(
+      engine.require({ type: 'b', session, secret: 'yes' }, request),
+    );
+    assert.equal(outOfOrder.errcode, 'M_UNKNOWN');
+    assert.deepEqual(outOfOrder.completed, []);
+
+    const afterA = await challengeOf(engine.require({ type: 'a', session }, request));
+    assert.deepEqual(afterA.completed, ['a']);
+    assert.equal(afterA.errcode, undefined);
+
+    verified.length = 0;
+    const redoA = await challengeOf(engine.require({ type: 'a', session }, request));
+    assert.deepEqual(redoA.completed, ['a']);
+    assert.deepEqual(verified, [], 'a completed stage is not verified again');
+
+    const failedB = await challengeOf(
+      engine.require({ type: 'b', session, secret: 'no' }, request),
+    );
+    assert.equal(failedB.errcode, 'M_FORBIDDEN');
+    assert.deepEqual(failedB.completed, ['a']);
+
+    await engine.require({ type: 'b', session, secret: 'yes' }, request);
+  });
+
+  it('uses a session up: it never authorises a second request', async () => {
+    const { session } = await challengeOf(engine.require(undefined, request));
+    await engine.require({ type: 'c', session }, request);
+    const again = await challengeOf(engine.require({ session }, request));
+    assert.notEqual(again.session, session);
+    assert.deepEqual(again.completed, []);
+  });
+
+  it('finishes with auth {session} alone after an out-of-band completion (fallback page)', async () => {
+    const { session } = await challengeOf(engine.require(undefined, request));
+    await engine.completeOutOfBand(String(session), 'c', {});
+    await engine.require({ session }, request);
+  });
+
+  it('refuses a session started for another operation or user', async () => {
+    const { session } = await challengeOf(engine.require(undefined, request));
+    await assert.rejects(
+      engine.require({ type: 'c', session }, { ...request, operation: 'POST /other' }),
+      {
+        errcode: 'M_FORBIDDEN',
+      },
+    );
+    await assert.rejects(
+      engine.require({ type: 'c', session }, { ...request, userId: '@v:localhost' }),
+      {
+        errcode: 'M_FORBIDDEN',
+      },
+    );
+  });
+
+  it('refuses a malformed auth dict with 400', async () => {
+    await assert.rejects(engine.require('nope', request), { errcode: 'M_BAD_JSON' });
+    await assert.rejects(engine.require({ type: 5 }, request), { errcode: 'M_BAD_JSON' });
+  });
+});
