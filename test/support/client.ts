@@ -13,6 +13,12 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
+export interface Session {
+  user_id: string;
+  access_token: string;
+  device_id: string;
+}
+
 export class Api {
   constructor(readonly baseUrl: string) {}
 
@@ -63,10 +69,12 @@ export class Api {
     password = 'correct horse battery staple',
     extra: Record<string, unknown> = {},
   ) {
-    const response = await this.post<{ user_id: string; access_token: string; device_id: string }>(
-      '/_matrix/client/v3/register',
-      { username, password, auth: { type: 'm.login.dummy' }, ...extra },
-    );
+    const response = await this.post<Session>('/_matrix/client/v3/register', {
+      username,
+      password,
+      auth: { type: 'm.login.dummy' },
+      ...extra,
+    });
     if (response.status !== 200) {
       throw new Error(`register ${username}: ${response.status} ${JSON.stringify(response.body)}`);
     }
@@ -78,10 +86,12 @@ export class Api {
     password = 'correct horse battery staple',
     extra: Record<string, unknown> = {},
   ) {
-    return this.post<{ user_id: string; access_token: string; device_id: string }>(
-      '/_matrix/client/v3/login',
-      { type: 'm.login.password', identifier: { type: 'm.id.user', user }, password, ...extra },
-    );
+    return this.post<Session & Record<string, unknown>>('/_matrix/client/v3/login', {
+      type: 'm.login.password',
+      identifier: { type: 'm.id.user', user },
+      password,
+      ...extra,
+    });
   }
 }
 
