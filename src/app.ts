@@ -72,28 +72,28 @@ export function buildWeft(config: Config, logger: Logger) {
   const storage = openSqliteStorage(databasePath(config));
   const sessions = new SessionService(storage);
   const login = new LoginService(config, storage, sessions, keys.loginTokenSecret);
-  const uia = new UiaEngine(
-    storage,
-    config.uia.session_lifetime_ms,
-    uiaStageVerifiers(config, storage, login),
-  );
   const rl = config.rate_limits;
+  const limits = {
+    loginPerIp: new RateLimiter(rl.login_per_ip, rl.enabled),
+    loginFailuresPerAccount: new RateLimiter(rl.login_failures_per_account, rl.enabled),
+    registrationPerIp: new RateLimiter(rl.registration_per_ip, rl.enabled),
+    registrationTokenValidityPerIp: new RateLimiter(
+      rl.registration_token_validity_per_ip,
+      rl.enabled,
+    ),
+  };
+  const stageVerifiers = uiaStageVerifiers(config, storage, login, {
+    passwordFailuresPerAccount: limits.loginFailuresPerAccount,
+    registrationTokensPerIp: limits.registrationTokenValidityPerIp,
+  });
   const services: ClientApiServices = {
     config,
     accounts: new AccountService(config, storage, sessions),
     login,
     sessions,
-    uia,
+    uia: new UiaEngine(storage, config.uia.session_lifetime_ms, stageVerifiers),
     devices: new DeviceService(storage, sessions),
-    limits: {
-      loginPerIp: new RateLimiter(rl.login_per_ip, rl.enabled),
-      loginFailuresPerAccount: new RateLimiter(rl.login_failures_per_account, rl.enabled),
-      registrationPerIp: new RateLimiter(rl.registration_per_ip, rl.enabled),
-      registrationTokenValidityPerIp: new RateLimiter(
-        rl.registration_token_validity_per_ip,
-        rl.enabled,
-      ),
-    },
+    limits,
     // Users without a password (upgraded guests who set none) confirm with a dummy stage.
     reauthFlows: async (userId) =>
       (await storage.users.getUser(userId))?.passwordHash ? [[STAGE_PASSWORD]] : [[STAGE_DUMMY]],

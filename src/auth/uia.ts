@@ -11,9 +11,12 @@ import type { Storage, UiaSessionRecord } from '../storage/storage.js';
 import { MatrixError, errors } from '../http/errors.js';
 import { generateSessionId } from './secrets.js';
 
+/** Checks one stage's `auth` dict; throws a 403 MatrixError when it fails. */
 export type StageVerifier = (
   auth: Record<string, unknown>,
   session: UiaSessionRecord,
+  /** The client's address, for the stages' rate limits. */
+  ip: string,
 ) => Promise<void>;
 
 export interface UiaRequest {
@@ -23,6 +26,7 @@ export interface UiaRequest {
   userId: string | null;
   flows: string[][];
   params?: Record<string, unknown>;
+  ip: string;
 }
 
 /** The 401 answer of UIA: flows, params, session, completed, and errcode only on failure. */
@@ -74,17 +78,16 @@ export class UiaEngine {
     sessionId: string,
     stage: string,
     authDict: Record<string, unknown>,
+    ip: string,
   ): Promise<void> {
     const session = await this.storage.uia.get(sessionId, Date.now());
     if (!session) throw errors.notFound('Unknown or expired session');
     if (session.completed.includes(stage)) return;
-    await this.verify(stage, authDict, session);
+    if (!this.isNextStage(session, stage))
+      throw errors.forbidden(`Stage ${stage} is not expected now`);
+    await this.verify(stage, authDict, session, ip);
     session.completed.push(stage);
     await this.storage.uia.setCompleted(session.sessionId, session.completed);
-  }
-
-  async hasSession(sessionId: string): Promise<boolean> {
-    return (await this.storage.uia.get(sessionId, Date.now())) !== undefined;
   }
 
   /** Who a live session authenticates and for what (the fallback page shows it); undefined if unknown or expired. */
@@ -123,34 +126,37 @@ export class UiaEngine {
     authDict: Record<string, unknown>,
     request: UiaRequest,
   ): Promise<void> {
-    const next = [...session.completed, stage];
-    const allowed = request.flows.some((flow) => next.every((s, i) => flow[i] === s));
-    if (!allowed) {
-      throw this.challenge(
-        request,
-        session,
-        errors.unknown(`Stage ${stage} is not expected now`, 401),
-      );
+    if (!this.isNextStage(session, stage)) {
+      const failure = errors.unknown(`Stage ${stage} is not expected now`, 401);
+      throw this.challenge(request, session, failure);
     }
     try {
-      await this.verify(stage, authDict, session);
+      await this.verify(stage, authDict, session, request.ip);
     } catch (err) {
-      if (err instanceof MatrixError && err.status === 403)
+      if (err instanceof MatrixError && err.status === 403) {
         throw this.challenge(request, session, err);
+      }
       throw err;
     }
-    session.completed = next;
-    await this.storage.uia.setCompleted(session.sessionId, next);
+    session.completed.push(stage);
+    await this.storage.uia.setCompleted(session.sessionId, session.completed);
+  }
+
+  /** Stages run in the order of some flow the session was offered. */
+  private isNextStage(session: UiaSessionRecord, stage: string): boolean {
+    const next = [...session.completed, stage];
+    return session.flows.some((flow) => next.every((s, i) => flow[i] === s));
   }
 
   private async verify(
     stage: string,
     authDict: Record<string, unknown>,
     session: UiaSessionRecord,
+    ip: string,
   ): Promise<void> {
     const verifier = this.verifiers[stage];
     if (!verifier) throw errors.forbidden(`Unsupported authentication type ${stage}`);
-    await verifier(authDict, session);
+    await verifier(authDict, session, ip);
   }
 
   private isFinished(flows: string[][], completed: string[]): boolean {
@@ -164,6 +170,7 @@ export class UiaEngine {
       sessionId: generateSessionId(),
       userId: request.userId,
       operation: request.operation,
+      flows: request.flows,
       completed: [],
       expiresTs: Date.now() + this.sessionLifetimeMs,
     };

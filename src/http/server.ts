@@ -3,6 +3,7 @@
  * Matrix-shaped errors, 404/405, CORS, body limits and request logs that never
  * carry tokens or passwords.
  */
+import { STATUS_CODES } from 'node:http';
 import Fastify, {
   LogController,
   type FastifyError,
@@ -37,6 +38,29 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     frameworkErrors: (error, request, reply) => {
       // Malformed URLs and the like: the client's fault, never a 500.
       void sendError(reply, request, toMatrixError(error));
+    },
+    // Requests Node's HTTP parser refuses (bad request line, headers too large)
+    // still get a Matrix error body and the CORS headers.
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const matrixError =
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? new MatrixError(431, 'M_TOO_LARGE', 'Request line or headers too large')
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? new MatrixError(408, 'M_UNKNOWN', 'Request timed out')
+            : new MatrixError(400, 'M_UNKNOWN', 'Malformed HTTP request');
+      const body = JSON.stringify(matrixError.body());
+      const headers = Object.entries(CORS_HEADERS)
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('');
+      if (socket.writable) {
+        socket.write(
+          `HTTP/1.1 ${matrixError.status} ${STATUS_CODES[matrixError.status]}\r\n` +
+            `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+            `${headers}connection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy(error);
     },
   }) as unknown as FastifyInstance;
 

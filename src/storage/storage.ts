@@ -54,6 +54,8 @@ export interface UiaSessionRecord {
   userId: string | null;
   /** The request the session is bound to, e.g. "POST /account/password". */
   operation: string;
+  /** The flows offered when the session started; stages must follow one of them. */
+  flows: string[][];
   completed: string[];
   expiresTs: number;
 }

@@ -13,7 +13,12 @@ describe('UIA engine', () => {
   let storage: Storage;
   let engine: UiaEngine;
   const verified: string[] = [];
-  const request = { operation: 'POST /test', userId: '@u:localhost', flows: [['a', 'b'], ['c']] };
+  const request = {
+    operation: 'POST /test',
+    userId: '@u:localhost',
+    flows: [['a', 'b'], ['c']],
+    ip: '127.0.0.1',
+  };
 
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'weft-uia-'));
@@ -82,8 +87,24 @@ describe('UIA engine', () => {
 
   it('finishes with auth {session} alone after an out-of-band completion (fallback page)', async () => {
     const { session } = await challengeOf(engine.require(undefined, request));
-    await engine.completeOutOfBand(String(session), 'c', {});
+    await engine.completeOutOfBand(String(session), 'c', {}, '127.0.0.1');
     await engine.require({ session }, request);
+  });
+
+  it('refuses an out-of-band stage that no offered flow expects next', async () => {
+    const { session } = await challengeOf(engine.require(undefined, request));
+    await assert.rejects(
+      engine.completeOutOfBand(String(session), 'b', { secret: 'yes' }, '127.0.0.1'),
+      {
+        errcode: 'M_FORBIDDEN',
+      },
+    );
+    await assert.rejects(engine.completeOutOfBand(String(session), 'zzz', {}, '127.0.0.1'), {
+      errcode: 'M_FORBIDDEN',
+    });
+    // The session is not stuck: the flow can still be completed in order.
+    await engine.completeOutOfBand(String(session), 'a', {}, '127.0.0.1');
+    await engine.require({ type: 'b', session, secret: 'yes' }, request);
   });
 
   it('refuses a session started for another operation or user', async () => {

@@ -2,10 +2,11 @@
 import { errors } from '../../http/errors.js';
 import { objectBody, optionalBoolean, requiredString } from '../../http/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
+import { reauthenticate } from './reauth.js';
 import type { ClientApiServices } from './services.js';
 
 export function registerAccountRoutes(router: Router, services: ClientApiServices): void {
-  const { accounts, uia } = services;
+  const { accounts } = services;
 
   router.client('GET', '/account/whoami', { auth: 'required', guest: true }, async (request) => {
     const owner = ownerOf(request);
@@ -19,11 +20,7 @@ export function registerAccountRoutes(router: Router, services: ClientApiService
     const body = objectBody(request.body);
     const newPassword = requiredString(body, 'new_password');
     const logoutDevices = optionalBoolean(body, 'logout_devices') ?? true;
-    await uia.require(body.auth, {
-      operation: 'POST /account/password',
-      userId: owner.userId,
-      flows: await services.reauthFlows(owner.userId),
-    });
+    await reauthenticate(services, request, body.auth, 'POST /account/password');
     await accounts.changePassword(owner.userId, newPassword, owner.deviceId, logoutDevices);
     return {};
   });
@@ -33,11 +30,7 @@ export function registerAccountRoutes(router: Router, services: ClientApiService
     const body = objectBody(request.body, { allowEmpty: true });
     if (body.erase !== undefined && typeof body.erase !== 'boolean')
       throw errors.badJson('erase must be a boolean');
-    await uia.require(body.auth, {
-      operation: 'POST /account/deactivate',
-      userId: owner.userId,
-      flows: await services.reauthFlows(owner.userId),
-    });
+    await reauthenticate(services, request, body.auth, 'POST /account/deactivate');
     await accounts.deactivate(owner.userId);
     // Weft binds no 3PIDs to identity servers, so there is nothing to unbind.
     return { id_server_unbind_result: 'no-support' };

@@ -3,10 +3,11 @@ import { errors } from '../../http/errors.js';
 import { checkLength, objectBody, optionalString, requiredStringArray } from '../../http/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import { MAX_DISPLAY_NAME_LENGTH } from './login.js';
+import { reauthenticate } from './reauth.js';
 import type { ClientApiServices } from './services.js';
 
 export function registerDeviceRoutes(router: Router, services: ClientApiServices): void {
-  const { devices, uia } = services;
+  const { devices } = services;
   const deviceIdParam = (params: unknown) => (params as { deviceId: string }).deviceId;
 
   router.client('GET', '/devices', { auth: 'required', guest: true }, async (request) => ({
@@ -34,11 +35,7 @@ export function registerDeviceRoutes(router: Router, services: ClientApiServices
     const owner = ownerOf(request);
     const deviceId = deviceIdParam(request.params);
     const body = objectBody(request.body, { allowEmpty: true });
-    await uia.require(body.auth, {
-      operation: `DELETE /devices/${deviceId}`,
-      userId: owner.userId,
-      flows: await services.reauthFlows(owner.userId),
-    });
+    await reauthenticate(services, request, body.auth, `DELETE /devices/${deviceId}`);
     await devices.delete(owner.userId, [deviceId]);
     return {};
   });
@@ -48,11 +45,7 @@ export function registerDeviceRoutes(router: Router, services: ClientApiServices
     const body = objectBody(request.body);
     const deviceIds = requiredStringArray(body, 'devices');
     if (deviceIds.length > 1000) throw errors.invalidParam('Too many devices at once');
-    await uia.require(body.auth, {
-      operation: 'POST /delete_devices',
-      userId: owner.userId,
-      flows: await services.reauthFlows(owner.userId),
-    });
+    await reauthenticate(services, request, body.auth, 'POST /delete_devices');
     await devices.delete(owner.userId, deviceIds);
     return {};
   });

@@ -65,6 +65,7 @@ export function registerRegistrationRoutes(router: Router, services: ClientApiSe
       operation: 'POST /register',
       userId: null,
       flows: registrationFlows(),
+      ip: request.ip,
     });
 
     if (guest) {

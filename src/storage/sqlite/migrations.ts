@@ -46,6 +46,7 @@ export const migrations: Migration[] = [
         session_id TEXT PRIMARY KEY,
         user_id TEXT,
         operation TEXT NOT NULL,
+        flows TEXT NOT NULL,
         completed TEXT NOT NULL,
         expires_ts INTEGER NOT NULL
       );

@@ -297,8 +297,8 @@ class SqliteUiaStore implements UiaStore {
 
   constructor(db: SqliteDatabase) {
     this.insert = db.prepare(
-      `INSERT INTO uia_sessions (session_id, user_id, operation, completed, expires_ts)
-       VALUES (?, ?, ?, ?, ?)`,
+      `INSERT INTO uia_sessions (session_id, user_id, operation, flows, completed, expires_ts)
+       VALUES (?, ?, ?, ?, ?, ?)`,
     );
     this.select = db.prepare('SELECT * FROM uia_sessions WHERE session_id = ? AND expires_ts >= ?');
     this.update = db.prepare('UPDATE uia_sessions SET completed = ? WHERE session_id = ?');
@@ -307,7 +307,14 @@ class SqliteUiaStore implements UiaStore {
   }
 
   async create(s: UiaSessionRecord): Promise<void> {
-    this.insert.run(s.sessionId, s.userId, s.operation, JSON.stringify(s.completed), s.expiresTs);
+    this.insert.run(
+      s.sessionId,
+      s.userId,
+      s.operation,
+      JSON.stringify(s.flows),
+      JSON.stringify(s.completed),
+      s.expiresTs,
+    );
   }
 
   async get(sessionId: string, now: number): Promise<UiaSessionRecord | undefined> {
@@ -316,6 +323,7 @@ class SqliteUiaStore implements UiaStore {
           session_id: string;
           user_id: string | null;
           operation: string;
+          flows: string;
           completed: string;
           expires_ts: number;
         }
@@ -325,6 +333,7 @@ class SqliteUiaStore implements UiaStore {
         sessionId: row.session_id,
         userId: row.user_id,
         operation: row.operation,
+        flows: JSON.parse(row.flows) as string[][],
         completed: JSON.parse(row.completed) as string[],
         expiresTs: row.expires_ts,
       }

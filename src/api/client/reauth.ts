@@ -1,0 +1,25 @@
+/** UIA for endpoints where the caller proves again that it is the token's user. */
+import type { FastifyRequest } from 'fastify';
+import type { TokenOwner } from '../../storage/storage.js';
+import { ownerOf } from '../../http/router.js';
+import type { ClientApiServices } from './services.js';
+
+/**
+ * Resolves with the caller once UIA is complete; otherwise throws the 401 challenge.
+ * `operation` names the request the UIA session is bound to.
+ */
+export async function reauthenticate(
+  services: ClientApiServices,
+  request: FastifyRequest,
+  auth: unknown,
+  operation: string,
+): Promise<TokenOwner> {
+  const owner = ownerOf(request);
+  await services.uia.require(auth, {
+    operation,
+    userId: owner.userId,
+    flows: await services.reauthFlows(owner.userId),
+    ip: request.ip,
+  });
+  return owner;
+}
