@@ -18,15 +18,12 @@ describe('m.login.token and get_token', () => {
   after(() => server.close());
 
   async function mintToken(): Promise<string> {
-    const challenge = await api.post(GET_TOKEN, {}, { token: owner.access_token });
-    assert.equal(challenge.status, 401);
-    const auth = {
-      type: 'm.login.password',
-      session: challenge.body.session,
-      identifier: { type: 'm.id.user', user: 'mia' },
-      password: PASSWORD,
-    };
-    const res = await api.post(GET_TOKEN, { auth }, { token: owner.access_token });
+    const res = await api.withPasswordAuth(
+      'POST',
+      GET_TOKEN,
+      {},
+      { token: owner.access_token, user: 'mia' },
+    );
     assert.equal(res.status, 200);
     assert.equal(typeof res.body.expires_in_ms, 'number');
     return String(res.body.login_token);
@@ -117,14 +114,12 @@ describe('expired login tokens', () => {
   it('are refused with 403 M_FORBIDDEN', async () => {
     const api = new Api(server.url);
     const { access_token } = await api.register('olga', PASSWORD);
-    const challenge = await api.post(GET_TOKEN, {}, { token: access_token });
-    const auth = {
-      type: 'm.login.password',
-      session: challenge.body.session,
-      identifier: { type: 'm.id.user', user: 'olga' },
-      password: PASSWORD,
-    };
-    const minted = await api.post(GET_TOKEN, { auth }, { token: access_token });
+    const minted = await api.withPasswordAuth(
+      'POST',
+      GET_TOKEN,
+      {},
+      { token: access_token, user: 'olga' },
+    );
     assert.equal(minted.status, 200);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const res = await api.post(`${CLIENT_V3}/login`, {

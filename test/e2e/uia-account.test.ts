@@ -15,26 +15,14 @@ describe('user-interactive auth on account endpoints', () => {
   });
   after(() => server.close());
 
-  /** Runs a UIA-protected request through the password stage; returns the final response. */
-  async function withPassword(
+  const withPassword = (
     method: string,
     path: string,
     body: Body,
     token: string,
     user: string,
     password = PASSWORD,
-  ) {
-    const challenge = await api.request(method, path, body, { token });
-    assert.equal(challenge.status, 401);
-    assert.deepEqual(challenge.body.flows, [{ stages: ['m.login.password'] }]);
-    const auth = {
-      type: 'm.login.password',
-      session: challenge.body.session,
-      identifier: { type: 'm.id.user', user },
-      password,
-    };
-    return api.request(method, path, { ...body, auth }, { token });
-  }
+  ) => api.withPasswordAuth(method, path, body, { token, user, password });
 
   it('never succeeds without auth, and a failed stage says why while keeping the session', async () => {
     const { access_token } = await api.register('dave', PASSWORD);

@@ -66,7 +66,7 @@ export class Api {
   /** Registers a user through the dummy UIA flow; returns the registration response. */
   async register(
     username: string,
-    password = 'correct horse battery staple',
+    password = DEFAULT_PASSWORD,
     extra: Record<string, unknown> = {},
   ) {
     const response = await this.post<Session>('/_matrix/client/v3/register', {
@@ -81,11 +81,31 @@ export class Api {
     return response.body;
   }
 
-  async login(
-    user: string,
-    password = 'correct horse battery staple',
-    extra: Record<string, unknown> = {},
-  ) {
+  /**
+   * Runs a request protected by UIA through the password stage: the first try
+   * must get the 401 challenge; the retry carries the password and its session.
+   */
+  async withPasswordAuth<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body: Record<string, unknown>,
+    credentials: { token: string; user: string; password?: string },
+  ): Promise<ApiResponse<T>> {
+    const { token, user, password = DEFAULT_PASSWORD } = credentials;
+    const challenge = await this.request(method, path, body, { token });
+    if (challenge.status !== 401 || typeof challenge.body.session !== 'string') {
+      throw new Error(`${method} ${path}: expected a UIA challenge, got ${challenge.status}`);
+    }
+    const auth = {
+      type: 'm.login.password',
+      session: challenge.body.session,
+      identifier: { type: 'm.id.user', user },
+      password,
+    };
+    return this.request<T>(method, path, { ...body, auth }, { token });
+  }
+
+  async login(user: string, password = DEFAULT_PASSWORD, extra: Record<string, unknown> = {}) {
     return this.post<Session & Record<string, unknown>>('/_matrix/client/v3/login', {
       type: 'm.login.password',
       identifier: { type: 'm.id.user', user },
@@ -96,3 +116,4 @@ export class Api {
 }
 
 export const CLIENT_V3 = '/_matrix/client/v3';
+export const DEFAULT_PASSWORD = 'correct horse battery staple';
