@@ -152,7 +152,7 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   // Unknown or malformed options (from parseArgs) are usage errors, not crashes.
-  if ((err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS_'))
+  if ((err as NodeJS.ErrnoException | null)?.code?.startsWith('ERR_PARSE_ARGS_'))
     err = new UsageError((err as Error).message);
   if (err instanceof UsageError || err instanceof ConfigError || err instanceof SchemaTooNewError) {
     console.error(`weft: ${err.message}`);

@@ -154,9 +154,12 @@ export function applyEnvironment(config: Config, env: NodeJS.ProcessEnv): Config
   return result;
 }
 
-/** The base URL clients should use, derived from bind/port when not configured. */
-export function publicBaseUrl(config: Config): string {
+/**
+ * The base URL clients should use: `public_baseurl`, else derived from the bind
+ * address and the port actually listened on (which differs from `port` when it is 0).
+ */
+export function publicBaseUrl(config: Config, listeningPort = config.port): string {
   if (config.public_baseurl) return config.public_baseurl.replace(/\/+$/, '');
   const host = config.bind === '0.0.0.0' || config.bind === '::' ? 'localhost' : config.bind;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${listeningPort}`;
 }

@@ -147,7 +147,7 @@ describe('user-interactive auth on account endpoints', () => {
       'jack',
     );
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { id_server_unbind_result: 'no-support' });
+    assert.deepEqual(res.body, { id_server_unbind_result: 'success' });
     const whoami = await api.get(`${CLIENT_V3}/account/whoami`, { token: jack.access_token });
     assert.equal(whoami.status, 401);
     assert.equal(whoami.body.errcode, 'M_UNKNOWN_TOKEN');

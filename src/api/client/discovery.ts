@@ -28,9 +28,11 @@ export function registerDiscoveryRoutes(router: Router, { config }: ClientApiSer
     unstable_features: {},
   }));
 
-  router.route('GET', '/.well-known/matrix/client', { auth: 'none' }, async () => ({
-    'm.homeserver': { base_url: publicBaseUrl(config) },
-  }));
+  router.route('GET', '/.well-known/matrix/client', { auth: 'none' }, async (request) => {
+    const address = request.server.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    return { 'm.homeserver': { base_url: publicBaseUrl(config, port) } };
+  });
 
   router.client('GET', '/capabilities', { auth: 'required' }, async () => ({
     capabilities: {
