@@ -101,6 +101,7 @@ export function buildWeft(config: Config, logger: Logger) {
 
   const app = createHttpServer({
     logger,
+    trustProxy: config.x_forwarded,
     maxBodyBytes: config.max_request_body_bytes,
     logRequests: config.log_requests,
   });

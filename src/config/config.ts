@@ -21,6 +21,8 @@ export interface Config {
   data_dir: string;
   /** Base URL clients use, served in /.well-known/matrix/client. */
   public_baseurl: string;
+  /** Behind a reverse proxy: take the client's IP from X-Forwarded-For. */
+  x_forwarded: boolean;
   max_request_body_bytes: number;
   log_level: string;
   /** Log one line per request (method, path without query, status, time). */
@@ -58,6 +60,7 @@ export function defaultConfig(): Config {
     port: 8008,
     data_dir: './data',
     public_baseurl: '',
+    x_forwarded: false,
     max_request_body_bytes: 1024 * 1024,
     log_level: 'info',
     log_requests: true,

@@ -34,6 +34,10 @@ data_dir: ${JSON.stringify(config.data_dir)}
 # Empty: derived from bind and port.
 public_baseurl: ${JSON.stringify(config.public_baseurl)}
 
+# Set to true when Weft runs behind a reverse proxy, so that rate limits and device
+# last-seen addresses use the client's IP from X-Forwarded-For, not the proxy's.
+x_forwarded: ${config.x_forwarded}
+
 # Largest request body accepted, in bytes; larger bodies get 413 M_TOO_LARGE.
 max_request_body_bytes: ${config.max_request_body_bytes}
 

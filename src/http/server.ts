@@ -16,6 +16,8 @@ import { MatrixError, errors } from './errors.js';
 
 export interface HttpOptions {
   logger: Logger;
+  /** Trust X-Forwarded-For (Weft behind a reverse proxy). */
+  trustProxy: boolean;
   maxBodyBytes: number;
   logRequests: boolean;
 }
@@ -32,6 +34,7 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     // Weft logs requests itself (onResponse below), without query strings.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes,
+    trustProxy: options.trustProxy,
     // Room aliases, event IDs and such can be long; the default is 100.
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: false },
     return503OnClosing: true,

@@ -165,3 +165,30 @@ describe('login', () => {
     assert.equal(refresh.body.soft_logout, false);
   });
 });
+
+describe('client addresses behind a reverse proxy', () => {
+  for (const xForwarded of [false, true]) {
+    it(`${xForwarded ? 'trusts' : 'ignores'} X-Forwarded-For when x_forwarded is ${xForwarded}`, async () => {
+      const server = await startTestServer({ x_forwarded: xForwarded });
+      try {
+        const api = new Api(server.url);
+        const { access_token } = await api.register('proxied', PASSWORD);
+        const headers = { 'x-forwarded-for': '203.0.113.9' };
+        await api.get(`${CLIENT_V3}/account/whoami`, { token: access_token, headers });
+        const devices = await api.get<{ devices: { last_seen_ip?: string }[] }>(
+          `${CLIENT_V3}/devices`,
+          {
+            token: access_token,
+            headers,
+          },
+        );
+        assert.equal(
+          devices.body.devices[0]?.last_seen_ip,
+          xForwarded ? '203.0.113.9' : '127.0.0.1',
+        );
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
