@@ -151,15 +151,21 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  // Unknown or malformed options (from parseArgs) are usage errors, not crashes.
-  if ((err as NodeJS.ErrnoException | null)?.code?.startsWith('ERR_PARSE_ARGS_'))
-    err = new UsageError((err as Error).message);
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof SchemaTooNewError) {
-    console.error(`weft: ${err.message}`);
-  } else if (err instanceof MatrixError) {
-    console.error(`weft: ${err.errcode}: ${err.message}`);
-  } else {
-    console.error(err);
-  }
+  console.error(describeFailure(err));
   process.exit(1);
 });
+
+/** One line for what a user can fix; the whole error for anything else. */
+function describeFailure(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  // Unknown or malformed options (from parseArgs) are usage errors, not crashes.
+  if (code?.startsWith('ERR_PARSE_ARGS_')) return `weft: ${(err as Error).message}`;
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    return `weft: cannot listen: ${(err as Error).message}`;
+  }
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof SchemaTooNewError) {
+    return `weft: ${err.message}`;
+  }
+  if (err instanceof MatrixError) return `weft: ${err.errcode}: ${err.message}`;
+  return err;
+}

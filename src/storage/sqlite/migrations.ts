@@ -1,6 +1,7 @@
 /**
  * Numbered schema migrations, applied in order at start and recorded in
  * `schema_version`. Never edit a released migration: add a new one.
+ * (Migration 1 was still being written before Weft's first release.)
  */
 export interface Migration {
   version: number;
