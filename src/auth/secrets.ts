@@ -1,5 +1,5 @@
 /** Random identifiers and secrets: access tokens, device IDs, session IDs. */
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { hash, randomBytes, randomInt } from 'node:crypto';
 
 /** Prefix that lets secret scanners recognise a leaked Weft access token. */
 export const ACCESS_TOKEN_PREFIX = 'wft_';
@@ -11,7 +11,8 @@ export function generateAccessToken(): string {
 
 /** Tokens are stored and cached only as this hash, never in clear. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  // One-shot crypto.hash: half the cost of createHash() on this per-request path.
+  return hash('sha256', token, 'base64url');
 }
 
 const DEVICE_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';

@@ -84,12 +84,18 @@ export class SessionService {
   /** Notes that a device was used; written to storage in batches. */
   touch(owner: TokenOwner, ip: string): void {
     const key = `${owner.userId}|${owner.deviceId}`;
-    this.pendingLastSeen.set(key, {
-      userId: owner.userId,
-      deviceId: owner.deviceId,
-      ts: Date.now(),
-      ip,
-    });
+    const pending = this.pendingLastSeen.get(key);
+    if (pending) {
+      pending.ts = Date.now();
+      pending.ip = ip;
+    } else {
+      this.pendingLastSeen.set(key, {
+        userId: owner.userId,
+        deviceId: owner.deviceId,
+        ts: Date.now(),
+        ip,
+      });
+    }
   }
 
   /** Last-seen data not yet written, so device listings are current. */

@@ -80,8 +80,10 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     }
   });
 
-  app.addHook('onRequest', async (_request, reply) => {
+  // A callback hook, not an async one: it runs on every request.
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.headers(CORS_HEADERS);
+    done();
   });
 
   if (options.logRequests) {

@@ -1,0 +1,223 @@
+/**
+ * `npm run bench`: starts Weft (and then a bare node:http server) as child
+ * processes on loopback, runs the workloads from this process, and prints a
+ * table. Shorter runs for smoke tests: BENCH_DURATION_S=1 BENCH_WARMUP_S=0
+ * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8. See docs/benchmarks.md.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import path from 'node:path';
+import { startBareServer, startWeftServer, type ChildServer } from './server-process.js';
+import {
+  passwordLogins,
+  registerUser,
+  registrations,
+  whoamiBody,
+  whoamiLoad,
+  type LoadOptions,
+  type Measurement,
+} from './workloads.js';
+
+/** Each hash-bound workload stops after this long even if its count is not reached. */
+const MAX_POOL_SECONDS = 120;
+/** Share of a core used by other processes above which a load run is reported as disturbed. */
+const DISTURBED = 0.1;
+
+const settings = {
+  durationS: envNumber('BENCH_DURATION_S', 10),
+  warmupS: envNumber('BENCH_WARMUP_S', 2, 0),
+  connections: envNumber('BENCH_CONNECTIONS', 32),
+  logins: envNumber('BENCH_LOGINS', 50),
+  registrations: envNumber('BENCH_REGISTRATIONS', 100),
+  registerConcurrency: envNumber('BENCH_REGISTER_CONCURRENCY', 4),
+  /** Adds a whoami run against a Weft with the default `log_requests: true`. */
+  requestLogs: process.env.BENCH_REQUEST_LOGS === '1',
+  /** A folder for the main Weft's V8 CPU profile (written when it stops). */
+  cpuProfileDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
+  /** Where to write the results as JSON as well. */
+  jsonPath: process.env.BENCH_JSON || undefined,
+};
+
+interface Row {
+  workload: string;
+  measurement: Measurement;
+  notes: string;
+}
+
+const USER = 'bench';
+const PASSWORD = 'bench-password';
+
+async function main(): Promise<void> {
+  const loadAtStart = loadavg()[0] ?? 0;
+  const load: LoadOptions = {
+    connections: settings.connections,
+    durationS: settings.durationS,
+    warmupS: settings.warmupS,
+  };
+  const rows: Row[] = [];
+  const conc = `c=${settings.connections}, ${settings.durationS} s`;
+
+  log('starting Weft');
+  const weft = await using(
+    startWeftServer({ logRequests: false, cpuProfileDir: settings.cpuProfileDir }),
+  );
+  const idleRss = weft.rssBytes();
+  const token = await registerUser(weft.url, USER, PASSWORD);
+  const body = await whoamiBody(weft.url, token);
+
+  log(`whoami on Weft (${conc})`);
+  const weftWhoami = await whoamiLoad(weft.url, token, load, weft.cpuSeconds);
+  rows.push({ workload: 'whoami, Weft', measurement: weftWhoami, notes: conc });
+
+  log(`${settings.logins} sequential password logins`);
+  const logins = await passwordLogins(weft.url, USER, PASSWORD, {
+    count: settings.logins,
+    concurrency: 1,
+    maxSeconds: MAX_POOL_SECONDS,
+  });
+  rows.push({
+    workload: 'password login',
+    measurement: logins,
+    notes: `sequential, n=${logins.ok}; rate = logins/s`,
+  });
+
+  log(`${settings.registrations} registrations at concurrency ${settings.registerConcurrency}`);
+  const regs = await registrations(weft.url, 'bench-reg-', {
+    count: settings.registrations,
+    concurrency: settings.registerConcurrency,
+    maxSeconds: MAX_POOL_SECONDS,
+  });
+  rows.push({
+    workload: 'registration',
+    measurement: regs,
+    notes: `c=${settings.registerConcurrency}, n=${regs.ok}; rate = registrations/s`,
+  });
+
+  const rss = weft.rssBytes();
+  await stopAndForget(weft);
+
+  if (settings.requestLogs) {
+    log(`whoami on Weft with log_requests: true (${conc})`);
+    const logged = await using(startWeftServer({ logRequests: true }));
+    const loggedToken = await registerUser(logged.url, USER, PASSWORD);
+    const measurement = await whoamiLoad(logged.url, loggedToken, load, logged.cpuSeconds);
+    rows.push({
+      workload: 'whoami, Weft, request logs',
+      measurement,
+      notes: `${conc}; log_requests: true, log_level: info, to a file`,
+    });
+    await stopAndForget(logged);
+  }
+
+  log(`whoami on the bare node:http server (${conc})`);
+  const bare = await using(startBareServer(token, body));
+  const bareWhoami = await whoamiLoad(bare.url, token, load, bare.cpuSeconds);
+  rows.push({ workload: 'whoami, bare node:http', measurement: bareWhoami, notes: conc });
+  await stopAndForget(bare);
+
+  const ratio = weftWhoami.rate / bareWhoami.rate;
+  console.log();
+  console.log(
+    `Node ${process.version}, ${cpus().length} CPU(s): ${cpus()[0]?.model ?? '?'}; ` +
+      `load average at start ${loadAtStart.toFixed(2)} (other work on the machine skews results)`,
+  );
+  console.log(table(rows));
+  console.log();
+  console.log(
+    `Weft/bare whoami throughput: ${(ratio * 100).toFixed(1)}% (goal ≥ 50%)` +
+      (ratio >= 0.5 ? '' : '  ← below goal'),
+  );
+  console.log(`Weft RSS: ${mib(rss)} MiB after the runs (${mib(idleRss)} MiB idle at start)`);
+
+  const failures = rows.filter((row) => row.measurement.failed > 0);
+  for (const row of failures) {
+    console.log(`WARNING: ${row.workload}: ${row.measurement.failed} failed requests`);
+  }
+  for (const row of rows.filter((r) => (r.measurement.cpu?.other ?? 0) > DISTURBED)) {
+    console.log(`WARNING: ${row.workload}: other processes used CPU during the run; rerun it`);
+  }
+  if (settings.jsonPath) {
+    writeFileSync(
+      settings.jsonPath,
+      JSON.stringify({ settings, rows, ratio, rssBytes: rss, idleRssBytes: idleRss }, null, 2),
+    );
+  }
+  if (failures.length > 0) process.exitCode = 1;
+}
+
+/** Children started and not yet stopped, so that an error still stops them. */
+const live = new Set<ChildServer>();
+
+async function using(starting: Promise<ChildServer>): Promise<ChildServer> {
+  const server = await starting;
+  live.add(server);
+  return server;
+}
+
+async function stopAndForget(server: ChildServer): Promise<void> {
+  live.delete(server);
+  await server.stop();
+}
+
+function table(rows: Row[]): string {
+  const header = ['workload', 'req/s', 'p50 ms', 'p99 ms', 'notes'];
+  const cells = rows.map((row) => [
+    row.workload,
+    row.measurement.rate.toFixed(row.measurement.rate < 100 ? 1 : 0),
+    row.measurement.p50Ms.toFixed(2),
+    row.measurement.p99Ms.toFixed(2),
+    [row.notes, cpuNote(row.measurement)].filter(Boolean).join('; '),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]?.length ?? 0)));
+  // Numbers right-aligned, text left-aligned.
+  const numeric = [false, true, true, true, false];
+  const line = (cols: string[]) =>
+    cols
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+/** Which side was saturated: with 2 cores, the server and the load generator compete. */
+function cpuNote(measurement: Measurement): string {
+  if (!measurement.cpu) return '';
+  const { server, loadGenerator, other } = measurement.cpu;
+  return `CPU: server ${percent(server)}, load gen. ${percent(loadGenerator)}, other ${percent(other)}`;
+}
+
+function percent(fraction: number): string {
+  return `${Math.round(fraction * 100)}%`;
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}
+
+/** A numeric setting from the environment; only the warm-up may be 0. */
+function envNumber(name: string, fallback: number, min = Number.MIN_VALUE): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) {
+    throw new Error(`${name} must be a number ${min === 0 ? '≥ 0' : '> 0'}, got '${raw}'`);
+  }
+  return value;
+}
+
+/** Progress goes to stderr, so stdout holds only the results. */
+function log(message: string): void {
+  console.error(`bench: ${message}`);
+}
+
+// Dying on a signal skips 'exit' handlers; exiting normally runs them and kills the children.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await Promise.all([...live].map((server) => server.stop()));
+  });
