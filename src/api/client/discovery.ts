@@ -1,5 +1,6 @@
 /** What clients ask first: supported versions, .well-known, capabilities. */
 import { publicBaseUrl } from '../../config/config.js';
+import { ROOM_VERSIONS } from '../../rooms/room-versions.js';
 import type { Router } from '../../http/router.js';
 import type { ClientApiServices } from './services.js';
 
@@ -39,7 +40,7 @@ export function registerDiscoveryRoutes(router: Router, { config }: ClientApiSer
       'm.change_password': { enabled: true },
       'm.room_versions': {
         default: config.default_room_version,
-        available: { '10': 'stable', '11': 'stable', '12': 'stable' },
+        available: Object.fromEntries([...ROOM_VERSIONS.values()].map((v) => [v.id, v.stability])),
       },
       // Profiles cannot be edited until the profile endpoints exist; the
       // deprecated capabilities say the same as m.profile_fields.
