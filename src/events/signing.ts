@@ -1,0 +1,166 @@
+/**
+ * ed25519 signatures on JSON (spec appendices, "Signing JSON" and "Checking
+ * for a signature") and on events, which are signed in their redacted form
+ * (server-server API, "Adding hashes and signatures to outgoing events").
+ */
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import type { SigningKey } from '../crypto/server-keys.js';
+import { errors } from '../http/errors.js';
+import type { RoomVersion } from '../rooms/room-versions.js';
+import { canonicalJsonBytes } from './canonical-json.js';
+import { addContentHash, unpaddedBase64, withoutKeys } from './hashing.js';
+import type { JsonObject, Pdu } from './pdu.js';
+import { redactEvent } from './redaction.js';
+
+export type Signatures = { [serverName: string]: { [keyId: string]: string } };
+
+type Signable = Pdu | JsonObject;
+
+/** `T` with its `signatures` replaced by the merged map. */
+export type Signed<T> = Omit<T, 'signatures'> & { signatures: Signatures };
+
+/** DER prefixes that wrap a raw 32-byte ed25519 seed (PKCS#8) or public key (SPKI). */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const ED25519_KEY_BYTES = 32;
+const ED25519_SIGNATURE_BYTES = 64;
+
+/** A signing key from its base64 seed, as the spec's test vectors and key files give it. */
+export function signingKeyFromSeed(seedBase64: string, keyId: string): SigningKey {
+  const seed = Buffer.from(seedBase64, 'base64');
+  if (seed.length !== ED25519_KEY_BYTES) throw new Error('An ed25519 seed is 32 bytes');
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const rawPublic = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return {
+    keyId,
+    privateKey,
+    publicKeyBase64: unpaddedBase64(rawPublic.subarray(ED25519_SPKI_PREFIX.length)),
+  };
+}
+
+/**
+ * A copy of `object` with this server's signature added under
+ * `signatures[serverName][keyId]`. The signature covers the canonical JSON of
+ * the object without `signatures` and `unsigned`; existing signatures stay.
+ */
+export function signJson<T extends Signable>(
+  object: T,
+  serverName: string,
+  signingKey: SigningKey,
+): Signed<T> {
+  const signed = canonicalJsonBytes(withoutKeys(object, ['signatures', 'unsigned']));
+  const signature = unpaddedBase64(sign(null, signed, signingKey.privateKey));
+  const signatures = existingSignatures(object);
+  return {
+    ...object,
+    signatures: {
+      ...signatures,
+      [serverName]: { ...signatures[serverName], [signingKey.keyId]: signature },
+    },
+  };
+}
+
+function existingSignatures(object: Signable): Signatures {
+  const signatures = (object as JsonObject).signatures;
+  if (signatures === undefined) return {};
+  if (typeof signatures !== 'object' || signatures === null || Array.isArray(signatures)) {
+    throw errors.badJson('`signatures` must be an object');
+  }
+  return signatures as Signatures;
+}
+
+/**
+ * Whether `object` carries a valid signature by `serverName` with the key
+ * `keyId` ("Checking for a signature"). Any missing, malformed or unsupported
+ * piece means "not signed" (false); only an object that has no canonical JSON
+ * form throws (M_BAD_JSON), since it is malformed rather than unsigned.
+ */
+export function verifyJsonSignature(
+  object: Signable,
+  serverName: string,
+  keyId: string,
+  publicKeyBase64: string,
+): boolean {
+  if (!keyId.startsWith('ed25519:')) return false;
+  const signature = decodeBase64(signatureOf(object, serverName, keyId));
+  const publicKey = ed25519PublicKey(publicKeyBase64);
+  if (signature?.length !== ED25519_SIGNATURE_BYTES || !publicKey) return false;
+  const signed = canonicalJsonBytes(withoutKeys(object, ['signatures', 'unsigned']));
+  return verify(null, signed, publicKey, signature);
+}
+
+function signatureOf(object: Signable, serverName: string, keyId: string): unknown {
+  const signatures = (object as JsonObject).signatures;
+  if (!isObject(signatures) || !Object.hasOwn(signatures, serverName)) return undefined;
+  const byServer = signatures[serverName];
+  return isObject(byServer) && Object.hasOwn(byServer, keyId) ? byServer[keyId] : undefined;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Strict standard base64, padded or not (the spec asks decoders to accept
+ * both). Buffer.from skips bad characters silently, so the result is checked
+ * by encoding it back.
+ */
+function decodeBase64(value: unknown): Buffer | undefined {
+  if (typeof value !== 'string') return undefined;
+  const unpadded = value.replace(/={1,2}$/, '');
+  const bytes = Buffer.from(unpadded, 'base64');
+  return unpaddedBase64(bytes) === unpadded ? bytes : undefined;
+}
+
+function ed25519PublicKey(publicKeyBase64: string): KeyObject | undefined {
+  const raw = decodeBase64(publicKeyBase64);
+  if (raw?.length !== ED25519_KEY_BYTES) return undefined;
+  try {
+    return createPublicKey({
+      key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
+      format: 'der',
+      type: 'spki',
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Signs an event that already has its content hash: the signature covers the
+ * redacted event (so it survives redaction) and is copied back to the full one.
+ */
+export function signEvent<T extends Signable>(
+  event: T,
+  serverName: string,
+  signingKey: SigningKey,
+  version: RoomVersion,
+): Signed<T> {
+  const signedRedacted = signJson(redactEvent(event, version), serverName, signingKey);
+  return { ...event, signatures: signedRedacted.signatures };
+}
+
+/** The whole outgoing-event step: set `hashes.sha256`, then sign the redacted form. */
+export function hashAndSignEvent<T extends Signable>(
+  event: T,
+  serverName: string,
+  signingKey: SigningKey,
+  version: RoomVersion,
+): Signed<T> {
+  return signEvent(addContentHash(event), serverName, signingKey, version);
+}
+
+/** Checks a server's signature on an event, whether we hold the full or a redacted copy. */
+export function verifyEventSignature(
+  event: Signable,
+  serverName: string,
+  keyId: string,
+  publicKeyBase64: string,
+  version: RoomVersion,
+): boolean {
+  return verifyJsonSignature(redactEvent(event, version), serverName, keyId, publicKeyBase64);
+}
