@@ -34,6 +34,12 @@ export interface RoomVersion {
   creatorIsCreateSender: boolean;
   /** The creators (create sender + `additional_creators`) have unlimited power and are not in `users` (v12). */
   creatorsHaveInfinitePower: boolean;
+  /** `m.room.create` may list `additional_creators`, who are creators too (v12). */
+  additionalCreators: boolean;
+  /** The create event is selected for `auth_events` (v1–11); in v12 the room ID implies it instead. */
+  authEventsIncludeCreate: boolean;
+  /** Every auth event must carry the `room_id` of the event it authorises (auth rule 3.5, v12). */
+  authEventsMustShareRoomId: boolean;
 }
 
 const V10: RoomVersion = {
@@ -47,6 +53,9 @@ const V10: RoomVersion = {
   knockRestrictedJoinRule: true,
   creatorIsCreateSender: false,
   creatorsHaveInfinitePower: false,
+  additionalCreators: false,
+  authEventsIncludeCreate: true,
+  authEventsMustShareRoomId: false,
 };
 
 const V11: RoomVersion = {
@@ -62,6 +71,9 @@ const V12: RoomVersion = {
   id: '12',
   roomIdFromCreateEvent: true,
   creatorsHaveInfinitePower: true,
+  additionalCreators: true,
+  authEventsIncludeCreate: false,
+  authEventsMustShareRoomId: true,
 };
 
 export const ROOM_VERSIONS: ReadonlyMap<string, RoomVersion> = new Map(
