@@ -25,6 +25,8 @@ import { registerDeviceRoutes } from './api/client/devices.js';
 import { registerDiscoveryRoutes } from './api/client/discovery.js';
 import { registerLoginRoutes } from './api/client/login.js';
 import { registerRegistrationRoutes } from './api/client/register.js';
+import { registerRoomRoutes } from './api/client/rooms.js';
+import { RoomService } from './rooms/room-service.js';
 import { registerFallbackRoutes } from './api/static/fallback.js';
 
 export interface Weft {
@@ -87,6 +89,7 @@ export function buildWeft(config: Config, logger: Logger) {
   });
   const services: ClientApiServices = {
     config,
+    roomDeps: { rooms: new RoomService(config, storage, keys.signingKey), storage },
     accounts: new AccountService(config, storage, sessions),
     login,
     sessions,
@@ -110,6 +113,7 @@ export function buildWeft(config: Config, logger: Logger) {
   registerRegistrationRoutes(router, services);
   registerAccountRoutes(router, services);
   registerDeviceRoutes(router, services);
+  registerRoomRoutes(router, services);
   registerFallbackRoutes(router, services);
   router.finish();
 

@@ -43,6 +43,7 @@ export const errors = {
   userInUse: () => new MatrixError(400, 'M_USER_IN_USE', 'User ID already taken.'),
   invalidUsername: (msg: string) => new MatrixError(400, 'M_INVALID_USERNAME', msg),
   weakPassword: (msg: string) => new MatrixError(400, 'M_WEAK_PASSWORD', msg),
+  invalidRoomState: (msg: string) => new MatrixError(400, 'M_INVALID_ROOM_STATE', msg),
   limitExceeded: (retryAfterMs: number) =>
     new MatrixError(
       429,

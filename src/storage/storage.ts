@@ -1,3 +1,5 @@
+import type { Pdu } from '../events/pdu.js';
+
 /**
  * The storage interface every backend implements. It is async so that a
  * PostgreSQL backend can follow the embedded SQLite one; services only see this.
@@ -68,6 +70,7 @@ export interface LastSeen {
 }
 
 export interface Storage {
+  rooms: RoomStore;
   users: UserStore;
   devices: DeviceStore;
   tokens: TokenStore;
@@ -118,4 +121,58 @@ export interface UiaStore {
   setCompleted(sessionId: string, completed: string[]): Promise<void>;
   delete(sessionId: string): Promise<void>;
   purgeExpired(now: number): Promise<void>;
+}
+
+export interface RoomRecord {
+  roomId: string;
+  version: string;
+  creator: string;
+}
+
+/** A room event as stored: its ID, PDU and place in the server's event stream. */
+export interface EventRecord {
+  eventId: string;
+  roomId: string;
+  pdu: Pdu;
+  streamOrdering: number;
+}
+
+/** A state map: stateMapKey(type, state_key) → event ID. */
+export type StateIds = Map<string, string>;
+
+export interface NewRoomEvent {
+  eventId: string;
+  roomId: string;
+  pdu: Pdu;
+  /** Set when the event came with a client transaction ID, for idempotent retries. */
+  transaction?: { userId: string; deviceId: string; endpoint: string; txnId: string };
+}
+
+export interface RoomStore {
+  /** Records a new room; its events follow through persistEvent. */
+  createRoom(room: RoomRecord, now: number): Promise<void>;
+  getRoom(roomId: string): Promise<RoomRecord | undefined>;
+  getEvent(eventId: string): Promise<EventRecord | undefined>;
+  getEvents(eventIds: string[]): Promise<EventRecord[]>;
+  /** The room's current state as event IDs. */
+  currentStateIds(roomId: string): Promise<StateIds>;
+  /** The state after the given event, as event IDs. */
+  stateIdsAfter(eventId: string): Promise<StateIds | undefined>;
+  /** The current forward extremities of the room, with their depths. */
+  forwardExtremities(roomId: string): Promise<{ eventId: string; depth: number }[]>;
+  /**
+   * Appends an event the caller has built on the room's current extremities and
+   * state: it becomes the only extremity, and a state event updates the state.
+   * Atomic, and durable before it resolves.
+   */
+  persistEvent(event: NewRoomEvent): Promise<EventRecord>;
+  /** The event a client transaction produced before, if any. */
+  transactionEvent(
+    userId: string,
+    deviceId: string,
+    endpoint: string,
+    txnId: string,
+  ): Promise<string | undefined>;
+  /** Rooms in which the user's current membership is the given one. */
+  roomsWithMembership(userId: string, membership: string): Promise<string[]>;
 }

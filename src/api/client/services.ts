@@ -6,6 +6,8 @@ import type { SessionService } from '../../auth/sessions.js';
 import type { UiaEngine } from '../../auth/uia.js';
 import type { DeviceService } from '../../devices/device-service.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
+import type { RoomService } from '../../rooms/room-service.js';
+import type { Storage } from '../../storage/storage.js';
 
 export interface RateLimiters {
   loginPerIp: RateLimiter;
@@ -14,7 +16,14 @@ export interface RateLimiters {
   registrationTokenValidityPerIp: RateLimiter;
 }
 
+export interface RoomDeps {
+  rooms: RoomService;
+  /** Room reads that need no rule of their own go straight to storage (for now). */
+  storage: Storage;
+}
+
 export interface ClientApiServices {
+  roomDeps: RoomDeps;
   config: Config;
   accounts: AccountService;
   login: LoginService;

@@ -57,6 +57,75 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'rooms, events, state groups, current state, forward extremities, transactions',
+    sql: `
+      CREATE TABLE rooms (
+        room_id TEXT PRIMARY KEY,
+        room_version TEXT NOT NULL,
+        creator TEXT NOT NULL,
+        -- The state group of the room's current state.
+        state_group INTEGER,
+        created_ts INTEGER NOT NULL
+      );
+      -- stream_ordering orders every event of the server for sync.
+      CREATE TABLE events (
+        stream_ordering INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        room_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        state_key TEXT,
+        sender TEXT NOT NULL,
+        depth INTEGER NOT NULL,
+        -- The state group of the state after this event.
+        state_group INTEGER NOT NULL,
+        -- The PDU as JSON (without event_id, which is derived from it).
+        json TEXT NOT NULL
+      );
+      CREATE INDEX events_by_room ON events (room_id, stream_ordering);
+      -- State groups: each holds its entries as a delta over prev_group; a chain
+      -- is cut by a full snapshot (prev_group NULL) every few dozen links.
+      CREATE TABLE state_groups (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id TEXT NOT NULL,
+        prev_group INTEGER,
+        chain_length INTEGER NOT NULL
+      );
+      CREATE TABLE state_group_entries (
+        state_group INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        state_key TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        PRIMARY KEY (state_group, type, state_key)
+      ) WITHOUT ROWID;
+      CREATE TABLE current_state (
+        room_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        state_key TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        -- For m.room.member: the membership, so rooms of a user are one index lookup.
+        membership TEXT,
+        PRIMARY KEY (room_id, type, state_key)
+      ) WITHOUT ROWID;
+      CREATE INDEX current_state_members ON current_state (state_key, membership)
+        WHERE type = 'm.room.member';
+      CREATE TABLE forward_extremities (
+        room_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        PRIMARY KEY (room_id, event_id)
+      ) WITHOUT ROWID;
+      -- Transaction IDs are scoped to the device that sent them (and the endpoint).
+      CREATE TABLE event_transactions (
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        txn_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        PRIMARY KEY (user_id, device_id, endpoint, txn_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

@@ -15,6 +15,7 @@ import type {
   UserStore,
 } from '../storage.js';
 import { openDatabase, type SqliteDatabase } from './database.js';
+import { SqliteRoomStore } from './room-store.js';
 
 interface UserRow {
   user_id: string;
@@ -53,6 +54,7 @@ const toDevice = (row: DeviceRow): DeviceRecord => ({
 export function openSqliteStorage(file: string): Storage {
   const db = openDatabase(file);
   return {
+    rooms: new SqliteRoomStore(db),
     users: new SqliteUserStore(db),
     devices: new SqliteDeviceStore(db),
     tokens: new SqliteTokenStore(db),

@@ -1,0 +1,244 @@
+/** Rooms: creation, sending events, state, membership, reading events. */
+import type { FastifyRequest } from 'fastify';
+import { stateMapKey } from '../../events/auth-rules.js';
+import { toClientEvent } from '../../events/client-format.js';
+import type { JsonObject } from '../../events/pdu.js';
+import { errors, MatrixError } from '../../http/errors.js';
+import {
+  objectBody,
+  optionalBoolean,
+  optionalObject,
+  optionalString,
+  requiredString,
+} from '../../http/params.js';
+import { ownerOf, type Router } from '../../http/router.js';
+import { createRoom, type Preset } from '../../rooms/create-room.js';
+import type { EventDraft } from '../../rooms/room-service.js';
+import type { ClientApiServices } from './services.js';
+
+const PRESETS: readonly string[] = ['private_chat', 'public_chat', 'trusted_private_chat'];
+
+interface RoomParams {
+  roomId: string;
+  eventType?: string;
+  stateKey?: string;
+  txnId?: string;
+  eventId?: string;
+}
+
+export function registerRoomRoutes(router: Router, services: ClientApiServices): void {
+  const { rooms, storage } = services.roomDeps;
+  const params = (request: FastifyRequest) => request.params as RoomParams;
+
+  /** 403 unless the user is joined: Weft serves room contents to members only for now. */
+  async function requireJoined(roomId: string, userId: string): Promise<void> {
+    await rooms.requireRoom(roomId);
+    const joined = await storage.rooms.roomsWithMembership(userId, 'join');
+    if (!joined.includes(roomId)) throw errors.forbidden('You are not in this room');
+  }
+
+  async function sendMembership(request: FastifyRequest, target: string, membership: string) {
+    const owner = ownerOf(request);
+    const body = objectBody(request.body, { allowEmpty: true });
+    const reason = optionalString(body, 'reason');
+    const content: JsonObject = { membership };
+    if (reason !== undefined) content.reason = reason;
+    await rooms.send(params(request).roomId, owner.userId, {
+      type: 'm.room.member',
+      stateKey: target,
+      content,
+    });
+    return {};
+  }
+
+  router.client('POST', '/createRoom', { auth: 'required' }, async (request) => {
+    const owner = ownerOf(request);
+    const body = objectBody(request.body, { allowEmpty: true });
+    const roomId = await createRoom(
+      parseCreateRoom(owner.userId, body),
+      services.config,
+      storage,
+      rooms,
+    );
+    return { room_id: roomId };
+  });
+
+  router.client(
+    'PUT',
+    '/rooms/:roomId/send/:eventType/:txnId',
+    { auth: 'required', guest: true },
+    async (request) => {
+      const owner = ownerOf(request);
+      const { roomId, eventType, txnId } = params(request);
+      const content = objectBody(request.body) as JsonObject;
+      const event = await rooms.send(
+        roomId,
+        owner.userId,
+        { type: eventType!, content },
+        { userId: owner.userId, deviceId: owner.deviceId, endpoint: 'send', txnId: txnId! },
+      );
+      return { event_id: event.eventId };
+    },
+  );
+
+  const putState = async (request: FastifyRequest) => {
+    const owner = ownerOf(request);
+    const { roomId, eventType, stateKey = '' } = params(request);
+    const content = objectBody(request.body) as JsonObject;
+    const event = await rooms.send(roomId, owner.userId, { type: eventType!, stateKey, content });
+    return { event_id: event.eventId };
+  };
+  router.client(
+    'PUT',
+    '/rooms/:roomId/state/:eventType',
+    { auth: 'required', guest: true },
+    putState,
+  );
+  router.client(
+    'PUT',
+    '/rooms/:roomId/state/:eventType/:stateKey',
+    { auth: 'required', guest: true },
+    putState,
+  );
+
+  const getState = async (request: FastifyRequest) => {
+    const owner = ownerOf(request);
+    const { roomId, eventType, stateKey = '' } = params(request);
+    await requireJoined(roomId, owner.userId);
+    const eventId = (await storage.rooms.currentStateIds(roomId)).get(
+      stateMapKey(eventType!, stateKey),
+    );
+    const event = eventId === undefined ? undefined : await storage.rooms.getEvent(eventId);
+    if (!event) throw errors.notFound('No such state event');
+    return event.pdu.content;
+  };
+  router.client(
+    'GET',
+    '/rooms/:roomId/state/:eventType',
+    { auth: 'required', guest: true },
+    getState,
+  );
+  router.client(
+    'GET',
+    '/rooms/:roomId/state/:eventType/:stateKey',
+    { auth: 'required', guest: true },
+    getState,
+  );
+
+  router.client(
+    'GET',
+    '/rooms/:roomId/state',
+    { auth: 'required', guest: true },
+    async (request) => {
+      const owner = ownerOf(request);
+      const { roomId } = params(request);
+      await requireJoined(roomId, owner.userId);
+      const ids = [...(await storage.rooms.currentStateIds(roomId)).values()];
+      const now = Date.now();
+      return (await storage.rooms.getEvents(ids)).map((e) => toClientEvent(e, now));
+    },
+  );
+
+  router.client(
+    'GET',
+    '/rooms/:roomId/event/:eventId',
+    { auth: 'required', guest: true },
+    async (request) => {
+      const owner = ownerOf(request);
+      const { roomId, eventId } = params(request);
+      await requireJoined(roomId, owner.userId);
+      const event = await storage.rooms.getEvent(eventId!);
+      if (!event || event.roomId !== roomId) throw errors.notFound('Event not found');
+      return toClientEvent(event);
+    },
+  );
+
+  router.client('GET', '/joined_rooms', { auth: 'required' }, async (request) => ({
+    joined_rooms: await storage.rooms.roomsWithMembership(ownerOf(request).userId, 'join'),
+  }));
+
+  const join = async (request: FastifyRequest) => {
+    const owner = ownerOf(request);
+    const roomId = params(request).roomId;
+    if (!roomId.startsWith('!')) throw errors.notFound('Room aliases are not supported yet');
+    if (owner.isGuest) await requireGuestAccess(roomId);
+    await sendMembership(request, owner.userId, 'join');
+    return { room_id: roomId };
+  };
+  router.client('POST', '/rooms/:roomId/join', { auth: 'required', guest: true }, join);
+  router.client('POST', '/join/:roomId', { auth: 'required', guest: true }, join);
+
+  router.client('POST', '/rooms/:roomId/leave', { auth: 'required', guest: true }, (request) =>
+    sendMembership(request, ownerOf(request).userId, 'leave'),
+  );
+  for (const [action, membership] of [
+    ['invite', 'invite'],
+    ['kick', 'leave'],
+    ['ban', 'ban'],
+    ['unban', 'leave'],
+  ] as const) {
+    router.client('POST', `/rooms/:roomId/${action}`, { auth: 'required' }, async (request) => {
+      const target = requiredString(objectBody(request.body), 'user_id');
+      return sendMembership(request, target, membership);
+    });
+  }
+
+  /** Guests join only rooms whose m.room.guest_access is can_join (guest access module). */
+  async function requireGuestAccess(roomId: string): Promise<void> {
+    const eventId = (await storage.rooms.currentStateIds(roomId)).get(
+      stateMapKey('m.room.guest_access', ''),
+    );
+    const event = eventId === undefined ? undefined : await storage.rooms.getEvent(eventId);
+    if (event?.pdu.content.guest_access !== 'can_join') throw errors.guestAccessForbidden();
+  }
+}
+
+function parseCreateRoom(creator: string, body: Record<string, unknown>) {
+  const preset = optionalString(body, 'preset');
+  if (preset !== undefined && !PRESETS.includes(preset))
+    throw errors.invalidParam(`Unknown preset ${preset}`);
+  const visibility = optionalString(body, 'visibility') ?? 'private';
+  if (visibility !== 'public' && visibility !== 'private') {
+    throw errors.invalidParam('visibility must be public or private');
+  }
+  if (body.room_alias_name !== undefined) {
+    // Aliases arrive with the room directory; refuse rather than silently drop the alias.
+    throw new MatrixError(400, 'M_UNRECOGNIZED', 'room_alias_name is not supported yet');
+  }
+  const invite = body.invite ?? [];
+  if (!Array.isArray(invite) || !invite.every((u) => typeof u === 'string')) {
+    throw errors.badJson('invite must be an array of user IDs');
+  }
+  return {
+    creator,
+    roomVersion: optionalString(body, 'room_version'),
+    preset: preset as Preset | undefined,
+    visibility: visibility as 'public' | 'private',
+    creationContent: (optionalObject(body, 'creation_content') ?? {}) as JsonObject,
+    powerLevelOverride: optionalObject(body, 'power_level_content_override') as
+      JsonObject | undefined,
+    initialState: parseInitialState(body.initial_state),
+    name: optionalString(body, 'name'),
+    topic: optionalString(body, 'topic'),
+    invite: invite as string[],
+    isDirect: optionalBoolean(body, 'is_direct') ?? false,
+  };
+}
+
+function parseInitialState(value: unknown): EventDraft[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw errors.badJson('initial_state must be an array');
+  return value.map((entry: unknown) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw errors.badJson('initial_state entries must be objects');
+    }
+    const event = entry as JsonObject;
+    const content = optionalObject(event, 'content');
+    if (!content) throw errors.missingParam('initial_state[].content');
+    return {
+      type: requiredString(event, 'type'),
+      stateKey: optionalString(event, 'state_key') ?? '',
+      content: content as JsonObject,
+    };
+  });
+}

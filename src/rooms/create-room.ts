@@ -1,0 +1,177 @@
+/**
+ * POST /createRoom: the events of a new room, in the order the spec lays out
+ * (client-server API, "Creation"): create, the creator's join, power levels,
+ * the preset's join rules / history visibility / guest access, initial_state,
+ * name, topic, then invites.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/config.js';
+import { eventIdFor, roomIdFor } from '../events/hashing.js';
+import type { JsonObject, JsonValue, Pdu } from '../events/pdu.js';
+import { errors } from '../http/errors.js';
+import type { Storage } from '../storage/storage.js';
+import type { EventDraft, RoomService } from './room-service.js';
+import { roomVersion, type RoomVersion } from './room-versions.js';
+
+export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
+
+export interface CreateRoomRequest {
+  creator: string;
+  roomVersion?: string;
+  preset?: Preset;
+  visibility: 'public' | 'private';
+  creationContent: JsonObject;
+  powerLevelOverride?: JsonObject;
+  initialState: EventDraft[];
+  name?: string;
+  topic?: string;
+  invite: string[];
+  isDirect: boolean;
+}
+
+export async function createRoom(
+  request: CreateRoomRequest,
+  config: Config,
+  storage: Storage,
+  rooms: RoomService,
+): Promise<string> {
+  const version = roomVersion(request.roomVersion ?? config.default_room_version);
+  const create = buildCreateEvent(request, config, version, rooms);
+  const createId = eventIdFor(create, version);
+  const roomId = create.room_id ?? roomIdFor(create, version);
+  await rooms.authorize(create, version);
+
+  return rooms.withRoomLock(roomId, async () => {
+    await storage.rooms.createRoom(
+      { roomId, version: version.id, creator: request.creator },
+      Date.now(),
+    );
+    await storage.rooms.persistEvent({ eventId: createId, roomId, pdu: create });
+    const room = { roomId, version: version.id, creator: request.creator };
+    for (const draft of followingEvents(request, version)) {
+      await rooms.buildAndStore(room, request.creator, draft);
+    }
+    return roomId;
+  });
+}
+
+function buildCreateEvent(
+  request: CreateRoomRequest,
+  config: Config,
+  version: RoomVersion,
+  rooms: RoomService,
+): Pdu {
+  const content: JsonObject = { ...request.creationContent, room_version: version.id };
+  // v10 names the creator in the content; from v11 the sender is the creator.
+  if (version.creatorIsCreateSender) delete content.creator;
+  else content.creator = request.creator;
+  const pdu: Pdu = {
+    type: 'm.room.create',
+    sender: request.creator,
+    origin_server_ts: Date.now(),
+    content,
+    state_key: '',
+    prev_events: [],
+    auth_events: [],
+    depth: 1,
+    hashes: { sha256: '' },
+    signatures: {},
+  };
+  // v12 derives the room ID from this event; before, the server picks one.
+  if (!version.roomIdFromCreateEvent) {
+    pdu.room_id = `!${randomBytes(12).toString('base64url')}:${config.server_name}`;
+  }
+  return rooms.finish(pdu, version);
+}
+
+function followingEvents(request: CreateRoomRequest, version: RoomVersion): EventDraft[] {
+  const preset =
+    request.preset ?? (request.visibility === 'public' ? 'public_chat' : 'private_chat');
+  // A power levels event in initial_state replaces the generated one (as Synapse does).
+  const initialPowerLevels = request.initialState.find((d) => d.type === 'm.room.power_levels');
+  const drafts: EventDraft[] = [
+    member(request.creator, 'join'),
+    {
+      type: 'm.room.power_levels',
+      stateKey: '',
+      content: {
+        ...(initialPowerLevels?.content ?? defaultPowerLevels(request, preset, version)),
+        ...request.powerLevelOverride,
+      },
+    },
+    {
+      type: 'm.room.join_rules',
+      stateKey: '',
+      content: { join_rule: preset === 'public_chat' ? 'public' : 'invite' },
+    },
+    { type: 'm.room.history_visibility', stateKey: '', content: { history_visibility: 'shared' } },
+    {
+      type: 'm.room.guest_access',
+      stateKey: '',
+      content: { guest_access: preset === 'public_chat' ? 'forbidden' : 'can_join' },
+    },
+  ];
+  // initial_state may not replace what the request sets more directly.
+  for (const draft of request.initialState) {
+    if (draft.type === 'm.room.create' || draft.type === 'm.room.member') {
+      throw errors.invalidRoomState(`initial_state may not contain ${draft.type}`);
+    }
+    if (draft.type !== 'm.room.power_levels') drafts.push(draft);
+  }
+  if (request.name !== undefined)
+    drafts.push({ type: 'm.room.name', stateKey: '', content: { name: request.name } });
+  if (request.topic !== undefined) drafts.push(topic(request.topic));
+  for (const invitee of request.invite) {
+    drafts.push(member(invitee, 'invite', request.isDirect ? { is_direct: true } : {}));
+  }
+  return drafts;
+}
+
+function member(userId: string, membership: string, extra: JsonObject = {}): EventDraft {
+  return { type: 'm.room.member', stateKey: userId, content: { membership, ...extra } };
+}
+
+function topic(text: string): EventDraft {
+  // The topic also as m.topic, so clients that read rich topics see it.
+  return {
+    type: 'm.room.topic',
+    stateKey: '',
+    content: { topic: text, 'm.topic': [{ body: text, mimetype: 'text/plain' }] },
+  };
+}
+
+/** The default power levels, as Synapse sets them for each preset. */
+function defaultPowerLevels(
+  request: CreateRoomRequest,
+  preset: Preset,
+  version: RoomVersion,
+): JsonObject {
+  const users: { [userId: string]: JsonValue } = {};
+  // v12 creators have unlimited power and must not be listed.
+  if (!version.creatorsHaveInfinitePower) users[request.creator] = 100;
+  if (preset === 'trusted_private_chat') {
+    for (const invitee of request.invite) users[invitee] = 100;
+  }
+  const content: JsonObject = {
+    users,
+    users_default: 0,
+    events: {
+      'm.room.name': 50,
+      'm.room.power_levels': 100,
+      'm.room.history_visibility': 100,
+      'm.room.canonical_alias': 50,
+      'm.room.avatar': 50,
+      // v12: upgrading a room is for its creators (and 150 is above any admin).
+      'm.room.tombstone': version.creatorsHaveInfinitePower ? 150 : 100,
+      'm.room.server_acl': 100,
+      'm.room.encryption': 100,
+    },
+    events_default: 0,
+    state_default: 50,
+    ban: 50,
+    kick: 50,
+    redact: 50,
+    invite: preset === 'public_chat' ? 50 : 0,
+  };
+  return content;
+}

@@ -1,0 +1,155 @@
+/**
+ * Building, authorising and storing room events. Every event a local user sends
+ * goes through `send`: it is built on the room's forward extremities and current
+ * state, hashed, signed, given its reference-hash ID, checked against the
+ * authorization rules, and only then stored. Event creation is serialised per
+ * room (KeyedLock); different rooms proceed in parallel.
+ */
+import type { Config } from '../config/config.js';
+import type { SigningKey } from '../crypto/server-keys.js';
+import {
+  authEventTypesFor,
+  authStateOf,
+  authorizeEvent,
+  describeRefusal,
+  stateMapKey,
+} from '../events/auth-rules.js';
+import { canonicalJsonBytes } from '../events/canonical-json.js';
+import { eventIdFor } from '../events/hashing.js';
+import type { JsonObject, Pdu } from '../events/pdu.js';
+import { hashAndSignEvent } from '../events/signing.js';
+import { errors, MatrixError } from '../http/errors.js';
+import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
+import { KeyedLock } from './keyed-lock.js';
+import { roomVersion, type RoomVersion } from './room-versions.js';
+
+/** The spec's limit on a PDU, measured as canonical JSON. */
+export const MAX_PDU_BYTES = 65_536;
+
+export interface EventDraft {
+  type: string;
+  stateKey?: string;
+  content: JsonObject;
+}
+
+export interface TransactionScope {
+  userId: string;
+  deviceId: string;
+  endpoint: string;
+  txnId: string;
+}
+
+export class RoomService {
+  private readonly lock = new KeyedLock();
+
+  constructor(
+    private readonly config: Config,
+    private readonly storage: Storage,
+    private readonly signingKey: SigningKey,
+  ) {}
+
+  /** Sends an event into an existing room as `sender`; a repeated transaction returns the first event. */
+  async send(
+    roomId: string,
+    sender: string,
+    draft: EventDraft,
+    transaction?: TransactionScope,
+  ): Promise<EventRecord> {
+    return this.lock.run(roomId, async () => {
+      if (transaction) {
+        const earlier = await this.earlierTransactionEvent(transaction);
+        if (earlier) return earlier;
+      }
+      const room = await this.requireRoom(roomId);
+      return this.buildAndStore(room, sender, draft, transaction);
+    });
+  }
+
+  /** Runs `task` holding the room's lock (room creation sends several events in a row). */
+  withRoomLock<T>(roomId: string, task: () => Promise<T>): Promise<T> {
+    return this.lock.run(roomId, task);
+  }
+
+  async requireRoom(roomId: string): Promise<RoomRecord> {
+    const room = await this.storage.rooms.getRoom(roomId);
+    if (!room) throw errors.notFound('Unknown room');
+    return room;
+  }
+
+  /** Builds on the current extremities and state; the caller holds the room's lock. */
+  async buildAndStore(
+    room: RoomRecord,
+    sender: string,
+    draft: EventDraft,
+    transaction?: TransactionScope,
+  ): Promise<EventRecord> {
+    const version = roomVersion(room.version);
+    const stateIds = await this.storage.rooms.currentStateIds(room.roomId);
+    const extremities = await this.storage.rooms.forwardExtremities(room.roomId);
+    const unsigned: Pdu = {
+      type: draft.type,
+      room_id: room.roomId,
+      sender,
+      origin_server_ts: Date.now(),
+      content: draft.content,
+      ...(draft.stateKey === undefined ? {} : { state_key: draft.stateKey }),
+      prev_events: extremities.map((e) => e.eventId),
+      auth_events: [],
+      depth: Math.max(0, ...extremities.map((e) => e.depth)) + 1,
+      hashes: { sha256: '' },
+      signatures: {},
+    };
+    unsigned.auth_events = selectAuthEvents(unsigned, stateIds, version);
+    const pdu = this.finish(unsigned, version);
+    const eventId = eventIdFor(pdu, version);
+    await this.authorize(pdu, version);
+    return this.storage.rooms.persistEvent({ eventId, roomId: room.roomId, pdu, transaction });
+  }
+
+  /** Hashes and signs an event and checks its size. */
+  finish(pdu: Pdu, version: RoomVersion): Pdu {
+    const signed = hashAndSignEvent(pdu, this.config.server_name, this.signingKey, version);
+    if (canonicalJsonBytes(signed).length > MAX_PDU_BYTES) {
+      throw errors.tooLarge(`Event is larger than ${MAX_PDU_BYTES} bytes`);
+    }
+    return signed;
+  }
+
+  /** Checks the event against its auth events (for local events: the current state); 403 names the rule. */
+  async authorize(pdu: Pdu, version: RoomVersion): Promise<void> {
+    const authEvents = await this.storage.rooms.getEvents(pdu.auth_events);
+    // v12 leaves the create event out of auth_events: the room ID names it.
+    const implied =
+      version.roomIdFromCreateEvent && pdu.type !== 'm.room.create' && pdu.room_id
+        ? await this.storage.rooms.getEvents([createEventIdOf(pdu.room_id)])
+        : [];
+    const state = authStateOf([...implied, ...authEvents]);
+    const result = authorizeEvent(pdu, state, version, { authEvents });
+    if (!result.allowed) {
+      throw new MatrixError(403, 'M_FORBIDDEN', describeRefusal(result) ?? 'Not allowed');
+    }
+  }
+
+  private async earlierTransactionEvent(txn: TransactionScope): Promise<EventRecord | undefined> {
+    const eventId = await this.storage.rooms.transactionEvent(
+      txn.userId,
+      txn.deviceId,
+      txn.endpoint,
+      txn.txnId,
+    );
+    return eventId === undefined ? undefined : this.storage.rooms.getEvent(eventId);
+  }
+}
+
+/** The event IDs of the current state entries the spec's auth event selection names. */
+export function selectAuthEvents(pdu: Pdu, stateIds: StateIds, version: RoomVersion): string[] {
+  return authEventTypesFor(pdu, version).flatMap((pair) => {
+    const eventId = stateIds.get(stateMapKey(pair.type, pair.stateKey));
+    return eventId === undefined ? [] : [eventId];
+  });
+}
+
+/** v12: the create event's ID is the room ID with the `$` sigil. */
+function createEventIdOf(roomId: string): string {
+  return `$${roomId.slice(1)}`;
+}

@@ -1,0 +1,248 @@
+/**
+ * Rooms, events and state in SQLite.
+ *
+ * State is kept as state groups: a state event creates a group holding only
+ * its own entry as a delta over the previous group; every SNAPSHOT_INTERVAL
+ * links the chain is cut by a group holding the full state. So a message costs
+ * no state rows, a state event one group row and one entry (plus, every
+ * SNAPSHOT_INTERVAL-th, a full copy), and the state at any event is at most
+ * SNAPSHOT_INTERVAL groups away. `current_state` mirrors the newest group for
+ * the cheap reads clients make most.
+ */
+import { stateMapKey } from '../../events/auth/auth-state.js';
+import type { Pdu } from '../../events/pdu.js';
+import type { EventRecord, NewRoomEvent, RoomRecord, RoomStore, StateIds } from '../storage.js';
+import type { SqliteDatabase } from './database.js';
+
+const SNAPSHOT_INTERVAL = 64;
+
+interface EventRow {
+  stream_ordering: number;
+  event_id: string;
+  room_id: string;
+  json: string;
+}
+
+interface GroupRow {
+  id: number;
+  prev_group: number | null;
+  chain_length: number;
+}
+
+const toEvent = (row: EventRow): EventRecord => ({
+  eventId: row.event_id,
+  roomId: row.room_id,
+  pdu: JSON.parse(row.json) as Pdu,
+  streamOrdering: row.stream_ordering,
+});
+
+export class SqliteRoomStore implements RoomStore {
+  private readonly statements;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.statements = prepare(db);
+  }
+
+  async createRoom(room: RoomRecord, now: number): Promise<void> {
+    this.statements.insertRoom.run(room.roomId, room.version, room.creator, now);
+  }
+
+  async getRoom(roomId: string): Promise<RoomRecord | undefined> {
+    const row = this.statements.selectRoom.get(roomId) as
+      { room_id: string; room_version: string; creator: string } | undefined;
+    return row && { roomId: row.room_id, version: row.room_version, creator: row.creator };
+  }
+
+  async getEvent(eventId: string): Promise<EventRecord | undefined> {
+    const row = this.statements.selectEvent.get(eventId) as EventRow | undefined;
+    return row && toEvent(row);
+  }
+
+  async getEvents(eventIds: string[]): Promise<EventRecord[]> {
+    return eventIds.flatMap((id) => {
+      const row = this.statements.selectEvent.get(id) as EventRow | undefined;
+      return row ? [toEvent(row)] : [];
+    });
+  }
+
+  async currentStateIds(roomId: string): Promise<StateIds> {
+    const rows = this.statements.selectCurrentState.all(roomId) as StateRow[];
+    return toStateIds(rows);
+  }
+
+  async stateIdsAfter(eventId: string): Promise<StateIds | undefined> {
+    const group = this.statements.selectEventGroup.get(eventId) as number | undefined;
+    return group === undefined ? undefined : this.resolveGroup(group);
+  }
+
+  async forwardExtremities(roomId: string): Promise<{ eventId: string; depth: number }[]> {
+    return this.statements.selectExtremities.all(roomId) as { eventId: string; depth: number }[];
+  }
+
+  async persistEvent(event: NewRoomEvent): Promise<EventRecord> {
+    return this.db.transaction(() => this.persistInTransaction(event))();
+  }
+
+  async transactionEvent(
+    userId: string,
+    deviceId: string,
+    endpoint: string,
+    txnId: string,
+  ): Promise<string | undefined> {
+    return this.statements.selectTransaction.get(userId, deviceId, endpoint, txnId) as
+      string | undefined;
+  }
+
+  async roomsWithMembership(userId: string, membership: string): Promise<string[]> {
+    return this.statements.selectRoomsWithMembership.all(userId, membership) as string[];
+  }
+
+  private persistInTransaction(event: NewRoomEvent): EventRecord {
+    const s = this.statements;
+    const { pdu } = event;
+    const currentGroup = s.selectRoomGroup.get(event.roomId) as number | null | undefined;
+    if (currentGroup === undefined) throw new Error(`Unknown room ${event.roomId}`);
+    const group =
+      pdu.state_key === undefined ? currentGroup : this.appendStateGroup(event, currentGroup);
+    if (group === null) throw new Error('The first event of a room must be a state event');
+
+    const json = JSON.stringify(pdu);
+    const { lastInsertRowid } = s.insertEvent.run(
+      event.eventId,
+      event.roomId,
+      pdu.type,
+      pdu.state_key ?? null,
+      pdu.sender,
+      pdu.depth,
+      group,
+      json,
+    );
+    for (const prev of pdu.prev_events) s.deleteExtremity.run(event.roomId, prev);
+    s.insertExtremity.run(event.roomId, event.eventId);
+    const txn = event.transaction;
+    if (txn)
+      s.insertTransaction.run(txn.userId, txn.deviceId, txn.endpoint, txn.txnId, event.eventId);
+    return {
+      eventId: event.eventId,
+      roomId: event.roomId,
+      pdu,
+      streamOrdering: Number(lastInsertRowid),
+    };
+  }
+
+  /** Adds the state group after a state event and makes it the room's current state. */
+  private appendStateGroup(event: NewRoomEvent, previous: number | null): number {
+    const s = this.statements;
+    const { type, state_key: stateKey = '', content } = event.pdu;
+    const prev = previous === null ? undefined : (s.selectGroup.get(previous) as GroupRow);
+    const snapshot = !prev || prev.chain_length + 1 >= SNAPSHOT_INTERVAL;
+    const { lastInsertRowid } = s.insertGroup.run(
+      event.roomId,
+      snapshot ? null : prev.id,
+      snapshot ? 0 : prev.chain_length + 1,
+    );
+    const group = Number(lastInsertRowid);
+    if (snapshot && prev) s.copyCurrentStateIntoGroup.run(group, event.roomId);
+    s.upsertGroupEntry.run(group, type, stateKey, event.eventId);
+
+    const membership =
+      type === 'm.room.member' && typeof content.membership === 'string'
+        ? content.membership
+        : null;
+    s.upsertCurrentState.run(event.roomId, type, stateKey, event.eventId, membership);
+    s.updateRoomGroup.run(group, event.roomId);
+    return group;
+  }
+
+  /** Walks the delta chain back to its snapshot; the newest entry for a pair wins. */
+  private resolveGroup(group: number): StateIds {
+    const state: StateIds = new Map();
+    let next: number | null = group;
+    while (next !== null) {
+      for (const row of this.statements.selectGroupEntries.all(next) as StateRow[]) {
+        const key = stateMapKey(row.type, row.state_key);
+        if (!state.has(key)) state.set(key, row.event_id);
+      }
+      next = (this.statements.selectGroup.get(next) as GroupRow).prev_group;
+    }
+    return state;
+  }
+}
+
+interface StateRow {
+  type: string;
+  state_key: string;
+  event_id: string;
+}
+
+function toStateIds(rows: StateRow[]): StateIds {
+  return new Map(rows.map((row) => [stateMapKey(row.type, row.state_key), row.event_id]));
+}
+
+function prepare(db: SqliteDatabase) {
+  return {
+    insertRoom: db.prepare(
+      'INSERT INTO rooms (room_id, room_version, creator, state_group, created_ts) VALUES (?, ?, ?, NULL, ?)',
+    ),
+    selectRoom: db.prepare('SELECT room_id, room_version, creator FROM rooms WHERE room_id = ?'),
+    selectRoomGroup: db.prepare('SELECT state_group FROM rooms WHERE room_id = ?').pluck(),
+    updateRoomGroup: db.prepare('UPDATE rooms SET state_group = ? WHERE room_id = ?'),
+    selectEvent: db.prepare(
+      'SELECT stream_ordering, event_id, room_id, json FROM events WHERE event_id = ?',
+    ),
+    selectEventGroup: db.prepare('SELECT state_group FROM events WHERE event_id = ?').pluck(),
+    insertEvent: db.prepare(
+      `INSERT INTO events (event_id, room_id, type, state_key, sender, depth, state_group, json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    selectExtremities: db.prepare(
+      `SELECT f.event_id AS eventId, e.depth AS depth FROM forward_extremities f
+       JOIN events e ON e.event_id = f.event_id WHERE f.room_id = ?`,
+    ),
+    deleteExtremity: db.prepare(
+      'DELETE FROM forward_extremities WHERE room_id = ? AND event_id = ?',
+    ),
+    insertExtremity: db.prepare(
+      'INSERT INTO forward_extremities (room_id, event_id) VALUES (?, ?)',
+    ),
+    selectGroup: db.prepare('SELECT id, prev_group, chain_length FROM state_groups WHERE id = ?'),
+    insertGroup: db.prepare(
+      'INSERT INTO state_groups (room_id, prev_group, chain_length) VALUES (?, ?, ?)',
+    ),
+    selectGroupEntries: db.prepare(
+      'SELECT type, state_key, event_id FROM state_group_entries WHERE state_group = ?',
+    ),
+    upsertGroupEntry: db.prepare(
+      `INSERT INTO state_group_entries (state_group, type, state_key, event_id) VALUES (?, ?, ?, ?)
+       ON CONFLICT (state_group, type, state_key) DO UPDATE SET event_id = excluded.event_id`,
+    ),
+    copyCurrentStateIntoGroup: db.prepare(
+      `INSERT INTO state_group_entries (state_group, type, state_key, event_id)
+       SELECT ?, type, state_key, event_id FROM current_state WHERE room_id = ?`,
+    ),
+    selectCurrentState: db.prepare(
+      'SELECT type, state_key, event_id FROM current_state WHERE room_id = ?',
+    ),
+    upsertCurrentState: db.prepare(
+      `INSERT INTO current_state (room_id, type, state_key, event_id, membership) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (room_id, type, state_key) DO UPDATE
+       SET event_id = excluded.event_id, membership = excluded.membership`,
+    ),
+    selectRoomsWithMembership: db
+      .prepare(
+        `SELECT room_id FROM current_state
+         WHERE type = 'm.room.member' AND state_key = ? AND membership = ?`,
+      )
+      .pluck(),
+    selectTransaction: db
+      .prepare(
+        `SELECT event_id FROM event_transactions
+         WHERE user_id = ? AND device_id = ? AND endpoint = ? AND txn_id = ?`,
+      )
+      .pluck(),
+    insertTransaction: db.prepare(
+      `INSERT INTO event_transactions (user_id, device_id, endpoint, txn_id, event_id)
+       VALUES (?, ?, ?, ?, ?)`,
+    ),
+  };
+}

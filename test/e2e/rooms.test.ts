@@ -1,0 +1,255 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { contentHash, eventIdFor } from '../../src/events/hashing.js';
+import { verifyEventSignature } from '../../src/events/signing.js';
+import { roomVersion } from '../../src/rooms/room-versions.js';
+import { Api, CLIENT_V3, type Session } from '../support/client.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+type Body = Record<string, unknown>;
+
+for (const version of ['12', '11']) {
+  describe(`rooms, version ${version}`, () => {
+    let server: TestServer;
+    let api: Api;
+    let alice: Session;
+    let bob: Session;
+    before(async () => {
+      server = await startTestServer();
+      api = new Api(server.url);
+      alice = await api.register('alice');
+      bob = await api.register('bob');
+    });
+    after(() => server.close());
+
+    const createRoom = async (body: Body = {}) => {
+      const res = await api.post(
+        `${CLIENT_V3}/createRoom`,
+        { room_version: version, ...body },
+        { token: alice.access_token },
+      );
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return String(res.body.room_id);
+    };
+
+    it("creates a room with the spec's events and real, signed, reference-hashed events", async () => {
+      const roomId = await createRoom({ name: 'Lobby', topic: 'Hello' });
+      if (version === '12') assert.match(roomId, /^![A-Za-z0-9_-]{43}$/);
+      else assert.match(roomId, /^![A-Za-z0-9_-]+:localhost$/);
+      const state = await api.get<Body[]>(`${CLIENT_V3}/rooms/${roomId}/state`, {
+        token: alice.access_token,
+      });
+      const types = state.body.map((e) => e.type).sort();
+      assert.deepEqual(types, [
+        'm.room.create',
+        'm.room.guest_access',
+        'm.room.history_visibility',
+        'm.room.join_rules',
+        'm.room.member',
+        'm.room.name',
+        'm.room.power_levels',
+        'm.room.topic',
+      ]);
+      const create = state.body.find((e) => e.type === 'm.room.create')!;
+      assert.equal((create.content as Body).room_version, version);
+      const topic = state.body.find((e) => e.type === 'm.room.topic')!;
+      assert.deepEqual((topic.content as Body)['m.topic'], [
+        { body: 'Hello', mimetype: 'text/plain' },
+      ]);
+      const powerLevels = (
+        state.body.find((e) => e.type === 'm.room.power_levels')!.content as Body
+      ).users as Body;
+      // v12 creators have unlimited power and are not listed.
+      assert.deepEqual(powerLevels, version === '12' ? {} : { '@alice:localhost': 100 });
+
+      const v = roomVersion(version);
+      for (const { event_id } of state.body) {
+        const stored = await server.weft.storage.rooms.getEvent(String(event_id));
+        assert.ok(stored);
+        assert.equal(eventIdFor(stored.pdu, v), event_id, 'the event ID is the reference hash');
+        assert.equal(stored.pdu.hashes.sha256, contentHash(stored.pdu));
+        const { keyId, publicKeyBase64 } = server.weft.keys.signingKey;
+        assert.ok(verifyEventSignature(stored.pdu, 'localhost', keyId, publicKeyBase64, v));
+      }
+    });
+
+    it('sends messages idempotently per transaction ID and chains prev_events and depth', async () => {
+      const roomId = await createRoom();
+      const path = `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/txn-1`;
+      const first = await api.put(
+        path,
+        { msgtype: 'm.text', body: 'hi' },
+        { token: alice.access_token },
+      );
+      const retry = await api.put(
+        path,
+        { msgtype: 'm.text', body: 'hi' },
+        { token: alice.access_token },
+      );
+      assert.equal(first.status, 200);
+      assert.equal(retry.body.event_id, first.body.event_id);
+      const second = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/txn-2`,
+        { msgtype: 'm.text', body: 'again' },
+        { token: alice.access_token },
+      );
+      assert.notEqual(second.body.event_id, first.body.event_id);
+      const stored = await server.weft.storage.rooms.getEvent(String(second.body.event_id));
+      const previous = await server.weft.storage.rooms.getEvent(String(first.body.event_id));
+      assert.deepEqual(stored!.pdu.prev_events, [first.body.event_id]);
+      assert.equal(stored!.pdu.depth, previous!.pdu.depth + 1);
+      const event = await api.get(`${CLIENT_V3}/rooms/${roomId}/event/${first.body.event_id}`, {
+        token: alice.access_token,
+      });
+      assert.equal(event.body.sender, '@alice:localhost');
+      assert.deepEqual(event.body.content, { msgtype: 'm.text', body: 'hi' });
+    });
+
+    it('keeps uninvited users out of invite-only rooms and lets invited ones in', async () => {
+      const roomId = await createRoom();
+      const uninvited = await api.post(
+        `${CLIENT_V3}/rooms/${roomId}/join`,
+        {},
+        { token: bob.access_token },
+      );
+      assert.equal(uninvited.status, 403);
+      assert.equal(uninvited.body.errcode, 'M_FORBIDDEN');
+      assert.match(String(uninvited.body.error), /join/);
+      const notMember = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/x`,
+        { body: 'x' },
+        { token: bob.access_token },
+      );
+      assert.equal(notMember.status, 403);
+      assert.equal(
+        (await api.get(`${CLIENT_V3}/rooms/${roomId}/state`, { token: bob.access_token })).status,
+        403,
+      );
+
+      assert.equal(
+        (
+          await api.post(
+            `${CLIENT_V3}/rooms/${roomId}/invite`,
+            { user_id: '@bob:localhost' },
+            { token: alice.access_token },
+          )
+        ).status,
+        200,
+      );
+      const joined = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: bob.access_token });
+      assert.equal(joined.status, 200);
+      assert.equal(joined.body.room_id, roomId);
+      const rooms = await api.get(`${CLIENT_V3}/joined_rooms`, { token: bob.access_token });
+      assert.deepEqual(rooms.body.joined_rooms, [roomId]);
+    });
+
+    it('refuses state changes and kicks without power, and banned users rejoining', async () => {
+      const roomId = await createRoom({ preset: 'public_chat' });
+      assert.equal(
+        (await api.post(`${CLIENT_V3}/rooms/${roomId}/join`, {}, { token: bob.access_token }))
+          .status,
+        200,
+      );
+      const name = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/state/m.room.name`,
+        { name: 'mine' },
+        { token: bob.access_token },
+      );
+      assert.equal(name.status, 403);
+      assert.match(String(name.body.error), /power level/);
+      const kick = await api.post(
+        `${CLIENT_V3}/rooms/${roomId}/kick`,
+        { user_id: '@alice:localhost' },
+        { token: bob.access_token },
+      );
+      assert.equal(kick.status, 403);
+
+      const ban = await api.post(
+        `${CLIENT_V3}/rooms/${roomId}/ban`,
+        { user_id: '@bob:localhost', reason: 'spam' },
+        { token: alice.access_token },
+      );
+      assert.equal(ban.status, 200);
+      const rejoin = await api.post(
+        `${CLIENT_V3}/rooms/${roomId}/join`,
+        {},
+        { token: bob.access_token },
+      );
+      assert.equal(rejoin.status, 403);
+      assert.match(String(rejoin.body.error), /banned/);
+      const member = await api.get(
+        `${CLIENT_V3}/rooms/${roomId}/state/m.room.member/@bob:localhost`,
+        { token: alice.access_token },
+      );
+      assert.deepEqual(member.body, { membership: 'ban', reason: 'spam' });
+    });
+
+    it('refuses unknown room versions and oversized events', async () => {
+      const unknown = await api.post(
+        `${CLIENT_V3}/createRoom`,
+        { room_version: '9999' },
+        { token: alice.access_token },
+      );
+      assert.equal(unknown.status, 400);
+      assert.equal(unknown.body.errcode, 'M_UNSUPPORTED_ROOM_VERSION');
+      const roomId = await createRoom();
+      const big = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/big`,
+        { body: 'x'.repeat(70_000) },
+        { token: alice.access_token },
+      );
+      assert.equal(big.status, 413);
+      assert.equal(big.body.errcode, 'M_TOO_LARGE');
+      const float = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/float`,
+        { body: 'x', n: 1.5 },
+        { token: alice.access_token },
+      );
+      assert.equal(float.status, 400);
+      assert.equal(float.body.errcode, 'M_BAD_JSON');
+    });
+  });
+}
+
+describe('room state storage', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('answers the state after any event, across delta chains and snapshots', async () => {
+    const api = new Api(server.url);
+    const carol = await api.register('carol');
+    const created = await api.post(`${CLIENT_V3}/createRoom`, {}, { token: carol.access_token });
+    const roomId = String(created.body.room_id);
+    const topicEvents: string[] = [];
+    // More state changes than one delta chain holds (a snapshot every 64 links).
+    for (let i = 0; i < 150; i++) {
+      const res = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/state/m.room.topic`,
+        { topic: `t${i}` },
+        { token: carol.access_token },
+      );
+      topicEvents.push(String(res.body.event_id));
+    }
+    const message = await api.put(
+      `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/m`,
+      { body: 'x' },
+      { token: carol.access_token },
+    );
+    const rooms = server.weft.storage.rooms;
+    const topicKey = JSON.stringify(['m.room.topic', '']);
+    for (const i of [0, 1, 62, 63, 64, 65, 100, 149]) {
+      const state = await rooms.stateIdsAfter(topicEvents[i]!);
+      assert.equal(state?.get(topicKey), topicEvents[i], `state after topic ${i}`);
+      assert.equal(
+        state?.size,
+        7,
+        'create, member, power levels, join rules, history, guest access, topic',
+      );
+    }
+    const afterMessage = await rooms.stateIdsAfter(String(message.body.event_id));
+    assert.deepEqual(afterMessage, await rooms.currentStateIds(roomId));
+  });
+});
