@@ -253,3 +253,53 @@ describe('room state storage', () => {
     assert.deepEqual(afterMessage, await rooms.currentStateIds(roomId));
   });
 });
+
+describe('room members', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  it('lists members with membership filters, and joined members', async () => {
+    const api = new Api(server.url);
+    const dan = await api.register('dan');
+    await api.register('erin');
+    const created = await api.post(
+      `${CLIENT_V3}/createRoom`,
+      { invite: ['@erin:localhost'] },
+      { token: dan.access_token },
+    );
+    const roomId = String(created.body.room_id);
+    const all = await api.get<{ chunk: Body[] }>(`${CLIENT_V3}/rooms/${roomId}/members`, {
+      token: dan.access_token,
+    });
+    assert.deepEqual(
+      all.body.chunk.map((e) => [e.state_key, (e.content as Body).membership]).sort(),
+      [
+        ['@dan:localhost', 'join'],
+        ['@erin:localhost', 'invite'],
+      ],
+    );
+    const invited = await api.get<{ chunk: Body[] }>(
+      `${CLIENT_V3}/rooms/${roomId}/members?membership=invite`,
+      { token: dan.access_token },
+    );
+    assert.deepEqual(
+      invited.body.chunk.map((e) => e.state_key),
+      ['@erin:localhost'],
+    );
+    const notInvited = await api.get<{ chunk: Body[] }>(
+      `${CLIENT_V3}/rooms/${roomId}/members?not_membership=invite`,
+      { token: dan.access_token },
+    );
+    assert.deepEqual(
+      notInvited.body.chunk.map((e) => e.state_key),
+      ['@dan:localhost'],
+    );
+    const joined = await api.get(`${CLIENT_V3}/rooms/${roomId}/joined_members`, {
+      token: dan.access_token,
+    });
+    assert.deepEqual(joined.body, { joined: { '@dan:localhost': {} } });
+  });
+});

@@ -9,6 +9,7 @@ import {
   optionalBoolean,
   optionalObject,
   optionalString,
+  queryString,
   requiredString,
 } from '../../http/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
@@ -152,6 +153,53 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
       return toClientEvent(event);
     },
   );
+
+  /** The room's current m.room.member events. */
+  async function memberEvents(roomId: string) {
+    const ids = [...(await storage.rooms.currentStateIds(roomId)).entries()]
+      .filter(([key]) => JSON.parse(key)[0] === 'm.room.member')
+      .map(([, eventId]) => eventId);
+    return storage.rooms.getEvents(ids);
+  }
+
+  router.client(
+    'GET',
+    '/rooms/:roomId/members',
+    { auth: 'required', guest: true },
+    async (request) => {
+      const owner = ownerOf(request);
+      const { roomId } = params(request);
+      await requireJoined(roomId, owner.userId);
+      const membership = queryString(request.query, 'membership');
+      const notMembership = queryString(request.query, 'not_membership');
+      if (queryString(request.query, 'at') !== undefined) {
+        // Needs sync tokens, which arrive with /sync.
+        throw errors.invalidParam('The at parameter is not supported yet');
+      }
+      const now = Date.now();
+      const chunk = (await memberEvents(roomId))
+        .filter((e) => membership === undefined || e.pdu.content.membership === membership)
+        .filter((e) => notMembership === undefined || e.pdu.content.membership !== notMembership)
+        .map((e) => toClientEvent(e, now));
+      return { chunk };
+    },
+  );
+
+  router.client('GET', '/rooms/:roomId/joined_members', { auth: 'required' }, async (request) => {
+    const owner = ownerOf(request);
+    const { roomId } = params(request);
+    await requireJoined(roomId, owner.userId);
+    const joined: Record<string, JsonObject> = {};
+    for (const event of await memberEvents(roomId)) {
+      if (event.pdu.content.membership !== 'join') continue;
+      const { displayname, avatar_url: avatarUrl } = event.pdu.content;
+      const profile: JsonObject = {};
+      if (typeof displayname === 'string') profile.display_name = displayname;
+      if (typeof avatarUrl === 'string') profile.avatar_url = avatarUrl;
+      joined[event.pdu.state_key!] = profile;
+    }
+    return { joined };
+  });
 
   router.client('GET', '/joined_rooms', { auth: 'required' }, async (request) => ({
     joined_rooms: await storage.rooms.roomsWithMembership(ownerOf(request).userId, 'join'),
