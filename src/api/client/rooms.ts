@@ -156,10 +156,8 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
 
   /** The room's current m.room.member events. */
   async function memberEvents(roomId: string) {
-    const ids = [...(await storage.rooms.currentStateIds(roomId)).entries()]
-      .filter(([key]) => JSON.parse(key)[0] === 'm.room.member')
-      .map(([, eventId]) => eventId);
-    return storage.rooms.getEvents(ids);
+    const ids = [...(await storage.rooms.currentStateIds(roomId)).values()];
+    return (await storage.rooms.getEvents(ids)).filter((e) => e.pdu.type === 'm.room.member');
   }
 
   router.client(
