@@ -126,6 +126,30 @@ export const migrations: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: 'room aliases, the room directory, redactions',
+    sql: `
+      CREATE TABLE room_aliases (
+        alias TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        creator TEXT NOT NULL,
+        created_ts INTEGER NOT NULL
+      );
+      CREATE INDEX room_aliases_by_room ON room_aliases (room_id);
+      -- Rooms published in the public room directory.
+      CREATE TABLE room_directory (
+        room_id TEXT PRIMARY KEY,
+        published_ts INTEGER NOT NULL
+      );
+      -- Which event redacts which; applied when events are served.
+      CREATE TABLE redactions (
+        redacted_event_id TEXT NOT NULL,
+        redaction_event_id TEXT NOT NULL,
+        PRIMARY KEY (redacted_event_id, redaction_event_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));
