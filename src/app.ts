@@ -22,10 +22,12 @@ import { openSqliteStorage } from './storage/sqlite/sqlite-storage.js';
 import type { ClientApiServices } from './api/client/services.js';
 import { registerAccountRoutes } from './api/client/account.js';
 import { registerDeviceRoutes } from './api/client/devices.js';
+import { registerDirectoryRoutes } from './api/client/directory.js';
 import { registerDiscoveryRoutes } from './api/client/discovery.js';
 import { registerLoginRoutes } from './api/client/login.js';
 import { registerRegistrationRoutes } from './api/client/register.js';
 import { registerRoomRoutes } from './api/client/rooms.js';
+import { EventViews } from './rooms/event-views.js';
 import { RoomService } from './rooms/room-service.js';
 import { registerFallbackRoutes } from './api/static/fallback.js';
 
@@ -89,7 +91,11 @@ export function buildWeft(config: Config, logger: Logger) {
   });
   const services: ClientApiServices = {
     config,
-    roomDeps: { rooms: new RoomService(config, storage, keys.signingKey), storage },
+    roomDeps: {
+      rooms: new RoomService(config, storage, keys.signingKey),
+      views: new EventViews(storage),
+      storage,
+    },
     accounts: new AccountService(config, storage, sessions),
     login,
     sessions,
@@ -114,6 +120,7 @@ export function buildWeft(config: Config, logger: Logger) {
   registerAccountRoutes(router, services);
   registerDeviceRoutes(router, services);
   registerRoomRoutes(router, services);
+  registerDirectoryRoutes(router, services);
   registerFallbackRoutes(router, services);
   router.finish();
 

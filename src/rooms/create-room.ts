@@ -1,8 +1,9 @@
 /**
  * POST /createRoom: the events of a new room, in the order the spec lays out
  * (client-server API, "Creation"): create, the creator's join, power levels,
- * the preset's join rules / history visibility / guest access, initial_state,
- * name, topic, then invites.
+ * the canonical alias from room_alias_name, the preset's join rules / history
+ * visibility / guest access, initial_state, name, topic, then invites. A
+ * `visibility: public` room is then published in the room directory.
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.js';
@@ -10,6 +11,7 @@ import { eventIdFor, roomIdFor } from '../events/hashing.js';
 import type { JsonObject, JsonValue, Pdu } from '../events/pdu.js';
 import { errors } from '../http/errors.js';
 import type { Storage } from '../storage/storage.js';
+import { localAliasFor, roomInUse } from './directory-service.js';
 import type { EventDraft, RoomService } from './room-service.js';
 import { roomVersion, type RoomVersion } from './room-versions.js';
 
@@ -25,6 +27,8 @@ export interface CreateRoomRequest {
   initialState: EventDraft[];
   name?: string;
   topic?: string;
+  /** The localpart of an alias on this server to create for the room. */
+  roomAliasName?: string;
   invite: string[];
   isDirect: boolean;
 }
@@ -40,19 +44,32 @@ export async function createRoom(
   const createId = eventIdFor(create, version);
   const roomId = create.room_id ?? roomIdFor(create, version);
   await rooms.authorize(create, version);
+  const alias =
+    request.roomAliasName === undefined
+      ? undefined
+      : localAliasFor(request.roomAliasName, config.server_name);
+  const drafts = followingEvents(request, version, alias);
 
-  return rooms.withRoomLock(roomId, async () => {
-    await storage.rooms.createRoom(
-      { roomId, version: version.id, creator: request.creator },
-      Date.now(),
-    );
-    await storage.rooms.persistEvent({ eventId: createId, roomId, pdu: create });
-    const room = { roomId, version: version.id, creator: request.creator };
-    for (const draft of followingEvents(request, version)) {
-      await rooms.buildAndStore(room, request.creator, draft);
-    }
-    return roomId;
-  });
+  // Reserved before anything is stored, so a taken alias leaves no half-made room behind.
+  const creator = request.creator;
+  if (alias && !(await storage.directory.createAlias({ alias, roomId, creator }, Date.now()))) {
+    throw roomInUse(alias);
+  }
+  try {
+    await rooms.withRoomLock(roomId, async () => {
+      const room = { roomId, version: version.id, creator };
+      await storage.rooms.createRoom(room, Date.now());
+      await storage.rooms.persistEvent({ eventId: createId, roomId, pdu: create });
+      for (const draft of drafts) await rooms.buildAndStore(room, creator, draft);
+    });
+  } catch (err) {
+    if (alias) await storage.directory.deleteAlias(alias);
+    throw err;
+  }
+  if (request.visibility === 'public') {
+    await storage.directory.setPublished(roomId, true, Date.now());
+  }
+  return roomId;
 }
 
 function buildCreateEvent(
@@ -84,7 +101,11 @@ function buildCreateEvent(
   return rooms.finish(pdu, version);
 }
 
-function followingEvents(request: CreateRoomRequest, version: RoomVersion): EventDraft[] {
+function followingEvents(
+  request: CreateRoomRequest,
+  version: RoomVersion,
+  alias: string | undefined,
+): EventDraft[] {
   const preset =
     request.preset ?? (request.visibility === 'public' ? 'public_chat' : 'private_chat');
   // A power levels event in initial_state replaces the generated one (as Synapse does).
@@ -99,6 +120,9 @@ function followingEvents(request: CreateRoomRequest, version: RoomVersion): Even
         ...request.powerLevelOverride,
       },
     },
+    ...(alias === undefined
+      ? []
+      : [{ type: 'm.room.canonical_alias', stateKey: '', content: { alias } }]),
     {
       type: 'm.room.join_rules',
       stateKey: '',

@@ -11,6 +11,7 @@ import {
   authEventTypesFor,
   authStateOf,
   authorizeEvent,
+  canRedact,
   describeRefusal,
   stateMapKey,
 } from '../events/auth-rules.js';
@@ -30,6 +31,8 @@ export interface EventDraft {
   type: string;
   stateKey?: string;
   content: JsonObject;
+  /** For m.room.redaction: the event redacted (placed where the room version wants it). */
+  redacts?: string;
 }
 
 export interface TransactionScope {
@@ -84,14 +87,13 @@ export class RoomService {
     transaction?: TransactionScope,
   ): Promise<EventRecord> {
     const version = roomVersion(room.version);
-    const stateIds = await this.storage.rooms.currentStateIds(room.roomId);
     const extremities = await this.storage.rooms.forwardExtremities(room.roomId);
     const unsigned: Pdu = {
       type: draft.type,
       room_id: room.roomId,
       sender,
       origin_server_ts: Date.now(),
-      content: draft.content,
+      ...contentAndRedacts(draft, version),
       ...(draft.stateKey === undefined ? {} : { state_key: draft.stateKey }),
       prev_events: extremities.map((e) => e.eventId),
       auth_events: [],
@@ -99,6 +101,9 @@ export class RoomService {
       hashes: { sha256: '' },
       signatures: {},
     };
+    // Only the state entries the auth event selection names are read, not the whole room state.
+    const pairs = authEventTypesFor(unsigned, version);
+    const stateIds = await this.storage.rooms.currentStateIdsFor(room.roomId, pairs);
     unsigned.auth_events = selectAuthEvents(unsigned, stateIds, version);
     const pdu = this.finish(unsigned, version);
     const eventId = eventIdFor(pdu, version);
@@ -130,6 +135,38 @@ export class RoomService {
     }
   }
 
+  /**
+   * Redacts an event: one's own with the power to send m.room.redaction (the
+   * auth rules check that), another's only with the `redact` level as well.
+   */
+  async redact(
+    roomId: string,
+    sender: string,
+    targetEventId: string,
+    content: JsonObject,
+    transaction?: TransactionScope,
+  ): Promise<EventRecord> {
+    return this.lock.run(roomId, async () => {
+      if (transaction) {
+        const earlier = await this.earlierTransactionEvent(transaction);
+        if (earlier) return earlier;
+      }
+      const room = await this.requireRoom(roomId);
+      const version = roomVersion(room.version);
+      const target = await this.storage.rooms.getEvent(targetEventId);
+      if (!target || target.roomId !== roomId) throw errors.notFound('Unknown event');
+      const stateIds = await this.storage.rooms.currentStateIdsFor(roomId, [
+        { type: 'm.room.create', stateKey: '' },
+        { type: 'm.room.power_levels', stateKey: '' },
+      ]);
+      const authState = authStateOf(await this.storage.rooms.getEvents([...stateIds.values()]));
+      const allowed = canRedact(sender, target.pdu.sender, authState, version);
+      if (!allowed.allowed) throw new MatrixError(403, 'M_FORBIDDEN', describeRefusal(allowed)!);
+      const draft = { type: 'm.room.redaction', content, redacts: targetEventId };
+      return this.buildAndStore(room, sender, draft, transaction);
+    });
+  }
+
   private async earlierTransactionEvent(txn: TransactionScope): Promise<EventRecord | undefined> {
     const eventId = await this.storage.rooms.transactionEvent(
       txn.userId,
@@ -152,4 +189,19 @@ export function selectAuthEvents(pdu: Pdu, stateIds: StateIds, version: RoomVers
 /** v12: the create event's ID is the room ID with the `$` sigil. */
 function createEventIdOf(roomId: string): string {
   return `$${roomId.slice(1)}`;
+}
+
+/**
+ * The content and top-level fields of an event: v11+ put `redacts` of
+ * m.room.redaction in the content, earlier versions at the top level.
+ */
+function contentAndRedacts(
+  draft: EventDraft,
+  version: RoomVersion,
+): Partial<Pdu> & { content: JsonObject } {
+  if (draft.redacts === undefined) return { content: draft.content };
+  const content = { ...draft.content };
+  delete content.redacts;
+  if (version.redactsInContent) return { content: { ...content, redacts: draft.redacts } };
+  return { content, redacts: draft.redacts };
 }

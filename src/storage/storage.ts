@@ -71,6 +71,7 @@ export interface LastSeen {
 
 export interface Storage {
   rooms: RoomStore;
+  directory: DirectoryStore;
   users: UserStore;
   devices: DeviceStore;
   tokens: TokenStore;
@@ -135,6 +136,12 @@ export interface EventRecord {
   roomId: string;
   pdu: Pdu;
   streamOrdering: number;
+  /** The redaction event applied to this event, if any. */
+  redactedBy?: string;
+  /** For a state event: the event it replaced in the room's state. */
+  replacesState?: string;
+  /** The client transaction that sent it, if any (for unsigned.transaction_id). */
+  transaction?: { userId: string; deviceId: string; txnId: string };
 }
 
 /** A state map: stateMapKey(type, state_key) → event ID. */
@@ -156,6 +163,11 @@ export interface RoomStore {
   getEvents(eventIds: string[]): Promise<EventRecord[]>;
   /** The room's current state as event IDs. */
   currentStateIds(roomId: string): Promise<StateIds>;
+  /** Only the given (type, state_key) pairs of the current state: what an event's auth needs. */
+  currentStateIdsFor(
+    roomId: string,
+    pairs: { type: string; stateKey: string }[],
+  ): Promise<StateIds>;
   /** The state after the given event, as event IDs. */
   stateIdsAfter(eventId: string): Promise<StateIds | undefined>;
   /** The current forward extremities of the room, with their depths. */
@@ -175,4 +187,46 @@ export interface RoomStore {
   ): Promise<string | undefined>;
   /** Rooms in which the user's current membership is the given one. */
   roomsWithMembership(userId: string, membership: string): Promise<string[]>;
+}
+
+export interface AliasRecord {
+  alias: string;
+  roomId: string;
+  /** Who created the mapping: one of those who may delete it. */
+  creator: string;
+}
+
+/** One page of the published room directory, in the store's stable order. */
+export interface PublishedRoomsPage {
+  roomIds: string[];
+  /** Opaque tokens: absent when there is nothing further in that direction. */
+  nextBatch?: string;
+  prevBatch?: string;
+  /** Every published room, before any filter. */
+  total: number;
+}
+
+export interface PublishedRoomsQuery {
+  limit: number;
+  /** A token from an earlier page; it also tells the direction. */
+  since?: string;
+  /** Keeps only the rooms it accepts (search terms, room types); absent: all. */
+  accept?: (roomId: string) => Promise<boolean>;
+}
+
+/** Room aliases (local ones only, for now) and the published room directory. */
+export interface DirectoryStore {
+  /** Maps the alias to the room; false if the alias is taken. */
+  createAlias(alias: AliasRecord, now: number): Promise<boolean>;
+  getAlias(alias: string): Promise<AliasRecord | undefined>;
+  /** False if there was no such alias. */
+  deleteAlias(alias: string): Promise<boolean>;
+  aliasesOfRoom(roomId: string): Promise<string[]>;
+  /** Publishes or unpublishes the room; publishing again keeps its place in the order. */
+  setPublished(roomId: string, published: boolean, now: number): Promise<void>;
+  isPublished(roomId: string): Promise<boolean>;
+  /** Undefined when `since` is not a token this store issued. */
+  listPublished(query: PublishedRoomsQuery): Promise<PublishedRoomsPage | undefined>;
+  /** Joined members per room, from the current state. */
+  joinedMemberCount(roomId: string): Promise<number>;
 }

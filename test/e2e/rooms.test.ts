@@ -184,6 +184,92 @@ for (const version of ['12', '11']) {
       assert.deepEqual(member.body, { membership: 'ban', reason: 'spam' });
     });
 
+    it('redacts: content stripped, redacted_because set, redacts in both places; others need power', async () => {
+      const roomId = await createRoom({ preset: 'public_chat' });
+      await api.post(`${CLIENT_V3}/rooms/${roomId}/join`, {}, { token: bob.access_token });
+      const send = async (who: Session, txn: string, body: Body) =>
+        String(
+          (
+            await api.put(`${CLIENT_V3}/rooms/${roomId}/send/m.room.message/${txn}`, body, {
+              token: who.access_token,
+            })
+          ).body.event_id,
+        );
+      const aliceMsg = await send(alice, 'a1', { msgtype: 'm.text', body: 'secret' });
+      const bobMsg = await send(bob, 'b1', { msgtype: 'm.text', body: 'oops' });
+
+      const denied = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/redact/${aliceMsg}/r1`,
+        {},
+        { token: bob.access_token },
+      );
+      assert.equal(denied.status, 403);
+      assert.match(String(denied.body.error), /redact/);
+
+      const own = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/redact/${bobMsg}/r2`,
+        { reason: 'typo' },
+        { token: bob.access_token },
+      );
+      assert.equal(own.status, 200);
+      const redacted = await api.get(`${CLIENT_V3}/rooms/${roomId}/event/${bobMsg}`, {
+        token: alice.access_token,
+      });
+      assert.deepEqual(redacted.body.content, {});
+      const because = (redacted.body.unsigned as Body).redacted_because as Body;
+      assert.equal(because.event_id, own.body.event_id);
+      assert.equal(because.type, 'm.room.redaction');
+
+      const redaction = await api.get(`${CLIENT_V3}/rooms/${roomId}/event/${own.body.event_id}`, {
+        token: alice.access_token,
+      });
+      assert.equal(redaction.body.redacts, bobMsg);
+      assert.deepEqual(redaction.body.content, { reason: 'typo', redacts: bobMsg });
+      const stored = await server.weft.storage.rooms.getEvent(String(own.body.event_id));
+      // The PDU itself keeps `redacts` where the room version puts it.
+      if (version === '11' || version === '12') assert.equal(stored!.pdu.content.redacts, bobMsg);
+
+      // The room admin may redact others' events, here through /send.
+      const viaSend = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/send/m.room.redaction/r3`,
+        { redacts: aliceMsg },
+        { token: alice.access_token },
+      );
+      assert.equal(viaSend.status, 200);
+      const gone = await api.get(`${CLIENT_V3}/rooms/${roomId}/event/${aliceMsg}`, {
+        token: bob.access_token,
+      });
+      assert.deepEqual(gone.body.content, {});
+    });
+
+    it('serves prev_content for state and transaction_id to the sending device only', async () => {
+      const roomId = await createRoom({ name: 'first' });
+      const renamed = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/state/m.room.name`,
+        { name: 'second' },
+        { token: alice.access_token },
+      );
+      const event = await api.get(`${CLIENT_V3}/rooms/${roomId}/event/${renamed.body.event_id}`, {
+        token: alice.access_token,
+      });
+      assert.deepEqual((event.body.unsigned as Body).prev_content, { name: 'first' });
+
+      const sent = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/mine`,
+        { body: 'x' },
+        { token: alice.access_token },
+      );
+      const own = await api.get(`${CLIENT_V3}/rooms/${roomId}/event/${sent.body.event_id}`, {
+        token: alice.access_token,
+      });
+      assert.equal((own.body.unsigned as Body).transaction_id, 'mine');
+      const otherDevice = (await api.login('alice')).body.access_token;
+      const other = await api.get(`${CLIENT_V3}/rooms/${roomId}/event/${sent.body.event_id}`, {
+        token: otherDevice,
+      });
+      assert.equal((other.body.unsigned as Body).transaction_id, undefined);
+    });
+
     it('refuses unknown room versions and oversized events', async () => {
       const unknown = await api.post(
         `${CLIENT_V3}/createRoom`,

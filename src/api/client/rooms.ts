@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { stateMapKey } from '../../events/auth-rules.js';
 import { toClientEvent } from '../../events/client-format.js';
 import type { JsonObject } from '../../events/pdu.js';
-import { errors, MatrixError } from '../../http/errors.js';
+import { errors } from '../../http/errors.js';
 import {
   objectBody,
   optionalBoolean,
@@ -14,6 +14,7 @@ import {
 } from '../../http/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import { createRoom, type Preset } from '../../rooms/create-room.js';
+import { DirectoryService } from '../../rooms/directory-service.js';
 import type { EventDraft } from '../../rooms/room-service.js';
 import type { ClientApiServices } from './services.js';
 
@@ -28,8 +29,9 @@ interface RoomParams {
 }
 
 export function registerRoomRoutes(router: Router, services: ClientApiServices): void {
-  const { rooms, storage } = services.roomDeps;
+  const { rooms, storage, views } = services.roomDeps;
   const params = (request: FastifyRequest) => request.params as RoomParams;
+  const directory = new DirectoryService(services.config, storage, rooms);
 
   /** 403 unless the user is joined: Weft serves room contents to members only for now. */
   async function requireJoined(roomId: string, userId: string): Promise<void> {
@@ -38,13 +40,18 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     if (!joined.includes(roomId)) throw errors.forbidden('You are not in this room');
   }
 
-  async function sendMembership(request: FastifyRequest, target: string, membership: string) {
+  async function sendMembership(
+    request: FastifyRequest,
+    target: string,
+    membership: string,
+    roomId = params(request).roomId,
+  ) {
     const owner = ownerOf(request);
     const body = objectBody(request.body, { allowEmpty: true });
     const reason = optionalString(body, 'reason');
     const content: JsonObject = { membership };
     if (reason !== undefined) content.reason = reason;
-    await rooms.send(params(request).roomId, owner.userId, {
+    await rooms.send(roomId, owner.userId, {
       type: 'm.room.member',
       stateKey: target,
       content,
@@ -72,12 +79,37 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
       const owner = ownerOf(request);
       const { roomId, eventType, txnId } = params(request);
       const content = objectBody(request.body) as JsonObject;
-      const event = await rooms.send(
-        roomId,
-        owner.userId,
-        { type: eventType!, content },
-        { userId: owner.userId, deviceId: owner.deviceId, endpoint: 'send', txnId: txnId! },
-      );
+      const txn = {
+        userId: owner.userId,
+        deviceId: owner.deviceId,
+        endpoint: 'send',
+        txnId: txnId!,
+      };
+      // A redaction sent through /send gets the same checks and placement of `redacts`.
+      const event =
+        eventType === 'm.room.redaction'
+          ? await rooms.redact(roomId, owner.userId, redactsOf(content), content, txn)
+          : await rooms.send(roomId, owner.userId, { type: eventType!, content }, txn);
+      return { event_id: event.eventId };
+    },
+  );
+
+  router.client(
+    'PUT',
+    '/rooms/:roomId/redact/:eventId/:txnId',
+    { auth: 'required' },
+    async (request) => {
+      const owner = ownerOf(request);
+      const { roomId, eventId, txnId } = params(request);
+      const reason = optionalString(objectBody(request.body, { allowEmpty: true }), 'reason');
+      const content: JsonObject = reason === undefined ? {} : { reason };
+      const txn = {
+        userId: owner.userId,
+        deviceId: owner.deviceId,
+        endpoint: 'redact',
+        txnId: txnId!,
+      };
+      const event = await rooms.redact(roomId, owner.userId, eventId!, content, txn);
       return { event_id: event.eventId };
     },
   );
@@ -135,8 +167,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
       const { roomId } = params(request);
       await requireJoined(roomId, owner.userId);
       const ids = [...(await storage.rooms.currentStateIds(roomId)).values()];
-      const now = Date.now();
-      return (await storage.rooms.getEvents(ids)).map((e) => toClientEvent(e, now));
+      return views.forClient(await storage.rooms.getEvents(ids), owner);
     },
   );
 
@@ -150,7 +181,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
       await requireJoined(roomId, owner.userId);
       const event = await storage.rooms.getEvent(eventId!);
       if (!event || event.roomId !== roomId) throw errors.notFound('Event not found');
-      return toClientEvent(event);
+      return views.one(event, owner);
     },
   );
 
@@ -203,16 +234,24 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     joined_rooms: await storage.rooms.roomsWithMembership(ownerOf(request).userId, 'join'),
   }));
 
-  const join = async (request: FastifyRequest) => {
+  const join = async (request: FastifyRequest, roomId: string) => {
     const owner = ownerOf(request);
-    const roomId = params(request).roomId;
-    if (!roomId.startsWith('!')) throw errors.notFound('Room aliases are not supported yet');
     if (owner.isGuest) await requireGuestAccess(roomId);
-    await sendMembership(request, owner.userId, 'join');
+    await sendMembership(request, owner.userId, 'join', roomId);
     return { room_id: roomId };
   };
-  router.client('POST', '/rooms/:roomId/join', { auth: 'required', guest: true }, join);
-  router.client('POST', '/join/:roomId', { auth: 'required', guest: true }, join);
+  router.client('POST', '/rooms/:roomId/join', { auth: 'required', guest: true }, (request) => {
+    const roomId = params(request).roomId;
+    // IDs only here: aliases go through /join/{roomIdOrAlias}.
+    if (!roomId.startsWith('!')) throw errors.notFound('Unknown room');
+    return join(request, roomId);
+  });
+  // The path names a room ID or a room alias (the parameter keeps the name roomId).
+  router.client('POST', '/join/:roomId', { auth: 'required', guest: true }, async (request) => {
+    const target = params(request).roomId;
+    const roomId = target.startsWith('#') ? (await directory.resolve(target)).room_id : target;
+    return join(request, roomId);
+  });
 
   router.client('POST', '/rooms/:roomId/leave', { auth: 'required', guest: true }, (request) =>
     sendMembership(request, ownerOf(request).userId, 'leave'),
@@ -247,10 +286,6 @@ function parseCreateRoom(creator: string, body: Record<string, unknown>) {
   if (visibility !== 'public' && visibility !== 'private') {
     throw errors.invalidParam('visibility must be public or private');
   }
-  if (body.room_alias_name !== undefined) {
-    // Aliases arrive with the room directory; refuse rather than silently drop the alias.
-    throw new MatrixError(400, 'M_UNRECOGNIZED', 'room_alias_name is not supported yet');
-  }
   const invite = body.invite ?? [];
   if (!Array.isArray(invite) || !invite.every((u) => typeof u === 'string')) {
     throw errors.badJson('invite must be an array of user IDs');
@@ -266,6 +301,7 @@ function parseCreateRoom(creator: string, body: Record<string, unknown>) {
     initialState: parseInitialState(body.initial_state),
     name: optionalString(body, 'name'),
     topic: optionalString(body, 'topic'),
+    roomAliasName: optionalString(body, 'room_alias_name'),
     invite: invite as string[],
     isDirect: optionalBoolean(body, 'is_direct') ?? false,
   };
@@ -287,4 +323,11 @@ function parseInitialState(value: unknown): EventDraft[] {
       content: content as JsonObject,
     };
   });
+}
+
+/** `content.redacts` of a redaction sent through /send (any room version). */
+function redactsOf(content: JsonObject): string {
+  const redacts = content.redacts;
+  if (typeof redacts !== 'string') throw errors.missingParam('redacts');
+  return redacts;
 }

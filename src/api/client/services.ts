@@ -6,6 +6,7 @@ import type { SessionService } from '../../auth/sessions.js';
 import type { UiaEngine } from '../../auth/uia.js';
 import type { DeviceService } from '../../devices/device-service.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
+import type { EventViews } from '../../rooms/event-views.js';
 import type { RoomService } from '../../rooms/room-service.js';
 import type { Storage } from '../../storage/storage.js';
 
@@ -18,6 +19,7 @@ export interface RateLimiters {
 
 export interface RoomDeps {
   rooms: RoomService;
+  views: EventViews;
   /** Room reads that need no rule of their own go straight to storage (for now). */
   storage: Storage;
 }

@@ -128,7 +128,8 @@ export const migrations: Migration[] = [
   },
   {
     version: 3,
-    description: 'room aliases, the room directory, redactions',
+    description:
+      'room aliases, the room directory, redactions, replaced state, transaction lookups',
     sql: `
       CREATE TABLE room_aliases (
         alias TEXT PRIMARY KEY,
@@ -142,6 +143,10 @@ export const migrations: Migration[] = [
         room_id TEXT PRIMARY KEY,
         published_ts INTEGER NOT NULL
       );
+      -- For a state event: the event it replaced in the room state (unsigned.prev_content).
+      ALTER TABLE events ADD COLUMN replaces_state TEXT;
+      -- To give a sender's own device its transaction_id back with the event.
+      CREATE INDEX event_transactions_by_event ON event_transactions (event_id);
       -- Which event redacts which; applied when events are served.
       CREATE TABLE redactions (
         redacted_event_id TEXT NOT NULL,

@@ -21,6 +21,11 @@ interface EventRow {
   event_id: string;
   room_id: string;
   json: string;
+  replaces_state: string | null;
+  redacted_by: string | null;
+  txn_user: string | null;
+  txn_device: string | null;
+  txn_id: string | null;
 }
 
 interface GroupRow {
@@ -29,12 +34,20 @@ interface GroupRow {
   chain_length: number;
 }
 
-const toEvent = (row: EventRow): EventRecord => ({
-  eventId: row.event_id,
-  roomId: row.room_id,
-  pdu: JSON.parse(row.json) as Pdu,
-  streamOrdering: row.stream_ordering,
-});
+function toEvent(row: EventRow): EventRecord {
+  const event: EventRecord = {
+    eventId: row.event_id,
+    roomId: row.room_id,
+    pdu: JSON.parse(row.json) as Pdu,
+    streamOrdering: row.stream_ordering,
+  };
+  if (row.redacted_by !== null) event.redactedBy = row.redacted_by;
+  if (row.replaces_state !== null) event.replacesState = row.replaces_state;
+  if (row.txn_user !== null && row.txn_device !== null && row.txn_id !== null) {
+    event.transaction = { userId: row.txn_user, deviceId: row.txn_device, txnId: row.txn_id };
+  }
+  return event;
+}
 
 export class SqliteRoomStore implements RoomStore {
   private readonly statements;
@@ -70,6 +83,19 @@ export class SqliteRoomStore implements RoomStore {
     return toStateIds(rows);
   }
 
+  async currentStateIdsFor(
+    roomId: string,
+    pairs: { type: string; stateKey: string }[],
+  ): Promise<StateIds> {
+    const state: StateIds = new Map();
+    for (const { type, stateKey } of pairs) {
+      const eventId = this.statements.selectCurrentStateEvent.get(roomId, type, stateKey) as
+        string | undefined;
+      if (eventId !== undefined) state.set(stateMapKey(type, stateKey), eventId);
+    }
+    return state;
+  }
+
   async stateIdsAfter(eventId: string): Promise<StateIds | undefined> {
     const group = this.statements.selectEventGroup.get(eventId) as number | undefined;
     return group === undefined ? undefined : this.resolveGroup(group);
@@ -102,6 +128,11 @@ export class SqliteRoomStore implements RoomStore {
     const { pdu } = event;
     const currentGroup = s.selectRoomGroup.get(event.roomId) as number | null | undefined;
     if (currentGroup === undefined) throw new Error(`Unknown room ${event.roomId}`);
+    const replacesState =
+      pdu.state_key === undefined
+        ? undefined
+        : (s.selectCurrentStateEvent.get(event.roomId, pdu.type, pdu.state_key) as
+            string | undefined);
     const group =
       pdu.state_key === undefined ? currentGroup : this.appendStateGroup(event, currentGroup);
     if (group === null) throw new Error('The first event of a room must be a state event');
@@ -116,18 +147,25 @@ export class SqliteRoomStore implements RoomStore {
       pdu.depth,
       group,
       json,
+      replacesState ?? null,
     );
+    const redacts =
+      pdu.type === 'm.room.redaction' ? (pdu.redacts ?? pdu.content.redacts) : undefined;
+    if (typeof redacts === 'string') s.insertRedaction.run(redacts, event.eventId);
     for (const prev of pdu.prev_events) s.deleteExtremity.run(event.roomId, prev);
     s.insertExtremity.run(event.roomId, event.eventId);
     const txn = event.transaction;
     if (txn)
       s.insertTransaction.run(txn.userId, txn.deviceId, txn.endpoint, txn.txnId, event.eventId);
-    return {
+    const stored: EventRecord = {
       eventId: event.eventId,
       roomId: event.roomId,
       pdu,
       streamOrdering: Number(lastInsertRowid),
     };
+    if (replacesState !== undefined) stored.replacesState = replacesState;
+    if (txn) stored.transaction = { userId: txn.userId, deviceId: txn.deviceId, txnId: txn.txnId };
+    return stored;
   }
 
   /** Adds the state group after a state event and makes it the room's current state. */
@@ -188,12 +226,27 @@ function prepare(db: SqliteDatabase) {
     selectRoomGroup: db.prepare('SELECT state_group FROM rooms WHERE room_id = ?').pluck(),
     updateRoomGroup: db.prepare('UPDATE rooms SET state_group = ? WHERE room_id = ?'),
     selectEvent: db.prepare(
-      'SELECT stream_ordering, event_id, room_id, json FROM events WHERE event_id = ?',
+      `SELECT e.stream_ordering, e.event_id, e.room_id, e.json, e.replaces_state,
+         (SELECT r.redaction_event_id FROM redactions r WHERE r.redacted_event_id = e.event_id
+          LIMIT 1) AS redacted_by,
+         t.user_id AS txn_user, t.device_id AS txn_device, t.txn_id AS txn_id
+       FROM events e LEFT JOIN event_transactions t ON t.event_id = e.event_id
+       WHERE e.event_id = ?`,
+    ),
+    selectCurrentStateEvent: db
+      .prepare(
+        'SELECT event_id FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?',
+      )
+      .pluck(),
+    insertRedaction: db.prepare(
+      `INSERT INTO redactions (redacted_event_id, redaction_event_id) VALUES (?, ?)
+       ON CONFLICT DO NOTHING`,
     ),
     selectEventGroup: db.prepare('SELECT state_group FROM events WHERE event_id = ?').pluck(),
     insertEvent: db.prepare(
-      `INSERT INTO events (event_id, room_id, type, state_key, sender, depth, state_group, json)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events
+         (event_id, room_id, type, state_key, sender, depth, state_group, json, replaces_state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     selectExtremities: db.prepare(
       `SELECT f.event_id AS eventId, e.depth AS depth FROM forward_extremities f

@@ -15,6 +15,7 @@ import type {
   UserStore,
 } from '../storage.js';
 import { openDatabase, type SqliteDatabase } from './database.js';
+import { SqliteDirectoryStore } from './directory-store.js';
 import { SqliteRoomStore } from './room-store.js';
 
 interface UserRow {
@@ -55,6 +56,7 @@ export function openSqliteStorage(file: string): Storage {
   const db = openDatabase(file);
   return {
     rooms: new SqliteRoomStore(db),
+    directory: new SqliteDirectoryStore(db),
     users: new SqliteUserStore(db),
     devices: new SqliteDeviceStore(db),
     tokens: new SqliteTokenStore(db),

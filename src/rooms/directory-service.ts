@@ -1,0 +1,232 @@
+/**
+ * Room aliases and the published room directory (client-server API, "Room
+ * aliases" and "Listing rooms"). Only this server's aliases exist until
+ * federation: remote aliases cannot be created and do not resolve.
+ */
+import type { Config } from '../config/config.js';
+import { authStateOf, stateMapKey, type AuthState } from '../events/auth-rules.js';
+import { membershipOf } from '../events/auth/auth-state.js';
+import type { JsonObject, JsonValue } from '../events/pdu.js';
+import { powerLevelOf, requiredLevelForEvent } from '../events/power-levels.js';
+import { errors, MatrixError } from '../http/errors.js';
+import type { Storage } from '../storage/storage.js';
+import type { RoomService } from './room-service.js';
+import { roomVersion } from './room-versions.js';
+
+/** The spec caps a room alias, sigil and server name included, at 255 bytes. */
+const MAX_ALIAS_BYTES = 255;
+/** host (DNS name, IPv4 or [IPv6]) and an optional port: the appendix's server name grammar. */
+const SERVER_NAME = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,255})(?::\d{1,5})?$/;
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 500;
+
+/** Admins (by power) are those who may edit the alias list the room advertises. */
+const ADMIN_EVENT = 'm.room.canonical_alias';
+
+export type Visibility = 'public' | 'private';
+
+export interface PublicRoomsQuery {
+  limit?: number;
+  since?: string;
+  server?: string;
+  searchTerm?: string;
+  /** `null` in the list stands for rooms without a type. */
+  roomTypes?: (string | null)[];
+}
+
+/** `#localpart:server_name`; the localpart may hold anything but `:` and NUL. */
+export function parseAlias(alias: string): { localpart: string; serverName: string } {
+  const match = /^#([^:\0]+):(.+)$/s.exec(alias);
+  if (!match || !SERVER_NAME.test(match[2]!) || Buffer.byteLength(alias) > MAX_ALIAS_BYTES) {
+    throw errors.invalidParam(`Invalid room alias: ${alias}`);
+  }
+  return { localpart: match[1]!, serverName: match[2]! };
+}
+
+/** The alias createRoom's `room_alias_name` stands for. */
+export function localAliasFor(name: string, serverName: string): string {
+  const alias = `#${name}:${serverName}`;
+  if (name.includes(':')) throw errors.invalidParam('room_alias_name may not contain ":"');
+  parseAlias(alias);
+  return alias;
+}
+
+export const roomInUse = (alias: string) =>
+  new MatrixError(400, 'M_ROOM_IN_USE', `Room alias ${alias} is already taken`);
+
+export class DirectoryService {
+  constructor(
+    private readonly config: Config,
+    private readonly storage: Storage,
+    private readonly rooms: RoomService,
+  ) {}
+
+  async resolve(alias: string): Promise<{ room_id: string; servers: string[] }> {
+    const record = this.isLocal(alias) ? await this.storage.directory.getAlias(alias) : undefined;
+    if (!record) throw errors.notFound(`Room alias ${alias} not found`);
+    // Every member is local until federation, so this server is the only one to ask.
+    return { room_id: record.roomId, servers: [this.config.server_name] };
+  }
+
+  async createAlias(alias: string, roomId: string, userId: string): Promise<void> {
+    if (!this.isLocal(alias)) {
+      throw errors.invalidParam(`Only aliases on ${this.config.server_name} can be created here`);
+    }
+    const state = await this.authState(roomId, userId);
+    if (membershipOf(state, userId) !== 'join') throw errors.forbidden('You are not in this room');
+    const created = await this.storage.directory.createAlias(
+      { alias, roomId, creator: userId },
+      Date.now(),
+    );
+    if (!created) throw errors.unknown(`Room alias ${alias} already exists`, 409);
+  }
+
+  /** Its creator, an admin of its room or a server admin may delete an alias. */
+  async deleteAlias(alias: string, userId: string): Promise<void> {
+    const record = this.isLocal(alias) ? await this.storage.directory.getAlias(alias) : undefined;
+    if (!record) throw errors.notFound(`Room alias ${alias} not found`);
+    const allowed =
+      record.creator === userId ||
+      (await this.isRoomAdmin(record.roomId, userId)) ||
+      (await this.isServerAdmin(userId));
+    if (!allowed) throw errors.forbidden('Only its creator or a room admin may delete this alias');
+    await this.storage.directory.deleteAlias(alias);
+  }
+
+  /** Members only: the spec's world_readable exception needs history visibility, still to come. */
+  async localAliases(roomId: string, userId: string): Promise<string[]> {
+    const state = await this.authState(roomId, userId);
+    if (membershipOf(state, userId) !== 'join') throw errors.forbidden('You are not in this room');
+    return this.storage.directory.aliasesOfRoom(roomId);
+  }
+
+  async visibility(roomId: string): Promise<Visibility> {
+    await this.rooms.requireRoom(roomId);
+    return (await this.storage.directory.isPublished(roomId)) ? 'public' : 'private';
+  }
+
+  /**
+   * Publishing advertises the room in this server's name, so it takes what
+   * curating the room's advertised aliases takes (Synapse's rule too), or a server admin.
+   */
+  async setVisibility(roomId: string, userId: string, visibility: Visibility): Promise<void> {
+    await this.rooms.requireRoom(roomId);
+    if (!(await this.isRoomAdmin(roomId, userId)) && !(await this.isServerAdmin(userId))) {
+      throw errors.forbidden(`Publishing needs the power to send ${ADMIN_EVENT}`);
+    }
+    await this.storage.directory.setPublished(roomId, visibility === 'public', Date.now());
+  }
+
+  async publicRooms(query: PublicRoomsQuery): Promise<JsonObject> {
+    if (query.server !== undefined && query.server !== this.config.server_name) {
+      throw errors.notFound("Other servers' directories need federation, not supported yet");
+    }
+    const limit = Math.min(query.limit ?? DEFAULT_PAGE, MAX_PAGE);
+    if (limit < 1) throw errors.invalidParam('limit must be positive');
+    // The filter reads each room's summary; the page reuses what it read.
+    const summaries = new Map<string, JsonObject>();
+    const accept = async (roomId: string) => {
+      const summary = await this.summary(roomId);
+      summaries.set(roomId, summary);
+      return matchesFilter(summary, query);
+    };
+    const page = await this.storage.directory.listPublished({ limit, since: query.since, accept });
+    if (!page) throw errors.invalidParam('Unknown since token');
+    return {
+      chunk: page.roomIds.map((id) => summaries.get(id)!),
+      ...(page.nextBatch === undefined ? {} : { next_batch: page.nextBatch }),
+      ...(page.prevBatch === undefined ? {} : { prev_batch: page.prevBatch }),
+      total_room_count_estimate: page.total,
+    };
+  }
+
+  /** A published room as the directory shows it, from its current state. */
+  private async summary(roomId: string): Promise<JsonObject> {
+    const ids = await this.storage.rooms.currentStateIds(roomId);
+    const content = async (type: string): Promise<JsonObject | undefined> => {
+      const id = ids.get(stateMapKey(type, ''));
+      return id === undefined ? undefined : (await this.storage.rooms.getEvent(id))?.pdu.content;
+    };
+    const summary: JsonObject = {
+      room_id: roomId,
+      num_joined_members: await this.storage.directory.joinedMemberCount(roomId),
+      world_readable:
+        (await content('m.room.history_visibility'))?.history_visibility === 'world_readable',
+      guest_can_join: (await content('m.room.guest_access'))?.guest_access === 'can_join',
+    };
+    const optional: [string, JsonValue | undefined][] = [
+      ['name', (await content('m.room.name'))?.name],
+      ['topic', plainTopic(await content('m.room.topic'))],
+      ['canonical_alias', (await content('m.room.canonical_alias'))?.alias],
+      ['avatar_url', (await content('m.room.avatar'))?.url],
+      ['join_rule', (await content('m.room.join_rules'))?.join_rule],
+      ['room_type', (await content('m.room.create'))?.type],
+    ];
+    // Only well-formed values: a malformed state event must not break the listing's schema.
+    for (const [key, value] of optional) if (typeof value === 'string') summary[key] = value;
+    if (typeof summary.avatar_url === 'string' && !summary.avatar_url.startsWith('mxc://')) {
+      delete summary.avatar_url;
+    }
+    if (typeof summary.canonical_alias === 'string' && !summary.canonical_alias.startsWith('#')) {
+      delete summary.canonical_alias;
+    }
+    return summary;
+  }
+
+  /** The state the membership and power checks read: create, power levels, the user's membership. */
+  private async authState(roomId: string, userId: string): Promise<AuthState> {
+    await this.rooms.requireRoom(roomId);
+    const ids = await this.storage.rooms.currentStateIds(roomId);
+    const wanted = [
+      stateMapKey('m.room.create', ''),
+      stateMapKey('m.room.power_levels', ''),
+      stateMapKey('m.room.member', userId),
+    ].flatMap((key) => ids.get(key) ?? []);
+    return authStateOf(await this.storage.rooms.getEvents(wanted));
+  }
+
+  private async isRoomAdmin(roomId: string, userId: string): Promise<boolean> {
+    const room = await this.storage.rooms.getRoom(roomId);
+    if (!room) return false;
+    const state = await this.authState(roomId, userId);
+    const version = roomVersion(room.version);
+    return (
+      membershipOf(state, userId) === 'join' &&
+      powerLevelOf(userId, state, version) >=
+        requiredLevelForEvent(ADMIN_EVENT, true, state, version)
+    );
+  }
+
+  private async isServerAdmin(userId: string): Promise<boolean> {
+    return (await this.storage.users.getUser(userId))?.isAdmin === true;
+  }
+
+  private isLocal(alias: string): boolean {
+    return parseAlias(alias).serverName === this.config.server_name;
+  }
+}
+
+/** The text/plain topic: from `m.topic` when it has one, else the `topic` string. */
+function plainTopic(content: JsonObject | undefined): JsonValue | undefined {
+  const rich = content?.['m.topic'];
+  if (Array.isArray(rich)) {
+    for (const part of rich) {
+      if (typeof part !== 'object' || part === null || Array.isArray(part)) continue;
+      const mimetype = part.mimetype ?? 'text/plain';
+      if (mimetype === 'text/plain' && typeof part.body === 'string') return part.body;
+    }
+  }
+  return content?.topic;
+}
+
+function matchesFilter(summary: JsonObject, query: PublicRoomsQuery): boolean {
+  if (query.roomTypes !== undefined) {
+    const type = typeof summary.room_type === 'string' ? summary.room_type : null;
+    if (!query.roomTypes.includes(type)) return false;
+  }
+  const term = query.searchTerm?.toLowerCase();
+  if (!term) return true;
+  return [summary.name, summary.topic, summary.canonical_alias].some(
+    (field) => typeof field === 'string' && field.toLowerCase().includes(term),
+  );
+}
