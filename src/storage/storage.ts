@@ -185,6 +185,8 @@ export interface RoomStore {
     endpoint: string,
     txnId: string,
   ): Promise<string | undefined>;
+  /** Marks a room forgotten by a user (POST /forget). */
+  forgetRoom(userId: string, roomId: string): Promise<void>;
   /** Rooms in which the user's current membership is the given one. */
   roomsWithMembership(userId: string, membership: string): Promise<string[]>;
 }

@@ -270,6 +270,49 @@ for (const version of ['12', '11']) {
       assert.equal((other.body.unsigned as Body).transaction_id, undefined);
     });
 
+    it('knocks where the join rule allows it, and forgets rooms only after leaving', async () => {
+      const roomId = await createRoom({
+        initial_state: [{ type: 'm.room.join_rules', content: { join_rule: 'knock' } }],
+      });
+      const knock = await api.post(
+        `${CLIENT_V3}/knock/${roomId}`,
+        { reason: 'let me in' },
+        { token: bob.access_token },
+      );
+      assert.equal(knock.status, 200);
+      assert.equal(knock.body.room_id, roomId);
+      const member = await api.get(
+        `${CLIENT_V3}/rooms/${roomId}/state/m.room.member/@bob:localhost`,
+        { token: alice.access_token },
+      );
+      assert.deepEqual(member.body, { membership: 'knock', reason: 'let me in' });
+      const inviteOnly = await createRoom();
+      const refused = await api.post(
+        `${CLIENT_V3}/knock/${inviteOnly}`,
+        {},
+        { token: bob.access_token },
+      );
+      assert.equal(refused.status, 403);
+
+      const stillIn = await api.post(`${CLIENT_V3}/rooms/${roomId}/forget`, undefined, {
+        token: alice.access_token,
+      });
+      assert.equal(stillIn.status, 400);
+      const never = await api.post(`${CLIENT_V3}/rooms/${inviteOnly}/forget`, undefined, {
+        token: bob.access_token,
+      });
+      assert.equal(never.status, 404);
+      assert.equal(
+        (await api.post(`${CLIENT_V3}/rooms/${roomId}/leave`, {}, { token: alice.access_token }))
+          .status,
+        200,
+      );
+      const forgotten = await api.post(`${CLIENT_V3}/rooms/${roomId}/forget`, undefined, {
+        token: alice.access_token,
+      });
+      assert.equal(forgotten.status, 200);
+    });
+
     it('refuses unknown room versions and oversized events', async () => {
       const unknown = await api.post(
         `${CLIENT_V3}/createRoom`,

@@ -36,8 +36,9 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   /** 403 unless the user is joined: Weft serves room contents to members only for now. */
   async function requireJoined(roomId: string, userId: string): Promise<void> {
     await rooms.requireRoom(roomId);
-    const joined = await storage.rooms.roomsWithMembership(userId, 'join');
-    if (!joined.includes(roomId)) throw errors.forbidden('You are not in this room');
+    if ((await currentMembership(roomId, userId)) !== 'join') {
+      throw errors.forbidden('You are not in this room');
+    }
   }
 
   async function sendMembership(
@@ -252,6 +253,34 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     const roomId = target.startsWith('#') ? (await directory.resolve(target)).room_id : target;
     return join(request, roomId);
   });
+
+  // Knocking asks to be invited; the auth rules allow it only where the join rule says knock.
+  router.client('POST', '/knock/:roomId', { auth: 'required' }, async (request) => {
+    const target = params(request).roomId;
+    const roomId = target.startsWith('#') ? (await directory.resolve(target)).room_id : target;
+    await sendMembership(request, ownerOf(request).userId, 'knock', roomId);
+    return { room_id: roomId };
+  });
+
+  router.client('POST', '/rooms/:roomId/forget', { auth: 'required' }, async (request) => {
+    const owner = ownerOf(request);
+    const { roomId } = params(request);
+    const membership = await currentMembership(roomId, owner.userId);
+    if (membership === undefined) throw errors.notFound('You were never in this room');
+    if (membership === 'join' || membership === 'invite' || membership === 'knock') {
+      throw errors.unknown('Leave the room before forgetting it');
+    }
+    await storage.rooms.forgetRoom(owner.userId, roomId);
+    return {};
+  });
+
+  async function currentMembership(roomId: string, userId: string): Promise<string | undefined> {
+    const pair = { type: 'm.room.member', stateKey: userId };
+    const [eventId] = (await storage.rooms.currentStateIdsFor(roomId, [pair])).values();
+    const event = eventId === undefined ? undefined : await storage.rooms.getEvent(eventId);
+    const membership = event?.pdu.content.membership;
+    return typeof membership === 'string' ? membership : undefined;
+  }
 
   router.client('POST', '/rooms/:roomId/leave', { auth: 'required', guest: true }, (request) =>
     sendMembership(request, ownerOf(request).userId, 'leave'),

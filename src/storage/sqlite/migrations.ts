@@ -129,7 +129,7 @@ export const migrations: Migration[] = [
   {
     version: 3,
     description:
-      'room aliases, the room directory, redactions, replaced state, transaction lookups',
+      'room aliases, the room directory, redactions, replaced state, transaction lookups, forgotten rooms',
     sql: `
       CREATE TABLE room_aliases (
         alias TEXT PRIMARY KEY,
@@ -147,6 +147,12 @@ export const migrations: Migration[] = [
       ALTER TABLE events ADD COLUMN replaces_state TEXT;
       -- To give a sender's own device its transaction_id back with the event.
       CREATE INDEX event_transactions_by_event ON event_transactions (event_id);
+      -- Rooms a user has forgotten (left rooms no longer shown to them).
+      CREATE TABLE forgotten_rooms (
+        user_id TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        PRIMARY KEY (user_id, room_id)
+      ) WITHOUT ROWID;
       -- Which event redacts which; applied when events are served.
       CREATE TABLE redactions (
         redacted_event_id TEXT NOT NULL,

@@ -119,6 +119,10 @@ export class SqliteRoomStore implements RoomStore {
       string | undefined;
   }
 
+  async forgetRoom(userId: string, roomId: string): Promise<void> {
+    this.statements.insertForgotten.run(userId, roomId);
+  }
+
   async roomsWithMembership(userId: string, membership: string): Promise<string[]> {
     return this.statements.selectRoomsWithMembership.all(userId, membership) as string[];
   }
@@ -238,6 +242,9 @@ function prepare(db: SqliteDatabase) {
         'SELECT event_id FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?',
       )
       .pluck(),
+    insertForgotten: db.prepare(
+      'INSERT INTO forgotten_rooms (user_id, room_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    ),
     insertRedaction: db.prepare(
       `INSERT INTO redactions (redacted_event_id, redaction_event_id) VALUES (?, ?)
        ON CONFLICT DO NOTHING`,
