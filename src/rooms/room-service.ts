@@ -64,7 +64,9 @@ export class RoomService {
         if (earlier) return earlier;
       }
       const room = await this.requireRoom(roomId);
-      return this.buildAndStore(room, sender, draft, transaction);
+      const event = await this.buildAndStore(room, sender, draft, transaction);
+      if (closesToGuests(event)) await this.removeGuests(room);
+      return event;
     });
   }
 
@@ -167,6 +169,23 @@ export class RoomService {
     });
   }
 
+  /**
+   * Guest access module: when a room stops allowing guests, its joined guests
+   * are made to leave (each leaves by itself, which the auth rules always allow).
+   */
+  private async removeGuests(room: RoomRecord): Promise<void> {
+    const stateIds = await this.storage.rooms.currentStateIds(room.roomId);
+    const members = (await this.storage.rooms.getEvents([...stateIds.values()])).filter(
+      (e) => e.pdu.type === 'm.room.member' && e.pdu.content.membership === 'join',
+    );
+    for (const member of members) {
+      const userId = member.pdu.state_key!;
+      if (!(await this.storage.users.getUser(userId))?.isGuest) continue;
+      const leave = { type: 'm.room.member', stateKey: userId, content: { membership: 'leave' } };
+      await this.buildAndStore(room, userId, leave);
+    }
+  }
+
   private async earlierTransactionEvent(txn: TransactionScope): Promise<EventRecord | undefined> {
     const eventId = await this.storage.rooms.transactionEvent(
       txn.userId,
@@ -204,4 +223,12 @@ function contentAndRedacts(
   delete content.redacts;
   if (version.redactsInContent) return { content: { ...content, redacts: draft.redacts } };
   return { content, redacts: draft.redacts };
+}
+
+function closesToGuests(event: EventRecord): boolean {
+  return (
+    event.pdu.type === 'm.room.guest_access' &&
+    event.pdu.state_key === '' &&
+    event.pdu.content.guest_access !== 'can_join'
+  );
 }

@@ -313,6 +313,41 @@ for (const version of ['12', '11']) {
       assert.equal(forgotten.status, 200);
     });
 
+    it('lets guests join only can_join rooms, and makes them leave when that ends', async () => {
+      const guest = await api.post(`${CLIENT_V3}/register?kind=guest`, {});
+      const guestToken = String(guest.body.access_token);
+      const guestId = String(guest.body.user_id);
+      const publicRoom = await createRoom({ preset: 'public_chat' }); // guest_access: forbidden
+      const refused = await api.post(
+        `${CLIENT_V3}/rooms/${publicRoom}/join`,
+        {},
+        { token: guestToken },
+      );
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.errcode, 'M_GUEST_ACCESS_FORBIDDEN');
+      const noCreate = await api.post(`${CLIENT_V3}/createRoom`, {}, { token: guestToken });
+      assert.equal(noCreate.body.errcode, 'M_GUEST_ACCESS_FORBIDDEN');
+
+      const open = await createRoom({
+        preset: 'public_chat',
+        initial_state: [{ type: 'm.room.guest_access', content: { guest_access: 'can_join' } }],
+      });
+      assert.equal(
+        (await api.post(`${CLIENT_V3}/rooms/${open}/join`, {}, { token: guestToken })).status,
+        200,
+      );
+      const close = await api.put(
+        `${CLIENT_V3}/rooms/${open}/state/m.room.guest_access`,
+        { guest_access: 'forbidden' },
+        { token: alice.access_token },
+      );
+      assert.equal(close.status, 200);
+      const member = await api.get(`${CLIENT_V3}/rooms/${open}/state/m.room.member/${guestId}`, {
+        token: alice.access_token,
+      });
+      assert.equal(member.body.membership, 'leave');
+    });
+
     it('refuses unknown room versions and oversized events', async () => {
       const unknown = await api.post(
         `${CLIENT_V3}/createRoom`,
