@@ -16,6 +16,7 @@ import { ownerOf, type Router } from '../../http/router.js';
 import { createRoom, type Preset } from '../../rooms/create-room.js';
 import { DirectoryService } from '../../rooms/directory-service.js';
 import type { EventDraft } from '../../rooms/room-service.js';
+import { upgradeRoom } from '../../rooms/upgrade-room.js';
 import type { ClientApiServices } from './services.js';
 
 const PRESETS: readonly string[] = ['private_chat', 'public_chat', 'trusted_private_chat'];
@@ -70,6 +71,27 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
       rooms,
     );
     return { room_id: roomId };
+  });
+
+  router.client('POST', '/rooms/:roomId/upgrade', { auth: 'required' }, async (request) => {
+    const owner = ownerOf(request);
+    const body = objectBody(request.body);
+    const extra = body.additional_creators ?? [];
+    if (!Array.isArray(extra) || !extra.every((u) => typeof u === 'string')) {
+      throw errors.badJson('additional_creators must be an array of user IDs');
+    }
+    const replacement = await upgradeRoom(
+      {
+        roomId: params(request).roomId,
+        userId: owner.userId,
+        newVersion: requiredString(body, 'new_version'),
+        additionalCreators: extra as string[],
+      },
+      services.config,
+      storage,
+      rooms,
+    );
+    return { replacement_room: replacement };
   });
 
   router.client(
