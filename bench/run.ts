@@ -2,11 +2,13 @@
  * `npm run bench`: starts Weft (and then a bare node:http server) as child
  * processes on loopback, runs the workloads from this process, and prints a
  * table. Shorter runs for smoke tests: BENCH_DURATION_S=1 BENCH_WARMUP_S=0
- * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8. See docs/benchmarks.md.
+ * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8 BENCH_MESSAGES=500 BENCH_ROOMS=20; one
+ * group only: BENCH_ONLY=rooms. See docs/benchmarks.md.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
+import { closeRoomConnections, createRooms, roomMessages } from './rooms.js';
 import { startBareServer, startWeftServer, type ChildServer } from './server-process.js';
 import {
   passwordLogins,
@@ -23,13 +25,22 @@ const MAX_POOL_SECONDS = 120;
 /** Share of a core used by other processes above which a load run is reported as disturbed. */
 const DISTURBED = 0.1;
 
+/** Workload groups; BENCH_ONLY=rooms (or a comma-separated list) runs only those. */
+const GROUPS = ['whoami', 'auth', 'rooms'] as const;
+type Group = (typeof GROUPS)[number];
+
 const settings = {
+  groups: envGroups('BENCH_ONLY'),
   durationS: envNumber('BENCH_DURATION_S', 10),
   warmupS: envNumber('BENCH_WARMUP_S', 2, 0),
   connections: envNumber('BENCH_CONNECTIONS', 32),
   logins: envNumber('BENCH_LOGINS', 50),
   registrations: envNumber('BENCH_REGISTRATIONS', 100),
   registerConcurrency: envNumber('BENCH_REGISTER_CONCURRENCY', 4),
+  messages: envNumber('BENCH_MESSAGES', 5000),
+  messageUsers: envNumber('BENCH_MESSAGE_USERS', 20),
+  rooms: envNumber('BENCH_ROOMS', 200),
+  roomConcurrency: envNumber('BENCH_ROOM_CONCURRENCY', 10),
   /** Adds a whoami run against a Weft with the default `log_requests: true`. */
   requestLogs: process.env.BENCH_REQUEST_LOGS === '1',
   /** A folder for the main Weft's V8 CPU profile (written when it stops). */
@@ -54,10 +65,12 @@ async function main(): Promise<void> {
     durationS: settings.durationS,
     warmupS: settings.warmupS,
   };
+  const runs = (group: Group) => settings.groups.includes(group);
   const rows: Row[] = [];
+  const checks: string[] = [];
   const conc = `c=${settings.connections}, ${settings.durationS} s`;
 
-  log('starting Weft');
+  log(`starting Weft (groups: ${settings.groups.join(', ')})`);
   const weft = await using(
     startWeftServer({ logRequests: false, cpuProfileDir: settings.cpuProfileDir }),
   );
@@ -65,38 +78,92 @@ async function main(): Promise<void> {
   const token = await registerUser(weft.url, USER, PASSWORD);
   const body = await whoamiBody(weft.url, token);
 
-  log(`whoami on Weft (${conc})`);
-  const weftWhoami = await whoamiLoad(weft.url, token, load, weft.cpuSeconds);
-  rows.push({ workload: 'whoami, Weft', measurement: weftWhoami, notes: conc });
+  let weftWhoami: Measurement | undefined;
+  if (runs('whoami')) {
+    log(`whoami on Weft (${conc})`);
+    weftWhoami = await whoamiLoad(weft.url, token, load, weft.cpuSeconds);
+    rows.push({ workload: 'whoami, Weft', measurement: weftWhoami, notes: conc });
+  }
 
-  log(`${settings.logins} sequential password logins`);
-  const logins = await passwordLogins(weft.url, USER, PASSWORD, {
-    count: settings.logins,
-    concurrency: 1,
-    maxSeconds: MAX_POOL_SECONDS,
-  });
-  rows.push({
-    workload: 'password login',
-    measurement: logins,
-    notes: `sequential, n=${logins.ok}; rate = logins/s`,
-  });
+  if (runs('auth')) {
+    log(`${settings.logins} sequential password logins`);
+    const logins = await passwordLogins(weft.url, USER, PASSWORD, {
+      count: settings.logins,
+      concurrency: 1,
+      maxSeconds: MAX_POOL_SECONDS,
+    });
+    rows.push({
+      workload: 'password login',
+      measurement: logins,
+      notes: `sequential, n=${logins.ok}; rate = logins/s`,
+    });
 
-  log(`${settings.registrations} registrations at concurrency ${settings.registerConcurrency}`);
-  const regs = await registrations(weft.url, 'bench-reg-', {
-    count: settings.registrations,
-    concurrency: settings.registerConcurrency,
-    maxSeconds: MAX_POOL_SECONDS,
-  });
-  rows.push({
-    workload: 'registration',
-    measurement: regs,
-    notes: `c=${settings.registerConcurrency}, n=${regs.ok}; rate = registrations/s`,
-  });
+    log(`${settings.registrations} registrations at concurrency ${settings.registerConcurrency}`);
+    const regs = await registrations(weft.url, 'bench-reg-', {
+      count: settings.registrations,
+      concurrency: settings.registerConcurrency,
+      maxSeconds: MAX_POOL_SECONDS,
+    });
+    rows.push({
+      workload: 'registration',
+      measurement: regs,
+      notes: `c=${settings.registerConcurrency}, n=${regs.ok}; rate = registrations/s`,
+    });
+  }
+
+  if (runs('rooms')) {
+    const warmup = Math.floor(settings.messages / 10);
+    log(
+      `${settings.messageUsers} users in one room send ${settings.messages} messages ` +
+        `(after ${warmup} unmeasured)`,
+    );
+    const messages = await roomMessages(
+      weft.url,
+      {
+        users: settings.messageUsers,
+        messages: settings.messages,
+        warmup,
+        maxSeconds: MAX_POOL_SECONDS,
+      },
+      weft.cpuSeconds,
+    );
+    rows.push({
+      workload: 'room messages',
+      measurement: messages,
+      notes: `${settings.messageUsers} users, c=${settings.messageUsers}, n=${messages.ok}; rate = msgs/s`,
+    });
+    checks.push(
+      `room messages: ${messages.distinctEventIds} distinct event IDs for ${messages.ok} sends` +
+        (messages.distinctEventIds === messages.ok ? '' : '  ← MISMATCH'),
+      `room messages: ${messages.rate.toFixed(0)} msgs/s (goal ≥ 2000)` +
+        (messages.rate >= 2000 ? '' : '  ← below goal'),
+    );
+    if (messages.distinctEventIds !== messages.ok) process.exitCode = 1;
+
+    log(`${settings.rooms} createRoom at concurrency ${settings.roomConcurrency}`);
+    const created = await createRooms(
+      weft.url,
+      {
+        rooms: settings.rooms,
+        concurrency: settings.roomConcurrency,
+        maxSeconds: MAX_POOL_SECONDS,
+      },
+      weft.cpuSeconds,
+    );
+    rows.push({
+      workload: 'createRoom',
+      measurement: created,
+      notes: `c=${settings.roomConcurrency}, n=${created.ok}, default options; rate = rooms/s`,
+    });
+    checks.push(`createRoom: ${created.distinctRoomIds} distinct room IDs for ${created.ok} rooms`);
+    if (created.distinctRoomIds !== created.ok) process.exitCode = 1;
+    closeRoomConnections();
+  }
 
   const rss = weft.rssBytes();
   await stopAndForget(weft);
 
-  if (settings.requestLogs) {
+  if (settings.requestLogs && runs('whoami')) {
     log(`whoami on Weft with log_requests: true (${conc})`);
     const logged = await using(startWeftServer({ logRequests: true }));
     const loggedToken = await registerUser(logged.url, USER, PASSWORD);
@@ -109,13 +176,15 @@ async function main(): Promise<void> {
     await stopAndForget(logged);
   }
 
-  log(`whoami on the bare node:http server (${conc})`);
-  const bare = await using(startBareServer(token, body));
-  const bareWhoami = await whoamiLoad(bare.url, token, load, bare.cpuSeconds);
-  rows.push({ workload: 'whoami, bare node:http', measurement: bareWhoami, notes: conc });
-  await stopAndForget(bare);
+  let bareWhoami: Measurement | undefined;
+  if (runs('whoami')) {
+    log(`whoami on the bare node:http server (${conc})`);
+    const bare = await using(startBareServer(token, body));
+    bareWhoami = await whoamiLoad(bare.url, token, load, bare.cpuSeconds);
+    rows.push({ workload: 'whoami, bare node:http', measurement: bareWhoami, notes: conc });
+    await stopAndForget(bare);
+  }
 
-  const ratio = weftWhoami.rate / bareWhoami.rate;
   console.log();
   console.log(
     `Node ${process.version}, ${cpus().length} CPU(s): ${cpus()[0]?.model ?? '?'}; ` +
@@ -123,10 +192,14 @@ async function main(): Promise<void> {
   );
   console.log(table(rows));
   console.log();
-  console.log(
-    `Weft/bare whoami throughput: ${(ratio * 100).toFixed(1)}% (goal ≥ 50%)` +
-      (ratio >= 0.5 ? '' : '  ← below goal'),
-  );
+  const ratio = weftWhoami && bareWhoami ? weftWhoami.rate / bareWhoami.rate : undefined;
+  if (ratio !== undefined) {
+    console.log(
+      `Weft/bare whoami throughput: ${(ratio * 100).toFixed(1)}% (goal ≥ 50%)` +
+        (ratio >= 0.5 ? '' : '  ← below goal'),
+    );
+  }
+  for (const check of checks) console.log(check);
   console.log(`Weft RSS: ${mib(rss)} MiB after the runs (${mib(idleRss)} MiB idle at start)`);
 
   const failures = rows.filter((row) => row.measurement.failed > 0);
@@ -139,7 +212,11 @@ async function main(): Promise<void> {
   if (settings.jsonPath) {
     writeFileSync(
       settings.jsonPath,
-      JSON.stringify({ settings, rows, ratio, rssBytes: rss, idleRssBytes: idleRss }, null, 2),
+      JSON.stringify(
+        { settings, rows, ratio, checks, rssBytes: rss, idleRssBytes: idleRss },
+        null,
+        2,
+      ),
     );
   }
   if (failures.length > 0) process.exitCode = 1;
@@ -203,6 +280,19 @@ function envNumber(name: string, fallback: number, min = Number.MIN_VALUE): numb
     throw new Error(`${name} must be a number ${min === 0 ? '≥ 0' : '> 0'}, got '${raw}'`);
   }
   return value;
+}
+
+/** BENCH_ONLY: a comma-separated list of groups; all of them when unset. */
+function envGroups(name: string): Group[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return [...GROUPS];
+  const names = raw.split(',').map((g) => g.trim());
+  for (const group of names) {
+    if (!(GROUPS as readonly string[]).includes(group)) {
+      throw new Error(`${name}: unknown group '${group}' (groups: ${GROUPS.join(', ')})`);
+    }
+  }
+  return GROUPS.filter((g) => names.includes(g));
 }
 
 /** Progress goes to stderr, so stdout holds only the results. */

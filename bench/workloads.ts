@@ -80,6 +80,33 @@ export async function whoamiLoad(
   };
 }
 
+/**
+ * Runs `task` and adds the CPU it and everything else used meanwhile: the
+ * server's (from `serverCpuSeconds`), this process's, and the rest of the machine's.
+ */
+export async function withCpu(
+  serverCpuSeconds: () => number,
+  task: () => Promise<Measurement>,
+): Promise<Measurement> {
+  const serverCpuBefore = serverCpuSeconds();
+  const ownCpuBefore = process.cpuUsage();
+  const machineCpuBefore = readMachineCpuSeconds();
+  const measurement = await task();
+  const machineCpu = readMachineCpuSeconds() - machineCpuBefore;
+  const ownCpuMicros = process.cpuUsage(ownCpuBefore);
+  const ownCpu = (ownCpuMicros.user + ownCpuMicros.system) / 1e6;
+  const serverCpu = serverCpuSeconds() - serverCpuBefore;
+  const seconds = measurement.seconds;
+  return {
+    ...measurement,
+    cpu: {
+      server: serverCpu / seconds,
+      loadGenerator: ownCpu / seconds,
+      other: Math.max(0, machineCpu - serverCpu - ownCpu) / seconds,
+    },
+  };
+}
+
 export interface PoolOptions {
   count: number;
   concurrency: number;

@@ -1,0 +1,226 @@
+/**
+ * The room workloads: many users sending messages into one room, and
+ * createRoom at a fixed concurrency. Requests go through fetch() (each carries
+ * its own token and transaction ID) over node:http keep-alive connections, one
+ * sequential stream per worker.
+ */
+import { Agent, request as httpRequest } from 'node:http';
+import { registerUser, withCpu, percentile, type Measurement } from './workloads.js';
+
+const CLIENT = '/_matrix/client/v3';
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Keep-alive connections shared by the room workloads; closed by `closeRoomConnections`. */
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+/** Closes the idle keep-alive connections, so that a server can stop at once. */
+export function closeRoomConnections(): void {
+  agent.destroy();
+}
+
+export interface MessageOptions {
+  users: number;
+  messages: number;
+  /** Unmeasured messages sent first, the same way (JIT warm-up). */
+  warmup: number;
+  /** Stop starting new sends after this long, whatever `messages` says. */
+  maxSeconds: number;
+}
+
+export interface MessageResult extends Measurement {
+  /** Distinct event IDs among the successful measured sends (should equal `ok`). */
+  distinctEventIds: number;
+}
+
+/**
+ * Registers `users` users, has the first create a `public_chat` room and the
+ * others join it, then sends `messages` m.room.message events: one stream of
+ * sequential PUT /send requests per user, all users at once.
+ */
+export async function roomMessages(
+  baseUrl: string,
+  options: MessageOptions,
+  serverCpuSeconds: () => number,
+): Promise<MessageResult> {
+  const tokens = await setupUsers(baseUrl, 'bench-msg-', options.users);
+  const owner = tokens[0]!;
+  const roomId = await createRoom(baseUrl, owner, { preset: 'public_chat', name: 'bench' });
+  await Promise.all(
+    tokens.slice(1).map(async (token) => {
+      const { ok, status, json } = await call(
+        baseUrl,
+        'POST',
+        `/rooms/${encodeURIComponent(roomId)}/join`,
+        token,
+        {},
+      );
+      if (!ok) throw new Error(`join failed: ${status} ${JSON.stringify(json)}`);
+    }),
+  );
+
+  const path = `${CLIENT}/rooms/${encodeURIComponent(roomId)}/send/m.room.message/`;
+  let txn = 0;
+  const run = (count: number, eventIds: string[]) =>
+    streams(tokens, count, options.maxSeconds, async (token, i) => {
+      // Unique per token, and per run: warm-up and measured sends never share one.
+      const txnId = `bench-${txn++}`;
+      const { ok, json } = await call(baseUrl, 'PUT', path.slice(CLIENT.length) + txnId, token, {
+        msgtype: 'm.text',
+        body: `message ${i}`,
+      });
+      const eventId = (json as { event_id?: unknown } | undefined)?.event_id;
+      if (ok && typeof eventId === 'string') eventIds.push(eventId);
+      return ok && typeof eventId === 'string';
+    });
+
+  const warmupIds: string[] = [];
+  if (options.warmup > 0) await run(options.warmup, warmupIds);
+  const eventIds: string[] = [];
+  const measurement = await withCpu(serverCpuSeconds, () => run(options.messages, eventIds));
+  const distinct = new Set([...warmupIds, ...eventIds]);
+  return {
+    ...measurement,
+    // Every ID counts once across warm-up and measured sends; each send was a new txnId.
+    distinctEventIds: distinct.size - new Set(warmupIds).size,
+  };
+}
+
+export interface CreateRoomOptions {
+  rooms: number;
+  concurrency: number;
+  maxSeconds: number;
+}
+
+export interface CreateRoomResult extends Measurement {
+  distinctRoomIds: number;
+}
+
+/** `POST /createRoom` with an empty body (default options) from `concurrency` workers of one user. */
+export async function createRooms(
+  baseUrl: string,
+  options: CreateRoomOptions,
+  serverCpuSeconds: () => number,
+): Promise<CreateRoomResult> {
+  const [token] = await setupUsers(baseUrl, 'bench-rooms-', 1);
+  const workers = Array.from({ length: options.concurrency }, () => token!);
+  const roomIds: string[] = [];
+  const measurement = await withCpu(serverCpuSeconds, () =>
+    streams(workers, options.rooms, options.maxSeconds, async (t) => {
+      const { ok, json } = await call(baseUrl, 'POST', '/createRoom', t, {});
+      const roomId = (json as { room_id?: unknown } | undefined)?.room_id;
+      if (ok && typeof roomId === 'string') roomIds.push(roomId);
+      return ok && typeof roomId === 'string';
+    }),
+  );
+  return { ...measurement, distinctRoomIds: new Set(roomIds).size };
+}
+
+/** Registers `count` users, 4 at a time (argon2 makes each take tens of ms). */
+async function setupUsers(baseUrl: string, prefix: string, count: number): Promise<string[]> {
+  const tokens: string[] = new Array<string>(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      tokens[i] = await registerUser(baseUrl, `${prefix}${i}`, `bench-password-${i}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, count) }, worker));
+  return tokens;
+}
+
+async function createRoom(baseUrl: string, token: string, body: object): Promise<string> {
+  const { ok, status, json } = await call(baseUrl, 'POST', '/createRoom', token, body);
+  const roomId = (json as { room_id?: unknown } | undefined)?.room_id;
+  if (!ok || typeof roomId !== 'string') {
+    throw new Error(`createRoom failed: ${status} ${JSON.stringify(json)}`);
+  }
+  return roomId;
+}
+
+/**
+ * Runs `count` requests from one sequential stream per entry of `tokens`; each
+ * stream waits for its response before sending the next. Latency is measured
+ * per successful request.
+ */
+async function streams(
+  tokens: string[],
+  count: number,
+  maxSeconds: number,
+  request: (token: string, i: number) => Promise<boolean>,
+): Promise<Measurement> {
+  const latencies: number[] = [];
+  let next = 0;
+  let failed = 0;
+  const start = performance.now();
+  const deadline = start + maxSeconds * 1000;
+  const worker = async (token: string) => {
+    while (next < count && performance.now() < deadline) {
+      const i = next++;
+      const sent = performance.now();
+      const ok = await request(token, i).catch(() => false);
+      if (ok) latencies.push(performance.now() - sent);
+      else failed++;
+    }
+  };
+  await Promise.all(tokens.map(worker));
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    rate: latencies.length / seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    ok: latencies.length,
+    failed,
+    seconds,
+  };
+}
+
+/**
+ * One JSON request over a keep-alive connection. node:http, not fetch(): on the
+ * 2-core bench machine fetch cost the bench process about 1.3 ms of CPU per
+ * request, node:http about a third of that, and the bench shares the cores
+ * with the server.
+ */
+function call(
+  baseUrl: string,
+  method: string,
+  path: string,
+  token: string,
+  body: object,
+): Promise<{ ok: boolean; status: number; json: unknown }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      baseUrl + CLIENT + path,
+      {
+        method,
+        agent,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
+        timeout: REQUEST_TIMEOUT_MS,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = text;
+          }
+          const status = response.statusCode ?? 0;
+          resolve({ ok: status >= 200 && status < 300, status, json });
+        });
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`${method} ${path}: timed out`)));
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
