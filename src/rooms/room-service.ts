@@ -22,6 +22,7 @@ import { hashAndSignEvent } from '../events/signing.js';
 import { errors, MatrixError } from '../http/errors.js';
 import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
 import { KeyedLock } from './keyed-lock.js';
+import { RoomHeads } from './room-heads.js';
 import { roomVersion, type RoomVersion } from './room-versions.js';
 
 /** The spec's limit on a PDU, measured as canonical JSON. */
@@ -44,12 +45,15 @@ export interface TransactionScope {
 
 export class RoomService {
   private readonly lock = new KeyedLock();
+  private readonly heads: RoomHeads;
 
   constructor(
     private readonly config: Config,
     private readonly storage: Storage,
     private readonly signingKey: SigningKey,
-  ) {}
+  ) {
+    this.heads = new RoomHeads(storage);
+  }
 
   /** Sends an event into an existing room as `sender`; a repeated transaction returns the first event. */
   async send(
@@ -76,9 +80,9 @@ export class RoomService {
   }
 
   async requireRoom(roomId: string): Promise<RoomRecord> {
-    const room = await this.storage.rooms.getRoom(roomId);
-    if (!room) throw errors.notFound('Unknown room');
-    return room;
+    const head = await this.heads.get(roomId);
+    if (!head) throw errors.notFound('Unknown room');
+    return head.room;
   }
 
   /** Builds on the current extremities and state; the caller holds the room's lock. */
@@ -88,8 +92,9 @@ export class RoomService {
     draft: EventDraft,
     transaction?: TransactionScope,
   ): Promise<EventRecord> {
-    const version = roomVersion(room.version);
-    const extremities = await this.storage.rooms.forwardExtremities(room.roomId);
+    const head = await this.heads.get(room.roomId);
+    if (!head) throw errors.notFound('Unknown room');
+    const { version, extremities } = head;
     const unsigned: Pdu = {
       type: draft.type,
       room_id: room.roomId,
@@ -105,12 +110,25 @@ export class RoomService {
     };
     // Only the state entries the auth event selection names are read, not the whole room state.
     const pairs = authEventTypesFor(unsigned, version);
-    const stateIds = await this.storage.rooms.currentStateIdsFor(room.roomId, pairs);
+    const stateIds = await this.heads.stateIds(head, pairs);
     unsigned.auth_events = selectAuthEvents(unsigned, stateIds, version);
     const pdu = this.finish(unsigned, version);
     const eventId = eventIdFor(pdu, version);
     await this.authorize(pdu, version);
-    return this.storage.rooms.persistEvent({ eventId, roomId: room.roomId, pdu, transaction });
+    let stored: EventRecord;
+    try {
+      stored = await this.storage.rooms.persistEvent({
+        eventId,
+        roomId: room.roomId,
+        pdu,
+        transaction,
+      });
+    } catch (err) {
+      this.heads.drop(room.roomId);
+      throw err;
+    }
+    this.heads.applied(head, stored);
+    return stored;
   }
 
   /** Hashes and signs an event and checks its size. */
@@ -124,11 +142,11 @@ export class RoomService {
 
   /** Checks the event against its auth events (for local events: the current state); 403 names the rule. */
   async authorize(pdu: Pdu, version: RoomVersion): Promise<void> {
-    const authEvents = await this.storage.rooms.getEvents(pdu.auth_events);
+    const authEvents = await this.heads.eventsById(pdu.auth_events);
     // v12 leaves the create event out of auth_events: the room ID names it.
     const implied =
       version.roomIdFromCreateEvent && pdu.type !== 'm.room.create' && pdu.room_id
-        ? await this.storage.rooms.getEvents([createEventIdOf(pdu.room_id)])
+        ? await this.heads.eventsById([createEventIdOf(pdu.room_id)])
         : [];
     const state = authStateOf([...implied, ...authEvents]);
     const result = authorizeEvent(pdu, state, version, { authEvents });
