@@ -62,15 +62,25 @@ export class RoomService {
     draft: EventDraft,
     transaction?: TransactionScope,
   ): Promise<EventRecord> {
-    return this.lock.run(roomId, async () => {
-      if (transaction) {
-        const earlier = await this.earlierTransactionEvent(transaction);
-        if (earlier) return earlier;
-      }
-      const room = await this.requireRoom(roomId);
+    return this.once(roomId, transaction, async (room) => {
       const event = await this.buildAndStore(room, sender, draft, transaction);
       if (closesToGuests(event)) await this.removeGuests(room);
       return event;
+    });
+  }
+
+  /**
+   * Runs `task` under the room's lock, unless the client transaction already
+   * produced an event: then that event is the answer (idempotent retries).
+   */
+  private once(
+    roomId: string,
+    transaction: TransactionScope | undefined,
+    task: (room: RoomRecord) => Promise<EventRecord>,
+  ): Promise<EventRecord> {
+    return this.lock.run(roomId, async () => {
+      const earlier = transaction && (await this.earlierTransactionEvent(transaction));
+      return earlier || task(await this.requireRoom(roomId));
     });
   }
 
@@ -166,12 +176,7 @@ export class RoomService {
     content: JsonObject,
     transaction?: TransactionScope,
   ): Promise<EventRecord> {
-    return this.lock.run(roomId, async () => {
-      if (transaction) {
-        const earlier = await this.earlierTransactionEvent(transaction);
-        if (earlier) return earlier;
-      }
-      const room = await this.requireRoom(roomId);
+    return this.once(roomId, transaction, async (room) => {
       const version = roomVersion(room.version);
       const target = await this.storage.rooms.getEvent(targetEventId);
       if (!target || target.roomId !== roomId) throw errors.notFound('Unknown event');
