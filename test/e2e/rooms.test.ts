@@ -4,7 +4,10 @@ import { contentHash, eventIdFor } from '../../src/events/hashing.js';
 import { verifyEventSignature } from '../../src/events/signing.js';
 import { roomVersion } from '../../src/rooms/room-versions.js';
 import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { rmSync } from 'node:fs';
+import { pino } from 'pino';
+import { startWeft } from '../../src/app.js';
+import { startTestServer, testConfig, type TestServer } from '../support/server.js';
 
 type Body = Record<string, unknown>;
 
@@ -465,5 +468,33 @@ describe('room members', () => {
       token: dan.access_token,
     });
     assert.deepEqual(joined.body, { joined: { '@dan:localhost': {} } });
+  });
+});
+
+describe('transaction IDs across a restart', () => {
+  it('a retried send after a restart returns the first event and stores nothing new', async () => {
+    const config = testConfig();
+    let weft = await startWeft(config, { logger: pino({ level: 'silent' }) });
+    try {
+      let api = new Api(weft.url);
+      const fay = await api.register('fay');
+      const created = await api.post(`${CLIENT_V3}/createRoom`, {}, { token: fay.access_token });
+      const roomId = String(created.body.room_id);
+      const path = `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/persisted-txn`;
+      const first = await api.put(path, { body: 'once' }, { token: fay.access_token });
+      assert.equal(first.status, 200);
+      const extremitiesBefore = await weft.storage.rooms.forwardExtremities(roomId);
+      await weft.close();
+
+      weft = await startWeft(config, { logger: pino({ level: 'silent' }) });
+      api = new Api(weft.url);
+      const retry = await api.put(path, { body: 'once' }, { token: fay.access_token });
+      assert.equal(retry.status, 200);
+      assert.equal(retry.body.event_id, first.body.event_id);
+      assert.deepEqual(await weft.storage.rooms.forwardExtremities(roomId), extremitiesBefore);
+    } finally {
+      await weft.close();
+      rmSync(config.data_dir, { recursive: true, force: true });
+    }
   });
 });
