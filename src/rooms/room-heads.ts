@@ -6,7 +6,8 @@
  * any failure drops the room's head, and the next event reloads it.
  */
 import { stateMapKey } from '../events/auth-rules.js';
-import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
+import type { StoredEvent } from '../events/pdu.js';
+import type { RoomRecord, StateIds, Storage } from '../storage/storage.js';
 import { roomVersion, type RoomVersion } from './room-versions.js';
 
 export interface RoomHead {
@@ -22,8 +23,8 @@ const MAX_CACHED_EVENTS = 50_000;
 
 export class RoomHeads {
   private readonly heads = new Map<string, RoomHead>();
-  /** State events by ID (immutable once stored), for auth checks. */
-  private readonly events = new Map<string, EventRecord>();
+  /** State events by ID (immutable once built), for auth checks; includes events still being committed. */
+  private readonly events = new Map<string, StoredEvent>();
 
   constructor(private readonly storage: Storage) {}
 
@@ -60,7 +61,7 @@ export class RoomHeads {
     return result;
   }
 
-  async eventsById(eventIds: string[]): Promise<EventRecord[]> {
+  async eventsById(eventIds: string[]): Promise<StoredEvent[]> {
     const missing = eventIds.filter((id) => !this.events.has(id));
     for (const event of missing.length > 0 ? await this.storage.rooms.getEvents(missing) : []) {
       this.remember(event);
@@ -71,8 +72,8 @@ export class RoomHeads {
     });
   }
 
-  /** Records a stored event as the room's new head. */
-  applied(head: RoomHead, event: EventRecord): void {
+  /** Records an event handed to storage as the room's new head (before its commit: see PersistQueue). */
+  applied(head: RoomHead, event: StoredEvent): void {
     head.extremities = [{ eventId: event.eventId, depth: event.pdu.depth }];
     if (event.pdu.state_key !== undefined) {
       head.state.set(stateMapKey(event.pdu.type, event.pdu.state_key), event.eventId);
@@ -84,7 +85,7 @@ export class RoomHeads {
     this.heads.delete(roomId);
   }
 
-  private remember(event: EventRecord): void {
+  private remember(event: StoredEvent): void {
     // Redactions change how an event is served, not how it authorises (auth uses the
     // redacted form's kept keys anyway), so cached auth events stay valid.
     bounded(this.events, MAX_CACHED_EVENTS).set(event.eventId, event);

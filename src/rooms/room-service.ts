@@ -22,6 +22,7 @@ import { hashAndSignEvent } from '../events/signing.js';
 import { errors, MatrixError } from '../http/errors.js';
 import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
 import { KeyedLock } from './keyed-lock.js';
+import { PersistQueue } from './persist-queue.js';
 import { RoomHeads } from './room-heads.js';
 import { roomVersion, type RoomVersion } from './room-versions.js';
 
@@ -46,6 +47,8 @@ export interface TransactionScope {
 export class RoomService {
   private readonly lock = new KeyedLock();
   private readonly heads: RoomHeads;
+  private readonly queue: PersistQueue;
+  private readonly pendingTransactions = new Map<string, Promise<EventRecord>>();
 
   constructor(
     private readonly config: Config,
@@ -53,20 +56,46 @@ export class RoomService {
     private readonly signingKey: SigningKey,
   ) {
     this.heads = new RoomHeads(storage);
+    // A failed batch leaves heads pointing at events never stored: forget them.
+    this.queue = new PersistQueue(storage, (roomIds) => {
+      for (const roomId of roomIds) this.heads.drop(roomId);
+    });
   }
 
-  /** Sends an event into an existing room as `sender`; a repeated transaction returns the first event. */
+  /**
+   * Sends an event into an existing room as `sender`; a repeated transaction
+   * returns the first event. The room's lock is held while the event is built,
+   * not while it commits, so the next event of the room is built meanwhile and
+   * both share a disk sync (PersistQueue). The answer waits for the commit.
+   */
   async send(
     roomId: string,
     sender: string,
     draft: EventDraft,
     transaction?: TransactionScope,
   ): Promise<EventRecord> {
-    return this.once(roomId, transaction, async (room) => {
-      const event = await this.buildAndStore(room, sender, draft, transaction);
-      if (closesToGuests(event)) await this.removeGuests(room);
-      return event;
+    if (draft.type === 'm.room.guest_access') {
+      // Rare, and it may be followed by guests' leaves: built and stored in one go.
+      return this.once(roomId, transaction, async (room) => {
+        const event = await this.buildAndStore(room, sender, draft, transaction);
+        if (closesToGuests(event)) await this.removeGuests(room);
+        return event;
+      });
+    }
+    const key = transaction && transactionKey(transaction);
+    const inFlight = key && this.pendingTransactions.get(key);
+    if (inFlight) return inFlight;
+    const { committed } = await this.lock.run(roomId, async () => {
+      const again = key && this.pendingTransactions.get(key);
+      if (again) return { committed: again };
+      const earlier = transaction && (await this.earlierTransactionEvent(transaction));
+      if (earlier) return { committed: Promise.resolve(earlier) };
+      const room = await this.requireRoom(roomId);
+      const built = await this.buildAndEnqueue(room, sender, draft, transaction);
+      if (key) this.trackTransaction(key, built.committed);
+      return built;
     });
+    return committed;
   }
 
   /**
@@ -84,6 +113,13 @@ export class RoomService {
     });
   }
 
+  /** Retries of a transaction whose event is still committing get the same answer. */
+  private trackTransaction(key: string, committed: Promise<EventRecord>): void {
+    this.pendingTransactions.set(key, committed);
+    const forget = () => this.pendingTransactions.delete(key);
+    committed.then(forget, forget);
+  }
+
   /** Runs `task` holding the room's lock (room creation sends several events in a row). */
   withRoomLock<T>(roomId: string, task: () => Promise<T>): Promise<T> {
     return this.lock.run(roomId, task);
@@ -95,13 +131,26 @@ export class RoomService {
     return head.room;
   }
 
-  /** Builds on the current extremities and state; the caller holds the room's lock. */
+  /** Builds on the current extremities and state and waits for the commit; the caller holds the room's lock. */
   async buildAndStore(
     room: RoomRecord,
     sender: string,
     draft: EventDraft,
     transaction?: TransactionScope,
   ): Promise<EventRecord> {
+    return (await this.buildAndEnqueue(room, sender, draft, transaction)).committed;
+  }
+
+  /**
+   * Builds, authorises and hands the event to the persist queue; the room's
+   * head moves on at once, so the next event can be built before this commits.
+   */
+  private async buildAndEnqueue(
+    room: RoomRecord,
+    sender: string,
+    draft: EventDraft,
+    transaction?: TransactionScope,
+  ): Promise<{ committed: Promise<EventRecord> }> {
     const head = await this.heads.get(room.roomId);
     if (!head) throw errors.notFound('Unknown room');
     const { version, extremities } = head;
@@ -125,20 +174,9 @@ export class RoomService {
     const pdu = this.finish(unsigned, version);
     const eventId = eventIdFor(pdu, version);
     await this.authorize(pdu, version);
-    let stored: EventRecord;
-    try {
-      stored = await this.storage.rooms.persistEvent({
-        eventId,
-        roomId: room.roomId,
-        pdu,
-        transaction,
-      });
-    } catch (err) {
-      this.heads.drop(room.roomId);
-      throw err;
-    }
-    this.heads.applied(head, stored);
-    return stored;
+    const committed = this.queue.enqueue({ eventId, roomId: room.roomId, pdu, transaction });
+    this.heads.applied(head, { eventId, pdu });
+    return { committed };
   }
 
   /** Hashes and signs an event and checks its size. */
@@ -254,4 +292,8 @@ function closesToGuests(event: EventRecord): boolean {
     event.pdu.state_key === '' &&
     event.pdu.content.guest_access !== 'can_join'
   );
+}
+
+function transactionKey(txn: TransactionScope): string {
+  return JSON.stringify([txn.userId, txn.deviceId, txn.endpoint, txn.txnId]);
 }

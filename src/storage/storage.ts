@@ -178,6 +178,8 @@ export interface RoomStore {
    * Atomic, and durable before it resolves.
    */
   persistEvent(event: NewRoomEvent): Promise<EventRecord>;
+  /** persistEvent for several events, in order, in one transaction (group commit): all or none. */
+  persistEvents(events: NewRoomEvent[]): Promise<EventRecord[]>;
   /** The event a client transaction produced before, if any. */
   transactionEvent(
     userId: string,

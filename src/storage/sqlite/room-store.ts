@@ -109,6 +109,10 @@ export class SqliteRoomStore implements RoomStore {
     return this.db.transaction(() => this.persistInTransaction(event))();
   }
 
+  async persistEvents(events: NewRoomEvent[]): Promise<EventRecord[]> {
+    return this.db.transaction(() => events.map((event) => this.persistInTransaction(event)))();
+  }
+
   async transactionEvent(
     userId: string,
     deviceId: string,

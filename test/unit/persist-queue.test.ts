@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Pdu } from '../../src/events/pdu.js';
+import { PersistQueue } from '../../src/rooms/persist-queue.js';
+import type { Storage } from '../../src/storage/storage.js';
+import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
+
+/** Minimal PDUs: the queue and the store do not check hashes or auth. */
+function pdu(type: string, depth: number, stateKey?: string): Pdu {
+  return {
+    type,
+    room_id: '!r:localhost',
+    sender: '@a:localhost',
+    origin_server_ts: 0,
+    content: {},
+    ...(stateKey === undefined ? {} : { state_key: stateKey }),
+    prev_events: [],
+    auth_events: [],
+    depth,
+    hashes: { sha256: '' },
+    signatures: {},
+  };
+}
+
+describe('persist queue (group commit)', () => {
+  let dir: string;
+  let storage: Storage;
+  const failures: string[][] = [];
+  let queue: PersistQueue;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'weft-queue-'));
+    storage = openSqliteStorage(path.join(dir, 'weft.db'));
+    queue = new PersistQueue(storage, (rooms) => failures.push([...rooms].sort()));
+    await storage.rooms.createRoom(
+      { roomId: '!r:localhost', version: '11', creator: '@a:localhost' },
+      0,
+    );
+    await storage.rooms.persistEvent({
+      eventId: '$create',
+      roomId: '!r:localhost',
+      pdu: pdu('m.room.create', 1, ''),
+    });
+  });
+  after(async () => {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores events handed in together, in order, and answers each after the commit', async () => {
+    const records = await Promise.all(
+      [2, 3, 4].map((depth) =>
+        queue.enqueue({
+          eventId: `$m${depth}`,
+          roomId: '!r:localhost',
+          pdu: pdu('m.room.message', depth),
+        }),
+      ),
+    );
+    assert.deepEqual(
+      records.map((r) => r.eventId),
+      ['$m2', '$m3', '$m4'],
+    );
+    assert.ok(records[0]!.streamOrdering < records[1]!.streamOrdering);
+    for (const record of records) assert.ok(await storage.rooms.getEvent(record.eventId));
+  });
+
+  it('fails a whole batch together, and later events of its rooms built before the failure', async () => {
+    const good = queue.enqueue({
+      eventId: '$g1',
+      roomId: '!r:localhost',
+      pdu: pdu('m.room.message', 5),
+    });
+    // An event for a room that does not exist makes the transaction fail.
+    const bad = queue.enqueue({
+      eventId: '$b1',
+      roomId: '!nope:localhost',
+      pdu: pdu('m.room.message', 1),
+    });
+    await assert.rejects(good);
+    await assert.rejects(bad);
+    assert.deepEqual(failures, [['!nope:localhost', '!r:localhost']]);
+    assert.equal(await storage.rooms.getEvent('$g1'), undefined, 'nothing of the batch was stored');
+
+    // Enqueued after the failure: a new generation, stored normally.
+    const next = await queue.enqueue({
+      eventId: '$g2',
+      roomId: '!r:localhost',
+      pdu: pdu('m.room.message', 5),
+    });
+    assert.equal(next.eventId, '$g2');
+  });
+});
