@@ -4,31 +4,14 @@
  * on from the stored events (a new send builds on them).
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Api, CLIENT_V3 } from '../support/client.js';
-import { makeTempDir, startWeftProcess, type WeftProcess } from '../support/process.js';
+import { restartableServer } from '../support/process.js';
 
 const SENDERS = 6;
 
 describe('room events across SIGKILL', { timeout: 120_000 }, () => {
-  const dir = makeTempDir();
-  const env = {
-    WEFT_CONFIG: path.join(dir.path, 'weft.yaml'),
-    WEFT_DATA_DIR: path.join(dir.path, 'data'),
-    WEFT_PORT: '0',
-    WEFT_RATE_LIMITS: 'off',
-  };
-  const servers: WeftProcess[] = [];
-  const start = async () => {
-    const server = await startWeftProcess({ cwd: dir.path, env });
-    servers.push(server);
-    return server;
-  };
-  after(async () => {
-    for (const server of servers) await server.kill();
-    dir.remove();
-  });
+  const { start } = restartableServer();
 
   it('keeps every acknowledged event', async () => {
     const first = await start();

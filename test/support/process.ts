@@ -261,3 +261,30 @@ function parseJsonLine(line: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/**
+ * For a suite that kills and restarts the server on one data folder: `start()`
+ * launches `weft start` there (any free port, no rate limits); every server is
+ * killed and the folder removed after the suite.
+ */
+export function restartableServer(): { start(): Promise<WeftProcess> } {
+  const dir = makeTempDir();
+  const env = {
+    WEFT_CONFIG: path.join(dir.path, 'weft.yaml'),
+    WEFT_DATA_DIR: path.join(dir.path, 'data'),
+    WEFT_PORT: '0',
+    WEFT_RATE_LIMITS: 'off',
+  };
+  const servers: WeftProcess[] = [];
+  after(async () => {
+    for (const server of servers) await server.kill();
+    dir.remove();
+  });
+  return {
+    start: async () => {
+      const server = await startWeftProcess({ cwd: dir.path, env });
+      servers.push(server);
+      return server;
+    },
+  };
+}
