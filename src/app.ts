@@ -17,18 +17,26 @@ import { DeviceService } from './devices/device-service.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { Router } from './http/router.js';
 import { createHttpServer } from './http/server.js';
-import type { Storage } from './storage/storage.js';
+import type { EventRecord, Storage } from './storage/storage.js';
 import { openSqliteStorage } from './storage/sqlite/sqlite-storage.js';
-import type { ClientApiServices } from './api/client/services.js';
+import type { ClientApiServices, SyncDeps } from './api/client/services.js';
 import { registerAccountRoutes } from './api/client/account.js';
 import { registerDeviceRoutes } from './api/client/devices.js';
 import { registerDirectoryRoutes } from './api/client/directory.js';
 import { registerDiscoveryRoutes } from './api/client/discovery.js';
+import { registerFilterRoutes } from './api/client/filters.js';
 import { registerLoginRoutes } from './api/client/login.js';
 import { registerRegistrationRoutes } from './api/client/register.js';
 import { registerRoomRoutes } from './api/client/rooms.js';
+import { registerSyncRoutes } from './api/client/sync.js';
 import { EventViews } from './rooms/event-views.js';
 import { RoomService } from './rooms/room-service.js';
+import { FilterService } from './sync/filter-service.js';
+import { HistoryService } from './sync/history-service.js';
+import { Notifier } from './sync/notifier.js';
+import { RoomHistory } from './sync/room-history.js';
+import { visibilityCheckFor } from './sync/room-visibility.js';
+import { SyncService } from './sync/sync-service.js';
 import { registerFallbackRoutes } from './api/static/fallback.js';
 
 export interface Weft {
@@ -68,6 +76,41 @@ export function createLogger(config: Config): Logger {
   });
 }
 
+/**
+ * Sync and history: the notifier learns of every committed batch of room events
+ * (waking the rooms', and for member events the users', long-polls), and starts
+ * from the newest position in storage.
+ */
+function buildSync(
+  storage: Storage,
+  rooms: RoomService,
+  views: EventViews,
+  filters: FilterService,
+): SyncDeps {
+  const notifier = new Notifier();
+  const announce = (records: EventRecord[]) => {
+    for (const record of records) {
+      const { type, state_key: stateKey } = record.pdu;
+      notifier.notify({
+        stream: 'roomEvents',
+        position: record.streamOrdering,
+        roomIds: [record.roomId],
+        userIds: type === 'm.room.member' && stateKey !== undefined ? [stateKey] : [],
+      });
+    }
+  };
+  rooms.onCommitted(announce);
+  const ready = storage.rooms
+    .maxStreamOrdering()
+    .then((position) => notifier.notify({ stream: 'roomEvents', position }));
+  const history = new RoomHistory(storage, visibilityCheckFor(storage));
+  return {
+    sync: new SyncService(storage, views, history, notifier, ready),
+    history: new HistoryService(storage, views, history, notifier),
+    resolveFilter: (userId, param) => filters.resolve(userId, param),
+  };
+}
+
 /** Builds the server and its services without listening. */
 export function buildWeft(config: Config, logger: Logger) {
   mkdirSync(config.data_dir, { recursive: true });
@@ -89,13 +132,14 @@ export function buildWeft(config: Config, logger: Logger) {
     passwordFailuresPerAccount: limits.loginFailuresPerAccount,
     registrationTokensPerIp: limits.registrationTokenValidityPerIp,
   });
+  const rooms = new RoomService(config, storage, keys.signingKey);
+  const views = new EventViews(storage);
+  // One FilterService for the filter endpoints and /sync: it caches parsed filters.
+  const filters = new FilterService(storage.filters);
   const services: ClientApiServices = {
     config,
-    roomDeps: {
-      rooms: new RoomService(config, storage, keys.signingKey),
-      views: new EventViews(storage),
-      storage,
-    },
+    roomDeps: { rooms, views, storage },
+    syncDeps: buildSync(storage, rooms, views, filters),
     accounts: new AccountService(config, storage, sessions),
     login,
     sessions,
@@ -121,6 +165,8 @@ export function buildWeft(config: Config, logger: Logger) {
   registerDeviceRoutes(router, services);
   registerRoomRoutes(router, services);
   registerDirectoryRoutes(router, services);
+  registerFilterRoutes(router, filters);
+  registerSyncRoutes(router, services);
   registerFallbackRoutes(router, services);
   router.finish();
 

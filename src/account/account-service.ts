@@ -55,7 +55,15 @@ export class AccountService {
           now,
         );
     const created = await this.storage.users.createUser(
-      { userId, passwordHash, isGuest: false, isAdmin: account.isAdmin ?? false, now },
+      {
+        userId,
+        passwordHash,
+        isGuest: false,
+        isAdmin: account.isAdmin ?? false,
+        now,
+        // As Synapse does: the display name starts as the localpart, chosen or generated.
+        displayName: localpartOf(userId),
+      },
       session?.record,
     );
     // Taken between the check before UIA and now.
@@ -72,7 +80,15 @@ export class AccountService {
     // Guests never choose their device ID (guest access module).
     const session = this.sessions.prepare(userId, undefined, initialDeviceDisplayName, ip, now);
     const created = await this.storage.users.createUser(
-      { userId, passwordHash: null, isGuest: true, isAdmin: false, now },
+      {
+        userId,
+        passwordHash: null,
+        isGuest: true,
+        isAdmin: false,
+        now,
+        // Synapse gives guests their generated (numeric) localpart as display name too.
+        displayName: localpartOf(userId),
+      },
       session.record,
     );
     if (!created) throw errors.userInUse();
@@ -84,12 +100,13 @@ export class AccountService {
    * the client must give the guest's own localpart as `username`).
    */
   checkGuestUpgrade(guestUserId: string, username: string | undefined): void {
-    const expectedLocalpart = guestUserId.slice(1, guestUserId.indexOf(':'));
+    const expectedLocalpart = localpartOf(guestUserId);
     if (username !== undefined && username.toLowerCase() !== expectedLocalpart) {
       throw errors.invalidUsername('A guest upgrade must keep the guest user ID');
     }
   }
 
+  /** The guest's profile is kept, as in Synapse (a guest already has one). */
   async upgradeGuest(guestUserId: string, password: string | undefined): Promise<void> {
     checkPassword(password);
     const passwordHash = password === undefined ? null : await hashPassword(password);
@@ -125,6 +142,10 @@ export class AccountService {
       if (!(await this.storage.users.getUser(userId))) return userId;
     }
   }
+}
+
+function localpartOf(userId: string): string {
+  return userId.slice(1, userId.indexOf(':'));
 }
 
 function checkPassword(password: string | undefined): void {

@@ -2,11 +2,15 @@
  * POST /createRoom: the events of a new room, in the order the spec lays out
  * (client-server API, "Creation"): create, the creator's join, power levels,
  * the canonical alias from room_alias_name, the preset's join rules / history
- * visibility / guest access, initial_state, name, topic, then invites. A
- * `visibility: public` room is then published in the room directory.
+ * visibility / guest access, initial_state, name, topic, then invites. An
+ * initial_state event replaces the preset's event of the same (type, state_key).
+ * Member events carry the user's profile. A `visibility: public` room is then
+ * published in the room directory.
  */
 import { randomBytes } from 'node:crypto';
+import { MemberProfiles } from '../account/member-profiles.js';
 import type { Config } from '../config/config.js';
+import { stateMapKey } from '../events/auth-rules.js';
 import { eventIdFor, roomIdFor } from '../events/hashing.js';
 import type { JsonObject, JsonValue, Pdu } from '../events/pdu.js';
 import { errors } from '../http/errors.js';
@@ -48,7 +52,8 @@ export async function createRoom(
     request.roomAliasName === undefined
       ? undefined
       : localAliasFor(request.roomAliasName, config.server_name);
-  const drafts = followingEvents(request, version, alias);
+  const profiles = new MemberProfiles(storage.profiles, config.server_name);
+  const drafts = await profiles.completeAll(followingEvents(request, version, alias));
 
   // Reserved before anything is stored, so a taken alias leaves no half-made room behind.
   const creator = request.creator;
@@ -101,6 +106,8 @@ function buildCreateEvent(
   return rooms.finish(pdu, version);
 }
 
+const POWER_LEVELS = 'm.room.power_levels';
+
 function followingEvents(
   request: CreateRoomRequest,
   version: RoomVersion,
@@ -108,46 +115,81 @@ function followingEvents(
 ): EventDraft[] {
   const preset =
     request.preset ?? (request.visibility === 'public' ? 'public_chat' : 'private_chat');
-  // A power levels event in initial_state replaces the generated one (as Synapse does).
-  const initialPowerLevels = request.initialState.find((d) => d.type === 'm.room.power_levels');
-  const drafts: EventDraft[] = [
+  const initialState = initialStateByKey(request.initialState);
+  // A power levels event in initial_state replaces the generated one in its place (as Synapse does).
+  const initialPowerLevels = initialState.get(stateMapKey(POWER_LEVELS, ''));
+  initialState.delete(stateMapKey(POWER_LEVELS, ''));
+  // initial_state takes precedence over the preset: such an event is sent once, from initial_state.
+  // Synapse treats the canonical alias from room_alias_name the same way.
+  const defaults = [...aliasEvent(alias), ...presetEvents(preset)].filter(
+    (draft) => !initialState.has(stateMapKey(draft.type, draft.stateKey ?? '')),
+  );
+  return [
     member(request.creator, 'join'),
     {
-      type: 'm.room.power_levels',
+      type: POWER_LEVELS,
       stateKey: '',
       content: {
         ...(initialPowerLevels?.content ?? defaultPowerLevels(request, preset, version)),
         ...request.powerLevelOverride,
       },
     },
-    ...(alias === undefined
-      ? []
-      : [{ type: 'm.room.canonical_alias', stateKey: '', content: { alias } }]),
+    ...defaults,
+    ...initialState.values(),
+    ...nameAndTopic(request),
+    ...request.invite.map((invitee) =>
+      member(invitee, 'invite', request.isDirect ? { is_direct: true } : {}),
+    ),
+  ];
+}
+
+/**
+ * initial_state with one event per (type, state_key): a later entry replaces an
+ * earlier one in the earlier one's place, as Synapse's ordered map does.
+ */
+function initialStateByKey(initialState: EventDraft[]): Map<string, EventDraft> {
+  const byKey = new Map<string, EventDraft>();
+  for (const draft of initialState) {
+    // initial_state may not replace what the request sets more directly.
+    if (draft.type === 'm.room.create' || draft.type === 'm.room.member') {
+      throw errors.invalidRoomState(`initial_state may not contain ${draft.type}`);
+    }
+    byKey.set(stateMapKey(draft.type, draft.stateKey ?? ''), draft);
+  }
+  return byKey;
+}
+
+function aliasEvent(alias: string | undefined): EventDraft[] {
+  return alias === undefined
+    ? []
+    : [{ type: 'm.room.canonical_alias', stateKey: '', content: { alias } }];
+}
+
+/** The spec's preset table: join rules, history visibility, guest access. */
+function presetEvents(preset: Preset): EventDraft[] {
+  const isPublic = preset === 'public_chat';
+  return [
     {
       type: 'm.room.join_rules',
       stateKey: '',
-      content: { join_rule: preset === 'public_chat' ? 'public' : 'invite' },
+      content: { join_rule: isPublic ? 'public' : 'invite' },
     },
     { type: 'm.room.history_visibility', stateKey: '', content: { history_visibility: 'shared' } },
     {
       type: 'm.room.guest_access',
       stateKey: '',
-      content: { guest_access: preset === 'public_chat' ? 'forbidden' : 'can_join' },
+      content: { guest_access: isPublic ? 'forbidden' : 'can_join' },
     },
   ];
-  // initial_state may not replace what the request sets more directly.
-  for (const draft of request.initialState) {
-    if (draft.type === 'm.room.create' || draft.type === 'm.room.member') {
-      throw errors.invalidRoomState(`initial_state may not contain ${draft.type}`);
-    }
-    if (draft.type !== 'm.room.power_levels') drafts.push(draft);
-  }
-  if (request.name !== undefined)
+}
+
+/** Sent after initial_state, so they win over it (the spec's order). */
+function nameAndTopic(request: CreateRoomRequest): EventDraft[] {
+  const drafts: EventDraft[] = [];
+  if (request.name !== undefined) {
     drafts.push({ type: 'm.room.name', stateKey: '', content: { name: request.name } });
-  if (request.topic !== undefined) drafts.push(topic(request.topic));
-  for (const invitee of request.invite) {
-    drafts.push(member(invitee, 'invite', request.isDirect ? { is_direct: true } : {}));
   }
+  if (request.topic !== undefined) drafts.push(topic(request.topic));
   return drafts;
 }
 

@@ -23,6 +23,8 @@ export class PersistQueue {
   constructor(
     private readonly storage: Storage,
     private readonly onFailure: (roomIds: Set<string>) => void,
+    /** Told of each committed batch before any caller is answered (sync must see it first). */
+    private readonly onCommitted: (records: EventRecord[]) => void = () => {},
   ) {}
 
   enqueue(event: NewRoomEvent): Promise<EventRecord> {
@@ -54,15 +56,18 @@ export class PersistQueue {
 
   private async commit(batch: Queued[]): Promise<void> {
     if (batch.length === 0) return;
+    let records: EventRecord[];
     try {
-      const records = await this.storage.rooms.persistEvents(batch.map((q) => q.event));
-      batch.forEach((q, i) => q.resolve(records[i]!));
+      records = await this.storage.rooms.persistEvents(batch.map((q) => q.event));
     } catch (err) {
       const rooms = new Set(batch.map((q) => q.event.roomId));
       for (const roomId of rooms) this.generations.set(roomId, this.generationOf(roomId) + 1);
       this.onFailure(rooms);
       for (const q of batch) q.reject(err);
+      return;
     }
+    this.onCommitted(records);
+    batch.forEach((q, i) => q.resolve(records[i]!));
   }
 
   private generationOf(roomId: string): number {

@@ -49,6 +49,7 @@ export class RoomService {
   private readonly heads: RoomHeads;
   private readonly queue: PersistQueue;
   private readonly pendingTransactions = new Map<string, Promise<EventRecord>>();
+  private readonly committedListeners: ((records: EventRecord[]) => void)[] = [];
 
   constructor(
     private readonly config: Config,
@@ -57,9 +58,18 @@ export class RoomService {
   ) {
     this.heads = new RoomHeads(storage);
     // A failed batch leaves heads pointing at events never stored: forget them.
-    this.queue = new PersistQueue(storage, (roomIds) => {
-      for (const roomId of roomIds) this.heads.drop(roomId);
-    });
+    this.queue = new PersistQueue(
+      storage,
+      (roomIds) => {
+        for (const roomId of roomIds) this.heads.drop(roomId);
+      },
+      (records) => this.committedListeners.forEach((listener) => listener(records)),
+    );
+  }
+
+  /** Calls `listener` with every batch of events once it has committed (sync's notifier). */
+  onCommitted(listener: (records: EventRecord[]) => void): void {
+    this.committedListeners.push(listener);
   }
 
   /**

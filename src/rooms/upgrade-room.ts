@@ -138,12 +138,7 @@ export async function upgradeRoom(
     if (published) await storage.directory.setPublished(roomId, false, Date.now());
 
     // 4. The local aliases now lead to the new room (which got the canonical alias above).
-    for (const alias of await storage.directory.aliasesOfRoom(roomId)) {
-      const record = await storage.directory.getAlias(alias);
-      if (!record) continue;
-      await storage.directory.deleteAlias(alias);
-      await storage.directory.createAlias({ ...record, roomId: newRoomId }, Date.now());
-    }
+    await storage.directory.moveAliases(roomId, newRoomId);
 
     // 5. The tombstone.
     await rooms.buildAndStore(oldRoom, userId, {

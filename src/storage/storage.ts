@@ -48,6 +48,8 @@ export interface NewUser {
   isGuest: boolean;
   isAdmin: boolean;
   now: number;
+  /** The display name the user's profile starts with; absent: no profile. */
+  displayName?: string;
 }
 
 export interface UiaSessionRecord {
@@ -73,10 +75,12 @@ export interface Storage {
   rooms: RoomStore;
   directory: DirectoryStore;
   users: UserStore;
+  profiles: ProfileStore;
   devices: DeviceStore;
   tokens: TokenStore;
   loginTokens: LoginTokenStore;
   uia: UiaStore;
+  filters: FilterStore;
   close(): Promise<void>;
 }
 
@@ -91,6 +95,19 @@ export interface UserStore {
   upgradeGuest(userId: string, passwordHash: string | null): Promise<void>;
   /** Marks the user deactivated and removes every device and token; returns revoked token hashes. */
   deactivate(userId: string): Promise<string[]>;
+}
+
+/** A user's global profile; absent fields are unset. */
+export interface Profile {
+  displayName?: string;
+  avatarUrl?: string;
+}
+
+export interface ProfileStore {
+  /** Undefined when the user has no profile. */
+  getProfile(userId: string): Promise<Profile | undefined>;
+  /** Replaces the user's profile (creating it if need be). */
+  setProfile(userId: string, profile: Profile): Promise<void>;
 }
 
 export interface DeviceStore {
@@ -108,6 +125,13 @@ export interface TokenStore {
   /** Creates or keeps the device and issues a token for it; returns the revoked token hashes. */
   createSession(session: NewSession): Promise<string[]>;
   lookup(tokenHash: string): Promise<TokenOwner | undefined>;
+}
+
+/** Sync filters uploaded by users (POST /user/{userId}/filter); a filter never changes once stored. */
+export interface FilterStore {
+  /** Stores the filter's JSON text and returns its ID (the same text again: the same ID). */
+  add(userId: string, filterJson: string): Promise<number>;
+  get(userId: string, filterId: number): Promise<string | undefined>;
 }
 
 export interface LoginTokenStore {
@@ -191,6 +215,42 @@ export interface RoomStore {
   forgetRoom(userId: string, roomId: string): Promise<void>;
   /** Rooms in which the user's current membership is the given one. */
   roomsWithMembership(userId: string, membership: string): Promise<string[]>;
+
+  // Reads by stream position, for sync and history.
+  /** The newest position of the event stream (0 when there are no events). */
+  maxStreamOrdering(): Promise<number>;
+  /** A room's events with positions in (after, upTo], at most `limit`, in the order asked. */
+  roomEvents(query: RoomEventsQuery): Promise<EventRecord[]>;
+  /** The position of the room's last event at or before `upTo`. */
+  lastPositionInRoom(roomId: string, upTo: number): Promise<number | undefined>;
+  /** The room's state after its last event at or before `position` (empty before the room). */
+  stateIdsAt(roomId: string, position: number): Promise<StateIds>;
+  /** Every membership event about the user up to a position, oldest first. */
+  membershipEventsOf(userId: string, upTo: number): Promise<MembershipEvent[]>;
+  /** Joined and invited members in the current state. */
+  memberCounts(roomId: string): Promise<{ joined: number; invited: number }>;
+  /** Up to `limit` joined or invited members of the room (for the sync summary's heroes). */
+  someMembers(roomId: string, limit: number): Promise<string[]>;
+  /** Rooms the user has forgotten. */
+  forgottenRooms(userId: string): Promise<string[]>;
+}
+
+export interface RoomEventsQuery {
+  roomId: string;
+  /** Exclusive lower bound of the stream positions. */
+  after: number;
+  /** Inclusive upper bound. */
+  upTo: number;
+  limit: number;
+  order: 'newest-first' | 'oldest-first';
+}
+
+/** A membership event about a user, as the event stream saw it. */
+export interface MembershipEvent {
+  roomId: string;
+  eventId: string;
+  membership: string;
+  streamOrdering: number;
 }
 
 export interface AliasRecord {
@@ -226,6 +286,8 @@ export interface DirectoryStore {
   /** False if there was no such alias. */
   deleteAlias(alias: string): Promise<boolean>;
   aliasesOfRoom(roomId: string): Promise<string[]>;
+  /** Points every alias of one room at another, atomically; returns the aliases moved. */
+  moveAliases(fromRoomId: string, toRoomId: string): Promise<string[]>;
   /** Publishes or unpublishes the room; publishing again keeps its place in the order. */
   setPublished(roomId: string, published: boolean, now: number): Promise<void>;
   isPublished(roomId: string): Promise<boolean>;

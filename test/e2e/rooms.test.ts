@@ -273,6 +273,65 @@ for (const version of ['12', '11']) {
       assert.equal((other.body.unsigned as Body).transaction_id, undefined);
     });
 
+    it('sends initial_state events instead of the preset ones, one per (type, state_key)', async () => {
+      const initialState = [
+        { type: 'm.room.join_rules', content: { join_rule: 'public' } },
+        { type: 'm.room.history_visibility', content: { history_visibility: 'joined' } },
+        { type: 'm.room.guest_access', state_key: '', content: { guest_access: 'forbidden' } },
+        { type: 'm.room.canonical_alias', content: { alias: `#one-each-${version}:localhost` } },
+        // A later entry of the same pair replaces the earlier one, in its place (as Synapse).
+        { type: 'm.room.join_rules', content: { join_rule: 'knock' } },
+      ];
+      const roomId = await createRoom({
+        preset: 'private_chat',
+        room_alias_name: `one-each-${version}`,
+        initial_state: initialState,
+      });
+      const state = await api.get<Body[]>(`${CLIENT_V3}/rooms/${roomId}/state`, {
+        token: alice.access_token,
+      });
+      const depthOf = async (type: string) => {
+        const event = state.body.find((e) => e.type === type)!;
+        // Not replaced: no earlier event of the pair was sent.
+        assert.equal((event.unsigned as Body | undefined)?.replaces_state, undefined, type);
+        return (await server.weft.storage.rooms.getEvent(String(event.event_id)))!.pdu.depth;
+      };
+      // create, join, power levels, then initial_state in its order: nothing else.
+      assert.deepEqual(
+        await Promise.all(
+          [
+            'm.room.power_levels',
+            'm.room.join_rules',
+            'm.room.history_visibility',
+            'm.room.guest_access',
+            'm.room.canonical_alias',
+          ].map(depthOf),
+        ),
+        [3, 4, 5, 6, 7],
+      );
+      const [last] = await server.weft.storage.rooms.forwardExtremities(roomId);
+      assert.equal(last?.depth, 7, 'seven events in all');
+      const contentOf = (type: string) => state.body.find((e) => e.type === type)!.content;
+      assert.deepEqual(contentOf('m.room.join_rules'), { join_rule: 'knock' });
+      assert.deepEqual(contentOf('m.room.history_visibility'), { history_visibility: 'joined' });
+      assert.deepEqual(contentOf('m.room.guest_access'), { guest_access: 'forbidden' });
+
+      // Pairs initial_state leaves alone still get the preset's event.
+      const partial = await createRoom({
+        preset: 'public_chat',
+        initial_state: [{ type: 'm.room.guest_access', content: { guest_access: 'can_join' } }],
+      });
+      const partialState = await api.get<Body[]>(`${CLIENT_V3}/rooms/${partial}/state`, {
+        token: alice.access_token,
+      });
+      const partialContent = (type: string) =>
+        partialState.body.find((e) => e.type === type)?.content;
+      assert.deepEqual(partialContent('m.room.join_rules'), { join_rule: 'public' });
+      assert.deepEqual(partialContent('m.room.guest_access'), { guest_access: 'can_join' });
+      const [partialLast] = await server.weft.storage.rooms.forwardExtremities(partial);
+      assert.equal(partialLast?.depth, 6, 'create, join, power levels, 2 preset events, 1 initial');
+    });
+
     it('knocks where the join rule allows it, and forgets rooms only after leaving', async () => {
       const roomId = await createRoom({
         initial_state: [{ type: 'm.room.join_rules', content: { join_rule: 'knock' } }],
@@ -288,7 +347,11 @@ for (const version of ['12', '11']) {
         `${CLIENT_V3}/rooms/${roomId}/state/m.room.member/@bob:localhost`,
         { token: alice.access_token },
       );
-      assert.deepEqual(member.body, { membership: 'knock', reason: 'let me in' });
+      assert.deepEqual(member.body, {
+        membership: 'knock',
+        reason: 'let me in',
+        displayname: 'bob',
+      });
       const inviteOnly = await createRoom();
       const refused = await api.post(
         `${CLIENT_V3}/knock/${inviteOnly}`,
@@ -467,7 +530,7 @@ describe('room members', () => {
     const joined = await api.get(`${CLIENT_V3}/rooms/${roomId}/joined_members`, {
       token: dan.access_token,
     });
-    assert.deepEqual(joined.body, { joined: { '@dan:localhost': {} } });
+    assert.deepEqual(joined.body, { joined: { '@dan:localhost': { display_name: 'dan' } } });
   });
 });
 

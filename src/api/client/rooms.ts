@@ -1,5 +1,6 @@
 /** Rooms: creation, sending events, state, membership, reading events. */
 import type { FastifyRequest } from 'fastify';
+import { MemberProfiles } from '../../account/member-profiles.js';
 import { stateMapKey } from '../../events/auth-rules.js';
 import { toClientEvent } from '../../events/client-format.js';
 import type { JsonObject } from '../../events/pdu.js';
@@ -33,6 +34,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   const { rooms, storage, views } = services.roomDeps;
   const params = (request: FastifyRequest) => request.params as RoomParams;
   const directory = new DirectoryService(services.config, storage, rooms);
+  const memberProfiles = new MemberProfiles(storage.profiles, services.config.server_name);
 
   /** 403 unless the user is joined: Weft serves room contents to members only for now. */
   async function requireJoined(roomId: string, userId: string): Promise<void> {
@@ -53,11 +55,8 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     const reason = optionalString(body, 'reason');
     const content: JsonObject = { membership };
     if (reason !== undefined) content.reason = reason;
-    await rooms.send(roomId, owner.userId, {
-      type: 'm.room.member',
-      stateKey: target,
-      content,
-    });
+    const draft = { type: 'm.room.member', stateKey: target, content };
+    await rooms.send(roomId, owner.userId, await memberProfiles.complete(draft));
     return {};
   }
 
@@ -141,7 +140,9 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     const owner = ownerOf(request);
     const { roomId, eventType, stateKey = '' } = params(request);
     const content = objectBody(request.body) as JsonObject;
-    const event = await rooms.send(roomId, owner.userId, { type: eventType!, stateKey, content });
+    // A member event sent as state gets the profile too, where its content leaves it out.
+    const draft = await memberProfiles.complete({ type: eventType!, stateKey, content });
+    const event = await rooms.send(roomId, owner.userId, draft);
     return { event_id: event.eventId };
   };
   router.client(
@@ -199,12 +200,8 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     '/rooms/:roomId/event/:eventId',
     { auth: 'required', guest: true },
     async (request) => {
-      const owner = ownerOf(request);
       const { roomId, eventId } = params(request);
-      await requireJoined(roomId, owner.userId);
-      const event = await storage.rooms.getEvent(eventId!);
-      if (!event || event.roomId !== roomId) throw errors.notFound('Event not found');
-      return views.one(event, owner);
+      return services.syncDeps.history.event(ownerOf(request), roomId, eventId!);
     },
   );
 
@@ -221,15 +218,11 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     async (request) => {
       const owner = ownerOf(request);
       const { roomId } = params(request);
-      await requireJoined(roomId, owner.userId);
       const membership = queryString(request.query, 'membership');
       const notMembership = queryString(request.query, 'not_membership');
-      if (queryString(request.query, 'at') !== undefined) {
-        // Needs sync tokens, which arrive with /sync.
-        throw errors.invalidParam('The at parameter is not supported yet');
-      }
+      const at = queryString(request.query, 'at');
       const now = Date.now();
-      const chunk = (await memberEvents(roomId))
+      const chunk = (await services.syncDeps.history.members(owner, roomId, at))
         .filter((e) => membership === undefined || e.pdu.content.membership === membership)
         .filter((e) => notMembership === undefined || e.pdu.content.membership !== notMembership)
         .map((e) => toClientEvent(e, now));

@@ -9,6 +9,9 @@ import type { RateLimiter } from '../../http/rate-limit.js';
 import type { EventViews } from '../../rooms/event-views.js';
 import type { RoomService } from '../../rooms/room-service.js';
 import type { Storage } from '../../storage/storage.js';
+import type { SyncFilter } from '../../sync/filters.js';
+import type { HistoryService } from '../../sync/history-service.js';
+import type { SyncService } from '../../sync/sync-service.js';
 
 export interface RateLimiters {
   loginPerIp: RateLimiter;
@@ -24,8 +27,16 @@ export interface RoomDeps {
   storage: Storage;
 }
 
+export interface SyncDeps {
+  sync: SyncService;
+  history: HistoryService;
+  /** The `filter` parameter of /sync: the ID of one of the user's filters, or inline JSON. */
+  resolveFilter(userId: string, param: string | undefined): Promise<SyncFilter>;
+}
+
 export interface ClientApiServices {
   roomDeps: RoomDeps;
+  syncDeps: SyncDeps;
   config: Config;
   accounts: AccountService;
   login: LoginService;

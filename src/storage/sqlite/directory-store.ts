@@ -77,6 +77,11 @@ export class SqliteDirectoryStore implements DirectoryStore {
     return this.statements.selectAliasesOfRoom.all(roomId) as string[];
   }
 
+  async moveAliases(fromRoomId: string, toRoomId: string): Promise<string[]> {
+    // One statement, so one transaction: no alias is ever left behind or missing.
+    return this.statements.moveAliases.all(toRoomId, fromRoomId) as string[];
+  }
+
   async setPublished(roomId: string, published: boolean, now: number): Promise<void> {
     if (published) this.statements.publish.run(roomId, now);
     else this.statements.unpublish.run(roomId);
@@ -155,6 +160,10 @@ function prepare(db: SqliteDatabase) {
     deleteAlias: db.prepare('DELETE FROM room_aliases WHERE alias = ?'),
     selectAliasesOfRoom: db
       .prepare('SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY created_ts, alias')
+      .pluck(),
+    // The creator and creation time stay: they still say who may delete it, and its order.
+    moveAliases: db
+      .prepare('UPDATE room_aliases SET room_id = ? WHERE room_id = ? RETURNING alias')
       .pluck(),
     publish: db.prepare(
       `INSERT INTO room_directory (room_id, published_ts) VALUES (?, ?)

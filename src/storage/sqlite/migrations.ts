@@ -161,6 +161,48 @@ export const migrations: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    description: 'user profiles (display name, avatar)',
+    sql: `
+      -- A user's global profile, copied into their m.room.member events.
+      CREATE TABLE profiles (
+        user_id TEXT PRIMARY KEY,
+        displayname TEXT,
+        avatar_url TEXT
+      );
+      -- New accounts start with their localpart as display name (as in Synapse):
+      -- existing ones get the same, so every account looks alike.
+      INSERT INTO profiles (user_id, displayname)
+        SELECT user_id, substr(user_id, 2, instr(user_id, ':') - 2) FROM users;
+    `,
+  },
+  {
+    version: 5,
+    description: 'sync filters uploaded by users',
+    sql: `
+      -- POST /user/{userId}/filter: the client's JSON as given; IDs count up per user.
+      CREATE TABLE user_filters (
+        user_id TEXT NOT NULL,
+        filter_id INTEGER NOT NULL,
+        filter_json TEXT NOT NULL,
+        PRIMARY KEY (user_id, filter_id)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 6,
+    description: 'memberships in the event stream, for sync',
+    sql: `
+      -- For m.room.member events: the membership, so a user's membership changes
+      -- between two sync positions are one index range.
+      ALTER TABLE events ADD COLUMN membership TEXT;
+      UPDATE events SET membership = json_extract(json, '$.content.membership')
+        WHERE type = 'm.room.member';
+      CREATE INDEX events_memberships ON events (state_key, stream_ordering)
+        WHERE type = 'm.room.member';
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

@@ -11,7 +11,15 @@
  */
 import { stateMapKey } from '../../events/auth/auth-state.js';
 import type { Pdu } from '../../events/pdu.js';
-import type { EventRecord, NewRoomEvent, RoomRecord, RoomStore, StateIds } from '../storage.js';
+import type {
+  EventRecord,
+  MembershipEvent,
+  NewRoomEvent,
+  RoomEventsQuery,
+  RoomRecord,
+  RoomStore,
+  StateIds,
+} from '../storage.js';
 import type { SqliteDatabase } from './database.js';
 
 const SNAPSHOT_INTERVAL = 64;
@@ -131,6 +139,49 @@ export class SqliteRoomStore implements RoomStore {
     return this.statements.selectRoomsWithMembership.all(userId, membership) as string[];
   }
 
+  async maxStreamOrdering(): Promise<number> {
+    return this.statements.selectMaxStreamOrdering.get() as number;
+  }
+
+  async roomEvents(query: RoomEventsQuery): Promise<EventRecord[]> {
+    const statement =
+      query.order === 'newest-first'
+        ? this.statements.selectRoomEventsBackwards
+        : this.statements.selectRoomEventsForwards;
+    const rows = statement.all(query.roomId, query.after, query.upTo, query.limit) as EventRow[];
+    return rows.map(toEvent);
+  }
+
+  async lastPositionInRoom(roomId: string, upTo: number): Promise<number | undefined> {
+    return this.statements.selectRoomLastPosition.get(roomId, upTo) as number | undefined;
+  }
+
+  async stateIdsAt(roomId: string, position: number): Promise<StateIds> {
+    const group = this.statements.selectGroupAt.get(roomId, position) as number | undefined;
+    return group === undefined ? new Map() : this.resolveGroup(group);
+  }
+
+  async membershipEventsOf(userId: string, upTo: number): Promise<MembershipEvent[]> {
+    return this.statements.selectMembershipEvents.all(userId, upTo) as MembershipEvent[];
+  }
+
+  async memberCounts(roomId: string): Promise<{ joined: number; invited: number }> {
+    const rows = this.statements.selectMemberCounts.all(roomId) as {
+      membership: string;
+      count: number;
+    }[];
+    const countOf = (m: string) => rows.find((r) => r.membership === m)?.count ?? 0;
+    return { joined: countOf('join'), invited: countOf('invite') };
+  }
+
+  async someMembers(roomId: string, limit: number): Promise<string[]> {
+    return this.statements.selectSomeMembers.all(roomId, limit) as string[];
+  }
+
+  async forgottenRooms(userId: string): Promise<string[]> {
+    return this.statements.selectForgotten.all(userId) as string[];
+  }
+
   private persistInTransaction(event: NewRoomEvent): EventRecord {
     const s = this.statements;
     const { pdu } = event;
@@ -156,6 +207,7 @@ export class SqliteRoomStore implements RoomStore {
       group,
       json,
       replacesState ?? null,
+      membershipOf(pdu),
     );
     const redacts =
       pdu.type === 'm.room.redaction' ? (pdu.redacts ?? pdu.content.redacts) : undefined;
@@ -179,7 +231,7 @@ export class SqliteRoomStore implements RoomStore {
   /** Adds the state group after a state event and makes it the room's current state. */
   private appendStateGroup(event: NewRoomEvent, previous: number | null): number {
     const s = this.statements;
-    const { type, state_key: stateKey = '', content } = event.pdu;
+    const { type, state_key: stateKey = '' } = event.pdu;
     const prev = previous === null ? undefined : (s.selectGroup.get(previous) as GroupRow);
     const snapshot = !prev || prev.chain_length + 1 >= SNAPSHOT_INTERVAL;
     const { lastInsertRowid } = s.insertGroup.run(
@@ -191,11 +243,7 @@ export class SqliteRoomStore implements RoomStore {
     if (snapshot && prev) s.copyCurrentStateIntoGroup.run(group, event.roomId);
     s.upsertGroupEntry.run(group, type, stateKey, event.eventId);
 
-    const membership =
-      type === 'm.room.member' && typeof content.membership === 'string'
-        ? content.membership
-        : null;
-    s.upsertCurrentState.run(event.roomId, type, stateKey, event.eventId, membership);
+    s.upsertCurrentState.run(event.roomId, type, stateKey, event.eventId, membershipOf(event.pdu));
     s.updateRoomGroup.run(group, event.roomId);
     return group;
   }
@@ -213,6 +261,19 @@ export class SqliteRoomStore implements RoomStore {
     }
     return state;
   }
+}
+
+/** Events with what serving them needs: the redaction applied, the client transaction. */
+const SELECT_EVENTS = `SELECT e.stream_ordering, e.event_id, e.room_id, e.json, e.replaces_state,
+    (SELECT r.redaction_event_id FROM redactions r WHERE r.redacted_event_id = e.event_id
+     LIMIT 1) AS redacted_by,
+    t.user_id AS txn_user, t.device_id AS txn_device, t.txn_id AS txn_id
+  FROM events e LEFT JOIN event_transactions t ON t.event_id = e.event_id`;
+
+function membershipOf(pdu: Pdu): string | null {
+  return pdu.type === 'm.room.member' && typeof pdu.content.membership === 'string'
+    ? pdu.content.membership
+    : null;
 }
 
 interface StateRow {
@@ -233,14 +294,48 @@ function prepare(db: SqliteDatabase) {
     selectRoom: db.prepare('SELECT room_id, room_version, creator FROM rooms WHERE room_id = ?'),
     selectRoomGroup: db.prepare('SELECT state_group FROM rooms WHERE room_id = ?').pluck(),
     updateRoomGroup: db.prepare('UPDATE rooms SET state_group = ? WHERE room_id = ?'),
-    selectEvent: db.prepare(
-      `SELECT e.stream_ordering, e.event_id, e.room_id, e.json, e.replaces_state,
-         (SELECT r.redaction_event_id FROM redactions r WHERE r.redacted_event_id = e.event_id
-          LIMIT 1) AS redacted_by,
-         t.user_id AS txn_user, t.device_id AS txn_device, t.txn_id AS txn_id
-       FROM events e LEFT JOIN event_transactions t ON t.event_id = e.event_id
-       WHERE e.event_id = ?`,
+    selectEvent: db.prepare(`${SELECT_EVENTS} WHERE e.event_id = ?`),
+    selectRoomEventsBackwards: db.prepare(
+      `${SELECT_EVENTS} WHERE e.room_id = ? AND e.stream_ordering > ? AND e.stream_ordering <= ?
+       ORDER BY e.stream_ordering DESC LIMIT ?`,
     ),
+    selectRoomEventsForwards: db.prepare(
+      `${SELECT_EVENTS} WHERE e.room_id = ? AND e.stream_ordering > ? AND e.stream_ordering <= ?
+       ORDER BY e.stream_ordering ASC LIMIT ?`,
+    ),
+    selectMaxStreamOrdering: db
+      .prepare('SELECT COALESCE(MAX(stream_ordering), 0) FROM events')
+      .pluck(),
+    selectRoomLastPosition: db
+      .prepare(
+        `SELECT stream_ordering FROM events WHERE room_id = ? AND stream_ordering <= ?
+         ORDER BY stream_ordering DESC LIMIT 1`,
+      )
+      .pluck(),
+    selectGroupAt: db
+      .prepare(
+        `SELECT state_group FROM events WHERE room_id = ? AND stream_ordering <= ?
+         ORDER BY stream_ordering DESC LIMIT 1`,
+      )
+      .pluck(),
+    selectMembershipEvents: db.prepare(
+      `SELECT room_id AS roomId, event_id AS eventId, membership, stream_ordering AS streamOrdering
+       FROM events WHERE type = 'm.room.member' AND state_key = ? AND stream_ordering <= ?
+       ORDER BY stream_ordering ASC`,
+    ),
+    selectMemberCounts: db.prepare(
+      `SELECT membership, COUNT(*) AS count FROM current_state
+       WHERE room_id = ? AND type = 'm.room.member' AND membership IN ('join', 'invite')
+       GROUP BY membership`,
+    ),
+    selectSomeMembers: db
+      .prepare(
+        `SELECT state_key FROM current_state
+         WHERE room_id = ? AND type = 'm.room.member' AND membership IN ('join', 'invite')
+         ORDER BY state_key LIMIT ?`,
+      )
+      .pluck(),
+    selectForgotten: db.prepare('SELECT room_id FROM forgotten_rooms WHERE user_id = ?').pluck(),
     selectCurrentStateEvent: db
       .prepare(
         'SELECT event_id FROM current_state WHERE room_id = ? AND type = ? AND state_key = ?',
@@ -255,9 +350,9 @@ function prepare(db: SqliteDatabase) {
     ),
     selectEventGroup: db.prepare('SELECT state_group FROM events WHERE event_id = ?').pluck(),
     insertEvent: db.prepare(
-      `INSERT INTO events
-         (event_id, room_id, type, state_key, sender, depth, state_group, json, replaces_state)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events (event_id, room_id, type, state_key, sender, depth, state_group, json,
+         replaces_state, membership)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     selectExtremities: db.prepare(
       `SELECT f.event_id AS eventId, e.depth AS depth FROM forward_extremities f

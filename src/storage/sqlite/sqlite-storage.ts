@@ -16,6 +16,8 @@ import type {
 } from '../storage.js';
 import { openDatabase, type SqliteDatabase } from './database.js';
 import { SqliteDirectoryStore } from './directory-store.js';
+import { SqliteFilterStore } from './filter-store.js';
+import { SqliteProfileStore } from './profile-store.js';
 import { SqliteRoomStore } from './room-store.js';
 
 interface UserRow {
@@ -54,14 +56,17 @@ const toDevice = (row: DeviceRow): DeviceRecord => ({
 
 export function openSqliteStorage(file: string): Storage {
   const db = openDatabase(file);
+  const profiles = new SqliteProfileStore(db);
   return {
     rooms: new SqliteRoomStore(db),
     directory: new SqliteDirectoryStore(db),
-    users: new SqliteUserStore(db),
+    users: new SqliteUserStore(db, profiles),
+    profiles,
     devices: new SqliteDeviceStore(db),
     tokens: new SqliteTokenStore(db),
     loginTokens: new SqliteLoginTokenStore(db),
     uia: new SqliteUiaStore(db),
+    filters: new SqliteFilterStore(db),
     close: async () => {
       db.close();
     },
@@ -127,7 +132,10 @@ class SqliteUserStore implements UserStore {
   private readonly markDeactivated;
   private readonly deviceIds;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly profiles: SqliteProfileStore,
+  ) {
     this.sessions = new SessionStatements(db);
     this.insert = db.prepare(
       `INSERT INTO users (user_id, password_hash, is_guest, is_admin, created_ts)
@@ -158,6 +166,10 @@ class SqliteUserStore implements UserStore {
         user.now,
       );
       if (inserted.changes === 0) return false;
+      // With the user, so no join can see the account without its profile.
+      if (user.displayName !== undefined) {
+        this.profiles.write(user.userId, { displayName: user.displayName });
+      }
       if (session) this.sessions.createSession(session);
       return true;
     })();

@@ -1,0 +1,217 @@
+/**
+ * Reading a room's history: GET /messages (paging backwards and forwards with
+ * tokens that interchange with sync's `prev_batch` and `next_batch`) and
+ * GET /context (the events around one event).
+ *
+ * Who may read: a member reads up to now, a former member up to their leave,
+ * anyone else only a `world_readable` room; within that, history visibility
+ * (RoomHistory's check) decides event by event.
+ */
+import { stateMapKey } from '../events/auth-rules.js';
+import type { JsonObject } from '../events/pdu.js';
+import { errors } from '../http/errors.js';
+import type { EventViews, Viewer } from '../rooms/event-views.js';
+import type { EventRecord, Storage } from '../storage/storage.js';
+import { DEFAULT_TIMELINE_LIMIT, type RoomEventFilter } from './filters.js';
+import type { Notifier } from './notifier.js';
+import type { RoomHistory } from './room-history.js';
+import { encodeSyncToken, parseSyncToken } from './stream-token.js';
+import { lazyLoadedState } from './sync-response.js';
+
+export interface MessagesRequest {
+  viewer: Viewer;
+  roomId: string;
+  dir: 'b' | 'f';
+  from?: string;
+  to?: string;
+  limit?: number;
+  filter?: RoomEventFilter;
+}
+
+export interface ContextRequest {
+  viewer: Viewer;
+  roomId: string;
+  eventId: string;
+  limit?: number;
+  filter?: RoomEventFilter;
+}
+
+export class HistoryService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly views: EventViews,
+    private readonly history: RoomHistory,
+    private readonly notifier: Notifier,
+  ) {}
+
+  async messages(request: MessagesRequest): Promise<JsonObject> {
+    const { viewer, roomId } = request;
+    const now = this.notifier.currentPositions();
+    const readableUpTo = await this.readableUpTo(roomId, viewer.userId, now.roomEvents);
+    const from =
+      request.from === undefined
+        ? request.dir === 'b'
+          ? now.roomEvents
+          : 0
+        : positionOf(request.from);
+    const to = request.to === undefined ? undefined : positionOf(request.to);
+    const limit = request.limit ?? DEFAULT_TIMELINE_LIMIT;
+    const read = { roomId, userId: viewer.userId, limit, filter: request.filter };
+    const page =
+      request.dir === 'b'
+        ? await this.history.newest({
+            ...read,
+            after: to ?? 0,
+            upTo: Math.min(from, readableUpTo),
+          })
+        : await this.history.oldest({
+            ...read,
+            after: from,
+            upTo: Math.min(to ?? readableUpTo, readableUpTo),
+          });
+    const chunk = request.dir === 'b' ? [...page.events].reverse() : page.events;
+    const token = (position: number) => encodeSyncToken({ ...now, roomEvents: position });
+    const response: JsonObject = {
+      start: request.from ?? token(from),
+      chunk: await this.render(chunk, viewer),
+    };
+    // No `end` once there is nothing further: the client has reached the room's first event.
+    if (page.resumeAt !== undefined) response.end = token(page.resumeAt);
+    if (request.filter?.lazyLoadMembers && chunk.length > 0) {
+      response.state = await this.membersOfSenders(roomId, chunk, viewer);
+    }
+    return response;
+  }
+
+  async context(request: ContextRequest): Promise<JsonObject> {
+    const { viewer, roomId, eventId } = request;
+    const now = this.notifier.currentPositions();
+    const readableUpTo = await this.readableUpTo(roomId, viewer.userId, now.roomEvents);
+    const event = await this.visibleEvent(viewer, roomId, eventId, readableUpTo);
+    const limit = request.limit ?? DEFAULT_TIMELINE_LIMIT;
+    // As Synapse: half the limit before the event, the rest after.
+    const beforeLimit = Math.floor(limit / 2);
+    const read = { roomId, userId: viewer.userId, filter: request.filter };
+    const before = await this.history.newest({
+      ...read,
+      limit: beforeLimit,
+      after: 0,
+      upTo: event.streamOrdering - 1,
+    });
+    const after = await this.history.oldest({
+      ...read,
+      limit: limit - beforeLimit,
+      after: event.streamOrdering,
+      upTo: readableUpTo,
+    });
+    const token = (position: number) => encodeSyncToken({ ...now, roomEvents: position });
+    const startPosition = before.events[0]
+      ? before.events[0].streamOrdering - 1
+      : event.streamOrdering - 1;
+    const endPosition = after.events.at(-1)?.streamOrdering ?? event.streamOrdering;
+    // The spec: the state at the last event returned.
+    const lastEvent = after.events.at(-1) ?? event;
+    const stateIds = (await this.storage.rooms.stateIdsAfter(lastEvent.eventId)) ?? new Map();
+    const everything = [...before.events, event, ...after.events];
+    const wanted = request.filter?.lazyLoadMembers
+      ? lazyLoadedState(stateIds, everything, [])
+      : stateIds;
+    return {
+      event: (await this.views.one(event, viewer)) as unknown as JsonObject,
+      events_before: await this.render([...before.events].reverse(), viewer),
+      events_after: await this.render(after.events, viewer),
+      start: token(startPosition),
+      end: token(endPosition),
+      state: await this.render(await this.storage.rooms.getEvents([...wanted.values()]), viewer),
+    };
+  }
+
+  /** GET /rooms/{roomId}/event/{eventId}: one event, if the user may see it (404 otherwise, as Synapse). */
+  async event(viewer: Viewer, roomId: string, eventId: string): Promise<JsonObject> {
+    const now = this.notifier.currentPositions();
+    const readableUpTo = await this.readableUpTo(roomId, viewer.userId, now.roomEvents);
+    const event = await this.visibleEvent(viewer, roomId, eventId, readableUpTo);
+    return (await this.views.one(event, viewer)) as unknown as JsonObject;
+  }
+
+  /**
+   * The room's member events at a point: `at` (a sync or pagination token) or
+   * now, and never later than what the user may read (a former member sees the
+   * members as they were when they left).
+   */
+  async members(viewer: Viewer, roomId: string, at: string | undefined): Promise<EventRecord[]> {
+    const now = this.notifier.currentPositions();
+    const readableUpTo = await this.readableUpTo(roomId, viewer.userId, now.roomEvents);
+    const position = Math.min(at === undefined ? now.roomEvents : positionOf(at), readableUpTo);
+    const state = await this.storage.rooms.stateIdsAt(roomId, position);
+    const memberIds = [...state].filter(([key]) => isMemberKey(key)).map(([, id]) => id);
+    return this.storage.rooms.getEvents(memberIds);
+  }
+
+  /** The event, if it is in the room and the user may see it; 404 otherwise (as Synapse). */
+  private async visibleEvent(
+    viewer: Viewer,
+    roomId: string,
+    eventId: string,
+    readableUpTo: number,
+  ): Promise<EventRecord> {
+    const event = await this.storage.rooms.getEvent(eventId);
+    const visible =
+      event &&
+      event.roomId === roomId &&
+      event.streamOrdering <= readableUpTo &&
+      (await this.history.isVisible(viewer.userId, event));
+    if (!visible) throw errors.notFound('Event not found');
+    return event;
+  }
+
+  /**
+   * The last position the user may read the room at, as Synapse decides it: now
+   * for a member and in a world-readable room, the leave for a former member who
+   * left (not one who was banned); anyone else (invitees too) is refused.
+   */
+  async readableUpTo(roomId: string, userId: string, now: number): Promise<number> {
+    if (!(await this.storage.rooms.getRoom(roomId))) throw errors.forbidden('Unknown room');
+    const latest = (await this.storage.rooms.membershipEventsOf(userId, now))
+      .filter((m) => m.roomId === roomId)
+      .at(-1);
+    if (latest?.membership === 'join') return now;
+    if (await this.isWorldReadable(roomId)) return now;
+    if (latest?.membership === 'leave') return latest.streamOrdering;
+    throw errors.forbidden('You are not allowed to read this room');
+  }
+
+  private async isWorldReadable(roomId: string): Promise<boolean> {
+    const key = { type: 'm.room.history_visibility', stateKey: '' };
+    const ids = await this.storage.rooms.currentStateIdsFor(roomId, [key]);
+    const eventId = ids.get(stateMapKey(key.type, key.stateKey));
+    if (eventId === undefined) return false;
+    const event = await this.storage.rooms.getEvent(eventId);
+    return event?.pdu.content.history_visibility === 'world_readable';
+  }
+
+  private async membersOfSenders(
+    roomId: string,
+    chunk: EventRecord[],
+    viewer: Viewer,
+  ): Promise<JsonObject[]> {
+    const newest = chunk.reduce((a, b) => (a.streamOrdering > b.streamOrdering ? a : b));
+    const state = await this.storage.rooms.stateIdsAt(roomId, newest.streamOrdering);
+    const members = [...lazyLoadedState(state, chunk, [])].filter(([key]) => isMemberKey(key));
+    const events = await this.storage.rooms.getEvents(members.map(([, id]) => id));
+    return this.render(events, viewer);
+  }
+
+  private async render(events: EventRecord[], viewer: Viewer): Promise<JsonObject[]> {
+    return (await this.views.forClient(events, viewer)) as unknown as JsonObject[];
+  }
+}
+
+function isMemberKey(key: string): boolean {
+  return (JSON.parse(key) as string[])[0] === 'm.room.member';
+}
+
+/** A pagination token: sync's token format; only its room-event position matters here. */
+function positionOf(token: string): number {
+  return parseSyncToken(token).roomEvents;
+}

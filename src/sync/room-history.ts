@@ -1,0 +1,122 @@
+/**
+ * Reading a room's events between two stream positions, as one user may see
+ * them: the filter's conditions and history visibility applied, pages fetched
+ * until enough events pass. Shared by /sync (timelines), /messages and /context.
+ *
+ * Positions are the event stream's (`stream_ordering`): a position P stands
+ * between the events at or before P and those after it, so "events after
+ * since" and "events before a prev_batch" need no special cases.
+ */
+import type { EventRecord, Storage } from '../storage/storage.js';
+import { eventMatchesFilter, type RoomEventFilter } from './filters.js';
+
+/** Decides which of a run of consecutive room events (oldest first) a user may see. */
+export type VisibilityCheck = (
+  userId: string,
+  roomId: string,
+  eventsOldestFirst: EventRecord[],
+) => Promise<EventRecord[]>;
+
+export interface HistoryRead {
+  roomId: string;
+  userId: string;
+  /** Exclusive lower bound. */
+  after: number;
+  /** Inclusive upper bound. */
+  upTo: number;
+  limit: number;
+  filter?: RoomEventFilter;
+}
+
+export interface HistoryPage {
+  /** Oldest first. */
+  events: EventRecord[];
+  /**
+   * The position up to which the range was read: the events kept are all after
+   * it, and more events of the range (kept or not) may lie at or before it.
+   * Undefined when the whole range was read.
+   */
+  resumeAt: number | undefined;
+}
+
+/** Rows read per query beyond what the caller asked for, so that filtering rarely needs a second page. */
+const PAGE_SLACK = 10;
+/** How far one request scans for events that pass filters, so a filter matching nothing stays cheap. */
+const MAX_SCANNED = 2_000;
+
+export class RoomHistory {
+  constructor(
+    private readonly storage: Storage,
+    private readonly visibleTo: VisibilityCheck,
+  ) {}
+
+  /** The newest `limit` events of the range that pass; `resumeAt` says whether older ones remain. */
+  async newest(read: HistoryRead): Promise<HistoryPage> {
+    return this.collect(read, 'newest-first');
+  }
+
+  /** The oldest `limit` events of the range that pass; `resumeAt` says whether newer ones remain. */
+  async oldest(read: HistoryRead): Promise<HistoryPage> {
+    return this.collect(read, 'oldest-first');
+  }
+
+  /** Whether the user may see this one event. */
+  async isVisible(userId: string, event: EventRecord): Promise<boolean> {
+    return (await this.visibleTo(userId, event.roomId, [event])).length === 1;
+  }
+
+  private async collect(
+    read: HistoryRead,
+    order: 'newest-first' | 'oldest-first',
+  ): Promise<HistoryPage> {
+    const kept: EventRecord[] = [];
+    let { after, upTo } = read;
+    let scanned = 0;
+    while (after < upTo && kept.length < read.limit) {
+      const pageSize = read.limit - kept.length + PAGE_SLACK;
+      const page = await this.storage.rooms.roomEvents({
+        roomId: read.roomId,
+        after,
+        upTo,
+        limit: pageSize,
+        order,
+      });
+      if (page.length === 0) return { events: oldestFirst(kept, order), resumeAt: undefined };
+      const passing = await this.passing(read, page, order);
+      const room = read.limit - kept.length;
+      const taken = passing.slice(0, room);
+      kept.push(...taken);
+      // Resume just past the last event taken, or past the page when all of it was looked at.
+      const boundary =
+        taken.length === room && passing.length > room ? taken.at(-1)! : page.at(-1)!;
+      if (order === 'newest-first') upTo = boundary.streamOrdering - 1;
+      else after = boundary.streamOrdering;
+      scanned += page.length;
+      if (page.length < pageSize && boundary === page.at(-1)) {
+        return { events: oldestFirst(kept, order), resumeAt: undefined };
+      }
+      if (scanned >= MAX_SCANNED) break;
+    }
+    const resumeAt = after < upTo ? (order === 'newest-first' ? upTo : after) : undefined;
+    return { events: oldestFirst(kept, order), resumeAt };
+  }
+
+  /** The page's events that pass the filter and history visibility, in the page's order. */
+  private async passing(
+    read: HistoryRead,
+    page: EventRecord[],
+    order: 'newest-first' | 'oldest-first',
+  ): Promise<EventRecord[]> {
+    const chronological = order === 'newest-first' ? [...page].reverse() : page;
+    const visible = await this.visibleTo(read.userId, read.roomId, chronological);
+    const filter = read.filter;
+    const matching = filter
+      ? visible.filter((e) => eventMatchesFilter(e.pdu, filter, read.roomId))
+      : visible;
+    return order === 'newest-first' ? matching.reverse() : matching;
+  }
+}
+
+function oldestFirst(events: EventRecord[], order: 'newest-first' | 'oldest-first') {
+  return order === 'newest-first' ? events.reverse() : events;
+}

@@ -1,0 +1,355 @@
+/**
+ * GET /sync: what changed for a user between two stream positions, and the
+ * long-poll that waits until something does.
+ *
+ * The upper bound of every read is the notifier's position, taken before
+ * storage is read: the notifier only learns of events once they have
+ * committed, so nothing below it is still in flight, and a change arriving
+ * after it is seen by the wait (never lost between the read and the wait).
+ *
+ * Rooms: the user's membership events up to the upper bound say which rooms
+ * the response covers and how. A room joined at both points gets the events
+ * after `since`; a room newly joined (or every room, on an initial or
+ * full-state sync) gets the state at the start of its timeline; invites and
+ * knocks get stripped state; rooms left since `since` get the events up to the
+ * leave. Streams other than room events (account data, receipts, typing,
+ * presence, to-device, device lists) are answered empty until their issues
+ * land; their fields are present in the shape the spec requires.
+ */
+import { stateMapKey } from '../events/auth-rules.js';
+import type { JsonObject } from '../events/pdu.js';
+import type { EventViews, Viewer } from '../rooms/event-views.js';
+import type { EventRecord, MembershipEvent, StateIds, Storage } from '../storage/storage.js';
+import {
+  DEFAULT_TIMELINE_LIMIT,
+  applyEventFields,
+  eventMatchesFilter,
+  roomMatchesFilter,
+  type SyncFilter,
+} from './filters.js';
+import type { Notifier } from './notifier.js';
+import type { RoomHistory } from './room-history.js';
+import { encodeSyncToken, type StreamPositions } from './stream-token.js';
+import {
+  MAX_HEROES,
+  lazyLoadedState,
+  roomsHaveChanges,
+  stateBefore,
+  stateDelta,
+  strippedState,
+  strippedStateIds,
+  withoutTimelineEvents,
+  type SyncRooms,
+} from './sync-response.js';
+
+export interface SyncRequest {
+  viewer: Viewer;
+  since: StreamPositions | undefined;
+  filter: SyncFilter;
+  fullState: boolean;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** The two points a sync covers: after `since` (absent: from the beginning), up to `upper`. */
+interface SyncWindow {
+  since: StreamPositions | undefined;
+  upper: StreamPositions;
+  fullState: boolean;
+}
+
+interface RoomMemberships {
+  /** The user's latest membership event in each room, at the upper bound. */
+  atUpper: Map<string, MembershipEvent>;
+  /** The same at `since` (empty on an initial sync). */
+  atSince: Map<string, MembershipEvent>;
+}
+
+export class SyncService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly views: EventViews,
+    private readonly history: RoomHistory,
+    private readonly notifier: Notifier,
+    /** Resolves once the notifier knows the newest position in storage. */
+    private readonly ready: Promise<void>,
+  ) {}
+
+  async sync(request: SyncRequest): Promise<JsonObject> {
+    await this.ready;
+    const deadline = Date.now() + request.timeoutMs;
+    for (;;) {
+      const upper = this.notifier.currentPositions();
+      const since = request.since && clampTo(request.since, upper);
+      const window = { since, upper, fullState: request.fullState };
+      const { response, joinedRoomIds } = await this.build(request, window);
+      const waitMs = deadline - Date.now();
+      if (!since || request.fullState || roomsHaveChanges(response.rooms) || waitMs <= 0) {
+        return response as unknown as JsonObject;
+      }
+      const woken = await this.notifier.wait({
+        userId: request.viewer.userId,
+        roomIds: joinedRoomIds,
+        since: upper,
+        timeoutMs: waitMs,
+        signal: request.signal,
+      });
+      if (woken.reason !== 'changed') return response as unknown as JsonObject;
+    }
+  }
+
+  private async build(request: SyncRequest, window: SyncWindow) {
+    const { userId } = request.viewer;
+    const memberships = await this.membershipsOf(userId, window);
+    const forgotten = new Set(await this.storage.rooms.forgottenRooms(userId));
+    const rooms: SyncRooms = { join: {}, invite: {}, leave: {}, knock: {} };
+    const joinedRoomIds: string[] = [];
+    const roomFilter = request.filter.room;
+    for (const [roomId, now] of memberships.atUpper) {
+      if (now.membership === 'join') joinedRoomIds.push(roomId);
+      if (!roomMatchesFilter(roomId, roomFilter)) continue;
+      const before = memberships.atSince.get(roomId);
+      const changed = !window.since || now.streamOrdering > window.since.roomEvents;
+      switch (now.membership) {
+        case 'join': {
+          const fresh = !window.since || window.fullState || before?.membership !== 'join';
+          const section = await this.joinedRoom(request, window, roomId, fresh);
+          if (section) rooms.join[roomId] = section;
+          break;
+        }
+        case 'invite':
+          if (changed || window.fullState) rooms.invite[roomId] = await this.invitedRoom(now);
+          break;
+        case 'knock':
+          if (changed || window.fullState) rooms.knock[roomId] = await this.knockedRoom(now);
+          break;
+        default: {
+          // leave or ban. An incremental sync always tells of a room left since;
+          // an initial or full-state one lists left rooms only when the filter asks.
+          const tell = window.since && changed ? true : roomFilter.includeLeave;
+          if (!tell || forgotten.has(roomId)) break;
+          rooms.leave[roomId] = await this.leftRoom(request, window, now, before);
+        }
+      }
+    }
+    const response = {
+      next_batch: encodeSyncToken(window.upper),
+      rooms,
+      presence: { events: [] },
+      account_data: { events: [] },
+      to_device: { events: [] },
+      // The spec's prose: clients read an omitted count as "unchanged", so it is always sent.
+      device_one_time_keys_count: { signed_curve25519: 0 },
+      device_unused_fallback_key_types: [],
+      ...(window.since ? { device_lists: { changed: [], left: [] } } : {}),
+    };
+    return { response, joinedRoomIds };
+  }
+
+  private async membershipsOf(userId: string, window: SyncWindow): Promise<RoomMemberships> {
+    const events = await this.storage.rooms.membershipEventsOf(userId, window.upper.roomEvents);
+    const atUpper = new Map<string, MembershipEvent>();
+    const atSince = new Map<string, MembershipEvent>();
+    const sincePosition = window.since?.roomEvents ?? 0;
+    for (const event of events) {
+      atUpper.set(event.roomId, event);
+      if (event.streamOrdering <= sincePosition) atSince.set(event.roomId, event);
+    }
+    return { atUpper, atSince };
+  }
+
+  /** A joined room's section; undefined when an incremental sync has nothing new in it. */
+  private async joinedRoom(
+    request: SyncRequest,
+    window: SyncWindow,
+    roomId: string,
+    fresh: boolean,
+  ): Promise<JsonObject | undefined> {
+    const after = fresh ? 0 : window.since!.roomEvents;
+    const section = await this.roomTimelineAndState(request, window, roomId, {
+      after,
+      upTo: window.upper.roomEvents,
+      fresh,
+    });
+    if (!fresh && section.timeline.length === 0 && section.state.size === 0) return undefined;
+    const result = await this.renderRoom(request, window, roomId, section);
+    const touchesMembers = [...section.timeline, ...section.stateEvents].some(
+      (e) => e.pdu.type === 'm.room.member',
+    );
+    return {
+      ...result,
+      ...(fresh || touchesMembers ? { summary: await this.summary(roomId, request.viewer) } : {}),
+      ephemeral: { events: [] },
+      account_data: { events: [] },
+      // Filled by the push issue; present so clients show zero rather than stale counts.
+      unread_notifications: { notification_count: 0, highlight_count: 0 },
+    };
+  }
+
+  /** A room the user has left or been banned from: its events up to the leave. */
+  private async leftRoom(
+    request: SyncRequest,
+    window: SyncWindow,
+    leave: MembershipEvent,
+    before: MembershipEvent | undefined,
+  ): Promise<JsonObject> {
+    const wasJoined = window.since !== undefined && before?.membership === 'join';
+    const section = await this.roomTimelineAndState(request, window, leave.roomId, {
+      after: wasJoined ? window.since!.roomEvents : 0,
+      upTo: leave.streamOrdering,
+      fresh: !wasJoined,
+    });
+    return {
+      ...(await this.renderRoom(request, window, leave.roomId, section)),
+      account_data: { events: [] },
+    };
+  }
+
+  private async invitedRoom(invite: MembershipEvent): Promise<JsonObject> {
+    return { invite_state: { events: await this.strippedStateAt(invite) } };
+  }
+
+  private async knockedRoom(knock: MembershipEvent): Promise<JsonObject> {
+    return { knock_state: { events: await this.strippedStateAt(knock) } };
+  }
+
+  /** The room's stripped state after the membership event, with that event last. */
+  private async strippedStateAt(membership: MembershipEvent) {
+    const state = (await this.storage.rooms.stateIdsAfter(membership.eventId)) ?? new Map();
+    const ids = [...strippedStateIds(state), membership.eventId];
+    const events = await this.storage.rooms.getEvents(ids);
+    return events.map(strippedState);
+  }
+
+  /**
+   * The timeline (newest events of the range, up to the filter's limit) and the
+   * state that goes with it: for a fresh section, the state at the timeline's
+   * start; for an incremental one, what changed in a gap the timeline skipped.
+   */
+  private async roomTimelineAndState(
+    request: SyncRequest,
+    window: SyncWindow,
+    roomId: string,
+    range: { after: number; upTo: number; fresh: boolean },
+  ): Promise<RoomSection> {
+    const timelineFilter = request.filter.room.timeline;
+    const page = await this.history.newest({
+      roomId,
+      userId: request.viewer.userId,
+      after: range.after,
+      upTo: range.upTo,
+      limit: timelineFilter.limit ?? DEFAULT_TIMELINE_LIMIT,
+      filter: timelineFilter,
+    });
+    const timeline = page.events;
+    const limited = page.resumeAt !== undefined;
+    const startPosition = timeline[0] ? timeline[0].streamOrdering - 1 : range.upTo;
+    const stateFilter = request.filter.room.state;
+    const lazy = stateFilter.lazyLoadMembers;
+    let state: StateIds = new Map();
+    if (range.fresh || limited || lazy) {
+      const atStart = await this.stateAtTimelineStart(roomId, timeline, range.upTo);
+      if (range.fresh) {
+        // Lazy loading: only the senders' member events, and the user's own on a full section.
+        state = lazy ? lazyLoadedState(atStart, timeline, [request.viewer.userId]) : atStart;
+      } else {
+        // A gap's state changes are sent whole, member events included even when lazy loading.
+        state = limited
+          ? stateDelta(await this.storage.rooms.stateIdsAt(roomId, range.after), atStart)
+          : new Map();
+        // Redundant member events are allowed by the spec; tracking what each device has seen could save them.
+        if (lazy) for (const [key, id] of membersOfSenders(atStart, timeline)) state.set(key, id);
+      }
+    }
+    state = withoutTimelineEvents(state, timeline);
+    const stateEvents = (await this.storage.rooms.getEvents([...state.values()])).filter((e) =>
+      eventMatchesFilter(e.pdu, stateFilter, roomId),
+    );
+    return { timeline, limited, prevBatchPosition: startPosition, state, stateEvents };
+  }
+
+  /** The state just before the timeline's first event (or at `upTo` when the timeline is empty). */
+  private async stateAtTimelineStart(
+    roomId: string,
+    timeline: EventRecord[],
+    upTo: number,
+  ): Promise<StateIds> {
+    const first = timeline[0];
+    if (!first) return this.storage.rooms.stateIdsAt(roomId, upTo);
+    const after = await this.storage.rooms.stateIdsAfter(first.eventId);
+    return stateBefore(first, after ?? new Map());
+  }
+
+  private async renderRoom(
+    request: SyncRequest,
+    window: SyncWindow,
+    roomId: string,
+    section: RoomSection,
+  ): Promise<JsonObject> {
+    const prevBatch = encodeSyncToken({ ...window.upper, roomEvents: section.prevBatchPosition });
+    return {
+      timeline: {
+        events: await this.render(request, section.timeline),
+        limited: section.limited,
+        prev_batch: prevBatch,
+      },
+      state: { events: await this.render(request, section.stateEvents) },
+    };
+  }
+
+  /** Events in the format and with the fields the filter asks for, without `room_id` (sync's format). */
+  private async render(request: SyncRequest, events: EventRecord[]): Promise<JsonObject[]> {
+    const { eventFields, eventFormat } = request.filter;
+    if (eventFormat === 'federation') {
+      return events.map(
+        (e) => applyEventFields(e.pdu as unknown as JsonObject, eventFields) as JsonObject,
+      );
+    }
+    const clientEvents = await this.views.forClient(events, request.viewer);
+    return clientEvents.map((event) => {
+      const withoutRoom: Partial<typeof event> = { ...event };
+      delete withoutRoom.room_id;
+      return applyEventFields(withoutRoom as unknown as JsonObject, eventFields) as JsonObject;
+    });
+  }
+
+  private async summary(roomId: string, viewer: Viewer): Promise<JsonObject> {
+    const counts = await this.storage.rooms.memberCounts(roomId);
+    const heroes = (await this.storage.rooms.someMembers(roomId, MAX_HEROES + 1))
+      .filter((userId) => userId !== viewer.userId)
+      .slice(0, MAX_HEROES);
+    return {
+      'm.heroes': heroes,
+      'm.joined_member_count': counts.joined,
+      'm.invited_member_count': counts.invited,
+    };
+  }
+}
+
+/** The member events, in a state map, of the timeline's senders. */
+function membersOfSenders(state: StateIds, timeline: EventRecord[]): StateIds {
+  const members: StateIds = new Map();
+  for (const sender of new Set(timeline.map((e) => e.pdu.sender))) {
+    const key = stateMapKey('m.room.member', sender);
+    const eventId = state.get(key);
+    if (eventId !== undefined) members.set(key, eventId);
+  }
+  return members;
+}
+
+interface RoomSection {
+  timeline: EventRecord[];
+  limited: boolean;
+  prevBatchPosition: number;
+  state: StateIds;
+  stateEvents: EventRecord[];
+}
+
+/** A token from before a database restore can be ahead of the server: read it as "now". */
+function clampTo(since: StreamPositions, upper: StreamPositions): StreamPositions {
+  const clamped = { ...since };
+  for (const stream of Object.keys(since) as (keyof StreamPositions)[]) {
+    clamped[stream] = Math.min(since[stream], upper[stream]);
+  }
+  return clamped;
+}
