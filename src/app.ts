@@ -25,14 +25,18 @@ import { registerDeviceRoutes } from './api/client/devices.js';
 import { registerDirectoryRoutes } from './api/client/directory.js';
 import { registerDiscoveryRoutes } from './api/client/discovery.js';
 import { registerFilterRoutes } from './api/client/filters.js';
+import { registerPushRuleRoutes } from './api/client/push-rules.js';
 import { registerLoginRoutes } from './api/client/login.js';
 import { registerRegistrationRoutes } from './api/client/register.js';
 import { registerRoomRoutes } from './api/client/rooms.js';
 import { registerSyncRoutes } from './api/client/sync.js';
+import { registerLegacySyncRoutes } from './api/client/legacy-sync.js';
 import { EventViews } from './rooms/event-views.js';
 import { RoomService } from './rooms/room-service.js';
 import { FilterService } from './sync/filter-service.js';
+import { PushRuleService } from './push/push-rule-service.js';
 import { HistoryService } from './sync/history-service.js';
+import { LegacySyncService } from './sync/legacy-sync.js';
 import { Notifier } from './sync/notifier.js';
 import { RoomHistory } from './sync/room-history.js';
 import { visibilityCheckFor } from './sync/room-visibility.js';
@@ -104,10 +108,13 @@ function buildSync(
     .maxStreamOrdering()
     .then((position) => notifier.notify({ stream: 'roomEvents', position }));
   const history = new RoomHistory(storage, visibilityCheckFor(storage));
+  const historyService = new HistoryService(storage, views, history, notifier);
   return {
     sync: new SyncService(storage, views, history, notifier, ready),
-    history: new HistoryService(storage, views, history, notifier),
+    history: historyService,
+    legacy: new LegacySyncService(storage, views, history, historyService, notifier, ready),
     resolveFilter: (userId, param) => filters.resolve(userId, param),
+    stopWaiting: () => notifier.close(),
   };
 }
 
@@ -136,6 +143,8 @@ export function buildWeft(config: Config, logger: Logger) {
   const views = new EventViews(storage);
   // One FilterService for the filter endpoints and /sync: it caches parsed filters.
   const filters = new FilterService(storage.filters);
+  // One PushRuleService: it serialises each user's edits (and /sync will read it).
+  const pushRules = new PushRuleService(storage.pushRules);
   const services: ClientApiServices = {
     config,
     roomDeps: { rooms, views, storage },
@@ -166,11 +175,15 @@ export function buildWeft(config: Config, logger: Logger) {
   registerRoomRoutes(router, services);
   registerDirectoryRoutes(router, services);
   registerFilterRoutes(router, filters);
+  registerPushRuleRoutes(router, pushRules);
   registerSyncRoutes(router, services);
+  registerLegacySyncRoutes(router, services);
   registerFallbackRoutes(router, services);
   router.finish();
 
   const close = async () => {
+    // Long-polls answer at once, or closing would wait for their timeouts.
+    services.syncDeps.stopWaiting();
     await app.close();
     await sessions.close();
     await storage.close();

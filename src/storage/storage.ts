@@ -1,4 +1,5 @@
 import type { Pdu } from '../events/pdu.js';
+import type { UserPushRules } from '../push/types.js';
 
 /**
  * The storage interface every backend implements. It is async so that a
@@ -81,6 +82,7 @@ export interface Storage {
   loginTokens: LoginTokenStore;
   uia: UiaStore;
   filters: FilterStore;
+  pushRules: PushRuleStore;
   close(): Promise<void>;
 }
 
@@ -132,6 +134,14 @@ export interface FilterStore {
   /** Stores the filter's JSON text and returns its ID (the same text again: the same ID). */
   add(userId: string, filterJson: string): Promise<number>;
   get(userId: string, filterId: number): Promise<string | undefined>;
+}
+
+/** Each user's push rules: their own rules and their changes to the server defaults. */
+export interface PushRuleStore {
+  /** Undefined for a user who never changed their push rules. */
+  get(userId: string): Promise<UserPushRules | undefined>;
+  /** Replaces the user's push rules in one transaction. */
+  put(userId: string, rules: UserPushRules): Promise<void>;
 }
 
 export interface LoginTokenStore {

@@ -153,6 +153,7 @@ export class Notifier {
   private readonly waitersByUser = new WaiterIndex();
   private readonly waitersByRoom = new WaiterIndex();
   private readonly waiters = new Set<Waiter>();
+  private closed = false;
 
   constructor(options: NotifierOptions = {}) {
     this.current = options.initialPositions ?? zeroPositions();
@@ -202,9 +203,18 @@ export class Notifier {
     }
   }
 
-  /** Wake every waiting request (bus reconnection, shutdown): each re-reads storage. */
+  /** Wake every waiting request (bus reconnection): each re-reads storage. */
   wakeAll(): void {
     for (const waiter of [...this.waiters]) waiter.finish('changed');
+  }
+
+  /**
+   * Shutdown: every waiting request, and any that waits from now on, is answered
+   * 'aborted' at once, so the server's close does not wait out long-polls.
+   */
+  close(): void {
+    this.closed = true;
+    for (const waiter of [...this.waiters]) waiter.finish('aborted');
   }
 
   /**
@@ -217,7 +227,7 @@ export class Notifier {
     if (this.hasChangeBeyond(options.userId, roomIds, options.since)) {
       return Promise.resolve(this.result('changed'));
     }
-    if (options.signal?.aborted) return Promise.resolve(this.result('aborted'));
+    if (options.signal?.aborted || this.closed) return Promise.resolve(this.result('aborted'));
     const timeoutMs = clampTimeout(options.timeoutMs);
     if (timeoutMs === 0) return Promise.resolve(this.result('timeout'));
     return new Promise((resolve) => {

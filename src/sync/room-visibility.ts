@@ -1,6 +1,10 @@
 /**
- * History visibility against storage: reads the state before a run of events
+ * History visibility against storage: finds the state before a run of events
  * once, then lets the pure rules (history-visibility.ts) roll through the run.
+ * The rules read two state entries: the history visibility and the user's
+ * membership. When neither has changed since the run began (the common case:
+ * a sync of recent events), the current entries are the ones before the run,
+ * which saves resolving the room state at that event.
  */
 import { stateMapKey } from '../events/auth-rules.js';
 import type { EventRecord, StateIds, Storage } from '../storage/storage.js';
@@ -15,31 +19,47 @@ export function visibilityCheckFor(storage: Storage): VisibilityCheck {
   return async (userId, roomId, events) => {
     const first = events[0];
     if (!first) return events;
-    const stateAfterFirst = (await storage.rooms.stateIdsAfter(first.eventId)) ?? new Map();
-    const contents = await contentsOf(storage, stateBefore(first, stateAfterFirst), userId);
-    const before = visibilityAt(
-      (type, stateKey) => contents.get(stateMapKey(type, stateKey)),
-      userId,
+    const current = await entriesOf(storage, userId, await currentStateOf(storage, roomId, userId));
+    // Local rooms are linear: an entry last changed before the run is also its value before the run.
+    const unchangedSince = [...current.values()].every(
+      (e) => e.streamOrdering < first.streamOrdering,
     );
-    const joinedLater = (await currentMembership(storage, roomId, userId)) === 'join';
-    return filterVisibleEvents(events, { userId, joinedLater }, before, (e: EventRecord) => e.pdu);
+    const before = unchangedSince ? current : await entriesBefore(storage, userId, first);
+    const content = (type: string, stateKey: string) =>
+      before.get(stateMapKey(type, stateKey))?.pdu.content;
+    const joinedLater = current.get(stateMapKey(MEMBER, userId))?.pdu.content.membership === 'join';
+    return filterVisibleEvents(
+      events,
+      { userId, joinedLater },
+      visibilityAt(content, userId),
+      (e) => e.pdu,
+    );
   };
 }
 
-/** The contents of the two entries the rules read: the history visibility and the user's membership. */
-async function contentsOf(storage: Storage, state: StateIds, userId: string) {
-  const keys = [stateMapKey(HISTORY_VISIBILITY, ''), stateMapKey(MEMBER, userId)];
-  const ids = keys.flatMap((key) => state.get(key) ?? []);
-  const contents = new Map<string, unknown>();
-  for (const event of await storage.rooms.getEvents(ids)) {
-    contents.set(stateMapKey(event.pdu.type, event.pdu.state_key ?? ''), event.pdu.content);
-  }
-  return contents;
+function currentStateOf(storage: Storage, roomId: string, userId: string): Promise<StateIds> {
+  return storage.rooms.currentStateIdsFor(roomId, [
+    { type: HISTORY_VISIBILITY, stateKey: '' },
+    { type: MEMBER, stateKey: userId },
+  ]);
 }
 
-async function currentMembership(storage: Storage, roomId: string, userId: string) {
-  const ids = await storage.rooms.currentStateIdsFor(roomId, [{ type: MEMBER, stateKey: userId }]);
-  const eventId = ids.get(stateMapKey(MEMBER, userId));
-  if (eventId === undefined) return undefined;
-  return (await storage.rooms.getEvent(eventId))?.pdu.content.membership;
+async function entriesBefore(storage: Storage, userId: string, event: EventRecord) {
+  const after = (await storage.rooms.stateIdsAfter(event.eventId)) ?? new Map();
+  return entriesOf(storage, userId, stateBefore(event, after));
+}
+
+/** The two entries the rules read, as events keyed by their state map key. */
+async function entriesOf(
+  storage: Storage,
+  userId: string,
+  state: StateIds,
+): Promise<Map<string, EventRecord>> {
+  const keys = [stateMapKey(HISTORY_VISIBILITY, ''), stateMapKey(MEMBER, userId)];
+  const ids = keys.flatMap((key) => state.get(key) ?? []);
+  const entries = new Map<string, EventRecord>();
+  for (const event of await storage.rooms.getEvents(ids)) {
+    entries.set(stateMapKey(event.pdu.type, event.pdu.state_key ?? ''), event);
+  }
+  return entries;
 }

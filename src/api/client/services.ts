@@ -11,6 +11,7 @@ import type { RoomService } from '../../rooms/room-service.js';
 import type { Storage } from '../../storage/storage.js';
 import type { SyncFilter } from '../../sync/filters.js';
 import type { HistoryService } from '../../sync/history-service.js';
+import type { LegacySyncService } from '../../sync/legacy-sync.js';
 import type { SyncService } from '../../sync/sync-service.js';
 
 export interface RateLimiters {
@@ -30,8 +31,12 @@ export interface RoomDeps {
 export interface SyncDeps {
   sync: SyncService;
   history: HistoryService;
+  /** The r0-era /initialSync, /rooms/{roomId}/initialSync and /events. */
+  legacy: LegacySyncService;
   /** The `filter` parameter of /sync: the ID of one of the user's filters, or inline JSON. */
   resolveFilter(userId: string, param: string | undefined): Promise<SyncFilter>;
+  /** Shutdown: answers every waiting long-poll now, and any later one at once. */
+  stopWaiting(): void;
 }
 
 export interface ClientApiServices {

@@ -14,7 +14,7 @@ import type { ClientApiServices } from './services.js';
 
 const PRESENCE_STATES: readonly string[] = ['online', 'offline', 'unavailable'];
 /** The longest a /sync long-poll may wait; longer `timeout`s are cut to it (as Synapse does). */
-const MAX_SYNC_TIMEOUT_MS = 5 * 60_000;
+export const MAX_SYNC_TIMEOUT_MS = 5 * 60_000;
 
 export function registerSyncRoutes(router: Router, services: ClientApiServices): void {
   const { sync, history, resolveFilter } = services.syncDeps;
@@ -86,13 +86,13 @@ function roomEventFilterParam(text: string | undefined): RoomEventFilter | undef
 }
 
 /** A non-negative integer query parameter (a limit or a timeout). */
-function integerParam(text: string | undefined, name: string): number | undefined {
+export function integerParam(text: string | undefined, name: string): number | undefined {
   if (text === undefined) return undefined;
   if (!/^[0-9]{1,15}$/.test(text)) throw errors.invalidParam(`${name} must be an integer`);
   return Number(text);
 }
 
-function booleanParam(text: string | undefined, name: string): boolean | undefined {
+export function booleanParam(text: string | undefined, name: string): boolean | undefined {
   if (text === undefined) return undefined;
   if (text === 'true') return true;
   if (text === 'false') return false;
@@ -103,7 +103,7 @@ function booleanParam(text: string | undefined, name: string): boolean | undefin
  * Aborted when the client goes away, so a long-poll stops waiting for nobody.
  * (The response's `close` comes before it is sent only when the connection drops.)
  */
-function abortedWhenClosed(reply: FastifyReply): AbortSignal {
+export function abortedWhenClosed(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.once('close', () => controller.abort());
   return controller.signal;

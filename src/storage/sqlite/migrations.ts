@@ -203,6 +203,19 @@ export const migrations: Migration[] = [
         WHERE type = 'm.room.member';
     `,
   },
+  {
+    version: 7,
+    description: 'push rules of each user',
+    sql: `
+      -- One row per user who changed their push rules: their own rules and their
+      -- enabled/actions changes to the server defaults, as JSON (push/types.ts
+      -- UserPushRules). Always read and written whole, one row per change.
+      CREATE TABLE push_rules (
+        user_id TEXT PRIMARY KEY,
+        rules_json TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

@@ -18,6 +18,7 @@ import { openDatabase, type SqliteDatabase } from './database.js';
 import { SqliteDirectoryStore } from './directory-store.js';
 import { SqliteFilterStore } from './filter-store.js';
 import { SqliteProfileStore } from './profile-store.js';
+import { SqlitePushRuleStore } from './push-rule-store.js';
 import { SqliteRoomStore } from './room-store.js';
 
 interface UserRow {
@@ -67,6 +68,7 @@ export function openSqliteStorage(file: string): Storage {
     loginTokens: new SqliteLoginTokenStore(db),
     uia: new SqliteUiaStore(db),
     filters: new SqliteFilterStore(db),
+    pushRules: new SqlitePushRuleStore(db),
     close: async () => {
       db.close();
     },
