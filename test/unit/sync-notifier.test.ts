@@ -236,6 +236,19 @@ describe('notifier', () => {
     assert.equal(timers.live, 0);
   });
 
+  it('close answers every waiter aborted, and any later wait at once', async () => {
+    const waits = [waitFor(notifier, { userId: '@a:x' }), waitFor(notifier, { userId: '@b:x' })];
+    notifier.close();
+    const results = await Promise.all(waits);
+    assert.deepEqual(
+      results.map((result) => result.reason),
+      ['aborted', 'aborted'],
+    );
+    assert.equal((await waitFor(notifier, { userId: '@c:x' })).reason, 'aborted');
+    assert.equal(timers.live, 0);
+    assert.equal(notifier.waitingCount, 0);
+  });
+
   it('starts from the positions storage had at start-up', () => {
     const initial = at({ roomEvents: 100, invites: 3 });
     assert.deepEqual(new Notifier({ initialPositions: initial }).currentPositions(), initial);
