@@ -38,6 +38,7 @@ import { PushRuleService } from './push/push-rule-service.js';
 import { HistoryService } from './sync/history-service.js';
 import { LegacySyncService } from './sync/legacy-sync.js';
 import { Notifier } from './sync/notifier.js';
+import { RecentEvents } from './sync/recent-events.js';
 import { RoomHistory } from './sync/room-history.js';
 import { visibilityCheckFor } from './sync/room-visibility.js';
 import { SyncService } from './sync/sync-service.js';
@@ -92,7 +93,10 @@ function buildSync(
   filters: FilterService,
 ): SyncDeps {
   const notifier = new Notifier();
+  const recent = new RecentEvents();
   const announce = (records: EventRecord[]) => {
+    // The cache first: a sync woken by the notifier finds the events there.
+    recent.add(records);
     for (const record of records) {
       const { type, state_key: stateKey } = record.pdu;
       notifier.notify({
@@ -107,7 +111,7 @@ function buildSync(
   const ready = storage.rooms
     .maxStreamOrdering()
     .then((position) => notifier.notify({ stream: 'roomEvents', position }));
-  const history = new RoomHistory(storage, visibilityCheckFor(storage));
+  const history = new RoomHistory(storage, visibilityCheckFor(storage), recent);
   const historyService = new HistoryService(storage, views, history, notifier);
   return {
     sync: new SyncService(storage, views, history, notifier, ready),

@@ -9,6 +9,7 @@
  */
 import type { EventRecord, Storage } from '../storage/storage.js';
 import { eventMatchesFilter, type RoomEventFilter } from './filters.js';
+import type { RecentEvents } from './recent-events.js';
 
 /** Decides which of a run of consecutive room events (oldest first) a user may see. */
 export type VisibilityCheck = (
@@ -48,6 +49,8 @@ export class RoomHistory {
   constructor(
     private readonly storage: Storage,
     private readonly visibleTo: VisibilityCheck,
+    /** Answers the ranges it holds whole, without a query. */
+    private readonly recent: RecentEvents,
   ) {}
 
   /** The newest `limit` events of the range that pass; `resumeAt` says whether older ones remain. */
@@ -74,13 +77,15 @@ export class RoomHistory {
     let scanned = 0;
     while (after < upTo && kept.length < read.limit) {
       const pageSize = read.limit - kept.length + PAGE_SLACK;
-      const page = await this.storage.rooms.roomEvents({
-        roomId: read.roomId,
-        after,
-        upTo,
-        limit: pageSize,
-        order,
-      });
+      const page =
+        this.recent.range(read.roomId, after, upTo, pageSize, order) ??
+        (await this.storage.rooms.roomEvents({
+          roomId: read.roomId,
+          after,
+          upTo,
+          limit: pageSize,
+          order,
+        }));
       if (page.length === 0) return { events: oldestFirst(kept, order), resumeAt: undefined };
       const passing = await this.passing(read, page, order);
       const room = read.limit - kept.length;

@@ -29,7 +29,7 @@ import {
 } from './filters.js';
 import type { Notifier } from './notifier.js';
 import type { RoomHistory } from './room-history.js';
-import { encodeSyncToken, type StreamPositions } from './stream-token.js';
+import { encodeSyncToken, samePositions, type StreamPositions } from './stream-token.js';
 import {
   MAX_HEROES,
   lazyLoadedState,
@@ -82,19 +82,25 @@ export class SyncService {
       const upper = this.notifier.currentPositions();
       const since = request.since && clampTo(request.since, upper);
       const window = { since, upper, fullState: request.fullState };
-      const { response, joinedRoomIds } = await this.build(request, window);
-      const waitMs = deadline - Date.now();
-      if (!since || request.fullState || roomsHaveChanges(response.rooms) || waitMs <= 0) {
-        return response as unknown as JsonObject;
+      // A long-poll that resumes from the newest position (the usual case) has nothing to read yet.
+      const nothingNew = since !== undefined && !request.fullState && samePositions(since, upper);
+      const built = nothingNew ? undefined : await this.build(request, window);
+      const response = built?.response ?? responseShell(window, emptyRooms());
+      if (built && (!since || request.fullState || roomsHaveChanges(built.response.rooms))) {
+        return response;
       }
+      const waitMs = deadline - Date.now();
+      if (waitMs <= 0) return response;
       const woken = await this.notifier.wait({
         userId: request.viewer.userId,
-        roomIds: joinedRoomIds,
+        roomIds:
+          built?.joinedRoomIds ??
+          (await this.storage.rooms.roomsWithMembership(request.viewer.userId, 'join')),
         since: upper,
         timeoutMs: waitMs,
         signal: request.signal,
       });
-      if (woken.reason !== 'changed') return response as unknown as JsonObject;
+      if (woken.reason !== 'changed') return response;
     }
   }
 
@@ -102,7 +108,7 @@ export class SyncService {
     const { userId } = request.viewer;
     const memberships = await this.membershipsOf(userId, window);
     const forgotten = new Set(await this.storage.rooms.forgottenRooms(userId));
-    const rooms: SyncRooms = { join: {}, invite: {}, leave: {}, knock: {} };
+    const rooms = emptyRooms();
     const joinedRoomIds: string[] = [];
     const roomFilter = request.filter.room;
     for (const [roomId, now] of memberships.atUpper) {
@@ -132,17 +138,7 @@ export class SyncService {
         }
       }
     }
-    const response = {
-      next_batch: encodeSyncToken(window.upper),
-      rooms,
-      presence: { events: [] },
-      account_data: { events: [] },
-      to_device: { events: [] },
-      // The spec's prose: clients read an omitted count as "unchanged", so it is always sent.
-      device_one_time_keys_count: { signed_curve25519: 0 },
-      device_unused_fallback_key_types: [],
-      ...(window.since ? { device_lists: { changed: [], left: [] } } : {}),
-    };
+    const response = responseShell(window, rooms);
     return { response, joinedRoomIds };
   }
 
@@ -343,6 +339,25 @@ interface RoomSection {
   prevBatchPosition: number;
   state: StateIds;
   stateEvents: EventRecord[];
+}
+
+function emptyRooms(): SyncRooms {
+  return { join: {}, invite: {}, leave: {}, knock: {} };
+}
+
+/** The response around its rooms: every field the spec requires, in its shape. */
+function responseShell(window: SyncWindow, rooms: SyncRooms) {
+  return {
+    next_batch: encodeSyncToken(window.upper),
+    rooms,
+    presence: { events: [] },
+    account_data: { events: [] },
+    to_device: { events: [] },
+    // The spec's prose: clients read an omitted count as "unchanged", so it is always sent.
+    device_one_time_keys_count: { signed_curve25519: 0 },
+    device_unused_fallback_key_types: [],
+    ...(window.since ? { device_lists: { changed: [], left: [] } } : {}),
+  } as unknown as JsonObject & { rooms: SyncRooms };
 }
 
 /** A token from before a database restore can be ahead of the server: read it as "now". */
