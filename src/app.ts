@@ -42,6 +42,7 @@ import { RecentEvents } from './sync/recent-events.js';
 import { RoomHistory } from './sync/room-history.js';
 import { visibilityCheckFor } from './sync/room-visibility.js';
 import { SyncService } from './sync/sync-service.js';
+import type { SyncStreamProvider } from './sync/sync-streams.js';
 import { registerFallbackRoutes } from './api/static/fallback.js';
 
 export interface Weft {
@@ -108,18 +109,32 @@ function buildSync(
     }
   };
   rooms.onCommitted(announce);
-  const ready = storage.rooms
-    .maxStreamOrdering()
-    .then((position) => notifier.notify({ stream: 'roomEvents', position }));
+  // One provider per stream besides room events (sync-streams.ts); each tells the notifier of its changes.
+  const providers: SyncStreamProvider[] = [];
+  const ready = startPositions(storage, notifier, providers);
   const history = new RoomHistory(storage, visibilityCheckFor(storage), recent);
   const historyService = new HistoryService(storage, views, history, notifier);
   return {
-    sync: new SyncService(storage, views, history, notifier, ready),
+    sync: new SyncService(storage, views, history, notifier, ready, providers),
     history: historyService,
     legacy: new LegacySyncService(storage, views, history, historyService, notifier, ready),
     resolveFilter: (userId, param) => filters.resolve(userId, param),
     stopWaiting: () => notifier.close(),
   };
+}
+
+/** Tells the notifier where each stream stands in storage, before any sync reads. */
+async function startPositions(
+  storage: Storage,
+  notifier: Notifier,
+  providers: readonly SyncStreamProvider[],
+): Promise<void> {
+  notifier.notify({ stream: 'roomEvents', position: await storage.rooms.maxStreamOrdering() });
+  for (const provider of providers) {
+    if (provider.stream && provider.currentPosition) {
+      notifier.notify({ stream: provider.stream, position: await provider.currentPosition() });
+    }
+  }
 }
 
 /** Builds the server and its services without listening. */

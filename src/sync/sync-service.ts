@@ -12,9 +12,9 @@
  * after `since`; a room newly joined (or every room, on an initial or
  * full-state sync) gets the state at the start of its timeline; invites and
  * knocks get stripped state; rooms left since `since` get the events up to the
- * leave. Streams other than room events (account data, receipts, typing,
- * presence, to-device, device lists) are answered empty until their issues
- * land; their fields are present in the shape the spec requires.
+ * leave. Every other stream (account data, receipts, typing, presence,
+ * to-device, device lists) is a provider (sync-streams.ts) that adds its part;
+ * the fields the spec requires are present even when no provider fills them.
  */
 import { stateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
@@ -29,6 +29,13 @@ import {
 } from './filters.js';
 import type { Notifier } from './notifier.js';
 import type { RoomHistory } from './room-history.js';
+import type {
+  JoinedRoomSection,
+  StreamContext,
+  SyncResponseParts,
+  SyncStreamProvider,
+  SyncTopLevel,
+} from './sync-streams.js';
 import { encodeSyncToken, samePositions, type StreamPositions } from './stream-token.js';
 import {
   MAX_HEROES,
@@ -73,6 +80,8 @@ export class SyncService {
     private readonly notifier: Notifier,
     /** Resolves once the notifier knows the newest position in storage. */
     private readonly ready: Promise<void>,
+    /** The other streams' parts of the response (sync-streams.ts). */
+    private readonly providers: readonly SyncStreamProvider[] = [],
   ) {}
 
   async sync(request: SyncRequest): Promise<JsonObject> {
@@ -86,9 +95,7 @@ export class SyncService {
       const nothingNew = since !== undefined && !request.fullState && samePositions(since, upper);
       const built = nothingNew ? undefined : await this.build(request, window);
       const response = built?.response ?? responseShell(window, emptyRooms());
-      if (built && (!since || request.fullState || roomsHaveChanges(built.response.rooms))) {
-        return response;
-      }
+      if (built && (!since || request.fullState || built.changed)) return response;
       const waitMs = deadline - Date.now();
       if (waitMs <= 0) return response;
       const woken = await this.notifier.wait({
@@ -110,6 +117,7 @@ export class SyncService {
     const forgotten = new Set(await this.storage.rooms.forgottenRooms(userId));
     const rooms = emptyRooms();
     const joinedRoomIds: string[] = [];
+    const freshRoomIds = new Set<string>();
     const roomFilter = request.filter.room;
     for (const [roomId, now] of memberships.atUpper) {
       if (now.membership === 'join') joinedRoomIds.push(roomId);
@@ -119,6 +127,7 @@ export class SyncService {
       switch (now.membership) {
         case 'join': {
           const fresh = !window.since || window.fullState || before?.membership !== 'join';
+          if (fresh) freshRoomIds.add(roomId);
           const section = await this.joinedRoom(request, window, roomId, fresh);
           if (section) rooms.join[roomId] = section;
           break;
@@ -138,8 +147,22 @@ export class SyncService {
         }
       }
     }
-    const response = responseShell(window, rooms);
-    return { response, joinedRoomIds };
+    const parts = new ResponseParts(window, rooms.join as Record<string, JoinedRoomSection>);
+    const context: StreamContext = {
+      viewer: request.viewer,
+      since: window.since,
+      upper: window.upper,
+      fullState: window.fullState,
+      filter: request.filter,
+      joinedRoomIds,
+      freshRoomIds,
+    };
+    let changed = roomsHaveChanges(rooms);
+    for (const provider of this.providers) {
+      if (await provider.contribute(context, parts)) changed = true;
+    }
+    rooms.join = Object.fromEntries(parts.joinedRooms);
+    return { response: responseShell(window, rooms, parts.top), joinedRoomIds, changed };
   }
 
   private async membershipsOf(userId: string, window: SyncWindow): Promise<RoomMemberships> {
@@ -175,10 +198,7 @@ export class SyncService {
     return {
       ...result,
       ...(fresh || touchesMembers ? { summary: await this.summary(roomId, request.viewer) } : {}),
-      ephemeral: { events: [] },
-      account_data: { events: [] },
-      // Filled by the push issue; present so clients show zero rather than stale counts.
-      unread_notifications: { notification_count: 0, highlight_count: 0 },
+      ...emptyRoomParts(),
     };
   }
 
@@ -345,11 +365,9 @@ function emptyRooms(): SyncRooms {
   return { join: {}, invite: {}, leave: {}, knock: {} };
 }
 
-/** The response around its rooms: every field the spec requires, in its shape. */
-function responseShell(window: SyncWindow, rooms: SyncRooms) {
+/** The top-level fields before any provider adds to them, in the spec's shape. */
+function emptyTopLevel(window: SyncWindow): SyncTopLevel {
   return {
-    next_batch: encodeSyncToken(window.upper),
-    rooms,
     presence: { events: [] },
     account_data: { events: [] },
     to_device: { events: [] },
@@ -357,7 +375,56 @@ function responseShell(window: SyncWindow, rooms: SyncRooms) {
     device_one_time_keys_count: { signed_curve25519: 0 },
     device_unused_fallback_key_types: [],
     ...(window.since ? { device_lists: { changed: [], left: [] } } : {}),
-  } as unknown as JsonObject & { rooms: SyncRooms };
+  };
+}
+
+/** The response: its rooms, the top-level fields, and the token to resume from. */
+function responseShell(window: SyncWindow, rooms: SyncRooms, top = emptyTopLevel(window)) {
+  return { next_batch: encodeSyncToken(window.upper), rooms, ...top } as unknown as JsonObject & {
+    rooms: SyncRooms;
+  };
+}
+
+/** The parts providers add to: the top-level fields and the joined rooms' sections. */
+class ResponseParts implements SyncResponseParts {
+  readonly top: SyncTopLevel;
+  private readonly sections: Map<string, JoinedRoomSection>;
+
+  constructor(
+    private readonly window: SyncWindow,
+    sections: Record<string, JoinedRoomSection>,
+  ) {
+    this.top = emptyTopLevel(window);
+    this.sections = new Map(Object.entries(sections));
+  }
+
+  get joinedRooms(): ReadonlyMap<string, JoinedRoomSection> {
+    return this.sections;
+  }
+
+  joinedRoom(roomId: string): JoinedRoomSection {
+    let section = this.sections.get(roomId);
+    if (!section) {
+      // Nothing happened in the timeline: an empty one, from which the client can page back.
+      const prevBatch = encodeSyncToken(this.window.upper);
+      section = {
+        timeline: { events: [], limited: false, prev_batch: prevBatch },
+        state: { events: [] },
+        ...emptyRoomParts(),
+      };
+      this.sections.set(roomId, section);
+    }
+    return section;
+  }
+}
+
+function emptyRoomParts() {
+  return {
+    ephemeral: { events: [] },
+    account_data: { events: [] },
+    // Filled by the push issue; present so clients show zero rather than stale counts.
+    unread_notifications: { notification_count: 0, highlight_count: 0 },
+  };
 }
 
 /** A token from before a database restore can be ahead of the server: read it as "now". */

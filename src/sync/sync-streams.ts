@@ -1,0 +1,74 @@
+/**
+ * The extension point of /sync: one provider per stream (account data,
+ * receipts, typing, presence, to-device, device lists, ...), each answering
+ * "what changed for this user between `since` and `upper`" by adding to the
+ * response. Room events and memberships are SyncService's own; every other
+ * stream plugs in here, so SyncService does not grow with each feature.
+ *
+ * A provider's stream has a position in the sync token (stream-token.ts
+ * STREAM_NAMES) and tells the notifier of each committed change, with the
+ * users or rooms it concerns, so waiting long-polls wake.
+ */
+import type { JsonObject } from '../events/pdu.js';
+import type { Viewer } from '../rooms/event-views.js';
+import type { SyncFilter } from './filters.js';
+import type { StreamName, StreamPositions } from './stream-token.js';
+
+export interface StreamContext {
+  viewer: Viewer;
+  /** Undefined on an initial sync. */
+  since: StreamPositions | undefined;
+  /** Nothing after these positions is read: the next sync starts from them. */
+  upper: StreamPositions;
+  fullState: boolean;
+  filter: SyncFilter;
+  /** The rooms the user is joined to at `upper`. */
+  joinedRoomIds: readonly string[];
+  /**
+   * Joined rooms whose section is fresh (initial or full-state sync, or joined
+   * since `since`): a provider gives their current ephemeral/account data whole.
+   */
+  freshRoomIds: ReadonlySet<string>;
+}
+
+export interface EventList {
+  events: JsonObject[];
+}
+
+/** The top-level fields of the response that providers fill. */
+export interface SyncTopLevel {
+  account_data: EventList;
+  presence: EventList;
+  to_device: EventList;
+  device_one_time_keys_count: Record<string, number>;
+  device_unused_fallback_key_types: string[];
+  /** Incremental syncs only. */
+  device_lists?: { changed: string[]; left: string[] };
+}
+
+/** A joined room's section: what providers add to. */
+export interface JoinedRoomSection extends JsonObject {
+  ephemeral: EventList & JsonObject;
+  account_data: EventList & JsonObject;
+  unread_notifications: { notification_count: number; highlight_count: number } & JsonObject;
+}
+
+export interface SyncResponseParts {
+  top: SyncTopLevel;
+  /** The joined rooms' sections so far (those with timeline or state changes, or added by a provider). */
+  readonly joinedRooms: ReadonlyMap<string, JoinedRoomSection>;
+  /**
+   * The joined room's section, made empty if the room had nothing else in this
+   * sync (it is then sent, so ask for it only to add to it).
+   */
+  joinedRoom(roomId: string): JoinedRoomSection;
+}
+
+export interface SyncStreamProvider {
+  /** The stream whose position it reads, if any (the E2EE key counts, say, have none). */
+  readonly stream?: StreamName;
+  /** The stream's newest position in storage, where the notifier starts. */
+  currentPosition?(): Promise<number>;
+  /** Adds this stream's changes; true when it added something (a long-poll then answers). */
+  contribute(context: StreamContext, parts: SyncResponseParts): Promise<boolean>;
+}
