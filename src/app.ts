@@ -92,8 +92,9 @@ function buildSync(
   rooms: RoomService,
   views: EventViews,
   filters: FilterService,
+  notifier: Notifier,
+  providers: readonly SyncStreamProvider[],
 ): SyncDeps {
-  const notifier = new Notifier();
   const recent = new RecentEvents();
   const announce = (records: EventRecord[]) => {
     // The cache first: a sync woken by the notifier finds the events there.
@@ -109,8 +110,6 @@ function buildSync(
     }
   };
   rooms.onCommitted(announce);
-  // One provider per stream besides room events (sync-streams.ts); each tells the notifier of its changes.
-  const providers: SyncStreamProvider[] = [];
   const ready = startPositions(storage, notifier, providers);
   const history = new RoomHistory(storage, visibilityCheckFor(storage), recent);
   const historyService = new HistoryService(storage, views, history, notifier);
@@ -160,6 +159,10 @@ export function buildWeft(config: Config, logger: Logger) {
   });
   const rooms = new RoomService(config, storage, keys.signingKey);
   const views = new EventViews(storage);
+  // Wakes long-polls. Every stream besides room events is a provider of /sync (sync-streams.ts)
+  // whose service tells the notifier of each committed change: add them to syncProviders.
+  const notifier = new Notifier();
+  const syncProviders: SyncStreamProvider[] = [];
   // One FilterService for the filter endpoints and /sync: it caches parsed filters.
   const filters = new FilterService(storage.filters);
   // One PushRuleService: it serialises each user's edits (and /sync will read it).
@@ -167,7 +170,7 @@ export function buildWeft(config: Config, logger: Logger) {
   const services: ClientApiServices = {
     config,
     roomDeps: { rooms, views, storage },
-    syncDeps: buildSync(storage, rooms, views, filters),
+    syncDeps: buildSync(storage, rooms, views, filters, notifier, syncProviders),
     accounts: new AccountService(config, storage, sessions),
     login,
     sessions,
