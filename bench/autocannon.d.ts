@@ -27,9 +27,29 @@ declare module 'autocannon' {
     non2xx: number;
   }
 
+  /** The request fields `setupRequest` may change. */
+  export interface RequestParams {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  }
+
+  export interface Request extends RequestParams {
+    /** Called before each send of this request; returns the request to send. */
+    setupRequest?: (request: RequestParams, context: Record<string, unknown>) => RequestParams;
+    /** Called with each response's body (collected only when this is set). */
+    onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
+  }
+
   export interface Options {
     url: string;
     connections?: number;
+    /** Milliseconds between samples; the run ends (the promise resolves) on one. */
+    sampleInt?: number;
+    /** Total requests; overrides `duration`, split over the connections. */
+    amount?: number;
+    requests?: Request[];
     /** Seconds. */
     duration?: number;
     pipelining?: number;

@@ -1,14 +1,16 @@
 /**
  * The room workloads: many users sending messages into one room, and
- * createRoom at a fixed concurrency. Requests go through fetch() (each carries
- * its own token and transaction ID) over node:http keep-alive connections, one
- * sequential stream per worker.
+ * createRoom at a fixed concurrency, each as one sequential stream of requests
+ * per user (or worker) over a keep-alive connection. Messages go through
+ * autocannon, the rest (setup, createRoom) through node:http.
  */
+import autocannon, { type Instance } from 'autocannon';
 import { Agent, request as httpRequest } from 'node:http';
 import { registerUser, withCpu, percentile, type Measurement } from './workloads.js';
 
 const CLIENT = '/_matrix/client/v3';
 const REQUEST_TIMEOUT_MS = 30_000;
+const SAMPLE_INTERVAL_MS = 100;
 
 /** Keep-alive connections shared by the room workloads; closed by `closeRoomConnections`. */
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -58,31 +60,128 @@ export async function roomMessages(
     }),
   );
 
-  const path = `${CLIENT}/rooms/${encodeURIComponent(roomId)}/send/m.room.message/`;
-  let txn = 0;
-  const run = (count: number, eventIds: string[]) =>
-    streams(tokens, count, options.maxSeconds, async (token, i) => {
-      // Unique per token, and per run: warm-up and measured sends never share one.
-      const txnId = `bench-${txn++}`;
-      const { ok, json } = await call(baseUrl, 'PUT', path.slice(CLIENT.length) + txnId, token, {
-        msgtype: 'm.text',
-        body: `message ${i}`,
-      });
-      const eventId = (json as { event_id?: unknown } | undefined)?.event_id;
-      if (ok && typeof eventId === 'string') eventIds.push(eventId);
-      return ok && typeof eventId === 'string';
-    });
+  const sendPath = `${CLIENT}/rooms/${encodeURIComponent(roomId)}/send/m.room.message/`;
+  const run = (label: string, count: number, eventIds: string[]) =>
+    sendMessages(
+      { baseUrl, sendPath, tokens, count, maxSeconds: options.maxSeconds, label },
+      eventIds,
+    );
 
   const warmupIds: string[] = [];
-  if (options.warmup > 0) await run(options.warmup, warmupIds);
+  if (options.warmup > 0) await run('warmup', options.warmup, warmupIds);
   const eventIds: string[] = [];
-  const measurement = await withCpu(serverCpuSeconds, () => run(options.messages, eventIds));
+  const measurement = await withCpu(serverCpuSeconds, () =>
+    run('measured', options.messages, eventIds),
+  );
   const distinct = new Set([...warmupIds, ...eventIds]);
   return {
     ...measurement,
     // Every ID counts once across warm-up and measured sends; each send was a new txnId.
     distinctEventIds: distinct.size - new Set(warmupIds).size,
   };
+}
+
+interface SendRun {
+  baseUrl: string;
+  /** `/_matrix/client/v3/rooms/{roomId}/send/m.room.message/`; the txnId follows. */
+  sendPath: string;
+  tokens: string[];
+  count: number;
+  maxSeconds: number;
+  /** Part of every txnId, so that runs never share one. */
+  label: string;
+}
+
+/**
+ * Sends `count` messages, split evenly over the users, each user one request
+ * at a time on its own connection with its own txnIds. One autocannon instance
+ * per user: its client costs the bench process far less CPU per request than
+ * node:http (which shares the two cores with the server).
+ */
+async function sendMessages(run: SendRun, eventIds: string[]): Promise<Measurement> {
+  const latencies: number[] = [];
+  let failed = 0;
+  const start = performance.now();
+  // An instance resolves only at its next sampling tick: the run ends with its last response.
+  let end = start;
+  const instances = run.tokens.flatMap((token, user) => {
+    const share = shareOf(run.count, run.tokens.length, user);
+    if (share === 0) return [];
+    const instance = userSends(run, token, `${run.label}-${user}`, share, eventIds);
+    // autocannon's own latency histogram has whole-millisecond resolution; keep the raw times.
+    instance.on('response', (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) latencies.push(ms);
+      end = performance.now();
+    });
+    return [instance];
+  });
+  // Bounded in time like every other loop: stop whatever is still sending.
+  const timer = setTimeout(() => instances.forEach((i) => i.stop()), run.maxSeconds * 1000);
+  const results = await Promise.all(instances);
+  clearTimeout(timer);
+  // `errors` includes timeouts.
+  for (const result of results) failed += result.non2xx + result.errors;
+  const seconds = (end - start) / 1000;
+  return {
+    rate: latencies.length / seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    ok: latencies.length,
+    failed,
+    seconds,
+  };
+}
+
+/** One user's `count` sends on one connection; txnIds are `bench-<user>-<n>`, unique per run. */
+function userSends(
+  run: SendRun,
+  token: string,
+  user: string,
+  count: number,
+  eventIds: string[],
+): Instance {
+  let sent = 0;
+  return autocannon({
+    url: run.baseUrl,
+    connections: 1,
+    amount: count,
+    // Sampling ticks (1 s by default) end the run: a short one wastes less time after it.
+    sampleInt: SAMPLE_INTERVAL_MS,
+    timeout: REQUEST_TIMEOUT_MS / 1000,
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    requests: [
+      {
+        // Called once per request, so each gets the next txnId and its own body.
+        setupRequest: (request) => {
+          const n = sent++;
+          return {
+            ...request,
+            path: `${run.sendPath}bench-${user}-${n}`,
+            body: JSON.stringify({ msgtype: 'm.text', body: `message ${n} from ${user}` }),
+          };
+        },
+        onResponse: (status, body) => {
+          const eventId = status >= 200 && status < 300 ? eventIdOf(body) : undefined;
+          if (eventId !== undefined) eventIds.push(eventId);
+        },
+      },
+    ],
+  });
+}
+
+/** User `index`'s part of `total` requests split over `users`, the remainder to the first ones. */
+function shareOf(total: number, users: number, index: number): number {
+  return Math.floor(total / users) + (index < total % users ? 1 : 0);
+}
+
+function eventIdOf(body: string): string | undefined {
+  try {
+    const eventId = (JSON.parse(body) as { event_id?: unknown }).event_id;
+    return typeof eventId === 'string' ? eventId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface CreateRoomOptions {

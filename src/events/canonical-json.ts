@@ -17,8 +17,15 @@ export const MAX_NESTING_DEPTH = 512;
 /** The spec's integer range, `[-(2**53)+1, (2**53)-1]`: exactly JS's safe integers. */
 const MAX_INTEGER = Number.MAX_SAFE_INTEGER;
 
-/** A lone UTF-16 surrogate: in `u` mode a valid pair is one code point, so only unpaired halves match. */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+/** A code unit from U+D800 up: the only ones where UTF-16 order and code point order differ. */
+const HIGH_CODE_UNIT = /[\uD800-\uFFFF]/;
+
+declare global {
+  interface String {
+    /** ES2024 (Node 20 has it; the ES2022 lib does not declare it): false if a surrogate is unpaired. */
+    isWellFormed(): boolean;
+  }
+}
 
 export function canonicalJson(value: unknown): string {
   return encodeValue(value, 0);
@@ -27,6 +34,24 @@ export function canonicalJson(value: unknown): string {
 /** The UTF-8 bytes of the canonical encoding; the PDU size limit (65,536 bytes) is measured on these. */
 export function canonicalJsonBytes(value: unknown): Buffer {
   return Buffer.from(canonicalJson(value), 'utf8');
+}
+
+/**
+ * The UTF-8 size of an object's canonical JSON with `extra` members added,
+ * given the object's encoding without them. Key order moves members but does
+ * not change their lengths, so each adds its own encoding plus a comma.
+ */
+export function canonicalJsonLengthWith(
+  objectJson: string,
+  extra: Record<string, unknown>,
+): number {
+  let length = Buffer.byteLength(objectJson, 'utf8');
+  const keys = Object.keys(extra);
+  for (const key of keys) {
+    length += Buffer.byteLength(encodeString(key) + ':' + encodeValue(extra[key], 1), 'utf8') + 1;
+  }
+  // `{}` plus members needs one comma fewer than members.
+  return objectJson === '{}' && keys.length > 0 ? length - 1 : length;
 }
 
 function encodeValue(value: unknown, depth: number): string {
@@ -49,14 +74,26 @@ function encodeContainer(value: object, depth: number): string {
   if (depth > MAX_NESTING_DEPTH) {
     throw errors.badJson(`JSON nested deeper than ${MAX_NESTING_DEPTH} levels`);
   }
+  // Plain loops and string concatenation: this runs a few times for every event sent.
   if (Array.isArray(value)) {
-    return '[' + value.map((item: unknown) => encodeValue(item, depth)).join(',') + ']';
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + encodeValue(value[i], depth);
+    return out + ']';
   }
   if (!isPlainObject(value)) throw errors.badJson('Only plain JSON objects can be encoded');
-  const members = Object.keys(value)
-    .sort(compareCodePoints)
-    .map((key) => encodeString(key) + ':' + encodeValue(value[key], depth));
-  return '{' + members.join(',') + '}';
+  const keys = sortedKeys(value);
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    out += (i > 0 ? ',' : '') + encodeString(key) + ':' + encodeValue(value[key], depth);
+  }
+  return out + '}';
+}
+
+/** Keys in code point order; the default sort (UTF-16 order) agrees unless a key has a high code unit. */
+function sortedKeys(object: object): string[] {
+  const keys = Object.keys(object).sort();
+  return keys.some((key) => HIGH_CODE_UNIT.test(key)) ? keys.sort(compareCodePoints) : keys;
 }
 
 function isPlainObject(value: object): value is Record<string, unknown> {
@@ -85,7 +122,7 @@ function encodeNumber(value: number): string {
  * they are refused rather than escaped.
  */
 function encodeString(value: string): string {
-  if (LONE_SURROGATE.test(value)) throw errors.badJson('String contains a lone surrogate');
+  if (!value.isWellFormed()) throw errors.badJson('String contains a lone surrogate');
   return JSON.stringify(value);
 }
 

@@ -4,9 +4,9 @@
  * the identifiers derived from the reference hash (rooms/v4 "Event IDs";
  * rooms/v12 room IDs).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RoomVersion } from '../rooms/room-versions.js';
-import { canonicalJsonBytes } from './canonical-json.js';
+import { canonicalJson, canonicalJsonBytes } from './canonical-json.js';
 import type { JsonObject, Pdu } from './pdu.js';
 import { redactEvent } from './redaction.js';
 
@@ -18,8 +18,17 @@ type EventJson = Pdu | JsonObject;
  * unpadded standard base64: the value of `hashes.sha256`.
  */
 export function contentHash(event: EventJson): string {
-  const covered = withoutKeys(event, ['unsigned', 'signatures', 'hashes']);
-  return unpaddedBase64(sha256(canonicalJsonBytes(covered)));
+  return contentHashOf(contentHashInput(event));
+}
+
+/** The canonical JSON the content hash covers (kept by `sealEvent` to size the PDU). */
+export function contentHashInput(event: EventJson): string {
+  return canonicalJson(withoutKeys(event, ['unsigned', 'signatures', 'hashes']));
+}
+
+/** `hashes.sha256` for the output of `contentHashInput`. */
+export function contentHashOf(input: string): string {
+  return unpaddedBase64(sha256(input));
 }
 
 /** A copy of the event with `hashes.sha256` set ("Adding hashes and signatures to outgoing events"). */
@@ -38,7 +47,12 @@ export function referenceHash(event: EventJson, version: RoomVersion): Buffer {
 
 /** `$` + the reference hash in unpadded URL-safe base64 (room versions 4+). */
 export function eventIdFor(event: EventJson, version: RoomVersion): string {
-  return '$' + encodeReferenceHash(referenceHash(event, version), version);
+  return eventIdFromReferenceHash(referenceHash(event, version), version);
+}
+
+/** The event ID for a reference hash already computed (as `sealEvent` returns it). */
+export function eventIdFromReferenceHash(referenceHash: Buffer, version: RoomVersion): string {
+  return '$' + encodeReferenceHash(referenceHash, version);
 }
 
 /**
@@ -61,8 +75,9 @@ function encodeReferenceHash(hash: Buffer, version: RoomVersion): string {
   }
 }
 
-function sha256(bytes: Buffer): Buffer {
-  return createHash('sha256').update(bytes).digest();
+/** One-shot SHA-256; a string is hashed as its UTF-8 bytes, as canonical JSON is defined. */
+export function sha256(data: string | Buffer): Buffer {
+  return Buffer.from(hash('sha256', data, 'base64'), 'base64');
 }
 
 /** Standard base64 without `=` padding (spec appendices, "Unpadded Base64"). */

@@ -7,8 +7,8 @@ import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 
 import type { SigningKey } from '../crypto/server-keys.js';
 import { errors } from '../http/errors.js';
 import type { RoomVersion } from '../rooms/room-versions.js';
-import { canonicalJsonBytes } from './canonical-json.js';
-import { addContentHash, unpaddedBase64, withoutKeys } from './hashing.js';
+import { canonicalJsonBytes, canonicalJsonLengthWith } from './canonical-json.js';
+import { contentHashInput, contentHashOf, sha256, unpaddedBase64, withoutKeys } from './hashing.js';
 import type { JsonObject, Pdu } from './pdu.js';
 import { redactEvent } from './redaction.js';
 
@@ -53,7 +53,17 @@ export function signJson<T extends Signable>(
   signingKey: SigningKey,
 ): Signed<T> {
   const signed = canonicalJsonBytes(withoutKeys(object, ['signatures', 'unsigned']));
-  const signature = unpaddedBase64(sign(null, signed, signingKey.privateKey));
+  return withSignature(object, serverName, signingKey, signed);
+}
+
+/** A copy of `object` with this server's signature over `signedBytes` merged into `signatures`. */
+function withSignature<T extends Signable>(
+  object: T,
+  serverName: string,
+  signingKey: SigningKey,
+  signedBytes: Buffer,
+): Signed<T> {
+  const signature = unpaddedBase64(sign(null, signedBytes, signingKey.privateKey));
   const signatures = existingSignatures(object);
   return {
     ...object,
@@ -151,7 +161,51 @@ export function hashAndSignEvent<T extends Signable>(
   signingKey: SigningKey,
   version: RoomVersion,
 ): Signed<T> {
-  return signEvent(addContentHash(event), serverName, signingKey, version);
+  return sealEvent(event, serverName, signingKey, version).pdu;
+}
+
+/** An outgoing event, hashed and signed, with what naming and size-checking it needs. */
+export interface SealedEvent<T> {
+  pdu: Signed<T>;
+  /** What `referenceHash(pdu, version)` returns: the source of its event ID. */
+  referenceHash: Buffer;
+  /** The size of `pdu` as canonical JSON, which the PDU size limit applies to. */
+  byteLength: number;
+}
+
+/**
+ * `hashAndSignEvent` plus the reference hash and size, encoding each form
+ * once: the full event (for the content hash, and the size) and the redacted
+ * one. The signature and the reference hash cover the same bytes: the
+ * redacted event without `signatures` (redaction already drops `unsigned`
+ * and `age_ts`).
+ */
+export function sealEvent<T extends Signable>(
+  event: T,
+  serverName: string,
+  signingKey: SigningKey,
+  version: RoomVersion,
+): SealedEvent<T> {
+  const hashInput = contentHashInput(event);
+  const hashed = { ...event, hashes: { sha256: contentHashOf(hashInput) } };
+  const redacted = canonicalJsonBytes(
+    withoutKeys(redactEvent(hashed, version), ['signatures', 'unsigned']),
+  );
+  const pdu = withSignature(hashed, serverName, signingKey, redacted);
+  return {
+    pdu,
+    referenceHash: sha256(redacted),
+    byteLength: canonicalJsonLengthWith(hashInput, membersNotHashed(pdu)),
+  };
+}
+
+/** The members the content hash leaves out, which the PDU's size still counts. */
+function membersNotHashed(pdu: object): Record<string, unknown> {
+  const members: Record<string, unknown> = {};
+  for (const key of ['hashes', 'signatures', 'unsigned']) {
+    if (Object.hasOwn(pdu, key)) members[key] = (pdu as Record<string, unknown>)[key];
+  }
+  return members;
 }
 
 /** Checks a server's signature on an event, whether we hold the full or a redacted copy. */

@@ -15,10 +15,9 @@ import {
   describeRefusal,
   stateMapKey,
 } from '../events/auth-rules.js';
-import { canonicalJsonBytes } from '../events/canonical-json.js';
-import { eventIdFor } from '../events/hashing.js';
+import { eventIdFromReferenceHash } from '../events/hashing.js';
 import type { JsonObject, Pdu } from '../events/pdu.js';
-import { hashAndSignEvent } from '../events/signing.js';
+import { sealEvent } from '../events/signing.js';
 import { errors, MatrixError } from '../http/errors.js';
 import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -181,8 +180,7 @@ export class RoomService {
     const pairs = authEventTypesFor(unsigned, version);
     const stateIds = await this.heads.stateIds(head, pairs);
     unsigned.auth_events = selectAuthEvents(unsigned, stateIds, version);
-    const pdu = this.finish(unsigned, version);
-    const eventId = eventIdFor(pdu, version);
+    const { pdu, eventId } = this.seal(unsigned, version);
     await this.authorize(pdu, version);
     const committed = this.queue.enqueue({ eventId, roomId: room.roomId, pdu, transaction });
     this.heads.applied(head, { eventId, pdu });
@@ -191,11 +189,16 @@ export class RoomService {
 
   /** Hashes and signs an event and checks its size. */
   finish(pdu: Pdu, version: RoomVersion): Pdu {
-    const signed = hashAndSignEvent(pdu, this.config.server_name, this.signingKey, version);
-    if (canonicalJsonBytes(signed).length > MAX_PDU_BYTES) {
+    return this.seal(pdu, version).pdu;
+  }
+
+  /** `finish`, plus the event's ID, from the same encodings (see `sealEvent`). */
+  private seal(pdu: Pdu, version: RoomVersion): { pdu: Pdu; eventId: string } {
+    const sealed = sealEvent(pdu, this.config.server_name, this.signingKey, version);
+    if (sealed.byteLength > MAX_PDU_BYTES) {
       throw errors.tooLarge(`Event is larger than ${MAX_PDU_BYTES} bytes`);
     }
-    return signed;
+    return { pdu: sealed.pdu, eventId: eventIdFromReferenceHash(sealed.referenceHash, version) };
   }
 
   /** Checks the event against its auth events (for local events: the current state); 403 names the rule. */
