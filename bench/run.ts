@@ -3,13 +3,14 @@
  * processes on loopback, runs the workloads from this process, and prints a
  * table. Shorter runs for smoke tests: BENCH_DURATION_S=1 BENCH_WARMUP_S=0
  * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8 BENCH_MESSAGES=500 BENCH_ROOMS=20; one
- * group only: BENCH_ONLY=rooms. See docs/benchmarks.md.
+ * group only: BENCH_ONLY=rooms (groups: whoami, auth, rooms, sync). See docs/benchmarks.md.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { closeRoomConnections, createRooms, roomMessages } from './rooms.js';
 import { startBareServer, startWeftServer, type ChildServer } from './server-process.js';
+import { initialSync, messagesPaging, syncFanOut } from './sync.js';
 import {
   passwordLogins,
   registerUser,
@@ -26,7 +27,7 @@ const MAX_POOL_SECONDS = 120;
 const DISTURBED = 0.1;
 
 /** Workload groups; BENCH_ONLY=rooms (or a comma-separated list) runs only those. */
-const GROUPS = ['whoami', 'auth', 'rooms'] as const;
+const GROUPS = ['whoami', 'auth', 'rooms', 'sync'] as const;
 type Group = (typeof GROUPS)[number];
 
 const settings = {
@@ -40,6 +41,12 @@ const settings = {
   messages: envNumber('BENCH_MESSAGES', 5000),
   messageUsers: envNumber('BENCH_MESSAGE_USERS', 20),
   rooms: envNumber('BENCH_ROOMS', 200),
+  fanOutUsers: envNumber('BENCH_FANOUT_USERS', 50),
+  fanOutSends: envNumber('BENCH_FANOUT_SENDS', 20),
+  syncRooms: envNumber('BENCH_SYNC_ROOMS', 100),
+  syncMessagesPerRoom: envNumber('BENCH_SYNC_MESSAGES_PER_ROOM', 20),
+  syncRuns: envNumber('BENCH_SYNC_RUNS', 5),
+  pagingEvents: envNumber('BENCH_PAGING_EVENTS', 5000),
   roomConcurrency: envNumber('BENCH_ROOM_CONCURRENCY', 10),
   /** Adds a whoami run against a Weft with the default `log_requests: true`. */
   requestLogs: process.env.BENCH_REQUEST_LOGS === '1',
@@ -57,6 +64,46 @@ interface Row {
 
 const USER = 'bench';
 const PASSWORD = 'bench-password';
+
+/** Issue 4's workloads: sync fan-out, initial sync of a busy account, /messages paging. */
+async function syncWorkloads(url: string, rows: Row[], checks: string[]): Promise<void> {
+  const { fanOutUsers, fanOutSends, syncRooms, syncMessagesPerRoom, syncRuns } = settings;
+  log(`${fanOutUsers} users long-poll /sync in one room; ${fanOutSends} sends`);
+  const fanOut = await syncFanOut(url, { users: fanOutUsers, sends: fanOutSends });
+  rows.push({
+    workload: 'sync fan-out',
+    measurement: fanOut,
+    notes: `${fanOutUsers} long-polls, n=${fanOut.ok} sends; latency = send → last poller has it`,
+  });
+  checks.push(
+    `sync fan-out p99: ${fanOut.p99Ms.toFixed(1)} ms (goal < 25)` +
+      (fanOut.p99Ms < 25 ? '' : '  ← above goal'),
+  );
+
+  log(`initial sync in ${syncRooms} rooms × ${syncMessagesPerRoom} messages, ${syncRuns} runs`);
+  const initial = await initialSync(url, {
+    rooms: syncRooms,
+    messagesPerRoom: syncMessagesPerRoom,
+    runs: syncRuns,
+  });
+  rows.push({
+    workload: 'initial sync',
+    measurement: initial,
+    notes: `${syncRooms} rooms, timeline limit 10, n=${initial.ok}; p50 = median`,
+  });
+  checks.push(
+    `initial sync median: ${initial.p50Ms.toFixed(1)} ms (goal < 100)` +
+      (initial.p50Ms < 100 ? '' : '  ← above goal'),
+  );
+
+  log(`/messages back through ${settings.pagingEvents} events`);
+  const paging = await messagesPaging(url, { events: settings.pagingEvents, pageSize: 100 });
+  rows.push({
+    workload: '/messages paging',
+    measurement: paging,
+    notes: `pages of 100, n=${paging.ok} events; rate = events/s, latency per page`,
+  });
+}
 
 async function main(): Promise<void> {
   const loadAtStart = loadavg()[0] ?? 0;
@@ -159,6 +206,8 @@ async function main(): Promise<void> {
     if (created.distinctRoomIds !== created.ok) process.exitCode = 1;
     closeRoomConnections();
   }
+
+  if (runs('sync')) await syncWorkloads(weft.url, rows, checks);
 
   const rss = weft.rssBytes();
   await stopAndForget(weft);

@@ -40,7 +40,13 @@ export interface HistoryPage {
   resumeAt: number | undefined;
 }
 
-/** Rows read per query beyond what the caller asked for, so that filtering rarely needs a second page. */
+/**
+ * The senders whose events a user does not want (their `m.ignored_user_list`).
+ * Called once per page read, so it must be cheap: a cached set.
+ */
+export type HiddenSenders = (userId: string) => Promise<ReadonlySet<string>>;
+
+/** Rows read ahead on later pages, once filtering has shown it drops events. */
 const PAGE_SLACK = 10;
 /** How far one request scans for events that pass filters, so a filter matching nothing stays cheap. */
 const MAX_SCANNED = 2_000;
@@ -51,6 +57,7 @@ export class RoomHistory {
     private readonly visibleTo: VisibilityCheck,
     /** Answers the ranges it holds whole, without a query. */
     private readonly recent: RecentEvents,
+    private readonly hiddenSenders: HiddenSenders = async () => new Set(),
   ) {}
 
   /** The newest `limit` events of the range that pass; `resumeAt` says whether older ones remain. */
@@ -61,6 +68,11 @@ export class RoomHistory {
   /** The oldest `limit` events of the range that pass; `resumeAt` says whether newer ones remain. */
   async oldest(read: HistoryRead): Promise<HistoryPage> {
     return this.collect(read, 'oldest-first');
+  }
+
+  /** The senders the user ignores (whose invites, too, are not shown). */
+  ignoredBy(userId: string): Promise<ReadonlySet<string>> {
+    return this.hiddenSenders(userId);
   }
 
   /** Whether the user may see this one event. */
@@ -76,7 +88,10 @@ export class RoomHistory {
     let { after, upTo } = read;
     let scanned = 0;
     while (after < upTo && kept.length < read.limit) {
-      const pageSize = read.limit - kept.length + PAGE_SLACK;
+      // The first page asks for one more than needed (to tell whether more remain); later
+      // pages, needed only when filtering dropped events, read further ahead.
+      const wanted = read.limit - kept.length;
+      const pageSize = scanned === 0 ? wanted + 1 : wanted + PAGE_SLACK;
       const page =
         this.recent.range(read.roomId, after, upTo, pageSize, order) ??
         (await this.storage.rooms.roomEvents({
@@ -113,13 +128,25 @@ export class RoomHistory {
     order: 'newest-first' | 'oldest-first',
   ): Promise<EventRecord[]> {
     const chronological = order === 'newest-first' ? [...page].reverse() : page;
-    const visible = await this.visibleTo(read.userId, read.roomId, chronological);
+    const visible = withoutIgnored(
+      await this.visibleTo(read.userId, read.roomId, chronological),
+      await this.hiddenSenders(read.userId),
+    );
     const filter = read.filter;
     const matching = filter
       ? visible.filter((e) => eventMatchesFilter(e.pdu, filter, read.roomId))
       : visible;
     return order === 'newest-first' ? matching.reverse() : matching;
   }
+}
+
+/**
+ * The spec's ignoring of users: their events are not sent, except state events
+ * (the room's state must stay whole for the client).
+ */
+function withoutIgnored(events: EventRecord[], ignored: ReadonlySet<string>): EventRecord[] {
+  if (ignored.size === 0) return events;
+  return events.filter((e) => e.pdu.state_key !== undefined || !ignored.has(e.pdu.sender));
 }
 
 function oldestFirst(events: EventRecord[], order: 'newest-first' | 'oldest-first') {
