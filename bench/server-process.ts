@@ -32,6 +32,8 @@ export interface WeftOptions {
   logRequests: boolean;
   /** When set, the server runs with `--cpu-prof` and writes its profile here on exit. */
   cpuProfileDir?: string;
+  /** More YAML lines for the config file (e.g. `push:` / `  enabled: false`). */
+  configLines?: string[];
 }
 
 /** Every child still running, and its temporary folder, for when the bench dies early. */
@@ -59,6 +61,7 @@ export async function startWeftServer(options: WeftOptions): Promise<ChildServer
       `data_dir: ${JSON.stringify(path.join(dir, 'data'))}`,
       `log_level: ${logLevel}`,
       `log_requests: ${options.logRequests}`,
+      ...(options.configLines ?? []),
       '',
     ].join('\n'),
   );

@@ -16,7 +16,7 @@ import { loadOrCreateServerKeys, type ServerKeys } from './crypto/server-keys.js
 import { DeviceService } from './devices/device-service.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { Router } from './http/router.js';
-import { createHttpServer } from './http/server.js';
+import { createHttpServer, withRawBodyRoutes } from './http/server.js';
 import type { EventRecord, Storage } from './storage/storage.js';
 import { openSqliteStorage } from './storage/sqlite/sqlite-storage.js';
 import type { ClientApiServices, SyncDeps } from './api/client/services.js';
@@ -30,11 +30,22 @@ import { registerLoginRoutes } from './api/client/login.js';
 import { registerRegistrationRoutes } from './api/client/register.js';
 import { registerRoomRoutes } from './api/client/rooms.js';
 import { registerSyncRoutes } from './api/client/sync.js';
+import { registerKeyRoutes } from './api/client/keys.js';
+import { registerRoomKeyRoutes } from './api/client/room-keys.js';
+import { registerToDeviceRoutes } from './api/client/to-device.js';
+import { buildE2ee } from './e2ee/build.js';
+import { registerRelationRoutes } from './api/client/relations.js';
+import { RelationService } from './relations/relation-service.js';
+import { registerMediaRoutes, registerMediaUploadRoutes } from './api/client/media.js';
+import { buildMediaService } from './media/build.js';
 import { registerLegacySyncRoutes } from './api/client/legacy-sync.js';
 import { EventViews } from './rooms/event-views.js';
 import { RoomService } from './rooms/room-service.js';
 import { FilterService } from './sync/filter-service.js';
 import { PushRuleService } from './push/push-rule-service.js';
+import { buildPush } from './push/build.js';
+import { registerPusherRoutes } from './api/client/pushers.js';
+import { registerNotificationRoutes } from './api/client/notifications.js';
 import { HistoryService } from './sync/history-service.js';
 import { LegacySyncService } from './sync/legacy-sync.js';
 import { Notifier } from './sync/notifier.js';
@@ -44,6 +55,26 @@ import { visibilityCheckFor } from './sync/room-visibility.js';
 import { SyncService } from './sync/sync-service.js';
 import type { SyncStreamProvider } from './sync/sync-streams.js';
 import { registerFallbackRoutes } from './api/static/fallback.js';
+import { AccountDataService } from './account-data/account-data-service.js';
+import { AccountDataSyncProvider } from './account-data/account-data-sync.js';
+import { MemberProfiles } from './account/member-profiles.js';
+import { registerAccountDataRoutes } from './api/client/account-data.js';
+import { registerEphemeralRoutes } from './api/client/ephemeral.js';
+import { registerPresenceRoutes } from './api/client/presence.js';
+import { registerProfileRoutes } from './api/client/profile.js';
+import { registerReportRoutes } from './api/client/reports.js';
+import { registerUserDirectoryRoutes } from './api/client/user-directory.js';
+import type { UserDataDeps } from './api/client/user-data.js';
+import { ReceiptService } from './ephemeral/receipt-service.js';
+import { ReceiptSyncProvider } from './ephemeral/receipt-sync.js';
+import { TypingService } from './ephemeral/typing-service.js';
+import { PresenceService } from './presence/presence-service.js';
+import { PresenceSyncProvider } from './presence/presence-sync.js';
+import { MemberProfilePropagation } from './profiles/member-profile-propagation.js';
+import { ProfileService } from './profiles/profile-service.js';
+import { ReportService } from './reports/report-service.js';
+import type { HiddenSenders } from './sync/room-history.js';
+import { UserDirectoryService } from './user-directory/user-directory-service.js';
 
 export interface Weft {
   app: FastifyInstance;
@@ -94,6 +125,7 @@ function buildSync(
   filters: FilterService,
   notifier: Notifier,
   providers: readonly SyncStreamProvider[],
+  hiddenSenders: HiddenSenders,
 ): SyncDeps {
   const recent = new RecentEvents();
   const announce = (records: EventRecord[]) => {
@@ -111,7 +143,7 @@ function buildSync(
   };
   rooms.onCommitted(announce);
   const ready = startPositions(storage, notifier, providers);
-  const history = new RoomHistory(storage, visibilityCheckFor(storage), recent);
+  const history = new RoomHistory(storage, visibilityCheckFor(storage), recent, hiddenSenders);
   const historyService = new HistoryService(storage, views, history, notifier);
   return {
     sync: new SyncService(storage, views, history, notifier, ready, providers),
@@ -120,6 +152,68 @@ function buildSync(
     resolveFilter: (userId, param) => filters.resolve(userId, param),
     stopWaiting: () => notifier.close(),
   };
+}
+
+/**
+ * Account data, typing, receipts, profiles, presence, the user directory and
+ * reports: their services, their /sync providers, and what runs in the
+ * background (presence timeouts, member-event propagation of profile changes).
+ */
+function buildUserData(
+  config: Config,
+  storage: Storage,
+  rooms: RoomService,
+  notifier: Notifier,
+  pushRules: PushRuleService,
+  logger: Logger,
+) {
+  const accountData = new AccountDataService(storage.accountData, notifier);
+  // Push rule edits move the accountData stream, so syncs send m.push_rules again.
+  pushRules.onChanged((userId) => void accountData.put(userId, undefined, 'm.push_rules', {}));
+  const typing = new TypingService(storage, notifier);
+  const receipts = new ReceiptService(storage, accountData, notifier);
+  const presence = new PresenceService(storage, notifier, config.presence);
+  const profiles = new ProfileService(storage);
+  const memberProfiles = new MemberProfiles(storage.profiles, config.server_name);
+  const propagation = new MemberProfilePropagation(storage, rooms, memberProfiles, logger);
+  // Activity makes a user online; a new name or avatar reaches their rooms and room-mates.
+  typing.onActivity = receipts.onActivity = (userId) => presence.activity(userId);
+  rooms.onCommitted((records) => {
+    for (const sender of new Set(records.map((r) => r.pdu.sender))) presence.activity(sender);
+  });
+  profiles.onDisplayChanged((userId) => {
+    propagation.kick(userId);
+    void presence.profileChanged(userId);
+  });
+  const deps: UserDataDeps = {
+    accountData,
+    pushRules,
+    typing,
+    receipts,
+    profiles,
+    presence,
+    userDirectory: new UserDirectoryService(
+      storage.userDirectory,
+      config.user_directory.search_all_users,
+    ),
+    reports: new ReportService(storage),
+  };
+  const providers: SyncStreamProvider[] = [
+    new AccountDataSyncProvider(accountData, pushRules),
+    new ReceiptSyncProvider(receipts),
+    typing,
+    new PresenceSyncProvider(presence),
+  ];
+  const start = async () => {
+    await presence.start();
+    await propagation.resume();
+  };
+  start().catch((err: unknown) => logger.error({ err }, 'presence or profile propagation start'));
+  const close = () => {
+    typing.close();
+    presence.close();
+  };
+  return { deps, providers, close };
 }
 
 /** Tells the notifier where each stream stands in storage, before any sync reads. */
@@ -167,15 +261,40 @@ export function buildWeft(config: Config, logger: Logger) {
   const filters = new FilterService(storage.filters);
   // One PushRuleService: it serialises each user's edits (and /sync will read it).
   const pushRules = new PushRuleService(storage.pushRules);
+  const userData = buildUserData(config, storage, rooms, notifier, pushRules, logger);
+  syncProviders.push(...userData.providers);
+  const e2ee = buildE2ee(config.server_name, storage, notifier);
+  syncProviders.push(...e2ee.providers);
+  // After the receipts provider: the sections a receipt adds get their counts too.
+  const push = buildPush(config, storage, rooms, pushRules, logger);
+  syncProviders.push(push.syncProvider);
+  // Read receipts reset unread counts.
+  userData.deps.receipts.onRead = (read) =>
+    push.notifications.markRead(read.userId, read.roomId, read.streamOrdering, read.threadId);
+  // Deleting devices removes their keys in storage; others' long-polls hear of it here.
+  const devicesDeleted = (userId: string) => e2ee.services.deviceLists.announce(userId);
+  const syncDeps = buildSync(storage, rooms, views, filters, notifier, syncProviders, (userId) =>
+    userData.deps.accountData.ignoredBy(userId),
+  );
+  const relations = new RelationService(
+    storage,
+    views,
+    syncDeps.history,
+    visibilityCheckFor(storage),
+    notifier,
+  );
   const services: ClientApiServices = {
     config,
     roomDeps: { rooms, views, storage },
-    syncDeps: buildSync(storage, rooms, views, filters, notifier, syncProviders),
-    accounts: new AccountService(config, storage, sessions),
+    syncDeps,
+    relations,
+    userData: userData.deps,
+    e2ee: e2ee.services,
+    accounts: new AccountService(config, storage, sessions, devicesDeleted),
     login,
     sessions,
     uia: new UiaEngine(storage, config.uia.session_lifetime_ms, stageVerifiers),
-    devices: new DeviceService(storage, sessions),
+    devices: new DeviceService(storage, sessions, devicesDeleted),
     limits,
     // Users without a password (upgraded guests who set none) confirm with a dummy stage.
     reauthFlows: async (userId) =>
@@ -198,16 +317,39 @@ export function buildWeft(config: Config, logger: Logger) {
   registerDirectoryRoutes(router, services);
   registerFilterRoutes(router, filters);
   registerPushRuleRoutes(router, pushRules);
+  registerPusherRoutes(router, push.pushers);
+  registerNotificationRoutes(router, push.notifications, views);
   registerSyncRoutes(router, services);
+  registerKeyRoutes(router, services);
+  registerToDeviceRoutes(router, services);
+  registerRoomKeyRoutes(router, services);
+  registerRelationRoutes(router, relations);
   registerLegacySyncRoutes(router, services);
   registerFallbackRoutes(router, services);
+  registerAccountDataRoutes(router, userData.deps);
+  registerEphemeralRoutes(router, userData.deps);
+  registerProfileRoutes(router, userData.deps);
+  registerPresenceRoutes(router, userData.deps);
+  registerUserDirectoryRoutes(router, userData.deps);
+  registerReportRoutes(router, userData.deps);
+  const media = buildMediaService(config, storage, logger);
+  registerMediaRoutes(router, media);
   router.finish();
+  // Uploads get their body as a stream: their own scope, parser and router.
+  withRawBodyRoutes(app, (scope) => {
+    const uploadRouter = new Router(scope, sessions);
+    registerMediaUploadRoutes(uploadRouter, media);
+    uploadRouter.finish();
+  });
 
   const close = async () => {
     // Long-polls answer at once, or closing would wait for their timeouts.
     services.syncDeps.stopWaiting();
+    userData.close();
     await app.close();
+    await media.close();
     await sessions.close();
+    await push.close();
     await storage.close();
   };
   return { app, storage, keys, services, close };

@@ -27,6 +27,8 @@ export class AccountService {
     private readonly config: Config,
     private readonly storage: Storage,
     private readonly sessions: SessionService,
+    /** Told after devices were deleted (their keys with them), so others hear of it. */
+    private readonly devicesDeleted: (userId: string) => Promise<void> = async () => {},
   ) {}
 
   /** The user ID a username maps to, if it is valid and free (M_INVALID_USERNAME / M_USER_IN_USE). */
@@ -125,11 +127,13 @@ export class AccountService {
     await this.storage.users.setPasswordHash(userId, await hashPassword(newPassword));
     if (logoutDevices) {
       this.sessions.forget(await this.storage.devices.deleteOtherDevices(userId, keepDeviceId));
+      await this.devicesDeleted(userId);
     }
   }
 
   async deactivate(userId: string): Promise<void> {
     this.sessions.forget(await this.storage.users.deactivate(userId));
+    await this.devicesDeleted(userId);
   }
 
   private async generatedUserId(): Promise<string> {

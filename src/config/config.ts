@@ -49,8 +49,59 @@ export interface Config {
     login_failures_per_account: RateLimitRule;
     registration_per_ip: RateLimitRule;
     registration_token_validity_per_ip: RateLimitRule;
+    /** Uploads and `/media/v1/create` calls per user. */
+    media_upload_per_user: RateLimitRule;
   };
   default_room_version: string;
+  media: MediaConfig;
+  presence: {
+    /** Off: the presence endpoints still answer, but nothing is tracked and /sync sends none. */
+    enabled: boolean;
+    /** Online without activity this long → unavailable, in milliseconds. */
+    idle_timeout_ms: number;
+    /** Neither syncing nor active this long → offline, in milliseconds. */
+    offline_timeout_ms: number;
+  };
+  user_directory: {
+    /** Search every user, not only those sharing a room with the searcher or in public rooms. */
+    search_all_users: boolean;
+  };
+  push: PushConfig;
+}
+
+export interface PushConfig {
+  /** Off: push rules are not evaluated (no counts, no notifications, no pushes); for benchmarks. */
+  enabled: boolean;
+  /**
+   * Hosts a pusher's `data.url` may name with plain http (a deviation from the spec's
+   * "MUST be an HTTPS URL", for local gateways). Loopback by default.
+   */
+  http_allowed_hosts: string[];
+  /** The first retry of a failed push waits this long, in milliseconds; each next one twice as long. */
+  retry_initial_ms: number;
+  /** A push still failing this long after its first try is given up, in milliseconds. */
+  give_up_after_ms: number;
+}
+
+export interface MediaConfig {
+  /** Largest upload accepted, in bytes (413 M_TOO_LARGE above it). */
+  max_upload_bytes: number;
+  /**
+   * The spec's freeze of unauthenticated media: media uploaded while this is on is
+   * served only by the authenticated `/_matrix/client/v1/media` endpoints; media
+   * uploaded before stays reachable through the legacy `/_matrix/media` ones.
+   */
+  freeze_unauthenticated_media: boolean;
+  /** How many `/media/v1/create` IDs a user may hold without content at once. */
+  max_pending_uploads_per_user: number;
+  /** How long an ID from `/media/v1/create` waits for its content, in milliseconds. */
+  unused_expires_after_ms: number;
+  /** Longest wait a download may ask for with `timeout_ms` for pending media. */
+  max_download_wait_ms: number;
+  /** Images with more pixels than this (all frames together) are not thumbnailed (413). */
+  max_thumbnail_source_pixels: number;
+  /** Files larger than this, in bytes, are not thumbnailed (413). */
+  max_thumbnail_source_bytes: number;
 }
 
 export function defaultConfig(): Config {
@@ -73,8 +124,27 @@ export function defaultConfig(): Config {
       login_failures_per_account: { per_second: 0.17, burst_count: 5 },
       registration_per_ip: { per_second: 0.17, burst_count: 5 },
       registration_token_validity_per_ip: { per_second: 0.1, burst_count: 3 },
+      media_upload_per_user: { per_second: 1, burst_count: 20 },
     },
     default_room_version: '12',
+    media: {
+      max_upload_bytes: 50 * 1024 * 1024,
+      freeze_unauthenticated_media: true,
+      max_pending_uploads_per_user: 5,
+      unused_expires_after_ms: 24 * 60 * 60 * 1000,
+      max_download_wait_ms: 60 * 1000,
+      max_thumbnail_source_pixels: 32_000_000,
+      max_thumbnail_source_bytes: 20 * 1024 * 1024,
+    },
+    // Synapse's timers: idle after 5 minutes, offline 30 seconds after the last sync.
+    presence: { enabled: true, idle_timeout_ms: 5 * 60 * 1000, offline_timeout_ms: 30 * 1000 },
+    user_directory: { search_all_users: false },
+    push: {
+      enabled: true,
+      http_allowed_hosts: ['localhost', '127.0.0.1', '[::1]'],
+      retry_initial_ms: 1000,
+      give_up_after_ms: 10 * 60 * 1000,
+    },
   };
 }
 

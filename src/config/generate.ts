@@ -74,8 +74,55 @@ ${rule('login_per_ip', 'Login attempts per client IP.')}
 ${rule('login_failures_per_account', 'Failed login attempts per account.')}
 ${rule('registration_per_ip', 'Registrations per client IP.')}
 ${rule('registration_token_validity_per_ip', 'Registration token validity checks per client IP.')}
+${rule('media_upload_per_user', 'Media uploads (and /media/v1/create calls) per user.')}
 
 # Room version for new rooms.
 default_room_version: ${JSON.stringify(config.default_room_version)}
+
+# The media repository. Files live under <data_dir>/media.
+media:
+  # Largest upload accepted, in bytes (advertised as m.upload.size).
+  max_upload_bytes: ${config.media.max_upload_bytes}
+  # The spec's freeze of unauthenticated media: while true, new uploads are served only
+  # by the authenticated /_matrix/client/v1/media endpoints; media uploaded before stays
+  # reachable through the legacy /_matrix/media/{v3,r0} download and thumbnail endpoints.
+  freeze_unauthenticated_media: ${config.media.freeze_unauthenticated_media}
+  # How many IDs from POST /_matrix/media/v1/create a user may hold unfilled at once.
+  max_pending_uploads_per_user: ${config.media.max_pending_uploads_per_user}
+  # How long such an ID waits for its content, in milliseconds.
+  unused_expires_after_ms: ${config.media.unused_expires_after_ms}
+  # Longest time a download may wait (timeout_ms) for content still being uploaded.
+  max_download_wait_ms: ${config.media.max_download_wait_ms}
+  # Images with more pixels than this (all frames together) are not thumbnailed:
+  # the guard against decompression bombs.
+  max_thumbnail_source_pixels: ${config.media.max_thumbnail_source_pixels}
+  # Files larger than this, in bytes, are not thumbnailed.
+  max_thumbnail_source_bytes: ${config.media.max_thumbnail_source_bytes}
+
+presence:
+  # Off: the presence endpoints still answer, but nothing is tracked and /sync sends none.
+  enabled: ${config.presence.enabled}
+  # An online user without activity (sending, typing, reading) for this long becomes
+  # unavailable, in milliseconds.
+  idle_timeout_ms: ${config.presence.idle_timeout_ms}
+  # A user neither syncing nor active for this long goes offline, in milliseconds.
+  offline_timeout_ms: ${config.presence.offline_timeout_ms}
+
+user_directory:
+  # false: a search finds users sharing a room with the searcher and users in public or
+  # world-readable rooms. true: every user of this server.
+  search_all_users: ${config.user_directory.search_all_users}
+
+push:
+  # Off: push rules are not evaluated: no unread counts, no notifications, no pushes.
+  enabled: ${config.push.enabled}
+  # Hosts a pusher's gateway URL may use with plain http instead of https (our deviation
+  # from the spec, for gateways on this machine). Loopback by default.
+  http_allowed_hosts: ${JSON.stringify(config.push.http_allowed_hosts)}
+  # A failed push is retried after this many milliseconds, then twice as long each time.
+  retry_initial_ms: ${config.push.retry_initial_ms}
+  # A push still failing this long after its first try is given up (and the reason
+  # recorded on the pusher), in milliseconds.
+  give_up_after_ms: ${config.push.give_up_after_ms}
 `;
 }

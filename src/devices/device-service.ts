@@ -14,6 +14,8 @@ export class DeviceService {
   constructor(
     private readonly storage: Storage,
     private readonly sessions: SessionService,
+    /** Told after devices were deleted (their keys with them), so others hear of it. */
+    private readonly devicesDeleted: (userId: string) => Promise<void> = async () => {},
   ) {}
 
   async list(userId: string): Promise<DeviceView[]> {
@@ -34,10 +36,12 @@ export class DeviceService {
 
   async delete(userId: string, deviceIds: string[]): Promise<void> {
     this.sessions.forget(await this.storage.devices.deleteDevices(userId, deviceIds));
+    await this.devicesDeleted(userId);
   }
 
   async deleteAll(userId: string): Promise<void> {
     this.sessions.forget(await this.storage.devices.deleteOtherDevices(userId, null));
+    await this.devicesDeleted(userId);
   }
 
   private view(device: DeviceRecord): DeviceView {

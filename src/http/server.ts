@@ -115,6 +115,23 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   return app;
 }
 
+/**
+ * A scope whose routes get the request body as the raw stream, whatever its
+ * Content-Type (media uploads, streamed to disk without being held in memory).
+ * Routes outside it keep the JSON parser above; no body limit applies inside,
+ * so its handlers must bound what they read.
+ */
+export function withRawBodyRoutes(
+  app: FastifyInstance,
+  register: (scope: FastifyInstance) => void,
+): void {
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    register(scope);
+  });
+}
+
 export function parseJsonBody(body: Buffer): unknown {
   if (body.length === 0) return undefined;
   let text: string;

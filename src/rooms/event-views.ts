@@ -1,12 +1,15 @@
 /**
  * Events as a given user's client sees them: redactions applied (content
  * stripped per the room version, `unsigned.redacted_because`), `prev_content`
- * for state, `transaction_id` for the sender's own device, `age`.
+ * for state, `transaction_id` for the sender's own device, `age`, and the
+ * bundled aggregations of their child events (`unsigned.m.relations`).
  */
 import { toClientEvent, type ClientEvent } from '../events/client-format.js';
 import { redactEvent } from '../events/redaction.js';
 import type { JsonObject } from '../events/pdu.js';
+import { RelationAggregator, type EventAggregations } from '../relations/aggregations.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
+import { visibilityCheckFor } from '../sync/room-visibility.js';
 import { roomVersion } from './room-versions.js';
 
 export interface Viewer {
@@ -17,19 +20,71 @@ export interface Viewer {
 export class EventViews {
   /** Room versions never change, so they are cached without bound worries (one string per room). */
   private readonly versions = new Map<string, string>();
+  private readonly aggregator: RelationAggregator;
 
-  constructor(private readonly storage: Storage) {}
+  constructor(private readonly storage: Storage) {
+    this.aggregator = new RelationAggregator(storage, visibilityCheckFor(storage));
+  }
 
   async forClient(events: EventRecord[], viewer: Viewer): Promise<ClientEvent[]> {
     const now = Date.now();
-    return Promise.all(events.map((event) => this.view(event, viewer, now)));
+    const relations = await this.bundledRelations(events, viewer, now);
+    return Promise.all(
+      events.map((event) => this.view(event, viewer, now, relations.get(event.eventId))),
+    );
   }
 
   async one(event: EventRecord, viewer: Viewer): Promise<ClientEvent> {
-    return this.view(event, viewer, Date.now());
+    return (await this.forClient([event], viewer))[0]!;
   }
 
-  private async view(event: EventRecord, viewer: Viewer, now: number): Promise<ClientEvent> {
+  /** `unsigned.m.relations` per event ID, for the events that have child events to bundle. */
+  private async bundledRelations(
+    events: EventRecord[],
+    viewer: Viewer,
+    now: number,
+  ): Promise<Map<string, JsonObject>> {
+    const aggregations = await this.aggregator.collect(events, viewer.userId);
+    if (aggregations.size === 0) return new Map();
+    // Thread events are no thread roots, so this recursion stops one level down.
+    const latest = [...aggregations.values()].flatMap((a) => (a.thread ? [a.thread.latest] : []));
+    const latestViews = new Map(
+      (await this.forClient(latest, viewer)).map((view) => [view.event_id, view]),
+    );
+    const bundles = new Map<string, JsonObject>();
+    for (const [eventId, aggregation] of aggregations) {
+      bundles.set(eventId, await this.bundleOf(aggregation, latestViews, viewer, now));
+    }
+    return bundles;
+  }
+
+  private async bundleOf(
+    aggregation: EventAggregations,
+    latestViews: Map<string, ClientEvent>,
+    viewer: Viewer,
+    now: number,
+  ): Promise<JsonObject> {
+    const bundle: JsonObject = {};
+    const { thread, replace, references } = aggregation;
+    if (thread) {
+      bundle['m.thread'] = {
+        latest_event: asJson(latestViews.get(thread.latest.eventId)!),
+        count: thread.count,
+        current_user_participated: thread.participated,
+      };
+    }
+    // Edits and annotations get no aggregations of their own: a plain view.
+    if (replace) bundle['m.replace'] = asJson(await this.view(replace, viewer, now, undefined));
+    if (references) bundle['m.reference'] = { chunk: references.map((id) => ({ event_id: id })) };
+    return bundle;
+  }
+
+  private async view(
+    event: EventRecord,
+    viewer: Viewer,
+    now: number,
+    relations: JsonObject | undefined,
+  ): Promise<ClientEvent> {
     const redaction = event.redactedBy
       ? await this.storage.rooms.getEvent(event.redactedBy)
       : undefined;
@@ -49,6 +104,7 @@ export class EventViews {
     if (txn && txn.userId === viewer.userId && txn.deviceId === viewer.deviceId) {
       unsigned.transaction_id = txn.txnId;
     }
+    if (relations) unsigned['m.relations'] = relations;
     return withRedactsBothPlaces({ ...client, unsigned });
   }
 

@@ -83,6 +83,19 @@ export interface Storage {
   uia: UiaStore;
   filters: FilterStore;
   pushRules: PushRuleStore;
+  media: MediaStore;
+  e2eeKeys: E2eeKeyStore;
+  deviceLists: DeviceListStore;
+  toDevice: ToDeviceStore;
+  keyBackup: KeyBackupStore;
+  accountData: AccountDataStore;
+  receipts: ReceiptStore;
+  presence: PresenceStore;
+  userDirectory: UserDirectoryStore;
+  reports: ReportStore;
+  relations: RelationStore;
+  notifications: NotificationStore;
+  pushers: PusherStore;
   close(): Promise<void>;
 }
 
@@ -110,6 +123,17 @@ export interface ProfileStore {
   getProfile(userId: string): Promise<Profile | undefined>;
   /** Replaces the user's profile (creating it if need be). */
   setProfile(userId: string, profile: Profile): Promise<void>;
+  /** Every field of the profile (`displayname`, `avatar_url`, `m.tz`, custom keys); undefined: no profile. */
+  getFields(userId: string): Promise<Record<string, unknown> | undefined>;
+  /**
+   * Replaces every field of the profile; with `propagate`, in the same transaction,
+   * queues the update of the user's member events (a new generation of it).
+   */
+  setFields(userId: string, fields: Record<string, unknown>, propagate: boolean): Promise<void>;
+  /** Users whose member events are still to be updated, with the generation queued. */
+  pendingPropagations(): Promise<{ userId: string; generation: number }[]>;
+  /** Done with that generation: cleared unless a newer change queued another. */
+  finishPropagation(userId: string, generation: number): Promise<void>;
 }
 
 export interface DeviceStore {
@@ -305,4 +329,541 @@ export interface DirectoryStore {
   listPublished(query: PublishedRoomsQuery): Promise<PublishedRoomsPage | undefined>;
   /** Joined members per room, from the current state. */
   joinedMemberCount(roomId: string): Promise<number>;
+}
+
+/** A media ID's row: pending (created, no content yet) or uploaded. */
+export interface MediaRecord {
+  mediaId: string;
+  /** Who created the ID or uploaded the content. */
+  userId: string;
+  createdTs: number;
+  /** Pending IDs only: when the ID lapses unused. */
+  unusedExpiresTs: number | null;
+  /** Null while the content has not been uploaded. */
+  upload: MediaUpload | null;
+  /** Served only by the authenticated endpoints (uploaded after the legacy freeze). */
+  authenticated: boolean;
+  quarantined: boolean;
+}
+
+export interface MediaUpload {
+  uploadTs: number;
+  contentType: string;
+  fileName: string | null;
+  size: number;
+  /** Hex SHA-256 of the content. */
+  sha256: string;
+}
+
+export interface MediaStore {
+  /** Records a new media ID (pending when `upload` is null); false if the ID exists. */
+  create(record: MediaRecord): Promise<boolean>;
+  get(mediaId: string): Promise<MediaRecord | undefined>;
+  /** Fills a pending ID; false if it is unknown or already has content. */
+  completeUpload(mediaId: string, upload: MediaUpload): Promise<boolean>;
+  /** The user's pending IDs that have not lapsed at `now`. */
+  countPending(userId: string, now: number): Promise<number>;
+  /** False if there was no such media. */
+  setQuarantined(mediaId: string, quarantined: boolean): Promise<boolean>;
+  /** False if there was no such media. */
+  delete(mediaId: string): Promise<boolean>;
+}
+
+/** One piece of account data: global (no roomId) or for one room. */
+export interface AccountDataRecord {
+  userId: string;
+  roomId?: string;
+  type: string;
+  content: Record<string, unknown>;
+  /** The accountData stream position of its latest change. */
+  streamId: number;
+}
+
+export interface AccountDataStore {
+  get(
+    userId: string,
+    roomId: string | undefined,
+    type: string,
+  ): Promise<AccountDataRecord | undefined>;
+  /** Stores the content (replacing any) and returns the change's stream position. */
+  put(
+    userId: string,
+    roomId: string | undefined,
+    type: string,
+    content: Record<string, unknown>,
+  ): Promise<number>;
+  /** The user's account data changed in (after, upTo], global and per room. */
+  changes(userId: string, after: number, upTo: number): Promise<AccountDataRecord[]>;
+  /** All of the user's account data in these rooms (pass [] for none), and the global when asked. */
+  whole(userId: string, roomIds: readonly string[], global: boolean): Promise<AccountDataRecord[]>;
+  /** The newest position of the stream (0 when empty). */
+  maxStreamId(): Promise<number>;
+}
+
+export interface ReceiptRecord {
+  roomId: string;
+  receiptType: string;
+  userId: string;
+  /** Absent: an unthreaded receipt. */
+  threadId?: string;
+  eventId: string;
+  ts: number;
+  streamId: number;
+}
+
+export interface NewReceipt extends Omit<ReceiptRecord, 'streamId'> {
+  /** The receipted event's stream position: a receipt for an earlier event than the stored one is ignored. */
+  eventPosition: number;
+}
+
+export interface ReceiptStore {
+  /** Stores the receipt and returns its stream position; undefined when it was ignored as older. */
+  put(receipt: NewReceipt): Promise<number | undefined>;
+  /** Receipts of every room changed in (after, upTo]. */
+  changes(after: number, upTo: number): Promise<ReceiptRecord[]>;
+  /** Every receipt of these rooms (a fresh sync section). */
+  ofRooms(roomIds: readonly string[]): Promise<ReceiptRecord[]>;
+  maxStreamId(): Promise<number>;
+}
+
+export interface PresenceRecord {
+  userId: string;
+  state: string;
+  statusMsg?: string;
+  lastActiveTs: number;
+  streamId: number;
+}
+
+export interface PresenceStore {
+  get(userId: string): Promise<PresenceRecord | undefined>;
+  /** Stores the user's presence and returns the change's stream position. */
+  put(record: Omit<PresenceRecord, 'streamId'>): Promise<number>;
+  /** Presence changed in (after, upTo] of the user and of those sharing a joined room with them. */
+  changesAmongRoomMates(userId: string, after: number, upTo: number): Promise<PresenceRecord[]>;
+  /** Users whose stored presence is not offline (at start: they go offline unless seen). */
+  notOffline(): Promise<PresenceRecord[]>;
+  /** Whether two users are joined to a common room. */
+  shareARoom(userId: string, otherUserId: string): Promise<boolean>;
+  maxStreamId(): Promise<number>;
+}
+
+export interface DirectoryUser {
+  userId: string;
+  displayName?: string;
+  avatarUrl?: string;
+}
+
+export interface UserDirectoryQuery {
+  searcher: string;
+  /** Lower-cased words; a user matches when every word is in their user ID or display name. */
+  words: string[];
+  limit: number;
+  /** Every active user, not only those sharing a room or in public rooms. */
+  searchAllUsers: boolean;
+}
+
+export interface UserDirectoryStore {
+  /** Up to `limit` matching users, from current memberships and profiles. */
+  search(query: UserDirectoryQuery): Promise<DirectoryUser[]>;
+}
+
+export interface NewReport {
+  reporter: string;
+  roomId?: string;
+  eventId?: string;
+  userId?: string;
+  reason?: string;
+  receivedTs: number;
+}
+
+/** Content reports, kept for the server's admins. */
+export interface ReportStore {
+  add(report: NewReport): Promise<void>;
+}
+
+// End-to-end encryption (src/e2ee/): the server stores and routes opaque key material.
+
+export type CrossSigningKeyType = 'master' | 'self_signing' | 'user_signing';
+
+/** A key as stored: its JSON exactly as uploaded (canonical), signatures added later kept apart. */
+export interface StoredDeviceKeys {
+  userId: string;
+  deviceId: string;
+  keyJson: string;
+  displayName: string | null;
+}
+
+export interface KeyWithId {
+  algorithm: string;
+  keyId: string;
+  /** Canonical JSON of the key (an object, or a string for unsigned keys). */
+  keyJson: string;
+}
+
+/** What one /keys/upload stores for a device, atomically. */
+export interface DeviceKeyUpload {
+  userId: string;
+  deviceId: string;
+  /** New or changed device keys (canonical JSON); undefined: unchanged. */
+  deviceKeysJson?: string;
+  oneTimeKeys: KeyWithId[];
+  /** Replace the fallback key of each algorithm present. */
+  fallbackKeys: KeyWithId[];
+}
+
+export type DeviceKeyUploadResult =
+  | { ok: true; deviceListPosition?: number }
+  /** A one-time key ID that is stored with other content: nothing was stored. */
+  | { ok: false; conflictingKeyId: string };
+
+export interface KeyClaim {
+  userId: string;
+  deviceId: string;
+  algorithm: string;
+}
+
+export interface ClaimedKey extends KeyClaim {
+  keyId: string;
+  keyJson: string;
+}
+
+/** A signature uploaded on someone's device key or cross-signing key. */
+export interface StoredSignature {
+  targetUserId: string;
+  /** A device ID or a cross-signing public key (unpadded base64). */
+  targetKeyId: string;
+  signerUserId: string;
+  signingKeyId: string;
+  signature: string;
+}
+
+export interface E2eeKeyStore {
+  /** Device keys of the user's existing devices (all when deviceIds is empty). */
+  deviceKeys(userId: string, deviceIds: string[]): Promise<StoredDeviceKeys[]>;
+  /**
+   * Stores a device's uploaded keys in one transaction: all or nothing. A
+   * changed device key also records a device list change (its position is returned).
+   */
+  uploadKeys(upload: DeviceKeyUpload): Promise<DeviceKeyUploadResult>;
+  /** Unclaimed one-time keys per algorithm. */
+  oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>>;
+  /** Algorithms whose fallback key has not been claimed yet. */
+  unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]>;
+  /**
+   * For each claim, the device's oldest one-time key of the algorithm, removed
+   * so no one else gets it; else its fallback key (marked used, kept). Atomic.
+   */
+  claimKeys(claims: KeyClaim[]): Promise<ClaimedKey[]>;
+  crossSigningKeys(userId: string): Promise<Partial<Record<CrossSigningKeyType, string>>>;
+  /** Replaces the given cross-signing keys; records a device list change, returns its position. */
+  setCrossSigningKeys(
+    userId: string,
+    keys: Partial<Record<CrossSigningKeyType, string>>,
+  ): Promise<number>;
+  /** Signatures on the user's keys (device IDs or cross-signing public keys). */
+  signaturesOn(targetUserId: string): Promise<StoredSignature[]>;
+  /** Stores signatures; records a device list change for each target user, returns the last position. */
+  addSignatures(signatures: StoredSignature[]): Promise<number | undefined>;
+}
+
+/** A membership change in a room, for device list tracking. */
+export interface MemberChange {
+  roomId: string;
+  userId: string;
+  membership: string;
+  streamOrdering: number;
+}
+
+export interface DeviceListStore {
+  /** The newest position of the deviceLists stream (0 when nothing changed yet). */
+  maxPosition(): Promise<number>;
+  /** Records that the user's devices or cross-signing keys changed; returns the position. */
+  recordChange(userId: string): Promise<number>;
+  /** The newest change of the user's device list, if any. */
+  latestChangeOf(userId: string): Promise<number | undefined>;
+  /** Users whose device lists changed in (after, upTo] and who share an encrypted room with the viewer (or are the viewer). */
+  changedUsers(viewerId: string, after: number, upTo: number): Promise<string[]>;
+  /** Users joined to a room the user is joined to (the user included). */
+  usersSharingRoomWith(userId: string): Promise<string[]>;
+  /** Of these users, those who share no encrypted room with the viewer now. */
+  usersSharingNoEncryptedRoom(viewerId: string, userIds: string[]): Promise<string[]>;
+  /** The encrypted rooms (m.room.encryption in the current state) among these. */
+  encryptedRooms(roomIds: string[]): Promise<string[]>;
+  /** Joined members of the room, now. */
+  joinedMembers(roomId: string): Promise<string[]>;
+  /** Member events in the rooms with positions in (after, upTo]. */
+  memberChanges(roomIds: string[], after: number, upTo: number): Promise<MemberChange[]>;
+  /** The user's own membership events in (after, upTo] (the rooms they joined or left). */
+  ownMemberChanges(userId: string, after: number, upTo: number): Promise<MemberChange[]>;
+}
+
+/** A to-device message as delivered: the stream position and the event's JSON. */
+export interface ToDeviceMessage {
+  position: number;
+  messageJson: string;
+}
+
+export interface ToDeviceRecipient {
+  userId: string;
+  deviceId: string;
+}
+
+export interface ToDeviceStore {
+  /** The newest position of the toDevice stream ever given (0 before any). */
+  maxPosition(): Promise<number>;
+  /**
+   * Queues the messages under the sender's transaction, atomically. Undefined
+   * when the transaction was done before (nothing queued again); else the last position.
+   */
+  enqueue(
+    transaction: { userId: string; deviceId: string; endpoint: string; txnId: string },
+    messages: { recipient: ToDeviceRecipient; messageJson: string }[],
+  ): Promise<{ lastPosition: number } | undefined>;
+  /** Deletes the device's messages at or before the position (acknowledged by its sync). */
+  acknowledge(recipient: ToDeviceRecipient, upTo: number): Promise<void>;
+  /** The device's messages in (after, upTo], oldest first, at most `limit`. */
+  pending(
+    recipient: ToDeviceRecipient,
+    after: number,
+    upTo: number,
+    limit: number,
+  ): Promise<ToDeviceMessage[]>;
+  /**
+   * Gives every message of the device after `position` a new, higher position,
+   * in order (so they follow anything queued meanwhile). Returns the last new position.
+   */
+  requeueAfter(recipient: ToDeviceRecipient, position: number): Promise<number | undefined>;
+}
+
+export interface BackupVersionRecord {
+  userId: string;
+  version: number;
+  algorithm: string;
+  authDataJson: string;
+  etag: number;
+}
+
+export interface BackupKeyRecord {
+  roomId: string;
+  sessionId: string;
+  firstMessageIndex: number;
+  forwardedCount: number;
+  isVerified: boolean;
+  sessionDataJson: string;
+}
+
+export interface KeyBackupStore {
+  createVersion(userId: string, algorithm: string, authDataJson: string): Promise<number>;
+  /** The version, or the current one (highest not deleted) when none is named. */
+  getVersion(userId: string, version?: number): Promise<BackupVersionRecord | undefined>;
+  updateAuthData(userId: string, version: number, authDataJson: string): Promise<void>;
+  /** Deletes the version and its keys; false when it did not exist. */
+  deleteVersion(userId: string, version: number): Promise<boolean>;
+  countKeys(userId: string, version: number): Promise<number>;
+  /** Keys of the version, optionally of one room / one session. */
+  getKeys(
+    userId: string,
+    version: number,
+    roomId?: string,
+    sessionId?: string,
+  ): Promise<BackupKeyRecord[]>;
+  /**
+   * Stores each key unless the stored one for its session is better (`better`
+   * decides); bumps the etag when something changed. Atomic.
+   */
+  putKeys(
+    userId: string,
+    version: number,
+    keys: BackupKeyRecord[],
+    better: (candidate: BackupKeyRecord, stored: BackupKeyRecord) => boolean,
+  ): Promise<void>;
+  /** Deletes keys of the version (all, a room's, or one session's) and bumps the etag. */
+  deleteKeys(userId: string, version: number, roomId?: string, sessionId?: string): Promise<void>;
+}
+
+/**
+ * A child event's relationship to its parent (`m.relates_to` with a rel_type),
+ * as indexed when the child was stored. Redacted children are not indexed.
+ */
+export interface RelationRecord {
+  eventId: string;
+  /** The parent event. */
+  relatesTo: string;
+  relType: string;
+  roomId: string;
+  /** The child's event type. */
+  type: string;
+  sender: string;
+  isState: boolean;
+  /** An annotation's key. */
+  key?: string;
+  /** Whether the child's content has an `m.new_content` object (edits). */
+  hasNewContent: boolean;
+  /** The thread the child belongs to: its root's ID, or 'main'. */
+  threadId: string;
+  originServerTs: number;
+  streamOrdering: number;
+}
+
+/** A thread root's aggregation inputs: unredacted thread events and the newest of them. */
+export interface ThreadSummary {
+  rootId: string;
+  count: number;
+  latestEventId: string;
+}
+
+export interface ThreadActivity {
+  rootId: string;
+  /** The position of the thread's newest event. */
+  latestStreamOrdering: number;
+}
+
+export interface ChildrenQuery {
+  parentId: string;
+  relType?: string;
+  eventType?: string;
+  /** 1: direct children only; more: descendants through matching children. */
+  depth: number;
+  /** Exclusive lower bound of the stream positions. */
+  after: number;
+  /** Inclusive upper bound. */
+  upTo: number;
+  limit: number;
+  order: 'newest-first' | 'oldest-first';
+}
+
+export interface ThreadsQuery {
+  roomId: string;
+  /** Threads whose latest activity is at or before this position. */
+  upTo: number;
+  limit: number;
+  /** Only threads this user started or replied in. */
+  participant?: string;
+}
+
+/** The index of event relationships, written with the events (RoomStore.persistEvents). */
+export interface RelationStore {
+  /** The thread an event belongs to: its root's ID, or 'main' (receipts, push counts). */
+  threadOf(eventId: string): Promise<string>;
+  /** The children of the given parents with this rel_type, oldest first. */
+  childrenOfType(parentIds: string[], relType: string): Promise<RelationRecord[]>;
+  /** Count and newest event of each given root that has a thread. */
+  threadSummaries(rootIds: string[]): Promise<ThreadSummary[]>;
+  /** The given roots in whose thread the user sent an event. */
+  threadsWithSender(rootIds: string[], userId: string): Promise<Set<string>>;
+  /** Whether the user has an unredacted annotation of this type and key on the event. */
+  hasAnnotation(parentId: string, sender: string, type: string, key: string): Promise<boolean>;
+  /** Children (or descendants) of an event in a range of positions, at most `limit`. */
+  children(query: ChildrenQuery): Promise<RelationRecord[]>;
+  /** A room's thread roots by latest activity, newest first. */
+  threads(query: ThreadsQuery): Promise<ThreadActivity[]>;
+}
+
+// Push (src/push/): what users' push rules made of events, read positions, pushers.
+
+/** An event that notifies a user, as their push rules decided. */
+export interface NotificationRecord {
+  userId: string;
+  roomId: string;
+  eventId: string;
+  streamOrdering: number;
+  /** 'main' or the thread root's event ID. */
+  threadId: string;
+  notify: boolean;
+  highlight: boolean;
+  /** The matching rule's actions (JSON values). */
+  actions: unknown[];
+  /** When it was recorded, in milliseconds. */
+  ts: number;
+}
+
+/** A move of a user's read position in a room: threadId undefined moves every thread. */
+export interface ReadMove {
+  userId: string;
+  roomId: string;
+  threadId?: string;
+  streamOrdering: number;
+}
+
+/** What evaluating a run of events produced, stored in one transaction with the progress. */
+export interface EvaluatedEvents {
+  notifications: NotificationRecord[];
+  /** Senders' own events count as read up to them. */
+  readMoves: ReadMove[];
+  /** Every event up to this position is now evaluated. */
+  evaluatedUpTo: number;
+}
+
+export interface UnreadCounts {
+  notificationCount: number;
+  highlightCount: number;
+}
+
+export interface NotificationPageQuery {
+  userId: string;
+  /** Only notifications before this position (exclusive); undefined: the newest. */
+  before?: number;
+  limit: number;
+  onlyHighlight: boolean;
+}
+
+export interface NotificationStore {
+  /** Every event at or before this position has been evaluated. */
+  evaluatedUpTo(): Promise<number>;
+  /** Stores notifications and read moves and advances the progress, atomically. */
+  recordEvaluated(result: EvaluatedEvents): Promise<void>;
+  /** IDs of events with positions in (after, upTo], oldest first, at most `limit` (resuming at start). */
+  eventIdsAfter(after: number, upTo: number, limit: number): Promise<string[]>;
+  /** Moves the user's read position forward (never back). */
+  markRead(move: ReadMove): Promise<void>;
+  /** Unread notifying events per thread of a room, up to a position. */
+  unreadByThread(userId: string, roomId: string, upTo: number): Promise<Map<string, UnreadCounts>>;
+  /** Unread notifying events in all the user's rooms (the push badge). */
+  totalUnread(userId: string): Promise<number>;
+  /** Rooms with a notification or a read move for the user at positions in (after, upTo]. */
+  roomsChanged(userId: string, after: number, upTo: number): Promise<string[]>;
+  /** Newest first; `read` tells whether the user's read position covers it. */
+  page(query: NotificationPageQuery): Promise<(NotificationRecord & { read: boolean })[]>;
+  /** The user's unread notifications after a position, oldest first (what pushers send). */
+  unreadAfter(userId: string, after: number, limit: number): Promise<NotificationRecord[]>;
+}
+
+export interface PusherRecord {
+  userId: string;
+  appId: string;
+  pushkey: string;
+  kind: string;
+  /** The device whose access token set it: the pusher goes with the device. */
+  deviceId: string | null;
+  appDisplayName: string;
+  deviceDisplayName: string;
+  profileTag?: string;
+  lang: string;
+  data: Record<string, unknown>;
+  /** When the pushkey was set, in seconds. */
+  pushkeyTs: number;
+  /** The newest notification handled (sent, or given up on). */
+  lastStreamOrdering: number;
+  failingSince?: number;
+  lastError?: string;
+}
+
+export interface PusherStore {
+  list(userId: string): Promise<PusherRecord[]>;
+  /** Every user who has a pusher (resumed at start). */
+  usersWithPushers(): Promise<string[]>;
+  /**
+   * Creates or replaces the user's pusher for (app_id, pushkey); without `append`,
+   * deletes other users' pushers for the same (app_id, pushkey), atomically.
+   */
+  put(pusher: PusherRecord, append: boolean): Promise<void>;
+  /** False if there was no such pusher. */
+  delete(userId: string, appId: string, pushkey: string): Promise<boolean>;
+  /** Records progress after a notification was sent or given up on. */
+  setProgress(
+    userId: string,
+    appId: string,
+    pushkey: string,
+    progress: { lastStreamOrdering: number; failingSince?: number; lastError?: string },
+  ): Promise<void>;
 }

@@ -133,7 +133,8 @@ export class SyncService {
           break;
         }
         case 'invite':
-          if (changed || window.fullState) rooms.invite[roomId] = await this.invitedRoom(now);
+          if (!(changed || window.fullState) || (await this.fromIgnored(userId, now))) break;
+          rooms.invite[roomId] = await this.invitedRoom(now);
           break;
         case 'knock':
           if (changed || window.fullState) rooms.knock[roomId] = await this.knockedRoom(now);
@@ -219,6 +220,14 @@ export class SyncService {
       ...(await this.renderRoom(request, window, leave.roomId, section)),
       account_data: { events: [] },
     };
+  }
+
+  /** The spec's ignoring of users: invites from an ignored user are not sent. */
+  private async fromIgnored(userId: string, invite: MembershipEvent): Promise<boolean> {
+    const ignored = await this.history.ignoredBy(userId);
+    if (ignored.size === 0) return false;
+    const event = await this.storage.rooms.getEvent(invite.eventId);
+    return event !== undefined && ignored.has(event.pdu.sender);
   }
 
   private async invitedRoom(invite: MembershipEvent): Promise<JsonObject> {

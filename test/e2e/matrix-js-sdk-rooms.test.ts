@@ -13,20 +13,10 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createClient, EventType, MatrixError, MsgType, type MatrixClient } from 'matrix-js-sdk';
-import type { Logger } from 'matrix-js-sdk/lib/logger.js';
 import type { RoomMessageEventContent } from 'matrix-js-sdk/lib/types.js';
 import { Api, type Session } from '../support/client.js';
+import { silentLogger } from '../support/sdk.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-/** The SDK logs every request at debug level; the test output stays clean without it. */
-const silentLogger: Logger = {
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  getChild: () => silentLogger,
-};
 
 interface StateEvent {
   type: string;

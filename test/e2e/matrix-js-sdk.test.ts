@@ -5,19 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createClient, MatrixError, type MatrixClient } from 'matrix-js-sdk';
-import type { Logger } from 'matrix-js-sdk/lib/logger.js';
 import { Api, CLIENT_V3 } from '../support/client.js';
+import { silentLogger } from '../support/sdk.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-/** The SDK logs every request at debug level; the test output stays clean without it. */
-const silentLogger: Logger = {
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  getChild: () => silentLogger,
-};
 
 describe('matrix-js-sdk', { timeout: 30_000 }, () => {
   let server: TestServer;

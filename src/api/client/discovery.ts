@@ -42,11 +42,11 @@ export function registerDiscoveryRoutes(router: Router, { config }: ClientApiSer
         default: config.default_room_version,
         available: Object.fromEntries([...ROOM_VERSIONS.values()].map((v) => [v.id, v.stability])),
       },
-      // Profiles cannot be edited until the profile endpoints exist; the
-      // deprecated capabilities say the same as m.profile_fields.
-      'm.profile_fields': { enabled: false },
-      'm.set_displayname': { enabled: false },
-      'm.set_avatar_url': { enabled: false },
+      // Every profile field is editable (api/client/profile.ts); the deprecated
+      // capabilities say the same as m.profile_fields.
+      'm.profile_fields': { enabled: true },
+      'm.set_displayname': { enabled: true },
+      'm.set_avatar_url': { enabled: true },
       'm.3pid_changes': { enabled: false },
       'm.get_login_token': { enabled: config.login.get_login_token_enabled },
     },

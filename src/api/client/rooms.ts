@@ -107,6 +107,9 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
         endpoint: 'send',
         txnId: txnId!,
       };
+      if (eventType !== 'm.room.redaction') {
+        await services.relations.checkSend(roomId, eventType!, content, txn);
+      }
       // A redaction sent through /send gets the same checks and placement of `redacts`.
       const event =
         eventType === 'm.room.redaction'

@@ -5,7 +5,9 @@ import type { LoginService } from '../../auth/login-service.js';
 import type { SessionService } from '../../auth/sessions.js';
 import type { UiaEngine } from '../../auth/uia.js';
 import type { DeviceService } from '../../devices/device-service.js';
+import type { E2eeServices } from '../../e2ee/build.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
+import type { RelationService } from '../../relations/relation-service.js';
 import type { EventViews } from '../../rooms/event-views.js';
 import type { RoomService } from '../../rooms/room-service.js';
 import type { Storage } from '../../storage/storage.js';
@@ -13,6 +15,7 @@ import type { SyncFilter } from '../../sync/filters.js';
 import type { HistoryService } from '../../sync/history-service.js';
 import type { LegacySyncService } from '../../sync/legacy-sync.js';
 import type { SyncService } from '../../sync/sync-service.js';
+import type { UserDataDeps } from './user-data.js';
 
 export interface RateLimiters {
   loginPerIp: RateLimiter;
@@ -42,12 +45,17 @@ export interface SyncDeps {
 export interface ClientApiServices {
   roomDeps: RoomDeps;
   syncDeps: SyncDeps;
+  /** Relations and threads; checks relations before they are sent. */
+  relations: RelationService;
+  /** Account data, typing, receipts, profiles, presence, the user directory, reports. */
+  userData: UserDataDeps;
   config: Config;
   accounts: AccountService;
   login: LoginService;
   sessions: SessionService;
   uia: UiaEngine;
   devices: DeviceService;
+  e2ee: E2eeServices;
   limits: RateLimiters;
   /** The UIA flows that re-authenticate an existing user. */
   reauthFlows(userId: string): Promise<string[][]>;

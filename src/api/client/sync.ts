@@ -18,6 +18,7 @@ export const MAX_SYNC_TIMEOUT_MS = 5 * 60_000;
 
 export function registerSyncRoutes(router: Router, services: ClientApiServices): void {
   const { sync, history, resolveFilter } = services.syncDeps;
+  const { presence } = services.userData;
 
   router.client('GET', '/sync', { auth: 'required', guest: true }, async (request, reply) => {
     const owner = ownerOf(request);
@@ -33,15 +34,22 @@ export function registerSyncRoutes(router: Router, services: ClientApiServices):
       integerParam(queryString(query, 'timeout'), 'timeout') ?? 0,
       MAX_SYNC_TIMEOUT_MS,
     );
-    return sync.sync({
-      viewer: owner,
-      since: sinceParam === undefined ? undefined : parseSyncToken(sinceParam),
-      filter,
-      fullState,
-      // The spec: full_state ignores timeout and answers at once.
-      timeoutMs: fullState ? 0 : timeoutMs,
-      signal: abortedWhenClosed(reply),
-    });
+    const since = sinceParam === undefined ? undefined : parseSyncToken(sinceParam);
+    // A syncing user is online (or what set_presence says) until the sync ends.
+    const syncEnded = await presence.syncing(owner.userId, setPresence);
+    try {
+      return await sync.sync({
+        viewer: owner,
+        since,
+        filter,
+        fullState,
+        // The spec: full_state ignores timeout and answers at once.
+        timeoutMs: fullState ? 0 : timeoutMs,
+        signal: abortedWhenClosed(reply),
+      });
+    } finally {
+      syncEnded();
+    }
   });
 
   router.client('GET', '/rooms/:roomId/messages', { auth: 'required', guest: true }, (request) => {

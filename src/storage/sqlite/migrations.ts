@@ -216,6 +216,320 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    description: 'the media repository',
+    sql: `
+      -- One row per media ID. upload_ts is NULL while an ID from /media/v1/create
+      -- waits for its content (until unused_expires_ts); the file under
+      -- <data_dir>/media exists once upload_ts is set. authenticated = 1: served
+      -- only by the authenticated endpoints (uploaded after the legacy freeze).
+      CREATE TABLE media (
+        media_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        created_ts INTEGER NOT NULL,
+        unused_expires_ts INTEGER,
+        upload_ts INTEGER,
+        content_type TEXT,
+        file_name TEXT,
+        size INTEGER,
+        sha256 TEXT,
+        authenticated INTEGER NOT NULL,
+        quarantined INTEGER NOT NULL DEFAULT 0
+      );
+      -- A user's pending IDs, counted against the limit on pending uploads.
+      CREATE INDEX media_pending_by_user ON media (user_id) WHERE upload_ts IS NULL;
+    `,
+  },
+  {
+    version: 9,
+    description:
+      'account data, receipts, presence, profile fields and their propagation, content reports',
+    sql: `
+      -- Account data, global (room_id '') and per room. A change deletes the row and
+      -- inserts it again, so stream_id (AUTOINCREMENT: never reused, commit order) is
+      -- the position of the latest change: the accountData stream of sync tokens.
+      CREATE TABLE account_data (
+        stream_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        content_json TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX account_data_key ON account_data (user_id, room_id, type);
+      CREATE INDEX account_data_changes ON account_data (user_id, stream_id);
+      -- The latest receipt per (room, type, user, thread; '' = unthreaded), replaced
+      -- like account data: stream_id is the receipts stream. event_position is the
+      -- receipted event's stream_ordering, so an older receipt can be ignored.
+      CREATE TABLE receipts (
+        stream_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id TEXT NOT NULL,
+        receipt_type TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        thread_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_position INTEGER NOT NULL,
+        ts INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX receipts_key ON receipts (room_id, receipt_type, user_id, thread_id);
+      CREATE INDEX receipts_by_room ON receipts (room_id, stream_id);
+      -- Each user's presence, replaced on change: stream_id is the presence stream.
+      CREATE TABLE presence (
+        stream_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        status_msg TEXT,
+        last_active_ts INTEGER NOT NULL
+      );
+      -- Profile fields besides displayname and avatar_url (m.tz, custom keys), as JSON.
+      ALTER TABLE profiles ADD COLUMN fields_json TEXT;
+      -- Users whose display name or avatar changed and whose member events are still
+      -- to be updated; cleared when done (only if no newer change re-queued it), resumed at start.
+      CREATE TABLE profile_propagations (
+        user_id TEXT PRIMARY KEY,
+        generation INTEGER NOT NULL
+      );
+      -- Content reports (rooms, events, users), for the server's admins.
+      CREATE TABLE content_reports (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        reporter TEXT NOT NULL,
+        room_id TEXT,
+        event_id TEXT,
+        user_id TEXT,
+        reason TEXT,
+        received_ts INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 10,
+    description:
+      'end-to-end encryption: device keys, one-time and fallback keys, cross-signing, to-device, device lists, key backup',
+    sql: `
+      -- A device's identity keys as uploaded (the signed JSON, without signatures added later).
+      CREATE TABLE e2e_device_keys (
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        key_json TEXT NOT NULL,
+        PRIMARY KEY (user_id, device_id)
+      ) WITHOUT ROWID;
+      -- One-time keys: seq is the upload order, and a claim takes the lowest.
+      CREATE TABLE e2e_one_time_keys (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        algorithm TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        key_json TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX e2e_one_time_keys_id ON e2e_one_time_keys (user_id, device_id, algorithm, key_id);
+      CREATE INDEX e2e_one_time_keys_claim ON e2e_one_time_keys (user_id, device_id, algorithm, seq);
+      -- The fallback key per algorithm; used = 1 once claimed (it is handed out again until replaced).
+      CREATE TABLE e2e_fallback_keys (
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        algorithm TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        key_json TEXT NOT NULL,
+        used INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, device_id, algorithm)
+      ) WITHOUT ROWID;
+      -- Cross-signing keys: key_type is master, self_signing or user_signing.
+      CREATE TABLE e2e_cross_signing_keys (
+        user_id TEXT NOT NULL,
+        key_type TEXT NOT NULL,
+        key_json TEXT NOT NULL,
+        PRIMARY KEY (user_id, key_type)
+      ) WITHOUT ROWID;
+      -- Signatures from /keys/signatures/upload, merged into the keys they sign when served.
+      -- target_key_id is a device ID or a cross-signing public key.
+      CREATE TABLE e2e_signatures (
+        target_user_id TEXT NOT NULL,
+        target_key_id TEXT NOT NULL,
+        signer_user_id TEXT NOT NULL,
+        signing_key_id TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        PRIMARY KEY (target_user_id, target_key_id, signer_user_id, signing_key_id)
+      ) WITHOUT ROWID;
+      -- To-device messages waiting for their device's next sync to acknowledge them.
+      -- stream_id (AUTOINCREMENT: never reused, commit order) is the toDevice stream.
+      CREATE TABLE to_device_messages (
+        stream_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        message_json TEXT NOT NULL
+      );
+      CREATE INDEX to_device_by_device ON to_device_messages (user_id, device_id, stream_id);
+      -- /sendToDevice transaction IDs, scoped per sending device and endpoint.
+      CREATE TABLE to_device_transactions (
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        txn_id TEXT NOT NULL,
+        PRIMARY KEY (user_id, device_id, endpoint, txn_id)
+      ) WITHOUT ROWID;
+      -- A user's devices or cross-signing keys changed: stream_id is the deviceLists stream.
+      CREATE TABLE device_list_changes (
+        stream_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id TEXT NOT NULL
+      );
+      CREATE INDEX device_list_changes_by_user ON device_list_changes (user_id, stream_id);
+      -- Server-side key backup: versions (the highest undeleted is current) and their keys.
+      CREATE TABLE room_key_backup_versions (
+        user_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        algorithm TEXT NOT NULL,
+        auth_data_json TEXT NOT NULL,
+        etag INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (user_id, version)
+      ) WITHOUT ROWID;
+      CREATE TABLE room_key_backup_keys (
+        user_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        room_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        first_message_index INTEGER NOT NULL,
+        forwarded_count INTEGER NOT NULL,
+        is_verified INTEGER NOT NULL,
+        session_data_json TEXT NOT NULL,
+        PRIMARY KEY (user_id, version, room_id, session_id)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 11,
+    description: 'event relationships (threads, edits, reactions, references) and thread activity',
+    sql: `
+      -- One row per event whose content has an m.relates_to with a rel_type: the
+      -- edge child (event_id) → parent (relates_to), with what aggregations read, so
+      -- "children of X", "thread of Y" and "edits of Z" are single index lookups.
+      -- thread_id: the thread root the child belongs to, NULL for the main timeline.
+      -- A redacted child loses its row (the relationship is broken).
+      CREATE TABLE event_relations (
+        event_id TEXT PRIMARY KEY,
+        relates_to TEXT NOT NULL,
+        rel_type TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        is_state INTEGER NOT NULL,
+        aggregation_key TEXT,
+        has_new_content INTEGER NOT NULL,
+        in_reply_to TEXT,
+        thread_id TEXT,
+        origin_server_ts INTEGER NOT NULL,
+        stream_ordering INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX event_relations_children
+        ON event_relations (relates_to, rel_type, stream_ordering);
+      -- Participation in threads and duplicate reactions.
+      CREATE INDEX event_relations_by_sender
+        ON event_relations (relates_to, rel_type, sender, aggregation_key);
+      -- Every thread root with the position of its latest thread event, for /threads.
+      CREATE TABLE threads (
+        root_id TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        latest_stream_ordering INTEGER NOT NULL
+      );
+      CREATE INDEX threads_by_activity ON threads (room_id, latest_stream_ordering);
+
+      -- Backfill from the events already stored (redacted ones have no relationship).
+      INSERT INTO event_relations (event_id, relates_to, rel_type, room_id, type, sender, is_state,
+          aggregation_key, has_new_content, in_reply_to, thread_id, origin_server_ts, stream_ordering)
+        SELECT e.event_id,
+          json_extract(e.json, '$.content."m.relates_to".event_id'),
+          json_extract(e.json, '$.content."m.relates_to".rel_type'),
+          e.room_id, e.type, e.sender, e.state_key IS NOT NULL,
+          CASE WHEN json_extract(e.json, '$.content."m.relates_to".rel_type') = 'm.annotation'
+               AND json_type(e.json, '$.content."m.relates_to".key') = 'text'
+            THEN json_extract(e.json, '$.content."m.relates_to".key') END,
+          json_type(e.json, '$.content."m.new_content"') IS 'object',
+          CASE WHEN json_type(e.json, '$.content."m.relates_to"."m.in_reply_to".event_id') = 'text'
+            THEN json_extract(e.json, '$.content."m.relates_to"."m.in_reply_to".event_id') END,
+          CASE WHEN json_extract(e.json, '$.content."m.relates_to".rel_type') = 'm.thread'
+            THEN json_extract(e.json, '$.content."m.relates_to".event_id') END,
+          COALESCE(json_extract(e.json, '$.origin_server_ts'), 0),
+          e.stream_ordering
+        FROM events e
+        WHERE json_type(e.json, '$.content."m.relates_to".rel_type') = 'text'
+          AND json_type(e.json, '$.content."m.relates_to".event_id') = 'text'
+          AND NOT EXISTS (SELECT 1 FROM redactions r WHERE r.redacted_event_id = e.event_id)
+          AND NOT EXISTS (SELECT 1 FROM events p
+            WHERE p.event_id = json_extract(e.json, '$.content."m.relates_to".event_id')
+              AND p.room_id != e.room_id);
+      -- A non-thread child belongs to its parent's thread; three passes reach a
+      -- reaction to an edit of a thread event (the depth /relations recurses to).
+      UPDATE event_relations SET thread_id = (SELECT p.thread_id FROM event_relations p
+        WHERE p.event_id = event_relations.relates_to) WHERE rel_type != 'm.thread';
+      UPDATE event_relations SET thread_id = (SELECT p.thread_id FROM event_relations p
+        WHERE p.event_id = event_relations.relates_to) WHERE rel_type != 'm.thread';
+      UPDATE event_relations SET thread_id = (SELECT p.thread_id FROM event_relations p
+        WHERE p.event_id = event_relations.relates_to) WHERE rel_type != 'm.thread';
+      INSERT INTO threads (root_id, room_id, latest_stream_ordering)
+        SELECT relates_to, room_id, MAX(stream_ordering) FROM event_relations
+        WHERE rel_type = 'm.thread' GROUP BY relates_to;
+    `,
+  },
+  {
+    version: 12,
+    description: 'push: notifications, read positions, evaluation progress, pushers',
+    sql: `
+      -- One row per (user, event) that notifies the user: what the user's push rules made of it.
+      -- thread_id: 'main' or the thread root's event ID. actions: the rule's actions as JSON.
+      CREATE TABLE push_notifications (
+        user_id TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        stream_ordering INTEGER NOT NULL,
+        thread_id TEXT NOT NULL,
+        notify INTEGER NOT NULL,
+        highlight INTEGER NOT NULL,
+        actions TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (user_id, stream_ordering)
+      ) WITHOUT ROWID;
+      CREATE INDEX push_notifications_by_room
+        ON push_notifications (user_id, room_id, stream_ordering);
+      -- How far each user has read a room: thread_id '' is an unthreaded receipt (every
+      -- thread); others are one thread's. Only ever moves forward.
+      CREATE TABLE push_read_positions (
+        user_id TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        thread_id TEXT NOT NULL,
+        stream_ordering INTEGER NOT NULL,
+        PRIMARY KEY (user_id, room_id, thread_id)
+      ) WITHOUT ROWID;
+      -- Every event at or before this position has been evaluated (resumed from at start).
+      -- Events stored before this migration are not evaluated.
+      CREATE TABLE push_progress (
+        name TEXT PRIMARY KEY,
+        stream_ordering INTEGER NOT NULL
+      );
+      INSERT INTO push_progress (name, stream_ordering)
+        SELECT 'evaluated', COALESCE(MAX(stream_ordering), 0) FROM events;
+      -- HTTP pushers. last_stream_ordering: the newest notification handled (sent or given up).
+      CREATE TABLE pushers (
+        user_id TEXT NOT NULL,
+        app_id TEXT NOT NULL,
+        pushkey TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        device_id TEXT,
+        app_display_name TEXT NOT NULL,
+        device_display_name TEXT NOT NULL,
+        profile_tag TEXT,
+        lang TEXT NOT NULL,
+        data_json TEXT NOT NULL,
+        pushkey_ts INTEGER NOT NULL,
+        last_stream_ordering INTEGER NOT NULL,
+        failing_since INTEGER,
+        last_error TEXT,
+        PRIMARY KEY (user_id, app_id, pushkey)
+      ) WITHOUT ROWID;
+      CREATE INDEX pushers_by_key ON pushers (app_id, pushkey);
+      CREATE INDEX pushers_by_device ON pushers (user_id, device_id);
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

@@ -21,8 +21,13 @@ import type {
   StateIds,
 } from '../storage.js';
 import type { SqliteDatabase } from './database.js';
+import { LruCache } from './lru-cache.js';
+import { RelationIndexWriter } from './relation-store.js';
 
 const SNAPSHOT_INTERVAL = 64;
+/** Events and resolved state groups kept in memory (reads of hot rooms' state repeat a lot). */
+const EVENT_CACHE_SIZE = 20_000;
+const GROUP_CACHE_SIZE = 2_000;
 
 interface EventRow {
   stream_ordering: number;
@@ -59,9 +64,14 @@ function toEvent(row: EventRow): EventRecord {
 
 export class SqliteRoomStore implements RoomStore {
   private readonly statements;
+  private readonly relations: RelationIndexWriter;
+  private readonly eventCache = new LruCache<string, EventRecord>(EVENT_CACHE_SIZE);
+  /** State groups never change once committed: their resolved state is cached. */
+  private readonly groupCache = new LruCache<number, StateIds>(GROUP_CACHE_SIZE);
 
   constructor(private readonly db: SqliteDatabase) {
     this.statements = prepare(db);
+    this.relations = new RelationIndexWriter(db);
   }
 
   async createRoom(room: RoomRecord, now: number): Promise<void> {
@@ -75,15 +85,22 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   async getEvent(eventId: string): Promise<EventRecord | undefined> {
-    const row = this.statements.selectEvent.get(eventId) as EventRow | undefined;
-    return row && toEvent(row);
+    return this.eventById(eventId);
   }
 
   async getEvents(eventIds: string[]): Promise<EventRecord[]> {
-    return eventIds.flatMap((id) => {
-      const row = this.statements.selectEvent.get(id) as EventRow | undefined;
-      return row ? [toEvent(row)] : [];
-    });
+    return eventIds.flatMap((id) => this.eventById(id) ?? []);
+  }
+
+  /** Events never change once stored, but for a redaction marking them: cached by ID. */
+  private eventById(eventId: string): EventRecord | undefined {
+    const cached = this.eventCache.get(eventId);
+    if (cached) return cached;
+    const row = this.statements.selectEvent.get(eventId) as EventRow | undefined;
+    if (!row) return undefined;
+    const event = toEvent(row);
+    this.eventCache.set(eventId, event);
+    return event;
   }
 
   async currentStateIds(roomId: string): Promise<StateIds> {
@@ -211,7 +228,12 @@ export class SqliteRoomStore implements RoomStore {
     );
     const redacts =
       pdu.type === 'm.room.redaction' ? (pdu.redacts ?? pdu.content.redacts) : undefined;
-    if (typeof redacts === 'string') s.insertRedaction.run(redacts, event.eventId);
+    if (typeof redacts === 'string') {
+      s.insertRedaction.run(redacts, event.eventId);
+      this.eventCache.delete(redacts);
+      this.relations.unindex(redacts);
+    }
+    this.relations.index(event.eventId, event.roomId, pdu, Number(lastInsertRowid));
     for (const prev of pdu.prev_events) s.deleteExtremity.run(event.roomId, prev);
     s.insertExtremity.run(event.roomId, event.eventId);
     const txn = event.transaction;
@@ -248,17 +270,26 @@ export class SqliteRoomStore implements RoomStore {
     return group;
   }
 
-  /** Walks the delta chain back to its snapshot; the newest entry for a pair wins. */
+  /**
+   * Walks the delta chain back to its snapshot, or to a group already resolved;
+   * the newest entry for a pair wins. Callers get their own copy to change.
+   */
   private resolveGroup(group: number): StateIds {
     const state: StateIds = new Map();
     let next: number | null = group;
     while (next !== null) {
+      const resolved = this.groupCache.get(next);
+      if (resolved) {
+        for (const [key, eventId] of resolved) if (!state.has(key)) state.set(key, eventId);
+        break;
+      }
       for (const row of this.statements.selectGroupEntries.all(next) as StateRow[]) {
         const key = stateMapKey(row.type, row.state_key);
         if (!state.has(key)) state.set(key, row.event_id);
       }
       next = (this.statements.selectGroup.get(next) as GroupRow).prev_group;
     }
+    this.groupCache.set(group, new Map(state));
     return state;
   }
 }

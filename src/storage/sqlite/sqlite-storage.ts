@@ -15,11 +15,23 @@ import type {
   UserStore,
 } from '../storage.js';
 import { openDatabase, type SqliteDatabase } from './database.js';
+import { SqliteAccountDataStore } from './account-data-store.js';
 import { SqliteDirectoryStore } from './directory-store.js';
 import { SqliteFilterStore } from './filter-store.js';
+import { SqliteMediaStore } from './media-store.js';
 import { SqliteProfileStore } from './profile-store.js';
+import { SqlitePresenceStore } from './presence-store.js';
 import { SqlitePushRuleStore } from './push-rule-store.js';
+import { SqliteReceiptStore } from './receipt-store.js';
+import { SqliteReportStore } from './report-store.js';
+import { SqliteRelationStore } from './relation-store.js';
+import { SqliteNotificationStore } from './notification-store.js';
+import { PusherCleanup, SqlitePusherStore } from './pusher-store.js';
 import { SqliteRoomStore } from './room-store.js';
+import { DeviceKeyCleanup, SqliteDeviceListStore, SqliteE2eeKeyStore } from './e2ee-store.js';
+import { SqliteKeyBackupStore } from './key-backup-store.js';
+import { SqliteToDeviceStore } from './to-device-store.js';
+import { SqliteUserDirectoryStore } from './user-directory-store.js';
 
 interface UserRow {
   user_id: string;
@@ -69,6 +81,19 @@ export function openSqliteStorage(file: string): Storage {
     uia: new SqliteUiaStore(db),
     filters: new SqliteFilterStore(db),
     pushRules: new SqlitePushRuleStore(db),
+    media: new SqliteMediaStore(db),
+    e2eeKeys: new SqliteE2eeKeyStore(db),
+    deviceLists: new SqliteDeviceListStore(db),
+    toDevice: new SqliteToDeviceStore(db),
+    keyBackup: new SqliteKeyBackupStore(db),
+    accountData: new SqliteAccountDataStore(db),
+    receipts: new SqliteReceiptStore(db),
+    presence: new SqlitePresenceStore(db),
+    userDirectory: new SqliteUserDirectoryStore(db),
+    reports: new SqliteReportStore(db),
+    relations: new SqliteRelationStore(db),
+    notifications: new SqliteNotificationStore(db),
+    pushers: new SqlitePusherStore(db),
     close: async () => {
       db.close();
     },
@@ -82,6 +107,8 @@ class SessionStatements {
   private readonly deleteTokensOfDevice;
   private readonly insertToken;
   private readonly deleteDeviceRow;
+  private readonly deviceKeys;
+  private readonly pushers;
 
   constructor(db: SqliteDatabase) {
     this.insertDevice = db.prepare(
@@ -100,6 +127,8 @@ class SessionStatements {
       'INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts) VALUES (?, ?, ?, ?)',
     );
     this.deleteDeviceRow = db.prepare('DELETE FROM devices WHERE user_id = ? AND device_id = ?');
+    this.deviceKeys = new DeviceKeyCleanup(db);
+    this.pushers = new PusherCleanup(db);
   }
 
   /** Must run inside a transaction. */
@@ -113,7 +142,11 @@ class SessionStatements {
   /** Must run inside a transaction. */
   deleteDevice(userId: string, deviceId: string): string[] {
     const revoked = this.revokeDeviceTokens(userId, deviceId);
-    this.deleteDeviceRow.run(userId, deviceId);
+    // Its keys, to-device queue and pushers go with it; others hear of it through device lists.
+    if (this.deleteDeviceRow.run(userId, deviceId).changes > 0) {
+      this.deviceKeys.forgetDevice(userId, deviceId);
+      this.pushers.forgetDevice(userId, deviceId);
+    }
     return revoked;
   }
 

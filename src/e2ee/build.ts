@@ -1,0 +1,40 @@
+/** Builds the E2EE services and their /sync providers (wired by app.ts). */
+import type { Storage } from '../storage/storage.js';
+import type { Notifier } from '../sync/notifier.js';
+import type { SyncStreamProvider } from '../sync/sync-streams.js';
+import { CrossSigningService } from './cross-signing.js';
+import { DeviceListProvider, DeviceLists } from './device-lists.js';
+import { KeyBackupService } from './key-backup.js';
+import { KeyCountsProvider, KeysService } from './keys-service.js';
+import { ToDeviceProvider, ToDeviceService } from './to-device.js';
+
+export interface E2eeServices {
+  keys: KeysService;
+  crossSigning: CrossSigningService;
+  toDevice: ToDeviceService;
+  keyBackup: KeyBackupService;
+  deviceLists: DeviceLists;
+}
+
+export function buildE2ee(
+  serverName: string,
+  storage: Storage,
+  notifier: Notifier,
+): { services: E2eeServices; providers: SyncStreamProvider[] } {
+  const deviceLists = new DeviceLists(storage.deviceLists, notifier);
+  const keys = new KeysService(storage, serverName, deviceLists);
+  return {
+    services: {
+      keys,
+      crossSigning: new CrossSigningService(storage, deviceLists),
+      toDevice: new ToDeviceService(storage, notifier, serverName),
+      keyBackup: new KeyBackupService(storage),
+      deviceLists,
+    },
+    providers: [
+      new ToDeviceProvider(storage, notifier),
+      new DeviceListProvider(deviceLists, storage.deviceLists),
+      new KeyCountsProvider(keys, storage),
+    ],
+  };
+}

@@ -1,0 +1,226 @@
+/**
+ * Device keys, one-time keys and fallback keys: /keys/upload, /keys/query,
+ * /keys/claim, /keys/changes, and the key counts of /sync.
+ */
+import { errors } from '../http/errors.js';
+import type { Viewer } from '../rooms/event-views.js';
+import type {
+  CrossSigningKeyType,
+  KeyClaim,
+  Storage,
+  StoredSignature,
+} from '../storage/storage.js';
+import type { StreamPositions } from '../sync/stream-token.js';
+import type { StreamContext, SyncResponseParts, SyncStreamProvider } from '../sync/sync-streams.js';
+import type { DeviceListDelta, DeviceLists } from './device-lists.js';
+import {
+  checkDeviceKeys,
+  checkSameIdentity,
+  crossSigningPublicKey,
+  isObject,
+  lastPerAlgorithm,
+  parseKeyMap,
+  type JsonObject,
+} from './key-rules.js';
+
+/** The algorithm clients count on: its count is always reported, even at zero. */
+const SIGNED_CURVE25519 = 'signed_curve25519';
+
+export interface KeyUploadRequest {
+  deviceKeys: unknown;
+  oneTimeKeys: unknown;
+  fallbackKeys: unknown;
+}
+
+type UserMap<T> = Record<string, T>;
+
+export class KeysService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly serverName: string,
+    private readonly deviceLists: DeviceLists,
+  ) {}
+
+  /** POST /keys/upload: stores what is given, all or nothing; returns the one-time key counts. */
+  async upload(owner: Viewer, request: KeyUploadRequest): Promise<Record<string, number>> {
+    const { userId, deviceId } = owner;
+    const deviceKeysJson = await this.changedDeviceKeys(owner, request.deviceKeys);
+    const result = await this.storage.e2eeKeys.uploadKeys({
+      userId,
+      deviceId,
+      deviceKeysJson,
+      oneTimeKeys: parseKeyMap(request.oneTimeKeys, 'one_time_keys'),
+      fallbackKeys: lastPerAlgorithm(parseKeyMap(request.fallbackKeys, 'fallback_keys')),
+    });
+    if (!result.ok) {
+      throw errors.invalidParam(`One-time key ${result.conflictingKeyId} already exists`);
+    }
+    if (result.deviceListPosition !== undefined) {
+      await this.deviceLists.announce(userId, result.deviceListPosition);
+    }
+    return this.oneTimeKeyCounts(owner);
+  }
+
+  /** The uploaded device keys if they are new or changed; undefined for none or an identical re-upload. */
+  private async changedDeviceKeys(owner: Viewer, deviceKeys: unknown): Promise<string | undefined> {
+    if (deviceKeys === undefined || deviceKeys === null) return undefined;
+    const json = checkDeviceKeys(deviceKeys, owner.userId, owner.deviceId);
+    const [stored] = await this.storage.e2eeKeys.deviceKeys(owner.userId, [owner.deviceId]);
+    if (!stored) return json;
+    if (stored.keyJson === json) return undefined;
+    checkSameIdentity(stored.keyJson, json);
+    return json;
+  }
+
+  async oneTimeKeyCounts(owner: Viewer): Promise<Record<string, number>> {
+    const counts = await this.storage.e2eeKeys.oneTimeKeyCounts(owner.userId, owner.deviceId);
+    return { [SIGNED_CURVE25519]: 0, ...counts };
+  }
+
+  /** POST /keys/query. */
+  async query(viewerId: string, request: UserMap<string[]>): Promise<JsonObject> {
+    const deviceKeys: UserMap<JsonObject> = {};
+    const failures: JsonObject = {};
+    const crossSigning: Record<CrossSigningKeyType, UserMap<JsonObject>> = {
+      master: {},
+      self_signing: {},
+      user_signing: {},
+    };
+    for (const [userId, deviceIds] of Object.entries(request)) {
+      const server = serverOf(userId);
+      if (server !== this.serverName) {
+        // No federation yet: the spec's way to say a server could not be asked.
+        failures[server] = { status: 503, message: 'Federation is not available' };
+        continue;
+      }
+      const signatures = await this.storage.e2eeKeys.signaturesOn(userId);
+      deviceKeys[userId] = await this.devicesOf(userId, deviceIds, signatures);
+      await this.addCrossSigningKeys(viewerId, userId, signatures, crossSigning);
+    }
+    return {
+      device_keys: deviceKeys,
+      failures,
+      master_keys: crossSigning.master,
+      self_signing_keys: crossSigning.self_signing,
+      user_signing_keys: crossSigning.user_signing,
+    };
+  }
+
+  private async devicesOf(
+    userId: string,
+    deviceIds: string[],
+    signatures: StoredSignature[],
+  ): Promise<JsonObject> {
+    const devices: JsonObject = {};
+    for (const stored of await this.storage.e2eeKeys.deviceKeys(userId, deviceIds)) {
+      const keys = withSignatures(
+        JSON.parse(stored.keyJson) as JsonObject,
+        signatures,
+        stored.deviceId,
+      );
+      const unsigned = isObject(keys.unsigned) ? keys.unsigned : {};
+      if (stored.displayName !== null) unsigned.device_display_name = stored.displayName;
+      devices[stored.deviceId] = { ...keys, unsigned };
+    }
+    return devices;
+  }
+
+  /**
+   * The user's cross-signing keys with the signatures on them that the viewer
+   * may see: the owner's own, and the viewer's (their user-signing key's
+   * signature on someone's master key is for the viewer alone).
+   */
+  private async addCrossSigningKeys(
+    viewerId: string,
+    userId: string,
+    signatures: StoredSignature[],
+    into: Record<CrossSigningKeyType, UserMap<JsonObject>>,
+  ): Promise<void> {
+    const keys = await this.storage.e2eeKeys.crossSigningKeys(userId);
+    const visible = signatures.filter(
+      (s) => s.signerUserId === userId || s.signerUserId === viewerId,
+    );
+    for (const [type, json] of Object.entries(keys) as [CrossSigningKeyType, string][]) {
+      // Only the owner sees their user-signing key.
+      if (type === 'user_signing' && userId !== viewerId) continue;
+      const key = JSON.parse(json) as JsonObject;
+      into[type][userId] = withSignatures(key, visible, crossSigningPublicKey(key));
+    }
+  }
+
+  /** POST /keys/claim: one key per (user, device, algorithm) asked for. */
+  async claim(request: UserMap<Record<string, string>>): Promise<JsonObject> {
+    const claims: KeyClaim[] = [];
+    const failures: JsonObject = {};
+    for (const [userId, devices] of Object.entries(request)) {
+      const server = serverOf(userId);
+      if (server !== this.serverName) {
+        failures[server] = { status: 503, message: 'Federation is not available' };
+        continue;
+      }
+      for (const [deviceId, algorithm] of Object.entries(devices)) {
+        claims.push({ userId, deviceId, algorithm });
+      }
+    }
+    const oneTimeKeys: UserMap<Record<string, JsonObject>> = {};
+    for (const key of await this.storage.e2eeKeys.claimKeys(claims)) {
+      const devices = (oneTimeKeys[key.userId] ??= {});
+      devices[key.deviceId] = { [`${key.algorithm}:${key.keyId}`]: JSON.parse(key.keyJson) };
+    }
+    return { one_time_keys: oneTimeKeys, failures };
+  }
+
+  /** GET /keys/changes: device list changes between two sync tokens. */
+  async changes(
+    viewerId: string,
+    from: StreamPositions,
+    to: StreamPositions,
+  ): Promise<DeviceListDelta> {
+    return this.deviceLists.delta({
+      viewerId,
+      since: from,
+      upper: to,
+      joinedRoomIds: await this.storage.rooms.roomsWithMembership(viewerId, 'join'),
+    });
+  }
+}
+
+/** The key's stored signatures merged into its own `signatures`. */
+function withSignatures(
+  key: JsonObject,
+  signatures: StoredSignature[],
+  targetKeyId: string,
+): JsonObject {
+  const merged: Record<string, Record<string, string>> = {};
+  for (const [userId, byKey] of Object.entries(isObject(key.signatures) ? key.signatures : {})) {
+    merged[userId] = { ...(byKey as Record<string, string>) };
+  }
+  for (const s of signatures) {
+    if (s.targetKeyId !== targetKeyId) continue;
+    (merged[s.signerUserId] ??= {})[s.signingKeyId] = s.signature;
+  }
+  return { ...key, signatures: merged };
+}
+
+function serverOf(userId: string): string {
+  return userId.slice(userId.indexOf(':') + 1);
+}
+
+/** device_one_time_keys_count and device_unused_fallback_key_types, in every /sync. */
+export class KeyCountsProvider implements SyncStreamProvider {
+  constructor(
+    private readonly keys: KeysService,
+    private readonly storage: Storage,
+  ) {}
+
+  async contribute(context: StreamContext, parts: SyncResponseParts): Promise<boolean> {
+    const { userId, deviceId } = context.viewer;
+    parts.top.device_one_time_keys_count = await this.keys.oneTimeKeyCounts(context.viewer);
+    parts.top.device_unused_fallback_key_types = await this.storage.e2eeKeys.unusedFallbackKeyTypes(
+      userId,
+      deviceId,
+    );
+    // Counts change when others claim keys; that alone does not end a long-poll (as Synapse).
+    return false;
+  }
+}

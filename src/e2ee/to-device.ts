@@ -1,0 +1,142 @@
+/**
+ * To-device messages: /sendToDevice queues them per recipient device, and the
+ * device's /sync delivers them in arrival order.
+ *
+ * Acknowledgement: a message stays queued until the device syncs with a token
+ * whose toDevice position is at or past it, which proves the client received
+ * the response that carried it. A client that crashes mid-sync, or a server
+ * killed after answering, repeats the old token and gets the messages again.
+ *
+ * Backlogs: a response carries at most MAX_PER_SYNC messages. Its next_batch
+ * is the sync's upper bound, past the messages left behind, so before
+ * answering, the provider moves those to fresh positions after the bound (in
+ * order, after anything queued meanwhile) and notifies them: the next sync
+ * finds them at once instead of waiting.
+ */
+import { errors } from '../http/errors.js';
+import type { Viewer } from '../rooms/event-views.js';
+import type { JsonObject as EventJson } from '../events/pdu.js';
+import type { Storage, ToDeviceRecipient } from '../storage/storage.js';
+import type { Notifier } from '../sync/notifier.js';
+import type { StreamContext, SyncResponseParts, SyncStreamProvider } from '../sync/sync-streams.js';
+import { isObject, jsonSize, type JsonObject } from './key-rules.js';
+
+/** About 100 per response, as Synapse: a big backlog is spread over a few syncs. */
+export const MAX_PER_SYNC = 100;
+/** One message's size, as federation's EDU limit: what a remote server would accept too. */
+export const MAX_MESSAGE_BYTES = 65_536;
+
+export interface SendToDevice {
+  sender: Viewer;
+  eventType: string;
+  txnId: string;
+  /** user ID → device ID (or `*`) → content. */
+  messages: unknown;
+}
+
+export class ToDeviceService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly notifier: Notifier,
+    private readonly serverName: string,
+  ) {}
+
+  /** PUT /sendToDevice: queues the messages once per (device, event type, txnId). */
+  async send(request: SendToDevice): Promise<void> {
+    const { sender, eventType, txnId } = request;
+    const queued = await this.recipientMessages(request);
+    const done = await this.storage.toDevice.enqueue(
+      {
+        userId: sender.userId,
+        deviceId: sender.deviceId,
+        endpoint: `sendToDevice/${eventType}`,
+        txnId,
+      },
+      queued,
+    );
+    // A retried transaction (done before) or nobody to deliver to: nothing to announce.
+    if (done === undefined || queued.length === 0) return;
+    this.notifier.notify({
+      stream: 'toDevice',
+      position: done.lastPosition,
+      userIds: new Set(queued.map((m) => m.recipient.userId)),
+    });
+  }
+
+  private async recipientMessages(request: SendToDevice) {
+    if (!isObject(request.messages)) throw errors.badJson('messages must be an object');
+    const queued: { recipient: ToDeviceRecipient; messageJson: string }[] = [];
+    for (const [userId, byDevice] of Object.entries(request.messages)) {
+      if (!isObject(byDevice)) throw errors.badJson(`messages.${userId} must be an object`);
+      // No federation yet: messages to remote users are dropped, as to unknown devices.
+      if (!userId.endsWith(`:${this.serverName}`)) continue;
+      for (const [deviceId, content] of Object.entries(byDevice)) {
+        const messageJson = messageFor(request, content);
+        for (const recipient of await this.devicesNamed(userId, deviceId)) {
+          queued.push({ recipient, messageJson });
+        }
+      }
+    }
+    return queued;
+  }
+
+  /** The device, or every device of the user for `*`; none when unknown. */
+  private async devicesNamed(userId: string, deviceId: string): Promise<ToDeviceRecipient[]> {
+    if (deviceId === '*') {
+      return (await this.storage.devices.listDevices(userId)).map((d) => ({
+        userId,
+        deviceId: d.deviceId,
+      }));
+    }
+    return (await this.storage.devices.getDevice(userId, deviceId)) ? [{ userId, deviceId }] : [];
+  }
+}
+
+/** The event a recipient gets, as JSON, within the size limit. */
+function messageFor(request: SendToDevice, content: unknown): string {
+  if (!isObject(content)) throw errors.badJson('Each message content must be an object');
+  const event: JsonObject = { sender: request.sender.userId, type: request.eventType, content };
+  if (jsonSize(event) > MAX_MESSAGE_BYTES) {
+    throw errors.tooLarge(`A to-device message may be at most ${MAX_MESSAGE_BYTES} bytes`);
+  }
+  return JSON.stringify(event);
+}
+
+/** `to_device` of /sync: acknowledges what the last response delivered, delivers what is next. */
+export class ToDeviceProvider implements SyncStreamProvider {
+  readonly stream = 'toDevice' as const;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly notifier: Notifier,
+  ) {}
+
+  currentPosition(): Promise<number> {
+    return this.storage.toDevice.maxPosition();
+  }
+
+  async contribute(context: StreamContext, parts: SyncResponseParts): Promise<boolean> {
+    const device = { userId: context.viewer.userId, deviceId: context.viewer.deviceId };
+    const after = context.since?.toDevice ?? 0;
+    if (context.since) await this.storage.toDevice.acknowledge(device, after);
+    const batch = await this.storage.toDevice.pending(
+      device,
+      after,
+      context.upper.toDevice,
+      MAX_PER_SYNC + 1,
+    );
+    const delivered = batch.slice(0, MAX_PER_SYNC);
+    const last = delivered.at(-1);
+    if (batch.length > MAX_PER_SYNC && last) await this.moveBacklogForward(device, last.position);
+    parts.top.to_device.events = delivered.map((m) => JSON.parse(m.messageJson) as EventJson);
+    return delivered.length > 0;
+  }
+
+  /** The messages after the last delivered one get positions past this sync's bound, and wake it. */
+  private async moveBacklogForward(device: ToDeviceRecipient, lastDelivered: number) {
+    const position = await this.storage.toDevice.requeueAfter(device, lastDelivered);
+    if (position !== undefined) {
+      this.notifier.notify({ stream: 'toDevice', position, userIds: [device.userId] });
+    }
+  }
+}

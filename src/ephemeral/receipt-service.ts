@@ -1,0 +1,86 @@
+/**
+ * Receipts and read markers. `m.read` and `m.read.private` are stored (the
+ * latest per room, type, user and thread; an older one is ignored) and reach the
+ * room's members through the receipts stream of /sync; `m.fully_read` is the
+ * room's `m.fully_read` account data and never a receipt.
+ */
+import type { AccountDataService } from '../account-data/account-data-service.js';
+import { errors } from '../http/errors.js';
+import { requireJoined } from '../rooms/current-membership.js';
+import type { ReceiptRecord, Storage } from '../storage/storage.js';
+import type { Notifier } from '../sync/notifier.js';
+import { FULLY_READ, type ReceiptType } from './receipt-rules.js';
+
+export interface NewReceiptRequest {
+  roomId: string;
+  userId: string;
+  receiptType: ReceiptType;
+  eventId: string;
+  threadId?: string;
+}
+
+/** Where a user has read up to in a room (and, for a threaded receipt, in which thread). */
+export interface ReadUpTo {
+  userId: string;
+  roomId: string;
+  streamOrdering: number;
+  threadId: string | undefined;
+}
+
+export class ReceiptService {
+  /** Told of every user who sent a receipt (presence counts it as activity). */
+  onActivity: (userId: string) => void = () => {};
+  /**
+   * Told of each stored m.read / m.read.private before anyone is notified, so
+   * the sync that carries the receipt carries the reset unread counts too.
+   */
+  onRead: (read: ReadUpTo) => Promise<void> = async () => {};
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly accountData: AccountDataService,
+    private readonly notifier: Notifier,
+  ) {}
+
+  async send(request: NewReceiptRequest): Promise<void> {
+    const { roomId, userId, eventId } = request;
+    await requireJoined(this.storage, roomId, userId);
+    const event = await this.storage.rooms.getEvent(eventId);
+    if (!event || event.roomId !== roomId) throw errors.notFound('Unknown event');
+    this.onActivity(userId);
+    if (request.receiptType === FULLY_READ) {
+      await this.accountData.put(userId, roomId, FULLY_READ, { event_id: eventId });
+      return;
+    }
+    const position = await this.storage.receipts.put({
+      roomId,
+      receiptType: request.receiptType,
+      userId,
+      ...(request.threadId === undefined ? {} : { threadId: request.threadId }),
+      eventId,
+      eventPosition: event.streamOrdering,
+      ts: Date.now(),
+    });
+    // Undefined: older than the stored receipt, so nothing changed.
+    if (position === undefined) return;
+    await this.onRead({
+      userId,
+      roomId,
+      streamOrdering: event.streamOrdering,
+      threadId: request.threadId,
+    });
+    this.notifier.notify({ stream: 'receipts', position, roomIds: [roomId] });
+  }
+
+  changes(after: number, upTo: number): Promise<ReceiptRecord[]> {
+    return this.storage.receipts.changes(after, upTo);
+  }
+
+  ofRooms(roomIds: readonly string[]): Promise<ReceiptRecord[]> {
+    return this.storage.receipts.ofRooms(roomIds);
+  }
+
+  currentPosition(): Promise<number> {
+    return this.storage.receipts.maxStreamId();
+  }
+}

@@ -1,0 +1,26 @@
+/** The presence stream of /sync: room-mates' presence changed in (since, upper]; none when presence is off. */
+import { eventMatchesFilter, filterBlocksEverything } from '../sync/filters.js';
+import type { StreamContext, SyncResponseParts, SyncStreamProvider } from '../sync/sync-streams.js';
+import type { PresenceService } from './presence-service.js';
+
+export class PresenceSyncProvider implements SyncStreamProvider {
+  readonly stream = 'presence' as const;
+
+  constructor(private readonly presence: PresenceService) {}
+
+  currentPosition(): Promise<number> {
+    return this.presence.currentPosition();
+  }
+
+  async contribute(context: StreamContext, parts: SyncResponseParts): Promise<boolean> {
+    const filter = context.filter.presence;
+    if (!this.presence.enabled || filterBlocksEverything(filter)) return false;
+    const after = context.since && !context.fullState ? context.since.presence : 0;
+    const events = (
+      await this.presence.eventsFor(context.viewer.userId, after, context.upper.presence)
+    ).filter((event) => eventMatchesFilter(event, filter));
+    const limited = filter.limit === undefined ? events : events.slice(-filter.limit);
+    parts.top.presence.events.push(...(limited as never[]));
+    return limited.length > 0;
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Push, wired: rule evaluation on every committed batch of room events, the
+ * unread counts of /sync, and pushers kicked by new notifications.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { RoomService } from '../rooms/room-service.js';
+import type { Storage } from '../storage/storage.js';
+import { NotificationService } from './notification-service.js';
+import type { PushRuleService } from './push-rule-service.js';
+import { PusherService } from './pusher-service.js';
+import { UnreadCountsSyncProvider } from './unread-sync.js';
+
+export function buildPush(
+  config: Config,
+  storage: Storage,
+  rooms: RoomService,
+  pushRules: PushRuleService,
+  logger: Logger,
+) {
+  const notifications = new NotificationService(
+    storage,
+    pushRules,
+    config.server_name,
+    logger,
+    config.push.enabled,
+  );
+  const pushers = new PusherService(storage, config.push, logger);
+  // Only a queue append on the commit path: evaluation runs after the senders are answered.
+  rooms.onCommitted((records) => notifications.enqueue(records));
+  notifications.onNotified((userIds) => userIds.forEach((userId) => pushers.kick(userId)));
+  notifications.start();
+  pushers.start().catch((err: unknown) => logger.error({ err }, 'push: starting pushers'));
+  return {
+    notifications,
+    pushers,
+    syncProvider: new UnreadCountsSyncProvider(notifications),
+    close: async () => {
+      await pushers.close();
+      await notifications.close();
+    },
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * Bundled aggregations (spec: "Aggregations of child events"): what goes into
+ * `unsigned.m.relations` of the events served to a user. For a list of events
+ * it costs a fixed number of queries (one per aggregation kind, one visibility
+ * check per room), however long the list:
+ * - `m.thread` on thread roots: the newest thread event the user may see, the
+ *   number of thread events, whether the user sent the root or a thread event;
+ * - `m.replace` on events that are neither redacted nor edits: the most recent
+ *   valid edit the user may see (the original's content is never rewritten);
+ * - `m.reference`: the IDs of the referencing events the user may see.
+ * State events, edits and annotations get none (as Synapse); events relating
+ * to another get no thread (a thread cannot start there).
+ */
+import type { EventRecord, RelationRecord, Storage } from '../storage/storage.js';
+import type { VisibilityCheck } from '../sync/room-history.js';
+import {
+  REL_REFERENCE,
+  REL_REPLACE,
+  REL_THREAD,
+  isValidEdit,
+  latestValidEdit,
+  mayBundle,
+  relationOf,
+  type EditCandidate,
+} from './relation-rules.js';
+import { visibleScattered } from './scattered-visibility.js';
+
+export interface ThreadAggregation {
+  latest: EventRecord;
+  count: number;
+  participated: boolean;
+}
+
+export interface EventAggregations {
+  thread?: ThreadAggregation;
+  replace?: EventRecord;
+  /** Referencing event IDs, oldest first. */
+  references?: string[];
+}
+
+/** How many thread events are looked at for a visible latest one when the newest is hidden. */
+const HIDDEN_LATEST_SCAN = 100;
+
+export class RelationAggregator {
+  constructor(
+    private readonly storage: Storage,
+    private readonly visibleTo: VisibilityCheck,
+  ) {}
+
+  /** The aggregations of each event that has any, by event ID. */
+  async collect(
+    events: readonly EventRecord[],
+    userId: string,
+  ): Promise<Map<string, EventAggregations>> {
+    const eligible = unique(events.filter((e) => mayBundle(shapeOf(e), 'other')));
+    if (eligible.length === 0) return new Map();
+    const roots = eligible.filter((e) => mayBundle(shapeOf(e), 'thread'));
+    const originals = eligible.filter((e) => e.redactedBy === undefined);
+    const relations = this.storage.relations;
+    const [summaries, participated, edits, references] = await Promise.all([
+      relations.threadSummaries(roots.map((e) => e.eventId)),
+      relations.threadsWithSender(
+        roots.map((e) => e.eventId),
+        userId,
+      ),
+      relations.childrenOfType(
+        originals.map((e) => e.eventId),
+        REL_REPLACE,
+      ),
+      relations.childrenOfType(
+        eligible.map((e) => e.eventId),
+        REL_REFERENCE,
+      ),
+    ]);
+    const byId = new Map(eligible.map((e) => [e.eventId, e]));
+    const validEdits = edits.filter((edit) => {
+      const original = byId.get(edit.relatesTo);
+      return original !== undefined && isValidEdit(editCandidateOf(original), edit);
+    });
+    const visible = await this.visibleRecords(userId, [
+      ...summaries.map((s) => s.latestEventId),
+      ...validEdits.map((e) => e.eventId),
+      ...references.map((r) => r.eventId),
+    ]);
+
+    const result = new Map<string, EventAggregations>();
+    const entry = (eventId: string) => {
+      const existing = result.get(eventId) ?? {};
+      result.set(eventId, existing);
+      return existing;
+    };
+    for (const summary of summaries) {
+      const root = byId.get(summary.rootId)!;
+      const latest = visible.get(summary.latestEventId) ?? (await this.latestVisible(root, userId));
+      if (!latest) continue;
+      entry(root.eventId).thread = {
+        latest,
+        count: summary.count,
+        participated: root.pdu.sender === userId || participated.has(root.eventId),
+      };
+    }
+    for (const [originalId, candidates] of groupByParent(validEdits)) {
+      const seen = candidates.filter((edit) => visible.has(edit.eventId));
+      const chosen = latestValidEdit(editCandidateOf(byId.get(originalId)!), seen);
+      if (chosen) entry(originalId).replace = visible.get(chosen.eventId)!;
+    }
+    for (const [parentId, children] of groupByParent(references)) {
+      const ids = children.filter((r) => visible.has(r.eventId)).map((r) => r.eventId);
+      if (ids.length > 0) entry(parentId).references = ids;
+    }
+    return result;
+  }
+
+  /** The events of these IDs that the user may see, by ID. */
+  private async visibleRecords(userId: string, ids: string[]): Promise<Map<string, EventRecord>> {
+    if (ids.length === 0) return new Map();
+    const records = await this.storage.rooms.getEvents([...new Set(ids)]);
+    const visible = await visibleScattered(this.storage, this.visibleTo, userId, records);
+    return new Map(visible.map((e) => [e.eventId, e]));
+  }
+
+  /** The newest thread event the user may see, when the newest of all is hidden from them. */
+  private async latestVisible(root: EventRecord, userId: string): Promise<EventRecord | undefined> {
+    const children = await this.storage.relations.children({
+      parentId: root.eventId,
+      relType: REL_THREAD,
+      depth: 1,
+      after: 0,
+      upTo: Number.MAX_SAFE_INTEGER,
+      limit: HIDDEN_LATEST_SCAN,
+      order: 'newest-first',
+    });
+    const visible = await this.visibleRecords(
+      userId,
+      children.map((c) => c.eventId),
+    );
+    return children.map((c) => visible.get(c.eventId)).find((e) => e !== undefined);
+  }
+}
+
+/** What the bundling rules read of a served event (a redacted one has lost its relation). */
+function shapeOf(event: EventRecord): { isState: boolean; relType?: string } {
+  const relation = event.redactedBy === undefined ? relationOf(event.pdu.content) : undefined;
+  return { isState: event.pdu.state_key !== undefined, relType: relation?.relType };
+}
+
+function editCandidateOf(event: EventRecord): EditCandidate {
+  return {
+    eventId: event.eventId,
+    roomId: event.roomId,
+    sender: event.pdu.sender,
+    type: event.pdu.type,
+    isState: event.pdu.state_key !== undefined,
+    relType: relationOf(event.pdu.content)?.relType,
+    originServerTs: event.pdu.origin_server_ts,
+  };
+}
+
+function groupByParent(children: readonly RelationRecord[]): Map<string, RelationRecord[]> {
+  const groups = new Map<string, RelationRecord[]>();
+  for (const child of children) {
+    const group = groups.get(child.relatesTo) ?? [];
+    group.push(child);
+    groups.set(child.relatesTo, group);
+  }
+  return groups;
+}
+
+function unique(events: readonly EventRecord[]): EventRecord[] {
+  return [...new Map(events.map((e) => [e.eventId, e])).values()];
+}

@@ -1,0 +1,98 @@
+/**
+ * Account data in SQLite. A change deletes the row and inserts it again, so its
+ * AUTOINCREMENT `stream_id` is the position of the latest change (commit order
+ * is position order: one writer), and "changes since" is one index range.
+ */
+import type { AccountDataRecord, AccountDataStore } from '../storage.js';
+import type { SqliteDatabase } from './database.js';
+
+interface AccountDataRow {
+  stream_id: number;
+  user_id: string;
+  room_id: string;
+  type: string;
+  content_json: string;
+}
+
+/** Global account data is stored with room_id ''. */
+const GLOBAL = '';
+
+const toRecord = (row: AccountDataRow): AccountDataRecord => ({
+  userId: row.user_id,
+  ...(row.room_id === GLOBAL ? {} : { roomId: row.room_id }),
+  type: row.type,
+  content: JSON.parse(row.content_json) as Record<string, unknown>,
+  streamId: row.stream_id,
+});
+
+export class SqliteAccountDataStore implements AccountDataStore {
+  private readonly selectOne;
+  private readonly remove;
+  private readonly insert;
+  private readonly selectChanges;
+  private readonly selectRoom;
+  private readonly selectMax;
+  private readonly replace;
+
+  constructor(db: SqliteDatabase) {
+    this.selectOne = db.prepare(
+      'SELECT * FROM account_data WHERE user_id = ? AND room_id = ? AND type = ?',
+    );
+    this.remove = db.prepare(
+      'DELETE FROM account_data WHERE user_id = ? AND room_id = ? AND type = ?',
+    );
+    this.insert = db
+      .prepare(
+        `INSERT INTO account_data (user_id, room_id, type, content_json) VALUES (?, ?, ?, ?)
+         RETURNING stream_id`,
+      )
+      .pluck();
+    this.selectChanges = db.prepare(
+      `SELECT * FROM account_data WHERE user_id = ? AND stream_id > ? AND stream_id <= ?
+       ORDER BY stream_id`,
+    );
+    this.selectRoom = db.prepare(
+      'SELECT * FROM account_data WHERE user_id = ? AND room_id = ? ORDER BY stream_id',
+    );
+    this.selectMax = db.prepare('SELECT COALESCE(MAX(stream_id), 0) FROM account_data').pluck();
+    this.replace = db.transaction(
+      (userId: string, roomId: string, type: string, json: string): number => {
+        this.remove.run(userId, roomId, type);
+        return this.insert.get(userId, roomId, type, json) as number;
+      },
+    );
+  }
+
+  async get(userId: string, roomId: string | undefined, type: string) {
+    const row = this.selectOne.get(userId, roomId ?? GLOBAL, type) as AccountDataRow | undefined;
+    return row && toRecord(row);
+  }
+
+  async put(
+    userId: string,
+    roomId: string | undefined,
+    type: string,
+    content: Record<string, unknown>,
+  ): Promise<number> {
+    return this.replace(userId, roomId ?? GLOBAL, type, JSON.stringify(content));
+  }
+
+  async changes(userId: string, after: number, upTo: number): Promise<AccountDataRecord[]> {
+    return (this.selectChanges.all(userId, after, upTo) as AccountDataRow[]).map(toRecord);
+  }
+
+  async whole(
+    userId: string,
+    roomIds: readonly string[],
+    global: boolean,
+  ): Promise<AccountDataRecord[]> {
+    const rooms = global ? [GLOBAL, ...roomIds] : roomIds;
+    return rooms.flatMap((roomId) =>
+      (this.selectRoom.all(userId, roomId) as AccountDataRow[]).map(toRecord),
+    );
+  }
+
+  async maxStreamId(): Promise<number> {
+    return this.selectMax.get() as number;
+  }
+}

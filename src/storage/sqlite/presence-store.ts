@@ -1,0 +1,96 @@
+/**
+ * Presence in SQLite: one row per user, replaced on change so that the
+ * AUTOINCREMENT `stream_id` is the presence stream position.
+ */
+import type { PresenceRecord, PresenceStore } from '../storage.js';
+import type { SqliteDatabase } from './database.js';
+
+interface PresenceRow {
+  stream_id: number;
+  user_id: string;
+  state: string;
+  status_msg: string | null;
+  last_active_ts: number;
+}
+
+const toRecord = (row: PresenceRow): PresenceRecord => ({
+  userId: row.user_id,
+  state: row.state,
+  ...(row.status_msg === null ? {} : { statusMsg: row.status_msg }),
+  lastActiveTs: row.last_active_ts,
+  streamId: row.stream_id,
+});
+
+/** The user and everyone joined to a room the user is joined to (current state). */
+const ROOM_MATES = `
+  SELECT mate.state_key FROM current_state mine
+  JOIN current_state mate ON mate.room_id = mine.room_id
+    AND mate.type = 'm.room.member' AND mate.membership = 'join'
+  WHERE mine.type = 'm.room.member' AND mine.state_key = ? AND mine.membership = 'join'`;
+
+export class SqlitePresenceStore implements PresenceStore {
+  private readonly selectOne;
+  private readonly remove;
+  private readonly insert;
+  private readonly selectChanges;
+  private readonly selectShared;
+  private readonly selectMax;
+  private readonly selectNotOffline;
+  private readonly replace;
+
+  constructor(db: SqliteDatabase) {
+    this.selectOne = db.prepare('SELECT * FROM presence WHERE user_id = ?');
+    this.remove = db.prepare('DELETE FROM presence WHERE user_id = ?');
+    this.insert = db
+      .prepare(
+        `INSERT INTO presence (user_id, state, status_msg, last_active_ts) VALUES (?, ?, ?, ?)
+         RETURNING stream_id`,
+      )
+      .pluck();
+    this.selectChanges = db.prepare(
+      `SELECT * FROM presence WHERE stream_id > ? AND stream_id <= ?
+         AND (user_id = ? OR user_id IN (${ROOM_MATES}))
+       ORDER BY stream_id`,
+    );
+    this.selectShared = db
+      .prepare(
+        `SELECT 1 FROM current_state mine
+         JOIN current_state theirs ON theirs.room_id = mine.room_id AND theirs.type = 'm.room.member'
+           AND theirs.state_key = ? AND theirs.membership = 'join'
+         WHERE mine.type = 'm.room.member' AND mine.state_key = ? AND mine.membership = 'join'
+         LIMIT 1`,
+      )
+      .pluck();
+    this.selectMax = db.prepare('SELECT COALESCE(MAX(stream_id), 0) FROM presence').pluck();
+    this.selectNotOffline = db.prepare("SELECT * FROM presence WHERE state != 'offline'");
+    this.replace = db.transaction((r: Omit<PresenceRecord, 'streamId'>): number => {
+      this.remove.run(r.userId);
+      return this.insert.get(r.userId, r.state, r.statusMsg ?? null, r.lastActiveTs) as number;
+    });
+  }
+
+  async get(userId: string): Promise<PresenceRecord | undefined> {
+    const row = this.selectOne.get(userId) as PresenceRow | undefined;
+    return row && toRecord(row);
+  }
+
+  async put(record: Omit<PresenceRecord, 'streamId'>): Promise<number> {
+    return this.replace(record);
+  }
+
+  async changesAmongRoomMates(userId: string, after: number, upTo: number) {
+    return (this.selectChanges.all(after, upTo, userId, userId) as PresenceRow[]).map(toRecord);
+  }
+
+  async notOffline(): Promise<PresenceRecord[]> {
+    return (this.selectNotOffline.all() as PresenceRow[]).map(toRecord);
+  }
+
+  async shareARoom(userId: string, otherUserId: string): Promise<boolean> {
+    return this.selectShared.get(otherUserId, userId) !== undefined;
+  }
+
+  async maxStreamId(): Promise<number> {
+    return this.selectMax.get() as number;
+  }
+}

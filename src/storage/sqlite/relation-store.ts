@@ -1,0 +1,283 @@
+/**
+ * The relationship index in SQLite (`event_relations`, `threads`). Written by
+ * the room store inside its event transaction (RelationIndexWriter), read by
+ * the relations service and the bundled aggregations (SqliteRelationStore).
+ * Batched reads take their parent IDs as one JSON array (`json_each`), so a
+ * page of events costs one query per aggregation, whatever its length.
+ */
+import type { Pdu } from '../../events/pdu.js';
+import {
+  MAIN_THREAD,
+  REL_ANNOTATION,
+  REL_THREAD,
+  hasNewContent,
+  relationOf,
+  threadIdOf,
+} from '../../relations/relation-rules.js';
+import type {
+  ChildrenQuery,
+  RelationRecord,
+  RelationStore,
+  ThreadActivity,
+  ThreadsQuery,
+  ThreadSummary,
+} from '../storage.js';
+import type { SqliteDatabase } from './database.js';
+
+interface RelationRow {
+  event_id: string;
+  relates_to: string;
+  rel_type: string;
+  room_id: string;
+  type: string;
+  sender: string;
+  is_state: number;
+  aggregation_key: string | null;
+  has_new_content: number;
+  thread_id: string | null;
+  origin_server_ts: number;
+  stream_ordering: number;
+}
+
+const COLUMNS = `event_id, relates_to, rel_type, room_id, type, sender, is_state, aggregation_key,
+  has_new_content, thread_id, origin_server_ts, stream_ordering`;
+
+function toRecord(row: RelationRow): RelationRecord {
+  const record: RelationRecord = {
+    eventId: row.event_id,
+    relatesTo: row.relates_to,
+    relType: row.rel_type,
+    roomId: row.room_id,
+    type: row.type,
+    sender: row.sender,
+    isState: row.is_state === 1,
+    hasNewContent: row.has_new_content === 1,
+    threadId: row.thread_id ?? MAIN_THREAD,
+    originServerTs: row.origin_server_ts,
+    streamOrdering: row.stream_ordering,
+  };
+  if (row.aggregation_key !== null) record.key = row.aggregation_key;
+  return record;
+}
+
+/** Keeps the index in step with the events table; called inside the room store's transaction. */
+export class RelationIndexWriter {
+  private readonly statements;
+
+  constructor(db: SqliteDatabase) {
+    this.statements = prepareWrites(db);
+  }
+
+  /** Records the event's relationship, if it has one whose parent is not in another room. */
+  index(eventId: string, roomId: string, pdu: Pdu, streamOrdering: number): void {
+    const relation = relationOf(pdu.content);
+    if (!relation) return;
+    const s = this.statements;
+    const parentRoom = s.selectEventRoom.get(relation.eventId) as string | undefined;
+    // The spec: a relationship across rooms is ignored.
+    if (parentRoom !== undefined && parentRoom !== roomId) return;
+    if (s.selectRedacted.get(eventId) !== undefined) return;
+    const parentThread =
+      (s.selectThreadOf.get(relation.eventId) as string | null | undefined) ?? MAIN_THREAD;
+    const threadId = threadIdOf(relation, parentThread);
+    s.insertRelation.run(
+      eventId,
+      relation.eventId,
+      relation.relType,
+      roomId,
+      pdu.type,
+      pdu.sender,
+      pdu.state_key === undefined ? 0 : 1,
+      relation.key ?? null,
+      hasNewContent(pdu.content) ? 1 : 0,
+      relation.inReplyTo ?? null,
+      threadId === MAIN_THREAD ? null : threadId,
+      pdu.origin_server_ts,
+      streamOrdering,
+    );
+    if (relation.relType === REL_THREAD) {
+      s.upsertThread.run(relation.eventId, roomId, streamOrdering);
+    }
+  }
+
+  /** A redacted child leaves the index; its thread's latest activity is recomputed. */
+  unindex(redactedEventId: string): void {
+    const s = this.statements;
+    const row = s.selectRelation.get(redactedEventId) as
+      { relates_to: string; rel_type: string } | undefined;
+    if (!row) return;
+    s.deleteRelation.run(redactedEventId);
+    if (row.rel_type !== REL_THREAD) return;
+    const latest = s.selectLatestInThread.get(row.relates_to) as number | undefined;
+    if (latest === undefined) s.deleteThread.run(row.relates_to);
+    else s.setThreadLatest.run(latest, row.relates_to);
+  }
+}
+
+export class SqliteRelationStore implements RelationStore {
+  private readonly statements;
+
+  constructor(db: SqliteDatabase) {
+    this.statements = prepareReads(db);
+  }
+
+  async threadOf(eventId: string): Promise<string> {
+    const threadId = this.statements.selectThreadOf.get(eventId) as string | null | undefined;
+    return threadId ?? MAIN_THREAD;
+  }
+
+  async childrenOfType(parentIds: string[], relType: string): Promise<RelationRecord[]> {
+    if (parentIds.length === 0) return [];
+    const rows = this.statements.selectChildrenOfType.all(
+      JSON.stringify(parentIds),
+      relType,
+    ) as RelationRow[];
+    return rows.map(toRecord);
+  }
+
+  async threadSummaries(rootIds: string[]): Promise<ThreadSummary[]> {
+    if (rootIds.length === 0) return [];
+    return this.statements.selectThreadSummaries.all(JSON.stringify(rootIds)) as ThreadSummary[];
+  }
+
+  async threadsWithSender(rootIds: string[], userId: string): Promise<Set<string>> {
+    if (rootIds.length === 0) return new Set();
+    const roots = this.statements.selectThreadsWithSender.all(
+      JSON.stringify(rootIds),
+      userId,
+    ) as string[];
+    return new Set(roots);
+  }
+
+  async hasAnnotation(parentId: string, sender: string, type: string, key: string) {
+    return this.statements.selectAnnotation.get(parentId, sender, key, type) !== undefined;
+  }
+
+  async children(query: ChildrenQuery): Promise<RelationRecord[]> {
+    const newestFirst = query.order === 'newest-first';
+    const statement = newestFirst
+      ? this.statements.selectDescendantsBackwards
+      : this.statements.selectDescendantsForwards;
+    const rows = statement.all({
+      parent: query.parentId,
+      relType: query.relType ?? null,
+      eventType: query.eventType ?? null,
+      maxDepth: query.depth,
+      after: query.after,
+      upTo: query.upTo,
+      limit: query.limit,
+    }) as RelationRow[];
+    return rows.map(toRecord);
+  }
+
+  async threads(query: ThreadsQuery): Promise<ThreadActivity[]> {
+    const { roomId, upTo, limit, participant } = query;
+    const rows =
+      participant === undefined
+        ? this.statements.selectThreads.all({ roomId, upTo, limit })
+        : this.statements.selectParticipatedThreads.all({ roomId, upTo, limit, participant });
+    return rows as ThreadActivity[];
+  }
+}
+
+function prepareWrites(db: SqliteDatabase) {
+  return {
+    selectEventRoom: db.prepare('SELECT room_id FROM events WHERE event_id = ?').pluck(),
+    selectRedacted: db
+      .prepare('SELECT 1 FROM redactions WHERE redacted_event_id = ? LIMIT 1')
+      .pluck(),
+    selectThreadOf: db.prepare('SELECT thread_id FROM event_relations WHERE event_id = ?').pluck(),
+    insertRelation: db.prepare(
+      `INSERT INTO event_relations (event_id, relates_to, rel_type, room_id, type, sender, is_state,
+         aggregation_key, has_new_content, in_reply_to, thread_id, origin_server_ts, stream_ordering)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    ),
+    upsertThread: db.prepare(
+      `INSERT INTO threads (root_id, room_id, latest_stream_ordering) VALUES (?, ?, ?)
+       ON CONFLICT (root_id) DO UPDATE
+       SET latest_stream_ordering = MAX(latest_stream_ordering, excluded.latest_stream_ordering)`,
+    ),
+    selectRelation: db.prepare(
+      'SELECT relates_to, rel_type FROM event_relations WHERE event_id = ?',
+    ),
+    deleteRelation: db.prepare('DELETE FROM event_relations WHERE event_id = ?'),
+    selectLatestInThread: db
+      .prepare(
+        `SELECT MAX(stream_ordering) FROM event_relations
+         WHERE relates_to = ? AND rel_type = '${REL_THREAD}' HAVING COUNT(*) > 0`,
+      )
+      .pluck(),
+    deleteThread: db.prepare('DELETE FROM threads WHERE root_id = ?'),
+    setThreadLatest: db.prepare('UPDATE threads SET latest_stream_ordering = ? WHERE root_id = ?'),
+  };
+}
+
+/**
+ * Descendants of a parent down to :maxDepth levels; each level keeps only
+ * children matching the filters, so an event reached only through a
+ * non-matching one is left out (the spec's rule for `recurse`).
+ */
+const DESCENDANTS = `WITH RECURSIVE descendants (event_id, depth) AS (
+    SELECT event_id, 1 FROM event_relations
+    WHERE relates_to = :parent
+      AND (:relType IS NULL OR rel_type = :relType) AND (:eventType IS NULL OR type = :eventType)
+    UNION
+    SELECT r.event_id, d.depth + 1 FROM event_relations r JOIN descendants d ON r.relates_to = d.event_id
+    WHERE d.depth < :maxDepth
+      AND (:relType IS NULL OR r.rel_type = :relType) AND (:eventType IS NULL OR r.type = :eventType)
+  )
+  SELECT ${COLUMNS} FROM event_relations WHERE event_id IN (SELECT event_id FROM descendants)
+    AND stream_ordering > :after AND stream_ordering <= :upTo`;
+
+function prepareReads(db: SqliteDatabase) {
+  return {
+    selectThreadOf: db.prepare('SELECT thread_id FROM event_relations WHERE event_id = ?').pluck(),
+    selectChildrenOfType: db.prepare(
+      `SELECT ${COLUMNS} FROM event_relations
+       WHERE relates_to IN (SELECT value FROM json_each(?)) AND rel_type = ?
+       ORDER BY stream_ordering ASC`,
+    ),
+    selectThreadSummaries: db.prepare(
+      `SELECT t.root_id AS rootId,
+         (SELECT COUNT(*) FROM event_relations r
+          WHERE r.relates_to = t.root_id AND r.rel_type = '${REL_THREAD}') AS count,
+         (SELECT r.event_id FROM event_relations r
+          WHERE r.relates_to = t.root_id AND r.rel_type = '${REL_THREAD}'
+          ORDER BY r.stream_ordering DESC LIMIT 1) AS latestEventId
+       FROM threads t WHERE t.root_id IN (SELECT value FROM json_each(?))`,
+    ),
+    selectThreadsWithSender: db
+      .prepare(
+        `SELECT DISTINCT relates_to FROM event_relations
+         WHERE relates_to IN (SELECT value FROM json_each(?))
+           AND rel_type = '${REL_THREAD}' AND sender = ?`,
+      )
+      .pluck(),
+    selectAnnotation: db
+      .prepare(
+        `SELECT 1 FROM event_relations
+         WHERE relates_to = ? AND rel_type = '${REL_ANNOTATION}' AND sender = ?
+           AND aggregation_key = ? AND type = ? LIMIT 1`,
+      )
+      .pluck(),
+    selectDescendantsBackwards: db.prepare(
+      `${DESCENDANTS} ORDER BY stream_ordering DESC LIMIT :limit`,
+    ),
+    selectDescendantsForwards: db.prepare(
+      `${DESCENDANTS} ORDER BY stream_ordering ASC LIMIT :limit`,
+    ),
+    selectThreads: db.prepare(
+      `SELECT root_id AS rootId, latest_stream_ordering AS latestStreamOrdering FROM threads
+       WHERE room_id = :roomId AND latest_stream_ordering <= :upTo
+       ORDER BY latest_stream_ordering DESC LIMIT :limit`,
+    ),
+    selectParticipatedThreads: db.prepare(
+      `SELECT t.root_id AS rootId, t.latest_stream_ordering AS latestStreamOrdering FROM threads t
+       WHERE t.room_id = :roomId AND t.latest_stream_ordering <= :upTo
+         AND (EXISTS (SELECT 1 FROM events e WHERE e.event_id = t.root_id AND e.sender = :participant)
+           OR EXISTS (SELECT 1 FROM event_relations r WHERE r.relates_to = t.root_id
+             AND r.rel_type = '${REL_THREAD}' AND r.sender = :participant))
+       ORDER BY t.latest_stream_ordering DESC LIMIT :limit`,
+    ),
+  };
+}

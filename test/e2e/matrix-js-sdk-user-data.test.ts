@@ -1,0 +1,73 @@
+/**
+ * matrix-js-sdk@37.5.0 with its own sync loop: one client sets its display
+ * name, sends a typing notification and a read receipt; the other client's
+ * SDK shows the new name, the typing user and the receipt on the right event.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { Api, CLIENT_V3 } from '../support/client.js';
+import { messageArrives, releaseTimers, SdkClients, until } from '../support/sdk.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+describe('matrix-js-sdk: profiles, typing and receipts', { timeout: 60_000 }, () => {
+  let server: TestServer;
+  let api: Api;
+  const clients = new SdkClients(() => server.url);
+  const startedClient = (session: Parameters<SdkClients['started']>[0]) => clients.started(session);
+
+  before(async () => {
+    server = await startTestServer();
+    api = new Api(server.url);
+  });
+  afterEach(() => clients.stop());
+  after(async () => {
+    await server?.close();
+    releaseTimers();
+  });
+
+  it('the other client shows the new name, the typing user and the receipt', async () => {
+    const alice = await api.register('sdkalice');
+    const bob = await api.register('sdkbob');
+    const created = await api.post(
+      `${CLIENT_V3}/createRoom`,
+      { preset: 'public_chat' },
+      {
+        token: alice.access_token,
+      },
+    );
+    const roomId = String(created.body.room_id);
+    assert.equal(
+      (await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: bob.access_token })).status,
+      200,
+    );
+    const aliceClient = await startedClient(alice);
+    const bobClient = await startedClient(bob);
+    const bobRoom = () => bobClient.getRoom(roomId);
+    await until(() => bobRoom() !== null, 'bob has the room');
+
+    const atAlice = messageArrives(aliceClient, roomId, 'read me');
+    await bobClient.sendTextMessage(roomId, 'read me');
+    const message = await atAlice;
+
+    // The receipt first: the SDK reads a user's own later events (the new member event) as read.
+    await aliceClient.sendReadReceipt(message);
+    await until(
+      () => bobRoom()?.getEventReadUpTo(alice.user_id) === message.getId(),
+      'bob sees alice’s receipt on the message',
+    );
+    const readers = bobRoom()!.getUsersReadUpTo(message);
+    assert.ok(readers.includes(alice.user_id), `readers: ${readers}`);
+
+    await aliceClient.setDisplayName('Alice Renamed');
+    await until(
+      () => bobRoom()?.getMember(alice.user_id)?.name === 'Alice Renamed',
+      'bob sees the new display name',
+    );
+
+    await aliceClient.sendTyping(roomId, true, 20_000);
+    await until(
+      () => bobRoom()?.getMember(alice.user_id)?.typing === true,
+      'bob sees alice typing',
+    );
+  });
+});

@@ -1,0 +1,122 @@
+/** Reporting events, rooms and users: stored for admins, with the spec's 404s. */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { after, before, describe, it } from 'node:test';
+import { Api, CLIENT_V3, type Session } from '../support/client.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
+import { UserHelpers } from '../support/user-helpers.js';
+
+describe('reporting content', () => {
+  let server: TestServer;
+  let api: Api;
+  let h: UserHelpers;
+  let alice: Session;
+  let bob: Session;
+  let roomId: string;
+  before(async () => {
+    server = await startTestServer();
+    api = new Api(server.url);
+    h = new UserHelpers(api);
+    alice = await api.register('alice');
+    bob = await api.register('bob');
+    roomId = await h.createRoom(alice, { preset: 'public_chat' });
+  });
+  after(() => server.close());
+
+  const storedReports = () => {
+    const db = new Database(path.join(server.dataDir, 'weft.db'), { readonly: true });
+    try {
+      return db
+        .prepare(
+          'SELECT reporter, room_id, event_id, user_id, reason FROM content_reports ORDER BY id',
+        )
+        .all();
+    } finally {
+      db.close();
+    }
+  };
+
+  it('reports an event (joined reporters only; score accepted and ignored)', async () => {
+    const eventId = await h.send(alice, roomId, 'bad words');
+    const url = `${CLIENT_V3}/rooms/${roomId}/report/${encodeURIComponent(eventId)}`;
+    const notJoined = await api.post(url, { reason: 'x' }, { token: bob.access_token });
+    assert.equal(notJoined.status, 404);
+    assertSpecError(notJoined.body, 'M_NOT_FOUND');
+    await h.join(bob, roomId);
+    const res = await api.post(url, { reason: 'rude', score: -100 }, { token: bob.access_token });
+    assert.equal(res.status, 200);
+    assertResponseMatchesSpec(
+      'post',
+      '/_matrix/client/v3/rooms/{roomId}/report/{eventId}',
+      200,
+      res.body,
+    );
+    const unknown = await api.post(
+      `${CLIENT_V3}/rooms/${roomId}/report/%24nope`,
+      {},
+      { token: bob.access_token },
+    );
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(storedReports().at(-1), {
+      reporter: bob.user_id,
+      room_id: roomId,
+      event_id: eventId,
+      user_id: null,
+      reason: 'rude',
+    });
+  });
+
+  it('reports a room and a user; reason is required; unknown ones are 404', async () => {
+    const room = await api.post(
+      `${CLIENT_V3}/rooms/${roomId}/report`,
+      { reason: 'spam room' },
+      { token: bob.access_token },
+    );
+    assert.equal(room.status, 200);
+    assertResponseMatchesSpec('post', '/_matrix/client/v3/rooms/{roomId}/report', 200, room.body);
+    const user = await api.post(
+      `${CLIENT_V3}/users/${encodeURIComponent(alice.user_id)}/report`,
+      { reason: 'spammer' },
+      { token: bob.access_token },
+    );
+    assert.equal(user.status, 200);
+    assertResponseMatchesSpec('post', '/_matrix/client/v3/users/{userId}/report', 200, user.body);
+    const noReason = await api.post(
+      `${CLIENT_V3}/rooms/${roomId}/report`,
+      {},
+      { token: bob.access_token },
+    );
+    assertSpecError(noReason.body, 'M_MISSING_PARAM');
+    const noRoom = await api.post(
+      `${CLIENT_V3}/rooms/!nope:localhost/report`,
+      { reason: 'x' },
+      { token: bob.access_token },
+    );
+    assert.equal(noRoom.status, 404);
+    const noUser = await api.post(
+      `${CLIENT_V3}/users/%40nobody%3Alocalhost/report`,
+      { reason: 'x' },
+      { token: bob.access_token },
+    );
+    assert.equal(noUser.status, 404);
+    const stored = storedReports().slice(-2);
+    assert.deepEqual(stored, [
+      {
+        reporter: bob.user_id,
+        room_id: roomId,
+        event_id: null,
+        user_id: null,
+        reason: 'spam room',
+      },
+      {
+        reporter: bob.user_id,
+        room_id: null,
+        event_id: null,
+        user_id: alice.user_id,
+        reason: 'spammer',
+      },
+    ]);
+  });
+});
