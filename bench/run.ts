@@ -3,7 +3,8 @@
  * processes on loopback, runs the workloads from this process, and prints a
  * table. Shorter runs for smoke tests: BENCH_DURATION_S=1 BENCH_WARMUP_S=0
  * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8 BENCH_MESSAGES=500 BENCH_ROOMS=20; one
- * group only: BENCH_ONLY=rooms (groups: whoami, auth, rooms, sync). See docs/benchmarks.md.
+ * group only: BENCH_ONLY=rooms (groups: whoami, auth, rooms, sync, ephemeral, relations, e2ee,
+ * push). See docs/benchmarks.md.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -11,6 +12,10 @@ import path from 'node:path';
 import { closeRoomConnections, createRooms, roomMessages } from './rooms.js';
 import { startBareServer, startWeftServer, type ChildServer } from './server-process.js';
 import { initialSync, messagesPaging, syncFanOut } from './sync.js';
+import { keysClaim, toDeviceLatency } from './e2ee.js';
+import { ephemeralFanOut } from './ephemeral.js';
+import { pushEvaluationCost } from './push.js';
+import { threadedMessages } from './relations.js';
 import {
   passwordLogins,
   registerUser,
@@ -27,7 +32,16 @@ const MAX_POOL_SECONDS = 120;
 const DISTURBED = 0.1;
 
 /** Workload groups; BENCH_ONLY=rooms (or a comma-separated list) runs only those. */
-const GROUPS = ['whoami', 'auth', 'rooms', 'sync'] as const;
+const GROUPS = [
+  'whoami',
+  'auth',
+  'rooms',
+  'sync',
+  'ephemeral',
+  'relations',
+  'e2ee',
+  'push',
+] as const;
 type Group = (typeof GROUPS)[number];
 
 const settings = {
@@ -47,6 +61,12 @@ const settings = {
   syncMessagesPerRoom: envNumber('BENCH_SYNC_MESSAGES_PER_ROOM', 20),
   syncRuns: envNumber('BENCH_SYNC_RUNS', 5),
   pagingEvents: envNumber('BENCH_PAGING_EVENTS', 5000),
+  ephemeralRounds: envNumber('BENCH_EPHEMERAL_ROUNDS', 20),
+  threadRoots: envNumber('BENCH_THREAD_ROOTS', 200),
+  claimUsers: envNumber('BENCH_CLAIM_USERS', 100),
+  toDeviceSends: envNumber('BENCH_TO_DEVICE_SENDS', 20),
+  pushMembers: envNumber('BENCH_PUSH_MEMBERS', 500),
+  pushSends: envNumber('BENCH_PUSH_SENDS', 200),
   roomConcurrency: envNumber('BENCH_ROOM_CONCURRENCY', 10),
   /** Adds a whoami run against a Weft with the default `log_requests: true`. */
   requestLogs: process.env.BENCH_REQUEST_LOGS === '1',
@@ -103,6 +123,68 @@ async function syncWorkloads(url: string, rows: Row[], checks: string[]): Promis
     measurement: paging,
     notes: `pages of 100, n=${paging.ok} events; rate = events/s, latency per page`,
   });
+}
+
+/** Issue 7: typing and read receipt fan-out to the members of one room. */
+async function ephemeralWorkloads(url: string, rows: Row[]): Promise<void> {
+  const users = settings.fanOutUsers;
+  log(`typing and receipt fan-out to ${users - 1} long-polling members`);
+  const { typing, receipts } = await ephemeralFanOut(url, {
+    users,
+    rounds: settings.ephemeralRounds,
+  });
+  const notes = `${users - 1} long-polls; latency = request → last member has it`;
+  rows.push({ workload: 'typing fan-out', measurement: typing, notes });
+  rows.push({ workload: 'receipt fan-out', measurement: receipts, notes });
+}
+
+/** Issue 5: /messages pages of thread roots (10 replies each) against plain messages. */
+async function relationWorkloads(url: string, checks: string[]): Promise<void> {
+  log(`/messages over ${settings.threadRoots} thread roots with 10 replies, and plain`);
+  const threads = await threadedMessages(url, {
+    roots: settings.threadRoots,
+    repliesPerRoot: 10,
+    pageSize: 50,
+    rounds: 5,
+  });
+  checks.push(
+    `threaded /messages pages: p50 ${threads.threadedP50Ms.toFixed(2)} ms against ` +
+      `${threads.plainP50Ms.toFixed(2)} ms plain (ratio ${threads.ratio.toFixed(2)}, ${threads.pages} pages)`,
+  );
+}
+
+/** Issue 8: one-time key claims, and to-device delivery to long-polling devices. */
+async function e2eeWorkloads(url: string, rows: Row[]): Promise<void> {
+  log(`/keys/claim: ${settings.claimUsers} users × 50 keys at concurrency 10`);
+  const claims = await keysClaim(url, {
+    users: settings.claimUsers,
+    keysPerUser: 50,
+    concurrency: 10,
+  });
+  rows.push({
+    workload: '/keys/claim',
+    measurement: claims,
+    notes: `c=10, n=${claims.ok} claims; rate = claims/s`,
+  });
+  log(`to-device to 50 long-polling devices, ${settings.toDeviceSends} sends`);
+  const toDevice = await toDeviceLatency(url, { devices: 50, sends: settings.toDeviceSends });
+  rows.push({
+    workload: 'to-device fan-out',
+    measurement: toDevice,
+    notes: `50 devices, n=${toDevice.ok}; latency = send → last device has it`,
+  });
+}
+
+/** Issue 6: send rate in a big room with push evaluation on, against off (own servers). */
+async function pushWorkload(checks: string[]): Promise<void> {
+  const { pushMembers: members, pushSends: sends } = settings;
+  log(`send rate in a room of ${members} members, push evaluation on and off`);
+  const cost = await pushEvaluationCost({ members, sends, senders: 10 });
+  checks.push(
+    `push: ${cost.withPushPerSecond.toFixed(1)} msgs/s evaluated and counted with push on, ` +
+      `${cost.withoutPushPerSecond.toFixed(1)} answered with it off (ratio ${cost.ratio.toFixed(1)}; ` +
+      `${cost.evaluationsPerSecond.toFixed(0)} evaluations/s)`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -208,6 +290,9 @@ async function main(): Promise<void> {
   }
 
   if (runs('sync')) await syncWorkloads(weft.url, rows, checks);
+  if (runs('ephemeral')) await ephemeralWorkloads(weft.url, rows);
+  if (runs('relations')) await relationWorkloads(weft.url, checks);
+  if (runs('e2ee')) await e2eeWorkloads(weft.url, rows);
 
   const rss = weft.rssBytes();
   await stopAndForget(weft);
@@ -224,6 +309,8 @@ async function main(): Promise<void> {
     });
     await stopAndForget(logged);
   }
+
+  if (runs('push')) await pushWorkload(checks);
 
   let bareWhoami: Measurement | undefined;
   if (runs('whoami')) {
