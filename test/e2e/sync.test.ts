@@ -245,6 +245,39 @@ for (const version of ['12', '11']) {
       assert.ok(withLeave.rooms.leave[roomId], 'include_leave lists the left room');
     });
 
+    it('shows a knock under rooms.knock with stripped state, the knock itself included', async () => {
+      const roomId = await createRoom(alice, { name: 'Knock here' });
+      const rule = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/state/m.room.join_rules/`,
+        { join_rule: 'knock' },
+        { token: alice.access_token },
+      );
+      assert.equal(rule.status, 200);
+      const knocker = await api.register(`knocker${version}`);
+      const { next_batch: since } = await sync(knocker);
+      const knock = await api.post(
+        `${CLIENT_V3}/knock/${roomId}`,
+        {},
+        { token: knocker.access_token },
+      );
+      assert.equal(knock.status, 200, JSON.stringify(knock.body));
+      const body = await sync(knocker, { since });
+      const stripped = body.rooms.knock[roomId]!.knock_state.events;
+      const types = stripped.map((e) => e.type);
+      for (const type of ['m.room.create', 'm.room.join_rules', 'm.room.name', 'm.room.member']) {
+        assert.ok(types.includes(type), `knock_state has ${type}`);
+      }
+      const own = stripped.find((e) => e.type === 'm.room.member');
+      assert.equal(own?.content.membership, 'knock');
+      assert.equal(body.rooms.join[roomId], undefined);
+      // The room's members see the knock in their timeline.
+      const atAlice = await sync(alice);
+      const timeline = atAlice.rooms.join[roomId]!.timeline.events;
+      assert.ok(
+        timeline.some((e) => e.state_key === knocker.user_id && e.content.membership === 'knock'),
+      );
+    });
+
     it("hides history from before a user's join in a joined-visibility room", async () => {
       const roomId = await createRoom(alice, { preset: 'public_chat' });
       const visibility = await api.put(
