@@ -282,6 +282,7 @@ export function buildWeft(config: Config, logger: Logger) {
     syncDeps.history,
     visibilityCheckFor(storage),
     notifier,
+    (userId) => userData.deps.accountData.ignoredBy(userId),
   );
   const services: ClientApiServices = {
     config,

@@ -72,6 +72,9 @@ export class RelationService {
     private readonly history: HistoryService,
     private readonly visibleTo: VisibilityCheck,
     private readonly notifier: Notifier,
+    /** The senders the user ignores (m.ignored_user_list): their events are not served. */
+    private readonly ignoredBy: (userId: string) => Promise<ReadonlySet<string>> = async () =>
+      new Set(),
   ) {}
 
   async relations(request: RelationsRequest): Promise<JsonObject> {
@@ -225,8 +228,13 @@ export class RelationService {
     }));
   }
 
+  /** The events the user may see: history visibility, and nothing (but state) from ignored users. */
   private async visibleIds(userId: string, events: EventRecord[]): Promise<Set<string>> {
-    const visible = await visibleScattered(this.storage, this.visibleTo, userId, events);
+    const ignored = await this.ignoredBy(userId);
+    const wanted = events.filter(
+      (e) => e.pdu.state_key !== undefined || !ignored.has(e.pdu.sender),
+    );
+    const visible = await visibleScattered(this.storage, this.visibleTo, userId, wanted);
     return new Set(visible.map((e) => e.eventId));
   }
 }

@@ -218,6 +218,27 @@ describe('account data', () => {
       ownEvent.chunk.some((e) => e.content.body === 'ignored message'),
       'others still see them',
     );
+    // Nor do the ignored user's relations: a thread reply under carol's message.
+    const root = await h.send(carol, roomId, 'thread root');
+    const reply = await api.put(
+      `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/ignored-reply`,
+      {
+        msgtype: 'm.text',
+        body: 'reply',
+        'm.relates_to': { rel_type: 'm.thread', event_id: root },
+      },
+      { token: dave.access_token },
+    );
+    assert.equal(reply.status, 200);
+    const relationsOf = async (who: typeof carol) => {
+      const res = await api.get(`/_matrix/client/v1/rooms/${roomId}/relations/${root}`, {
+        token: who.access_token,
+      });
+      assert.equal(res.status, 200);
+      return (res.body as { chunk: SyncEvent[] }).chunk.map((e) => e.sender);
+    };
+    assert.deepEqual(await relationsOf(carol), [], 'no relations from an ignored user');
+    assert.deepEqual(await relationsOf(dave), [dave.user_id], 'others still see them');
     // An invite from an ignored user does not reach the ignoring user.
     const secret = await h.createRoom(dave);
     const invite = await api.post(
