@@ -4,7 +4,7 @@
  * table. Shorter runs for smoke tests: BENCH_DURATION_S=1 BENCH_WARMUP_S=0
  * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8 BENCH_MESSAGES=500 BENCH_ROOMS=20; one
  * group only: BENCH_ONLY=rooms (groups: whoami, auth, rooms, sync, ephemeral, relations, e2ee,
- * push). See docs/benchmarks.md.
+ * media, push). See docs/benchmarks.md.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -14,6 +14,7 @@ import { startBareServer, startWeftServer, type ChildServer } from './server-pro
 import { initialSync, messagesPaging, syncFanOut } from './sync.js';
 import { keysClaim, toDeviceLatency } from './e2ee.js';
 import { ephemeralFanOut } from './ephemeral.js';
+import { mediaThroughput } from './media.js';
 import { pushEvaluationCost } from './push.js';
 import { threadedMessages } from './relations.js';
 import {
@@ -40,6 +41,7 @@ const GROUPS = [
   'ephemeral',
   'relations',
   'e2ee',
+  'media',
   'push',
 ] as const;
 type Group = (typeof GROUPS)[number];
@@ -175,6 +177,27 @@ async function e2eeWorkloads(url: string, rows: Row[]): Promise<void> {
   });
 }
 
+/** Issue 9: a 10 MB file up and down, and thumbnails of fresh 2-megapixel JPEGs. */
+async function mediaWorkloads(url: string, rows: Row[]): Promise<void> {
+  log('media: 10 MB uploads and downloads, thumbnails of 2 MP JPEGs');
+  const media = await mediaThroughput(url, { fileBytes: 10_000_000, transfers: 10, images: 20 });
+  rows.push({
+    workload: 'media upload',
+    measurement: media.upload,
+    notes: '10 MB file, n=10, one at a time; rate = MB/s, latency per upload',
+  });
+  rows.push({
+    workload: 'media download',
+    measurement: media.download,
+    notes: '10 MB file, n=10, one at a time; rate = MB/s, latency per download',
+  });
+  rows.push({
+    workload: 'thumbnail (fresh 2 MP JPEG)',
+    measurement: media.thumbnails,
+    notes: `320×240 scale, first request per image, n=${media.thumbnails.ok}; rate = thumbnails/s`,
+  });
+}
+
 /** Issue 6: send rate in a big room with push evaluation on, against off (own servers). */
 async function pushWorkload(checks: string[]): Promise<void> {
   const { pushMembers: members, pushSends: sends } = settings;
@@ -293,6 +316,7 @@ async function main(): Promise<void> {
   if (runs('ephemeral')) await ephemeralWorkloads(weft.url, rows);
   if (runs('relations')) await relationWorkloads(weft.url, checks);
   if (runs('e2ee')) await e2eeWorkloads(weft.url, rows);
+  if (runs('media')) await mediaWorkloads(weft.url, rows);
 
   const rss = weft.rssBytes();
   await stopAndForget(weft);
