@@ -35,6 +35,8 @@ import { registerRoomKeyRoutes } from './api/client/room-keys.js';
 import { registerToDeviceRoutes } from './api/client/to-device.js';
 import { buildE2ee } from './e2ee/build.js';
 import { registerRelationRoutes } from './api/client/relations.js';
+import { registerHierarchyRoutes } from './api/client/hierarchy.js';
+import { HierarchyService } from './rooms/hierarchy.js';
 import { RelationService } from './relations/relation-service.js';
 import { registerMediaRoutes, registerMediaUploadRoutes } from './api/client/media.js';
 import { buildMediaService } from './media/build.js';
@@ -325,6 +327,7 @@ export function buildWeft(config: Config, logger: Logger) {
   registerToDeviceRoutes(router, services);
   registerRoomKeyRoutes(router, services);
   registerRelationRoutes(router, relations);
+  registerHierarchyRoutes(router, new HierarchyService(storage));
   registerLegacySyncRoutes(router, services);
   registerFallbackRoutes(router, services);
   registerAccountDataRoutes(router, userData.deps);

@@ -6,11 +6,12 @@
 import type { Config } from '../config/config.js';
 import { authStateOf, stateMapKey, type AuthState } from '../events/auth-rules.js';
 import { membershipOf } from '../events/auth/auth-state.js';
-import type { JsonObject, JsonValue } from '../events/pdu.js';
+import type { JsonObject } from '../events/pdu.js';
 import { powerLevelOf, requiredLevelForEvent } from '../events/power-levels.js';
 import { errors, MatrixError } from '../http/errors.js';
 import type { Storage } from '../storage/storage.js';
 import type { RoomService } from './room-service.js';
+import { roomSummary, SUMMARY_STATE_TYPES } from './room-summary.js';
 import { roomVersion } from './room-versions.js';
 
 /** The spec caps a room alias, sigil and server name included, at 255 bytes. */
@@ -143,34 +144,12 @@ export class DirectoryService {
   /** A published room as the directory shows it, from its current state. */
   private async summary(roomId: string): Promise<JsonObject> {
     const ids = await this.storage.rooms.currentStateIds(roomId);
-    const content = async (type: string): Promise<JsonObject | undefined> => {
-      const id = ids.get(stateMapKey(type, ''));
-      return id === undefined ? undefined : (await this.storage.rooms.getEvent(id))?.pdu.content;
-    };
-    const summary: JsonObject = {
-      room_id: roomId,
-      num_joined_members: await this.storage.directory.joinedMemberCount(roomId),
-      world_readable:
-        (await content('m.room.history_visibility'))?.history_visibility === 'world_readable',
-      guest_can_join: (await content('m.room.guest_access'))?.guest_access === 'can_join',
-    };
-    const optional: [string, JsonValue | undefined][] = [
-      ['name', (await content('m.room.name'))?.name],
-      ['topic', plainTopic(await content('m.room.topic'))],
-      ['canonical_alias', (await content('m.room.canonical_alias'))?.alias],
-      ['avatar_url', (await content('m.room.avatar'))?.url],
-      ['join_rule', (await content('m.room.join_rules'))?.join_rule],
-      ['room_type', (await content('m.room.create'))?.type],
-    ];
-    // Only well-formed values: a malformed state event must not break the listing's schema.
-    for (const [key, value] of optional) if (typeof value === 'string') summary[key] = value;
-    if (typeof summary.avatar_url === 'string' && !summary.avatar_url.startsWith('mxc://')) {
-      delete summary.avatar_url;
-    }
-    if (typeof summary.canonical_alias === 'string' && !summary.canonical_alias.startsWith('#')) {
-      delete summary.canonical_alias;
-    }
-    return summary;
+    const types = SUMMARY_STATE_TYPES.flatMap((type) => ids.get(stateMapKey(type, '')) ?? []);
+    const contents = new Map(
+      (await this.storage.rooms.getEvents(types)).map((e) => [e.pdu.type, e.pdu.content]),
+    );
+    const joined = await this.storage.directory.joinedMemberCount(roomId);
+    return roomSummary(roomId, (type) => contents.get(type), joined);
   }
 
   /** The state the membership and power checks read: create, power levels, the user's membership. */
@@ -204,19 +183,6 @@ export class DirectoryService {
   private isLocal(alias: string): boolean {
     return parseAlias(alias).serverName === this.config.server_name;
   }
-}
-
-/** The text/plain topic: from `m.topic` when it has one, else the `topic` string. */
-function plainTopic(content: JsonObject | undefined): JsonValue | undefined {
-  const rich = content?.['m.topic'];
-  if (Array.isArray(rich)) {
-    for (const part of rich) {
-      if (typeof part !== 'object' || part === null || Array.isArray(part)) continue;
-      const mimetype = part.mimetype ?? 'text/plain';
-      if (mimetype === 'text/plain' && typeof part.body === 'string') return part.body;
-    }
-  }
-  return content?.topic;
 }
 
 function matchesFilter(summary: JsonObject, query: PublicRoomsQuery): boolean {

@@ -17,7 +17,8 @@ import {
 } from '../events/auth-rules.js';
 import { eventIdFromReferenceHash } from '../events/hashing.js';
 import type { JsonObject, Pdu } from '../events/pdu.js';
-import { sealEvent } from '../events/signing.js';
+import { sealEvent, verifyEventSignature } from '../events/signing.js';
+import type { SignatureVerifier } from '../events/auth/verifier.js';
 import { errors, MatrixError } from '../http/errors.js';
 import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -210,10 +211,27 @@ export class RoomService {
         ? await this.heads.eventsById([createEventIdOf(pdu.room_id)])
         : [];
     const state = authStateOf([...implied, ...authEvents]);
-    const result = authorizeEvent(pdu, state, version, { authEvents });
+    const verifier = this.ownSignatureVerifier(version);
+    const result = authorizeEvent(pdu, state, version, { authEvents, verifier });
     if (!result.allowed) {
       throw new MatrixError(403, 'M_FORBIDDEN', describeRefusal(result) ?? 'Not allowed');
     }
+  }
+
+  /**
+   * Without federation the only signatures to check are this server's own: a
+   * restricted join names a local authoriser (rule 4.2.1). Third-party invite
+   * signatures need an identity server's keys, which Weft does not fetch.
+   */
+  private ownSignatureVerifier(version: RoomVersion): SignatureVerifier {
+    const { server_name: serverName } = this.config;
+    const { keyId, publicKeyBase64 } = this.signingKey;
+    return {
+      isSignedBy: (event, server) =>
+        server === serverName &&
+        verifyEventSignature(event, serverName, keyId, publicKeyBase64, version),
+      isSignedByAnyKey: () => false,
+    };
   }
 
   /**

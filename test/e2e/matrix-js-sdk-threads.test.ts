@@ -1,8 +1,8 @@
 /**
  * matrix-js-sdk@37.5.0 with thread support on, against a real Weft: one client
  * posts a thread reply; the other client's SDK places it in the thread
- * (`room.getThread(rootId)`) with the right reply count. The SDK is told the
- * server supports threads, as it would be by a /versions listing v1.4.
+ * (`room.getThread(rootId)`) with the right reply count. The SDK turns on
+ * server-side threads itself, from /versions listing v1.4.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -85,12 +85,6 @@ describe('matrix-js-sdk threads', { timeout: 60_000 }, () => {
       deviceId: session.device_id,
       logger: silentLogger,
     });
-    // As if /versions listed v1.4 (Weft does not yet): the SDK uses the server's threads.
-    client.doesServerSupportThread = async () => ({
-      threads: FeatureSupport.Stable,
-      list: FeatureSupport.Stable,
-      fwdPagination: FeatureSupport.Stable,
-    });
     clients.push(client);
     const ready = prepared(client);
     await client.startClient({ initialSyncLimit: 10, threadSupport: true });
@@ -141,6 +135,12 @@ describe('matrix-js-sdk threads', { timeout: 60_000 }, () => {
 
     const aliceClient = await startedClient(alice);
     const bobClient = await startedClient(bob);
+    // From /versions alone: stable threads, the threads list and forward pagination.
+    assert.deepEqual(await bobClient.doesServerSupportThread(), {
+      threads: FeatureSupport.Stable,
+      list: FeatureSupport.Stable,
+      fwdPagination: FeatureSupport.Stable,
+    });
     const arrives = messageArrives(bobClient, roomId, 'in the thread');
     await aliceClient.sendMessage(roomId, rootId, {
       msgtype: MsgType.Text,

@@ -5,11 +5,20 @@ import type { Router } from '../../http/router.js';
 import type { ClientApiServices } from './services.js';
 
 /**
- * Spec versions whose features Weft has all built. r0.x are listed for old
- * clients. v1.1 is the floor modern SDKs insist on; raise the list as the
- * rooms, sync, relations (v1.4: server-side threads) and media (v1.11:
- * authenticated media) issues land. Never beyond v1.19: v1.20 drops the
- * `access_token` query parameter, which Weft keeps.
+ * Spec versions whose features Weft has all built: /versions decides what
+ * clients switch on. r0.x are listed for old clients; v1.1 is the floor
+ * modern SDKs insist on.
+ * - v1.2: spaces and the hierarchy, restricted rooms, registration tokens,
+ *   fallback keys, is_guest, profile capabilities. `m.login.appservice` login
+ *   needs application services, which Weft does not host: no token can use it.
+ * - v1.3: /messages without `from`, relations and aggregations,
+ *   `knock_restricted`. Refresh tokens are optional for servers: Weft never
+ *   issues them (/refresh answers M_UNKNOWN_TOKEN), as the spec allows.
+ * - v1.4: threads (server-side, per-thread receipts and notifications),
+ *   edits, private read receipts, room types in /publicRooms and upgrades,
+ *   CORP headers on media, the server ACL push rule.
+ * Next: v1.5+ as the media (v1.11: authenticated media) issues land. Never
+ * beyond v1.19: v1.20 drops the `access_token` query parameter, which Weft keeps.
  */
 export const SUPPORTED_VERSIONS = [
   'r0.0.1',
@@ -21,6 +30,9 @@ export const SUPPORTED_VERSIONS = [
   'r0.6.0',
   'r0.6.1',
   'v1.1',
+  'v1.2',
+  'v1.3',
+  'v1.4',
 ];
 
 export function registerDiscoveryRoutes(router: Router, { config }: ClientApiServices): void {

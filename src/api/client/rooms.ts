@@ -18,6 +18,7 @@ import { createRoom, type Preset } from '../../rooms/create-room.js';
 import { DirectoryService } from '../../rooms/directory-service.js';
 import type { EventDraft } from '../../rooms/room-service.js';
 import { upgradeRoom } from '../../rooms/upgrade-room.js';
+import { restrictedJoinAuthoriser } from '../../rooms/restricted-join.js';
 import type { ClientApiServices } from './services.js';
 
 const PRESETS: readonly string[] = ['private_chat', 'public_chat', 'trusted_private_chat'];
@@ -49,11 +50,12 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     target: string,
     membership: string,
     roomId = params(request).roomId,
+    extra: JsonObject = {},
   ) {
     const owner = ownerOf(request);
     const body = objectBody(request.body, { allowEmpty: true });
     const reason = optionalString(body, 'reason');
-    const content: JsonObject = { membership };
+    const content: JsonObject = { ...extra, membership };
     if (reason !== undefined) content.reason = reason;
     const draft = { type: 'm.room.member', stateKey: target, content };
     await rooms.send(roomId, owner.userId, await memberProfiles.complete(draft));
@@ -256,7 +258,9 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   const join = async (request: FastifyRequest, roomId: string) => {
     const owner = ownerOf(request);
     if (owner.isGuest) await requireGuestAccess(roomId);
-    await sendMembership(request, owner.userId, 'join', roomId);
+    const authoriser = await restrictedJoinAuthoriser(storage, roomId, owner.userId);
+    const extra: JsonObject = authoriser ? { join_authorised_via_users_server: authoriser } : {};
+    await sendMembership(request, owner.userId, 'join', roomId, extra);
     return { room_id: roomId };
   };
   router.client('POST', '/rooms/:roomId/join', { auth: 'required', guest: true }, (request) => {
