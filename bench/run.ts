@@ -194,7 +194,7 @@ async function mediaWorkloads(url: string, rows: Row[]): Promise<void> {
   rows.push({
     workload: 'thumbnail (fresh 2 MP JPEG)',
     measurement: media.thumbnails,
-    notes: `320×240 scale, first request per image, n=${media.thumbnails.ok}; rate = thumbnails/s`,
+    notes: `upload, then its first 320×240 thumbnail, n=${media.thumbnails.ok}; rate = thumbnails/s without the upload`,
   });
 }
 
