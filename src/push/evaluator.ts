@@ -36,7 +36,7 @@ export interface RuleMatch {
 // Dot-separated property paths (appendices: a `.` or `\` inside a key is escaped with `\`;
 // any other backslash stands for itself)
 
-function splitPropertyPath(path: string): string[] {
+export function splitPropertyPath(path: string): string[] {
   const segments: string[] = [];
   let current = '';
   for (let i = 0; i < path.length; i++) {
@@ -58,8 +58,13 @@ function splitPropertyPath(path: string): string[] {
 
 /** The value at a dotted path; only objects are walked into (arrays are not indexed). */
 export function propertyAt(event: PushEvent, path: string): unknown {
+  return valueAtPath(event, splitPropertyPath(path));
+}
+
+/** `propertyAt` with the path already split (compiled rules split it once). */
+export function valueAtPath(event: PushEvent, segments: readonly string[]): unknown {
   let value: unknown = event;
-  for (const segment of splitPropertyPath(path)) {
+  for (const segment of segments) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
     if (!Object.hasOwn(value, segment)) return undefined;
     value = (value as Record<string, unknown>)[segment];
@@ -101,9 +106,20 @@ function cachedRegex(cacheKey: string, build: () => string): RegExp {
   return regex;
 }
 
+/** The regular expression `globMatches` tests with. */
+export function wholeGlobRegex(glob: string): RegExp {
+  return cachedRegex(`whole:${glob}`, () => `^${globToRegexSource(glob)}$`);
+}
+
 /** The whole value must match (`event_match`). */
 export function globMatches(glob: string, value: string): boolean {
-  return cachedRegex(`whole:${glob}`, () => `^${globToRegexSource(glob)}$`).test(value);
+  return wholeGlobRegex(glob).test(value);
+}
+
+/** The regular expression `globMatchesWords` tests with. */
+export function wordsGlobRegex(glob: string): RegExp {
+  const source = () => `(?<!${WORD_CHAR})${globToRegexSource(glob)}(?!${WORD_CHAR})`;
+  return cachedRegex(`words:${glob}`, source);
 }
 
 /**
@@ -111,24 +127,32 @@ export function globMatches(glob: string, value: string): boolean {
  * rules): a boundary is the start or end of the value or a character outside [A-Za-z0-9_].
  */
 export function globMatchesWords(glob: string, value: string): boolean {
-  const source = () => `(?<!${WORD_CHAR})${globToRegexSource(glob)}(?!${WORD_CHAR})`;
-  return cachedRegex(`words:${glob}`, source).test(value);
+  return wordsGlobRegex(glob).test(value);
+}
+
+/** The display name, literally, on word boundaries (`contains_display_name`). */
+export function displayNameRegex(name: string): RegExp {
+  const source = () => `(?<!${WORD_CHAR})${escapeRegex(name)}(?!${WORD_CHAR})`;
+  return cachedRegex(`name:${name}`, source);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Conditions
+
+/** `content.body` is matched on word boundaries, every other key as a whole. */
+export const WORDS_MATCHED_KEY = 'content.body';
 
 function eventMatch(condition: PushCondition, event: PushEvent): boolean {
   if (condition.key === undefined || condition.pattern === undefined) return false;
   const value = propertyAt(event, condition.key);
   // Absent or non-string properties never match, not even `*`.
   if (typeof value !== 'string') return false;
-  if (condition.key === 'content.body') return globMatchesWords(condition.pattern, value);
+  if (condition.key === WORDS_MATCHED_KEY) return globMatchesWords(condition.pattern, value);
   return globMatches(condition.pattern, value);
 }
 
 /** Strings, integers in the canonical JSON range, booleans and null: the comparable values. */
-function isNonCompound(value: unknown): value is string | number | boolean | null {
+export function isNonCompound(value: unknown): value is string | number | boolean | null {
   return (
     value === null ||
     typeof value === 'string' ||
@@ -155,8 +179,7 @@ function containsDisplayName(event: PushEvent, context: PushContext): boolean {
   const name = context.displayName;
   const body = event.content.body;
   if (!name || typeof body !== 'string') return false;
-  const source = () => `(?<!${WORD_CHAR})${escapeRegex(name)}(?!${WORD_CHAR})`;
-  return cachedRegex(`name:${name}`, source).test(body);
+  return displayNameRegex(name).test(body);
 }
 
 const MEMBER_COUNT = /^(==|<=|>=|<|>)?([0-9]+)$/;
@@ -183,12 +206,19 @@ export function memberCountMatches(is: string, count: number): boolean {
 /** m.room.power_levels: `notifications.room` defaults to 50. */
 const DEFAULT_NOTIFICATION_LEVELS: Readonly<Record<string, number>> = { room: 50 };
 
-function senderNotificationPermission(condition: PushCondition, context: PushContext): boolean {
-  if (condition.key === undefined) return false;
+/** Whether the sender has the power level `notifications[key]` asks for. */
+export function senderMayNotify(
+  key: string,
+  context: Pick<PushContext, 'senderPowerLevel' | 'notificationPowerLevels'>,
+): boolean {
   const levels = { ...DEFAULT_NOTIFICATION_LEVELS, ...context.notificationPowerLevels };
-  if (!Object.hasOwn(levels, condition.key)) return false;
-  const required = levels[condition.key];
+  if (!Object.hasOwn(levels, key)) return false;
+  const required = levels[key];
   return typeof required === 'number' && context.senderPowerLevel >= required;
+}
+
+function senderNotificationPermission(condition: PushCondition, context: PushContext): boolean {
+  return condition.key !== undefined && senderMayNotify(condition.key, context);
 }
 
 export function conditionMatches(

@@ -27,15 +27,23 @@ import type {
   UnreadCounts,
 } from '../storage/storage.js';
 import { threadOfContent } from '../relations/thread-of.js';
-import { evaluate, notificationEffect, type PushEvent } from './evaluator.js';
+import {
+  bindRuleset,
+  compileRuleset,
+  matchFor,
+  rulesetKey,
+  type BoundRuleset,
+  type CompiledRuleset,
+} from './compiled-rules.js';
+import type { PushEvent } from './evaluator.js';
 import type { PushRuleService } from './push-rule-service.js';
+import type { PushRuleset } from './types.js';
 import {
   applyStateEvent,
   RoomPushStates,
   senderLevels,
   type RoomPushState,
 } from './room-push-state.js';
-import type { PushRuleset } from './types.js';
 
 export const MAIN_THREAD = 'main';
 
@@ -45,6 +53,8 @@ const MAX_EVALUATION_WAIT_MS = 2_000;
 const RESUME_PAGE = 200;
 /** Users whose compiled rulesets are kept; beyond it the cache starts over. */
 const MAX_CACHED_RULESETS = 50_000;
+/** Distinct compiled rulesets kept (most users share the one for unchanged defaults). */
+const MAX_COMPILED_RULESETS = 5_000;
 
 export interface RoomUnreadCounts {
   /** Every thread together. */
@@ -88,7 +98,10 @@ function pushEventOf(record: EventRecord): PushEvent {
 }
 
 export class NotificationService {
-  private readonly rulesets = new Map<string, PushRuleset>();
+  /** Each user's compiled rules, until they change them. */
+  private readonly rulesets = new Map<string, CompiledRuleset>();
+  /** Compiled rulesets by `rulesetKey`: users with equal rules share one. */
+  private readonly compiled = new Map<string, CompiledRuleset>();
   private rulesGeneration = 0;
   private readonly rooms: RoomPushStates;
   private readonly listeners: NotifiedListener[] = [];
@@ -263,15 +276,20 @@ export class NotificationService {
     const { sender } = record.pdu;
     const threadId = await this.threadOf(record);
     const event = pushEventOf(record);
-    const base = { roomMemberCount: state.joined.size, ...senderLevels(state, sender) };
+    const room = { roomMemberCount: state.joined.size, ...senderLevels(state, sender) };
+    // What does not depend on the member is decided once per distinct ruleset.
+    const bound = new Map<CompiledRuleset, BoundRuleset>();
     const ts = Date.now();
     for (const userId of this.recipientsOf(record, state)) {
       const rules = this.rulesets.get(userId) ?? (await this.loadRuleset(userId));
-      const context = { ...base, userId, displayName: state.joined.get(userId) ?? null };
-      const match = evaluate(event, context, rules);
-      if (!match) continue;
-      const effect = notificationEffect(match.actions);
-      if (!effect.notify) continue;
+      let rulesForEvent = bound.get(rules);
+      if (!rulesForEvent) {
+        rulesForEvent = bindRuleset(rules, event, room);
+        bound.set(rules, rulesForEvent);
+      }
+      const match = matchFor(rulesForEvent, { userId, displayName: state.joined.get(userId) });
+      if (!match?.effect.notify) continue;
+      const { effect } = match;
       notifications.push({
         userId,
         roomId: record.roomId,
@@ -314,14 +332,26 @@ export class NotificationService {
     return threadOfContent(this.storage.relations, record.pdu.content);
   }
 
-  private async loadRuleset(userId: string): Promise<PushRuleset> {
+  private async loadRuleset(userId: string): Promise<CompiledRuleset> {
     const generation = this.rulesGeneration;
-    const rules = await this.pushRules.ruleset(userId);
+    const rules = this.compiledFor(userId, await this.pushRules.ruleset(userId));
     // A change while reading would be lost if this read were cached.
     if (generation !== this.rulesGeneration) return rules;
     if (this.rulesets.size >= MAX_CACHED_RULESETS) this.rulesets.clear();
     this.rulesets.set(userId, rules);
     return rules;
+  }
+
+  /** The compilation of these rules, shared with every user whose rules are equal. */
+  private compiledFor(userId: string, rules: PushRuleset): CompiledRuleset {
+    const key = rulesetKey(rules, userId);
+    let compiled = this.compiled.get(key);
+    if (!compiled) {
+      if (this.compiled.size >= MAX_COMPILED_RULESETS) this.compiled.clear();
+      compiled = compileRuleset(rules, userId);
+      this.compiled.set(key, compiled);
+    }
+    return compiled;
   }
 
   private isLocal(userId: string): boolean {

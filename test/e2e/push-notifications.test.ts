@@ -209,6 +209,21 @@ describe('push notifications', () => {
       assert.equal(carolAfter.notification_count, carolBefore.notification_count + 1);
     });
 
+    it('m.mentions.room highlights only from a sender with the notifications.room power level', async () => {
+      // A room of its own, so the highlights stay out of the other tests' counts.
+      const dave = await api.register('dave');
+      const room = await users.createRoom(alice, { preset: 'public_chat' });
+      await users.join(carol, room);
+      await users.join(dave, room);
+      const roomMention = { msgtype: 'm.text', body: 'everyone!', 'm.mentions': { room: true } };
+      // Alice created the room (power level 100); notifications.room defaults to 50.
+      await sendContent(alice, room, roomMention);
+      assert.deepEqual(await countsNow(dave, room), { notification_count: 1, highlight_count: 1 });
+      // Carol has power level 0: her room mention is an ordinary message.
+      await sendContent(carol, room, roomMention);
+      assert.deepEqual(await countsNow(dave, room), { notification_count: 2, highlight_count: 1 });
+    });
+
     it("sending a message resets the sender's counts (it moves their read position)", async () => {
       assert.ok((await countsNow(bob, group)).notification_count > 0);
       const since = (await users.sync(bob)).next_batch;
