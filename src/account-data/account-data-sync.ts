@@ -16,6 +16,8 @@ import type { AccountDataService } from './account-data-service.js';
 
 export class AccountDataSyncProvider implements SyncStreamProvider {
   readonly stream = 'accountData' as const;
+  /** Everything it adds is a change of its stream, or a fresh room's whole data. */
+  readonly onlyChangesOfItsStream = true;
 
   constructor(
     private readonly accountData: AccountDataService,

@@ -13,6 +13,8 @@ const RECEIPT_EVENT = { type: 'm.receipt' };
 
 export class ReceiptSyncProvider implements SyncStreamProvider {
   readonly stream = 'receipts' as const;
+  /** Everything it adds is a change of its stream, or a fresh room's whole data. */
+  readonly onlyChangesOfItsStream = true;
 
   constructor(private readonly receipts: ReceiptService) {}
 

@@ -32,6 +32,8 @@ interface RoomTyping {
 
 export class TypingService implements SyncStreamProvider {
   readonly stream = 'typing' as const;
+  /** Everything it adds is a change of its stream, or a fresh room's whole data. */
+  readonly onlyChangesOfItsStream = true;
   /** Rooms whose typing changed since start; one small entry per room, kept (bounded by the rooms). */
   private readonly rooms = new Map<string, RoomTyping>();
   private readonly startPosition: number;

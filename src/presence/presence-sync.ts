@@ -5,6 +5,8 @@ import type { PresenceService } from './presence-service.js';
 
 export class PresenceSyncProvider implements SyncStreamProvider {
   readonly stream = 'presence' as const;
+  /** Everything it adds is a change of its stream, or a fresh room's whole data. */
+  readonly onlyChangesOfItsStream = true;
 
   constructor(private readonly presence: PresenceService) {}
 

@@ -160,6 +160,7 @@ export class SyncService {
     };
     let changed = roomsHaveChanges(rooms);
     for (const provider of this.providers) {
+      if (hasNothingToAdd(provider, context)) continue;
       if (await provider.contribute(context, parts)) changed = true;
     }
     rooms.join = Object.fromEntries(parts.joinedRooms);
@@ -368,6 +369,14 @@ interface RoomSection {
   prevBatchPosition: number;
   state: StateIds;
   stateEvents: EventRecord[];
+}
+
+/** A provider whose stream has not moved since `since`, in a sync with no fresh room. */
+function hasNothingToAdd(provider: SyncStreamProvider, context: StreamContext): boolean {
+  const { stream } = provider;
+  if (!provider.onlyChangesOfItsStream || stream === undefined) return false;
+  if (!context.since || context.fullState || context.freshRoomIds.size > 0) return false;
+  return context.since[stream] === context.upper[stream];
 }
 
 function emptyRooms(): SyncRooms {

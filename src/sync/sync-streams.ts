@@ -67,6 +67,12 @@ export interface SyncResponseParts {
 export interface SyncStreamProvider {
   /** The stream whose position it reads, if any (the E2EE key counts, say, have none). */
   readonly stream?: StreamName;
+  /**
+   * True when it adds nothing to an incremental sync whose position in its
+   * stream did not move and that has no fresh room: SyncService then skips it
+   * (most long-polls are woken by one stream; the others need not be read).
+   */
+  readonly onlyChangesOfItsStream?: boolean;
   /** The stream's newest position in storage, where the notifier starts. */
   currentPosition?(): Promise<number>;
   /** Adds this stream's changes; true when it added something (a long-poll then answers). */

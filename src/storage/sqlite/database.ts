@@ -23,6 +23,24 @@ export function openDatabase(file: string): SqliteDatabase {
   return db;
 }
 
+/**
+ * Runs `write` in a transaction committed without waiting for the disk
+ * (`synchronous = NORMAL`), for data derived from what is already durable and
+ * rebuilt from it after a power cut (push evaluation results with their
+ * "evaluated up to" mark). WAL keeps the commit atomic, a process crash loses
+ * nothing (the WAL is in the OS's hands), and the next ordinary commit's sync
+ * makes it durable too. Everything on the connection is synchronous, so no
+ * other transaction runs under the relaxed setting.
+ */
+export function derivedDataTransaction(db: SqliteDatabase, write: () => void): void {
+  db.pragma('synchronous = NORMAL');
+  try {
+    db.transaction(write)();
+  } finally {
+    db.pragma('synchronous = FULL');
+  }
+}
+
 export function schemaVersion(db: SqliteDatabase): number {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_ts INTEGER NOT NULL)',

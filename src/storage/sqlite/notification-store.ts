@@ -15,7 +15,7 @@ import type {
   ReadMove,
   UnreadCounts,
 } from '../storage.js';
-import type { SqliteDatabase } from './database.js';
+import { derivedDataTransaction, type SqliteDatabase } from './database.js';
 
 /** The read position row of an unthreaded receipt: it covers every thread. */
 const EVERY_THREAD = '';
@@ -68,7 +68,8 @@ export class SqliteNotificationStore implements NotificationStore {
 
   async recordEvaluated(result: EvaluatedEvents): Promise<void> {
     const s = this.statements;
-    this.db.transaction(() => {
+    // Derived from stored events: after a power cut, evaluation resumes from the mark.
+    derivedDataTransaction(this.db, () => {
       for (const n of result.notifications) {
         s.insertNotification.run(
           n.userId,
@@ -84,7 +85,7 @@ export class SqliteNotificationStore implements NotificationStore {
       }
       for (const move of result.readMoves) this.moveReadPosition(move);
       s.setProgress.run(result.evaluatedUpTo);
-    })();
+    });
   }
 
   async eventIdsAfter(after: number, upTo: number, limit: number): Promise<string[]> {
