@@ -112,6 +112,30 @@ describe('push rules', () => {
   const getRule = async (who: Session, kind: string, ruleId: string) =>
     expectOk(await api.get(ruleUrl(kind, ruleId), as(who)), 'GET', ONE_RULE) as unknown as Rule;
 
+  it('sends the changed rules as m.push_rules global account data in the next sync', async () => {
+    const carol = await api.register('syncing-carol');
+    const syncOf = async (since?: string) => {
+      const query = since ? `?since=${since}&timeout=0` : '';
+      const res = await api.get<{
+        next_batch: string;
+        account_data: { events: { type: string; content: { global: Ruleset } }[] };
+      }>(`${CLIENT_V3}/sync${query}`, as(carol));
+      assert.equal(res.status, 200);
+      return res.body;
+    };
+    const first = await syncOf();
+    const initialRules = first.account_data.events.find((e) => e.type === 'm.push_rules');
+    assert.ok(initialRules, 'an initial sync carries m.push_rules');
+    assert.deepEqual(initialRules.content.global, await rulesetOf(carol));
+    const quiet = await syncOf(first.next_batch);
+    assert.deepEqual(quiet.account_data.events, [], 'unchanged rules are not sent again');
+    await putOk(carol, 'room', '!muted:localhost', { actions: [] });
+    const next = await syncOf(quiet.next_batch);
+    const changed = next.account_data.events.find((e) => e.type === 'm.push_rules');
+    assert.ok(changed, 'the change is sent');
+    assert.deepEqual(userIds(changed.content.global.room!), ['!muted:localhost']);
+  });
+
   describe('the server-default rules', () => {
     it('are served at /pushrules/ (the URL matrix-js-sdk calls) in the spec order', async () => {
       const ruleset = await rulesetOf(alice);
