@@ -7,7 +7,7 @@
  *   to `*`; the time until every device has the message, p50/p99 over sends.
  * Setup (registration, logins, uploads) is not measured.
  */
-import { percentile, registerUser, type Measurement } from './workloads.js';
+import { registerUser, summarise, type Measurement } from './workloads.js';
 
 const CLIENT = '/_matrix/client/v3';
 
@@ -174,15 +174,4 @@ async function call(
   if (!response.ok)
     throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
   return json;
-}
-
-function summarise(latencies: number[], seconds: number): Measurement {
-  return {
-    rate: latencies.length / seconds,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    ok: latencies.length,
-    failed: 0,
-    seconds,
-  };
 }

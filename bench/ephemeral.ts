@@ -6,7 +6,7 @@
  * rounds. Setup and the unmeasured steps between rounds (typing stops, the
  * message to receipt is sent) are drained before each measurement.
  */
-import { percentile, registerUser, type Measurement } from './workloads.js';
+import { registerMany, summarise, type BenchAccount, type Measurement } from './workloads.js';
 
 const CLIENT = '/_matrix/client/v3';
 
@@ -22,10 +22,7 @@ export interface EphemeralFanOut {
   receipts: Measurement;
 }
 
-interface Account {
-  userId: string;
-  token: string;
-}
+type Account = BenchAccount;
 
 interface EphemeralEvent {
   type: string;
@@ -141,27 +138,6 @@ function typists(sync: SyncBody, roomId: string): string[] | undefined {
 function receiptedEvents(sync: SyncBody, roomId: string): string[] {
   const events = sync.rooms?.join?.[roomId]?.ephemeral?.events ?? [];
   return events.filter((e) => e.type === 'm.receipt').flatMap((e) => Object.keys(e.content));
-}
-
-function summarise(latencies: number[], seconds: number): Measurement {
-  return {
-    rate: latencies.length / seconds,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    ok: latencies.length,
-    failed: 0,
-    seconds,
-  };
-}
-
-async function registerMany(baseUrl: string, prefix: string, count: number): Promise<Account[]> {
-  const accounts: Account[] = [];
-  for (let i = 0; i < count; i++) {
-    const username = `${prefix}${i}`;
-    const token = await registerUser(baseUrl, username, `bench-password-${i}`);
-    accounts.push({ userId: `@${username}:localhost`, token });
-  }
-  return accounts;
 }
 
 async function createRoom(baseUrl: string, account: Account): Promise<string> {

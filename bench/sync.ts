@@ -7,7 +7,7 @@
  * Setup requests are not measured. Requests go over keep-alive connections
  * (fetch's pool), one long-poll per user as a client would hold.
  */
-import { percentile, registerUser, type Measurement } from './workloads.js';
+import { registerMany, summarise, type BenchAccount, type Measurement } from './workloads.js';
 
 const CLIENT = '/_matrix/client/v3';
 
@@ -29,10 +29,7 @@ export interface PagingOptions {
   pageSize: number;
 }
 
-interface Account {
-  userId: string;
-  token: string;
-}
+type Account = BenchAccount;
 
 /** Fan-out: how long after a send every long-polling member has the message. */
 export async function syncFanOut(baseUrl: string, options: FanOutOptions): Promise<Measurement> {
@@ -148,27 +145,6 @@ async function pollUntil(
     sinces[index] = sync.next_batch;
     if (done(sync)) return performance.now();
   }
-}
-
-function summarise(latencies: number[], seconds: number): Measurement {
-  return {
-    rate: latencies.length / seconds,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    ok: latencies.length,
-    failed: 0,
-    seconds,
-  };
-}
-
-async function registerMany(baseUrl: string, prefix: string, count: number): Promise<Account[]> {
-  const accounts: Account[] = [];
-  for (let i = 0; i < count; i++) {
-    const username = `${prefix}${i}`;
-    const token = await registerUser(baseUrl, username, `bench-password-${i}`);
-    accounts.push({ userId: `@${username}:localhost`, token });
-  }
-  return accounts;
 }
 
 class BenchApi {

@@ -230,3 +230,35 @@ export function percentile(values: number[], p: number): number {
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? NaN;
 }
+
+/** A Measurement from per-request latencies over a run of `seconds`. */
+export function summarise(latencies: number[], seconds: number): Measurement {
+  return {
+    rate: latencies.length / seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    ok: latencies.length,
+    failed: 0,
+    seconds,
+  };
+}
+
+export interface BenchAccount {
+  userId: string;
+  token: string;
+}
+
+/** Registers `prefix0` … `prefix{count-1}` one after another (setup, not measured). */
+export async function registerMany(
+  baseUrl: string,
+  prefix: string,
+  count: number,
+): Promise<BenchAccount[]> {
+  const accounts: BenchAccount[] = [];
+  for (let i = 0; i < count; i++) {
+    const username = `${prefix}${i}`;
+    const token = await registerUser(baseUrl, username, `bench-password-${i}`);
+    accounts.push({ userId: `@${username}:localhost`, token });
+  }
+  return accounts;
+}
