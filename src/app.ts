@@ -270,7 +270,8 @@ export function buildWeft(config: Config, logger: Logger) {
   // After the receipts provider: the sections a receipt adds get their counts too.
   const push = buildPush(config, storage, rooms, pushRules, logger);
   syncProviders.push(push.syncProvider);
-  // Read receipts reset unread counts.
+  // Ignored users notify nobody who ignores them; read receipts reset unread counts.
+  push.notifications.ignoredBy = (userId) => userData.deps.accountData.ignoredBy(userId);
   userData.deps.receipts.onRead = (read) =>
     push.notifications.markRead(read.userId, read.roomId, read.streamOrdering, read.threadId);
   // Deleting devices removes their keys in storage; others' long-polls hear of it here.

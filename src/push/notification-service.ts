@@ -109,6 +109,8 @@ export class NotificationService {
   private waiters: Waiter[] = [];
   /** Every event at or before this position has been evaluated (or skipped after an error). */
   private evaluated = 0;
+  /** The senders a user ignores (m.ignored_user_list), set by the account data wiring. */
+  ignoredBy: (userId: string) => Promise<ReadonlySet<string>> = async () => new Set();
   private started: Promise<void> = Promise.resolve();
   private draining: Promise<void> | undefined;
   private closed = false;
@@ -281,6 +283,8 @@ export class NotificationService {
     const bound = new Map<CompiledRuleset, BoundRuleset>();
     const ts = Date.now();
     for (const userId of this.recipientsOf(record, state)) {
+      // The spec's ignoring of users: nothing from an ignored sender reaches the user.
+      if ((await this.ignoredBy(userId)).has(sender)) continue;
       const rules = this.rulesets.get(userId) ?? (await this.loadRuleset(userId));
       let rulesForEvent = bound.get(rules);
       if (!rulesForEvent) {

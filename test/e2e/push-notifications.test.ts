@@ -250,6 +250,23 @@ describe('push notifications', () => {
       });
     });
 
+    it('an ignored sender notifies nobody who ignores them', async () => {
+      const erin = await api.register('erin');
+      const frank = await api.register('frank');
+      const room = await users.createRoom(erin, { preset: 'public_chat' });
+      await users.join(frank, room);
+      await users.join(carol, room);
+      const ignore = await api.put(
+        `${CLIENT_V3}/user/${encodeURIComponent(frank.user_id)}/account_data/m.ignored_user_list`,
+        { ignored_users: { [erin.user_id]: {} } },
+        as(frank),
+      );
+      assert.equal(ignore.status, 200);
+      await users.send(erin, room, 'from an ignored sender');
+      assert.deepEqual(await countsNow(frank, room), { notification_count: 0, highlight_count: 0 });
+      assert.deepEqual(await countsNow(carol, room), { notification_count: 1, highlight_count: 0 });
+    });
+
     it('muting a room zeroes its counts while messages still arrive', async () => {
       const roomRule = `${CLIENT_V3}/pushrules/global/room/${encodeURIComponent(group)}`;
       const overrideRule = `${CLIENT_V3}/pushrules/global/override/mute-group`;
