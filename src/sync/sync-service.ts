@@ -94,20 +94,24 @@ export class SyncService {
       // A long-poll that resumes from the newest position (the usual case) has nothing to read yet.
       const nothingNew = since !== undefined && !request.fullState && samePositions(since, upper);
       const built = nothingNew ? undefined : await this.build(request, window);
-      const response = built?.response ?? responseShell(window, emptyRooms());
-      if (built && (!since || request.fullState || built.changed)) return response;
+      if (built && (!since || request.fullState || built.changed)) return built.response;
+      const joinedRoomIds =
+        built?.joinedRoomIds ??
+        (await this.storage.rooms.roomsWithMembership(request.viewer.userId, 'join'));
+      // Nothing changed: the streamless parts (key counts) are still sent as they stand.
+      const answer = async () =>
+        built?.response ??
+        (await this.assemble(request, window, emptyRooms(), joinedRoomIds)).response;
       const waitMs = deadline - Date.now();
-      if (waitMs <= 0) return response;
+      if (waitMs <= 0) return answer();
       const woken = await this.notifier.wait({
         userId: request.viewer.userId,
-        roomIds:
-          built?.joinedRoomIds ??
-          (await this.storage.rooms.roomsWithMembership(request.viewer.userId, 'join')),
+        roomIds: joinedRoomIds,
         since: upper,
         timeoutMs: waitMs,
         signal: request.signal,
       });
-      if (woken.reason !== 'changed') return response;
+      if (woken.reason !== 'changed') return answer();
     }
   }
 
@@ -148,6 +152,17 @@ export class SyncService {
         }
       }
     }
+    return this.assemble(request, window, rooms, joinedRoomIds, freshRoomIds);
+  }
+
+  /** The rooms with every provider's part added: the whole response. */
+  private async assemble(
+    request: SyncRequest,
+    window: SyncWindow,
+    rooms: SyncRooms,
+    joinedRoomIds: string[],
+    freshRoomIds: ReadonlySet<string> = new Set(),
+  ) {
     const parts = new ResponseParts(window, rooms.join as Record<string, JoinedRoomSection>);
     const context: StreamContext = {
       viewer: request.viewer,
