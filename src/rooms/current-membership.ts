@@ -1,15 +1,24 @@
 /** A user's membership in a room's current state, for the checks "is this user joined?". */
 import { errors } from '../http/errors.js';
-import type { Storage } from '../storage/storage.js';
+import type { EventRecord, Storage } from '../storage/storage.js';
+
+/** The event of one entry of the room's current state (one index lookup, not the whole state). */
+export async function currentStateEvent(
+  storage: Storage,
+  roomId: string,
+  type: string,
+  stateKey: string,
+): Promise<EventRecord | undefined> {
+  const [eventId] = (await storage.rooms.currentStateIdsFor(roomId, [{ type, stateKey }])).values();
+  return eventId === undefined ? undefined : storage.rooms.getEvent(eventId);
+}
 
 export async function currentMembership(
   storage: Storage,
   roomId: string,
   userId: string,
 ): Promise<string | undefined> {
-  const pair = { type: 'm.room.member', stateKey: userId };
-  const [eventId] = (await storage.rooms.currentStateIdsFor(roomId, [pair])).values();
-  const event = eventId === undefined ? undefined : await storage.rooms.getEvent(eventId);
+  const event = await currentStateEvent(storage, roomId, 'm.room.member', userId);
   const membership = event?.pdu.content.membership;
   return typeof membership === 'string' ? membership : undefined;
 }

@@ -187,6 +187,43 @@ for (const version of ['12', '11']) {
       assert.deepEqual(member.body, { membership: 'ban', reason: 'spam' });
     });
 
+    it('serves a redacted state event stripped by GET /state and /members too', async () => {
+      const roomId = await createRoom({ preset: 'public_chat' });
+      const topic = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/state/m.room.topic/`,
+        { topic: 'to be removed' },
+        { token: alice.access_token },
+      );
+      const redact = (eventId: unknown, txn: string) =>
+        api.put(
+          `${CLIENT_V3}/rooms/${roomId}/redact/${String(eventId)}/${txn}`,
+          {},
+          {
+            token: alice.access_token,
+          },
+        );
+      assert.equal((await redact(topic.body.event_id, 'rt')).status, 200);
+      const state = await api.get(`${CLIENT_V3}/rooms/${roomId}/state/m.room.topic/`, {
+        token: alice.access_token,
+      });
+      assert.equal(state.status, 200);
+      assert.deepEqual(state.body, {});
+
+      await api.post(`${CLIENT_V3}/rooms/${roomId}/join`, {}, { token: bob.access_token });
+      const members = await api.get<{ chunk: Body[] }>(`${CLIENT_V3}/rooms/${roomId}/members`, {
+        token: alice.access_token,
+      });
+      const bobJoin = members.body.chunk.find((e) => e.state_key === bob.user_id)!;
+      assert.equal((await redact(bobJoin.event_id, 'rm')).status, 200);
+      const after = await api.get<{ chunk: Body[] }>(`${CLIENT_V3}/rooms/${roomId}/members`, {
+        token: alice.access_token,
+      });
+      const redactedJoin = after.body.chunk.find((e) => e.state_key === bob.user_id)!;
+      // The redaction algorithm keeps only `membership` (and join_authorised_via_users_server).
+      assert.deepEqual(redactedJoin.content, { membership: 'join' });
+      assert.ok((redactedJoin.unsigned as Body).redacted_because);
+    });
+
     it('redacts: content stripped, redacted_because set, redacts in both places; others need power', async () => {
       const roomId = await createRoom({ preset: 'public_chat' });
       await api.post(`${CLIENT_V3}/rooms/${roomId}/join`, {}, { token: bob.access_token });

@@ -1,8 +1,6 @@
 /** Rooms: creation, sending events, state, membership, reading events. */
 import type { FastifyRequest } from 'fastify';
 import { MemberProfiles } from '../../account/member-profiles.js';
-import { stateMapKey } from '../../events/auth-rules.js';
-import { toClientEvent } from '../../events/client-format.js';
 import type { JsonObject } from '../../events/pdu.js';
 import { errors } from '../../http/errors.js';
 import {
@@ -15,6 +13,7 @@ import {
 } from '../../http/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import { createRoom, type Preset } from '../../rooms/create-room.js';
+import { currentMembership, currentStateEvent } from '../../rooms/current-membership.js';
 import { DirectoryService } from '../../rooms/directory-service.js';
 import type { EventDraft } from '../../rooms/room-service.js';
 import { upgradeRoom } from '../../rooms/upgrade-room.js';
@@ -40,7 +39,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   /** 403 unless the user is joined: Weft serves room contents to members only for now. */
   async function requireJoined(roomId: string, userId: string): Promise<void> {
     await rooms.requireRoom(roomId);
-    if ((await currentMembership(roomId, userId)) !== 'join') {
+    if ((await currentMembership(storage, roomId, userId)) !== 'join') {
       throw errors.forbidden('You are not in this room');
     }
   }
@@ -167,12 +166,10 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     const owner = ownerOf(request);
     const { roomId, eventType, stateKey = '' } = params(request);
     await requireJoined(roomId, owner.userId);
-    const eventId = (await storage.rooms.currentStateIds(roomId)).get(
-      stateMapKey(eventType!, stateKey),
-    );
-    const event = eventId === undefined ? undefined : await storage.rooms.getEvent(eventId);
+    const event = await currentStateEvent(storage, roomId, eventType!, stateKey);
     if (!event) throw errors.notFound('No such state event');
-    return event.pdu.content;
+    // As served everywhere else: a redacted state event has its content stripped.
+    return (await views.one(event, owner)).content;
   };
   router.client(
     'GET',
@@ -226,12 +223,10 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
       const membership = queryString(request.query, 'membership');
       const notMembership = queryString(request.query, 'not_membership');
       const at = queryString(request.query, 'at');
-      const now = Date.now();
-      const chunk = (await services.syncDeps.history.members(owner, roomId, at))
+      const members = (await services.syncDeps.history.members(owner, roomId, at))
         .filter((e) => membership === undefined || e.pdu.content.membership === membership)
-        .filter((e) => notMembership === undefined || e.pdu.content.membership !== notMembership)
-        .map((e) => toClientEvent(e, now));
-      return { chunk };
+        .filter((e) => notMembership === undefined || e.pdu.content.membership !== notMembership);
+      return { chunk: await views.forClient(members, owner) };
     },
   );
 
@@ -287,7 +282,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   router.client('POST', '/rooms/:roomId/forget', { auth: 'required' }, async (request) => {
     const owner = ownerOf(request);
     const { roomId } = params(request);
-    const membership = await currentMembership(roomId, owner.userId);
+    const membership = await currentMembership(storage, roomId, owner.userId);
     if (membership === undefined) throw errors.notFound('You were never in this room');
     if (membership === 'join' || membership === 'invite' || membership === 'knock') {
       throw errors.unknown('Leave the room before forgetting it');
@@ -295,14 +290,6 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     await storage.rooms.forgetRoom(owner.userId, roomId);
     return {};
   });
-
-  async function currentMembership(roomId: string, userId: string): Promise<string | undefined> {
-    const pair = { type: 'm.room.member', stateKey: userId };
-    const [eventId] = (await storage.rooms.currentStateIdsFor(roomId, [pair])).values();
-    const event = eventId === undefined ? undefined : await storage.rooms.getEvent(eventId);
-    const membership = event?.pdu.content.membership;
-    return typeof membership === 'string' ? membership : undefined;
-  }
 
   router.client('POST', '/rooms/:roomId/leave', { auth: 'required', guest: true }, (request) =>
     sendMembership(request, ownerOf(request).userId, 'leave'),
@@ -321,10 +308,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
 
   /** Guests join only rooms whose m.room.guest_access is can_join (guest access module). */
   async function requireGuestAccess(roomId: string): Promise<void> {
-    const eventId = (await storage.rooms.currentStateIds(roomId)).get(
-      stateMapKey('m.room.guest_access', ''),
-    );
-    const event = eventId === undefined ? undefined : await storage.rooms.getEvent(eventId);
+    const event = await currentStateEvent(storage, roomId, 'm.room.guest_access', '');
     if (event?.pdu.content.guest_access !== 'can_join') throw errors.guestAccessForbidden();
   }
 }
