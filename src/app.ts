@@ -171,10 +171,16 @@ function buildUserData(
 ) {
   const accountData = new AccountDataService(storage.accountData, notifier);
   // Push rule edits move the accountData stream, so syncs send m.push_rules again.
-  pushRules.onChanged((userId) => void accountData.put(userId, undefined, 'm.push_rules', {}));
+  pushRules.onChanged((userId) => {
+    accountData
+      .put(userId, undefined, 'm.push_rules', {})
+      .catch((err: unknown) => logger.error({ err }, 'push rules: moving account data failed'));
+  });
   const typing = new TypingService(storage, notifier);
   const receipts = new ReceiptService(storage, accountData, notifier);
-  const presence = new PresenceService(storage, notifier, config.presence);
+  const presence = new PresenceService(storage, notifier, config.presence, (err) =>
+    logger.error({ err }, 'presence: background update failed'),
+  );
   const profiles = new ProfileService(storage);
   const memberProfiles = new MemberProfiles(storage.profiles, config.server_name);
   const propagation = new MemberProfilePropagation(storage, rooms, memberProfiles, logger);
@@ -254,6 +260,7 @@ export function buildWeft(config: Config, logger: Logger) {
     registrationTokensPerIp: limits.registrationTokenValidityPerIp,
   });
   const rooms = new RoomService(config, storage, keys.signingKey);
+  rooms.onListenerError = (err) => logger.error({ err }, 'a listener of committed events failed');
   const views = new EventViews(storage);
   // Wakes long-polls. Every stream besides room events is a provider of /sync (sync-streams.ts)
   // whose service tells the notifier of each committed change: add them to syncProviders.

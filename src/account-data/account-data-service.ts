@@ -7,6 +7,7 @@
  * Ignored-user lists are cached per user (they are read on every history page
  * of that user): loaded on first use, replaced on each write.
  */
+import { LruCache } from '../util/lru-cache.js';
 import { KeyedLock } from '../rooms/keyed-lock.js';
 import type { AccountDataRecord, AccountDataStore } from '../storage/storage.js';
 import type { Notifier } from '../sync/notifier.js';
@@ -24,7 +25,7 @@ const MAX_CACHED_LISTS = 50_000;
 const NONE: ReadonlySet<string> = new Set();
 
 export class AccountDataService {
-  private readonly ignored = new Map<string, ReadonlySet<string>>();
+  private readonly ignored = new LruCache<string, ReadonlySet<string>>(MAX_CACHED_LISTS);
   /** Tag edits are read-modify-write of `m.tag`: one at a time per user. */
   private readonly edits = new KeyedLock();
 
@@ -87,11 +88,7 @@ export class AccountDataService {
 
   private cache(userId: string, users: Set<string>): ReadonlySet<string> {
     const list = users.size === 0 ? NONE : users;
-    this.ignored.delete(userId);
     this.ignored.set(userId, list);
-    if (this.ignored.size > MAX_CACHED_LISTS) {
-      this.ignored.delete(this.ignored.keys().next().value as string);
-    }
     return list;
   }
 }

@@ -13,6 +13,7 @@
  * order, after anything queued meanwhile) and notifies them: the next sync
  * finds them at once instead of waiting.
  */
+import { serverNameOf } from '../events/auth/ids.js';
 import { errors } from '../http/errors.js';
 import type { Viewer } from '../rooms/event-views.js';
 import type { JsonObject as EventJson } from '../events/pdu.js';
@@ -69,7 +70,7 @@ export class ToDeviceService {
     for (const [userId, byDevice] of Object.entries(request.messages)) {
       if (!isObject(byDevice)) throw errors.badJson(`messages.${userId} must be an object`);
       // No federation yet: messages to remote users are dropped, as to unknown devices.
-      if (!userId.endsWith(`:${this.serverName}`)) continue;
+      if (serverNameOf(userId) !== this.serverName) continue;
       for (const [deviceId, content] of Object.entries(byDevice)) {
         const messageJson = messageFor(request, content);
         for (const recipient of await this.devicesNamed(userId, deviceId)) {

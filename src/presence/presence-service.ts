@@ -37,11 +37,14 @@ export class PresenceService {
   private readonly live = new Map<string, LivePresence>();
   private readonly writes = new KeyedLock();
   private sweeper: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly storage: Storage,
     private readonly notifier: Notifier,
     readonly config: PresenceConfig,
+    /** Where failures of the background work (activity, sweeps) go: nobody awaits them. */
+    private readonly reportError: (err: unknown) => void = () => {},
   ) {}
 
   get enabled(): boolean {
@@ -57,13 +60,16 @@ export class PresenceService {
     }
     const interval = Math.min(this.config.idle_timeout_ms, this.config.offline_timeout_ms) / 4;
     this.sweeper = setInterval(
-      () => void this.sweep(),
+      () => {
+        if (!this.closed) this.sweep().catch(this.reportError);
+      },
       Math.min(Math.max(interval, MIN_SWEEP_INTERVAL_MS), MAX_SWEEP_INTERVAL_MS),
     );
     this.sweeper.unref();
   }
 
   close(): void {
+    this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
   }
 
@@ -96,14 +102,14 @@ export class PresenceService {
 
   /** The user did something (sent an event, typed, read): online, active now. */
   activity(userId: string): void {
-    if (!this.enabled) return;
+    if (!this.enabled || this.closed) return;
     const now = Date.now();
-    void this.update(userId, (live) => ({
+    this.update(userId, (live) => ({
       ...live,
       state: 'online',
       lastActiveTs: now,
       lastSeenTs: now,
-    }));
+    })).catch(this.reportError);
   }
 
   /**

@@ -17,6 +17,7 @@
  * Synapse does), so users never count their own messages nor what came before
  * them. Read receipts move it too: the receipts service calls `markRead`.
  */
+import { serverNameOf } from '../events/auth/ids.js';
 import type { Logger } from 'pino';
 import type {
   EventRecord,
@@ -359,7 +360,7 @@ export class NotificationService {
   }
 
   private isLocal(userId: string): boolean {
-    return userId.endsWith(`:${this.serverName}`);
+    return serverNameOf(userId) === this.serverName;
   }
 
   private advanceTo(position: number): void {

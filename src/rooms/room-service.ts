@@ -63,9 +63,26 @@ export class RoomService {
       (roomIds) => {
         for (const roomId of roomIds) this.heads.drop(roomId);
       },
-      (records) => this.committedListeners.forEach((listener) => listener(records)),
+      (records) => this.tellCommitted(records),
     );
   }
+
+  /**
+   * The batch is stored whatever a listener does: one that throws must not fail
+   * the senders' requests, nor keep the other listeners from hearing of it.
+   */
+  private tellCommitted(records: EventRecord[]): void {
+    for (const listener of this.committedListeners) {
+      try {
+        listener(records);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+  }
+
+  /** Where a failing commit listener is reported (the logger, once wired). */
+  onListenerError: (err: unknown) => void = () => {};
 
   /** Calls `listener` with every batch of events once it has committed (sync's notifier). */
   onCommitted(listener: (records: EventRecord[]) => void): void {
@@ -249,11 +266,14 @@ export class RoomService {
       const version = roomVersion(room.version);
       const target = await this.storage.rooms.getEvent(targetEventId);
       if (!target || target.roomId !== roomId) throw errors.notFound('Unknown event');
-      const stateIds = await this.storage.rooms.currentStateIdsFor(roomId, [
+      // The room's head, not storage: a power level change may still be committing.
+      const head = await this.heads.get(roomId);
+      if (!head) throw errors.notFound('Unknown room');
+      const stateIds = await this.heads.stateIds(head, [
         { type: 'm.room.create', stateKey: '' },
         { type: 'm.room.power_levels', stateKey: '' },
       ]);
-      const authState = authStateOf(await this.storage.rooms.getEvents([...stateIds.values()]));
+      const authState = authStateOf(await this.heads.eventsById([...stateIds.values()]));
       const allowed = canRedact(sender, target.pdu.sender, authState, version);
       if (!allowed.allowed) throw new MatrixError(403, 'M_FORBIDDEN', describeRefusal(allowed)!);
       const draft = { type: 'm.room.redaction', content, redacts: targetEventId };

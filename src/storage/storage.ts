@@ -255,8 +255,6 @@ export interface RoomStore {
   maxStreamOrdering(): Promise<number>;
   /** A room's events with positions in (after, upTo], at most `limit`, in the order asked. */
   roomEvents(query: RoomEventsQuery): Promise<EventRecord[]>;
-  /** The position of the room's last event at or before `upTo`. */
-  lastPositionInRoom(roomId: string, upTo: number): Promise<number | undefined>;
   /** The room's state after its last event at or before `position` (empty before the room). */
   stateIdsAt(roomId: string, position: number): Promise<StateIds>;
   /** Every membership event about the user up to a position, oldest first. */

@@ -7,9 +7,9 @@
  * anyone else only a `world_readable` room; within that, history visibility
  * (RoomHistory's check) decides event by event.
  */
-import { stateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import { errors } from '../http/errors.js';
+import { currentStateEvent } from '../rooms/current-membership.js';
 import type { EventViews, Viewer } from '../rooms/event-views.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
 import { DEFAULT_TIMELINE_LIMIT, type RoomEventFilter } from './filters.js';
@@ -172,21 +172,17 @@ export class HistoryService {
    */
   async readableUpTo(roomId: string, userId: string, now: number): Promise<number> {
     if (!(await this.storage.rooms.getRoom(roomId))) throw errors.forbidden('Unknown room');
-    const latest = (await this.storage.rooms.membershipEventsOf(userId, now))
-      .filter((m) => m.roomId === roomId)
-      .at(-1);
-    if (latest?.membership === 'join') return now;
+    // The current member event: one index lookup (a leave stored after `now` still bounds the read).
+    const member = await currentStateEvent(this.storage, roomId, 'm.room.member', userId);
+    const membership = member?.pdu.content.membership;
+    if (membership === 'join') return now;
     if (await this.isWorldReadable(roomId)) return now;
-    if (latest?.membership === 'leave') return latest.streamOrdering;
+    if (membership === 'leave') return Math.min(member!.streamOrdering, now);
     throw errors.forbidden('You are not allowed to read this room');
   }
 
   private async isWorldReadable(roomId: string): Promise<boolean> {
-    const key = { type: 'm.room.history_visibility', stateKey: '' };
-    const ids = await this.storage.rooms.currentStateIdsFor(roomId, [key]);
-    const eventId = ids.get(stateMapKey(key.type, key.stateKey));
-    if (eventId === undefined) return false;
-    const event = await this.storage.rooms.getEvent(eventId);
+    const event = await currentStateEvent(this.storage, roomId, 'm.room.history_visibility', '');
     return event?.pdu.content.history_visibility === 'world_readable';
   }
 

@@ -113,6 +113,7 @@ describe('spec conformance', () => {
     it('GET /.well-known/matrix/client leads to this server', async () => {
       const body = (await api.get('/.well-known/matrix/client')).body;
       const baseUrl = String((body['m.homeserver'] as Body).base_url);
+      assert.equal(baseUrl, server.url);
       const res = await fetch(`${baseUrl}/_matrix/client/versions`);
       assert.equal(res.status, 200);
     });
@@ -129,15 +130,14 @@ describe('spec conformance', () => {
 
       // The deprecated per-field capabilities must say what m.profile_fields says.
       const profile = caps['m.profile_fields'];
-      if (profile !== undefined) {
-        const canSet = (field: string) => {
-          if (profile.enabled !== true) return false;
-          if (Array.isArray(profile.allowed)) return profile.allowed.includes(field);
-          return !(Array.isArray(profile.disallowed) && profile.disallowed.includes(field));
-        };
-        assert.equal(caps['m.set_displayname']?.enabled, canSet('displayname'));
-        assert.equal(caps['m.set_avatar_url']?.enabled, canSet('avatar_url'));
-      }
+      assert.ok(profile, 'm.profile_fields is advertised');
+      const canSet = (field: string) => {
+        if (profile.enabled !== true) return false;
+        if (Array.isArray(profile.allowed)) return profile.allowed.includes(field);
+        return !(Array.isArray(profile.disallowed) && profile.disallowed.includes(field));
+      };
+      assert.equal(caps['m.set_displayname']?.enabled, canSet('displayname'));
+      assert.equal(caps['m.set_avatar_url']?.enabled, canSet('avatar_url'));
 
       // m.get_login_token and the login flows must agree.
       const flows = (await api.get(`${CLIENT_V3}/login`)).body.flows as Body[];

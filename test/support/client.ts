@@ -1,4 +1,5 @@
 /** A small HTTP client for the tests: JSON in, status and JSON out. */
+import assert from 'node:assert/strict';
 
 export interface ApiResponse<T = Record<string, unknown>> {
   status: number;
@@ -96,6 +97,8 @@ export class Api {
     if (challenge.status !== 401 || typeof challenge.body.session !== 'string') {
       throw new Error(`${method} ${path}: expected a UIA challenge, got ${challenge.status}`);
     }
+    // The challenge must offer the password stage (as the only flow for a user with a password).
+    assert.deepEqual(challenge.body.flows, [{ stages: ['m.login.password'] }]);
     const auth = {
       type: 'm.login.password',
       session: challenge.body.session,

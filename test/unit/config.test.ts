@@ -13,7 +13,10 @@ import { renderConfigYaml } from '../../src/config/generate.js';
 describe('config', () => {
   it('the generated YAML parses back to the config it was made from', () => {
     const config = defaultConfig();
-    assert.deepEqual(mergeConfig(defaultConfig(), parse(renderConfigYaml(config))), config);
+    // Every option is written out: the parsed file alone is the whole config.
+    assert.deepEqual(parse(renderConfigYaml(config)), config);
+    const changed = mergeConfig(defaultConfig(), { port: 9999, server_name: 'example.org' });
+    assert.deepEqual(mergeConfig(defaultConfig(), parse(renderConfigYaml(changed))), changed);
   });
 
   it('refuses unknown options and wrong types', () => {

@@ -21,7 +21,7 @@ import type {
   StateIds,
 } from '../storage.js';
 import type { SqliteDatabase } from './database.js';
-import { LruCache } from './lru-cache.js';
+import { LruCache } from '../../util/lru-cache.js';
 import { RelationIndexWriter } from './relation-store.js';
 
 const SNAPSHOT_INTERVAL = 64;
@@ -167,10 +167,6 @@ export class SqliteRoomStore implements RoomStore {
         : this.statements.selectRoomEventsForwards;
     const rows = statement.all(query.roomId, query.after, query.upTo, query.limit) as EventRow[];
     return rows.map(toEvent);
-  }
-
-  async lastPositionInRoom(roomId: string, upTo: number): Promise<number | undefined> {
-    return this.statements.selectRoomLastPosition.get(roomId, upTo) as number | undefined;
   }
 
   async stateIdsAt(roomId: string, position: number): Promise<StateIds> {
@@ -336,12 +332,6 @@ function prepare(db: SqliteDatabase) {
     ),
     selectMaxStreamOrdering: db
       .prepare('SELECT COALESCE(MAX(stream_ordering), 0) FROM events')
-      .pluck(),
-    selectRoomLastPosition: db
-      .prepare(
-        `SELECT stream_ordering FROM events WHERE room_id = ? AND stream_ordering <= ?
-         ORDER BY stream_ordering DESC LIMIT 1`,
-      )
       .pluck(),
     selectGroupAt: db
       .prepare(
