@@ -6,102 +6,26 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import {
-  ClientEvent,
-  createClient,
-  FeatureSupport,
-  MsgType,
-  RoomEvent,
-  SyncState,
-  type MatrixClient,
-  type MatrixEvent,
-  type Room,
-} from 'matrix-js-sdk';
-import { logger as sdkGlobalLogger, type Logger } from 'matrix-js-sdk/lib/logger.js';
+import { FeatureSupport, MsgType } from 'matrix-js-sdk';
 import { Api, CLIENT_V3, type Session } from '../support/client.js';
+import { messageArrives, releaseTimers, SdkClients, withTimeout } from '../support/sdk.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-const silentLogger: Logger = {
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  getChild: () => silentLogger,
-};
-
-// The sync loop logs through the SDK's global logger as well: keep the test output clean.
-(sdkGlobalLogger as unknown as { setLevel(level: string): void }).setLevel('silent');
-
-/**
- * The SDK arms a timer for each request's local timeout (110 s for a /sync) and
- * never clears it, even once the request is over; the test process would wait
- * them out. Timers armed during the test are remembered and unref'd at the end.
- */
-const armedTimers: NodeJS.Timeout[] = [];
-const originalSetTimeout = globalThis.setTimeout;
-globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-  const timer = originalSetTimeout(...args);
-  armedTimers.push(timer);
-  return timer;
-}) as typeof setTimeout;
-
-/** Resolves when the client's sync loop reports PREPARED (its initial sync is in). */
-function prepared(client: MatrixClient): Promise<void> {
-  return new Promise((resolve, reject) => {
-    client.on(ClientEvent.Sync, (state: SyncState, _prev, data) => {
-      if (state === SyncState.Prepared) resolve();
-      if (state === SyncState.Error) reject(new Error(`sync error: ${String(data?.error)}`));
-    });
-  });
-}
-
-/** Resolves with the first live timeline event in the room with this body. */
-function messageArrives(client: MatrixClient, roomId: string, body: string): Promise<MatrixEvent> {
-  return new Promise((resolve) => {
-    client.on(RoomEvent.Timeline, (event: MatrixEvent, room: Room | undefined) => {
-      if (room?.roomId === roomId && event.getContent().body === body) resolve(event);
-    });
-  });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)),
-  ]);
-}
 
 describe('matrix-js-sdk threads', { timeout: 60_000 }, () => {
   let server: TestServer;
   let api: Api;
-  const clients: MatrixClient[] = [];
-
-  const startedClient = async (session: Session) => {
-    const client = createClient({
-      baseUrl: server.url,
-      accessToken: session.access_token,
-      userId: session.user_id,
-      deviceId: session.device_id,
-      logger: silentLogger,
-    });
-    clients.push(client);
-    const ready = prepared(client);
-    await client.startClient({ initialSyncLimit: 10, threadSupport: true });
-    await withTimeout(ready, 10_000, `${session.user_id} initial sync`);
-    return client;
-  };
+  const clients = new SdkClients(() => server.url);
+  const startedClient = (session: Session) =>
+    clients.started(session, { initialSyncLimit: 10, threadSupport: true });
 
   before(async () => {
     server = await startTestServer();
     api = new Api(server.url);
   });
-  afterEach(() => {
-    for (const client of clients.splice(0)) client.stopClient();
-  });
+  afterEach(() => clients.stop());
   after(async () => {
     await server?.close();
-    for (const timer of armedTimers.splice(0)) timer.unref();
+    releaseTimers();
   });
 
   it('places a thread reply from another client in its thread, with the reply count', async () => {
@@ -112,6 +36,7 @@ describe('matrix-js-sdk threads', { timeout: 60_000 }, () => {
       { preset: 'public_chat' },
       { token: alice.access_token },
     );
+    assert.equal(created.status, 200);
     const roomId = String(created.body.room_id);
     const joined = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: bob.access_token });
     assert.equal(joined.status, 200);
@@ -120,6 +45,7 @@ describe('matrix-js-sdk threads', { timeout: 60_000 }, () => {
       { msgtype: 'm.text', body: 'thread root' },
       { token: alice.access_token },
     );
+    assert.equal(root.status, 200);
     const rootId = String(root.body.event_id);
     // One reply before the clients start: it reaches them through the bundled aggregation.
     const earlier = await api.put(
