@@ -5,20 +5,11 @@
  * autocannon, the rest (setup, createRoom) through node:http.
  */
 import autocannon, { type Instance } from 'autocannon';
-import { Agent, request as httpRequest } from 'node:http';
+import { CLIENT, callJson } from './http-client.js';
 import { registerUser, withCpu, percentile, type Measurement } from './workloads.js';
 
-const CLIENT = '/_matrix/client/v3';
 const REQUEST_TIMEOUT_MS = 30_000;
 const SAMPLE_INTERVAL_MS = 100;
-
-/** Keep-alive connections shared by the room workloads; closed by `closeRoomConnections`. */
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
-/** Closes the idle keep-alive connections, so that a server can stop at once. */
-export function closeRoomConnections(): void {
-  agent.destroy();
-}
 
 export interface MessageOptions {
   users: number;
@@ -274,52 +265,6 @@ async function streams(
   };
 }
 
-/**
- * One JSON request over a keep-alive connection. node:http, not fetch(): on the
- * 2-core bench machine fetch cost the bench process about 1.3 ms of CPU per
- * request, node:http about a third of that, and the bench shares the cores
- * with the server.
- */
-function call(
-  baseUrl: string,
-  method: string,
-  path: string,
-  token: string,
-  body: object,
-): Promise<{ ok: boolean; status: number; json: unknown }> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(
-      baseUrl + CLIENT + path,
-      {
-        method,
-        agent,
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-        },
-        timeout: REQUEST_TIMEOUT_MS,
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = text;
-          }
-          const status = response.statusCode ?? 0;
-          resolve({ ok: status >= 200 && status < 300, status, json });
-        });
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error(`${method} ${path}: timed out`)));
-    request.on('error', reject);
-    request.end(payload);
-  });
+function call(baseUrl: string, method: string, path: string, token: string, body: object) {
+  return callJson(method, baseUrl + CLIENT + path, token, body, REQUEST_TIMEOUT_MS);
 }

@@ -9,7 +9,8 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { closeRoomConnections, createRooms, roomMessages } from './rooms.js';
+import { closeBenchConnections } from './http-client.js';
+import { createRooms, roomMessages } from './rooms.js';
 import { startBareServer, startWeftServer, type ChildServer } from './server-process.js';
 import { initialSync, messagesPaging, syncFanOut } from './sync.js';
 import { keysClaim, toDeviceLatency } from './e2ee.js';
@@ -309,7 +310,7 @@ async function main(): Promise<void> {
     });
     checks.push(`createRoom: ${created.distinctRoomIds} distinct room IDs for ${created.ok} rooms`);
     if (created.distinctRoomIds !== created.ok) process.exitCode = 1;
-    closeRoomConnections();
+    closeBenchConnections();
   }
 
   if (runs('sync')) await syncWorkloads(weft.url, rows, checks);

@@ -5,11 +5,10 @@
  * - initial sync of a user in R rooms with M messages each (timeline limit 10);
  * - /messages paging back through E events of one room, events/s.
  * Setup requests are not measured. Requests go over keep-alive connections
- * (fetch's pool), one long-poll per user as a client would hold.
+ * (bench/http-client.ts), one long-poll per user as a client would hold.
  */
+import { clientRequest } from './http-client.js';
 import { registerMany, summarise, type BenchAccount, type Measurement } from './workloads.js';
-
-const CLIENT = '/_matrix/client/v3';
 
 export interface FanOutOptions {
   users: number;
@@ -176,19 +175,7 @@ class BenchApi {
     return this.request<SyncBody>('GET', account, `/sync?${query}`);
   }
 
-  private async request<T>(method: string, account: Account, path: string, body?: object) {
-    const response = await fetch(this.baseUrl + CLIENT + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${account.token}`,
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(60_000),
-    });
-    const json = (await response.json()) as T;
-    if (!response.ok)
-      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-    return json;
+  private request<T>(method: string, account: Account, path: string, body?: object) {
+    return clientRequest<T>(this.baseUrl, method, account.token, path, body);
   }
 }

@@ -1,15 +1,18 @@
 /**
  * NotificationService's counts and read positions on a real SQLite file:
  * unread counts per thread, markRead per thread and unthreaded (never moving
- * back), the push badge and the `read` flag of GET /notifications.
+ * back), the push badge and the `read` flag of GET /notifications; and the
+ * migration of stored notifications to the compact rows.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { NotificationService } from '../../src/push/notification-service.js';
 import { PushRuleService } from '../../src/push/push-rule-service.js';
+import { migrations } from '../../src/storage/sqlite/migrations.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 import type { NotificationRecord, Storage } from '../../src/storage/storage.js';
 import { testConfig } from '../support/server.js';
@@ -127,5 +130,68 @@ describe('NotificationService counts and markRead', () => {
       highlights.map((n) => n.eventId),
       ['$e1'],
     );
+  });
+
+  it('counts notifications evaluated after the counts were first read', async () => {
+    const before = await service.unreadCounts(USER, OTHER_ROOM, 10);
+    assert.deepEqual(before.total, counts(1, 0));
+    await storage.notifications.recordEvaluated({
+      notifications: [notification(5, 'main', true, OTHER_ROOM), notification(6, THREAD)],
+      readMoves: [],
+      evaluatedUpTo: 6,
+    });
+    assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 10)).total, counts(2, 1));
+    assert.deepEqual((await service.unreadCounts(USER, ROOM, 10)).total, counts(1, 0));
+    // As of a position before the newest evaluation: without the new notifications.
+    assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 4)).total, counts(1, 0));
+    await service.markRead(USER, OTHER_ROOM, 5);
+    assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 10)).total, counts(0, 0));
+  });
+});
+
+describe('migration 13: notification rows become integers with interned names', () => {
+  const config = testConfig();
+  after(() => rmSync(config.data_dir, { recursive: true, force: true }));
+
+  it('keeps every stored notification, its names, actions and read flag', async () => {
+    const file = path.join(config.data_dir, 'weft.db');
+    const db = new Database(file);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL, applied_ts INTEGER NOT NULL)');
+    for (const migration of migrations.filter((m) => m.version <= 12)) {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_version VALUES (?, 0)').run(migration.version);
+    }
+    const insert = db.prepare(
+      `INSERT INTO push_notifications (user_id, room_id, event_id, stream_ordering, thread_id,
+         notify, highlight, actions, ts) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+    );
+    insert.run(USER, ROOM, '$e1', 1, 'main', 1, '["notify",{"set_tweak":"highlight"}]', 1001);
+    insert.run(USER, ROOM, '$e2', 2, THREAD, 0, '["notify"]', 1002);
+    db.prepare(
+      `INSERT INTO push_read_positions (user_id, room_id, thread_id, stream_ordering)
+       VALUES (?, ?, '', 1)`,
+    ).run(USER, ROOM);
+    db.prepare(`UPDATE push_progress SET stream_ordering = 2 WHERE name = 'evaluated'`).run();
+    db.close();
+
+    const storage = openSqliteStorage(file);
+    try {
+      const page = await storage.notifications.page({
+        userId: USER,
+        limit: 10,
+        onlyHighlight: false,
+      });
+      assert.deepEqual(
+        page.map((n) => [n.eventId, n.roomId, n.threadId, n.highlight, n.actions, n.ts, n.read]),
+        [
+          ['$e2', ROOM, THREAD, false, ['notify'], 1002, false],
+          ['$e1', ROOM, 'main', true, ['notify', { set_tweak: 'highlight' }], 1001, true],
+        ],
+      );
+      const unread = await storage.notifications.unreadByThread(USER, ROOM, 10);
+      assert.deepEqual([...unread], [[THREAD, counts(1, 0)]]);
+    } finally {
+      await storage.close();
+    }
   });
 });

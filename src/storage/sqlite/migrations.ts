@@ -530,6 +530,42 @@ export const migrations: Migration[] = [
       CREATE INDEX pushers_by_device ON pushers (user_id, device_id);
     `,
   },
+  {
+    version: 13,
+    description: 'push: notifications as small integer rows (names interned)',
+    sql: `
+      -- Strings that notification rows repeat (user, room and thread IDs, action lists),
+      -- each stored once: a notification row is a few integers, not ~200 bytes of text.
+      CREATE TABLE push_names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+      INSERT OR IGNORE INTO push_names (name)
+        SELECT user_id FROM push_notifications UNION SELECT room_id FROM push_notifications
+        UNION SELECT thread_id FROM push_notifications UNION SELECT actions FROM push_notifications;
+      -- One row per (user, event) that notifies the user. thread_nid names 'main' or
+      -- the thread root's event ID.
+      CREATE TABLE push_notifications_compact (
+        user_nid INTEGER NOT NULL,
+        stream_ordering INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        room_nid INTEGER NOT NULL,
+        thread_nid INTEGER NOT NULL,
+        actions_nid INTEGER NOT NULL,
+        highlight INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (user_nid, stream_ordering)
+      ) WITHOUT ROWID;
+      INSERT INTO push_notifications_compact
+        SELECT u.id, n.stream_ordering, n.event_id, r.id, t.id, a.id, n.highlight, n.ts
+        FROM push_notifications n
+        JOIN push_names u ON u.name = n.user_id JOIN push_names r ON r.name = n.room_id
+        JOIN push_names t ON t.name = n.thread_id JOIN push_names a ON a.name = n.actions
+        WHERE n.notify = 1;
+      DROP TABLE push_notifications;
+      ALTER TABLE push_notifications_compact RENAME TO push_notifications;
+      -- Covers the unread counts of one room: no lookup of the row itself.
+      CREATE INDEX push_notifications_by_room
+        ON push_notifications (user_nid, room_nid, stream_ordering, thread_nid, highlight);
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

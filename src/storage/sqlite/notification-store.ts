@@ -6,6 +6,16 @@
  *
  * An event is unread for a user when it is after both the room-wide read
  * position and the position of its own thread.
+ *
+ * A room of n members adds n − 1 notification rows per message, so a row is
+ * kept to a few integers: user, room and thread IDs and action lists are
+ * interned in `push_names` (cached here; they never change once written).
+ *
+ * Every /sync reads the unread counts of the rooms it shows, and a count is a
+ * scan of the unread rows, so counts are cached per (user, room): a cached
+ * entry always covers every notification up to the evaluation progress, as
+ * `recordEvaluated` adds its new rows to the cached entries and any read move
+ * drops the room's entry.
  */
 import type {
   EvaluatedEvents,
@@ -15,10 +25,14 @@ import type {
   ReadMove,
   UnreadCounts,
 } from '../storage.js';
+import { LruCache } from '../../util/lru-cache.js';
 import { derivedDataTransaction, type SqliteDatabase } from './database.js';
 
 /** The read position row of an unthreaded receipt: it covers every thread. */
 const EVERY_THREAD = '';
+const UNREAD_CACHE_SIZE = 50_000;
+
+type UnreadByThread = Map<string, UnreadCounts>;
 
 interface NotificationRow {
   user_id: string;
@@ -26,7 +40,6 @@ interface NotificationRow {
   event_id: string;
   stream_ordering: number;
   thread_id: string;
-  notify: number;
   highlight: number;
   actions: string;
   ts: number;
@@ -39,53 +52,77 @@ function toRecord(row: NotificationRow): NotificationRecord {
     eventId: row.event_id,
     streamOrdering: row.stream_ordering,
     threadId: row.thread_id,
-    notify: row.notify === 1,
+    notify: true,
     highlight: row.highlight === 1,
     actions: JSON.parse(row.actions) as unknown[],
     ts: row.ts,
   };
 }
 
+/** A notification with its names and event ID, for the queries that return records. */
+const NOTIFICATION_COLUMNS = `u.name AS user_id, rn.name AS room_id, n.event_id,
+  n.stream_ordering, tn.name AS thread_id, n.highlight, an.name AS actions, n.ts`;
+const WITH_NAMES = `JOIN push_names u ON u.id = n.user_nid
+  JOIN push_names rn ON rn.id = n.room_nid
+  JOIN push_names tn ON tn.id = n.thread_nid
+  JOIN push_names an ON an.id = n.actions_nid`;
 /** Joins each notification to the user's room-wide (r) and thread (t) read positions. */
-const WITH_READ_POSITIONS = `FROM push_notifications n
-  LEFT JOIN push_read_positions r
-    ON r.user_id = n.user_id AND r.room_id = n.room_id AND r.thread_id = ''
+const WITH_READ_POSITIONS = `LEFT JOIN push_read_positions r
+    ON r.user_id = u.name AND r.room_id = rn.name AND r.thread_id = ''
   LEFT JOIN push_read_positions t
-    ON t.user_id = n.user_id AND t.room_id = n.room_id AND t.thread_id = n.thread_id`;
+    ON t.user_id = u.name AND t.room_id = rn.name AND t.thread_id = tn.name`;
 const IS_READ = `(n.stream_ordering <= COALESCE(r.stream_ordering, 0)
   OR n.stream_ordering <= COALESCE(t.stream_ordering, 0))`;
 
 export class SqliteNotificationStore implements NotificationStore {
   private readonly statements;
+  /** Interned names by text; only names whose insert has committed. */
+  private readonly nids = new Map<string, number>();
+  /** Unread counts by thread up to `evaluated`, by `unreadKey(user, room)`. */
+  private readonly unread = new LruCache<string, UnreadByThread>(UNREAD_CACHE_SIZE);
+  /** The evaluation progress as last stored; undefined until first read. */
+  private evaluated: number | undefined;
 
   constructor(private readonly db: SqliteDatabase) {
     this.statements = prepare(db);
   }
 
   async evaluatedUpTo(): Promise<number> {
-    return (this.statements.progress.get() as number | undefined) ?? 0;
+    return this.progress();
   }
 
   async recordEvaluated(result: EvaluatedEvents): Promise<void> {
     const s = this.statements;
+    // Names interned by this transaction join the cache only once it commits.
+    const added = new Map<string, number>();
+    const intern = (name: string) =>
+      this.nids.get(name) ?? added.get(name) ?? this.insertName(name, added);
     // Derived from stored events: after a power cut, evaluation resumes from the mark.
+    const inserted: NotificationRecord[] = [];
     derivedDataTransaction(this.db, () => {
       for (const n of result.notifications) {
-        s.insertNotification.run(
-          n.userId,
-          n.roomId,
-          n.eventId,
+        const { changes } = s.insertNotification.run(
+          intern(n.userId),
           n.streamOrdering,
-          n.threadId,
-          n.notify ? 1 : 0,
+          n.eventId,
+          intern(n.roomId),
+          intern(n.threadId),
+          intern(actionsJson(n.actions)),
           n.highlight ? 1 : 0,
-          JSON.stringify(n.actions),
           n.ts,
         );
+        if (changes > 0) inserted.push(n);
       }
       for (const move of result.readMoves) this.moveReadPosition(move);
       s.setProgress.run(result.evaluatedUpTo);
     });
+    for (const [name, nid] of added) this.nids.set(name, nid);
+    this.evaluated = result.evaluatedUpTo;
+    for (const n of inserted) {
+      const cached = this.unread.get(unreadKey(n.userId, n.roomId));
+      if (cached) cached.set(n.threadId, addOne(cached.get(n.threadId), n.highlight));
+    }
+    for (const move of result.readMoves) this.unread.delete(unreadKey(move.userId, move.roomId));
   }
 
   async eventIdsAfter(after: number, upTo: number, limit: number): Promise<string[]> {
@@ -94,14 +131,27 @@ export class SqliteNotificationStore implements NotificationStore {
 
   async markRead(move: ReadMove): Promise<void> {
     this.moveReadPosition(move);
+    this.unread.delete(unreadKey(move.userId, move.roomId));
   }
 
-  async unreadByThread(
-    userId: string,
-    roomId: string,
-    upTo: number,
-  ): Promise<Map<string, UnreadCounts>> {
-    const rows = this.statements.unreadByThread.all(userId, roomId, upTo) as {
+  async unreadByThread(userId: string, roomId: string, upTo: number): Promise<UnreadByThread> {
+    const evaluated = this.progress();
+    // Counts as of an earlier position than the cache's are read from the rows.
+    if (upTo < evaluated) return this.countUnread(userId, roomId, upTo);
+    const key = unreadKey(userId, roomId);
+    let cached = this.unread.get(key);
+    if (!cached) {
+      cached = this.countUnread(userId, roomId, evaluated);
+      this.unread.set(key, cached);
+    }
+    return new Map(cached);
+  }
+
+  private countUnread(userId: string, roomId: string, upTo: number): UnreadByThread {
+    const user = this.nidOf(userId);
+    const room = this.nidOf(roomId);
+    if (user === undefined || room === undefined) return new Map();
+    const rows = this.statements.unreadByThread.all({ user, room, userId, roomId, upTo }) as {
       thread_id: string;
       notifications: number;
       highlights: number;
@@ -115,16 +165,20 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async totalUnread(userId: string): Promise<number> {
-    return this.statements.totalUnread.get(userId) as number;
+    const user = this.nidOf(userId);
+    return user === undefined ? 0 : (this.statements.totalUnread.get(user) as number);
   }
 
   async roomsChanged(userId: string, after: number, upTo: number): Promise<string[]> {
-    return this.statements.roomsChanged.all(userId, after, upTo, userId, after, upTo) as string[];
+    const user = this.nidOf(userId) ?? -1;
+    return this.statements.roomsChanged.all({ user, userId, after, upTo }) as string[];
   }
 
   async page(query: NotificationPageQuery) {
+    const user = this.nidOf(query.userId);
+    if (user === undefined) return [];
     const rows = this.statements.page.all(
-      query.userId,
+      user,
       query.before ?? Number.MAX_SAFE_INTEGER,
       query.onlyHighlight ? 1 : 0,
       query.limit,
@@ -133,14 +187,62 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async unreadAfter(userId: string, after: number, limit: number) {
-    const rows = this.statements.unreadAfter.all(userId, after, limit) as NotificationRow[];
+    const user = this.nidOf(userId);
+    if (user === undefined) return [];
+    const rows = this.statements.unreadAfter.all(user, after, limit) as NotificationRow[];
     return rows.map(toRecord);
+  }
+
+  private progress(): number {
+    this.evaluated ??= (this.statements.progress.get() as number | undefined) ?? 0;
+    return this.evaluated;
   }
 
   private moveReadPosition(move: ReadMove): void {
     const thread = move.threadId ?? EVERY_THREAD;
     this.statements.moveRead.run(move.userId, move.roomId, thread, move.streamOrdering);
   }
+
+  /** The name's ID, if anything was ever stored under it. */
+  private nidOf(name: string): number | undefined {
+    const cached = this.nids.get(name);
+    if (cached !== undefined) return cached;
+    const stored = this.statements.selectName.get(name) as number | undefined;
+    if (stored !== undefined) this.nids.set(name, stored);
+    return stored;
+  }
+
+  private insertName(name: string, added: Map<string, number>): number {
+    const s = this.statements;
+    s.insertName.run(name);
+    const nid = s.selectName.get(name) as number;
+    added.set(name, nid);
+    return nid;
+  }
+}
+
+/** Rules hand out the same actions array for every member they match: encoded once. */
+const encodedActions = new WeakMap<unknown[], string>();
+
+function actionsJson(actions: unknown[]): string {
+  let json = encodedActions.get(actions);
+  if (json === undefined) {
+    json = JSON.stringify(actions);
+    encodedActions.set(actions, json);
+  }
+  return json;
+}
+
+function unreadKey(userId: string, roomId: string): string {
+  return `${userId} ${roomId}`;
+}
+
+/** Counts are replaced, never changed in place: callers keep what they were given. */
+function addOne(counts: UnreadCounts | undefined, highlight: boolean): UnreadCounts {
+  return {
+    notificationCount: (counts?.notificationCount ?? 0) + 1,
+    highlightCount: (counts?.highlightCount ?? 0) + (highlight ? 1 : 0),
+  };
 }
 
 function prepare(db: SqliteDatabase) {
@@ -152,11 +254,13 @@ function prepare(db: SqliteDatabase) {
       `INSERT INTO push_progress (name, stream_ordering) VALUES ('evaluated', ?)
        ON CONFLICT (name) DO UPDATE SET stream_ordering = excluded.stream_ordering`,
     ),
+    selectName: db.prepare(`SELECT id FROM push_names WHERE name = ?`).pluck(),
+    insertName: db.prepare(`INSERT OR IGNORE INTO push_names (name) VALUES (?)`),
     // A re-evaluated event (after a crash between commit and progress) keeps its first row.
     insertNotification: db.prepare(
-      `INSERT INTO push_notifications (user_id, room_id, event_id, stream_ordering, thread_id,
-         notify, highlight, actions, ts)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO push_notifications (user_nid, stream_ordering, event_id, room_nid,
+         thread_nid, actions_nid, highlight, ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
     moveRead: db.prepare(
       `INSERT INTO push_read_positions (user_id, room_id, thread_id, stream_ordering)
@@ -170,36 +274,43 @@ function prepare(db: SqliteDatabase) {
          ORDER BY stream_ordering LIMIT ?`,
       )
       .pluck(),
+    // One room: its read positions are looked up once, not joined per row.
     unreadByThread: db.prepare(
-      `SELECT n.thread_id, COUNT(*) AS notifications, SUM(n.highlight) AS highlights
-       ${WITH_READ_POSITIONS}
-       WHERE n.user_id = ? AND n.room_id = ? AND n.notify = 1 AND n.stream_ordering <= ?
-         AND NOT ${IS_READ}
-       GROUP BY n.thread_id`,
+      `SELECT tn.name AS thread_id, COUNT(*) AS notifications, SUM(n.highlight) AS highlights
+       FROM push_notifications n JOIN push_names tn ON tn.id = n.thread_nid
+       LEFT JOIN push_read_positions t
+         ON t.user_id = @userId AND t.room_id = @roomId AND t.thread_id = tn.name
+       WHERE n.user_nid = @user AND n.room_nid = @room AND n.stream_ordering <= @upTo
+         AND n.stream_ordering > COALESCE((SELECT stream_ordering FROM push_read_positions
+           WHERE user_id = @userId AND room_id = @roomId AND thread_id = ''), 0)
+         AND n.stream_ordering > COALESCE(t.stream_ordering, 0)
+       GROUP BY n.thread_nid`,
     ),
     totalUnread: db
       .prepare(
-        `SELECT COUNT(*) ${WITH_READ_POSITIONS}
-         WHERE n.user_id = ? AND n.notify = 1 AND NOT ${IS_READ}`,
+        `SELECT COUNT(*) FROM push_notifications n ${WITH_NAMES} ${WITH_READ_POSITIONS}
+         WHERE n.user_nid = ? AND NOT ${IS_READ}`,
       )
       .pluck(),
     roomsChanged: db
       .prepare(
-        `SELECT room_id FROM push_notifications
-           WHERE user_id = ? AND stream_ordering > ? AND stream_ordering <= ?
+        `SELECT rn.name FROM push_notifications n JOIN push_names rn ON rn.id = n.room_nid
+           WHERE n.user_nid = @user AND n.stream_ordering > @after AND n.stream_ordering <= @upTo
          UNION
          SELECT room_id FROM push_read_positions
-           WHERE user_id = ? AND stream_ordering > ? AND stream_ordering <= ?`,
+           WHERE user_id = @userId AND stream_ordering > @after AND stream_ordering <= @upTo`,
       )
       .pluck(),
     page: db.prepare(
-      `SELECT n.*, ${IS_READ} AS is_read ${WITH_READ_POSITIONS}
-       WHERE n.user_id = ? AND n.stream_ordering < ? AND (? = 0 OR n.highlight = 1)
+      `SELECT ${NOTIFICATION_COLUMNS}, ${IS_READ} AS is_read
+       FROM push_notifications n ${WITH_NAMES} ${WITH_READ_POSITIONS}
+       WHERE n.user_nid = ? AND n.stream_ordering < ? AND (? = 0 OR n.highlight = 1)
        ORDER BY n.stream_ordering DESC LIMIT ?`,
     ),
     unreadAfter: db.prepare(
-      `SELECT n.* ${WITH_READ_POSITIONS}
-       WHERE n.user_id = ? AND n.stream_ordering > ? AND n.notify = 1 AND NOT ${IS_READ}
+      `SELECT ${NOTIFICATION_COLUMNS}
+       FROM push_notifications n ${WITH_NAMES} ${WITH_READ_POSITIONS}
+       WHERE n.user_nid = ? AND n.stream_ordering > ? AND NOT ${IS_READ}
        ORDER BY n.stream_ordering ASC LIMIT ?`,
     ),
   };
