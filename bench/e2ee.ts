@@ -7,9 +7,8 @@
  *   to `*`; the time until every device has the message, p50/p99 over sends.
  * Setup (registration, logins, uploads) is not measured.
  */
+import { clientRequest } from './http-client.js';
 import { registerUser, summarise, type Measurement } from './workloads.js';
-
-const CLIENT = '/_matrix/client/v3';
 
 export interface KeysClaimOptions {
   users: number;
@@ -154,24 +153,12 @@ async function login(baseUrl: string, username: string, userId: string): Promise
   return { userId, deviceId: body.device_id, token: body.access_token };
 }
 
-async function call(
+function call(
   baseUrl: string,
   method: string,
   path: string,
   device: Device | undefined,
-  body?: unknown,
+  body?: object,
 ): Promise<unknown> {
-  const headers: Record<string, string> = {};
-  if (device) headers.authorization = `Bearer ${device.token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${baseUrl}${CLIENT}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const json = (await response.json()) as unknown;
-  if (!response.ok)
-    throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
+  return clientRequest<unknown>(baseUrl, method, device?.token, path, body);
 }

@@ -6,9 +6,8 @@
  * rounds. Setup and the unmeasured steps between rounds (typing stops, the
  * message to receipt is sent) are drained before each measurement.
  */
+import { clientRequest } from './http-client.js';
 import { registerMany, summarise, type BenchAccount, type Measurement } from './workloads.js';
-
-const CLIENT = '/_matrix/client/v3';
 
 export interface EphemeralFanOutOptions {
   users: number;
@@ -150,24 +149,6 @@ function sync(baseUrl: string, account: Account, since?: string, timeoutMs = 0) 
   return call(baseUrl, account, 'GET', `/sync?${query}`) as Promise<SyncBody>;
 }
 
-async function call(
-  baseUrl: string,
-  account: Account,
-  method: string,
-  path: string,
-  body?: object,
-) {
-  const response = await fetch(baseUrl + CLIENT + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${account.token}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(60_000),
-  });
-  const json: unknown = await response.json();
-  if (!response.ok)
-    throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
+function call(baseUrl: string, account: Account, method: string, path: string, body?: object) {
+  return clientRequest<unknown>(baseUrl, method, account.token, path, body);
 }

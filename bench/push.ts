@@ -7,10 +7,10 @@
  * against a Weft with `push.enabled: false` (ending when the sends are
  * answered) gives the ratio. Setup (registration, joins) is not measured.
  */
+import { clientRequest } from './http-client.js';
 import { startWeftServer } from './server-process.js';
 import { registerUser } from './workloads.js';
 
-const CLIENT = '/_matrix/client/v3';
 /** Registrations and joins run this many at a time during setup. */
 const SETUP_CONCURRENCY = 8;
 
@@ -98,17 +98,8 @@ async function untilCounted(baseUrl: string, token: string, roomId: string, expe
 
 type Body = Record<string, unknown>;
 
-async function call(baseUrl: string, method: string, path: string, token: string, body?: Body) {
-  const response = await fetch(`${baseUrl}${CLIENT}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const json = (await response.json()) as Body;
-  if (!response.ok)
-    throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
+function call(baseUrl: string, method: string, path: string, token: string, body?: Body) {
+  return clientRequest<Body>(baseUrl, method, token, path, body);
 }
 
 function range(n: number): number[] {

@@ -7,9 +7,11 @@
  * their roots, so every page holds roots only and the two runs read the same
  * number of events. Setup requests are not measured.
  */
+import { CLIENT, callJson } from './http-client.js';
 import { percentile, registerUser } from './workloads.js';
 
-const CLIENT = '/_matrix/client/v3';
+/** Each request's timeout. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface ThreadedMessagesOptions {
   /** Thread roots (and plain messages) per room. */
@@ -133,15 +135,9 @@ class Client {
   }
 
   private async request<T>(method: string, path: string, body?: object): Promise<T> {
-    const response = await fetch(`${this.baseUrl}${CLIENT}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-    const json = (await response.json()) as T;
-    if (!response.ok)
-      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-    return json;
+    const url = this.baseUrl + CLIENT + path;
+    const { ok, status, json } = await callJson(method, url, this.token, body, REQUEST_TIMEOUT_MS);
+    if (!ok) throw new Error(`${method} ${path}: ${status} ${JSON.stringify(json)}`);
+    return json as T;
   }
 }
