@@ -52,11 +52,16 @@ export class RelationAggregator {
     events: readonly EventRecord[],
     userId: string,
   ): Promise<Map<string, EventAggregations>> {
-    const eligible = unique(events.filter((e) => mayBundle(shapeOf(e), 'other')));
+    const relations = this.storage.relations;
+    const eligible = unique(
+      events.filter(
+        (e) =>
+          mayBundle(shapeOf(e), 'other') && relations.mayHaveChildren(e.eventId, e.streamOrdering),
+      ),
+    );
     if (eligible.length === 0) return new Map();
     const roots = eligible.filter((e) => mayBundle(shapeOf(e), 'thread'));
     const originals = eligible.filter((e) => e.redactedBy === undefined);
-    const relations = this.storage.relations;
     const [summaries, participated, edits, references] = await Promise.all([
       relations.threadSummaries(roots.map((e) => e.eventId)),
       relations.threadsWithSender(

@@ -743,6 +743,11 @@ export interface ThreadsQuery {
 export interface RelationStore {
   /** The thread an event belongs to: its root's ID, or 'main' (receipts, push counts). */
   threadOf(eventId: string): Promise<string>;
+  /**
+   * False only when the event certainly has no child (no relation names it),
+   * known without a query; a store that cannot tell answers true.
+   */
+  mayHaveChildren(eventId: string, streamOrdering: number): boolean;
   /** The children of the given parents with this rel_type, oldest first. */
   childrenOfType(parentIds: string[], relType: string): Promise<RelationRecord[]>;
   /** Count and newest event of each given root that has a thread. */

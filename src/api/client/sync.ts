@@ -113,6 +113,9 @@ export function booleanParam(text: string | undefined, name: string): boolean | 
  */
 export function abortedWhenClosed(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  reply.raw.once('close', () => controller.abort());
+  // An answered request closes too: aborting then would only build an unused DOMException.
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
   return controller.signal;
 }

@@ -15,7 +15,8 @@
  * scan of the unread rows, so counts are cached per (user, room): a cached
  * entry always covers every notification up to the evaluation progress, as
  * `recordEvaluated` adds its new rows to the cached entries and any read move
- * drops the room's entry.
+ * drops the room's entry. Likewise the newest position of each user's rows
+ * is kept, so that a /sync with nothing new for the user asks no query.
  */
 import type {
   EvaluatedEvents,
@@ -31,6 +32,7 @@ import { derivedDataTransaction, type SqliteDatabase } from './database.js';
 /** The read position row of an unthreaded receipt: it covers every thread. */
 const EVERY_THREAD = '';
 const UNREAD_CACHE_SIZE = 50_000;
+const CHANGE_MARKS_SIZE = 100_000;
 
 type UnreadByThread = Map<string, UnreadCounts>;
 
@@ -82,9 +84,16 @@ export class SqliteNotificationStore implements NotificationStore {
   private readonly unread = new LruCache<string, UnreadByThread>(UNREAD_CACHE_SIZE);
   /** The evaluation progress as last stored; undefined until first read. */
   private evaluated: number | undefined;
+  /** Per user: no notification or read position row of theirs is at a later position. */
+  private readonly changedUpTo = new Map<string, number>();
+  /** The same bound for users not in `changedUpTo` (rows from before start, or forgotten marks). */
+  private changeFloor: number;
+  private newestChange: number;
 
   constructor(private readonly db: SqliteDatabase) {
     this.statements = prepare(db);
+    this.changeFloor = (this.statements.maxEventPosition.get() as number | null) ?? 0;
+    this.newestChange = this.changeFloor;
   }
 
   async evaluatedUpTo(): Promise<number> {
@@ -116,6 +125,7 @@ export class SqliteNotificationStore implements NotificationStore {
       for (const move of result.readMoves) this.moveReadPosition(move);
       s.setProgress.run(result.evaluatedUpTo);
     });
+    for (const n of inserted) this.noteChange(n.userId, n.streamOrdering);
     for (const [name, nid] of added) this.nids.set(name, nid);
     this.evaluated = result.evaluatedUpTo;
     for (const n of inserted) {
@@ -170,6 +180,7 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async roomsChanged(userId: string, after: number, upTo: number): Promise<string[]> {
+    if ((this.changedUpTo.get(userId) ?? this.changeFloor) <= after) return [];
     const user = this.nidOf(userId) ?? -1;
     return this.statements.roomsChanged.all({ user, userId, after, upTo }) as string[];
   }
@@ -201,6 +212,17 @@ export class SqliteNotificationStore implements NotificationStore {
   private moveReadPosition(move: ReadMove): void {
     const thread = move.threadId ?? EVERY_THREAD;
     this.statements.moveRead.run(move.userId, move.roomId, thread, move.streamOrdering);
+    this.noteChange(move.userId, move.streamOrdering);
+  }
+
+  private noteChange(userId: string, position: number): void {
+    if (this.changedUpTo.size >= CHANGE_MARKS_SIZE) {
+      // Forgetting every mark at once keeps the floor exact for all users.
+      this.changedUpTo.clear();
+      this.changeFloor = this.newestChange;
+    }
+    this.changedUpTo.set(userId, Math.max(this.changedUpTo.get(userId) ?? 0, position));
+    this.newestChange = Math.max(this.newestChange, position);
   }
 
   /** The name's ID, if anything was ever stored under it. */
@@ -254,6 +276,7 @@ function prepare(db: SqliteDatabase) {
       `INSERT INTO push_progress (name, stream_ordering) VALUES ('evaluated', ?)
        ON CONFLICT (name) DO UPDATE SET stream_ordering = excluded.stream_ordering`,
     ),
+    maxEventPosition: db.prepare('SELECT MAX(stream_ordering) FROM events').pluck(),
     selectName: db.prepare(`SELECT id FROM push_names WHERE name = ?`).pluck(),
     insertName: db.prepare(`INSERT OR IGNORE INTO push_names (name) VALUES (?)`),
     // A re-evaluated event (after a crash between commit and progress) keeps its first row.

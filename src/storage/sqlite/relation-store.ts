@@ -60,18 +60,65 @@ function toRecord(row: RelationRow): RelationRecord {
   return record;
 }
 
+/** Beyond this many parents, the set starts over (see `noteChild`). */
+const MAX_TRACKED_PARENTS = 100_000;
+
+/**
+ * Which events stored by this process have had a child indexed since. Every
+ * event served gets its bundled aggregations looked up, and nearly always
+ * (a new message) it has no child at all: an event stored after `floor` that
+ * is not in `parents` certainly has none, and needs no query. Events from
+ * before `floor` (before start, or before the set last started over) are
+ * unknown. Shared by the writer and the reader of one database.
+ */
+export class RelationParents {
+  private readonly parents = new Set<string>();
+  private floor: number;
+  private newest: number;
+
+  constructor(db: SqliteDatabase) {
+    const newest = db.prepare('SELECT MAX(stream_ordering) FROM events').pluck().get();
+    this.floor = (newest as number | null) ?? 0;
+    this.newest = this.floor;
+  }
+
+  /** False only when the event certainly has no child. */
+  mayHaveChildren(eventId: string, streamOrdering: number): boolean {
+    return streamOrdering <= this.floor || this.parents.has(eventId);
+  }
+
+  noteStored(streamOrdering: number): void {
+    this.newest = Math.max(this.newest, streamOrdering);
+  }
+
+  noteChild(parentId: string): void {
+    if (this.parents.size >= MAX_TRACKED_PARENTS) {
+      // Everything stored so far becomes unknown, which keeps the answers exact.
+      this.parents.clear();
+      this.floor = this.newest;
+    }
+    this.parents.add(parentId);
+  }
+}
+
 /** Keeps the index in step with the events table; called inside the room store's transaction. */
 export class RelationIndexWriter {
   private readonly statements;
 
-  constructor(db: SqliteDatabase) {
+  constructor(
+    db: SqliteDatabase,
+    private readonly parents: RelationParents,
+  ) {
     this.statements = prepareWrites(db);
   }
 
   /** Records the event's relationship, if it has one whose parent is not in another room. */
   index(eventId: string, roomId: string, pdu: Pdu, streamOrdering: number): void {
+    this.parents.noteStored(streamOrdering);
     const relation = relationOf(pdu.content);
     if (!relation) return;
+    // Noted before the checks below: a parent wrongly noted only costs a query.
+    this.parents.noteChild(relation.eventId);
     const s = this.statements;
     const parentRoom = s.selectEventRoom.get(relation.eventId) as string | undefined;
     // The spec: a relationship across rooms is ignored.
@@ -117,8 +164,15 @@ export class RelationIndexWriter {
 export class SqliteRelationStore implements RelationStore {
   private readonly statements;
 
-  constructor(db: SqliteDatabase) {
+  constructor(
+    db: SqliteDatabase,
+    private readonly parents: RelationParents,
+  ) {
     this.statements = prepareReads(db);
+  }
+
+  mayHaveChildren(eventId: string, streamOrdering: number): boolean {
+    return this.parents.mayHaveChildren(eventId, streamOrdering);
   }
 
   async threadOf(eventId: string): Promise<string> {

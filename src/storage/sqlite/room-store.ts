@@ -22,7 +22,7 @@ import type {
 } from '../storage.js';
 import type { SqliteDatabase } from './database.js';
 import { LruCache } from '../../util/lru-cache.js';
-import { RelationIndexWriter } from './relation-store.js';
+import { RelationIndexWriter, type RelationParents } from './relation-store.js';
 
 const SNAPSHOT_INTERVAL = 64;
 /** Events and resolved state groups kept in memory (reads of hot rooms' state repeat a lot). */
@@ -69,9 +69,12 @@ export class SqliteRoomStore implements RoomStore {
   /** State groups never change once committed: their resolved state is cached. */
   private readonly groupCache = new LruCache<number, StateIds>(GROUP_CACHE_SIZE);
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    relationParents: RelationParents,
+  ) {
     this.statements = prepare(db);
-    this.relations = new RelationIndexWriter(db);
+    this.relations = new RelationIndexWriter(db, relationParents);
   }
 
   async createRoom(room: RoomRecord, now: number): Promise<void> {

@@ -24,7 +24,7 @@ import { SqlitePresenceStore } from './presence-store.js';
 import { SqlitePushRuleStore } from './push-rule-store.js';
 import { SqliteReceiptStore } from './receipt-store.js';
 import { SqliteReportStore } from './report-store.js';
-import { SqliteRelationStore } from './relation-store.js';
+import { RelationParents, SqliteRelationStore } from './relation-store.js';
 import { SqliteNotificationStore } from './notification-store.js';
 import { PusherCleanup, SqlitePusherStore } from './pusher-store.js';
 import { SqliteRoomStore } from './room-store.js';
@@ -70,8 +70,9 @@ const toDevice = (row: DeviceRow): DeviceRecord => ({
 export function openSqliteStorage(file: string): Storage {
   const db = openDatabase(file);
   const profiles = new SqliteProfileStore(db);
+  const relationParents = new RelationParents(db);
   return {
-    rooms: new SqliteRoomStore(db),
+    rooms: new SqliteRoomStore(db, relationParents),
     directory: new SqliteDirectoryStore(db),
     users: new SqliteUserStore(db, profiles),
     profiles,
@@ -91,7 +92,7 @@ export function openSqliteStorage(file: string): Storage {
     presence: new SqlitePresenceStore(db),
     userDirectory: new SqliteUserDirectoryStore(db),
     reports: new SqliteReportStore(db),
-    relations: new SqliteRelationStore(db),
+    relations: new SqliteRelationStore(db, relationParents),
     notifications: new SqliteNotificationStore(db),
     pushers: new SqlitePusherStore(db),
     close: async () => {
