@@ -242,7 +242,7 @@ async function startPositions(
 export function buildWeft(config: Config, logger: Logger) {
   mkdirSync(config.data_dir, { recursive: true });
   const keys = loadOrCreateServerKeys(config.data_dir, config.server_name);
-  const storage = openSqliteStorage(databasePath(config));
+  const storage = openSqliteStorage(databasePath(config), { writerThread: true });
   const sessions = new SessionService(storage);
   const login = new LoginService(config, storage, sessions, keys.loginTokenSecret);
   const rl = config.rate_limits;

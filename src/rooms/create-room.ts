@@ -65,7 +65,7 @@ export async function createRoom(
       const room = { roomId, version: version.id, creator };
       await storage.rooms.createRoom(room, Date.now());
       await storage.rooms.persistEvent({ eventId: createId, roomId, pdu: create });
-      for (const draft of drafts) await rooms.buildAndStore(room, creator, draft);
+      await rooms.buildAndStoreAll(room, creator, drafts);
     });
   } catch (err) {
     if (alias) await storage.directory.deleteAlias(alias);

@@ -3,14 +3,19 @@
  * (see `scheduleFlush`) are stored in one transaction, so one disk sync covers
  * them all. Each caller is answered only after the transaction holding its
  * event has committed, which keeps the promise that nothing acknowledged is
- * lost. If a batch fails, every event in it fails, and so does any later event
+ * lost. A batch is handed to storage without waiting for the one before to
+ * commit (the writer thread stores them in order, and together when several
+ * wait), so the next batch is on its way during a commit.
+ *
+ * If a batch fails, every event in it fails, and so does any later event
  * built on top of one of them: the room's generation moves on and `onFailure`
- * lets the builder forget its state.
+ * lets the builder forget its state. Batches already handed to the writer
+ * thread when it failed are refused by it (see writer-thread.ts).
  */
 import type { EventRecord, NewRoomEvent, Storage } from '../storage/storage.js';
 
 /** Bounds on how long a batch waits for more events (see `scheduleFlush`), for latency. */
-const MAX_BATCH_WAIT_MS = 5;
+const MAX_BATCH_WAIT_MS = 2;
 const MAX_BATCH_EVENTS = 256;
 
 interface Queued {
@@ -22,7 +27,6 @@ interface Queued {
 
 export class PersistQueue {
   private queue: Queued[] = [];
-  private flushing = false;
   private readonly generations = new Map<string, number>();
 
   constructor(
@@ -35,7 +39,7 @@ export class PersistQueue {
   enqueue(event: NewRoomEvent): Promise<EventRecord> {
     return new Promise((resolve, reject) => {
       this.queue.push({ event, generation: this.generationOf(event.roomId), resolve, reject });
-      if (this.queue.length === 1 && !this.flushing) this.scheduleFlush();
+      if (this.queue.length === 1) this.scheduleFlush();
     });
   }
 
@@ -54,22 +58,15 @@ export class PersistQueue {
       seen = this.queue.length;
       const young = performance.now() - since < MAX_BATCH_WAIT_MS;
       if (growing && young && seen < MAX_BATCH_EVENTS) setImmediate(check);
-      else void this.flush();
+      else this.flush();
     };
     setImmediate(check);
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        await this.commit(batch.filter((q) => this.stillValid(q)));
-      }
-    } finally {
-      this.flushing = false;
-    }
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    void this.commit(batch.filter((q) => this.stillValid(q)));
   }
 
   /** An event built before a failure in its room stands on events that were never stored. */

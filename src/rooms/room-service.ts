@@ -169,6 +169,25 @@ export class RoomService {
   }
 
   /**
+   * `buildAndStore` for several events in a row (room creation): each is built
+   * on the one before without waiting for its commit, so they share commits.
+   */
+  async buildAndStoreAll(
+    room: RoomRecord,
+    sender: string,
+    drafts: EventDraft[],
+  ): Promise<EventRecord[]> {
+    const committed: Promise<EventRecord>[] = [];
+    for (const draft of drafts) {
+      const event = (await this.buildAndEnqueue(room, sender, draft)).committed;
+      // Handled even if a later draft throws before Promise.all below is reached.
+      event.catch(() => {});
+      committed.push(event);
+    }
+    return Promise.all(committed);
+  }
+
+  /**
    * Builds, authorises and hands the event to the persist queue; the room's
    * head moves on at once, so the next event can be built before this commits.
    */

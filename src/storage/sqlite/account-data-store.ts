@@ -4,7 +4,7 @@
  * is position order: one writer), and "changes since" is one index range.
  */
 import type { AccountDataRecord, AccountDataStore } from '../storage.js';
-import type { SqliteDatabase } from './database.js';
+import { type SqliteDatabase, writeTransaction } from './database.js';
 
 interface AccountDataRow {
   stream_id: number;
@@ -55,7 +55,8 @@ export class SqliteAccountDataStore implements AccountDataStore {
       'SELECT * FROM account_data WHERE user_id = ? AND room_id = ? ORDER BY stream_id',
     );
     this.selectMax = db.prepare('SELECT COALESCE(MAX(stream_id), 0) FROM account_data').pluck();
-    this.replace = db.transaction(
+    this.replace = writeTransaction(
+      db,
       (userId: string, roomId: string, type: string, json: string): number => {
         this.remove.run(userId, roomId, type);
         return this.insert.get(userId, roomId, type, json) as number;

@@ -5,7 +5,7 @@
  * does not grow the table.
  */
 import type { FilterStore } from '../storage.js';
-import type { SqliteDatabase } from './database.js';
+import { type SqliteDatabase, writeTransaction } from './database.js';
 
 /** The first filter ID of a user; 1 rather than 0, so no client mistakes an ID for "none". */
 const FIRST_FILTER_ID = 1;
@@ -31,7 +31,7 @@ export class SqliteFilterStore implements FilterStore {
       .prepare('SELECT filter_json FROM user_filters WHERE user_id = ? AND filter_id = ?')
       .pluck();
     // One transaction, so that two uploads at once cannot take the same ID.
-    this.addInTransaction = db.transaction((userId: string, filterJson: string): number => {
+    this.addInTransaction = writeTransaction(db, (userId: string, filterJson: string): number => {
       const existing = this.selectSame.get(userId, filterJson) as number | undefined;
       if (existing !== undefined) return existing;
       const max = this.selectMaxId.get(userId) as number | null;

@@ -1,6 +1,6 @@
 /** Server-side key backup (/room_keys): versions and the room keys backed up in them. */
 import type { BackupKeyRecord, BackupVersionRecord, KeyBackupStore } from '../storage.js';
-import type { SqliteDatabase } from './database.js';
+import { type SqliteDatabase, writeTransaction } from './database.js';
 
 interface VersionRow {
   user_id: string;
@@ -134,7 +134,7 @@ export class SqliteKeyBackupStore implements KeyBackupStore {
   }
 
   async deleteVersion(userId: string, version: number): Promise<boolean> {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       if (this.markDeleted.run(userId, version).changes === 0) return false;
       this.deleteRows.run(scope(userId, version));
       return true;
@@ -161,7 +161,7 @@ export class SqliteKeyBackupStore implements KeyBackupStore {
     keys: BackupKeyRecord[],
     better: (candidate: BackupKeyRecord, stored: BackupKeyRecord) => boolean,
   ): Promise<void> {
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       let changed = false;
       for (const key of keys) {
         const row = this.selectKey.get(userId, version, key.roomId, key.sessionId) as
@@ -189,7 +189,7 @@ export class SqliteKeyBackupStore implements KeyBackupStore {
     roomId?: string,
     sessionId?: string,
   ): Promise<void> {
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       this.deleteRows.run(scope(userId, version, roomId, sessionId));
       this.bumpEtag.run(userId, version);
     })();

@@ -28,6 +28,7 @@ import type {
 } from '../storage.js';
 import { LruCache } from '../../util/lru-cache.js';
 import { derivedDataTransaction, type SqliteDatabase } from './database.js';
+import type { SqliteWriter } from './writer.js';
 
 /** The read position row of an unthreaded receipt: it covers every thread. */
 const EVERY_THREAD = '';
@@ -90,7 +91,11 @@ export class SqliteNotificationStore implements NotificationStore {
   private changeFloor: number;
   private newestChange: number;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    /** Commits evaluations on its own connection in a worker thread; without it, here. */
+    private readonly writer?: SqliteWriter,
+  ) {
     this.statements = prepare(db);
     this.changeFloor = (this.statements.maxEventPosition.get() as number | null) ?? 0;
     this.newestChange = this.changeFloor;
@@ -101,13 +106,31 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async recordEvaluated(result: EvaluatedEvents): Promise<void> {
+    const inserted = this.writer
+      ? await this.writer.recordEvaluated(result)
+      : this.writeEvaluated(result);
+    this.evaluated = result.evaluatedUpTo;
+    result.notifications.forEach((n, i) => {
+      if (!inserted[i]) return;
+      this.noteChange(n.userId, n.streamOrdering);
+      const cached = this.unread.get(unreadKey(n.userId, n.roomId));
+      if (cached) cached.set(n.threadId, addOne(cached.get(n.threadId), n.highlight));
+    });
+    for (const move of result.readMoves) this.readMoved(move);
+  }
+
+  /**
+   * The evaluation's transaction: run here, or in the writer thread on its own
+   * connection. Tells for each notification whether it was new.
+   */
+  writeEvaluated(result: EvaluatedEvents): boolean[] {
     const s = this.statements;
     // Names interned by this transaction join the cache only once it commits.
     const added = new Map<string, number>();
     const intern = (name: string) =>
       this.nids.get(name) ?? added.get(name) ?? this.insertName(name, added);
     // Derived from stored events: after a power cut, evaluation resumes from the mark.
-    const inserted: NotificationRecord[] = [];
+    const inserted: boolean[] = [];
     derivedDataTransaction(this.db, () => {
       for (const n of result.notifications) {
         const { changes } = s.insertNotification.run(
@@ -120,19 +143,13 @@ export class SqliteNotificationStore implements NotificationStore {
           n.highlight ? 1 : 0,
           n.ts,
         );
-        if (changes > 0) inserted.push(n);
+        inserted.push(changes > 0);
       }
       for (const move of result.readMoves) this.moveReadPosition(move);
       s.setProgress.run(result.evaluatedUpTo);
     });
-    for (const n of inserted) this.noteChange(n.userId, n.streamOrdering);
     for (const [name, nid] of added) this.nids.set(name, nid);
-    this.evaluated = result.evaluatedUpTo;
-    for (const n of inserted) {
-      const cached = this.unread.get(unreadKey(n.userId, n.roomId));
-      if (cached) cached.set(n.threadId, addOne(cached.get(n.threadId), n.highlight));
-    }
-    for (const move of result.readMoves) this.unread.delete(unreadKey(move.userId, move.roomId));
+    return inserted;
   }
 
   async eventIdsAfter(after: number, upTo: number, limit: number): Promise<string[]> {
@@ -141,7 +158,7 @@ export class SqliteNotificationStore implements NotificationStore {
 
   async markRead(move: ReadMove): Promise<void> {
     this.moveReadPosition(move);
-    this.unread.delete(unreadKey(move.userId, move.roomId));
+    this.readMoved(move);
   }
 
   async unreadByThread(userId: string, roomId: string, upTo: number): Promise<UnreadByThread> {
@@ -212,7 +229,12 @@ export class SqliteNotificationStore implements NotificationStore {
   private moveReadPosition(move: ReadMove): void {
     const thread = move.threadId ?? EVERY_THREAD;
     this.statements.moveRead.run(move.userId, move.roomId, thread, move.streamOrdering);
+  }
+
+  /** After a read position moved (committed): the room's counts are read again. */
+  private readMoved(move: ReadMove): void {
     this.noteChange(move.userId, move.streamOrdering);
+    this.unread.delete(unreadKey(move.userId, move.roomId));
   }
 
   private noteChange(userId: string, position: number): void {

@@ -3,7 +3,7 @@
  * AUTOINCREMENT `stream_id` is the presence stream position.
  */
 import type { PresenceRecord, PresenceStore } from '../storage.js';
-import type { SqliteDatabase } from './database.js';
+import { type SqliteDatabase, writeTransaction } from './database.js';
 
 interface PresenceRow {
   stream_id: number;
@@ -63,7 +63,7 @@ export class SqlitePresenceStore implements PresenceStore {
       .pluck();
     this.selectMax = db.prepare('SELECT COALESCE(MAX(stream_id), 0) FROM presence').pluck();
     this.selectNotOffline = db.prepare("SELECT * FROM presence WHERE state != 'offline'");
-    this.replace = db.transaction((r: Omit<PresenceRecord, 'streamId'>): number => {
+    this.replace = writeTransaction(db, (r: Omit<PresenceRecord, 'streamId'>): number => {
       this.remove.run(r.userId);
       return this.insert.get(r.userId, r.state, r.statusMsg ?? null, r.lastActiveTs) as number;
     });

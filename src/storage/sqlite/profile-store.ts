@@ -4,7 +4,7 @@
  * (m.tz, custom keys) as JSON; and the queue of member-event propagations.
  */
 import type { Profile, ProfileStore } from '../storage.js';
-import type { SqliteDatabase } from './database.js';
+import { type SqliteDatabase, writeTransaction } from './database.js';
 
 interface ProfileRow {
   displayname: string | null;
@@ -56,7 +56,8 @@ export class SqliteProfileStore implements ProfileStore {
     this.clearPropagation = db.prepare(
       'DELETE FROM profile_propagations WHERE user_id = ? AND generation = ?',
     );
-    this.replaceFields = db.transaction(
+    this.replaceFields = writeTransaction(
+      db,
       (userId: string, fields: Record<string, unknown>, propagate: boolean) => {
         const { displayname, avatar_url: avatarUrl, ...others } = fields;
         this.upsertFields.run(

@@ -4,7 +4,7 @@
  * through the user's notifications.
  */
 import type { PusherRecord, PusherStore } from '../storage.js';
-import type { SqliteDatabase } from './database.js';
+import { type SqliteDatabase, writeTransaction } from './database.js';
 
 interface PusherRow {
   user_id: string;
@@ -76,7 +76,7 @@ export class SqlitePusherStore implements PusherStore {
   }
 
   async put(p: PusherRecord, append: boolean): Promise<void> {
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       if (!append) this.statements.deleteOthers.run(p.appId, p.pushkey, p.userId);
       this.statements.upsert.run(
         p.userId,

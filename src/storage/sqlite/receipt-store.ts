@@ -3,7 +3,7 @@
  * change so that the AUTOINCREMENT `stream_id` is the receipts stream position.
  */
 import type { NewReceipt, ReceiptRecord, ReceiptStore } from '../storage.js';
-import type { SqliteDatabase } from './database.js';
+import { type SqliteDatabase, writeTransaction } from './database.js';
 
 interface ReceiptRow {
   stream_id: number;
@@ -52,7 +52,7 @@ export class SqliteReceiptStore implements ReceiptStore {
     );
     this.selectRoom = db.prepare('SELECT * FROM receipts WHERE room_id = ? ORDER BY stream_id');
     this.selectMax = db.prepare('SELECT COALESCE(MAX(stream_id), 0) FROM receipts').pluck();
-    this.replace = db.transaction((r: NewReceipt): number | undefined => {
+    this.replace = writeTransaction(db, (r: NewReceipt): number | undefined => {
       const keyValues = [r.roomId, r.receiptType, r.userId, r.threadId ?? UNTHREADED];
       const stored = this.storedPosition.get(...keyValues) as number | undefined;
       // The spec: a receipt for an event before the one already receipted changes nothing.

@@ -69,7 +69,8 @@ const MAX_TRACKED_PARENTS = 100_000;
  * (a new message) it has no child at all: an event stored after `floor` that
  * is not in `parents` certainly has none, and needs no query. Events from
  * before `floor` (before start, or before the set last started over) are
- * unknown. Shared by the writer and the reader of one database.
+ * unknown. The room store notes each commit, in commit order (a parent noted
+ * for a child the index then ignores, across rooms, only costs a query).
  */
 export class RelationParents {
   private readonly parents = new Set<string>();
@@ -91,6 +92,16 @@ export class RelationParents {
     this.newest = Math.max(this.newest, streamOrdering);
   }
 
+  /**
+   * The newest position the room store has reported committed. The writer
+   * thread commits before the main thread hears of it: aggregations stop
+   * here, so that no client counts a child in a parent's aggregation and
+   * then again when it arrives in its timeline.
+   */
+  reportedUpTo(): number {
+    return this.newest;
+  }
+
   noteChild(parentId: string): void {
     if (this.parents.size >= MAX_TRACKED_PARENTS) {
       // Everything stored so far becomes unknown, which keeps the answers exact.
@@ -105,20 +116,14 @@ export class RelationParents {
 export class RelationIndexWriter {
   private readonly statements;
 
-  constructor(
-    db: SqliteDatabase,
-    private readonly parents: RelationParents,
-  ) {
+  constructor(db: SqliteDatabase) {
     this.statements = prepareWrites(db);
   }
 
   /** Records the event's relationship, if it has one whose parent is not in another room. */
   index(eventId: string, roomId: string, pdu: Pdu, streamOrdering: number): void {
-    this.parents.noteStored(streamOrdering);
     const relation = relationOf(pdu.content);
     if (!relation) return;
-    // Noted before the checks below: a parent wrongly noted only costs a query.
-    this.parents.noteChild(relation.eventId);
     const s = this.statements;
     const parentRoom = s.selectEventRoom.get(relation.eventId) as string | undefined;
     // The spec: a relationship across rooms is ignored.
@@ -185,13 +190,17 @@ export class SqliteRelationStore implements RelationStore {
     const rows = this.statements.selectChildrenOfType.all(
       JSON.stringify(parentIds),
       relType,
+      this.parents.reportedUpTo(),
     ) as RelationRow[];
     return rows.map(toRecord);
   }
 
   async threadSummaries(rootIds: string[]): Promise<ThreadSummary[]> {
     if (rootIds.length === 0) return [];
-    return this.statements.selectThreadSummaries.all(JSON.stringify(rootIds)) as ThreadSummary[];
+    return this.statements.selectThreadSummaries.all({
+      roots: JSON.stringify(rootIds),
+      upTo: this.parents.reportedUpTo(),
+    }) as ThreadSummary[];
   }
 
   async threadsWithSender(rootIds: string[], userId: string): Promise<Set<string>> {
@@ -199,6 +208,7 @@ export class SqliteRelationStore implements RelationStore {
     const roots = this.statements.selectThreadsWithSender.all(
       JSON.stringify(rootIds),
       userId,
+      this.parents.reportedUpTo(),
     ) as string[];
     return new Set(roots);
   }
@@ -289,22 +299,26 @@ function prepareReads(db: SqliteDatabase) {
     selectChildrenOfType: db.prepare(
       `SELECT ${COLUMNS} FROM event_relations
        WHERE relates_to IN (SELECT value FROM json_each(?)) AND rel_type = ?
+         AND stream_ordering <= ?
        ORDER BY stream_ordering ASC`,
     ),
     selectThreadSummaries: db.prepare(
-      `SELECT t.root_id AS rootId,
+      `SELECT * FROM (SELECT t.root_id AS rootId,
          (SELECT COUNT(*) FROM event_relations r
-          WHERE r.relates_to = t.root_id AND r.rel_type = '${REL_THREAD}') AS count,
+          WHERE r.relates_to = t.root_id AND r.rel_type = '${REL_THREAD}'
+            AND r.stream_ordering <= :upTo) AS count,
          (SELECT r.event_id FROM event_relations r
           WHERE r.relates_to = t.root_id AND r.rel_type = '${REL_THREAD}'
+            AND r.stream_ordering <= :upTo
           ORDER BY r.stream_ordering DESC LIMIT 1) AS latestEventId
-       FROM threads t WHERE t.root_id IN (SELECT value FROM json_each(?))`,
+       FROM threads t WHERE t.root_id IN (SELECT value FROM json_each(:roots)))
+       WHERE count > 0`,
     ),
     selectThreadsWithSender: db
       .prepare(
         `SELECT DISTINCT relates_to FROM event_relations
          WHERE relates_to IN (SELECT value FROM json_each(?))
-           AND rel_type = '${REL_THREAD}' AND sender = ?`,
+           AND rel_type = '${REL_THREAD}' AND sender = ? AND stream_ordering <= ?`,
       )
       .pluck(),
     selectAnnotation: db

@@ -20,9 +20,11 @@ import type {
   RoomStore,
   StateIds,
 } from '../storage.js';
-import type { SqliteDatabase } from './database.js';
+import { type SqliteDatabase, writeTransaction } from './database.js';
 import { LruCache } from '../../util/lru-cache.js';
+import { relationOf } from '../../relations/relation-rules.js';
 import { RelationIndexWriter, type RelationParents } from './relation-store.js';
+import type { PersistedEvent, SqliteWriter } from './writer.js';
 
 const SNAPSHOT_INTERVAL = 64;
 /** Events and resolved state groups kept in memory (reads of hot rooms' state repeat a lot). */
@@ -71,10 +73,12 @@ export class SqliteRoomStore implements RoomStore {
 
   constructor(
     private readonly db: SqliteDatabase,
-    relationParents: RelationParents,
+    private readonly relationParents: RelationParents,
+    /** Commits events on its own connection in a worker thread; without it, they commit here. */
+    private readonly writer?: SqliteWriter,
   ) {
     this.statements = prepare(db);
-    this.relations = new RelationIndexWriter(db, relationParents);
+    this.relations = new RelationIndexWriter(db);
   }
 
   async createRoom(room: RoomRecord, now: number): Promise<void> {
@@ -134,11 +138,43 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   async persistEvent(event: NewRoomEvent): Promise<EventRecord> {
-    return this.db.transaction(() => this.persistInTransaction(event))();
+    const [record] = await this.persistEvents([event]);
+    return record!;
   }
 
   async persistEvents(events: NewRoomEvent[]): Promise<EventRecord[]> {
-    return this.db.transaction(() => events.map((event) => this.persistInTransaction(event)))();
+    const persisted = this.writer
+      ? await this.writer.persistEvents(events)
+      : this.writeEvents(events);
+    return events.map((event, i) => this.committed(event, persisted[i]!));
+  }
+
+  /** The events' transaction: run here, or in the writer thread on its own connection. */
+  writeEvents(events: NewRoomEvent[]): PersistedEvent[] {
+    return writeTransaction(this.db, () =>
+      events.map((event) => this.persistInTransaction(event)),
+    )();
+  }
+
+  /** After the commit, in commit order: the caches learn of it, and the record is made. */
+  private committed(event: NewRoomEvent, persisted: PersistedEvent): EventRecord {
+    const { pdu } = event;
+    const redacts =
+      pdu.type === 'm.room.redaction' ? (pdu.redacts ?? pdu.content.redacts) : undefined;
+    if (typeof redacts === 'string') this.eventCache.delete(redacts);
+    this.relationParents.noteStored(persisted.streamOrdering);
+    const parent = relationOf(pdu.content)?.eventId;
+    if (parent !== undefined) this.relationParents.noteChild(parent);
+    const stored: EventRecord = {
+      eventId: event.eventId,
+      roomId: event.roomId,
+      pdu,
+      streamOrdering: persisted.streamOrdering,
+    };
+    if (persisted.replacesState !== undefined) stored.replacesState = persisted.replacesState;
+    const txn = event.transaction;
+    if (txn) stored.transaction = { userId: txn.userId, deviceId: txn.deviceId, txnId: txn.txnId };
+    return stored;
   }
 
   async transactionEvent(
@@ -198,7 +234,7 @@ export class SqliteRoomStore implements RoomStore {
     return this.statements.selectForgotten.all(userId) as string[];
   }
 
-  private persistInTransaction(event: NewRoomEvent): EventRecord {
+  private persistInTransaction(event: NewRoomEvent): PersistedEvent {
     const s = this.statements;
     const { pdu } = event;
     const currentGroup = s.selectRoomGroup.get(event.roomId) as number | null | undefined;
@@ -229,24 +265,16 @@ export class SqliteRoomStore implements RoomStore {
       pdu.type === 'm.room.redaction' ? (pdu.redacts ?? pdu.content.redacts) : undefined;
     if (typeof redacts === 'string') {
       s.insertRedaction.run(redacts, event.eventId);
-      this.eventCache.delete(redacts);
       this.relations.unindex(redacts);
     }
-    this.relations.index(event.eventId, event.roomId, pdu, Number(lastInsertRowid));
+    const streamOrdering = Number(lastInsertRowid);
+    this.relations.index(event.eventId, event.roomId, pdu, streamOrdering);
     for (const prev of pdu.prev_events) s.deleteExtremity.run(event.roomId, prev);
     s.insertExtremity.run(event.roomId, event.eventId);
     const txn = event.transaction;
     if (txn)
       s.insertTransaction.run(txn.userId, txn.deviceId, txn.endpoint, txn.txnId, event.eventId);
-    const stored: EventRecord = {
-      eventId: event.eventId,
-      roomId: event.roomId,
-      pdu,
-      streamOrdering: Number(lastInsertRowid),
-    };
-    if (replacesState !== undefined) stored.replacesState = replacesState;
-    if (txn) stored.transaction = { userId: txn.userId, deviceId: txn.deviceId, txnId: txn.txnId };
-    return stored;
+    return replacesState === undefined ? { streamOrdering } : { streamOrdering, replacesState };
   }
 
   /** Adds the state group after a state event and makes it the room's current state. */

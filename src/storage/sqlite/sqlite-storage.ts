@@ -14,7 +14,7 @@ import type {
   UserRecord,
   UserStore,
 } from '../storage.js';
-import { openDatabase, type SqliteDatabase } from './database.js';
+import { type SqliteDatabase, openDatabase, writeTransaction } from './database.js';
 import { SqliteAccountDataStore } from './account-data-store.js';
 import { SqliteDirectoryStore } from './directory-store.js';
 import { SqliteFilterStore } from './filter-store.js';
@@ -25,6 +25,7 @@ import { SqlitePushRuleStore } from './push-rule-store.js';
 import { SqliteReceiptStore } from './receipt-store.js';
 import { SqliteReportStore } from './report-store.js';
 import { RelationParents, SqliteRelationStore } from './relation-store.js';
+import { SqliteWriter } from './writer.js';
 import { SqliteNotificationStore } from './notification-store.js';
 import { PusherCleanup, SqlitePusherStore } from './pusher-store.js';
 import { SqliteRoomStore } from './room-store.js';
@@ -67,12 +68,22 @@ const toDevice = (row: DeviceRow): DeviceRecord => ({
   lastSeenIp: row.last_seen_ip,
 });
 
-export function openSqliteStorage(file: string): Storage {
+export interface SqliteStorageOptions {
+  /**
+   * Commit events and push evaluations in a worker thread on a second
+   * connection (writer.ts): the server does; tools and unit tests need not.
+   */
+  writerThread?: boolean;
+}
+
+export function openSqliteStorage(file: string, options: SqliteStorageOptions = {}): Storage {
   const db = openDatabase(file);
+  // After openDatabase: the schema is migrated before the writer opens its connection.
+  const writer = options.writerThread ? new SqliteWriter(file) : undefined;
   const profiles = new SqliteProfileStore(db);
   const relationParents = new RelationParents(db);
   return {
-    rooms: new SqliteRoomStore(db, relationParents),
+    rooms: new SqliteRoomStore(db, relationParents, writer),
     directory: new SqliteDirectoryStore(db),
     users: new SqliteUserStore(db, profiles),
     profiles,
@@ -93,9 +104,10 @@ export function openSqliteStorage(file: string): Storage {
     userDirectory: new SqliteUserDirectoryStore(db),
     reports: new SqliteReportStore(db),
     relations: new SqliteRelationStore(db, relationParents),
-    notifications: new SqliteNotificationStore(db),
+    notifications: new SqliteNotificationStore(db, writer),
     pushers: new SqlitePusherStore(db),
     close: async () => {
+      await writer?.close();
       db.close();
     },
   };
@@ -193,7 +205,7 @@ class SqliteUserStore implements UserStore {
   }
 
   async createUser(user: NewUser, session?: NewSession): Promise<boolean> {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const inserted = this.insert.run(
         user.userId,
         user.passwordHash,
@@ -229,7 +241,7 @@ class SqliteUserStore implements UserStore {
   }
 
   async deactivate(userId: string): Promise<string[]> {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       this.markDeactivated.run(userId);
       const devices = this.deviceIds.all(userId) as string[];
       return devices.flatMap((deviceId) => this.sessions.deleteDevice(userId, deviceId));
@@ -270,13 +282,13 @@ class SqliteDeviceStore implements DeviceStore {
   }
 
   async deleteDevices(userId: string, deviceIds: string[]): Promise<string[]> {
-    return this.db.transaction(() =>
+    return writeTransaction(this.db, () =>
       deviceIds.flatMap((deviceId) => this.sessions.deleteDevice(userId, deviceId)),
     )();
   }
 
   async deleteOtherDevices(userId: string, keepDeviceId: string | null): Promise<string[]> {
-    return this.db.transaction(() =>
+    return writeTransaction(this.db, () =>
       (this.selectAll.all(userId) as DeviceRow[])
         .filter((row) => row.device_id !== keepDeviceId)
         .flatMap((row) => this.sessions.deleteDevice(userId, row.device_id)),
@@ -284,7 +296,7 @@ class SqliteDeviceStore implements DeviceStore {
   }
 
   async recordLastSeen(entries: LastSeen[]): Promise<void> {
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       for (const e of entries) this.updateLastSeen.run(e.ts, e.ip, e.userId, e.deviceId);
     })();
   }
@@ -304,7 +316,7 @@ class SqliteTokenStore implements TokenStore {
   }
 
   async createSession(session: NewSession): Promise<string[]> {
-    return this.db.transaction(() => this.sessions.createSession(session))();
+    return writeTransaction(this.db, () => this.sessions.createSession(session))();
   }
 
   async lookup(tokenHash: string): Promise<TokenOwner | undefined> {
