@@ -78,6 +78,15 @@ export class DeviceLists {
   ): Promise<void> {
     const { viewerId, since, upper } = window;
     const own = await this.store.ownMemberChanges(viewerId, since.roomEvents, upper.roomEvents);
+    // Of every joined room, filtered to the encrypted ones below: the same changes as asking
+    // for the encrypted rooms only, and when there are none (the usual case: the range holds
+    // messages, not memberships) the rooms' encryption need not be looked up at all.
+    const inJoined = await this.store.memberChanges(
+      [...window.joinedRoomIds],
+      since.roomEvents,
+      upper.roomEvents,
+    );
+    if (own.length === 0 && inJoined.length === 0) return;
     const encrypted = await this.store.encryptedRooms([...window.joinedRoomIds]);
     const joinedNow = new Set(encrypted);
     // The viewer's own changes come from the device list stream, not from their joins.
@@ -89,8 +98,8 @@ export class DeviceLists {
     for (const roomId of latestPerRoom(own, (m) => LEFT.has(m.membership))) {
       for (const userId of await this.store.joinedMembers(roomId)) leftCandidates.add(userId);
     }
-    const others = await this.store.memberChanges(encrypted, since.roomEvents, upper.roomEvents);
-    for (const change of others) {
+    for (const change of inJoined) {
+      if (!joinedNow.has(change.roomId)) continue;
       if (change.membership === 'join') addOther(change.userId);
       else if (LEFT.has(change.membership)) leftCandidates.add(change.userId);
     }

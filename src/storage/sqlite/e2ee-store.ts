@@ -12,7 +12,66 @@ import type {
   StoredDeviceKeys,
   StoredSignature,
 } from '../storage.js';
-import type { SqliteDatabase } from './database.js';
+import { LruCache } from '../../util/lru-cache.js';
+import { type SqliteDatabase, writeTransaction } from './database.js';
+
+/** Devices whose key counts are remembered; the least recently synced are forgotten. */
+const MAX_CACHED_KEY_COUNTS = 50_000;
+
+/** What every /sync of a device reports: its unclaimed one-time keys and unused fallback keys. */
+interface KeyCounts {
+  oneTimeKeys?: Readonly<Record<string, number>>;
+  unusedFallbackTypes?: readonly string[];
+}
+
+/**
+ * The key counts of devices, as last read from the database, so a /sync that
+ * follows no change reads no SQL. Exact because every write that changes them
+ * forgets the device's entry: an upload, a claim (of its one-time or fallback
+ * key) and the device's deletion, all in this file, the only writers of
+ * e2e_one_time_keys and e2e_fallback_keys. An entry is filled right after its
+ * SQL read with no await between, and writes run in synchronous transactions,
+ * so no read sees (and caches) a write that is later rolled back, and no write
+ * lands between a read and its caching. One per database, shared by the key
+ * store and the device cleanup of every session store.
+ */
+class KeyCountCache {
+  private readonly entries = new LruCache<string, KeyCounts>(MAX_CACHED_KEY_COUNTS);
+
+  get(userId: string, deviceId: string): KeyCounts | undefined {
+    return this.entries.get(deviceKey(userId, deviceId));
+  }
+
+  getOrCreate(userId: string, deviceId: string): KeyCounts {
+    const key = deviceKey(userId, deviceId);
+    let counts = this.entries.get(key);
+    if (!counts) {
+      counts = {};
+      this.entries.set(key, counts);
+    }
+    return counts;
+  }
+
+  /** Must be called by every write that changes the device's keys. */
+  forget(userId: string, deviceId: string): void {
+    this.entries.delete(deviceKey(userId, deviceId));
+  }
+}
+
+/** Unambiguous for any strings (a claim names any user and device). */
+const deviceKey = (userId: string, deviceId: string): string =>
+  `${userId.length}:${userId}${deviceId}`;
+
+const keyCountCaches = new WeakMap<SqliteDatabase, KeyCountCache>();
+
+function keyCountCacheOf(db: SqliteDatabase): KeyCountCache {
+  let cache = keyCountCaches.get(db);
+  if (!cache) {
+    cache = new KeyCountCache();
+    keyCountCaches.set(db, cache);
+  }
+  return cache;
+}
 
 /** Appends to the deviceLists stream; shared by key uploads, device deletion and cross-signing. */
 class DeviceListChanges {
@@ -38,6 +97,7 @@ class DeviceListChanges {
 export class DeviceKeyCleanup {
   private readonly statements;
   private readonly changes;
+  private readonly keyCounts;
 
   constructor(db: SqliteDatabase) {
     this.statements = [
@@ -48,10 +108,16 @@ export class DeviceKeyCleanup {
       'DELETE FROM to_device_messages WHERE user_id = ? AND device_id = ?',
     ].map((sql) => db.prepare(sql));
     this.changes = new DeviceListChanges(db);
+    this.keyCounts = keyCountCacheOf(db);
   }
 
+  /**
+   * The to-device queue states of to-device-store.ts need no update: deleting
+   * messages leaves an empty queue empty and breaks no emptiness proof under way.
+   */
   forgetDevice(userId: string, deviceId: string): void {
     for (const statement of this.statements) statement.run(userId, deviceId);
+    this.keyCounts.forget(userId, deviceId);
     this.changes.record(userId);
   }
 }
@@ -79,9 +145,11 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
   private readonly upsertCrossSigning;
   private readonly selectSignatures;
   private readonly upsertSignature;
+  private readonly keyCounts;
 
   constructor(private readonly db: SqliteDatabase) {
     this.changes = new DeviceListChanges(db);
+    this.keyCounts = keyCountCacheOf(db);
     const keysOfDevices = `SELECT k.user_id, k.device_id, k.key_json, d.display_name
        FROM e2e_device_keys k JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id`;
     this.selectDeviceKeys = db.prepare(`${keysOfDevices} WHERE k.user_id = ? AND k.device_id = ?`);
@@ -166,11 +234,14 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
 
   async uploadKeys(upload: DeviceKeyUpload): Promise<DeviceKeyUploadResult> {
     try {
-      return this.db.transaction(() => this.storeUpload(upload))();
+      return writeTransaction(this.db, () => this.storeUpload(upload))();
     } catch (err) {
       // Thrown inside the transaction, so the keys stored before the conflict roll back too.
       if (err instanceof OneTimeKeyConflict) return { ok: false, conflictingKeyId: err.keyId };
       throw err;
+    } finally {
+      // Committed or rolled back: forgetting is right either way.
+      this.keyCounts.forget(upload.userId, upload.deviceId);
     }
   }
 
@@ -197,16 +268,25 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
     }
   }
 
+  /** A copy each time: callers may change what they get. */
   async oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>> {
+    const cached = this.keyCounts.get(userId, deviceId)?.oneTimeKeys;
+    if (cached) return { ...cached };
     const rows = this.countOneTimeKeys.all(userId, deviceId) as {
       algorithm: string;
       count: number;
     }[];
-    return Object.fromEntries(rows.map((row) => [row.algorithm, row.count]));
+    const counts = Object.fromEntries(rows.map((row) => [row.algorithm, row.count]));
+    this.keyCounts.getOrCreate(userId, deviceId).oneTimeKeys = { ...counts };
+    return counts;
   }
 
   async unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]> {
-    return this.selectUnusedFallback.all(userId, deviceId) as string[];
+    const cached = this.keyCounts.get(userId, deviceId)?.unusedFallbackTypes;
+    if (cached) return [...cached];
+    const types = this.selectUnusedFallback.all(userId, deviceId) as string[];
+    this.keyCounts.getOrCreate(userId, deviceId).unusedFallbackTypes = [...types];
+    return types;
   }
 
   /**
@@ -217,10 +297,12 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
    * of waiting on (or both reading) the same one.
    */
   async claimKeys(claims: KeyClaim[]): Promise<ClaimedKey[]> {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const claimed: ClaimedKey[] = [];
       for (const claim of claims) {
         const { userId, deviceId, algorithm } = claim;
+        // Whether or not it has a key to give, and right even if the transaction rolls back.
+        this.keyCounts.forget(userId, deviceId);
         const row = (this.takeOldestOneTimeKey.get(userId, deviceId, algorithm) ??
           this.useFallbackKey.get(userId, deviceId, algorithm)) as
           { key_id: string; key_json: string } | undefined;
@@ -239,7 +321,7 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
     userId: string,
     keys: Partial<Record<CrossSigningKeyType, string>>,
   ): Promise<number> {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       for (const [type, json] of Object.entries(keys))
         this.upsertCrossSigning.run(userId, type, json);
       return this.changes.record(userId);
@@ -264,7 +346,7 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
   }
 
   async addSignatures(signatures: StoredSignature[]): Promise<number | undefined> {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       for (const s of signatures) {
         this.upsertSignature.run(
           s.targetUserId,
@@ -303,6 +385,77 @@ function sharesEncryptedRoom(other: string): string {
     WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join')`;
 }
 
+/**
+ * Where the newest membership event is, in a stretch (from, to] of the event
+ * stream read once and remembered: a sync range (after, upTo] within it that
+ * starts at or after that event holds no membership change, and needs no query.
+ * Nearly every /sync is such a range (woken by a message, not a membership).
+ *
+ * Exact because the stretch's rows never change once `to` is committed: events
+ * are only ever inserted (never updated or deleted, room-store.ts), at
+ * AUTOINCREMENT positions given under the database's one write lock, so above
+ * every committed one; and `to` is MAX(stream_ordering) as committed when read
+ * (this connection holds no transaction open across an await, and the writer
+ * thread's uncommitted rows are invisible here), with the member event looked
+ * for only up to it. A range reaching past `to` (a newer event, or a
+ * /keys/changes token from the future) first extends the stretch to the newest
+ * committed event, and is left to SQL if still past it.
+ */
+class NewestMemberEvent {
+  private known = false;
+  private from = 0;
+  private to = 0;
+  /** The newest member event's position in (from, to]; `from` when it has none. */
+  private newest = 0;
+  private readonly selectNewestEvent;
+  private readonly selectNewestMember;
+
+  constructor(db: SqliteDatabase) {
+    this.selectNewestEvent = db
+      .prepare('SELECT COALESCE(MAX(stream_ordering), 0) FROM events')
+      .pluck();
+    // Newest first by the primary key: stops at the first member event.
+    this.selectNewestMember = db
+      .prepare(
+        `SELECT stream_ordering FROM events
+         WHERE stream_ordering > ? AND stream_ordering <= ? AND type = 'm.room.member'
+         ORDER BY stream_ordering DESC LIMIT 1`,
+      )
+      .pluck();
+  }
+
+  /** True when certainly no member event has a position in (after, upTo]. */
+  noneIn(after: number, upTo: number): boolean {
+    if (upTo <= after) return true;
+    if (!this.known || after < this.from || upTo > this.to) this.learn(after);
+    return this.from <= after && upTo <= this.to && this.newest <= after;
+  }
+
+  /** Extends the stretch forward to the newest committed event, and back to `after`. */
+  private learn(after: number): void {
+    const committed = this.selectNewestEvent.get() as number;
+    if (!this.known) {
+      this.from = Math.min(after, committed);
+      this.to = this.from;
+      this.newest = this.from;
+      this.known = true;
+    }
+    if (committed > this.to) {
+      const found = this.newestMemberIn(this.to, committed);
+      if (found !== undefined) this.newest = found;
+      this.to = committed;
+    }
+    if (after < this.from) {
+      if (this.newest === this.from) this.newest = this.newestMemberIn(after, this.from) ?? after;
+      this.from = after;
+    }
+  }
+
+  private newestMemberIn(after: number, upTo: number): number | undefined {
+    return this.selectNewestMember.get(after, upTo) as number | undefined;
+  }
+}
+
 export class SqliteDeviceListStore implements DeviceListStore {
   private readonly changes;
   private readonly selectMax;
@@ -314,9 +467,11 @@ export class SqliteDeviceListStore implements DeviceListStore {
   private readonly selectJoined;
   private readonly selectMemberChanges;
   private readonly selectOwnChanges;
+  private readonly newestMemberEvent;
 
   constructor(private readonly db: SqliteDatabase) {
     this.changes = new DeviceListChanges(db);
+    this.newestMemberEvent = new NewestMemberEvent(db);
     this.selectMax = db
       .prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'device_list_changes'`)
       .pluck();
@@ -367,7 +522,7 @@ export class SqliteDeviceListStore implements DeviceListStore {
   }
 
   async recordChange(userId: string): Promise<number> {
-    return this.db.transaction(() => this.changes.record(userId))();
+    return writeTransaction(this.db, () => this.changes.record(userId))();
   }
 
   async latestChangeOf(userId: string): Promise<number | undefined> {
@@ -375,6 +530,8 @@ export class SqliteDeviceListStore implements DeviceListStore {
   }
 
   async changedUsers(viewerId: string, after: number, upTo: number): Promise<string[]> {
+    // An empty range (the device list stream did not move): nothing to read.
+    if (upTo <= after) return [];
     return this.selectChanged.all(after, upTo, viewerId, viewerId) as string[];
   }
 
@@ -395,6 +552,7 @@ export class SqliteDeviceListStore implements DeviceListStore {
   }
 
   async memberChanges(roomIds: string[], after: number, upTo: number): Promise<MemberChange[]> {
+    if (roomIds.length === 0 || this.newestMemberEvent.noneIn(after, upTo)) return [];
     // One range of the event stream (incremental syncs cover few events), not one query per room.
     const rooms = new Set(roomIds);
     const rows = this.selectMemberChanges.all(after, upTo) as MemberRow[];
@@ -402,6 +560,7 @@ export class SqliteDeviceListStore implements DeviceListStore {
   }
 
   async ownMemberChanges(userId: string, after: number, upTo: number): Promise<MemberChange[]> {
+    if (this.newestMemberEvent.noneIn(after, upTo)) return [];
     return (this.selectOwnChanges.all(userId, after, upTo) as MemberRow[]).map(toMemberChange);
   }
 }
