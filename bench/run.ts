@@ -60,6 +60,7 @@ const settings = {
   rooms: envNumber('BENCH_ROOMS', 200),
   fanOutUsers: envNumber('BENCH_FANOUT_USERS', 50),
   fanOutSends: envNumber('BENCH_FANOUT_SENDS', 20),
+  fanOutWarmup: envNumber('BENCH_FANOUT_WARMUP', 20),
   syncRooms: envNumber('BENCH_SYNC_ROOMS', 100),
   syncMessagesPerRoom: envNumber('BENCH_SYNC_MESSAGES_PER_ROOM', 20),
   syncRuns: envNumber('BENCH_SYNC_RUNS', 5),
@@ -90,9 +91,16 @@ const PASSWORD = 'bench-password';
 
 /** Issue 4's workloads: sync fan-out, initial sync of a busy account, /messages paging. */
 async function syncWorkloads(url: string, rows: Row[], checks: string[]): Promise<void> {
-  const { fanOutUsers, fanOutSends, syncRooms, syncMessagesPerRoom, syncRuns } = settings;
-  log(`${fanOutUsers} users long-poll /sync in one room; ${fanOutSends} sends`);
-  const fanOut = await syncFanOut(url, { users: fanOutUsers, sends: fanOutSends });
+  const { fanOutUsers, fanOutSends, fanOutWarmup, syncRooms, syncMessagesPerRoom, syncRuns } =
+    settings;
+  log(
+    `${fanOutUsers} users long-poll /sync in one room; ${fanOutSends} sends (after ${fanOutWarmup} unmeasured)`,
+  );
+  const fanOut = await syncFanOut(url, {
+    users: fanOutUsers,
+    sends: fanOutSends,
+    warmupSends: fanOutWarmup,
+  });
   rows.push({
     workload: 'sync fan-out',
     measurement: fanOut,

@@ -283,9 +283,17 @@ export class NotificationService {
     // What does not depend on the member is decided once per distinct ruleset.
     const bound = new Map<CompiledRuleset, BoundRuleset>();
     const ts = Date.now();
-    for (const userId of this.recipientsOf(record, state)) {
+    const recipients = this.recipientsOf(record, state);
+    // Looked up together, and each ruleset loaded only once: every await in the loop below
+    // would let all the /sync requests woken by this event (which wait for its counts) take
+    // a turn first, so evaluating a big room's event would end after all of them.
+    const ignored = await Promise.all(recipients.map((userId) => this.ignoredBy(userId)));
+    await Promise.all(
+      recipients.filter((u) => !this.rulesets.has(u)).map((u) => this.loadRuleset(u)),
+    );
+    for (const [i, userId] of recipients.entries()) {
       // The spec's ignoring of users: nothing from an ignored sender reaches the user.
-      if ((await this.ignoredBy(userId)).has(sender)) continue;
+      if (ignored[i]!.has(sender)) continue;
       const rules = this.rulesets.get(userId) ?? (await this.loadRuleset(userId));
       let rulesForEvent = bound.get(rules);
       if (!rulesForEvent) {

@@ -30,6 +30,8 @@ const SNAPSHOT_INTERVAL = 64;
 /** Events and resolved state groups kept in memory (reads of hot rooms' state repeat a lot). */
 const EVENT_CACHE_SIZE = 20_000;
 const GROUP_CACHE_SIZE = 2_000;
+/** Users whose membership events (and forgotten rooms) are kept: every /sync reads them. */
+const MEMBERSHIP_CACHE_SIZE = 10_000;
 
 interface EventRow {
   stream_ordering: number;
@@ -70,6 +72,18 @@ export class SqliteRoomStore implements RoomStore {
   private readonly eventCache = new LruCache<string, EventRecord>(EVENT_CACHE_SIZE);
   /** State groups never change once committed: their resolved state is cached. */
   private readonly groupCache = new LruCache<number, StateIds>(GROUP_CACHE_SIZE);
+  /**
+   * Each cached user's membership events up to `reportedUpTo`, oldest first:
+   * `committed` appends new ones, in commit order, so an entry stays whole.
+   */
+  private readonly membershipCache = new LruCache<string, MembershipEvent[]>(MEMBERSHIP_CACHE_SIZE);
+  private readonly forgottenCache = new LruCache<string, string[]>(MEMBERSHIP_CACHE_SIZE);
+  /**
+   * The newest position reported committed (by `persistEvents`). The writer
+   * thread commits before this thread hears of it; reads answered from the
+   * caches stop here, as the event streams do.
+   */
+  private reportedUpTo: number;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -79,6 +93,7 @@ export class SqliteRoomStore implements RoomStore {
   ) {
     this.statements = prepare(db);
     this.relations = new RelationIndexWriter(db);
+    this.reportedUpTo = this.statements.selectMaxStreamOrdering.get() as number;
   }
 
   async createRoom(room: RoomRecord, now: number): Promise<void> {
@@ -163,6 +178,15 @@ export class SqliteRoomStore implements RoomStore {
       pdu.type === 'm.room.redaction' ? (pdu.redacts ?? pdu.content.redacts) : undefined;
     if (typeof redacts === 'string') this.eventCache.delete(redacts);
     this.relationParents.noteStored(persisted.streamOrdering);
+    this.reportedUpTo = Math.max(this.reportedUpTo, persisted.streamOrdering);
+    if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
+      this.membershipCache.get(pdu.state_key)?.push({
+        roomId: event.roomId,
+        eventId: event.eventId,
+        membership: membershipOf(pdu) as string,
+        streamOrdering: persisted.streamOrdering,
+      });
+    }
     const parent = relationOf(pdu.content)?.eventId;
     if (parent !== undefined) this.relationParents.noteChild(parent);
     const stored: EventRecord = {
@@ -189,10 +213,14 @@ export class SqliteRoomStore implements RoomStore {
 
   async forgetRoom(userId: string, roomId: string): Promise<void> {
     this.statements.insertForgotten.run(userId, roomId);
+    this.forgottenCache.delete(userId);
   }
 
+  /** From the user's membership events: the newest in each room is its current membership. */
   async roomsWithMembership(userId: string, membership: string): Promise<string[]> {
-    return this.statements.selectRoomsWithMembership.all(userId, membership) as string[];
+    const latest = new Map<string, string>();
+    for (const event of this.cachedMemberships(userId)) latest.set(event.roomId, event.membership);
+    return [...latest].filter(([, m]) => m === membership).map(([roomId]) => roomId);
   }
 
   async maxStreamOrdering(): Promise<number> {
@@ -214,7 +242,20 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   async membershipEventsOf(userId: string, upTo: number): Promise<MembershipEvent[]> {
-    return this.statements.selectMembershipEvents.all(userId, upTo) as MembershipEvent[];
+    if (upTo > this.reportedUpTo) {
+      return this.statements.selectMembershipEvents.all(userId, upTo) as MembershipEvent[];
+    }
+    return this.cachedMemberships(userId).filter((event) => event.streamOrdering <= upTo);
+  }
+
+  private cachedMemberships(userId: string): MembershipEvent[] {
+    let events = this.membershipCache.get(userId);
+    if (!events) {
+      const s = this.statements;
+      events = s.selectMembershipEvents.all(userId, this.reportedUpTo) as MembershipEvent[];
+      this.membershipCache.set(userId, events);
+    }
+    return events;
   }
 
   async memberCounts(roomId: string): Promise<{ joined: number; invited: number }> {
@@ -231,7 +272,12 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   async forgottenRooms(userId: string): Promise<string[]> {
-    return this.statements.selectForgotten.all(userId) as string[];
+    let rooms = this.forgottenCache.get(userId);
+    if (!rooms) {
+      rooms = this.statements.selectForgotten.all(userId) as string[];
+      this.forgottenCache.set(userId, rooms);
+    }
+    return [...rooms];
   }
 
   private persistInTransaction(event: NewRoomEvent): PersistedEvent {
