@@ -147,6 +147,17 @@ describe('NotificationService counts and markRead', () => {
     await service.markRead(USER, OTHER_ROOM, 5);
     assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 10)).total, counts(0, 0));
   });
+
+  it('tells which rooms had a notification or a read move in a range of positions', async () => {
+    const changed = async (after: number, upTo: number) =>
+      (await storage.notifications.roomsChanged(USER, after, upTo)).sort();
+    assert.deepEqual(await changed(0, 10), [OTHER_ROOM, ROOM].sort());
+    assert.deepEqual(await changed(5, 10), [ROOM]);
+    assert.deepEqual(await changed(6, 10), []);
+    // ROOM's newest change (6) is past the range, but not its notification at 4 in OTHER_ROOM.
+    assert.deepEqual(await changed(3, 5), [OTHER_ROOM]);
+    assert.deepEqual(await storage.notifications.roomsChanged('@nobody:test', 0, 10), []);
+  });
 });
 
 describe('migration 13: notification rows become integers with interned names', () => {

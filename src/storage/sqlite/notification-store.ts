@@ -16,7 +16,8 @@
  * entry always covers every notification up to the evaluation progress, as
  * `recordEvaluated` adds its new rows to the cached entries and any read move
  * drops the room's entry. Likewise the newest position of each user's rows
- * is kept, so that a /sync with nothing new for the user asks no query.
+ * in each room is kept, so that /sync asks no query for the rooms whose
+ * counts changed.
  */
 import type {
   EvaluatedEvents,
@@ -85,9 +86,13 @@ export class SqliteNotificationStore implements NotificationStore {
   private readonly unread = new LruCache<string, UnreadByThread>(UNREAD_CACHE_SIZE);
   /** The evaluation progress as last stored; undefined until first read. */
   private evaluated: number | undefined;
-  /** Per user: no notification or read position row of theirs is at a later position. */
-  private readonly changedUpTo = new Map<string, number>();
-  /** The same bound for users not in `changedUpTo` (rows from before start, or forgotten marks). */
+  /**
+   * Per user, per room: the newest position of their notification and read
+   * position rows written since `changeFloor`. Rows from before (before
+   * start, or before the marks were last forgotten) are at or below it.
+   */
+  private readonly changes = new Map<string, Map<string, number>>();
+  private changeMarks = 0;
   private changeFloor: number;
   private newestChange: number;
 
@@ -112,7 +117,7 @@ export class SqliteNotificationStore implements NotificationStore {
     this.evaluated = result.evaluatedUpTo;
     result.notifications.forEach((n, i) => {
       if (!inserted[i]) return;
-      this.noteChange(n.userId, n.streamOrdering);
+      this.noteChange(n.userId, n.roomId, n.streamOrdering);
       const cached = this.unread.get(unreadKey(n.userId, n.roomId));
       if (cached) cached.set(n.threadId, addOne(cached.get(n.threadId), n.highlight));
     });
@@ -197,7 +202,11 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async roomsChanged(userId: string, after: number, upTo: number): Promise<string[]> {
-    if ((this.changedUpTo.get(userId) ?? this.changeFloor) <= after) return [];
+    const marks = after >= this.changeFloor ? [...(this.changes.get(userId) ?? [])] : undefined;
+    // A room's mark is its newest change: one past `upTo` may hide one inside the range.
+    if (marks?.every(([, position]) => position <= upTo)) {
+      return marks.filter(([, position]) => position > after).map(([roomId]) => roomId);
+    }
     const user = this.nidOf(userId) ?? -1;
     return this.statements.roomsChanged.all({ user, userId, after, upTo }) as string[];
   }
@@ -233,17 +242,25 @@ export class SqliteNotificationStore implements NotificationStore {
 
   /** After a read position moved (committed): the room's counts are read again. */
   private readMoved(move: ReadMove): void {
-    this.noteChange(move.userId, move.streamOrdering);
+    this.noteChange(move.userId, move.roomId, move.streamOrdering);
     this.unread.delete(unreadKey(move.userId, move.roomId));
   }
 
-  private noteChange(userId: string, position: number): void {
-    if (this.changedUpTo.size >= CHANGE_MARKS_SIZE) {
+  private noteChange(userId: string, roomId: string, position: number): void {
+    if (this.changeMarks >= CHANGE_MARKS_SIZE) {
       // Forgetting every mark at once keeps the floor exact for all users.
-      this.changedUpTo.clear();
+      this.changes.clear();
+      this.changeMarks = 0;
       this.changeFloor = this.newestChange;
     }
-    this.changedUpTo.set(userId, Math.max(this.changedUpTo.get(userId) ?? 0, position));
+    let rooms = this.changes.get(userId);
+    if (!rooms) {
+      rooms = new Map();
+      this.changes.set(userId, rooms);
+    }
+    const previous = rooms.get(roomId);
+    if (previous === undefined) this.changeMarks++;
+    rooms.set(roomId, Math.max(previous ?? 0, position));
     this.newestChange = Math.max(this.newestChange, position);
   }
 

@@ -32,6 +32,8 @@ const EVENT_CACHE_SIZE = 20_000;
 const GROUP_CACHE_SIZE = 2_000;
 /** Users whose membership events (and forgotten rooms) are kept: every /sync reads them. */
 const MEMBERSHIP_CACHE_SIZE = 10_000;
+/** Current state entries (room, type, state key) kept: history visibility reads them per /sync. */
+const CURRENT_STATE_CACHE_SIZE = 50_000;
 
 interface EventRow {
   stream_ordering: number;
@@ -78,6 +80,10 @@ export class SqliteRoomStore implements RoomStore {
    */
   private readonly membershipCache = new LruCache<string, MembershipEvent[]>(MEMBERSHIP_CACHE_SIZE);
   private readonly forgottenCache = new LruCache<string, string[]>(MEMBERSHIP_CACHE_SIZE);
+  /** Current state event IDs by `currentStateKey` (null: none); `committed` sets new ones. */
+  private readonly currentStateCache = new LruCache<string, string | null>(
+    CURRENT_STATE_CACHE_SIZE,
+  );
   /**
    * The newest position reported committed (by `persistEvents`). The writer
    * thread commits before this thread hears of it; reads answered from the
@@ -136,9 +142,14 @@ export class SqliteRoomStore implements RoomStore {
   ): Promise<StateIds> {
     const state: StateIds = new Map();
     for (const { type, stateKey } of pairs) {
-      const eventId = this.statements.selectCurrentStateEvent.get(roomId, type, stateKey) as
-        string | undefined;
-      if (eventId !== undefined) state.set(stateMapKey(type, stateKey), eventId);
+      const key = currentStateKey(roomId, type, stateKey);
+      let eventId = this.currentStateCache.get(key);
+      if (eventId === undefined) {
+        const row = this.statements.selectCurrentStateEvent.get(roomId, type, stateKey);
+        eventId = (row as string | undefined) ?? null;
+        this.currentStateCache.set(key, eventId);
+      }
+      if (eventId !== null) state.set(stateMapKey(type, stateKey), eventId);
     }
     return state;
   }
@@ -179,6 +190,13 @@ export class SqliteRoomStore implements RoomStore {
     if (typeof redacts === 'string') this.eventCache.delete(redacts);
     this.relationParents.noteStored(persisted.streamOrdering);
     this.reportedUpTo = Math.max(this.reportedUpTo, persisted.streamOrdering);
+    // Every state event stored becomes its room's current entry (one line of history).
+    if (pdu.state_key !== undefined) {
+      this.currentStateCache.set(
+        currentStateKey(event.roomId, pdu.type, pdu.state_key),
+        event.eventId,
+      );
+    }
     if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
       this.membershipCache.get(pdu.state_key)?.push({
         roomId: event.roomId,
@@ -373,6 +391,10 @@ const SELECT_EVENTS = `SELECT e.stream_ordering, e.event_id, e.room_id, e.json, 
      LIMIT 1) AS redacted_by,
     t.user_id AS txn_user, t.device_id AS txn_device, t.txn_id AS txn_id
   FROM events e LEFT JOIN event_transactions t ON t.event_id = e.event_id`;
+
+function currentStateKey(roomId: string, type: string, stateKey: string): string {
+  return `${roomId} ${stateMapKey(type, stateKey)}`;
+}
 
 function membershipOf(pdu: Pdu): string | null {
   return pdu.type === 'm.room.member' && typeof pdu.content.membership === 'string'
