@@ -77,6 +77,19 @@ export async function createRoom(
   return roomId;
 }
 
+/** The newest create event timestamp handed out by this process. */
+let lastCreateTimestamp = 0;
+
+/**
+ * From v12 a room's ID is the hash of its create event, so two rooms made by
+ * one user with the same options in the same millisecond would collide:
+ * create events of this process get strictly increasing timestamps.
+ */
+function createEventTimestamp(): number {
+  lastCreateTimestamp = Math.max(Date.now(), lastCreateTimestamp + 1);
+  return lastCreateTimestamp;
+}
+
 function buildCreateEvent(
   request: CreateRoomRequest,
   config: Config,
@@ -90,7 +103,7 @@ function buildCreateEvent(
   const pdu: Pdu = {
     type: 'm.room.create',
     sender: request.creator,
-    origin_server_ts: Date.now(),
+    origin_server_ts: createEventTimestamp(),
     content,
     state_key: '',
     prev_events: [],

@@ -598,3 +598,33 @@ describe('transaction IDs across a restart', () => {
     }
   });
 });
+
+describe('room creation under load', () => {
+  it('gives every room of one user made at once its own ID (v12 IDs hash the create event)', async () => {
+    const config = testConfig();
+    const weft = await startWeft(config, { logger: pino({ level: 'silent' }) });
+    try {
+      const gus = await new Api(weft.url).register('gus');
+      // In-process requests, all started in one tick: their create events share a millisecond.
+      const created = await Promise.all(
+        Array.from({ length: 50 }, () =>
+          weft.app.inject({
+            method: 'POST',
+            url: `${CLIENT_V3}/createRoom`,
+            headers: { authorization: `Bearer ${gus.access_token}` },
+            payload: {},
+          }),
+        ),
+      );
+      assert.deepEqual(
+        created.map((r) => r.statusCode),
+        created.map(() => 200),
+      );
+      const roomIds = created.map((r) => (r.json() as { room_id: string }).room_id);
+      assert.equal(new Set(roomIds).size, 50);
+    } finally {
+      await weft.close();
+      rmSync(config.data_dir, { recursive: true, force: true });
+    }
+  });
+});
