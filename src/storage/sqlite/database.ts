@@ -13,10 +13,6 @@ export function openDatabase(file: string): SqliteDatabase {
   // loses nothing that a client was told had succeeded.
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
-  // Reads through a memory map: with the writer thread's commits, the main connection's page
-  // cache is reset often (SQLite drops it when another connection changed the file), and a
-  // mapped page costs no copy to read again. Writes still go through the WAL.
-  db.pragma('mmap_size = 268435456');
   db.pragma('busy_timeout = 5000');
   try {
     migrate(db);
