@@ -46,119 +46,121 @@ const counts = (notificationCount: number, highlightCount: number) => ({
   highlightCount,
 });
 
-describe('NotificationService counts and markRead', () => {
-  const config = testConfig();
-  let storage: Storage;
-  let service: NotificationService;
+for (const writerThread of [false, true]) {
+  describe(`NotificationService counts and markRead${writerThread ? ', writer thread' : ''}`, () => {
+    const config = testConfig();
+    let storage: Storage;
+    let service: NotificationService;
 
-  before(async () => {
-    storage = openSqliteStorage(path.join(config.data_dir, 'weft.db'));
-    const logger = pino({ level: 'silent' });
-    service = new NotificationService(
-      storage,
-      new PushRuleService(storage.pushRules),
-      'test',
-      logger,
-    );
-    await storage.notifications.recordEvaluated({
-      notifications: [
-        notification(1, 'main', true),
-        notification(2, 'main'),
-        notification(3, THREAD),
-        notification(4, 'main', false, OTHER_ROOM),
-      ],
-      readMoves: [],
-      evaluatedUpTo: 4,
+    before(async () => {
+      storage = openSqliteStorage(path.join(config.data_dir, 'weft.db'), { writerThread });
+      const logger = pino({ level: 'silent' });
+      service = new NotificationService(
+        storage,
+        new PushRuleService(storage.pushRules),
+        'test',
+        logger,
+      );
+      await storage.notifications.recordEvaluated({
+        notifications: [
+          notification(1, 'main', true),
+          notification(2, 'main'),
+          notification(3, THREAD),
+          notification(4, 'main', false, OTHER_ROOM),
+        ],
+        readMoves: [],
+        evaluatedUpTo: 4,
+      });
+    });
+    after(async () => {
+      await service.close();
+      await storage.close();
+      rmSync(config.data_dir, { recursive: true, force: true });
+    });
+
+    it('counts unread notifications per thread, up to a position', async () => {
+      const all = await service.unreadCounts(USER, ROOM, 10);
+      assert.deepEqual(all.total, counts(3, 1));
+      assert.deepEqual(all.main, counts(2, 1));
+      assert.deepEqual([...all.threads], [[THREAD, counts(1, 0)]]);
+      assert.deepEqual((await service.unreadCounts(USER, ROOM, 2)).total, counts(2, 1));
+      assert.equal(await storage.notifications.totalUnread(USER), 4);
+      assert.equal(await storage.notifications.evaluatedUpTo(), 4);
+    });
+
+    it('markRead on one thread leaves the others unread', async () => {
+      await service.markRead(USER, ROOM, 1, 'main');
+      const after = await service.unreadCounts(USER, ROOM, 10);
+      assert.deepEqual(after.main, counts(1, 0));
+      assert.deepEqual(after.threads.get(THREAD), counts(1, 0));
+    });
+
+    it('an unthreaded markRead covers every thread; read positions never move back', async () => {
+      await service.markRead(USER, ROOM, 3);
+      await service.markRead(USER, ROOM, 1);
+      await service.markRead(USER, ROOM, 2, THREAD);
+      const after = await service.unreadCounts(USER, ROOM, 10);
+      assert.deepEqual(after.total, counts(0, 0));
+      assert.equal(after.threads.size, 0);
+      // The other room is untouched.
+      assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 10)).total, counts(1, 0));
+      assert.equal(await storage.notifications.totalUnread(USER), 1);
+    });
+
+    it('lists notifications newest first with their read flag', async () => {
+      const page = await storage.notifications.page({
+        userId: USER,
+        limit: 10,
+        onlyHighlight: false,
+      });
+      assert.deepEqual(
+        page.map((n) => [n.streamOrdering, n.read]),
+        [
+          [4, false],
+          [3, true],
+          [2, true],
+          [1, true],
+        ],
+      );
+      const highlights = await storage.notifications.page({
+        userId: USER,
+        limit: 10,
+        onlyHighlight: true,
+      });
+      assert.deepEqual(
+        highlights.map((n) => n.eventId),
+        ['$e1'],
+      );
+    });
+
+    it('counts notifications evaluated after the counts were first read', async () => {
+      const before = await service.unreadCounts(USER, OTHER_ROOM, 10);
+      assert.deepEqual(before.total, counts(1, 0));
+      await storage.notifications.recordEvaluated({
+        notifications: [notification(5, 'main', true, OTHER_ROOM), notification(6, THREAD)],
+        readMoves: [],
+        evaluatedUpTo: 6,
+      });
+      assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 10)).total, counts(2, 1));
+      assert.deepEqual((await service.unreadCounts(USER, ROOM, 10)).total, counts(1, 0));
+      // As of a position before the newest evaluation: without the new notifications.
+      assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 4)).total, counts(1, 0));
+      await service.markRead(USER, OTHER_ROOM, 5);
+      assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 10)).total, counts(0, 0));
+    });
+
+    it('tells which rooms had a notification or a read move in a range of positions', async () => {
+      const changed = async (after: number, upTo: number) =>
+        (await storage.notifications.roomsChanged(USER, after, upTo)).sort();
+      assert.deepEqual(await changed(0, 10), [OTHER_ROOM, ROOM].sort());
+      assert.deepEqual(await changed(5, 10), [ROOM]);
+      assert.deepEqual(await changed(6, 10), []);
+      // ROOM's newest change (6) is past the range, but not its notification at 4 in OTHER_ROOM.
+      assert.deepEqual(await changed(3, 5), [OTHER_ROOM]);
+      assert.deepEqual(await storage.notifications.roomsChanged('@nobody:test', 0, 10), []);
     });
   });
-  after(async () => {
-    await service.close();
-    await storage.close();
-    rmSync(config.data_dir, { recursive: true, force: true });
-  });
-
-  it('counts unread notifications per thread, up to a position', async () => {
-    const all = await service.unreadCounts(USER, ROOM, 10);
-    assert.deepEqual(all.total, counts(3, 1));
-    assert.deepEqual(all.main, counts(2, 1));
-    assert.deepEqual([...all.threads], [[THREAD, counts(1, 0)]]);
-    assert.deepEqual((await service.unreadCounts(USER, ROOM, 2)).total, counts(2, 1));
-    assert.equal(await storage.notifications.totalUnread(USER), 4);
-    assert.equal(await storage.notifications.evaluatedUpTo(), 4);
-  });
-
-  it('markRead on one thread leaves the others unread', async () => {
-    await service.markRead(USER, ROOM, 1, 'main');
-    const after = await service.unreadCounts(USER, ROOM, 10);
-    assert.deepEqual(after.main, counts(1, 0));
-    assert.deepEqual(after.threads.get(THREAD), counts(1, 0));
-  });
-
-  it('an unthreaded markRead covers every thread; read positions never move back', async () => {
-    await service.markRead(USER, ROOM, 3);
-    await service.markRead(USER, ROOM, 1);
-    await service.markRead(USER, ROOM, 2, THREAD);
-    const after = await service.unreadCounts(USER, ROOM, 10);
-    assert.deepEqual(after.total, counts(0, 0));
-    assert.equal(after.threads.size, 0);
-    // The other room is untouched.
-    assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 10)).total, counts(1, 0));
-    assert.equal(await storage.notifications.totalUnread(USER), 1);
-  });
-
-  it('lists notifications newest first with their read flag', async () => {
-    const page = await storage.notifications.page({
-      userId: USER,
-      limit: 10,
-      onlyHighlight: false,
-    });
-    assert.deepEqual(
-      page.map((n) => [n.streamOrdering, n.read]),
-      [
-        [4, false],
-        [3, true],
-        [2, true],
-        [1, true],
-      ],
-    );
-    const highlights = await storage.notifications.page({
-      userId: USER,
-      limit: 10,
-      onlyHighlight: true,
-    });
-    assert.deepEqual(
-      highlights.map((n) => n.eventId),
-      ['$e1'],
-    );
-  });
-
-  it('counts notifications evaluated after the counts were first read', async () => {
-    const before = await service.unreadCounts(USER, OTHER_ROOM, 10);
-    assert.deepEqual(before.total, counts(1, 0));
-    await storage.notifications.recordEvaluated({
-      notifications: [notification(5, 'main', true, OTHER_ROOM), notification(6, THREAD)],
-      readMoves: [],
-      evaluatedUpTo: 6,
-    });
-    assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 10)).total, counts(2, 1));
-    assert.deepEqual((await service.unreadCounts(USER, ROOM, 10)).total, counts(1, 0));
-    // As of a position before the newest evaluation: without the new notifications.
-    assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 4)).total, counts(1, 0));
-    await service.markRead(USER, OTHER_ROOM, 5);
-    assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 10)).total, counts(0, 0));
-  });
-
-  it('tells which rooms had a notification or a read move in a range of positions', async () => {
-    const changed = async (after: number, upTo: number) =>
-      (await storage.notifications.roomsChanged(USER, after, upTo)).sort();
-    assert.deepEqual(await changed(0, 10), [OTHER_ROOM, ROOM].sort());
-    assert.deepEqual(await changed(5, 10), [ROOM]);
-    assert.deepEqual(await changed(6, 10), []);
-    // ROOM's newest change (6) is past the range, but not its notification at 4 in OTHER_ROOM.
-    assert.deepEqual(await changed(3, 5), [OTHER_ROOM]);
-    assert.deepEqual(await storage.notifications.roomsChanged('@nobody:test', 0, 10), []);
-  });
-});
+}
 
 describe('migration 13: notification rows become integers with interned names', () => {
   const config = testConfig();

@@ -95,6 +95,15 @@ export class SqliteNotificationStore implements NotificationStore {
   private changeMarks = 0;
   private changeFloor: number;
   private newestChange: number;
+  /**
+   * With the writer thread, an evaluation is applied here (caches, marks,
+   * progress) as soon as it is handed over, and its rows are stored after:
+   * the long-polls waiting for its counts go on at once. Reads of rows wait
+   * while a write is in flight; a failed write is reported by the next call.
+   */
+  private writesInFlight = 0;
+  private written: Promise<void> = Promise.resolve();
+  private writeError: unknown;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -111,9 +120,45 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async recordEvaluated(result: EvaluatedEvents): Promise<void> {
-    const inserted = this.writer
-      ? await this.writer.recordEvaluated(result)
-      : this.writeEvaluated(result);
+    await this.settled();
+    if (this.writeError !== undefined) {
+      const err = this.writeError;
+      this.writeError = undefined;
+      throw err;
+    }
+    if (!this.writer) {
+      this.applyEvaluated(result, this.writeEvaluated(result));
+      return;
+    }
+    const writing = this.writer.recordEvaluated(result);
+    // Every row is new: rows and progress are stored together, so no event is evaluated twice.
+    this.applyEvaluated(
+      result,
+      result.notifications.map(() => true),
+    );
+    this.writesInFlight++;
+    this.written = writing.then(
+      (inserted) => {
+        this.writesInFlight--;
+        // Were one not new after all, the counts would be read again from the rows.
+        if (inserted.includes(false)) this.unread.clear();
+      },
+      (err: unknown) => {
+        this.writesInFlight--;
+        this.writeError = err;
+        // What was applied here is not stored: read the rows from now on.
+        this.unread.clear();
+        this.forgetChanges();
+      },
+    );
+  }
+
+  /** Resolves once no evaluation write is in flight. */
+  private async settled(): Promise<void> {
+    while (this.writesInFlight > 0) await this.written;
+  }
+
+  private applyEvaluated(result: EvaluatedEvents, inserted: boolean[]): void {
     this.evaluated = result.evaluatedUpTo;
     result.notifications.forEach((n, i) => {
       if (!inserted[i]) return;
@@ -167,16 +212,16 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async unreadByThread(userId: string, roomId: string, upTo: number): Promise<UnreadByThread> {
+    const key = unreadKey(userId, roomId);
+    const hit = upTo >= this.progress() ? this.unread.get(key) : undefined;
+    if (hit) return new Map(hit);
+    await this.settled();
     const evaluated = this.progress();
     // Counts as of an earlier position than the cache's are read from the rows.
     if (upTo < evaluated) return this.countUnread(userId, roomId, upTo);
-    const key = unreadKey(userId, roomId);
-    let cached = this.unread.get(key);
-    if (!cached) {
-      cached = this.countUnread(userId, roomId, evaluated);
-      this.unread.set(key, cached);
-    }
-    return new Map(cached);
+    const counted = this.countUnread(userId, roomId, evaluated);
+    this.unread.set(key, counted);
+    return new Map(counted);
   }
 
   private countUnread(userId: string, roomId: string, upTo: number): UnreadByThread {
@@ -197,6 +242,7 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async totalUnread(userId: string): Promise<number> {
+    await this.settled();
     const user = this.nidOf(userId);
     return user === undefined ? 0 : (this.statements.totalUnread.get(user) as number);
   }
@@ -207,11 +253,13 @@ export class SqliteNotificationStore implements NotificationStore {
     if (marks?.every(([, position]) => position <= upTo)) {
       return marks.filter(([, position]) => position > after).map(([roomId]) => roomId);
     }
+    await this.settled();
     const user = this.nidOf(userId) ?? -1;
     return this.statements.roomsChanged.all({ user, userId, after, upTo }) as string[];
   }
 
   async page(query: NotificationPageQuery) {
+    await this.settled();
     const user = this.nidOf(query.userId);
     if (user === undefined) return [];
     const rows = this.statements.page.all(
@@ -224,6 +272,7 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async unreadAfter(userId: string, after: number, limit: number) {
+    await this.settled();
     const user = this.nidOf(userId);
     if (user === undefined) return [];
     const rows = this.statements.unreadAfter.all(user, after, limit) as NotificationRow[];
@@ -246,13 +295,15 @@ export class SqliteNotificationStore implements NotificationStore {
     this.unread.delete(unreadKey(move.userId, move.roomId));
   }
 
+  /** Every mark forgotten at once keeps the floor exact for all users. */
+  private forgetChanges(): void {
+    this.changes.clear();
+    this.changeMarks = 0;
+    this.changeFloor = this.newestChange;
+  }
+
   private noteChange(userId: string, roomId: string, position: number): void {
-    if (this.changeMarks >= CHANGE_MARKS_SIZE) {
-      // Forgetting every mark at once keeps the floor exact for all users.
-      this.changes.clear();
-      this.changeMarks = 0;
-      this.changeFloor = this.newestChange;
-    }
+    if (this.changeMarks >= CHANGE_MARKS_SIZE) this.forgetChanges();
     let rooms = this.changes.get(userId);
     if (!rooms) {
       rooms = new Map();
