@@ -6,23 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import type { Pdu } from '../../src/events/pdu.js';
 import { PersistQueue } from '../../src/rooms/persist-queue.js';
 import type { Storage } from '../../src/storage/storage.js';
+import { minimalPdu } from '../support/pdus.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 
-/** Minimal PDUs: the queue and the store do not check hashes or auth. */
 function pdu(type: string, depth: number, stateKey?: string): Pdu {
-  return {
-    type,
-    room_id: '!r:localhost',
-    sender: '@a:localhost',
-    origin_server_ts: 0,
-    content: {},
-    ...(stateKey === undefined ? {} : { state_key: stateKey }),
-    prev_events: [],
-    auth_events: [],
-    depth,
-    hashes: { sha256: '' },
-    signatures: {},
-  };
+  return minimalPdu(stateKey === undefined ? { type, depth } : { type, depth, stateKey });
 }
 
 for (const writerThread of [false, true]) {

@@ -12,24 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import type { JsonObject, Pdu } from '../../src/events/pdu.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
+import { minimalPdu } from '../support/pdus.js';
 
 const ROOM = '!r:localhost';
 const USER = '@u:localhost';
 
 function pdu(type: string, stateKey: string, content: JsonObject, depth: number): Pdu {
-  return {
-    type,
-    room_id: ROOM,
-    sender: USER,
-    origin_server_ts: 0,
-    content,
-    state_key: stateKey,
-    prev_events: [],
-    auth_events: [],
-    depth,
-    hashes: { sha256: '' },
-    signatures: {},
-  };
+  return minimalPdu({ type, stateKey, content, depth, roomId: ROOM, sender: USER });
 }
 
 for (const writerThread of [false, true]) {
