@@ -71,6 +71,20 @@ for (const writerThread of [false, true]) {
       );
     });
 
+    it('reads current state entries that follow each new state event', async () => {
+      const pairs = [{ type: 'm.room.member', stateKey: USER }];
+      const key = JSON.stringify(['m.room.member', USER]);
+      const before = await storage.rooms.currentStateIdsFor(ROOM, pairs);
+      assert.equal(before.get(key), '$leave');
+      await member('$rejoin', 'join', 4);
+      const after = await storage.rooms.currentStateIdsFor(ROOM, pairs);
+      assert.equal(after.get(key), '$rejoin');
+      const absent = await storage.rooms.currentStateIdsFor(ROOM, [
+        { type: 'm.room.name', stateKey: '' },
+      ]);
+      assert.equal(absent.size, 0);
+    });
+
     it('lists a room as forgotten right after it is forgotten', async () => {
       assert.deepEqual(await storage.rooms.forgottenRooms(USER), []);
       await storage.rooms.forgetRoom(USER, ROOM);
