@@ -4,26 +4,13 @@
  * with the access token, byte for byte; a thumbnail URL for an image as well.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { Api } from '../support/client.js';
-import { releaseTimers, SdkClients } from '../support/sdk.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { sdkSuite } from '../support/sdk.js';
 
 describe('matrix-js-sdk and media', { timeout: 30_000 }, () => {
-  let server: TestServer;
-  let api: Api;
-  const clients = new SdkClients(() => server.url);
-
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  afterEach(() => clients.stop());
-  after(async () => {
-    await server?.close();
-    releaseTimers();
-  });
+  const suite = sdkSuite();
+  const { clients } = suite;
 
   const fetchWithToken = async (url: string, token: string) => {
     const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
@@ -35,6 +22,7 @@ describe('matrix-js-sdk and media', { timeout: 30_000 }, () => {
   };
 
   it('uploads with uploadContent and downloads through the authenticated media URL', async () => {
+    const { api } = suite;
     const alice = await api.register('sdkmedia');
     const client = clients.create(alice);
     const bytes = Buffer.from('A small file, uploaded by the SDK.\n', 'utf8');
@@ -61,6 +49,7 @@ describe('matrix-js-sdk and media', { timeout: 30_000 }, () => {
   });
 
   it('serves a thumbnail of an uploaded image through the SDK’s thumbnail URL', async () => {
+    const { api } = suite;
     const bob = await api.register('sdkthumbs');
     const client = clients.create(bob);
     const png = await sharp({

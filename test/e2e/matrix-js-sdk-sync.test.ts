@@ -5,30 +5,19 @@
  * /messages.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { MsgType } from 'matrix-js-sdk';
-import { Api, CLIENT_V3 } from '../support/client.js';
-import { messageArrives, releaseTimers, SdkClients, withTimeout } from '../support/sdk.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { CLIENT_V3, type Session } from '../support/client.js';
+import { messageArrives, sdkSuite, withTimeout } from '../support/sdk.js';
 
 describe('matrix-js-sdk sync loop', { timeout: 60_000 }, () => {
-  let server: TestServer;
-  let api: Api;
-  const clients = new SdkClients(() => server.url);
-  const startedClient = (session: Parameters<SdkClients['started']>[0]) =>
+  const suite = sdkSuite();
+  const { clients } = suite;
+  const startedClient = (session: Session) =>
     clients.started(session, { initialSyncLimit: 5, lazyLoadMembers: true });
 
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  afterEach(() => clients.stop());
-  after(async () => {
-    await server?.close();
-    releaseTimers();
-  });
-
   it('two started clients see each other’s messages through sync, then scroll back', async () => {
+    const { api } = suite;
     const alice = await api.register('sdkalice');
     const bob = await api.register('sdkbob');
     const created = await api.post(

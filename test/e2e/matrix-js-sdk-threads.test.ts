@@ -5,30 +5,19 @@
  * server-side threads itself, from /versions listing v1.4.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { FeatureSupport, MsgType } from 'matrix-js-sdk';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { messageArrives, releaseTimers, SdkClients, withTimeout } from '../support/sdk.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { CLIENT_V3, type Session } from '../support/client.js';
+import { messageArrives, sdkSuite, withTimeout } from '../support/sdk.js';
 
 describe('matrix-js-sdk threads', { timeout: 60_000 }, () => {
-  let server: TestServer;
-  let api: Api;
-  const clients = new SdkClients(() => server.url);
+  const suite = sdkSuite();
+  const { clients } = suite;
   const startedClient = (session: Session) =>
     clients.started(session, { initialSyncLimit: 10, threadSupport: true });
 
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  afterEach(() => clients.stop());
-  after(async () => {
-    await server?.close();
-    releaseTimers();
-  });
-
   it('places a thread reply from another client in its thread, with the reply count', async () => {
+    const { api } = suite;
     const alice = await api.register('sdkalice');
     const bob = await api.register('sdkbob');
     const created = await api.post(

@@ -4,28 +4,17 @@
  * SDK shows the new name, the typing user and the receipt on the right event.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3 } from '../support/client.js';
-import { messageArrives, releaseTimers, SdkClients, until } from '../support/sdk.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, type Session } from '../support/client.js';
+import { messageArrives, sdkSuite, until } from '../support/sdk.js';
 
 describe('matrix-js-sdk: profiles, typing and receipts', { timeout: 60_000 }, () => {
-  let server: TestServer;
-  let api: Api;
-  const clients = new SdkClients(() => server.url);
-  const startedClient = (session: Parameters<SdkClients['started']>[0]) => clients.started(session);
-
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  afterEach(() => clients.stop());
-  after(async () => {
-    await server?.close();
-    releaseTimers();
-  });
+  const suite = sdkSuite();
+  const { clients } = suite;
+  const startedClient = (session: Session) => clients.started(session);
 
   it('the other client shows the new name, the typing user and the receipt', async () => {
+    const { api } = suite;
     const alice = await api.register('sdkalice');
     const bob = await api.register('sdkbob');
     const created = await api.post(

@@ -15,7 +15,9 @@ import {
   type Room,
 } from 'matrix-js-sdk';
 import { logger as sdkGlobalLogger, type Logger } from 'matrix-js-sdk/lib/logger.js';
-import type { Session } from './client.js';
+import { after, afterEach, before } from 'node:test';
+import { Api, type Session } from './client.js';
+import { startTestServer, type TestServer } from './server.js';
 
 /** The SDK logs every request at debug level; the test output stays clean without it. */
 export const silentLogger: Logger = {
@@ -82,6 +84,36 @@ export class SdkClients {
   stop(): void {
     for (const client of this.clients.splice(0)) client.stopClient();
   }
+}
+
+/**
+ * The setup every SDK suite shares, registered on the enclosing describe: a
+ * test server and an Api before the tests, the clients stopped after each,
+ * the server closed and the SDK's timers released after all.
+ */
+export function sdkSuite() {
+  let server: TestServer | undefined;
+  let api: Api | undefined;
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('The suite has not started yet');
+    return value;
+  };
+  const suite = {
+    clients: new SdkClients(() => started(server).url),
+    get api(): Api {
+      return started(api);
+    },
+  };
+  before(async () => {
+    server = await startTestServer();
+    api = new Api(server.url);
+  });
+  afterEach(() => suite.clients.stop());
+  after(async () => {
+    await server?.close();
+    releaseTimers();
+  });
+  return suite;
 }
 
 /** Resolves when the client's sync loop reports PREPARED (its initial sync is in). */

@@ -75,7 +75,7 @@ export class SqliteRoomStore implements RoomStore {
   /** State groups never change once committed: their resolved state is cached. */
   private readonly groupCache = new LruCache<number, StateIds>(GROUP_CACHE_SIZE);
   /**
-   * Each cached user's membership events up to `reportedUpTo`, oldest first:
+   * Each cached user's membership events up to `reportedUpTo()`, oldest first:
    * `committed` appends new ones, in commit order, so an entry stays whole.
    */
   private readonly membershipCache = new LruCache<string, MembershipEvent[]>(MEMBERSHIP_CACHE_SIZE);
@@ -84,13 +84,6 @@ export class SqliteRoomStore implements RoomStore {
   private readonly currentStateCache = new LruCache<string, string | null>(
     CURRENT_STATE_CACHE_SIZE,
   );
-  /**
-   * The newest position reported committed (by `persistEvents`). The writer
-   * thread commits before this thread hears of it; reads answered from the
-   * caches stop here, as the event streams do.
-   */
-  private reportedUpTo: number;
-
   constructor(
     private readonly db: SqliteDatabase,
     private readonly relationParents: RelationParents,
@@ -99,7 +92,6 @@ export class SqliteRoomStore implements RoomStore {
   ) {
     this.statements = prepare(db);
     this.relations = new RelationIndexWriter(db);
-    this.reportedUpTo = this.statements.selectMaxStreamOrdering.get() as number;
   }
 
   async createRoom(room: RoomRecord, now: number): Promise<void> {
@@ -183,13 +175,21 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   /** After the commit, in commit order: the caches learn of it, and the record is made. */
+  /**
+   * The newest position reported committed (by `persistEvents`, noted in the
+   * relation parents). The writer thread commits before this thread hears of
+   * it; reads answered from the caches stop here, as the event streams do.
+   */
+  private reportedUpTo(): number {
+    return this.relationParents.reportedUpTo();
+  }
+
   private committed(event: NewRoomEvent, persisted: PersistedEvent): EventRecord {
     const { pdu } = event;
     const redacts =
       pdu.type === 'm.room.redaction' ? (pdu.redacts ?? pdu.content.redacts) : undefined;
     if (typeof redacts === 'string') this.eventCache.delete(redacts);
     this.relationParents.noteStored(persisted.streamOrdering);
-    this.reportedUpTo = Math.max(this.reportedUpTo, persisted.streamOrdering);
     // Every state event stored becomes its room's current entry (one line of history).
     if (pdu.state_key !== undefined) {
       this.currentStateCache.set(
@@ -260,7 +260,7 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   async membershipEventsOf(userId: string, upTo: number): Promise<MembershipEvent[]> {
-    if (upTo > this.reportedUpTo) {
+    if (upTo > this.reportedUpTo()) {
       return this.statements.selectMembershipEvents.all(userId, upTo) as MembershipEvent[];
     }
     return this.cachedMemberships(userId).filter((event) => event.streamOrdering <= upTo);
@@ -270,7 +270,7 @@ export class SqliteRoomStore implements RoomStore {
     let events = this.membershipCache.get(userId);
     if (!events) {
       const s = this.statements;
-      events = s.selectMembershipEvents.all(userId, this.reportedUpTo) as MembershipEvent[];
+      events = s.selectMembershipEvents.all(userId, this.reportedUpTo()) as MembershipEvent[];
       this.membershipCache.set(userId, events);
     }
     return events;
