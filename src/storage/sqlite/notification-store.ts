@@ -29,6 +29,7 @@ import type {
 } from '../storage.js';
 import { LruCache } from '../../util/lru-cache.js';
 import { derivedDataTransaction, type SqliteDatabase } from './database.js';
+import { actionsJson } from './evaluation-packing.js';
 import type { SqliteWriter } from './writer.js';
 
 /** The read position row of an unthreaded receipt: it covers every thread. */
@@ -331,18 +332,6 @@ export class SqliteNotificationStore implements NotificationStore {
     added.set(name, nid);
     return nid;
   }
-}
-
-/** Rules hand out the same actions array for every member they match: encoded once. */
-const encodedActions = new WeakMap<unknown[], string>();
-
-function actionsJson(actions: unknown[]): string {
-  let json = encodedActions.get(actions);
-  if (json === undefined) {
-    json = JSON.stringify(actions);
-    encodedActions.set(actions, json);
-  }
-  return json;
 }
 
 function unreadKey(userId: string, roomId: string): string {

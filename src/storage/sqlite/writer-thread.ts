@@ -14,6 +14,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { openDatabase } from './database.js';
+import { unpackEvaluation } from './evaluation-packing.js';
 import { SqliteNotificationStore } from './notification-store.js';
 import { RelationParents } from './relation-store.js';
 import { SqliteRoomStore } from './room-store.js';
@@ -67,7 +68,7 @@ function handle(request: WriterRequest): unknown {
     case 'resume':
       throw new Error('Event writes are handled in drainEventWrites');
     case 'recordEvaluated':
-      return notifications.writeEvaluated(request.result);
+      return notifications.writeEvaluated(unpackEvaluation(request.packed));
     case 'close':
       db.close();
       return undefined;

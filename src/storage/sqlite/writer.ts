@@ -17,6 +17,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EvaluatedEvents, NewRoomEvent } from '../storage.js';
+import { packEvaluation, type PackedEvaluation } from './evaluation-packing.js';
 
 /** What the events' transaction reports of each event, in order. */
 export interface PersistedEvent {
@@ -27,7 +28,7 @@ export interface PersistedEvent {
 
 export type WriterRequest =
   | { id: number; op: 'persistEvents'; events: NewRoomEvent[] }
-  | { id: number; op: 'recordEvaluated'; result: EvaluatedEvents }
+  | { id: number; op: 'recordEvaluated'; packed: PackedEvaluation }
   /** Event writes are accepted again after a failed one (see writer-thread.ts). */
   | { id: number; op: 'resume' }
   | { id: number; op: 'close' };
@@ -82,7 +83,8 @@ export class SqliteWriter {
 
   /** Whether each notification was new (a re-evaluated event keeps its first row). */
   recordEvaluated(result: EvaluatedEvents): Promise<boolean[]> {
-    return this.call({ id: this.nextId++, op: 'recordEvaluated', result }) as Promise<boolean[]>;
+    const packed = packEvaluation(result);
+    return this.call({ id: this.nextId++, op: 'recordEvaluated', packed }) as Promise<boolean[]>;
   }
 
   /** Waits for the writes handed in so far, then closes the thread's connection. */
