@@ -1,15 +1,14 @@
 /**
  * The room workloads: many users sending messages into one room, and
  * createRoom at a fixed concurrency, each as one sequential stream of requests
- * per user (or worker) over a keep-alive connection. Messages go through
- * autocannon, the rest (setup, createRoom) through node:http.
+ * per user (or worker) over a keep-alive connection. Messages go through the
+ * minimal client in raw-http.ts, the rest (setup, createRoom) through node:http.
  */
-import autocannon, { type Instance } from 'autocannon';
 import { CLIENT, callJson } from './http-client.js';
+import { RawHttpConnection } from './raw-http.js';
 import { registerUser, withCpu, percentile, type Measurement } from './workloads.js';
 
 const REQUEST_TIMEOUT_MS = 30_000;
-const SAMPLE_INTERVAL_MS = 100;
 
 export interface MessageOptions {
   users: number;
@@ -85,34 +84,33 @@ interface SendRun {
 
 /**
  * Sends `count` messages, split evenly over the users, each user one request
- * at a time on its own connection with its own txnIds. One autocannon instance
- * per user: its client costs the bench process far less CPU per request than
- * node:http (which shares the two cores with the server).
+ * at a time on its own connection with its own txnIds, through the minimal
+ * client in raw-http.ts (see there why not autocannon or node:http).
  */
 async function sendMessages(run: SendRun, eventIds: string[]): Promise<Measurement> {
   const latencies: number[] = [];
   let failed = 0;
   const start = performance.now();
-  // An instance resolves only at its next sampling tick: the run ends with its last response.
-  let end = start;
-  const instances = run.tokens.flatMap((token, user) => {
-    const share = shareOf(run.count, run.tokens.length, user);
-    if (share === 0) return [];
-    const instance = userSends(run, token, `${run.label}-${user}`, share, eventIds);
-    // autocannon's own latency histogram has whole-millisecond resolution; keep the raw times.
-    instance.on('response', (_client, status, _bytes, ms) => {
-      if (status >= 200 && status < 300) latencies.push(ms);
-      end = performance.now();
-    });
-    return [instance];
-  });
-  // Bounded in time like every other loop: stop whatever is still sending.
-  const timer = setTimeout(() => instances.forEach((i) => i.stop()), run.maxSeconds * 1000);
-  const results = await Promise.all(instances);
-  clearTimeout(timer);
-  // `errors` includes timeouts.
-  for (const result of results) failed += result.non2xx + result.errors;
-  const seconds = (end - start) / 1000;
+  // Bounded in time like every other loop: no send starts after the deadline.
+  const deadline = start + run.maxSeconds * 1000;
+  await Promise.all(
+    run.tokens.map(async (token, user) => {
+      const share = shareOf(run.count, run.tokens.length, user);
+      const sends = userSends(run, token, `${run.label}-${user}`);
+      for (let n = 0; n < share && performance.now() < deadline; n++) {
+        const sentAt = performance.now();
+        const eventId = await sends.next(n);
+        if (eventId === undefined) {
+          failed++;
+          continue;
+        }
+        latencies.push(performance.now() - sentAt);
+        eventIds.push(eventId);
+      }
+      sends.close();
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
   return {
     rate: latencies.length / seconds,
     p50Ms: percentile(latencies, 50),
@@ -123,42 +121,42 @@ async function sendMessages(run: SendRun, eventIds: string[]): Promise<Measureme
   };
 }
 
-/** One user's `count` sends on one connection; txnIds are `bench-<user>-<n>`, unique per run. */
-function userSends(
-  run: SendRun,
-  token: string,
-  user: string,
-  count: number,
-  eventIds: string[],
-): Instance {
-  let sent = 0;
-  return autocannon({
-    url: run.baseUrl,
-    connections: 1,
-    amount: count,
-    // Sampling ticks (1 s by default) end the run: a short one wastes less time after it.
-    sampleInt: SAMPLE_INTERVAL_MS,
-    timeout: REQUEST_TIMEOUT_MS / 1000,
-    method: 'PUT',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    requests: [
-      {
-        // Called once per request, so each gets the next txnId and its own body.
-        setupRequest: (request) => {
-          const n = sent++;
-          return {
-            ...request,
-            path: `${run.sendPath}bench-${user}-${n}`,
-            body: JSON.stringify({ msgtype: 'm.text', body: `message ${n} from ${user}` }),
-          };
-        },
-        onResponse: (status, body) => {
-          const eventId = status >= 200 && status < 300 ? eventIdOf(body) : undefined;
-          if (eventId !== undefined) eventIds.push(eventId);
-        },
-      },
-    ],
-  });
+/**
+ * One user's sends on one connection (opened again after a failure); txnIds
+ * are `bench-<user>-<n>`, unique per run. `next` resolves with the event ID,
+ * or undefined if the send failed.
+ */
+function userSends(run: SendRun, token: string, user: string) {
+  let connection: Promise<RawHttpConnection> | undefined;
+  const headers = [`Authorization: Bearer ${token}`, 'Content-Type: application/json'];
+  return {
+    async next(n: number): Promise<string | undefined> {
+      const body = JSON.stringify({ msgtype: 'm.text', body: `message ${n} from ${user}` });
+      try {
+        connection ??= RawHttpConnection.open(run.baseUrl);
+        const path = `${run.sendPath}bench-${user}-${n}`;
+        const response = await (
+          await connection
+        ).request('PUT', path, headers, body, REQUEST_TIMEOUT_MS);
+        return response.status >= 200 && response.status < 300
+          ? eventIdOf(response.body)
+          : undefined;
+      } catch {
+        void connection?.then(
+          (c) => c.close(),
+          () => {},
+        );
+        connection = undefined;
+        return undefined;
+      }
+    },
+    close(): void {
+      void connection?.then(
+        (c) => c.close(),
+        () => {},
+      );
+    },
+  };
 }
 
 /** User `index`'s part of `total` requests split over `users`, the remainder to the first ones. */
