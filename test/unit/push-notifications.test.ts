@@ -159,6 +159,31 @@ for (const writerThread of [false, true]) {
       assert.deepEqual(await changed(3, 5), [OTHER_ROOM]);
       assert.deepEqual(await storage.notifications.roomsChanged('@nobody:test', 0, 10), []);
     });
+
+    it('stores every one of evaluations recorded back to back (one write in flight)', async () => {
+      for (const position of [11, 12, 13]) {
+        await storage.notifications.recordEvaluated({
+          notifications: [notification(position, 'main', false, OTHER_ROOM)],
+          readMoves: position === 12 ? [{ userId: USER, roomId: ROOM, streamOrdering: 12 }] : [],
+          evaluatedUpTo: position,
+        });
+      }
+      assert.equal(await storage.notifications.evaluatedUpTo(), 13);
+      const newest = await storage.notifications.page({
+        userId: USER,
+        limit: 3,
+        onlyHighlight: false,
+      });
+      assert.deepEqual(
+        newest.map((n) => n.streamOrdering),
+        [13, 12, 11],
+      );
+      assert.deepEqual((await service.unreadCounts(USER, OTHER_ROOM, 20)).total, counts(3, 0));
+      assert.deepEqual(
+        await storage.notifications.roomsChanged(USER, 10, 20).then((r) => r.sort()),
+        [OTHER_ROOM, ROOM].sort(),
+      );
+    });
   });
 }
 

@@ -100,10 +100,13 @@ export class SqliteNotificationStore implements NotificationStore {
    * With the writer thread, an evaluation is applied here (caches, marks,
    * progress) as soon as it is handed over, and its rows are stored after:
    * the long-polls waiting for its counts go on at once. Reads of rows wait
-   * while a write is in flight; a failed write is reported by the next call.
+   * while a write is in flight or waiting; a failed write is reported by the
+   * next call.
    */
   private writesInFlight = 0;
   private written: Promise<void> = Promise.resolve();
+  /** Evaluations applied here and waiting for the write in flight (see `startWrite`). */
+  private waiting: EvaluatedEvents | undefined;
   private writeError: unknown;
 
   constructor(
@@ -121,7 +124,6 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async recordEvaluated(result: EvaluatedEvents): Promise<void> {
-    await this.settled();
     if (this.writeError !== undefined) {
       const err = this.writeError;
       this.writeError = undefined;
@@ -131,30 +133,46 @@ export class SqliteNotificationStore implements NotificationStore {
       this.applyEvaluated(result, this.writeEvaluated(result));
       return;
     }
-    const writing = this.writer.recordEvaluated(result);
     // Every row is new: rows and progress are stored together, so no event is evaluated twice.
     this.applyEvaluated(
       result,
       result.notifications.map(() => true),
     );
+    if (this.writesInFlight === 0) this.startWrite(result);
+    else this.waiting = appendEvaluation(this.waiting ?? emptyEvaluation(), result);
+  }
+
+  /**
+   * Evaluations made while a write is in flight wait for it and then go as
+   * one: under load a transaction covers several evaluations, so the pages
+   * they share (each user's index page, the progress row) and the commit are
+   * paid once.
+   */
+  private startWrite(result: EvaluatedEvents): void {
+    const writer = this.writer!;
     this.writesInFlight++;
-    this.written = writing.then(
+    this.written = writer.recordEvaluated(result).then(
       (inserted) => {
         this.writesInFlight--;
         // Were one not new after all, the counts would be read again from the rows.
         if (inserted.includes(false)) this.unread.clear();
+        const next = this.waiting;
+        this.waiting = undefined;
+        if (next) this.startWrite(next);
       },
       (err: unknown) => {
         this.writesInFlight--;
         this.writeError = err;
-        // What was applied here is not stored: read the rows from now on.
+        // What was applied here is not stored: read the rows from now on. The waiting
+        // evaluations are dropped too, or their progress mark would skip the failed events.
+        this.waiting = undefined;
         this.unread.clear();
         this.forgetChanges();
       },
     );
   }
 
-  /** Resolves once no evaluation write is in flight. */
+  /** Resolves once no evaluation write is in flight or waiting. */
   private async settled(): Promise<void> {
     while (this.writesInFlight > 0) await this.written;
   }
@@ -332,6 +350,18 @@ export class SqliteNotificationStore implements NotificationStore {
     added.set(name, nid);
     return nid;
   }
+}
+
+function emptyEvaluation(): EvaluatedEvents {
+  return { notifications: [], readMoves: [], evaluatedUpTo: 0 };
+}
+
+/** Adds a later evaluation to `target` (which it owns), in place. */
+function appendEvaluation(target: EvaluatedEvents, later: EvaluatedEvents): EvaluatedEvents {
+  for (const notification of later.notifications) target.notifications.push(notification);
+  for (const move of later.readMoves) target.readMoves.push(move);
+  target.evaluatedUpTo = later.evaluatedUpTo;
+  return target;
 }
 
 function unreadKey(userId: string, roomId: string): string {
