@@ -567,6 +567,49 @@ export const migrations: Migration[] = [
         ON push_notifications (user_nid, stream_ordering, room_nid, thread_nid, highlight);
     `,
   },
+  {
+    version: 14,
+    description: 'fewer B-tree pages per message: transactions by position, notifications by user',
+    sql: `
+      -- Every commit of messages rewrites each page it touches into the WAL. An index keyed
+      -- by event ID (a hash) puts each new event on a random page: the transactions are now
+      -- found for an event by its position instead, which appends.
+      CREATE TABLE event_transactions_by_position (
+        stream_ordering INTEGER PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        txn_id TEXT NOT NULL,
+        event_id TEXT NOT NULL
+      );
+      INSERT INTO event_transactions_by_position
+        SELECT e.stream_ordering, t.user_id, t.device_id, t.endpoint, t.txn_id, t.event_id
+        FROM event_transactions t JOIN events e ON e.event_id = t.event_id;
+      DROP TABLE event_transactions;
+      ALTER TABLE event_transactions_by_position RENAME TO event_transactions;
+      -- Transaction IDs are scoped to the device that sent them (and the endpoint).
+      CREATE UNIQUE INDEX event_transactions_by_txn
+        ON event_transactions (user_id, device_id, endpoint, txn_id);
+      -- Every query reads one user's notifications: clustered by user, one B-tree per row
+      -- instead of a table in stream order plus an index by user.
+      CREATE TABLE push_notifications_v14 (
+        user_nid INTEGER NOT NULL,
+        stream_ordering INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        room_nid INTEGER NOT NULL,
+        thread_nid INTEGER NOT NULL,
+        actions_nid INTEGER NOT NULL,
+        highlight INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (user_nid, stream_ordering)
+      ) WITHOUT ROWID;
+      INSERT INTO push_notifications_v14
+        SELECT user_nid, stream_ordering, event_id, room_nid, thread_nid, actions_nid, highlight, ts
+        FROM push_notifications;
+      DROP TABLE push_notifications;
+      ALTER TABLE push_notifications_v14 RENAME TO push_notifications;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

@@ -337,7 +337,14 @@ export class SqliteRoomStore implements RoomStore {
     s.insertExtremity.run(event.roomId, event.eventId);
     const txn = event.transaction;
     if (txn)
-      s.insertTransaction.run(txn.userId, txn.deviceId, txn.endpoint, txn.txnId, event.eventId);
+      s.insertTransaction.run(
+        streamOrdering,
+        txn.userId,
+        txn.deviceId,
+        txn.endpoint,
+        txn.txnId,
+        event.eventId,
+      );
     return replacesState === undefined ? { streamOrdering } : { streamOrdering, replacesState };
   }
 
@@ -390,7 +397,7 @@ const SELECT_EVENTS = `SELECT e.stream_ordering, e.event_id, e.room_id, e.json, 
     (SELECT r.redaction_event_id FROM redactions r WHERE r.redacted_event_id = e.event_id
      LIMIT 1) AS redacted_by,
     t.user_id AS txn_user, t.device_id AS txn_device, t.txn_id AS txn_id
-  FROM events e LEFT JOIN event_transactions t ON t.event_id = e.event_id`;
+  FROM events e LEFT JOIN event_transactions t ON t.stream_ordering = e.stream_ordering`;
 
 function currentStateKey(roomId: string, type: string, stateKey: string): string {
   return `${roomId} ${stateMapKey(type, stateKey)}`;
@@ -520,8 +527,9 @@ function prepare(db: SqliteDatabase) {
       )
       .pluck(),
     insertTransaction: db.prepare(
-      `INSERT INTO event_transactions (user_id, device_id, endpoint, txn_id, event_id)
-       VALUES (?, ?, ?, ?, ?)`,
+      `INSERT INTO event_transactions
+         (stream_ordering, user_id, device_id, endpoint, txn_id, event_id)
+       VALUES (?, ?, ?, ?, ?, ?)`,
     ),
   };
 }
