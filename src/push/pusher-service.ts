@@ -35,6 +35,12 @@ export class PusherService {
   private readonly running = new Map<string, Promise<void>>();
   private readonly kickedAgain = new Set<string>();
   private readonly stop = new AbortController();
+  /**
+   * Users who have or had a pusher: a kick for anyone else (most users, on
+   * every message of their rooms) reads nothing. Undefined until `start`
+   * has loaded it, meanwhile every kick looks.
+   */
+  private usersWithPushers: Set<string> | undefined;
 
   constructor(
     private readonly storage: Storage,
@@ -53,6 +59,7 @@ export class PusherService {
       await this.storage.pushers.delete(userId, request.appId, request.pushkey);
       return;
     }
+    this.usersWithPushers?.add(userId);
     const existing = (await this.storage.pushers.list(userId)).find(
       (p) => p.appId === request.appId && p.pushkey === request.pushkey,
     );
@@ -77,12 +84,15 @@ export class PusherService {
 
   /** Resumes every pusher (notifications stored while the server was down, or unsent). */
   async start(): Promise<void> {
-    for (const userId of await this.storage.pushers.usersWithPushers()) this.kick(userId);
+    const users = await this.storage.pushers.usersWithPushers();
+    this.usersWithPushers = new Set(users);
+    for (const userId of users) this.kick(userId);
   }
 
   /** The user has new notifications: each of their pushers looks for them. */
   kick(userId: string): void {
     if (this.stop.signal.aborted) return;
+    if (this.usersWithPushers && !this.usersWithPushers.has(userId)) return;
     this.storage.pushers
       .list(userId)
       .then((pushers) => pushers.forEach((pusher) => this.run(pusher)))
