@@ -32,7 +32,7 @@ import type { SignatureVerifier } from './auth/verifier.js';
 export type { AuthResult } from './auth/result.js';
 export type { AuthState } from './auth/auth-state.js';
 export type { SignatureVerifier } from './auth/verifier.js';
-export { authStateOf, stateMapKey } from './auth/auth-state.js';
+export { authStateOf, splitStateMapKey, stateMapKey, stateMapKeyType } from './auth/auth-state.js';
 export { authEventTypesFor, checkAuthEvents, type StatePair } from './auth/auth-events.js';
 export { roomIdFromCreateEventId } from './auth/create.js';
 export { canRedact, shouldApplyRedaction } from './auth/redaction.js';

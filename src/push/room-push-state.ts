@@ -12,6 +12,7 @@ import {
   MEMBER,
   POWER_LEVELS,
   stateMapKey,
+  stateMapKeyType,
   type AuthState,
 } from '../events/auth/auth-state.js';
 import type { StoredEvent } from '../events/pdu.js';
@@ -113,6 +114,6 @@ export class RoomPushStates {
 }
 
 function isPushRelevantKey(key: string): boolean {
-  const [type] = JSON.parse(key) as [string, string];
+  const type = stateMapKeyType(key);
   return type === MEMBER || type === POWER_LEVELS || type === CREATE;
 }

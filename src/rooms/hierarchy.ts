@@ -6,7 +6,7 @@
  * service reads each room's current state through storage. Without federation
  * only rooms this server holds can be described: any other child is skipped.
  */
-import { stateMapKey } from '../events/auth-rules.js';
+import { stateMapKey, stateMapKeyType } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import { errors } from '../http/errors.js';
 import type { EventRecord, StateIds, Storage } from '../storage/storage.js';
@@ -295,7 +295,7 @@ function strippedChild(event: EventRecord): JsonObject {
 }
 
 function isSpaceChildKey(key: string): boolean {
-  return (JSON.parse(key) as [string, string])[0] === SPACE_CHILD;
+  return stateMapKeyType(key) === SPACE_CHILD;
 }
 
 function stringOr(value: unknown): string | undefined {

@@ -4,7 +4,7 @@
  * join naming a member who could have invited them (auth rule 4.3.5.2), and
  * this server vouching for it with its signature (rule 4.2.1).
  */
-import { authStateOf, stateMapKey } from '../events/auth-rules.js';
+import { authStateOf, splitStateMapKey, stateMapKey } from '../events/auth-rules.js';
 import { joinRuleOf, membershipOf, type AuthState } from '../events/auth/auth-state.js';
 import type { JsonObject } from '../events/pdu.js';
 import { namedLevel, powerLevelOf } from '../events/power-levels.js';
@@ -55,7 +55,7 @@ export async function restrictedJoinAuthoriser(
 async function joinState(storage: Storage, roomId: string): Promise<AuthState> {
   const ids = await storage.rooms.currentStateIds(roomId);
   const wanted = [...ids].filter(([key]) => {
-    const [type, stateKey] = JSON.parse(key) as [string, string];
+    const { type, stateKey } = splitStateMapKey(key);
     return type === 'm.room.member' || (stateKey === '' && JOIN_STATE_TYPES.includes(type));
   });
   return authStateOf(await storage.rooms.getEvents(wanted.map(([, eventId]) => eventId)));

@@ -7,6 +7,7 @@
  * anyone else only a `world_readable` room; within that, history visibility
  * (RoomHistory's check) decides event by event.
  */
+import { stateMapKeyType } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import { errors } from '../http/errors.js';
 import { currentStateEvent } from '../rooms/current-membership.js';
@@ -204,7 +205,7 @@ export class HistoryService {
 }
 
 function isMemberKey(key: string): boolean {
-  return (JSON.parse(key) as string[])[0] === 'm.room.member';
+  return stateMapKeyType(key) === 'm.room.member';
 }
 
 /** A pagination token: sync's token format; only its room-event position matters here. */

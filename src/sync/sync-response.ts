@@ -3,7 +3,7 @@
  * carries, stripped state for invites and knocks, lazy-loaded members, and
  * whether a response has anything in it. No storage, no HTTP.
  */
-import { stateMapKey } from '../events/auth-rules.js';
+import { splitStateMapKey, stateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import type { EventRecord, StateIds } from '../storage/storage.js';
 
@@ -85,7 +85,7 @@ export function lazyLoadedState(
   for (const event of timeline) wanted.add(event.pdu.sender);
   const result: StateIds = new Map();
   for (const [key, eventId] of state) {
-    const [type, stateKey] = JSON.parse(key) as [string, string];
+    const { type, stateKey } = splitStateMapKey(key);
     if (type !== 'm.room.member' || wanted.has(stateKey)) result.set(key, eventId);
   }
   return result;

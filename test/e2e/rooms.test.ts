@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { stateMapKey } from '../../src/events/auth/auth-state.js';
 import { contentHash, eventIdFor } from '../../src/events/hashing.js';
 import { verifyEventSignature } from '../../src/events/signing.js';
 import { roomVersion } from '../../src/rooms/room-versions.js';
@@ -506,7 +507,7 @@ describe('room state storage', () => {
       { token: carol.access_token },
     );
     const rooms = server.weft.storage.rooms;
-    const topicKey = JSON.stringify(['m.room.topic', '']);
+    const topicKey = stateMapKey('m.room.topic', '');
     for (const i of [0, 1, 62, 63, 64, 65, 100, 149]) {
       const state = await rooms.stateIdsAfter(topicEvents[i]!);
       assert.equal(state?.get(topicKey), topicEvents[i], `state after topic ${i}`);

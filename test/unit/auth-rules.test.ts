@@ -16,7 +16,7 @@ import {
   shouldApplyRedaction,
   type SignatureVerifier,
 } from '../../src/events/auth-rules.js';
-import { stateMapKey } from '../../src/events/auth/auth-state.js';
+import { splitStateMapKey, stateMapKey } from '../../src/events/auth/auth-state.js';
 import type { JsonObject, Pdu, StoredEvent } from '../../src/events/pdu.js';
 import {
   namedLevel,
@@ -1088,5 +1088,26 @@ describe('redactions after the auth rules', () => {
     const v12 = TestRoom.standard(V12);
     v12.powerLevels({ redact: 1_000_000 });
     assertAllowed(canRedact(ALICE, BOB, v12.state, V12));
+  });
+});
+
+describe('state map keys', () => {
+  it('keep any two (type, state_key) pairs apart and give both back', () => {
+    const pairs: [string, string][] = [
+      ['m.room.member', '@a:b'],
+      ['m.room.member:', '@a:b'],
+      ['m.room.member', ':@a:b'],
+      ['a\u0000b', ''],
+      ['a', '\u0000b'],
+      ['', ''],
+      ['12:x', 'y'],
+      ['m.room.name', '😀'],
+    ];
+    const keys = pairs.map(([type, stateKey]) => stateMapKey(type, stateKey));
+    assert.equal(new Set(keys).size, pairs.length);
+    for (const [i, key] of keys.entries()) {
+      const [type, stateKey] = pairs[i]!;
+      assert.deepEqual(splitStateMapKey(key), { type, stateKey });
+    }
   });
 });

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { stateMapKey } from '../../src/events/auth/auth-state.js';
 import type { JsonObject, Pdu } from '../../src/events/pdu.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
@@ -73,7 +74,7 @@ for (const writerThread of [false, true]) {
 
     it('reads current state entries that follow each new state event', async () => {
       const pairs = [{ type: 'm.room.member', stateKey: USER }];
-      const key = JSON.stringify(['m.room.member', USER]);
+      const key = stateMapKey('m.room.member', USER);
       const before = await storage.rooms.currentStateIdsFor(ROOM, pairs);
       assert.equal(before.get(key), '$leave');
       await member('$rejoin', 'join', 4);

@@ -14,9 +14,26 @@ export const POWER_LEVELS = 'm.room.power_levels';
 export const JOIN_RULES = 'm.room.join_rules';
 export const THIRD_PARTY_INVITE = 'm.room.third_party_invite';
 
-/** The map key of a (type, state_key) pair; JSON keeps any two pairs apart. */
+/**
+ * The map key of a (type, state_key) pair: the type's length, then both. The
+ * length tells where the type ends, so any two pairs stay apart (either may
+ * hold any character). Built for every state lookup: a concatenation, where
+ * JSON of the pair cost a few percent of the server's time under load.
+ */
 export function stateMapKey(type: string, stateKey: string): string {
-  return JSON.stringify([type, stateKey]);
+  return `${type.length}:${type}${stateKey}`;
+}
+
+/** The (type, state_key) pair a `stateMapKey` names. */
+export function splitStateMapKey(key: string): { type: string; stateKey: string } {
+  const colon = key.indexOf(':');
+  const typeEnd = colon + 1 + Number(key.slice(0, colon));
+  return { type: key.slice(colon + 1, typeEnd), stateKey: key.slice(typeEnd) };
+}
+
+/** The event type of a `stateMapKey`. */
+export function stateMapKeyType(key: string): string {
+  return splitStateMapKey(key).type;
 }
 
 /** Builds an AuthState from state events (a later event for the same pair wins). */
