@@ -53,17 +53,17 @@ export function signJson<T extends Signable>(
   signingKey: SigningKey,
 ): Signed<T> {
   const signed = canonicalJsonBytes(withoutKeys(object, ['signatures', 'unsigned']));
-  const signature = unpaddedBase64(sign(null, signed, signingKey.privateKey));
-  return withSignature(object, serverName, signingKey, signature);
+  return withSignature(object, serverName, signingKey, signed);
 }
 
-/** A copy of `object` with this server's `signature` merged into `signatures`. */
+/** A copy of `object` with this server's signature over `signedBytes` merged into `signatures`. */
 function withSignature<T extends Signable>(
   object: T,
   serverName: string,
   signingKey: SigningKey,
-  signature: string,
+  signedBytes: Buffer,
 ): Signed<T> {
+  const signature = unpaddedBase64(sign(null, signedBytes, signingKey.privateKey));
   const signatures = existingSignatures(object);
   return {
     ...object,
@@ -186,77 +186,16 @@ export function sealEvent<T extends Signable>(
   signingKey: SigningKey,
   version: RoomVersion,
 ): SealedEvent<T> {
-  const { hashed, signedBytes, referenceHash, byteLength } = hashEvent(
-    event,
-    serverName,
-    signingKey,
-    version,
-  );
-  const signature = unpaddedBase64(sign(null, signedBytes, signingKey.privateKey));
-  return {
-    pdu: withSignature(hashed, serverName, signingKey, signature),
-    referenceHash,
-    byteLength,
-  };
-}
-
-/**
- * `sealEvent` with the signature made in libuv's thread pool: an ed25519
- * signature costs the calling thread about 50 µs, more than the rest of
- * sealing, and nothing but storage needs it (the event ID and the content
- * hash do not cover signatures). `pdu` is complete, but for its signature,
- * which is added to it in place when `signed` settles.
- */
-export function sealEventSigningLater<T extends Signable>(
-  event: T,
-  serverName: string,
-  signingKey: SigningKey,
-  version: RoomVersion,
-): SealedEvent<T> & { signed: Promise<void> } {
-  const { hashed, signedBytes, referenceHash, byteLength } = hashEvent(
-    event,
-    serverName,
-    signingKey,
-    version,
-  );
-  const pdu = { ...hashed, signatures: existingSignatures(hashed) };
-  const signed = new Promise<void>((resolve, reject) => {
-    sign(null, signedBytes, signingKey.privateKey, (err, signature) => {
-      if (err) return reject(err);
-      pdu.signatures = withSignature(
-        pdu,
-        serverName,
-        signingKey,
-        unpaddedBase64(signature),
-      ).signatures;
-      resolve();
-    });
-  });
-  return { pdu, referenceHash, byteLength, signed };
-}
-
-/** An unpadded base64 ed25519 signature is always this long. */
-const SIGNATURE_BASE64_LENGTH = 86;
-
-/** Sealing but for the signature: the hashed event, what its signature covers, and its size once signed. */
-function hashEvent<T extends Signable>(
-  event: T,
-  serverName: string,
-  signingKey: SigningKey,
-  version: RoomVersion,
-) {
   const hashInput = contentHashInput(event);
   const hashed = { ...event, hashes: { sha256: contentHashOf(hashInput) } };
-  const signedBytes = canonicalJsonBytes(
+  const redacted = canonicalJsonBytes(
     withoutKeys(redactEvent(hashed, version), ['signatures', 'unsigned']),
   );
-  const placeholder = 'A'.repeat(SIGNATURE_BASE64_LENGTH);
-  const sizedLikeSigned = withSignature(hashed, serverName, signingKey, placeholder);
+  const pdu = withSignature(hashed, serverName, signingKey, redacted);
   return {
-    hashed,
-    signedBytes,
-    referenceHash: sha256(signedBytes),
-    byteLength: canonicalJsonLengthWith(hashInput, membersNotHashed(sizedLikeSigned)),
+    pdu,
+    referenceHash: sha256(redacted),
+    byteLength: canonicalJsonLengthWith(hashInput, membersNotHashed(pdu)),
   };
 }
 

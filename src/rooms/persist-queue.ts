@@ -7,10 +7,6 @@
  * commit (the writer thread stores them in order, and together when several
  * wait), so the next batch is on its way during a commit.
  *
- * An event may be queued before its signature is made (RoomService signs in
- * the thread pool): a batch is handed over once all its events are signed,
- * and never before the batch ahead of it.
- *
  * If a batch fails, every event in it fails, and so does any later event
  * built on top of one of them: the room's generation moves on and `onFailure`
  * lets the builder forget its state. Batches already handed to the writer
@@ -24,8 +20,6 @@ const MAX_BATCH_EVENTS = 256;
 
 interface Queued {
   event: NewRoomEvent;
-  /** Settles once `event.pdu` carries its signature. */
-  signed: Promise<void>;
   generation: number;
   resolve(record: EventRecord): void;
   reject(err: unknown): void;
@@ -33,8 +27,6 @@ interface Queued {
 
 export class PersistQueue {
   private queue: Queued[] = [];
-  /** Settles when the latest batch has been handed to storage (keeps batches in order). */
-  private handedOver: Promise<void> = Promise.resolve();
   private readonly generations = new Map<string, number>();
 
   constructor(
@@ -44,12 +36,9 @@ export class PersistQueue {
     private readonly onCommitted: (records: EventRecord[]) => void = () => {},
   ) {}
 
-  enqueue(event: NewRoomEvent, signed: Promise<void> = Promise.resolve()): Promise<EventRecord> {
+  enqueue(event: NewRoomEvent): Promise<EventRecord> {
     return new Promise((resolve, reject) => {
-      // A failed signature fails the batch at its flush, a turn or more from now.
-      signed.catch(() => {});
-      const generation = this.generationOf(event.roomId);
-      this.queue.push({ event, signed, generation, resolve, reject });
+      this.queue.push({ event, generation: this.generationOf(event.roomId), resolve, reject });
       if (this.queue.length === 1) this.scheduleFlush();
     });
   }
@@ -77,13 +66,7 @@ export class PersistQueue {
   private flush(): void {
     const batch = this.queue;
     this.queue = [];
-    const signed = Promise.all(batch.map((q) => q.signed));
-    this.handedOver = this.handedOver.then(() =>
-      signed.then(
-        () => this.handOver(batch.filter((q) => this.stillValid(q))),
-        (err: unknown) => this.fail(batch, err),
-      ),
-    );
+    void this.commit(batch.filter((q) => this.stillValid(q)));
   }
 
   /** An event built before a failure in its room stands on events that were never stored. */
@@ -93,23 +76,20 @@ export class PersistQueue {
     return false;
   }
 
-  /** Hands the batch to storage now, and answers its callers once it has committed. */
-  private handOver(batch: Queued[]): void {
+  private async commit(batch: Queued[]): Promise<void> {
     if (batch.length === 0) return;
-    this.storage.rooms.persistEvents(batch.map((q) => q.event)).then(
-      (records) => {
-        this.onCommitted(records);
-        batch.forEach((q, i) => q.resolve(records[i]!));
-      },
-      (err: unknown) => this.fail(batch, err),
-    );
-  }
-
-  private fail(batch: Queued[], err: unknown): void {
-    const rooms = new Set(batch.map((q) => q.event.roomId));
-    for (const roomId of rooms) this.generations.set(roomId, this.generationOf(roomId) + 1);
-    this.onFailure(rooms);
-    for (const q of batch) q.reject(err);
+    let records: EventRecord[];
+    try {
+      records = await this.storage.rooms.persistEvents(batch.map((q) => q.event));
+    } catch (err) {
+      const rooms = new Set(batch.map((q) => q.event.roomId));
+      for (const roomId of rooms) this.generations.set(roomId, this.generationOf(roomId) + 1);
+      this.onFailure(rooms);
+      for (const q of batch) q.reject(err);
+      return;
+    }
+    this.onCommitted(records);
+    batch.forEach((q, i) => q.resolve(records[i]!));
   }
 
   private generationOf(roomId: string): number {

@@ -17,7 +17,7 @@ import {
 } from '../events/auth-rules.js';
 import { eventIdFromReferenceHash } from '../events/hashing.js';
 import type { JsonObject, Pdu } from '../events/pdu.js';
-import { sealEvent, sealEventSigningLater, verifyEventSignature } from '../events/signing.js';
+import { sealEvent, verifyEventSignature } from '../events/signing.js';
 import type { SignatureVerifier } from '../events/auth/verifier.js';
 import { errors, MatrixError } from '../http/errors.js';
 import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
@@ -217,39 +217,11 @@ export class RoomService {
     const pairs = authEventTypesFor(unsigned, version);
     const stateIds = await this.heads.stateIds(head, pairs);
     unsigned.auth_events = selectAuthEvents(unsigned, stateIds, version);
-    const { pdu, eventId, signed } = this.sealSigningLater(unsigned, version);
-    // A refused event is never stored; its signature is of no interest.
-    signed.catch(() => {});
+    const { pdu, eventId } = this.seal(unsigned, version);
     await this.authorize(pdu, version);
-    const committed = this.queue.enqueue(
-      { eventId, roomId: room.roomId, pdu, transaction },
-      signed,
-    );
+    const committed = this.queue.enqueue({ eventId, roomId: room.roomId, pdu, transaction });
     this.heads.applied(head, { eventId, pdu });
     return { committed };
-  }
-
-  /**
-   * `seal`, but signing in the thread pool (see `sealEventSigningLater`),
-   * except for membership events: the authorization rules may check their
-   * signature (restricted joins), so they are signed at once.
-   */
-  private sealSigningLater(
-    unsigned: Pdu,
-    version: RoomVersion,
-  ): { pdu: Pdu; eventId: string; signed: Promise<void> } {
-    if (unsigned.type === 'm.room.member') {
-      return { ...this.seal(unsigned, version), signed: Promise.resolve() };
-    }
-    const sealed = sealEventSigningLater(
-      unsigned,
-      this.config.server_name,
-      this.signingKey,
-      version,
-    );
-    checkSize(sealed.byteLength);
-    const eventId = eventIdFromReferenceHash(sealed.referenceHash, version);
-    return { pdu: sealed.pdu, eventId, signed: sealed.signed };
   }
 
   /** Hashes and signs an event and checks its size. */
@@ -260,7 +232,9 @@ export class RoomService {
   /** `finish`, plus the event's ID, from the same encodings (see `sealEvent`). */
   private seal(pdu: Pdu, version: RoomVersion): { pdu: Pdu; eventId: string } {
     const sealed = sealEvent(pdu, this.config.server_name, this.signingKey, version);
-    checkSize(sealed.byteLength);
+    if (sealed.byteLength > MAX_PDU_BYTES) {
+      throw errors.tooLarge(`Event is larger than ${MAX_PDU_BYTES} bytes`);
+    }
     return { pdu: sealed.pdu, eventId: eventIdFromReferenceHash(sealed.referenceHash, version) };
   }
 
@@ -360,11 +334,6 @@ export function selectAuthEvents(pdu: Pdu, stateIds: StateIds, version: RoomVers
     const eventId = stateIds.get(stateMapKey(pair.type, pair.stateKey));
     return eventId === undefined ? [] : [eventId];
   });
-}
-
-function checkSize(byteLength: number): void {
-  if (byteLength > MAX_PDU_BYTES)
-    throw errors.tooLarge(`Event is larger than ${MAX_PDU_BYTES} bytes`);
 }
 
 /** v12: the create event's ID is the room ID with the `$` sigil. */

@@ -87,43 +87,6 @@ for (const writerThread of [false, true]) {
       assert.equal(next.eventId, '$g2');
     });
 
-    it('hands events over in the order queued, whenever their signatures come', async () => {
-      let signFirst!: () => void;
-      const firstSigned = new Promise<void>((resolve) => (signFirst = resolve));
-      const first = queue.enqueue(
-        { eventId: '$s1', roomId: '!r:localhost', pdu: pdu('m.room.message', 6) },
-        firstSigned,
-      );
-      // Queued in a later turn, so in a later batch, and signed at once.
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      const second = queue.enqueue({
-        eventId: '$s2',
-        roomId: '!r:localhost',
-        pdu: pdu('m.room.message', 7),
-      });
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      assert.equal(await storage.rooms.getEvent('$s2'), undefined, 'waits for the batch ahead');
-      signFirst();
-      const [a, b] = await Promise.all([first, second]);
-      assert.ok(a.streamOrdering < b.streamOrdering);
-    });
-
-    it('fails the batch of an event whose signing failed, and stores none of it', async () => {
-      const unsigned = queue.enqueue(
-        { eventId: '$u1', roomId: '!r:localhost', pdu: pdu('m.room.message', 8) },
-        Promise.reject(new Error('no signature')),
-      );
-      const sameBatch = queue.enqueue({
-        eventId: '$u2',
-        roomId: '!r:localhost',
-        pdu: pdu('m.room.message', 9),
-      });
-      await assert.rejects(unsigned, /no signature/);
-      await assert.rejects(sameBatch, /no signature/);
-      assert.equal(await storage.rooms.getEvent('$u1'), undefined);
-      assert.equal(await storage.rooms.getEvent('$u2'), undefined);
-    });
-
     it('refuses writes sent before a failure was known, and takes the next ones', async () => {
       const message = (eventId: string, roomId = '!r:localhost') => ({
         eventId,

@@ -3,12 +3,7 @@ import { describe, it } from 'node:test';
 import { canonicalJson, canonicalJsonBytes } from '../../src/events/canonical-json.js';
 import { addContentHash, referenceHash } from '../../src/events/hashing.js';
 import type { Pdu } from '../../src/events/pdu.js';
-import {
-  sealEvent,
-  sealEventSigningLater,
-  signEvent,
-  signingKeyFromSeed,
-} from '../../src/events/signing.js';
+import { sealEvent, signEvent, signingKeyFromSeed } from '../../src/events/signing.js';
 import { MatrixError } from '../../src/http/errors.js';
 import { roomVersion } from '../../src/rooms/room-versions.js';
 
@@ -56,19 +51,6 @@ describe('sealEvent: the outgoing-event step in one pass', () => {
         assert.equal(sealed.byteLength, canonicalJsonBytes(stepByStep).length);
       });
     }
-  }
-
-  for (const [name, event] of cases) {
-    it(`${name}, signed in the thread pool: the same once \`signed\` settles`, async () => {
-      const version = roomVersion('12');
-      const now = sealEvent(event, SERVER, KEY, version);
-      const later = sealEventSigningLater(event, SERVER, KEY, version);
-      assert.deepEqual(later.referenceHash, now.referenceHash);
-      assert.equal(later.byteLength, now.byteLength);
-      assert.equal(later.pdu.signatures[SERVER]?.['ed25519:1'], undefined, 'not signed yet');
-      await later.signed;
-      assert.deepEqual(later.pdu, now.pdu);
-    });
   }
 
   it('sizes an event whose hashed part is empty', () => {
