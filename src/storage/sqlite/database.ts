@@ -6,6 +6,8 @@ export type SqliteDatabase = Database.Database;
 
 export class SchemaTooNewError extends Error {}
 
+const WAL_CHECKPOINT_PAGES = 4000;
+
 export function openDatabase(file: string): SqliteDatabase {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -14,6 +16,15 @@ export function openDatabase(file: string): SqliteDatabase {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // The commit that takes the WAL past this many pages copies them into the
+  // database file (a checkpoint). Pages that every commit rewrites (the ends
+  // of the tables and indexes messages append to) are copied once per
+  // checkpoint, so fewer, larger checkpoints copy less: from SQLite's 1,000
+  // (4 MB) to 4,000 cut the server's CPU per message by 3–15% in the room
+  // message bench, and a 16 MB WAL is still small. Each checkpoint stalls
+  // the committing thread longer; 16,000 pages gained little more and made
+  // the slowest sends slower.
+  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   try {
     migrate(db);
   } catch (err) {
