@@ -32,7 +32,7 @@ export function buildE2ee(
       deviceLists,
     },
     providers: [
-      new ToDeviceProvider(storage, notifier),
+      new ToDeviceProvider(storage),
       new DeviceListProvider(deviceLists, storage.deviceLists),
       new KeyCountsProvider(keys, storage),
     ],

@@ -7,11 +7,10 @@
  * the response that carried it. A client that crashes mid-sync, or a server
  * killed after answering, repeats the old token and gets the messages again.
  *
- * Backlogs: a response carries at most MAX_PER_SYNC messages. Its next_batch
- * is the sync's upper bound, past the messages left behind, so before
- * answering, the provider moves those to fresh positions after the bound (in
- * order, after anything queued meanwhile) and notifies them: the next sync
- * finds them at once instead of waiting.
+ * Backlogs: a response carries at most MAX_PER_SYNC messages, and its
+ * next_batch holds the to-device position back at the last one delivered
+ * (the other streams move on): the next sync acknowledges those, finds the
+ * rest at once, and nothing is moved or copied however long the backlog.
  */
 import { serverNameOf } from '../events/auth/ids.js';
 import { errors } from '../http/errors.js';
@@ -107,10 +106,7 @@ function messageFor(request: SendToDevice, content: unknown): string {
 export class ToDeviceProvider implements SyncStreamProvider {
   readonly stream = 'toDevice' as const;
 
-  constructor(
-    private readonly storage: Storage,
-    private readonly notifier: Notifier,
-  ) {}
+  constructor(private readonly storage: Storage) {}
 
   currentPosition(): Promise<number> {
     return this.storage.toDevice.maxPosition();
@@ -128,16 +124,8 @@ export class ToDeviceProvider implements SyncStreamProvider {
     );
     const delivered = batch.slice(0, MAX_PER_SYNC);
     const last = delivered.at(-1);
-    if (batch.length > MAX_PER_SYNC && last) await this.moveBacklogForward(device, last.position);
+    if (batch.length > MAX_PER_SYNC && last) parts.heldBack.toDevice = last.position;
     parts.top.to_device.events = delivered.map((m) => JSON.parse(m.messageJson) as EventJson);
     return delivered.length > 0;
-  }
-
-  /** The messages after the last delivered one get positions past this sync's bound, and wake it. */
-  private async moveBacklogForward(device: ToDeviceRecipient, lastDelivered: number) {
-    const position = await this.storage.toDevice.requeueAfter(device, lastDelivered);
-    if (position !== undefined) {
-      this.notifier.notify({ stream: 'toDevice', position, userIds: [device.userId] });
-    }
   }
 }

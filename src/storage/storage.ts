@@ -626,11 +626,6 @@ export interface ToDeviceStore {
     upTo: number,
     limit: number,
   ): Promise<ToDeviceMessage[]>;
-  /**
-   * Gives every message of the device after `position` a new, higher position,
-   * in order (so they follow anything queued meanwhile). Returns the last new position.
-   */
-  requeueAfter(recipient: ToDeviceRecipient, position: number): Promise<number | undefined>;
 }
 
 export interface BackupVersionRecord {

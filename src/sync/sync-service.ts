@@ -179,7 +179,8 @@ export class SyncService {
       if (await provider.contribute(context, parts)) changed = true;
     }
     rooms.join = Object.fromEntries(parts.joinedRooms);
-    return { response: responseShell(window, rooms, parts.top), joinedRoomIds, changed };
+    const next = { ...window.upper, ...parts.heldBack };
+    return { response: responseShell(window, rooms, parts.top, next), joinedRoomIds, changed };
   }
 
   private async membershipsOf(userId: string, window: SyncWindow): Promise<RoomMemberships> {
@@ -412,8 +413,13 @@ function emptyTopLevel(window: SyncWindow): SyncTopLevel {
 }
 
 /** The response: its rooms, the top-level fields, and the token to resume from. */
-function responseShell(window: SyncWindow, rooms: SyncRooms, top = emptyTopLevel(window)) {
-  return { next_batch: encodeSyncToken(window.upper), rooms, ...top } as unknown as JsonObject & {
+function responseShell(
+  window: SyncWindow,
+  rooms: SyncRooms,
+  top = emptyTopLevel(window),
+  next = window.upper,
+) {
+  return { next_batch: encodeSyncToken(next), rooms, ...top } as unknown as JsonObject & {
     rooms: SyncRooms;
   };
 }
@@ -421,6 +427,7 @@ function responseShell(window: SyncWindow, rooms: SyncRooms, top = emptyTopLevel
 /** The parts providers add to: the top-level fields and the joined rooms' sections. */
 class ResponseParts implements SyncResponseParts {
   readonly top: SyncTopLevel;
+  readonly heldBack: SyncResponseParts['heldBack'] = {};
   private readonly sections: Map<string, JoinedRoomSection>;
 
   constructor(

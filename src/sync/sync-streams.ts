@@ -62,6 +62,12 @@ export interface SyncResponseParts {
    * sync (it is then sent, so ask for it only to add to it).
    */
   joinedRoom(roomId: string): JoinedRoomSection;
+  /**
+   * Positions next_batch holds back: a stream that delivered only part of
+   * what it has up to the upper bound (a to-device backlog) resumes after the
+   * part delivered; the next sync then answers at once with the rest.
+   */
+  readonly heldBack: { -readonly [S in StreamName]?: number };
 }
 
 export interface SyncStreamProvider {

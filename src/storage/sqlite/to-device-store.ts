@@ -12,7 +12,7 @@
  *   - above `upTo`: nothing this process stored for the device is above it,
  *     and what was stored before it started is at or below the position then
  *     (AUTOINCREMENT: positions only grow), which `lastStored` never goes below.
- * Storing a message for the device (enqueue, requeueAfter) ends the proof and
+ * Storing a message for the device (enqueue) ends the proof and
  * the emptiness; the only other writer, device deletion (DeviceKeyCleanup),
  * only deletes, which leaves an empty queue empty. Everything on the connection
  * is synchronous, so each of these steps sees a consistent state, whatever
@@ -90,7 +90,6 @@ export class SqliteToDeviceStore implements ToDeviceStore {
   private readonly insertMessage;
   private readonly deleteUpTo;
   private readonly selectPending;
-  private readonly takeAfter;
   private readonly states: QueueStates;
 
   constructor(private readonly db: SqliteDatabase) {
@@ -115,10 +114,6 @@ export class SqliteToDeviceStore implements ToDeviceStore {
       `SELECT stream_id, message_json FROM to_device_messages
        WHERE user_id = ? AND device_id = ? AND stream_id > ? AND stream_id <= ?
        ORDER BY stream_id LIMIT ?`,
-    );
-    this.takeAfter = db.prepare(
-      `DELETE FROM to_device_messages WHERE user_id = ? AND device_id = ? AND stream_id > ?
-       RETURNING stream_id, message_json`,
     );
     let states = statesByDatabase.get(db);
     if (!states) {
@@ -179,24 +174,6 @@ export class SqliteToDeviceStore implements ToDeviceStore {
     // (A zero limit finds nothing whatever is stored: no proof.)
     if (rows.length === 0 && limit > 0) this.noteNonePending(recipient, after, upTo);
     return rows.map((row) => ({ position: row.stream_id, messageJson: row.message_json }));
-  }
-
-  async requeueAfter(recipient: ToDeviceRecipient, position: number): Promise<number | undefined> {
-    return writeTransaction(this.db, () => {
-      const rows = (
-        this.takeAfter.all(recipient.userId, recipient.deviceId, position) as MessageRow[]
-      ).sort((a, b) => a.stream_id - b.stream_id);
-      let last: number | undefined;
-      for (const row of rows) {
-        last = this.insertMessage.get(
-          recipient.userId,
-          recipient.deviceId,
-          row.message_json,
-        ) as number;
-        this.states.stored(recipient, last);
-      }
-      return last;
-    })();
   }
 
   /** Nothing in (after, upTo]: the queue is empty if nothing is at or below `after` or above `upTo` either. */
