@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Api, CLIENT_V3, type ApiResponse, type Session } from '../support/client.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
+import { assertResponseMatchesSpec, expectError } from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
 
@@ -15,11 +15,6 @@ function expectSpec(res: ApiResponse<Body>, method: string, template: string, st
   assert.equal(res.status, status, `${method} ${template}: ${JSON.stringify(res.body)}`);
   assertResponseMatchesSpec(method, template, status, res.body);
   return res.body;
-}
-
-function expectError(res: ApiResponse<Body>, status: number, errcode: string): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assertSpecError(res.body, errcode);
 }
 
 const aliasUrl = (alias: string) => `${CLIENT_V3}/directory/room/${encodeURIComponent(alias)}`;

@@ -5,7 +5,7 @@ import { FilterService } from '../../src/sync/filter-service.js';
 import { DEFAULT_SYNC_FILTER } from '../../src/sync/filters.js';
 import { Api, CLIENT_V3, type ApiResponse, type Session } from '../support/client.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
+import { assertResponseMatchesSpec, expectError } from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
 
@@ -36,11 +36,6 @@ function expectSpec(res: ApiResponse<Body>, method: string, template: string): B
   assert.equal(res.status, 200, `${method} ${template}: ${JSON.stringify(res.body)}`);
   assertResponseMatchesSpec(method, template, 200, res.body);
   return res.body;
-}
-
-function expectError(res: ApiResponse<Body>, status: number, errcode: string): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assertSpecError(res.body, errcode);
 }
 
 /** `(v3|r0)/user/{userId}/filter[/{filterId}]` with the path parts encoded. */

@@ -18,7 +18,11 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { Api, type ApiResponse, type Session } from '../support/client.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
+import {
+  assertResponseMatchesSpec,
+  assertSpecError,
+  expectError,
+} from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
 
@@ -33,11 +37,6 @@ interface Download {
   status: number;
   headers: Headers;
   bytes: Buffer;
-}
-
-function expectError(res: ApiResponse<Body>, status: number, errcode: string): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assertSpecError(res.body, errcode);
 }
 
 function mediaIdOf(contentUri: unknown): string {
@@ -220,11 +219,7 @@ describe('media repository', () => {
     it('requires a token where the spec does, and refuses guests uploads', async () => {
       const mediaId = await uploadOk('x', 'text/plain');
       const anonymous = await download(mediaId, '', { token: null });
-      expectError(
-        { status: anonymous.status, body: errorOf(anonymous), headers: anonymous.headers },
-        401,
-        'M_MISSING_TOKEN',
-      );
+      expectError({ status: anonymous.status, body: errorOf(anonymous) }, 401, 'M_MISSING_TOKEN');
       const noToken = await api.post(UPLOAD, undefined, { rawBody: 'x' });
       expectError(noToken, 401, 'M_MISSING_TOKEN');
       const guest = await api.post<Session>('/_matrix/client/v3/register?kind=guest', {});

@@ -14,7 +14,11 @@ import type { UserPushRules } from '../../src/push/types.js';
 import type { PushRuleStore } from '../../src/storage/storage.js';
 import { Api, CLIENT_V3, type ApiResponse, type Session } from '../support/client.js';
 import { startTestServer, testConfig, type TestServer } from '../support/server.js';
-import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
+import {
+  assertResponseMatchesSpec,
+  assertSpecError,
+  expectError,
+} from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
 
@@ -75,11 +79,6 @@ function expectOk(res: ApiResponse<Body>, method: string, template: string): Bod
   assert.equal(res.status, 200, `${method} ${template}: ${JSON.stringify(res.body)}`);
   assertResponseMatchesSpec(method, template, 200, res.body);
   return res.body;
-}
-
-function expectError(res: ApiResponse<Body>, status: number, errcode: string): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assertSpecError(res.body, errcode);
 }
 
 const ids = (rules: Array<{ rule_id: string }>) => rules.map((rule) => rule.rule_id);

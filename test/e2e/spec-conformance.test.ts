@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Api, CLIENT_V3, type ApiResponse } from '../support/client.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
+import {
+  assertResponseMatchesSpec,
+  assertSpecError,
+  expectError,
+} from '../support/spec-schemas.js';
 
 const V1 = '/_matrix/client/v1';
 const PASSWORD = 'correct horse battery staple';
@@ -39,11 +43,6 @@ function expectSpecError(
 }
 
 /** An error on a status the spec does not list for the endpoint: the generic error schema. */
-function expectError(res: ApiResponse<Body>, status: number, errcode: string): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assertSpecError(res.body, errcode);
-}
-
 function assertNoRefreshToken(body: Body): void {
   assert.equal(body.refresh_token, undefined, 'Weft issues no refresh tokens');
   assert.equal(body.expires_in_ms, undefined, 'Weft access tokens do not expire');

@@ -390,3 +390,13 @@ export function assertSpecError(body: unknown, errcode?: string): void {
     );
   }
 }
+
+/** Asserts an error response: this HTTP status, and a Matrix error body with this errcode. */
+export function expectError(
+  res: { status: number; body: unknown },
+  status: number,
+  errcode: string,
+): void {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assertSpecError(res.body, errcode);
+}
