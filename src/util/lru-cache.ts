@@ -13,6 +13,16 @@ export class LruCache<K, V> {
     return value;
   }
 
+  /** The cached value, or `make()`'s, cached first. */
+  getOrSet(key: K, make: () => V): V {
+    let value = this.get(key);
+    if (value === undefined) {
+      value = make();
+      this.set(key, value);
+    }
+    return value;
+  }
+
   set(key: K, value: V): void {
     this.entries.delete(key);
     this.entries.set(key, value);

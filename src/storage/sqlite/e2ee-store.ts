@@ -13,6 +13,7 @@ import type {
   StoredSignature,
 } from '../storage.js';
 import { LruCache } from '../../util/lru-cache.js';
+import { pairKey } from '../../util/pair-key.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 
 /** Devices whose key counts are remembered; the least recently synced are forgotten. */
@@ -43,13 +44,7 @@ class KeyCountCache {
   }
 
   getOrCreate(userId: string, deviceId: string): KeyCounts {
-    const key = deviceKey(userId, deviceId);
-    let counts = this.entries.get(key);
-    if (!counts) {
-      counts = {};
-      this.entries.set(key, counts);
-    }
-    return counts;
+    return this.entries.getOrSet(deviceKey(userId, deviceId), () => ({}));
   }
 
   /** Must be called by every write that changes the device's keys. */
@@ -59,8 +54,7 @@ class KeyCountCache {
 }
 
 /** Unambiguous for any strings (a claim names any user and device). */
-const deviceKey = (userId: string, deviceId: string): string =>
-  `${userId.length}:${userId}${deviceId}`;
+const deviceKey = pairKey;
 
 const keyCountCaches = new WeakMap<SqliteDatabase, KeyCountCache>();
 

@@ -145,7 +145,7 @@ export class SqliteNotificationStore implements NotificationStore {
   /**
    * Evaluations made while a write is in flight wait for it and then go as
    * one: under load a transaction covers several evaluations, so the pages
-   * they share (each user's index page, the progress row) and the commit are
+   * they share (each user's page of rows, the progress row) and the commit are
    * paid once.
    */
   private startWrite(result: EvaluatedEvents): void {

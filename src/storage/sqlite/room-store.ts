@@ -174,7 +174,6 @@ export class SqliteRoomStore implements RoomStore {
     )();
   }
 
-  /** After the commit, in commit order: the caches learn of it, and the record is made. */
   /**
    * The newest position reported committed (by `persistEvents`, noted in the
    * relation parents). The writer thread commits before this thread hears of
@@ -184,6 +183,7 @@ export class SqliteRoomStore implements RoomStore {
     return this.relationParents.reportedUpTo();
   }
 
+  /** After the commit, in commit order: the caches learn of it, and the record is made. */
   private committed(event: NewRoomEvent, persisted: PersistedEvent): EventRecord {
     const { pdu } = event;
     const redacts =
@@ -267,13 +267,14 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   private cachedMemberships(userId: string): MembershipEvent[] {
-    let events = this.membershipCache.get(userId);
-    if (!events) {
-      const s = this.statements;
-      events = s.selectMembershipEvents.all(userId, this.reportedUpTo()) as MembershipEvent[];
-      this.membershipCache.set(userId, events);
-    }
-    return events;
+    return this.membershipCache.getOrSet(
+      userId,
+      () =>
+        this.statements.selectMembershipEvents.all(
+          userId,
+          this.reportedUpTo(),
+        ) as MembershipEvent[],
+    );
   }
 
   async memberCounts(roomId: string): Promise<{ joined: number; invited: number }> {
@@ -290,11 +291,10 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   async forgottenRooms(userId: string): Promise<string[]> {
-    let rooms = this.forgottenCache.get(userId);
-    if (!rooms) {
-      rooms = this.statements.selectForgotten.all(userId) as string[];
-      this.forgottenCache.set(userId, rooms);
-    }
+    const rooms = this.forgottenCache.getOrSet(
+      userId,
+      () => this.statements.selectForgotten.all(userId) as string[],
+    );
     return [...rooms];
   }
 

@@ -20,6 +20,7 @@
  * still counts as stored: a needless SQL read later, never a wrong answer.
  */
 import { LruCache } from '../../util/lru-cache.js';
+import { pairKey } from '../../util/pair-key.js';
 import type { ToDeviceMessage, ToDeviceRecipient, ToDeviceStore } from '../storage.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 
@@ -54,13 +55,11 @@ class QueueStates {
   }
 
   getOrCreate(recipient: ToDeviceRecipient): QueueState {
-    const key = keyOf(recipient);
-    let state = this.states.get(key);
-    if (!state) {
-      state = { lastStored: this.storedFloor, acknowledged: undefined, empty: false };
-      this.states.set(key, state);
-    }
-    return state;
+    return this.states.getOrSet(keyOf(recipient), () => ({
+      lastStored: this.storedFloor,
+      acknowledged: undefined,
+      empty: false,
+    }));
   }
 
   /** A message was stored for the device at this position (perhaps in a transaction yet to commit). */
@@ -75,7 +74,7 @@ class QueueStates {
 }
 
 /** Unambiguous for any strings (a separator could occur in either). */
-const keyOf = (r: ToDeviceRecipient): string => `${r.userId.length}:${r.userId}${r.deviceId}`;
+const keyOf = (r: ToDeviceRecipient): string => pairKey(r.userId, r.deviceId);
 
 const statesByDatabase = new WeakMap<SqliteDatabase, QueueStates>();
 
