@@ -1,4 +1,5 @@
-/** Minimal PDUs for storage tests: the stores and the persist queue check no hashes or auth. */
+/** Minimal PDUs (and event rows) for storage tests: the stores and the persist queue check no hashes or auth. */
+import Database from 'better-sqlite3';
 import type { JsonObject, Pdu } from '../../src/events/pdu.js';
 
 export interface PduFields {
@@ -24,4 +25,25 @@ export function minimalPdu(fields: PduFields): Pdu {
     hashes: { sha256: '' },
     signatures: {},
   };
+}
+
+/**
+ * Rows in the events table, `$e<position>` at each position, written with SQL
+ * (any schema version): for stores that find events by position, such as
+ * notifications, in tests that record those directly.
+ */
+export function insertMessageRows(file: string, roomId: string, positions: number[]): void {
+  const db = new Database(file);
+  try {
+    const insert = db.prepare(
+      `INSERT INTO events (stream_ordering, event_id, room_id, type, sender, depth, state_group, json)
+       VALUES (?, ?, ?, 'm.room.message', '@a:localhost', ?, 1, ?)`,
+    );
+    for (const position of positions) {
+      const pdu = minimalPdu({ type: 'm.room.message', depth: position, roomId });
+      insert.run(position, `$e${position}`, roomId, position, JSON.stringify(pdu));
+    }
+  } finally {
+    db.close();
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * Migration 14 keeps what it moves: client transactions (found by their IDs,
- * and given back with their events) and push notifications.
+ * and given back with their events) and push notifications; after migration
+ * 15 the notifications still come with their event IDs (from the events).
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -53,7 +54,7 @@ function databaseAtVersion13(file: string): void {
   db.close();
 }
 
-describe('migration 14: transactions by position, notifications by user', () => {
+describe('migrations 14 and 15: transactions by position, notifications by user', () => {
   const config = testConfig();
   after(() => rmSync(config.data_dir, { recursive: true, force: true }));
 

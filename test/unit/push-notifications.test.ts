@@ -15,6 +15,7 @@ import { PushRuleService } from '../../src/push/push-rule-service.js';
 import { migrations } from '../../src/storage/sqlite/migrations.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 import type { NotificationRecord, Storage } from '../../src/storage/storage.js';
+import { insertMessageRows } from '../support/pdus.js';
 import { testConfig } from '../support/server.js';
 
 const USER = '@bob:test';
@@ -53,7 +54,14 @@ for (const writerThread of [false, true]) {
     let service: NotificationService;
 
     before(async () => {
-      storage = openSqliteStorage(path.join(config.data_dir, 'weft.db'), { writerThread });
+      const file = path.join(config.data_dir, 'weft.db');
+      storage = openSqliteStorage(file, { writerThread });
+      // Notifications are of stored events: their IDs are read from the events.
+      insertMessageRows(
+        file,
+        ROOM,
+        Array.from({ length: 13 }, (_, i) => i + 1),
+      );
       const logger = pino({ level: 'silent' });
       service = new NotificationService(
         storage,
@@ -211,6 +219,7 @@ describe('migration 13: notification rows become integers with interned names', 
     ).run(USER, ROOM);
     db.prepare(`UPDATE push_progress SET stream_ordering = 2 WHERE name = 'evaluated'`).run();
     db.close();
+    insertMessageRows(file, ROOM, [1, 2]);
 
     const storage = openSqliteStorage(file);
     try {

@@ -64,13 +64,15 @@ function toRecord(row: NotificationRow): NotificationRecord {
   };
 }
 
-/** A notification with its names and event ID, for the queries that return records. */
-const NOTIFICATION_COLUMNS = `u.name AS user_id, rn.name AS room_id, n.event_id,
+/** A notification with its names and event ID (`e`, see WITH_EVENT), for the queries that return records. */
+const NOTIFICATION_COLUMNS = `u.name AS user_id, rn.name AS room_id, e.event_id,
   n.stream_ordering, tn.name AS thread_id, n.highlight, an.name AS actions, n.ts`;
 const WITH_NAMES = `JOIN push_names u ON u.id = n.user_nid
   JOIN push_names rn ON rn.id = n.room_nid
   JOIN push_names tn ON tn.id = n.thread_nid
   JOIN push_names an ON an.id = n.actions_nid`;
+/** The notification's event, for its ID: rows are found by position, the events' key. */
+const WITH_EVENT = `JOIN events e ON e.stream_ordering = n.stream_ordering`;
 /** Joins each notification to the user's room-wide (r) and thread (t) read positions. */
 const WITH_READ_POSITIONS = `LEFT JOIN push_read_positions r
     ON r.user_id = u.name AND r.room_id = rn.name AND r.thread_id = ''
@@ -205,7 +207,6 @@ export class SqliteNotificationStore implements NotificationStore {
         const { changes } = s.insertNotification.run(
           intern(n.userId),
           n.streamOrdering,
-          n.eventId,
           intern(n.roomId),
           intern(n.threadId),
           intern(actionsJson(n.actions)),
@@ -390,9 +391,9 @@ function prepare(db: SqliteDatabase) {
     insertName: db.prepare(`INSERT OR IGNORE INTO push_names (name) VALUES (?)`),
     // A re-evaluated event (after a crash between commit and progress) keeps its first row.
     insertNotification: db.prepare(
-      `INSERT INTO push_notifications (user_nid, stream_ordering, event_id, room_nid,
-         thread_nid, actions_nid, highlight, ts)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO push_notifications (user_nid, stream_ordering, room_nid, thread_nid,
+         actions_nid, highlight, ts)
+       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     ),
     moveRead: db.prepare(
       `INSERT INTO push_read_positions (user_id, room_id, thread_id, stream_ordering)
@@ -435,13 +436,13 @@ function prepare(db: SqliteDatabase) {
       .pluck(),
     page: db.prepare(
       `SELECT ${NOTIFICATION_COLUMNS}, ${IS_READ} AS is_read
-       FROM push_notifications n ${WITH_NAMES} ${WITH_READ_POSITIONS}
+       FROM push_notifications n ${WITH_EVENT} ${WITH_NAMES} ${WITH_READ_POSITIONS}
        WHERE n.user_nid = ? AND n.stream_ordering < ? AND (? = 0 OR n.highlight = 1)
        ORDER BY n.stream_ordering DESC LIMIT ?`,
     ),
     unreadAfter: db.prepare(
       `SELECT ${NOTIFICATION_COLUMNS}
-       FROM push_notifications n ${WITH_NAMES} ${WITH_READ_POSITIONS}
+       FROM push_notifications n ${WITH_EVENT} ${WITH_NAMES} ${WITH_READ_POSITIONS}
        WHERE n.user_nid = ? AND n.stream_ordering > ? AND NOT ${IS_READ}
        ORDER BY n.stream_ordering ASC LIMIT ?`,
     ),
