@@ -195,6 +195,40 @@ for (const writerThread of [false, true]) {
   });
 }
 
+describe('notification rows gather before they are written (writer thread)', () => {
+  const config = testConfig();
+  after(() => rmSync(config.data_dir, { recursive: true, force: true }));
+
+  it('keeps them back a while, and writes them when the storage closes', async () => {
+    const file = path.join(config.data_dir, 'weft.db');
+    const storage = openSqliteStorage(file, { writerThread: true });
+    insertMessageRows(file, ROOM, [1]);
+    const stored = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        const progress = db
+          .prepare(`SELECT stream_ordering FROM push_progress WHERE name = 'evaluated'`)
+          .pluck()
+          .get();
+        const rows = db.prepare('SELECT COUNT(*) FROM push_notifications').pluck().get();
+        return { progress, rows };
+      } finally {
+        db.close();
+      }
+    };
+    await storage.notifications.recordEvaluated({
+      notifications: [notification(1, 'main')],
+      readMoves: [],
+      evaluatedUpTo: 1,
+    });
+    // Counted at once; the row and the progress mark are written together later.
+    assert.equal(await storage.notifications.evaluatedUpTo(), 1);
+    assert.deepEqual(stored(), { progress: 0, rows: 0 });
+    await storage.close();
+    assert.deepEqual(stored(), { progress: 1, rows: 1 });
+  });
+});
+
 describe('migration 13: notification rows become integers with interned names', () => {
   const config = testConfig();
   after(() => rmSync(config.data_dir, { recursive: true, force: true }));

@@ -35,6 +35,9 @@ import type { SqliteWriter } from './writer.js';
 /** The read position row of an unthreaded receipt: it covers every thread. */
 const EVERY_THREAD = '';
 const UNREAD_CACHE_SIZE = 50_000;
+/** Bounds on how long evaluations gather before their rows are written (see `writeWhenGathered`). */
+const GATHER_ROWS = 2_000;
+const GATHER_MS = 50;
 const CHANGE_MARKS_SIZE = 100_000;
 
 type UnreadByThread = Map<string, UnreadCounts>;
@@ -107,8 +110,9 @@ export class SqliteNotificationStore implements NotificationStore {
    */
   private writesInFlight = 0;
   private written: Promise<void> = Promise.resolve();
-  /** Evaluations applied here and waiting for the write in flight (see `startWrite`). */
+  /** Evaluations applied here and not yet handed to the writer (see `writeWhenGathered`). */
   private waiting: EvaluatedEvents | undefined;
+  private gatherTimer: NodeJS.Timeout | undefined;
   private writeError: unknown;
 
   constructor(
@@ -140,16 +144,38 @@ export class SqliteNotificationStore implements NotificationStore {
       result,
       result.notifications.map(() => true),
     );
-    if (this.writesInFlight === 0) this.startWrite(result);
-    else this.waiting = appendEvaluation(this.waiting ?? emptyEvaluation(), result);
+    this.waiting = appendEvaluation(this.waiting ?? emptyEvaluation(), result);
+    this.writeWhenGathered();
   }
 
   /**
-   * Evaluations made while a write is in flight wait for it and then go as
-   * one: under load a transaction covers several evaluations, so the pages
-   * they share (each user's page of rows, the progress row) and the commit are
-   * paid once.
+   * Evaluations wait to be written together: for the write in flight, then
+   * until GATHER_ROWS rows or GATHER_MS have gathered, or a read of the rows
+   * needs them (`settled`). A message writes a row on each member's own page,
+   * and every page a commit touches is written to the WAL (and checkpointed
+   * back): one commit per a few dozen messages writes each page once for all
+   * of them, where a commit per batch of messages wrote it each time. Nobody
+   * waits for these rows (the counts above are applied at once), and a crash
+   * before they are written only means evaluating those events again.
    */
+  private writeWhenGathered(): void {
+    if (this.writesInFlight > 0 || !this.waiting) return;
+    if (this.waiting.notifications.length >= GATHER_ROWS) {
+      this.writeWaiting();
+      return;
+    }
+    this.gatherTimer ??= setTimeout(() => this.writeWaiting(), GATHER_MS).unref();
+  }
+
+  private writeWaiting(): void {
+    clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
+    if (this.writesInFlight > 0 || !this.waiting) return;
+    const next = this.waiting;
+    this.waiting = undefined;
+    this.startWrite(next);
+  }
+
   private startWrite(result: EvaluatedEvents): void {
     const writer = this.writer!;
     this.writesInFlight++;
@@ -158,9 +184,7 @@ export class SqliteNotificationStore implements NotificationStore {
         this.writesInFlight--;
         // Were one not new after all, the counts would be read again from the rows.
         if (inserted.includes(false)) this.unread.clear();
-        const next = this.waiting;
-        this.waiting = undefined;
-        if (next) this.startWrite(next);
+        this.writeWhenGathered();
       },
       (err: unknown) => {
         this.writesInFlight--;
@@ -174,9 +198,17 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
-  /** Resolves once no evaluation write is in flight or waiting. */
+  /** Resolves once no evaluation write is in flight or waiting (those waiting go now). */
   private async settled(): Promise<void> {
-    while (this.writesInFlight > 0) await this.written;
+    while (this.writesInFlight > 0 || this.waiting) {
+      this.writeWaiting();
+      await this.written;
+    }
+  }
+
+  /** Writes the evaluations still gathering (before the storage closes). */
+  async flush(): Promise<void> {
+    await this.settled();
   }
 
   private applyEvaluated(result: EvaluatedEvents, inserted: boolean[]): void {

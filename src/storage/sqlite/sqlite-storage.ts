@@ -82,6 +82,7 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
   const writer = options.writerThread ? new SqliteWriter(file) : undefined;
   const profiles = new SqliteProfileStore(db);
   const relationParents = new RelationParents(db);
+  const notifications = new SqliteNotificationStore(db, writer);
   return {
     rooms: new SqliteRoomStore(db, relationParents, writer),
     directory: new SqliteDirectoryStore(db),
@@ -104,9 +105,10 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     userDirectory: new SqliteUserDirectoryStore(db),
     reports: new SqliteReportStore(db),
     relations: new SqliteRelationStore(db, relationParents),
-    notifications: new SqliteNotificationStore(db, writer),
+    notifications,
     pushers: new SqlitePusherStore(db),
     close: async () => {
+      await notifications.flush();
       await writer?.close();
       db.close();
     },
