@@ -103,10 +103,10 @@ export class SqliteNotificationStore implements NotificationStore {
   private newestChange: number;
   /**
    * With the writer thread, an evaluation is applied here (caches, marks,
-   * progress) as soon as it is handed over, and its rows are stored after:
-   * the long-polls waiting for its counts go on at once. Reads of rows wait
-   * while a write is in flight or waiting; a failed write is reported by the
-   * next call.
+   * progress) as soon as it is recorded, and its rows are stored later (see
+   * `writeWhenGathered`): the long-polls waiting for its counts go on at once.
+   * Reads of rows send the waiting evaluations and wait for the writes; a
+   * failed write is reported by the next call.
    */
   private writesInFlight = 0;
   private written: Promise<void> = Promise.resolve();
