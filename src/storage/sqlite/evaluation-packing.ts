@@ -3,10 +3,21 @@
  * of n members makes n − 1 notification objects, and copying objects between
  * threads (structured clone) cost the main thread more than evaluating them.
  * Packed, the repeated strings (user, room and thread IDs, action lists) are
- * sent once and each notification is eight numbers in one typed array, which
- * is copied as a block.
+ * sent once and each notification is seven numbers in one typed array, which
+ * is copied as a block. Only what a notification row stores crosses: not the
+ * event ID, which the rows leave to the events (found by position).
  */
 import type { EvaluatedEvents, NotificationRecord, ReadMove } from '../storage.js';
+
+/** A notification as its row stores it. */
+export type StoredNotification = Omit<NotificationRecord, 'eventId' | 'notify'>;
+
+/** An evaluation as the notification store writes it (an `EvaluatedEvents` is one). */
+export interface EvaluationRows {
+  notifications: StoredNotification[];
+  readMoves: ReadMove[];
+  evaluatedUpTo: number;
+}
 
 export interface PackedEvaluation {
   /** Every distinct string of the notifications; action lists as JSON. */
@@ -20,14 +31,13 @@ export interface PackedEvaluation {
 const enum Field {
   User,
   Room,
-  Event,
   Thread,
   Actions,
   StreamOrdering,
   Highlight,
   Ts,
 }
-const FIELDS = 8;
+const FIELDS = 7;
 
 /** Action lists are shared by every notification of a rule: encoded once each. */
 const encodedActions = new WeakMap<unknown[], string>();
@@ -48,7 +58,6 @@ export function packEvaluation(result: EvaluatedEvents): PackedEvaluation {
     const at = i * FIELDS;
     numbers[at + Field.User] = indexOf(n.userId);
     numbers[at + Field.Room] = indexOf(n.roomId);
-    numbers[at + Field.Event] = indexOf(n.eventId);
     numbers[at + Field.Thread] = indexOf(n.threadId);
     numbers[at + Field.Actions] = indexOf(actionsJson(n.actions));
     numbers[at + Field.StreamOrdering] = n.streamOrdering;
@@ -58,7 +67,7 @@ export function packEvaluation(result: EvaluatedEvents): PackedEvaluation {
   return { strings, numbers, readMoves: result.readMoves, evaluatedUpTo: result.evaluatedUpTo };
 }
 
-export function unpackEvaluation(packed: PackedEvaluation): EvaluatedEvents {
+export function unpackEvaluation(packed: PackedEvaluation): EvaluationRows {
   const { strings, numbers } = packed;
   // One array per distinct action list, as before packing.
   const actions = new Map<number, unknown[]>();
@@ -71,16 +80,14 @@ export function unpackEvaluation(packed: PackedEvaluation): EvaluatedEvents {
     }
     return list;
   };
-  const notifications: NotificationRecord[] = [];
+  const notifications: StoredNotification[] = [];
   for (let at = 0; at < numbers.length; at += FIELDS) {
     notifications.push({
       userId: strings[numbers[at + Field.User]!]!,
       roomId: strings[numbers[at + Field.Room]!]!,
-      eventId: strings[numbers[at + Field.Event]!]!,
       threadId: strings[numbers[at + Field.Thread]!]!,
       actions: actionsAt(numbers[at + Field.Actions]!),
       streamOrdering: numbers[at + Field.StreamOrdering]!,
-      notify: true,
       highlight: numbers[at + Field.Highlight] === 1,
       ts: numbers[at + Field.Ts]!,
     });

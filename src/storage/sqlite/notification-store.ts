@@ -29,7 +29,7 @@ import type {
 } from '../storage.js';
 import { LruCache } from '../../util/lru-cache.js';
 import { derivedDataTransaction, type SqliteDatabase } from './database.js';
-import { actionsJson } from './evaluation-packing.js';
+import { actionsJson, type EvaluationRows } from './evaluation-packing.js';
 import type { SqliteWriter } from './writer.js';
 
 /** The read position row of an unthreaded receipt: it covers every thread. */
@@ -151,7 +151,7 @@ export class SqliteNotificationStore implements NotificationStore {
   /**
    * Evaluations wait to be written together: for the write in flight, then
    * until GATHER_ROWS rows or GATHER_MS have gathered, or a read of the rows
-   * needs them (`settled`). A message writes a row on each member's own page,
+   * needs them (`flush`). A message writes a row on each member's own page,
    * and every page a commit touches is written to the WAL (and checkpointed
    * back): one commit per a few dozen messages writes each page once for all
    * of them, where a commit per batch of messages wrote it each time. Nobody
@@ -198,17 +198,15 @@ export class SqliteNotificationStore implements NotificationStore {
     );
   }
 
-  /** Resolves once no evaluation write is in flight or waiting (those waiting go now). */
-  private async settled(): Promise<void> {
+  /**
+   * Writes the evaluations still gathering, and resolves once no evaluation
+   * write is in flight: before reads of the rows, and before the storage closes.
+   */
+  async flush(): Promise<void> {
     while (this.writesInFlight > 0 || this.waiting) {
       this.writeWaiting();
       await this.written;
     }
-  }
-
-  /** Writes the evaluations still gathering (before the storage closes). */
-  async flush(): Promise<void> {
-    await this.settled();
   }
 
   private applyEvaluated(result: EvaluatedEvents, inserted: boolean[]): void {
@@ -226,7 +224,7 @@ export class SqliteNotificationStore implements NotificationStore {
    * The evaluation's transaction: run here, or in the writer thread on its own
    * connection. Tells for each notification whether it was new.
    */
-  writeEvaluated(result: EvaluatedEvents): boolean[] {
+  writeEvaluated(result: EvaluationRows): boolean[] {
     const s = this.statements;
     // Names interned by this transaction join the cache only once it commits.
     const added = new Map<string, number>();
@@ -267,7 +265,7 @@ export class SqliteNotificationStore implements NotificationStore {
     const key = unreadKey(userId, roomId);
     const hit = upTo >= this.progress() ? this.unread.get(key) : undefined;
     if (hit) return new Map(hit);
-    await this.settled();
+    await this.flush();
     const evaluated = this.progress();
     // Counts as of an earlier position than the cache's are read from the rows.
     if (upTo < evaluated) return this.countUnread(userId, roomId, upTo);
@@ -294,7 +292,7 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async totalUnread(userId: string): Promise<number> {
-    await this.settled();
+    await this.flush();
     const user = this.nidOf(userId);
     return user === undefined ? 0 : (this.statements.totalUnread.get(user) as number);
   }
@@ -305,13 +303,13 @@ export class SqliteNotificationStore implements NotificationStore {
     if (marks?.every(([, position]) => position <= upTo)) {
       return marks.filter(([, position]) => position > after).map(([roomId]) => roomId);
     }
-    await this.settled();
+    await this.flush();
     const user = this.nidOf(userId) ?? -1;
     return this.statements.roomsChanged.all({ user, userId, after, upTo }) as string[];
   }
 
   async page(query: NotificationPageQuery) {
-    await this.settled();
+    await this.flush();
     const user = this.nidOf(query.userId);
     if (user === undefined) return [];
     const rows = this.statements.page.all(
@@ -324,7 +322,7 @@ export class SqliteNotificationStore implements NotificationStore {
   }
 
   async unreadAfter(userId: string, after: number, limit: number) {
-    await this.settled();
+    await this.flush();
     const user = this.nidOf(userId);
     if (user === undefined) return [];
     const rows = this.statements.unreadAfter.all(user, after, limit) as NotificationRow[];
