@@ -15,6 +15,7 @@ import type {
 import { LruCache } from '../../util/lru-cache.js';
 import { pairKey } from '../../util/pair-key.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
+import { ROOM_MATES, sharesRoom } from './room-mates.js';
 
 /** Devices whose key counts are remembered; the least recently synced are forgotten. */
 const MAX_CACHED_KEY_COUNTS = 50_000;
@@ -367,19 +368,6 @@ class OneTimeKeyConflict extends Error {
 }
 
 /**
- * SQL: the viewer (the `?` parameter) and `other` (a column, or `?` given
- * before the viewer) are both joined to a room with m.room.encryption.
- */
-function sharesEncryptedRoom(other: string): string {
-  return `EXISTS (
-    SELECT 1 FROM current_state a
-    JOIN current_state b ON b.room_id = a.room_id AND b.type = 'm.room.member'
-      AND b.state_key = ${other} AND b.membership = 'join'
-    JOIN current_state e ON e.room_id = a.room_id AND e.type = 'm.room.encryption' AND e.state_key = ''
-    WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join')`;
-}
-
-/**
  * Where the newest membership event is, in a stretch (from, to] of the event
  * stream read once and remembered: a sync range (after, upTo] within it that
  * starts at or after that event holds no membership change, and needs no query.
@@ -476,18 +464,14 @@ export class SqliteDeviceListStore implements DeviceListStore {
       .prepare(
         `SELECT DISTINCT c.user_id FROM device_list_changes c
          WHERE c.stream_id > ? AND c.stream_id <= ?
-           AND (c.user_id = ? OR ${sharesEncryptedRoom('c.user_id')})
+           AND (c.user_id = ? OR ${sharesRoom('c.user_id', { encryptedOnly: true })})
          ORDER BY c.user_id`,
       )
       .pluck();
-    this.selectSharing = db
-      .prepare(
-        `SELECT DISTINCT b.state_key FROM current_state a
-         JOIN current_state b ON b.room_id = a.room_id AND b.type = 'm.room.member' AND b.membership = 'join'
-         WHERE a.type = 'm.room.member' AND a.state_key = ? AND a.membership = 'join'`,
-      )
+    this.selectSharing = db.prepare(`SELECT DISTINCT * FROM (${ROOM_MATES})`).pluck();
+    this.selectShares = db
+      .prepare(`SELECT ${sharesRoom('?', { encryptedOnly: true })} AS shares`)
       .pluck();
-    this.selectShares = db.prepare(`SELECT ${sharesEncryptedRoom('?')} AS shares`).pluck();
     this.selectEncrypted = db
       .prepare(
         `SELECT 1 FROM current_state WHERE room_id = ? AND type = 'm.room.encryption' AND state_key = ''`,

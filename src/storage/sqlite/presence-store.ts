@@ -4,6 +4,7 @@
  */
 import type { PresenceRecord, PresenceStore } from '../storage.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
+import { ROOM_MATES, sharesRoom } from './room-mates.js';
 
 interface PresenceRow {
   stream_id: number;
@@ -20,13 +21,6 @@ const toRecord = (row: PresenceRow): PresenceRecord => ({
   lastActiveTs: row.last_active_ts,
   streamId: row.stream_id,
 });
-
-/** The user and everyone joined to a room the user is joined to (current state). */
-const ROOM_MATES = `
-  SELECT mate.state_key FROM current_state mine
-  JOIN current_state mate ON mate.room_id = mine.room_id
-    AND mate.type = 'm.room.member' AND mate.membership = 'join'
-  WHERE mine.type = 'm.room.member' AND mine.state_key = ? AND mine.membership = 'join'`;
 
 export class SqlitePresenceStore implements PresenceStore {
   private readonly selectOne;
@@ -52,15 +46,7 @@ export class SqlitePresenceStore implements PresenceStore {
          AND (user_id = ? OR user_id IN (${ROOM_MATES}))
        ORDER BY stream_id`,
     );
-    this.selectShared = db
-      .prepare(
-        `SELECT 1 FROM current_state mine
-         JOIN current_state theirs ON theirs.room_id = mine.room_id AND theirs.type = 'm.room.member'
-           AND theirs.state_key = ? AND theirs.membership = 'join'
-         WHERE mine.type = 'm.room.member' AND mine.state_key = ? AND mine.membership = 'join'
-         LIMIT 1`,
-      )
-      .pluck();
+    this.selectShared = db.prepare(`SELECT ${sharesRoom('?')}`).pluck();
     this.selectMax = db.prepare('SELECT COALESCE(MAX(stream_id), 0) FROM presence').pluck();
     this.selectNotOffline = db.prepare("SELECT * FROM presence WHERE state != 'offline'");
     this.replace = writeTransaction(db, (r: Omit<PresenceRecord, 'streamId'>): number => {
@@ -87,7 +73,7 @@ export class SqlitePresenceStore implements PresenceStore {
   }
 
   async shareARoom(userId: string, otherUserId: string): Promise<boolean> {
-    return this.selectShared.get(otherUserId, userId) !== undefined;
+    return this.selectShared.get(otherUserId, userId) === 1;
   }
 
   async maxStreamId(): Promise<number> {
