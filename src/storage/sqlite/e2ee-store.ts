@@ -38,24 +38,22 @@ interface KeyCounts {
  * store and the device cleanup of every session store.
  */
 class KeyCountCache {
+  /** By `pairKey(user, device)`: unambiguous for any strings (a claim names any user and device). */
   private readonly entries = new LruCache<string, KeyCounts>(MAX_CACHED_KEY_COUNTS);
 
   get(userId: string, deviceId: string): KeyCounts | undefined {
-    return this.entries.get(deviceKey(userId, deviceId));
+    return this.entries.get(pairKey(userId, deviceId));
   }
 
   getOrCreate(userId: string, deviceId: string): KeyCounts {
-    return this.entries.getOrSet(deviceKey(userId, deviceId), () => ({}));
+    return this.entries.getOrSet(pairKey(userId, deviceId), () => ({}));
   }
 
   /** Must be called by every write that changes the device's keys. */
   forget(userId: string, deviceId: string): void {
-    this.entries.delete(deviceKey(userId, deviceId));
+    this.entries.delete(pairKey(userId, deviceId));
   }
 }
-
-/** Unambiguous for any strings (a claim names any user and device). */
-const deviceKey = pairKey;
 
 const keyCountCaches = new WeakMap<SqliteDatabase, KeyCountCache>();
 
