@@ -1,11 +1,13 @@
 /**
  * Push, wired: rule evaluation on every committed batch of room events, the
- * unread counts of /sync, and pushers kicked by new notifications.
+ * unread counts of /sync, pushers kicked by new notifications, and read
+ * notifications pruned once old.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { RoomService } from '../rooms/room-service.js';
 import type { Storage } from '../storage/storage.js';
+import { NotificationPruner } from './notification-pruning.js';
 import { NotificationService } from './notification-service.js';
 import type { PushRuleService } from './push-rule-service.js';
 import { PusherService } from './pusher-service.js';
@@ -26,16 +28,19 @@ export function buildPush(
     config.push.enabled,
   );
   const pushers = new PusherService(storage, config.push, logger);
+  const pruner = new NotificationPruner(storage.notifications, logger);
   // Only a queue append on the commit path: evaluation runs after the senders are answered.
   rooms.onCommitted((records) => notifications.enqueue(records));
   notifications.onNotified((userIds) => userIds.forEach((userId) => pushers.kick(userId)));
   notifications.start();
   pushers.start().catch((err: unknown) => logger.error({ err }, 'push: starting pushers'));
+  pruner.start();
   return {
     notifications,
     pushers,
     syncProvider: new UnreadCountsSyncProvider(notifications),
     close: async () => {
+      await pruner.close();
       await pushers.close();
       await notifications.close();
     },

@@ -805,6 +805,19 @@ export interface NotificationPageQuery {
   onlyHighlight: boolean;
 }
 
+/** Timestamps (ms): read notifications from before them are pruned (see `pruneRead`). */
+export interface NotificationCutoffs {
+  /** For notifications that are not highlights. */
+  before: number;
+  highlightsBefore: number;
+}
+
+/** How far a step of pruning got: undefined `lastUser` once every user is done. */
+export interface PruneStep {
+  deleted: number;
+  lastUser?: number;
+}
+
 export interface NotificationStore {
   /** Every event at or before this position has been evaluated. */
   evaluatedUpTo(): Promise<number>;
@@ -824,6 +837,12 @@ export interface NotificationStore {
   page(query: NotificationPageQuery): Promise<(NotificationRecord & { read: boolean })[]>;
   /** The user's unread notifications after a position, oldest first (what pushers send). */
   unreadAfter(userId: string, after: number, limit: number): Promise<NotificationRecord[]>;
+  /**
+   * Deletes read notifications older than the cutoffs, user by user, until
+   * done or aborted; returns how many. Read ones no longer count, so no
+   * unread count changes: only GET /notifications stops listing them.
+   */
+  pruneRead(cutoffs: NotificationCutoffs, signal?: AbortSignal): Promise<number>;
 }
 
 export interface PusherRecord {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
+import { NotificationPruner } from '../../src/push/notification-pruning.js';
 import { NotificationService } from '../../src/push/notification-service.js';
 import { PushRuleService } from '../../src/push/push-rule-service.js';
 import { migrations } from '../../src/storage/sqlite/migrations.js';
@@ -191,6 +192,86 @@ for (const writerThread of [false, true]) {
         await storage.notifications.roomsChanged(USER, 10, 20).then((r) => r.sort()),
         [OTHER_ROOM, ROOM].sort(),
       );
+    });
+  });
+}
+
+for (const writerThread of [false, true]) {
+  describe(`pruning read notifications${writerThread ? ', writer thread' : ''}`, () => {
+    const config = testConfig();
+    const NOW = Date.UTC(2026, 10, 27);
+    const HOUR = 60 * 60 * 1000;
+    const DAY = 24 * HOUR;
+    const OTHER_USER = '@carol:test';
+    let storage: Storage;
+    let pruner: NotificationPruner;
+
+    /** A notification of `userId` at `position`, `age` ms before NOW. */
+    const aged = (
+      position: number,
+      age: number,
+      options: { thread?: string; highlight?: boolean; userId?: string } = {},
+    ): NotificationRecord => ({
+      ...notification(position, options.thread ?? 'main', options.highlight ?? false),
+      userId: options.userId ?? USER,
+      ts: NOW - age,
+    });
+    const listed = async (userId: string) =>
+      (await storage.notifications.page({ userId, limit: 50, onlyHighlight: false }))
+        .map((n) => n.streamOrdering)
+        .sort((a, b) => a - b);
+
+    before(async () => {
+      const file = path.join(config.data_dir, 'weft.db');
+      storage = openSqliteStorage(file, { writerThread });
+      insertMessageRows(
+        file,
+        ROOM,
+        Array.from({ length: 10 }, (_, i) => i + 1),
+      );
+      pruner = new NotificationPruner(storage.notifications, pino({ level: 'silent' }));
+      await storage.notifications.recordEvaluated({
+        notifications: [
+          aged(1, 2 * DAY), // read, old: pruned
+          aged(2, 2 * DAY, { highlight: true }), // read highlight, younger than a month: kept
+          aged(3, 31 * DAY, { highlight: true }), // read highlight, older than a month: pruned
+          aged(4, HOUR), // read, recent: kept
+          aged(5, 2 * DAY, { thread: THREAD }), // read through its thread's receipt: pruned
+          aged(6, 2 * DAY, { thread: '$other-root' }), // its thread is unread: kept
+          aged(7, 2 * DAY), // after the read position: unread, kept however old
+          aged(1, 2 * DAY, { userId: OTHER_USER }), // a user who never read: kept
+        ],
+        readMoves: [
+          { userId: USER, roomId: ROOM, threadId: 'main', streamOrdering: 6 },
+          { userId: USER, roomId: ROOM, threadId: THREAD, streamOrdering: 9 },
+        ],
+        evaluatedUpTo: 10,
+      });
+    });
+    after(async () => {
+      await pruner.close();
+      await storage.close();
+      rmSync(config.data_dir, { recursive: true, force: true });
+    });
+
+    it('deletes read notifications past their retention, and leaves the counts alone', async () => {
+      const countsBefore = await storage.notifications.unreadByThread(USER, ROOM, 10);
+      const totalBefore = await storage.notifications.totalUnread(USER);
+      assert.equal(await pruner.pruneNow(NOW), 3);
+      assert.deepEqual(await listed(USER), [2, 4, 6, 7]);
+      assert.deepEqual(await listed(OTHER_USER), [1]);
+      assert.deepEqual(await storage.notifications.unreadByThread(USER, ROOM, 10), countsBefore);
+      assert.equal(await storage.notifications.totalUnread(USER), totalBefore);
+      assert.equal(totalBefore, 2);
+    });
+
+    it('deletes nothing more until more is read or old enough', async () => {
+      assert.equal(await pruner.pruneNow(NOW), 0);
+      await storage.notifications.markRead({ userId: USER, roomId: ROOM, streamOrdering: 7 });
+      assert.equal(await pruner.pruneNow(NOW), 2);
+      assert.deepEqual(await listed(USER), [2, 4]);
+      assert.equal(await pruner.pruneNow(NOW + DAY), 1);
+      assert.deepEqual(await listed(USER), [2]);
     });
   });
 }

@@ -21,9 +21,11 @@
  */
 import type {
   EvaluatedEvents,
+  NotificationCutoffs,
   NotificationPageQuery,
   NotificationRecord,
   NotificationStore,
+  PruneStep,
   ReadMove,
   UnreadCounts,
 } from '../storage.js';
@@ -39,6 +41,8 @@ const UNREAD_CACHE_SIZE = 50_000;
 const GATHER_ROWS = 2_000;
 const GATHER_MS = 50;
 const CHANGE_MARKS_SIZE = 100_000;
+/** Users whose read notifications one pruning transaction deletes (see `pruneReadStep`). */
+const PRUNE_USERS_PER_STEP = 20;
 
 type UnreadByThread = Map<string, UnreadCounts>;
 
@@ -329,6 +333,51 @@ export class SqliteNotificationStore implements NotificationStore {
     return rows.map(toRecord);
   }
 
+  async pruneRead(cutoffs: NotificationCutoffs, signal?: AbortSignal): Promise<number> {
+    let deleted = 0;
+    let step: PruneStep = { deleted: 0, lastUser: 0 };
+    while (step.lastUser !== undefined && !signal?.aborted) {
+      // Steps in the writer thread wait behind event writes; here, each is a turn of its own.
+      step = this.writer
+        ? await this.writer.pruneNotifications(cutoffs, step.lastUser)
+        : this.pruneReadStep(cutoffs, step.lastUser);
+      deleted += step.deleted;
+      if (!this.writer) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return deleted;
+  }
+
+  /**
+   * One transaction of `pruneRead`: the users after `afterUser` (a name ID),
+   * a few at a time. Read positions only move forward, so a deleted row
+   * would never count again; if the deletion is lost in a power cut (it
+   * does not wait for the disk), the next pruning deletes the rows again.
+   */
+  pruneReadStep(cutoffs: NotificationCutoffs, afterUser: number): PruneStep {
+    const s = this.statements;
+    const step: PruneStep = { deleted: 0, lastUser: afterUser };
+    derivedDataTransaction(this.db, () => {
+      for (let i = 0; i < PRUNE_USERS_PER_STEP && step.lastUser !== undefined; i++) {
+        const next = s.nextNotifiedUser.get(step.lastUser) as
+          { nid: number; name: string } | undefined;
+        if (!next) {
+          delete step.lastUser;
+          return;
+        }
+        const readUpTo = (s.newestReadPosition.get(next.name) as number | null) ?? 0;
+        const { changes } = s.pruneReadOfUser.run({
+          user: next.nid,
+          readUpTo,
+          before: cutoffs.before,
+          highlightsBefore: cutoffs.highlightsBefore,
+        });
+        step.deleted += changes;
+        step.lastUser = next.nid;
+      }
+    });
+    return step;
+  }
+
   private progress(): number {
     this.evaluated ??= (this.statements.progress.get() as number | undefined) ?? 0;
     return this.evaluated;
@@ -475,6 +524,27 @@ function prepare(db: SqliteDatabase) {
        FROM push_notifications n ${WITH_EVENT} ${WITH_NAMES} ${WITH_READ_POSITIONS}
        WHERE n.user_nid = ? AND n.stream_ordering > ? AND NOT ${IS_READ}
        ORDER BY n.stream_ordering ASC LIMIT ?`,
+    ),
+    nextNotifiedUser: db.prepare(
+      `SELECT n.user_nid AS nid, u.name FROM push_notifications n
+         JOIN push_names u ON u.id = n.user_nid
+       WHERE n.user_nid > ? ORDER BY n.user_nid LIMIT 1`,
+    ),
+    newestReadPosition: db
+      .prepare(`SELECT MAX(stream_ordering) FROM push_read_positions WHERE user_id = ?`)
+      .pluck(),
+    // Nothing above the user's newest read position can be read: the rows of a user who
+    // never reads are not even looked at.
+    pruneReadOfUser: db.prepare(
+      `DELETE FROM push_notifications WHERE user_nid = @user AND stream_ordering IN (
+         SELECT n.stream_ordering FROM push_notifications n
+           JOIN push_names u ON u.id = n.user_nid
+           JOIN push_names rn ON rn.id = n.room_nid
+           JOIN push_names tn ON tn.id = n.thread_nid
+           ${WITH_READ_POSITIONS}
+         WHERE n.user_nid = @user AND n.stream_ordering <= @readUpTo
+           AND n.ts < @before AND (n.highlight = 0 OR n.ts < @highlightsBefore)
+           AND ${IS_READ})`,
     ),
   };
 }

@@ -69,6 +69,8 @@ function handle(request: WriterRequest): unknown {
       throw new Error('Event writes are handled in drainEventWrites');
     case 'recordEvaluated':
       return notifications.writeEvaluated(unpackEvaluation(request.packed));
+    case 'pruneNotifications':
+      return notifications.pruneReadStep(request.cutoffs, request.afterUser);
     case 'close':
       db.close();
       return undefined;

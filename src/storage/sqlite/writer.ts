@@ -16,7 +16,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { EvaluatedEvents, NewRoomEvent } from '../storage.js';
+import type { EvaluatedEvents, NewRoomEvent, NotificationCutoffs, PruneStep } from '../storage.js';
 import { packEvaluation, type PackedEvaluation } from './evaluation-packing.js';
 
 /** What the events' transaction reports of each event, in order. */
@@ -29,6 +29,7 @@ export interface PersistedEvent {
 export type WriterRequest =
   | { id: number; op: 'persistEvents'; events: NewRoomEvent[] }
   | { id: number; op: 'recordEvaluated'; packed: PackedEvaluation }
+  | { id: number; op: 'pruneNotifications'; cutoffs: NotificationCutoffs; afterUser: number }
   /** Event writes are accepted again after a failed one (see writer-thread.ts). */
   | { id: number; op: 'resume' }
   | { id: number; op: 'close' };
@@ -85,6 +86,12 @@ export class SqliteWriter {
   recordEvaluated(result: EvaluatedEvents): Promise<boolean[]> {
     const packed = packEvaluation(result);
     return this.call({ id: this.nextId++, op: 'recordEvaluated', packed }) as Promise<boolean[]>;
+  }
+
+  /** One step of pruning read notifications (see SqliteNotificationStore.pruneRead). */
+  pruneNotifications(cutoffs: NotificationCutoffs, afterUser: number): Promise<PruneStep> {
+    const request = { id: this.nextId++, op: 'pruneNotifications' as const, cutoffs, afterUser };
+    return this.call(request) as Promise<PruneStep>;
   }
 
   /** Waits for the writes handed in so far, then closes the thread's connection. */
