@@ -22,6 +22,8 @@ import {
 } from './thumbnailer.js';
 
 const MEDIA_ID = /^[A-Za-z0-9_-]+$/;
+/** How long after lapsing an unused media ID's row is kept (see `createPending`). */
+const LAPSED_ID_GRACE_MS = 24 * 60 * 60 * 1000;
 
 /** 24 characters of [A-Za-z0-9_-]: 144 random bits. */
 export function generateMediaId(): string {
@@ -115,6 +117,9 @@ export class MediaService {
   async createPending(userId: string): Promise<{ mediaId: string; unusedExpiresTs: number }> {
     this.deps.uploadLimiter.take(userId);
     const now = this.now();
+    // Lapsed IDs answer 404 like unknown ones: their rows can go. A day late, so an
+    // upload that began before its ID lapsed still finds the row when it completes.
+    await this.deps.store.deleteLapsed(userId, now - LAPSED_ID_GRACE_MS);
     const pending = await this.deps.store.countPending(userId, now);
     if (pending >= this.deps.config.max_pending_uploads_per_user) {
       throw new MatrixError(429, 'M_LIMIT_EXCEEDED', 'Too many pending media uploads');

@@ -361,6 +361,8 @@ export interface MediaStore {
   completeUpload(mediaId: string, upload: MediaUpload): Promise<boolean>;
   /** The user's pending IDs that have not lapsed at `now`. */
   countPending(userId: string, now: number): Promise<number>;
+  /** Deletes the user's pending IDs that lapsed before `before`; returns how many. */
+  deleteLapsed(userId: string, before: number): Promise<number>;
   /** False if there was no such media. */
   setQuarantined(mediaId: string, quarantined: boolean): Promise<boolean>;
   /** False if there was no such media. */

@@ -10,7 +10,7 @@ import { MatrixError } from '../../src/http/errors.js';
 import { buildMediaService } from '../../src/media/build.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 
-describe('media service admin hooks', () => {
+describe('media service admin hooks and lapsed IDs', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weft-media-'));
   const config = { ...defaultConfig(), data_dir: dir };
   const storage = openSqliteStorage(path.join(dir, 'weft.db'));
@@ -42,6 +42,28 @@ describe('media service admin hooks', () => {
     assert.equal(await media.setQuarantined(mediaId, false), true);
     assert.equal((await read(mediaId)).upload.sha256.length, 64);
     assert.equal(await media.setQuarantined('unknown', true), false);
+  });
+
+  it('creating a media ID deletes the IDs of its user that lapsed over a day ago', async () => {
+    const day = 24 * 60 * 60 * 1000;
+    const pending = (mediaId: string, userId: string, lapsedAgo: number) =>
+      storage.media.create({
+        mediaId,
+        userId,
+        createdTs: 0,
+        unusedExpiresTs: Date.now() - lapsedAgo,
+        upload: null,
+        authenticated: true,
+        quarantined: false,
+      });
+    await pending('lapsedLongAgo', '@a:localhost', 2 * day);
+    await pending('lapsedJustNow', '@a:localhost', 60_000);
+    await pending('othersLapsed', '@b:localhost', 2 * day);
+    await media.createPending('@a:localhost');
+    assert.equal(await storage.media.get('lapsedLongAgo'), undefined);
+    assert.ok(await storage.media.get('lapsedJustNow'));
+    assert.ok(await storage.media.get('othersLapsed'));
+    await assert.rejects(read('lapsedJustNow'), isNotFound);
   });
 
   it('deletion removes the row and the file', async () => {

@@ -47,6 +47,7 @@ export class SqliteMediaStore implements MediaStore {
   private readonly select;
   private readonly fill;
   private readonly countPendingOf;
+  private readonly removeLapsed;
   private readonly quarantine;
   private readonly remove;
 
@@ -68,6 +69,9 @@ export class SqliteMediaStore implements MediaStore {
          WHERE user_id = ? AND upload_ts IS NULL AND unused_expires_ts > ?`,
       )
       .pluck();
+    this.removeLapsed = db.prepare(
+      `DELETE FROM media WHERE user_id = ? AND upload_ts IS NULL AND unused_expires_ts < ?`,
+    );
     this.quarantine = db.prepare('UPDATE media SET quarantined = ? WHERE media_id = ?');
     this.remove = db.prepare('DELETE FROM media WHERE media_id = ?');
   }
@@ -102,6 +106,10 @@ export class SqliteMediaStore implements MediaStore {
 
   async countPending(userId: string, now: number): Promise<number> {
     return this.countPendingOf.get(userId, now) as number;
+  }
+
+  async deleteLapsed(userId: string, before: number): Promise<number> {
+    return this.removeLapsed.run(userId, before).changes;
   }
 
   async setQuarantined(mediaId: string, quarantined: boolean): Promise<boolean> {
