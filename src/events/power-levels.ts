@@ -36,8 +36,6 @@ const NAMED_LEVEL_DEFAULTS: Record<NamedLevel, number> = {
   invite: 0,
 };
 
-/** `state_default` is 0 when there is no power levels event at all. */
-const STATE_DEFAULT_WITHOUT_EVENT = 0;
 /** The creator's level when there is no power levels event (v10–11). */
 export const CREATOR_LEVEL_WITHOUT_EVENT = 100;
 /** The default of a notification level (the spec defines only `room`, default 50). */
@@ -69,10 +67,10 @@ export function powerLevelsContent(state: AuthState): JsonObject | undefined {
 
 /** `users_default`, `ban`, `kick`, `redact`, `invite`, … with their defaults. */
 export function namedLevel(name: NamedLevel, state: AuthState, version: RoomVersion): number {
+  // Without a power levels event too: `state_default` is then 50, not 0 (the m.room.power_levels
+  // schema; 0 was the old rule that let anyone take over such a room).
   const content = powerLevelsContent(state);
-  if (!content) {
-    return name === 'state_default' ? STATE_DEFAULT_WITHOUT_EVENT : NAMED_LEVEL_DEFAULTS[name];
-  }
+  if (!content) return NAMED_LEVEL_DEFAULTS[name];
   return asPowerLevel(content[name], version) ?? NAMED_LEVEL_DEFAULTS[name];
 }
 

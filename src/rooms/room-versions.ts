@@ -38,8 +38,6 @@ export interface RoomVersion {
   additionalCreators: boolean;
   /** The create event is selected for `auth_events` (v1–11); in v12 the room ID implies it instead. */
   authEventsIncludeCreate: boolean;
-  /** Every auth event must carry the `room_id` of the event it authorises (auth rule 3.5, v12). */
-  authEventsMustShareRoomId: boolean;
 }
 
 const V10: RoomVersion = {
@@ -55,7 +53,6 @@ const V10: RoomVersion = {
   creatorsHaveInfinitePower: false,
   additionalCreators: false,
   authEventsIncludeCreate: true,
-  authEventsMustShareRoomId: false,
 };
 
 const V11: RoomVersion = {
@@ -73,7 +70,6 @@ const V12: RoomVersion = {
   creatorsHaveInfinitePower: true,
   additionalCreators: true,
   authEventsIncludeCreate: false,
-  authEventsMustShareRoomId: true,
 };
 
 export const ROOM_VERSIONS: ReadonlyMap<string, RoomVersion> = new Map(

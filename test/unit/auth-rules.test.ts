@@ -329,6 +329,14 @@ describe('auth events selection (authEventTypesFor)', () => {
       content: { membership: 'join', join_authorised_via_users_server: DAVE },
     });
     assert.ok(pairs(V12, join).includes(`m.room.member|${DAVE}`));
+    // Only a join names an authoriser: on any other membership the key selects nothing.
+    const leave = room.pdu({
+      type: 'm.room.member',
+      sender: BOB,
+      stateKey: BOB,
+      content: { membership: 'leave', join_authorised_via_users_server: DAVE },
+    });
+    assert.equal(pairs(V12, leave).includes(`m.room.member|${DAVE}`), false);
   });
 });
 
@@ -388,17 +396,15 @@ describe('rule 2 (v12: 3): the auth events themselves', () => {
     });
   }
 
-  it('v12: 3.5 refuses an auth event from another room; v11 does not check it', () => {
-    for (const version of [V11, V12]) {
+  it('2.5 (v12: 3.5) refuses an auth event from another room in every version', () => {
+    for (const version of ALL) {
       const room = TestRoom.standard(version);
       const message = room.pdu({ type: 'm.room.message', sender: ALICE });
       const keys: [string, string][] = [['m.room.member', ALICE]];
       if (version.authEventsIncludeCreate) keys.push(['m.room.create', '']);
       const events = authEventsFor(room, ...keys).map((e) => ({ ...e, pdu: { ...e.pdu } }));
       events[0]!.pdu.room_id = '!elsewhere:a.example';
-      const result = checkAuthEvents(message, events, version);
-      if (version.id === '12') assertRefused(result, '3.5');
-      else assertAllowed(result);
+      assertRefused(checkAuthEvents(message, events, version), ruleOf(version, '2.5', '3.5'));
     }
   });
 });
@@ -820,11 +826,13 @@ describe('rule 7 (v12: 8): the required power level', () => {
       assertAllowed(room.check({ type: 'm.room.name', sender: DAVE, stateKey: '' }));
     });
 
-    it(`v${version.id}: without power levels, anyone joined may send state`, () => {
+    it(`v${version.id}: without power levels, state needs 50: the creator may send it, others not`, () => {
       const room = new TestRoom(version);
       room.member(ALICE, 'join');
       room.member(DAVE, 'join');
-      assertAllowed(room.check({ type: 'm.room.topic', sender: DAVE, stateKey: '' }));
+      assertAllowed(room.check({ type: 'm.room.topic', sender: ALICE, stateKey: '' }));
+      assertRefused(room.check({ type: 'm.room.topic', sender: DAVE, stateKey: '' }), rule);
+      assertAllowed(room.check({ type: 'm.room.message', sender: DAVE }));
     });
 
     it(`v${version.id}: redactions are checked like any event; the redact level is not`, () => {
@@ -888,11 +896,13 @@ describe('rule 9 (v12: 10): m.room.power_levels', () => {
         assertRefused(send(room, ALICE, { users: [] }), r('9.3'));
       });
 
-      it('9.4 allows the first power levels event', () => {
+      it('9.4 allows the first power levels event (from one with the state level, 50)', () => {
         const room = new TestRoom(version);
         room.member(ALICE, 'join');
         room.member(DAVE, 'join');
-        assertAllowed(send(room, DAVE, { users: { [DAVE]: 1000 } }));
+        assertAllowed(send(room, ALICE, { users: creatorUsers({ [DAVE]: 1000 }) }));
+        // Anyone else could take the room over: rule 7 (v12: 8) refuses it first.
+        assertRefused(send(room, DAVE, { users: { [DAVE]: 1000 } }), ruleOf(version, '7', '8'));
       });
 
       it('9.5 refuses changing a level above, or to above, the sender', () => {
@@ -1042,9 +1052,9 @@ describe('power levels', () => {
     assert.equal(powerLevelOf(ALICE, room.state, V12), Infinity);
   });
 
-  it('defaults: invite 0, kick/ban/redact 50, state_default 50 (0 without an event), events_default 0', () => {
+  it('defaults: invite 0, kick/ban/redact 50, state_default 50 (with or without an event), events_default 0', () => {
     const bare = new TestRoom(V11);
-    assert.equal(requiredLevelForEvent('m.room.topic', true, bare.state, V11), 0);
+    assert.equal(requiredLevelForEvent('m.room.topic', true, bare.state, V11), 50);
     assert.equal(requiredLevelForEvent('m.room.message', false, bare.state, V11), 0);
     const room = new TestRoom(V11);
     room.powerLevels({});

@@ -53,8 +53,10 @@ function memberAuthPairs(event: Pdu, target: string): StatePair[] {
     const token = isObject(signed) ? signed.token : undefined;
     if (typeof token === 'string') pairs.push({ type: THIRD_PARTY_INVITE, stateKey: token });
   }
-  // Every supported version (v10+) has restricted rooms.
-  if (typeof authoriser === 'string') pairs.push({ type: MEMBER, stateKey: authoriser });
+  // Only a join names an authoriser (every supported version, v10+, has restricted rooms).
+  if (membership === 'join' && typeof authoriser === 'string') {
+    pairs.push({ type: MEMBER, stateKey: authoriser });
+  }
   return pairs;
 }
 
@@ -139,13 +141,16 @@ function refuseMissingCreate(
   return refusedBy(version, '2.4', 'auth events: no create event', 'No m.room.create auth event');
 }
 
-/** Rule 3.5 (v12). */
+/**
+ * Rule 2.5 (v12: 3.5): an auth event from another room. Spelt out first for
+ * v12, then added to every version's rules (MSC4307); Synapse checks it for
+ * all versions too.
+ */
 function refuseOtherRooms(
   event: Pdu,
   authEvents: readonly StoredEvent[],
   version: RoomVersion,
 ): AuthResult | undefined {
-  if (!version.authEventsMustShareRoomId) return undefined;
   const stranger = authEvents.find((e) => e.pdu.room_id !== event.room_id);
   if (!stranger) return undefined;
   return refusedBy(
