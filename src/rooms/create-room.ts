@@ -5,7 +5,9 @@
  * visibility / guest access, initial_state, name, topic, then invites. An
  * initial_state event replaces the preset's event of the same (type, state_key).
  * Member events carry the user's profile. A `visibility: public` room is then
- * published in the room directory.
+ * published in the room directory. Every event is built and authorised before
+ * any is stored: parameters the auth rules refuse (a power level override below
+ * what the name needs, say) are 400 M_INVALID_ROOM_STATE and leave no room.
  */
 import { randomBytes } from 'node:crypto';
 import { MemberProfiles } from '../account/member-profiles.js';
@@ -13,7 +15,7 @@ import type { Config } from '../config/config.js';
 import { stateMapKey } from '../events/auth-rules.js';
 import { eventIdFor, roomIdFor } from '../events/hashing.js';
 import type { JsonObject, JsonValue, Pdu } from '../events/pdu.js';
-import { errors } from '../http/errors.js';
+import { errors, MatrixError } from '../http/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { localAliasFor, roomInUse } from './directory-service.js';
 import type { EventDraft, RoomService } from './room-service.js';
@@ -44,16 +46,18 @@ export async function createRoom(
   rooms: RoomService,
 ): Promise<string> {
   const version = roomVersion(request.roomVersion ?? config.default_room_version);
-  const create = buildCreateEvent(request, config, version, rooms);
+  const preset =
+    request.preset ?? (request.visibility === 'public' ? 'public_chat' : 'private_chat');
+  const create = buildCreateEvent(request, preset, config, version, rooms);
   const createId = eventIdFor(create, version);
   const roomId = create.room_id ?? roomIdFor(create, version);
-  await rooms.authorize(create, version);
+  await rooms.authorize(create, version).catch(asInvalidRoomState);
   const alias =
     request.roomAliasName === undefined
       ? undefined
       : localAliasFor(request.roomAliasName, config.server_name);
   const profiles = new MemberProfiles(storage.profiles, config.server_name);
-  const drafts = await profiles.completeAll(followingEvents(request, version, alias));
+  const drafts = await profiles.completeAll(followingEvents(request, preset, version, alias));
 
   // Reserved before anything is stored, so a taken alias leaves no half-made room behind.
   const creator = request.creator;
@@ -61,20 +65,30 @@ export async function createRoom(
     throw roomInUse(alias);
   }
   try {
-    await rooms.withRoomLock(roomId, async () => {
-      const room = { roomId, version: version.id, creator };
-      await storage.rooms.createRoom(room, Date.now());
-      await storage.rooms.persistEvent({ eventId: createId, roomId, pdu: create });
-      await rooms.buildAndStoreAll(room, creator, drafts);
-    });
+    const room = { roomId, version: version.id, creator };
+    await rooms.withRoomLock(roomId, () =>
+      rooms.storeNewRoom(room, { eventId: createId, pdu: create }, drafts),
+    );
   } catch (err) {
     if (alias) await storage.directory.deleteAlias(alias);
-    throw err;
+    asInvalidRoomState(err);
   }
   if (request.visibility === 'public') {
     await storage.directory.setPublished(roomId, true, Date.now());
   }
   return roomId;
+}
+
+/**
+ * The auth rules refusing one of the new room's events means the request's
+ * parameters make an invalid room: 400 M_INVALID_ROOM_STATE, as the spec
+ * answers (e.g. a power level override below what the name needs).
+ */
+function asInvalidRoomState(err: unknown): never {
+  if (err instanceof MatrixError && err.status === 403 && err.errcode === 'M_FORBIDDEN') {
+    throw errors.invalidRoomState(err.message);
+  }
+  throw err;
 }
 
 /** The newest create event timestamp handed out by this process. */
@@ -92,6 +106,7 @@ function createEventTimestamp(): number {
 
 function buildCreateEvent(
   request: CreateRoomRequest,
+  preset: Preset,
   config: Config,
   version: RoomVersion,
   rooms: RoomService,
@@ -100,6 +115,13 @@ function buildCreateEvent(
   // v10 names the creator in the content; from v11 the sender is the creator.
   if (version.creatorIsCreateSender) delete content.creator;
   else content.creator = request.creator;
+  // v12: a trusted chat's invitees become creators (the spec's SHOULD), not power level 100.
+  // A given list that is not an array is left for the auth rules (1.4) to refuse.
+  const invitees = preset === 'trusted_private_chat' ? request.invite : [];
+  const given = content.additional_creators ?? [];
+  if (version.additionalCreators && invitees.length > 0 && Array.isArray(given)) {
+    content.additional_creators = [...new Set([...given, ...invitees])];
+  }
   const pdu: Pdu = {
     type: 'm.room.create',
     sender: request.creator,
@@ -123,11 +145,10 @@ const POWER_LEVELS = 'm.room.power_levels';
 
 function followingEvents(
   request: CreateRoomRequest,
+  preset: Preset,
   version: RoomVersion,
   alias: string | undefined,
 ): EventDraft[] {
-  const preset =
-    request.preset ?? (request.visibility === 'public' ? 'public_chat' : 'private_chat');
   const initialState = initialStateByKey(request.initialState);
   // A power levels event in initial_state replaces the generated one in its place (as Synapse does).
   const initialPowerLevels = initialState.get(stateMapKey(POWER_LEVELS, ''));
@@ -215,7 +236,7 @@ function topic(text: string): EventDraft {
   return {
     type: 'm.room.topic',
     stateKey: '',
-    content: { topic: text, 'm.topic': [{ body: text, mimetype: 'text/plain' }] },
+    content: { topic: text, 'm.topic': { 'm.text': [{ body: text, mimetype: 'text/plain' }] } },
   };
 }
 
@@ -227,9 +248,12 @@ function defaultPowerLevels(
 ): JsonObject {
   const users: { [userId: string]: JsonValue } = {};
   // v12 creators have unlimited power and must not be listed.
-  if (!version.creatorsHaveInfinitePower) users[request.creator] = 100;
-  if (preset === 'trusted_private_chat') {
-    for (const invitee of request.invite) users[invitee] = 100;
+  // In v12 a trusted chat's invitees are creators instead (see buildCreateEvent).
+  if (!version.creatorsHaveInfinitePower) {
+    users[request.creator] = 100;
+    if (preset === 'trusted_private_chat') {
+      for (const invitee of request.invite) users[invitee] = 100;
+    }
   }
   const content: JsonObject = {
     users,

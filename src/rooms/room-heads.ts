@@ -43,6 +43,19 @@ export class RoomHeads {
     return head;
   }
 
+  /** The head of a room not stored yet: createRoom builds its events before storing any. */
+  seed(room: RoomRecord, create: StoredEvent): RoomHead {
+    const head: RoomHead = {
+      room,
+      version: roomVersion(room.version),
+      extremities: [],
+      state: new Map(),
+    };
+    bounded(this.heads, MAX_HEADS).set(room.roomId, head);
+    this.applied(head, create);
+    return head;
+  }
+
   /** The current state event IDs of the given pairs. */
   async stateIds(head: RoomHead, pairs: { type: string; stateKey: string }[]): Promise<StateIds> {
     const missing = pairs.filter((p) => !head.state.has(stateMapKey(p.type, p.stateKey)));

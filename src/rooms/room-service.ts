@@ -16,14 +16,14 @@ import {
   stateMapKey,
 } from '../events/auth-rules.js';
 import { eventIdFromReferenceHash } from '../events/hashing.js';
-import type { JsonObject, Pdu } from '../events/pdu.js';
+import type { JsonObject, Pdu, StoredEvent } from '../events/pdu.js';
 import { sealEvent, verifyEventSignature } from '../events/signing.js';
 import type { SignatureVerifier } from '../events/auth/verifier.js';
 import { errors, MatrixError } from '../http/errors.js';
 import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
 import { KeyedLock } from './keyed-lock.js';
 import { PersistQueue } from './persist-queue.js';
-import { RoomHeads } from './room-heads.js';
+import { RoomHeads, type RoomHead } from './room-heads.js';
 import { roomVersion, type RoomVersion } from './room-versions.js';
 
 /** The spec's limit on a PDU, measured as canonical JSON. */
@@ -169,22 +169,27 @@ export class RoomService {
   }
 
   /**
-   * `buildAndStore` for several events in a row (room creation): each is built
-   * on the one before without waiting for its commit, so they share commits.
+   * A new room: its create event, then the drafts, each built on the one
+   * before and authorised against the state so far. All are built before
+   * anything is stored, so a refused draft leaves no half-made room behind;
+   * then they share commits. The caller holds the room's lock.
    */
-  async buildAndStoreAll(
+  async storeNewRoom(
     room: RoomRecord,
-    sender: string,
+    create: StoredEvent,
     drafts: EventDraft[],
   ): Promise<EventRecord[]> {
-    const committed: Promise<EventRecord>[] = [];
-    for (const draft of drafts) {
-      const event = (await this.buildAndEnqueue(room, sender, draft)).committed;
-      // Handled even if a later draft throws before Promise.all below is reached.
-      event.catch(() => {});
-      committed.push(event);
+    const head = this.heads.seed(room, create);
+    const built: StoredEvent[] = [];
+    try {
+      for (const draft of drafts) built.push(await this.build(head, room.creator, draft));
+      await this.storage.rooms.createRoom(room, Date.now());
+      await this.storage.rooms.persistEvent({ ...create, roomId: room.roomId });
+    } catch (err) {
+      this.heads.drop(room.roomId);
+      throw err;
     }
-    return Promise.all(committed);
+    return Promise.all(built.map((event) => this.queue.enqueue({ ...event, roomId: room.roomId })));
   }
 
   /**
@@ -199,7 +204,13 @@ export class RoomService {
   ): Promise<{ committed: Promise<EventRecord> }> {
     const head = await this.heads.get(room.roomId);
     if (!head) throw errors.notFound('Unknown room');
-    const { version, extremities } = head;
+    const { eventId, pdu } = await this.build(head, sender, draft);
+    return { committed: this.queue.enqueue({ eventId, roomId: room.roomId, pdu, transaction }) };
+  }
+
+  /** The event on the head's extremities and state, sealed and authorised; the head moves on to it. */
+  private async build(head: RoomHead, sender: string, draft: EventDraft): Promise<StoredEvent> {
+    const { room, version, extremities } = head;
     const unsigned: Pdu = {
       type: draft.type,
       room_id: room.roomId,
@@ -217,11 +228,10 @@ export class RoomService {
     const pairs = authEventTypesFor(unsigned, version);
     const stateIds = await this.heads.stateIds(head, pairs);
     unsigned.auth_events = selectAuthEvents(unsigned, stateIds, version);
-    const { pdu, eventId } = this.seal(unsigned, version);
-    await this.authorize(pdu, version);
-    const committed = this.queue.enqueue({ eventId, roomId: room.roomId, pdu, transaction });
-    this.heads.applied(head, { eventId, pdu });
-    return { committed };
+    const event = this.seal(unsigned, version);
+    await this.authorize(event.pdu, version);
+    this.heads.applied(head, event);
+    return event;
   }
 
   /** Hashes and signs an event and checks its size. */

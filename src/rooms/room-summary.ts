@@ -2,6 +2,7 @@
  * A room as the public room directory and the space hierarchy show it
  * (the spec's PublicRoomsChunk / RoomSummary), built from its current state.
  */
+import { isObject } from '../events/auth/auth-state.js';
 import type { JsonObject, JsonValue } from '../events/pdu.js';
 
 /** The state events (empty state key) a summary reads. */
@@ -49,11 +50,15 @@ export function roomSummary(
   return summary;
 }
 
-/** The text/plain topic: from `m.topic` when it has one, else the `topic` string. */
+/**
+ * The text/plain topic: from `m.topic` (`{ "m.text": [{ body, mimetype }] }`)
+ * when it has one, else the `topic` string.
+ */
 function plainTopic(content: JsonObject | undefined): JsonValue | undefined {
   const rich = content?.['m.topic'];
-  if (Array.isArray(rich)) {
-    for (const part of rich) {
+  const representations = isObject(rich) ? rich['m.text'] : undefined;
+  if (Array.isArray(representations)) {
+    for (const part of representations) {
       if (typeof part !== 'object' || part === null || Array.isArray(part)) continue;
       const mimetype = part.mimetype ?? 'text/plain';
       if (mimetype === 'text/plain' && typeof part.body === 'string') return part.body;

@@ -321,6 +321,26 @@ for (const version of ['12', '11']) {
         (r) => r.room_id,
       );
       assert.ok(plainIds.length > 0 && !plainIds.includes(roomId));
+
+      // The text/plain representation of a rich topic (m.topic) is the one listed.
+      const richTopic = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/state/m.room.topic/`,
+        {
+          topic: 'Older clients read this',
+          'm.topic': {
+            'm.text': [{ mimetype: 'text/html', body: '<b>Rich</b>' }, { body: 'Rich' }],
+          },
+        },
+        { token: alice.access_token },
+      );
+      assert.equal(richTopic.status, 200);
+      const afterTopic = await api.post(
+        PUBLIC_ROOMS,
+        { filter: { generic_search_term: `describe ${version}` } },
+        { token: carol.access_token },
+      );
+      const listed = expectSpec(afterTopic, 'POST', PUBLIC_ROOMS).chunk as Body[];
+      assert.equal(listed[0]?.topic, 'Rich');
     });
 
     it('pages through the directory with limit and since, without repeats, both ways', async () => {

@@ -125,9 +125,9 @@ describe('matrix-js-sdk in rooms', { timeout: 30_000 }, () => {
       });
       const topic = await client.getStateEvent(roomId, 'm.room.topic', '');
       assert.equal(topic.topic, 'Made by matrix-js-sdk');
-      assert.deepEqual(topic['m.topic'], [
-        { body: 'Made by matrix-js-sdk', mimetype: 'text/plain' },
-      ]);
+      assert.deepEqual(topic['m.topic'], {
+        'm.text': [{ body: 'Made by matrix-js-sdk', mimetype: 'text/plain' }],
+      });
       await assert.rejects(
         client.getStateEvent(roomId, 'm.room.avatar', ''),
         isMatrixError(404, 'M_NOT_FOUND'),

@@ -57,9 +57,9 @@ for (const version of ['12', '11']) {
       const create = state.body.find((e) => e.type === 'm.room.create')!;
       assert.equal((create.content as Body).room_version, version);
       const topic = state.body.find((e) => e.type === 'm.room.topic')!;
-      assert.deepEqual((topic.content as Body)['m.topic'], [
-        { body: 'Hello', mimetype: 'text/plain' },
-      ]);
+      assert.deepEqual((topic.content as Body)['m.topic'], {
+        'm.text': [{ body: 'Hello', mimetype: 'text/plain' }],
+      });
       const powerLevels = (
         state.body.find((e) => e.type === 'm.room.power_levels')!.content as Body
       ).users as Body;
@@ -450,6 +450,70 @@ for (const version of ['12', '11']) {
         token: alice.access_token,
       });
       assert.equal(member.body.membership, 'leave');
+    });
+
+    it('refuses parameters that make an invalid room with 400 M_INVALID_ROOM_STATE, leaving no room', async () => {
+      const joinedBefore = await api.get(`${CLIENT_V3}/joined_rooms`, {
+        token: alice.access_token,
+      });
+      const aliasName = `never-made-${version}`;
+      // v11: the creator's level set below what the name needs. v12 creators are above every
+      // level, but may not be listed in `users`, and additional creators must be user IDs.
+      const invalid: Body[] =
+        version === '12'
+          ? [
+              { power_level_content_override: { users: { [alice.user_id]: 100 } } },
+              { creation_content: { additional_creators: ['not a user ID'] } },
+            ]
+          : [
+              {
+                name: 'Out of reach',
+                power_level_content_override: { users: { [alice.user_id]: 10 } },
+              },
+              {
+                initial_state: [{ type: 'm.room.encryption', content: {} }],
+                power_level_content_override: { users: { [alice.user_id]: 99 } },
+              },
+            ];
+      for (const body of invalid) {
+        const res = await api.post(
+          `${CLIENT_V3}/createRoom`,
+          { room_version: version, room_alias_name: aliasName, ...body },
+          { token: alice.access_token },
+        );
+        assert.equal(res.status, 400, JSON.stringify(res.body));
+        assert.equal(res.body.errcode, 'M_INVALID_ROOM_STATE');
+      }
+      const joinedAfter = await api.get(`${CLIENT_V3}/joined_rooms`, { token: alice.access_token });
+      assert.deepEqual(joinedAfter.body, joinedBefore.body);
+      const thirdParty = await api.post(
+        `${CLIENT_V3}/createRoom`,
+        { invite_3pid: [{ id_server: 'id.example', medium: 'email', address: 'a@example.org' }] },
+        { token: alice.access_token },
+      );
+      assert.equal(thirdParty.status, 400);
+      assert.equal(thirdParty.body.errcode, 'M_INVALID_PARAM');
+      // The alias reserved for the room is free again.
+      const alias = await api.get(
+        `${CLIENT_V3}/directory/room/${encodeURIComponent(`#${aliasName}:localhost`)}`,
+      );
+      assert.equal(alias.status, 404);
+    });
+
+    it('makes trusted_private_chat invitees as powerful as the creator (v12: creators)', async () => {
+      const roomId = await createRoom({ preset: 'trusted_private_chat', invite: [bob.user_id] });
+      const state = await api.get<Body[]>(`${CLIENT_V3}/rooms/${roomId}/state`, {
+        token: alice.access_token,
+      });
+      const contentOf = (type: string) => state.body.find((e) => e.type === type)!.content as Body;
+      const users = contentOf('m.room.power_levels').users as Body;
+      if (version === '12') {
+        assert.deepEqual(contentOf('m.room.create').additional_creators, [bob.user_id]);
+        assert.deepEqual(users, {});
+      } else {
+        assert.equal(contentOf('m.room.create').additional_creators, undefined);
+        assert.deepEqual(users, { [alice.user_id]: 100, [bob.user_id]: 100 });
+      }
     });
 
     it('refuses unknown room versions and oversized events', async () => {

@@ -325,6 +325,14 @@ function parseCreateRoom(creator: string, body: Record<string, unknown>) {
   if (!Array.isArray(invite) || !invite.every((u) => typeof u === 'string')) {
     throw errors.badJson('invite must be an array of user IDs');
   }
+  // Refused rather than dropped, so nobody thinks the invites went out: /invite takes user IDs only.
+  const invite3pid = body.invite_3pid ?? [];
+  if (!Array.isArray(invite3pid)) throw errors.badJson('invite_3pid must be an array');
+  if (invite3pid.length > 0) {
+    throw errors.invalidParam(
+      'invite_3pid: third-party invites need an identity server, not used here',
+    );
+  }
   return {
     creator,
     roomVersion: optionalString(body, 'room_version'),
