@@ -95,7 +95,7 @@ export class EventViews {
     if (event.replacesState) {
       const previous = await this.storage.rooms.getEvent(event.replacesState);
       if (previous) {
-        unsigned.prev_content = previous.pdu.content;
+        unsigned.prev_content = await this.contentAsServed(previous);
         unsigned.replaces_state = previous.eventId;
         unsigned.prev_sender = previous.pdu.sender;
       }
@@ -106,6 +106,16 @@ export class EventViews {
     }
     if (relations) unsigned['m.relations'] = relations;
     return withRedactsBothPlaces({ ...client, unsigned });
+  }
+
+  /**
+   * An event's content as clients are served it: redacted if it was. The spec
+   * is silent on `prev_content` of a redacted event; Synapse serves the pruned
+   * content there too, so redacted content never resurfaces this way.
+   */
+  private async contentAsServed(event: EventRecord): Promise<JsonObject> {
+    if (!event.redactedBy) return event.pdu.content;
+    return redactEvent(event.pdu, await this.versionOf(event.roomId)).content;
   }
 
   private async versionOf(roomId: string) {

@@ -3,9 +3,9 @@
  * tokens that interchange with sync's `prev_batch` and `next_batch`) and
  * GET /context (the events around one event).
  *
- * Who may read: a member reads up to now, a former member up to their leave,
- * anyone else only a `world_readable` room; within that, history visibility
- * (RoomHistory's check) decides event by event.
+ * Who may read: a member reads up to now, a former member up to their leave
+ * (unless they forgot the room), anyone else only a `world_readable` room;
+ * within that, history visibility (RoomHistory's check) decides event by event.
  */
 import { stateMapKeyType } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
@@ -127,10 +127,15 @@ export class HistoryService {
     };
   }
 
-  /** GET /rooms/{roomId}/event/{eventId}: one event, if the user may see it (404 otherwise, as Synapse). */
+  /**
+   * GET /rooms/{roomId}/event/{eventId}: one event, if the user may see it.
+   * rooms.yaml answers 404 both for a missing event and one the user may not
+   * read, the room refused as a whole included, so as not to tell which.
+   */
   async event(viewer: Viewer, roomId: string, eventId: string): Promise<JsonObject> {
     const now = this.notifier.currentPositions();
-    const readableUpTo = await this.readableUpTo(roomId, viewer.userId, now.roomEvents);
+    const readableUpTo = await this.readLimit(roomId, viewer.userId, now.roomEvents);
+    if (readableUpTo === undefined) throw errors.notFound('Event not found');
     const event = await this.visibleEvent(viewer, roomId, eventId, readableUpTo);
     return (await this.views.one(event, viewer)) as unknown as JsonObject;
   }
@@ -169,17 +174,38 @@ export class HistoryService {
   /**
    * The last position the user may read the room at, as Synapse decides it: now
    * for a member and in a world-readable room, the leave for a former member who
-   * left (not one who was banned); anyone else (invitees too) is refused.
+   * left (not one who was banned) and has not forgotten the room since; anyone
+   * else (invitees too) is refused with 403, as /messages and /members specify.
    */
   async readableUpTo(roomId: string, userId: string, now: number): Promise<number> {
-    if (!(await this.storage.rooms.getRoom(roomId))) throw errors.forbidden('Unknown room');
+    const upTo = await this.readLimit(roomId, userId, now);
+    if (upTo === undefined) throw errors.forbidden('You are not allowed to read this room');
+    return upTo;
+  }
+
+  /** readableUpTo's answer; undefined when the user may not read the room (or it is unknown). */
+  private async readLimit(
+    roomId: string,
+    userId: string,
+    now: number,
+  ): Promise<number | undefined> {
+    if (!(await this.storage.rooms.getRoom(roomId))) return undefined;
     // The current member event: one index lookup (a leave stored after `now` still bounds the read).
     const member = await currentStateEvent(this.storage, roomId, 'm.room.member', userId);
     const membership = member?.pdu.content.membership;
     if (membership === 'join') return now;
+    // A forgotten room is no worse than one never joined: world-readable still reads.
     if (await this.isWorldReadable(roomId)) return now;
-    if (membership === 'leave') return Math.min(member!.streamOrdering, now);
-    throw errors.forbidden('You are not allowed to read this room');
+    // leaving.yaml: after /forget "a user will no longer be able to retrieve history for this room".
+    if (membership === 'leave' && !(await this.isForgotten(roomId, userId))) {
+      return Math.min(member!.streamOrdering, now);
+    }
+    return undefined;
+  }
+
+  /** Forgetting lasts until the user's next membership event (room-store clears it then). */
+  private async isForgotten(roomId: string, userId: string): Promise<boolean> {
+    return (await this.storage.rooms.forgottenRooms(userId)).includes(roomId);
   }
 
   private async isWorldReadable(roomId: string): Promise<boolean> {

@@ -107,6 +107,23 @@ for (const version of ['12', '11']) {
       });
       assert.equal(event.body.sender, '@alice:localhost');
       assert.deepEqual(event.body.content, { msgtype: 'm.text', body: 'hi' });
+
+      // The same transaction ID on another path (room or event type) is a new request.
+      const otherRoom = await createRoom();
+      const elsewhere = await api.put(
+        `${CLIENT_V3}/rooms/${otherRoom}/send/m.room.message/txn-1`,
+        { msgtype: 'm.text', body: 'elsewhere' },
+        { token: alice.access_token },
+      );
+      const otherType = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/send/m.reaction.other/txn-1`,
+        { body: 'other type' },
+        { token: alice.access_token },
+      );
+      const ids = [first.body.event_id, elsewhere.body.event_id, otherType.body.event_id];
+      assert.equal(new Set(ids).size, 3, JSON.stringify(ids));
+      const stored3 = await server.weft.storage.rooms.getEvent(String(elsewhere.body.event_id));
+      assert.equal(stored3?.roomId, otherRoom);
     });
 
     it('keeps uninvited users out of invite-only rooms and lets invited ones in', async () => {
@@ -186,6 +203,105 @@ for (const version of ['12', '11']) {
         { token: alice.access_token },
       );
       assert.deepEqual(member.body, { membership: 'ban', reason: 'spam' });
+    });
+
+    it('kicks only those in the room, unbans only the banned, and checks user IDs', async () => {
+      const roomId = await createRoom({ preset: 'public_chat' });
+      const act = (action: string, userId: string) =>
+        api.post(
+          `${CLIENT_V3}/rooms/${roomId}/${action}`,
+          { user_id: userId },
+          { token: alice.access_token },
+        );
+      const membershipOf = async (userId: string) =>
+        (
+          await api.get(`${CLIENT_V3}/rooms/${roomId}/state/m.room.member/${userId}`, {
+            token: alice.access_token,
+          })
+        ).body.membership;
+      await api.post(`${CLIENT_V3}/rooms/${roomId}/join`, {}, { token: bob.access_token });
+      // An unban of someone not banned must not kick them.
+      const unbanJoined = await act('unban', bob.user_id);
+      assert.equal(unbanJoined.status, 403);
+      assert.equal(unbanJoined.body.errcode, 'M_BAD_STATE');
+      assert.equal(await membershipOf(bob.user_id), 'join');
+      // A kick of someone never in the room, or banned (it would lift the ban), is refused.
+      const kickStranger = await act('kick', '@stranger:localhost');
+      assert.equal(kickStranger.status, 403);
+      assert.equal(kickStranger.body.errcode, 'M_BAD_STATE');
+      assert.equal((await act('ban', bob.user_id)).status, 200);
+      assert.equal((await act('kick', bob.user_id)).status, 403);
+      assert.equal(await membershipOf(bob.user_id), 'ban');
+      assert.equal((await act('unban', bob.user_id)).status, 200);
+      assert.equal(await membershipOf(bob.user_id), 'leave');
+      for (const bad of ['notauser', '@no-server', 'x y']) {
+        const res = await act('invite', bad);
+        assert.equal(res.status, 400, bad);
+        assert.equal(res.body.errcode, 'M_INVALID_PARAM');
+      }
+    });
+
+    it('serves state as content or as the event, and the state at their leave to former members', async () => {
+      const roomId = await createRoom({ preset: 'public_chat', name: 'Before' });
+      const path = `${CLIENT_V3}/rooms/${roomId}/state/m.room.name`;
+      const asEvent = await api.get(`${path}?format=event`, { token: alice.access_token });
+      assert.equal(asEvent.status, 200);
+      assert.equal(asEvent.body.type, 'm.room.name');
+      assert.equal(asEvent.body.sender, alice.user_id);
+      assert.deepEqual(asEvent.body.content, { name: 'Before' });
+      assert.match(String(asEvent.body.event_id), /^\$/);
+      const bad = await api.get(`${path}?format=html`, { token: alice.access_token });
+      assert.equal(bad.status, 400);
+
+      await api.post(`${CLIENT_V3}/rooms/${roomId}/join`, {}, { token: bob.access_token });
+      await api.post(`${CLIENT_V3}/rooms/${roomId}/leave`, {}, { token: bob.access_token });
+      await api.put(path, { name: 'After' }, { token: alice.access_token });
+      const former = await api.get(path, { token: bob.access_token });
+      assert.equal(former.status, 200);
+      assert.deepEqual(former.body, { name: 'Before' });
+      const formerAll = await api.get<Body[]>(`${CLIENT_V3}/rooms/${roomId}/state`, {
+        token: bob.access_token,
+      });
+      assert.equal(formerAll.status, 200);
+      const nameEvent = formerAll.body.find((e) => e.type === 'm.room.name');
+      assert.deepEqual(nameEvent?.content, { name: 'Before' });
+
+      const members = await api.get(`${CLIENT_V3}/rooms/${roomId}/members?membership=joined`, {
+        token: alice.access_token,
+      });
+      assert.equal(members.status, 400);
+      assert.equal(members.body.errcode, 'M_INVALID_PARAM');
+    });
+
+    it('checks the aliases an m.room.canonical_alias event adds', async () => {
+      const roomId = await createRoom({ room_alias_name: `canonical-${version}` });
+      const other = await createRoom({ room_alias_name: `elsewhere-${version}` });
+      const own = `#canonical-${version}:localhost`;
+      const put = (content: Body) =>
+        api.put(`${CLIENT_V3}/rooms/${roomId}/state/m.room.canonical_alias`, content, {
+          token: alice.access_token,
+        });
+      const refused = async (content: Body, errcode: string) => {
+        const res = await put(content);
+        assert.equal(res.status, 400, JSON.stringify(content));
+        assert.equal(res.body.errcode, errcode);
+      };
+      await refused({ alias: 'not an alias' }, 'M_INVALID_PARAM');
+      await refused({ alias: own, alt_aliases: 'nope' }, 'M_INVALID_PARAM');
+      await refused({ alias: `#elsewhere-${version}:localhost` }, 'M_BAD_ALIAS');
+      await refused({ alias: own, alt_aliases: [`#missing-${version}:localhost`] }, 'M_BAD_ALIAS');
+      await refused({ alias: '#remote:other.example' }, 'M_BAD_ALIAS');
+      assert.equal((await put({ alias: own, alt_aliases: [own] })).status, 200);
+      // Aliases already listed are not checked again, even once they stop pointing here.
+      const deleted = await api.delete(
+        `${CLIENT_V3}/directory/room/${encodeURIComponent(own)}`,
+        undefined,
+        { token: alice.access_token },
+      );
+      assert.equal(deleted.status, 200);
+      assert.equal((await put({ alias: own })).status, 200);
+      assert.equal((await put({})).status, 200);
+      assert.ok(other);
     });
 
     it('serves a redacted state event stripped by GET /state and /members too', async () => {

@@ -1,8 +1,10 @@
 /** Rooms: creation, sending events, state, membership, reading events. */
 import type { FastifyRequest } from 'fastify';
 import { MemberProfiles } from '../../account/member-profiles.js';
+import { stateMapKey } from '../../events/auth/auth-state.js';
+import { isValidUserId } from '../../events/auth/ids.js';
 import type { JsonObject } from '../../events/pdu.js';
-import { errors } from '../../http/errors.js';
+import { errors, MatrixError } from '../../http/errors.js';
 import {
   objectBody,
   optionalBoolean,
@@ -14,13 +16,18 @@ import {
 import { ownerOf, type Router } from '../../http/router.js';
 import { createRoom, type Preset } from '../../rooms/create-room.js';
 import { currentMembership, currentStateEvent } from '../../rooms/current-membership.js';
-import { DirectoryService } from '../../rooms/directory-service.js';
+import { DirectoryService, parseAlias } from '../../rooms/directory-service.js';
 import type { EventDraft } from '../../rooms/room-service.js';
+import type { StateIds } from '../../storage/storage.js';
 import { upgradeRoom } from '../../rooms/upgrade-room.js';
 import { restrictedJoinAuthoriser } from '../../rooms/restricted-join.js';
 import type { ClientApiServices } from './services.js';
 
 const PRESETS: readonly string[] = ['private_chat', 'public_chat', 'trusted_private_chat'];
+const CANONICAL_ALIAS = 'm.room.canonical_alias';
+const MEMBERSHIPS: readonly string[] = ['join', 'invite', 'knock', 'leave', 'ban'];
+/** A kick removes a member, rescinds an invite or refuses a knock. */
+const KICKABLE: readonly string[] = ['join', 'invite', 'knock'];
 
 interface RoomParams {
   roomId: string;
@@ -35,6 +42,42 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   const params = (request: FastifyRequest) => request.params as RoomParams;
   const directory = new DirectoryService(services.config, storage, rooms);
   const memberProfiles = new MemberProfiles(storage.profiles, services.config.server_name);
+
+  /**
+   * The state the user may read: the current state for a member (and in a
+   * world-readable room), the state when they left for a former member
+   * ("If the user has left the room then the state is taken from the state of
+   * the room when they left"); 403 for anyone else.
+   */
+  async function readableState(roomId: string, userId: string): Promise<StateIds> {
+    const history = services.syncDeps.history;
+    const upTo = await history.readableUpTo(roomId, userId, Number.MAX_SAFE_INTEGER);
+    return upTo === Number.MAX_SAFE_INTEGER
+      ? storage.rooms.currentStateIds(roomId)
+      : storage.rooms.stateIdsAt(roomId, upTo);
+  }
+
+  /**
+   * room_state.yaml: the aliases an m.room.canonical_alias event adds must be
+   * valid (400 M_INVALID_PARAM) and point to the room (400 M_BAD_ALIAS); those
+   * already listed, or removed, are not checked. Without federation another
+   * server's alias cannot be looked up, so it cannot be shown to point here.
+   */
+  async function checkNewAliases(roomId: string, content: JsonObject): Promise<void> {
+    const current = await currentStateEvent(storage, roomId, CANONICAL_ALIAS, '');
+    const listed = new Set(current ? aliasesIn(current.pdu.content) : []);
+    const alt = content.alt_aliases;
+    if (alt !== undefined && !Array.isArray(alt))
+      throw errors.invalidParam('alt_aliases must be an array');
+    for (const alias of aliasesIn(content)) {
+      if (listed.has(alias)) continue;
+      if (typeof alias !== 'string') throw errors.invalidParam('Aliases must be strings');
+      parseAlias(alias);
+      if ((await storage.directory.getAlias(alias))?.roomId !== roomId) {
+        throw new MatrixError(400, 'M_BAD_ALIAS', `The alias ${alias} does not point to this room`);
+      }
+    }
+  }
 
   /** 403 unless the user is joined: Weft serves room contents to members only for now. */
   async function requireJoined(roomId: string, userId: string): Promise<void> {
@@ -102,10 +145,12 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
       const owner = ownerOf(request);
       const { roomId, eventType, txnId } = params(request);
       const content = objectBody(request.body) as JsonObject;
+      // A transaction ID is reused only by a retry of the same request path (the spec's
+      // "Transaction identifiers"): the same ID for another room or type is a new event.
       const txn = {
         userId: owner.userId,
         deviceId: owner.deviceId,
-        endpoint: 'send',
+        endpoint: `send/${roomId}/${eventType!}`,
         txnId: txnId!,
       };
       if (eventType !== 'm.room.redaction') {
@@ -132,7 +177,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
       const txn = {
         userId: owner.userId,
         deviceId: owner.deviceId,
-        endpoint: 'redact',
+        endpoint: `redact/${roomId}/${eventId!}`,
         txnId: txnId!,
       };
       const event = await rooms.redact(roomId, owner.userId, eventId!, content, txn);
@@ -144,6 +189,9 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     const owner = ownerOf(request);
     const { roomId, eventType, stateKey = '' } = params(request);
     const content = objectBody(request.body) as JsonObject;
+    if (eventType === CANONICAL_ALIAS && stateKey === '') {
+      await checkNewAliases(roomId, content);
+    }
     // A member event sent as state gets the profile too, where its content leaves it out.
     const draft = await memberProfiles.complete({ type: eventType!, stateKey, content });
     const event = await rooms.send(roomId, owner.userId, draft);
@@ -165,11 +213,17 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   const getState = async (request: FastifyRequest) => {
     const owner = ownerOf(request);
     const { roomId, eventType, stateKey = '' } = params(request);
-    await requireJoined(roomId, owner.userId);
-    const event = await currentStateEvent(storage, roomId, eventType!, stateKey);
+    const format = queryString(request.query, 'format') ?? 'content';
+    if (format !== 'content' && format !== 'event') {
+      throw errors.invalidParam('format must be content or event');
+    }
+    const state = await readableState(roomId, owner.userId);
+    const eventId = state.get(stateMapKey(eventType!, stateKey));
+    const event = eventId === undefined ? undefined : await storage.rooms.getEvent(eventId);
     if (!event) throw errors.notFound('No such state event');
     // As served everywhere else: a redacted state event has its content stripped.
-    return (await views.one(event, owner)).content;
+    const served = await views.one(event, owner);
+    return format === 'event' ? served : served.content;
   };
   router.client(
     'GET',
@@ -191,8 +245,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     async (request) => {
       const owner = ownerOf(request);
       const { roomId } = params(request);
-      await requireJoined(roomId, owner.userId);
-      const ids = [...(await storage.rooms.currentStateIds(roomId)).values()];
+      const ids = [...(await readableState(roomId, owner.userId)).values()];
       return views.forClient(await storage.rooms.getEvents(ids), owner);
     },
   );
@@ -220,9 +273,11 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     async (request) => {
       const owner = ownerOf(request);
       const { roomId } = params(request);
-      const membership = queryString(request.query, 'membership');
-      const notMembership = queryString(request.query, 'not_membership');
+      const membership = membershipParam(request.query, 'membership');
+      const notMembership = membershipParam(request.query, 'not_membership');
       const at = queryString(request.query, 'at');
+      // Both filters apply together. The spec's text says "or", but no server does that
+      // (Synapse, Dendrite and Conduit all AND them: matrix-spec issue #2308).
       const members = (await services.syncDeps.history.members(owner, roomId, at))
         .filter((e) => membership === undefined || e.pdu.content.membership === membership)
         .filter((e) => notMembership === undefined || e.pdu.content.membership !== notMembership);
@@ -302,6 +357,18 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   ] as const) {
     router.client('POST', `/rooms/:roomId/${action}`, { auth: 'required' }, async (request) => {
       const target = requiredString(objectBody(request.body), 'user_id');
+      if (!isValidUserId(target)) throw errors.invalidParam('user_id is not a valid user ID');
+      // Both send a leave, which the auth rules would also allow from a banned or absent
+      // target: an unban must lift a ban, a kick must remove someone there (as Synapse).
+      const { roomId } = params(request);
+      await rooms.requireRoom(roomId);
+      const current = await currentMembership(storage, roomId, target);
+      if (action === 'unban' && current !== 'ban') {
+        throw new MatrixError(403, 'M_BAD_STATE', `${target} is not banned`);
+      }
+      if (action === 'kick' && !KICKABLE.includes(current ?? '')) {
+        throw new MatrixError(403, 'M_BAD_STATE', `${target} is not in the room`);
+      }
       return sendMembership(request, target, membership);
     });
   }
@@ -311,6 +378,24 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     const event = await currentStateEvent(storage, roomId, 'm.room.guest_access', '');
     if (event?.pdu.content.guest_access !== 'can_join') throw errors.guestAccessForbidden();
   }
+}
+
+/** `alias` and `alt_aliases` of m.room.canonical_alias content, whatever their types. */
+function aliasesIn(content: JsonObject): unknown[] {
+  const { alias, alt_aliases: alt } = content;
+  return [
+    ...(alias === undefined || alias === null ? [] : [alias]),
+    ...(Array.isArray(alt) ? alt : []),
+  ];
+}
+
+/** A `membership`-like query parameter: one of the spec's memberships, or absent. */
+function membershipParam(query: unknown, name: string): string | undefined {
+  const value = queryString(query, name);
+  if (value !== undefined && !MEMBERSHIPS.includes(value)) {
+    throw errors.invalidParam(`${name} must be one of ${MEMBERSHIPS.join(', ')}`);
+  }
+  return value;
 }
 
 function parseCreateRoom(creator: string, body: Record<string, unknown>) {

@@ -198,6 +198,8 @@ export class SqliteRoomStore implements RoomStore {
       );
     }
     if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
+      // The transaction un-forgot the room (see persistInTransaction).
+      this.forgottenCache.delete(pdu.state_key);
       this.membershipCache.get(pdu.state_key)?.push({
         roomId: event.roomId,
         eventId: event.eventId,
@@ -325,6 +327,10 @@ export class SqliteRoomStore implements RoomStore {
       replacesState ?? null,
       membershipOf(pdu),
     );
+    // As Synapse, "forgotten" belongs to a membership: a new one (an invite, a join) ends it.
+    if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
+      s.deleteForgotten.run(pdu.state_key, event.roomId);
+    }
     const redacts =
       pdu.type === 'm.room.redaction' ? (pdu.redacts ?? pdu.content.redacts) : undefined;
     if (typeof redacts === 'string') {
@@ -471,6 +477,7 @@ function prepare(db: SqliteDatabase) {
     insertForgotten: db.prepare(
       'INSERT INTO forgotten_rooms (user_id, room_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
     ),
+    deleteForgotten: db.prepare('DELETE FROM forgotten_rooms WHERE user_id = ? AND room_id = ?'),
     insertRedaction: db.prepare(
       `INSERT INTO redactions (redacted_event_id, redaction_event_id) VALUES (?, ?)
        ON CONFLICT DO NOTHING`,
