@@ -261,8 +261,11 @@ export interface RoomStore {
   membershipEventsOf(userId: string, upTo: number): Promise<MembershipEvent[]>;
   /** Joined and invited members in the current state. */
   memberCounts(roomId: string): Promise<{ joined: number; invited: number }>;
-  /** Up to `limit` joined or invited members of the room (for the sync summary's heroes). */
-  someMembers(roomId: string, limit: number): Promise<string[]>;
+  /**
+   * Up to `limit` joined or invited members of the room, by user ID (the sync
+   * summary's heroes); with `former`, members who left or were banned instead.
+   */
+  someMembers(roomId: string, limit: number, options?: { former?: boolean }): Promise<string[]>;
   /** Rooms the user has forgotten. */
   forgottenRooms(userId: string): Promise<string[]>;
 }

@@ -13,7 +13,7 @@ import { errors } from '../http/errors.js';
 import { currentStateEvent } from '../rooms/current-membership.js';
 import type { EventViews, Viewer } from '../rooms/event-views.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
-import { DEFAULT_TIMELINE_LIMIT, type RoomEventFilter } from './filters.js';
+import { DEFAULT_TIMELINE_LIMIT, eventMatchesFilter, type RoomEventFilter } from './filters.js';
 import type { Notifier } from './notifier.js';
 import type { RoomHistory } from './room-history.js';
 import { encodeSyncToken, parseSyncToken } from './stream-token.js';
@@ -117,13 +117,18 @@ export class HistoryService {
     const wanted = request.filter?.lazyLoadMembers
       ? lazyLoadedState(stateIds, everything, [])
       : stateIds;
+    // event_context.yaml: the filter applies to events_before, events_after and state.
+    const filter = request.filter;
+    const state = (await this.storage.rooms.getEvents([...wanted.values()])).filter(
+      (e) => !filter || eventMatchesFilter(e.pdu, filter, roomId),
+    );
     return {
       event: (await this.views.one(event, viewer)) as unknown as JsonObject,
       events_before: await this.render([...before.events].reverse(), viewer),
       events_after: await this.render(after.events, viewer),
       start: token(startPosition),
       end: token(endPosition),
-      state: await this.render(await this.storage.rooms.getEvents([...wanted.values()]), viewer),
+      state: await this.render(state, viewer),
     };
   }
 

@@ -130,9 +130,12 @@ export class SyncService {
       const changed = !window.since || now.streamOrdering > window.since.roomEvents;
       switch (now.membership) {
         case 'join': {
-          const fresh = !window.since || window.fullState || before?.membership !== 'join';
+          const newlyJoined = !window.since || before?.membership !== 'join';
+          const fresh = newlyJoined || window.fullState;
           if (fresh) freshRoomIds.add(roomId);
-          const section = await this.joinedRoom(request, window, roomId, fresh);
+          // full_state sends all the state, but the timeline still starts at `since` (sync.yaml).
+          const after = newlyJoined ? 0 : window.since!.roomEvents;
+          const section = await this.joinedRoom(request, window, roomId, { fresh, after });
           if (section) rooms.join[roomId] = section;
           break;
         }
@@ -200,24 +203,51 @@ export class SyncService {
     request: SyncRequest,
     window: SyncWindow,
     roomId: string,
-    fresh: boolean,
+    { fresh, after }: { fresh: boolean; after: number },
   ): Promise<JsonObject | undefined> {
-    const after = fresh ? 0 : window.since!.roomEvents;
     const section = await this.roomTimelineAndState(request, window, roomId, {
       after,
       upTo: window.upper.roomEvents,
       fresh,
     });
     if (!fresh && section.timeline.length === 0 && section.state.size === 0) return undefined;
-    const result = await this.renderRoom(request, window, roomId, section);
     const touchesMembers = [...section.timeline, ...section.stateEvents].some(
       (e) => e.pdu.type === 'm.room.member',
     );
+    const summary =
+      fresh || touchesMembers ? await this.summary(roomId, request.viewer) : undefined;
+    if (summary && request.filter.room.state.lazyLoadMembers) {
+      await this.addHeroMembers(roomId, section, summary['m.heroes'] as string[], request);
+    }
     return {
-      ...result,
-      ...(fresh || touchesMembers ? { summary: await this.summary(roomId, request.viewer) } : {}),
+      ...(await this.renderRoom(request, window, roomId, section)),
+      ...(summary ? { summary } : {}),
       ...emptyRoomParts(),
     };
+  }
+
+  /**
+   * sync.yaml: "When lazy-loading room members is enabled, the membership
+   * events for the heroes MUST be included in the state, unless they are
+   * redundant" (already in this section's state or timeline).
+   */
+  private async addHeroMembers(
+    roomId: string,
+    section: RoomSection,
+    heroes: string[],
+    request: SyncRequest,
+  ): Promise<void> {
+    const inSection = new Set([...section.timeline, ...section.stateEvents].map((e) => e.eventId));
+    const wanted = heroes.map((userId) => ({ type: 'm.room.member', stateKey: userId }));
+    const current = await this.storage.rooms.currentStateIdsFor(roomId, wanted);
+    const missing = [...current.values()].filter((eventId) => !inSection.has(eventId));
+    const events = await this.storage.rooms.getEvents(missing);
+    const stateFilter = request.filter.room.state;
+    for (const event of events) {
+      if (!eventMatchesFilter(event.pdu, stateFilter, roomId)) continue;
+      section.stateEvents.push(event);
+      section.state.set(stateMapKey(event.pdu.type, event.pdu.state_key!), event.eventId);
+    }
   }
 
   /** A room the user has left or been banned from: its events up to the leave. */
@@ -357,9 +387,16 @@ export class SyncService {
 
   private async summary(roomId: string, viewer: Viewer): Promise<JsonObject> {
     const counts = await this.storage.rooms.memberCounts(roomId);
-    const heroes = (await this.storage.rooms.someMembers(roomId, MAX_HEROES + 1))
-      .filter((userId) => userId !== viewer.userId)
-      .slice(0, MAX_HEROES);
+    const others = (userIds: string[]) =>
+      userIds.filter((userId) => userId !== viewer.userId).slice(0, MAX_HEROES);
+    let heroes = others(await this.storage.rooms.someMembers(roomId, MAX_HEROES + 1));
+    // sync.yaml: "When no joined or invited members are available, this should consist of
+    // the banned and left users". By user ID, as Synapse sorts them (the spec says stream order).
+    if (heroes.length === 0) {
+      heroes = others(
+        await this.storage.rooms.someMembers(roomId, MAX_HEROES + 1, { former: true }),
+      );
+    }
     return {
       'm.heroes': heroes,
       'm.joined_member_count': counts.joined,

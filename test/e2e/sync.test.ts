@@ -332,7 +332,7 @@ for (const version of ['12', '11']) {
       assertSpecError(bad.body, 'M_INVALID_PARAM');
     });
 
-    it('lazy-loads only the member events of the timeline senders', async () => {
+    it('lazy-loads only the member events of the timeline senders and the heroes', async () => {
       const roomId = await createRoom(alice, { preset: 'public_chat' });
       const dave = await api.register(`dave${version}`);
       const erin = await api.register(`erin${version}`);
@@ -348,7 +348,13 @@ for (const version of ['12', '11']) {
       )
         .map((e) => e.state_key)
         .sort();
-      assert.deepEqual(members, [alice.user_id, dave.user_id].sort());
+      // Erin sent nothing but is a hero of the summary: sync.yaml says the heroes' member
+      // events MUST be included when lazy-loading.
+      assert.deepEqual(body.rooms.join[roomId]!.summary?.['m.heroes'], [
+        dave.user_id,
+        erin.user_id,
+      ]);
+      assert.deepEqual(members, [alice.user_id, dave.user_id, erin.user_id].sort());
       const messages = await api.get<{ state?: Event[] }>(
         `${CLIENT_V3}/rooms/${roomId}/messages?dir=b&limit=2&filter=${encodeURIComponent(
           JSON.stringify({ lazy_load_members: true }),
@@ -364,6 +370,8 @@ for (const version of ['12', '11']) {
     it('answers full_state at once with the whole state, and uses a stored filter by ID', async () => {
       const roomId = await createRoom(alice);
       const first = await sync(alice);
+      await send(alice, roomId, 'after since 1');
+      await send(alice, roomId, 'after since 2');
       const upload = await api.post(
         `${CLIENT_V3}/user/${encodeURIComponent(alice.user_id)}/filter`,
         { room: { timeline: { limit: 1 } } },
@@ -381,6 +389,12 @@ for (const version of ['12', '11']) {
       const room = full.rooms.join[roomId]!;
       assert.ok(room.state.events.some((e) => e.type === 'm.room.create'));
       assert.equal(room.timeline.events.length, 1, 'the stored filter limit applies');
+      assert.equal(room.timeline.events[0]!.content.body, 'after since 2');
+      // "The timeline will still be limited by the since parameter": nothing new, none.
+      const again = await sync(alice, { since: full.next_batch, full_state: 'true' });
+      const same = again.rooms.join[roomId]!;
+      assert.deepEqual(same.timeline.events, []);
+      assert.ok(same.state.events.some((e) => e.type === 'm.room.create'));
     });
 
     it('refuses malformed parameters with 400, not 500', async () => {
@@ -448,6 +462,25 @@ for (const version of ['12', '11']) {
       assert.deepEqual(bodies(body.events_before), ['c1']);
       assert.deepEqual(bodies(body.events_after), ['c3']);
       assert.ok(body.state.some((e) => e.type === 'm.room.create'));
+      // event_context.yaml: the filter applies to the state too.
+      const filter = encodeURIComponent(JSON.stringify({ types: ['m.room.create'] }));
+      const filtered = await api.get<{ state: Event[] }>(
+        `${CLIENT_V3}/rooms/${roomId}/context/${ids[2]}?limit=2&filter=${filter}`,
+        { token: alice.access_token },
+      );
+      assert.deepEqual(
+        filtered.body.state.map((e) => e.type),
+        ['m.room.create'],
+      );
+    });
+
+    it('names former members as heroes once nobody else is joined or invited', async () => {
+      const roomId = await createRoom(alice, { preset: 'public_chat' });
+      const gina = await api.register(`gina${version}`);
+      await join(gina, roomId);
+      await api.post(`${CLIENT_V3}/rooms/${roomId}/leave`, {}, { token: gina.access_token });
+      const body = await sync(alice);
+      assert.deepEqual(body.rooms.join[roomId]!.summary?.['m.heroes'], [gina.user_id]);
     });
   });
 }

@@ -288,8 +288,9 @@ export class SqliteRoomStore implements RoomStore {
     return { joined: countOf('join'), invited: countOf('invite') };
   }
 
-  async someMembers(roomId: string, limit: number): Promise<string[]> {
-    return this.statements.selectSomeMembers.all(roomId, limit) as string[];
+  async someMembers(roomId: string, limit: number, options?: { former?: boolean }) {
+    const memberships = options?.former ? ['leave', 'ban'] : ['join', 'invite'];
+    return this.statements.selectSomeMembers.all(roomId, ...memberships, limit) as string[];
   }
 
   async forgottenRooms(userId: string): Promise<string[]> {
@@ -464,7 +465,7 @@ function prepare(db: SqliteDatabase) {
     selectSomeMembers: db
       .prepare(
         `SELECT state_key FROM current_state
-         WHERE room_id = ? AND type = 'm.room.member' AND membership IN ('join', 'invite')
+         WHERE room_id = ? AND type = 'm.room.member' AND membership IN (?, ?)
          ORDER BY state_key LIMIT ?`,
       )
       .pluck(),
