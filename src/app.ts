@@ -254,6 +254,8 @@ export function buildWeft(config: Config, logger: Logger) {
       rl.registration_token_validity_per_ip,
       rl.enabled,
     ),
+    usernameAvailablePerIp: new RateLimiter(rl.username_available_per_ip, rl.enabled),
+    getLoginTokenPerUser: new RateLimiter(rl.get_login_token_per_user, rl.enabled),
   };
   const stageVerifiers = uiaStageVerifiers(config, storage, login, {
     passwordFailuresPerAccount: limits.loginFailuresPerAccount,

@@ -2,7 +2,7 @@
 import type { Config } from '../config/config.js';
 import type { Storage } from '../storage/storage.js';
 import { errors } from '../http/errors.js';
-import { hashPassword, MAX_PASSWORD_LENGTH } from '../auth/passwords.js';
+import { checkPasswordPolicy, hashPassword } from '../auth/passwords.js';
 import type { IssuedSession, SessionService } from '../auth/sessions.js';
 import { localpartForUsername, userIdFor } from '../auth/user-ids.js';
 
@@ -102,8 +102,8 @@ export class AccountService {
    * the client must give the guest's own localpart as `username`).
    */
   checkGuestUpgrade(guestUserId: string, username: string | undefined): void {
-    const expectedLocalpart = localpartOf(guestUserId);
-    if (username !== undefined && username.toLowerCase() !== expectedLocalpart) {
+    if (username === undefined) throw errors.missingParam('username');
+    if (username.toLowerCase() !== localpartOf(guestUserId)) {
       throw errors.invalidUsername('A guest upgrade must keep the guest user ID');
     }
   }
@@ -153,7 +153,5 @@ function localpartOf(userId: string): string {
 }
 
 function checkPassword(password: string | undefined): void {
-  if (password === undefined) return;
-  if (password.length === 0) throw errors.weakPassword('Password must not be empty');
-  if (password.length > MAX_PASSWORD_LENGTH) throw errors.weakPassword('Password is too long');
+  if (password !== undefined) checkPasswordPolicy(password);
 }

@@ -3,6 +3,7 @@
  * so hashing never blocks the event loop.
  */
 import { Algorithm, hash, verify } from '@node-rs/argon2';
+import { errors } from '../http/errors.js';
 
 const OPTIONS = {
   algorithm: Algorithm.Argon2id,
@@ -38,3 +39,13 @@ export async function verifyAgainstDummy(password: string): Promise<false> {
 
 /** Passwords longer than this are refused before hashing (argon2 cost is per byte of input too). */
 export const MAX_PASSWORD_LENGTH = 512;
+
+/**
+ * Weft's password policy: 400 M_WEAK_PASSWORD for an empty or overlong password.
+ * Handlers check it before UIA (as Synapse does), so a user is not asked to
+ * authenticate for a password that would be refused anyway.
+ */
+export function checkPasswordPolicy(password: string): void {
+  if (password.length === 0) throw errors.weakPassword('Password must not be empty');
+  if (password.length > MAX_PASSWORD_LENGTH) throw errors.weakPassword('Password is too long');
+}

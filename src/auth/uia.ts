@@ -5,7 +5,9 @@
  * listing the flows and a new session. Each retry may complete one stage; a
  * session is bound to the request (operation and user) it started with, is kept
  * in storage (it survives restarts), expires, and is used up once the request it
- * authorised has run, so a stolen session ID cannot authorise a second request.
+ * authorised has succeeded, so a stolen session ID cannot authorise a second
+ * request. A request that fails after UIA (a weak password, a rate limit) leaves
+ * the session usable for the client's retry, as in Synapse.
  */
 import type { Storage, UiaSessionRecord } from '../storage/storage.js';
 import { MatrixError, errors } from '../http/errors.js';
@@ -27,6 +29,23 @@ export interface UiaRequest {
   flows: string[][];
   params?: Record<string, unknown>;
   ip: string;
+  /**
+   * Request parameters the session's later requests may leave out, as Synapse
+   * remembers the registration password. Kept in memory only, never stored, and
+   * forgotten with the session (so also on restart); undefined values are skipped.
+   */
+  remember?: Record<string, string | undefined>;
+}
+
+/** What a finished UIA session hands to the operation it authorises. */
+export interface UiaGrant {
+  /** The `remember` values of the session's requests, the latest winning. */
+  remembered: Record<string, string>;
+}
+
+interface RememberedValues {
+  expiresTs: number;
+  values: Record<string, string>;
 }
 
 /** The 401 answer of UIA: flows, params, session, completed, and errcode only on failure. */
@@ -46,14 +65,47 @@ export class UiaChallenge extends MatrixError {
 }
 
 export class UiaEngine {
+  /** Sessions whose operation is running: no second request may use them meanwhile. */
+  private readonly running = new Set<string>();
+  private readonly remembered = new Map<string, RememberedValues>();
+
   constructor(
     private readonly storage: Storage,
     private readonly sessionLifetimeMs: number,
     private readonly verifiers: Record<string, StageVerifier>,
   ) {}
 
-  /** Resolves when the request is authorised; throws the 401 challenge (or another error) otherwise. */
+  /**
+   * Runs `operation` once the request is authorised, and uses the session up only
+   * if it succeeds; throws the 401 challenge (or another error) otherwise.
+   */
+  async authorise<T>(
+    auth: unknown,
+    request: UiaRequest,
+    operation: (grant: UiaGrant) => Promise<T>,
+  ): Promise<T> {
+    const { sessionId } = await this.finishedSession(auth, request);
+    await this.claim(sessionId, request);
+    try {
+      const result = await operation({ remembered: { ...this.remembered.get(sessionId)?.values } });
+      await this.useUp(sessionId);
+      return result;
+    } finally {
+      this.running.delete(sessionId);
+    }
+  }
+
+  /**
+   * Resolves when the request is authorised, using the session up at once; throws
+   * the 401 challenge (or another error) otherwise. Prefer `authorise` when the
+   * operation can still fail: its client can then retry with the same session.
+   */
   async require(auth: unknown, request: UiaRequest): Promise<void> {
+    await this.authorise(auth, request, async () => {});
+  }
+
+  /** The session, once the request has completed one of its flows. */
+  private async finishedSession(auth: unknown, request: UiaRequest): Promise<UiaSessionRecord> {
     if (auth === undefined || auth === null) {
       throw this.challenge(request, await this.newSession(request));
     }
@@ -70,7 +122,32 @@ export class UiaEngine {
         await this.completeStage(session, stage, authDict, request);
     }
     if (!this.isFinished(request.flows, session.completed)) throw this.challenge(request, session);
-    await this.storage.uia.delete(session.sessionId);
+    return session;
+  }
+
+  /** Marks the session's operation as running, refusing a session that is running or used up. */
+  private async claim(sessionId: string, request: UiaRequest): Promise<void> {
+    if (this.running.has(sessionId)) throw await this.usedSessionChallenge(request);
+    this.running.add(sessionId);
+    // Another request may have used the session up while this one was checked.
+    if (!(await this.storage.uia.get(sessionId, Date.now()))) {
+      this.running.delete(sessionId);
+      throw await this.usedSessionChallenge(request);
+    }
+  }
+
+  /**
+   * Start over with a fresh session rather than fail the client's whole flow; a
+   * used session never authorises a second request.
+   */
+  private async usedSessionChallenge(request: UiaRequest): Promise<UiaChallenge> {
+    const fresh = await this.newSession(request);
+    return this.challenge(request, fresh, errors.unknown('Unknown, used or expired session', 401));
+  }
+
+  private async useUp(sessionId: string): Promise<void> {
+    this.remembered.delete(sessionId);
+    await this.storage.uia.delete(sessionId);
   }
 
   /** Completes a stage outside the request (the fallback web page). */
@@ -106,18 +183,32 @@ export class UiaEngine {
     if (sessionId === undefined) return this.newSession(request);
     if (typeof sessionId !== 'string') throw errors.badJson('auth.session must be a string');
     const session = await this.storage.uia.get(sessionId, Date.now());
-    if (!session) {
-      // Used up or expired: start over with a fresh session rather than fail the
-      // client's whole flow; a used session never authorises a second request.
-      const fresh = await this.newSession(request);
-      throw this.challenge(request, fresh, errors.unknown('Unknown, used or expired session', 401));
-    }
+    if (!session) throw await this.usedSessionChallenge(request);
     if (session.operation !== request.operation || session.userId !== request.userId) {
       throw errors.forbidden(
         'Requested operation has changed during the UI authentication session',
       );
     }
+    this.remember(session, request);
     return session;
+  }
+
+  private remember(session: UiaSessionRecord, request: UiaRequest): void {
+    const given = Object.entries(request.remember ?? {}).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined,
+    );
+    if (given.length === 0) return;
+    const earlier = this.remembered.get(session.sessionId)?.values;
+    this.remembered.set(session.sessionId, {
+      expiresTs: session.expiresTs,
+      values: { ...earlier, ...Object.fromEntries(given) },
+    });
+  }
+
+  private forgetExpired(now: number): void {
+    for (const [sessionId, { expiresTs }] of this.remembered) {
+      if (expiresTs <= now) this.remembered.delete(sessionId);
+    }
   }
 
   private async completeStage(
@@ -175,7 +266,9 @@ export class UiaEngine {
       expiresTs: Date.now() + this.sessionLifetimeMs,
     };
     await this.storage.uia.purgeExpired(Date.now());
+    this.forgetExpired(Date.now());
     await this.storage.uia.create(session);
+    this.remember(session, request);
     return session;
   }
 

@@ -49,6 +49,10 @@ export interface Config {
     login_failures_per_account: RateLimitRule;
     registration_per_ip: RateLimitRule;
     registration_token_validity_per_ip: RateLimitRule;
+    /** `GET /register/available` checks per client IP. */
+    username_available_per_ip: RateLimitRule;
+    /** Login tokens minted by `POST /login/get_token` per user. */
+    get_login_token_per_user: RateLimitRule;
     /** Uploads and `/media/v1/create` calls per user. */
     media_upload_per_user: RateLimitRule;
   };
@@ -124,6 +128,10 @@ export function defaultConfig(): Config {
       login_failures_per_account: { per_second: 0.17, burst_count: 5 },
       registration_per_ip: { per_second: 0.17, burst_count: 5 },
       registration_token_validity_per_ip: { per_second: 0.1, burst_count: 3 },
+      // Synapse serves about one check per 2 s per IP (and queues one more).
+      username_available_per_ip: { per_second: 0.5, burst_count: 3 },
+      // login_token.yaml suggests 1 per minute; Synapse limits each user so.
+      get_login_token_per_user: { per_second: 1 / 60, burst_count: 1 },
       media_upload_per_user: { per_second: 1, burst_count: 20 },
     },
     default_room_version: '12',

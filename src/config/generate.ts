@@ -74,6 +74,8 @@ ${rule('login_per_ip', 'Login attempts per client IP.')}
 ${rule('login_failures_per_account', 'Failed login attempts per account.')}
 ${rule('registration_per_ip', 'Registrations per client IP.')}
 ${rule('registration_token_validity_per_ip', 'Registration token validity checks per client IP.')}
+${rule('username_available_per_ip', 'Username availability checks (GET /register/available) per client IP.')}
+${rule('get_login_token_per_user', 'Login tokens minted (POST /login/get_token) per user.')}
 ${rule('media_upload_per_user', 'Media uploads (and /media/v1/create calls) per user.')}
 
 # Room version for new rooms.

@@ -164,6 +164,27 @@ describe('fallback pages in a browser', () => {
     assert.equal(logins.calls.length, 1);
   });
 
+  it('hands the response to window.matrixLogin.onLogin set after the page loaded (Element Android/iOS)', async () => {
+    const userId = await registerUser('browserlate');
+    const logins = recorder<LoginCall>('the login callback');
+    const page = await newPage();
+    await page.exposeFunction('recordLogin', logins.record);
+    await page.goto(`${server.url}${LOGIN_PAGE}`);
+    // As a web view injects it once the page has loaded: the page must define window.matrixLogin.
+    await page.evaluate(
+      "window.matrixLogin.onLogin = (response) => window.recordLogin({ via: 'matrixLogin', response })",
+    );
+    await submitLogin(page, 'browserlate', PASSWORD);
+
+    const { via, response } = await logins.first();
+    assert.equal(via, 'matrixLogin');
+    assert.equal(response.user_id, userId);
+    const whoami = await api.get(`${CLIENT_V3}/account/whoami`, { token: response.access_token });
+    assert.equal(whoami.status, 200);
+    assert.equal(whoami.body.user_id, userId);
+    assert.equal(logins.calls.length, 1);
+  });
+
   it('falls back to the r0 window.onLogin callback', async () => {
     const userId = await registerUser('browserbob');
     const { page, logins } = await openLoginPage('?device_id=R0DEV', R0_LOGIN_CALLBACK);

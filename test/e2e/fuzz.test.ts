@@ -292,6 +292,9 @@ const ENDPOINTS: Endpoint[] = [
     path: `${CLIENT_V3}/register`,
     label: 'guest',
     auth: 'none',
+    // A mangled `kind` makes it a user registration, which starts UIA (401).
+    uia: true,
+    specPath: '/_matrix/client/v3/register',
     query: () => ({ kind: 'guest' }),
     body: () => ({ initial_device_display_name: 'fuzz guest' }),
   },

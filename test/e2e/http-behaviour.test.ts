@@ -413,7 +413,8 @@ describe('HTTP behaviour', () => {
           false,
         ],
         ['POST', `${CLIENT_V3}/login`, { type: 'm.login.token' }, false],
-        ['POST', `${CLIENT_V3}/register`, { username: 'someone' }, false],
+        // /register without a password first answers the UIA challenge (Element probes the flows
+        // that way); its missing password is refused after UIA (register.test.ts).
         ['POST', `${CLIENT_V3}/delete_devices`, {}, true],
         ['POST', `${CLIENT_V3}/account/password`, {}, true],
       ];

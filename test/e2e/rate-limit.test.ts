@@ -96,6 +96,61 @@ describe('rate limiting of failed logins', () => {
   });
 });
 
+describe('rate limiting of login tokens and username checks', () => {
+  const GET_TOKEN = '/_matrix/client/v1/login/get_token';
+  let server: TestServer;
+  let api: Api;
+  before(async () => {
+    server = await startTestServer({
+      rate_limits: {
+        enabled: true,
+        get_login_token_per_user: { per_second: 0.5, burst_count: 1 },
+        username_available_per_ip: { per_second: 0.5, burst_count: 2 },
+      },
+    });
+    api = new Api(server.url);
+  });
+  after(() => server.close());
+
+  /** get_token through the password stage; the session answers the 401 challenge. */
+  async function getToken(token: string, user: string, session?: unknown) {
+    const auth = {
+      type: 'm.login.password',
+      identifier: { type: 'm.id.user', user },
+      password: 'pw',
+      ...(session === undefined ? {} : { session }),
+    };
+    return api.post(GET_TOKEN, { auth }, { token });
+  }
+
+  it('limits login tokens per user after UIA, keeping the UIA session for the retry', async () => {
+    const tina = await api.register('tina', 'pw');
+    const uma = await api.register('uma', 'pw');
+    assert.equal((await getToken(tina.access_token, 'tina')).status, 200);
+
+    const challenge = await api.post(GET_TOKEN, {}, { token: tina.access_token });
+    assert.equal(challenge.status, 401);
+    const session = challenge.body.session;
+    const wait = assertLimited(await getToken(tina.access_token, 'tina', session));
+    // Another user has a bucket of their own.
+    assert.equal((await getToken(uma.access_token, 'uma')).status, 200);
+
+    await sleep(wait + 20);
+    const retry = await api.post(GET_TOKEN, { auth: { session } }, { token: tina.access_token });
+    assert.equal(retry.status, 200, JSON.stringify(retry.body));
+    assert.equal(typeof retry.body.login_token, 'string');
+  });
+
+  it('limits /register/available per IP, then recovers', async () => {
+    const available = () => api.get(`${CLIENT_V3}/register/available?username=someone_free`);
+    assert.equal((await available()).status, 200);
+    assert.equal((await available()).status, 200);
+    const wait = assertLimited(await available());
+    await sleep(wait + 20);
+    assert.equal((await available()).status, 200);
+  });
+});
+
 describe('rate limiting switched off', () => {
   let server: TestServer;
   before(async () => {

@@ -167,6 +167,20 @@ describe('registration rules', () => {
     assert.equal((await api.login(localpart!, 'guest-pw')).status, 200);
   });
 
+  it('refuses a guest upgrade without username (guest access module)', async () => {
+    const guest = await api.post(`${CLIENT_V3}/register?kind=guest`, {});
+    const guestToken = String(guest.body.access_token);
+    const res = await api.post(`${CLIENT_V3}/register`, {
+      password: 'guest-pw',
+      guest_access_token: guestToken,
+      auth: { type: 'm.login.dummy' },
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.errcode, 'M_MISSING_PARAM');
+    const whoami = await api.get(`${CLIENT_V3}/account/whoami`, { token: guestToken });
+    assert.equal(whoami.body.is_guest, true);
+  });
+
   it("refuses guest_access_token that is not a guest's", async () => {
     const user = await api.register('notaguest', 'pw');
     const res = await api.post(`${CLIENT_V3}/register`, {
@@ -176,6 +190,111 @@ describe('registration rules', () => {
       auth: { type: 'm.login.dummy' },
     });
     assert.equal(res.status, 403);
+  });
+});
+
+describe('registration without a password until UIA is done', () => {
+  let server: TestServer;
+  let api: Api;
+  before(async () => {
+    server = await startTestServer();
+    api = new Api(server.url);
+  });
+  after(() => server.close());
+
+  it('answers a probe without password (Element Web asks for the flows so) with the UIA challenge', async () => {
+    for (const body of [{}, { username: 'prober' }]) {
+      const res = await api.post(`${CLIENT_V3}/register`, body);
+      assert.equal(res.status, 401, JSON.stringify(body));
+      assert.deepEqual(res.body.flows, [{ stages: ['m.login.dummy'] }]);
+      assert.deepEqual(res.body.params, {});
+      assert.equal(typeof res.body.session, 'string');
+      assert.equal(res.body.errcode, undefined);
+    }
+  });
+
+  it('refuses to finish without a password, keeping the session for the retry that gives one', async () => {
+    const challenge = await api.post(`${CLIENT_V3}/register`, { username: 'nopw' });
+    const session = challenge.body.session;
+    const finished = await api.post(`${CLIENT_V3}/register`, {
+      username: 'nopw',
+      auth: { type: 'm.login.dummy', session },
+    });
+    assert.equal(finished.status, 400);
+    assert.equal(finished.body.errcode, 'M_MISSING_PARAM');
+    assert.equal((await api.get(`${CLIENT_V3}/register/available?username=nopw`)).status, 200);
+
+    const retry = await api.post(`${CLIENT_V3}/register`, {
+      username: 'nopw',
+      password: 'pw-nopw',
+      auth: { session },
+    });
+    assert.equal(retry.status, 200, JSON.stringify(retry.body));
+    assert.equal(retry.body.user_id, '@nopw:localhost');
+    assert.equal((await api.login('nopw', 'pw-nopw')).status, 200);
+  });
+
+  it('uses the password of an earlier request of the same UIA session, as Synapse does', async () => {
+    const challenge = await api.post(`${CLIENT_V3}/register`, {
+      username: 'remembered',
+      password: 'pw-remembered',
+    });
+    assert.equal(challenge.status, 401);
+    const finished = await api.post(`${CLIENT_V3}/register`, {
+      username: 'remembered',
+      auth: { type: 'm.login.dummy', session: challenge.body.session },
+    });
+    assert.equal(finished.status, 200, JSON.stringify(finished.body));
+    assert.equal((await api.login('remembered', 'pw-remembered')).status, 200);
+  });
+
+  it('checks the password policy before UIA starts', async () => {
+    for (const password of ['', 'x'.repeat(513)]) {
+      const res = await api.post(`${CLIENT_V3}/register`, { username: 'weakling', password });
+      assert.equal(res.status, 400, `password of ${password.length} characters`);
+      assert.equal(res.body.errcode, 'M_WEAK_PASSWORD');
+    }
+  });
+
+  it('keeps the UIA session usable after a weak password, so a retry with a good one succeeds', async () => {
+    const challenge = await api.post(`${CLIENT_V3}/register`, {
+      username: 'retrier',
+      password: 'pw-retrier',
+    });
+    const session = challenge.body.session;
+    const weak = await api.post(`${CLIENT_V3}/register`, {
+      username: 'retrier',
+      password: '',
+      auth: { type: 'm.login.dummy', session },
+    });
+    assert.equal(weak.status, 400);
+    assert.equal(weak.body.errcode, 'M_WEAK_PASSWORD');
+    const retry = await api.post(`${CLIENT_V3}/register`, {
+      username: 'retrier',
+      password: 'pw-retrier-2',
+      auth: { type: 'm.login.dummy', session },
+    });
+    assert.equal(retry.status, 200, JSON.stringify(retry.body));
+    assert.equal((await api.login('retrier', 'pw-retrier-2')).status, 200);
+  });
+
+  it('uses the session up once the registration succeeded', async () => {
+    const challenge = await api.post(`${CLIENT_V3}/register`, { username: 'once' });
+    const session = challenge.body.session;
+    const done = await api.post(`${CLIENT_V3}/register`, {
+      username: 'once',
+      password: 'pw-once',
+      auth: { type: 'm.login.dummy', session },
+    });
+    assert.equal(done.status, 200);
+    const again = await api.post(`${CLIENT_V3}/register`, {
+      username: 'twice',
+      password: 'pw-twice',
+      auth: { session },
+    });
+    assert.equal(again.status, 401);
+    assert.notEqual(again.body.session, session);
+    assert.deepEqual(again.body.completed, []);
   });
 });
 

@@ -56,6 +56,20 @@ describe('user-interactive auth on account endpoints', () => {
     assert.equal((await api.login('dave', PASSWORD)).status, 200);
   });
 
+  it('checks the new password against the policy before UIA starts', async () => {
+    const { access_token } = await api.register('weakpw', PASSWORD);
+    for (const newPassword of ['', 'x'.repeat(513)]) {
+      const res = await api.post(
+        `${CLIENT_V3}/account/password`,
+        { new_password: newPassword },
+        { token: access_token },
+      );
+      assert.equal(res.status, 400, `password of ${newPassword.length} characters`);
+      assert.equal(res.body.errcode, 'M_WEAK_PASSWORD');
+    }
+    assert.equal((await api.login('weakpw', PASSWORD)).status, 200);
+  });
+
   it("refuses another user's password in the password stage", async () => {
     const erin = await api.register('erin', PASSWORD);
     await api.register('frank', 'franks password');

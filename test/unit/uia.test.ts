@@ -85,6 +85,56 @@ describe('UIA engine', () => {
     assert.deepEqual(again.completed, []);
   });
 
+  it('keeps a session whose operation failed, and uses it up once the operation succeeds', async () => {
+    const { session } = await challengeOf(engine.require(undefined, request));
+    await assert.rejects(
+      engine.authorise({ type: 'c', session }, request, async () => {
+        throw errors.weakPassword('too weak');
+      }),
+      { errcode: 'M_WEAK_PASSWORD' },
+    );
+    const result = await engine.authorise({ session }, request, async () => 'done');
+    assert.equal(result, 'done');
+    const again = await challengeOf(engine.authorise({ session }, request, async () => 'twice'));
+    assert.notEqual(again.session, session);
+    assert.equal(again.errcode, 'M_UNKNOWN');
+  });
+
+  it('lets only one operation at a time run on a session', async () => {
+    const { session } = await challengeOf(engine.require(undefined, request));
+    let started: () => void = () => {};
+    const operationStarted = new Promise<void>((resolve) => (started = resolve));
+    let finish: () => void = () => {};
+    const running = engine.authorise({ type: 'c', session }, request, async () => {
+      started();
+      await new Promise<void>((resolve) => (finish = resolve));
+      return 'first';
+    });
+    await operationStarted;
+    const second = await challengeOf(engine.authorise({ session }, request, async () => 'second'));
+    assert.notEqual(second.session, session);
+    assert.equal(second.errcode, 'M_UNKNOWN');
+    finish();
+    assert.equal(await running, 'first');
+  });
+
+  it("remembers a request's parameters for the session's later requests, this request's winning", async () => {
+    const remember = (values: Record<string, string | undefined>) => ({
+      ...request,
+      remember: values,
+    });
+    const { session } = await challengeOf(
+      engine.require(undefined, remember({ password: 'early', other: 'kept' })),
+    );
+    await challengeOf(engine.require({ type: 'a', session }, remember({ password: undefined })));
+    const seen = await engine.authorise(
+      { type: 'b', session, secret: 'yes' },
+      remember({ password: 'late' }),
+      async ({ remembered }) => remembered,
+    );
+    assert.deepEqual(seen, { password: 'late', other: 'kept' });
+  });
+
   it('finishes with auth {session} alone after an out-of-band completion (fallback page)', async () => {
     const { session } = await challengeOf(engine.require(undefined, request));
     await engine.completeOutOfBand(String(session), 'c', {}, '127.0.0.1');

@@ -2,14 +2,13 @@
 import { MatrixError, errors } from '../../http/errors.js';
 import { checkLength, objectBody, optionalString, requiredString } from '../../http/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
-import { reauthenticate } from './reauth.js';
 import type { ClientApiServices } from './services.js';
 
 export const MAX_DEVICE_ID_LENGTH = 255;
 export const MAX_DISPLAY_NAME_LENGTH = 512;
 
 export function registerLoginRoutes(router: Router, services: ClientApiServices): void {
-  const { config, login, devices, limits } = services;
+  const { config, login, devices, limits, uia } = services;
 
   router.client('GET', '/login', { auth: 'none' }, async () => ({ flows: login.flows() }));
 
@@ -55,8 +54,18 @@ export function registerLoginRoutes(router: Router, services: ClientApiServices)
     const owner = ownerOf(request);
     const body = objectBody(request.body, { allowEmpty: true });
     // No grace period: the spec asks for re-authentication on every call.
-    await reauthenticate(services, request, body.auth, 'POST /login/get_token');
-    return login.mintLoginToken(owner.userId);
+    const uiaRequest = {
+      operation: 'POST /login/get_token',
+      userId: owner.userId,
+      flows: await services.reauthFlows(owner.userId),
+      ip: request.ip,
+    };
+    return uia.authorise(body.auth, uiaRequest, async () => {
+      // Limited after UIA, as in Synapse, so that the two requests of UIA count as
+      // one; a limited client retries with its UIA session, which stays usable.
+      limits.getLoginTokenPerUser.take(owner.userId);
+      return login.mintLoginToken(owner.userId);
+    });
   });
 
   router.client('POST', '/logout', { auth: 'required' }, async (request) => {

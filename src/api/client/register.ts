@@ -4,6 +4,7 @@ import {
   STAGE_REGISTRATION_TOKEN,
   isValidRegistrationToken,
 } from '../../auth/uia-stages.js';
+import { checkPasswordPolicy } from '../../auth/passwords.js';
 import { errors } from '../../http/errors.js';
 import {
   checkLength,
@@ -40,58 +41,76 @@ export function registerRegistrationRoutes(router: Router, services: ClientApiSe
       return registrationResponse(config.server_name, guest.userId, guest.session);
     }
 
+    return registerUser(request.ip, body, initialDeviceDisplayName);
+  });
+
+  /** A full account: a new one, or a guest's upgraded. */
+  async function registerUser(
+    ip: string,
+    body: Record<string, unknown>,
+    initialDeviceDisplayName: string | undefined,
+  ): Promise<Record<string, unknown>> {
     const username = optionalString(body, 'username');
-    const password = optionalString(body, 'password');
     const deviceId = optionalString(body, 'device_id');
     const inhibitLogin = optionalBoolean(body, 'inhibit_login') ?? false;
-    const guestAccessToken = optionalString(body, 'guest_access_token');
     checkLength(deviceId, MAX_DEVICE_ID_LENGTH, 'device_id');
-    if (password === undefined) throw errors.missingParam('password');
+    // Optional until UIA is done: clients (Element Web) first probe the flows
+    // with a body that has none.
+    const givenPassword = optionalString(body, 'password');
 
-    // Name problems are reported before UIA starts, as the spec asks.
-    const guest =
-      guestAccessToken === undefined ? undefined : await sessions.authenticate(guestAccessToken);
-    if (guestAccessToken !== undefined && !guest?.isGuest) {
-      throw errors.forbidden('guest_access_token is not a valid guest token');
-    }
-    if (guest) accounts.checkGuestUpgrade(guest.userId, username);
-    const userId = guest
-      ? guest.userId
-      : username === undefined
-        ? undefined
-        : await accounts.claimableUserId(username);
+    // Name and password problems are reported before UIA starts: the spec asks
+    // it for names, Synapse does it for the password policy too.
+    if (givenPassword !== undefined) checkPasswordPolicy(givenPassword);
+    const guest = await guestToUpgrade(optionalString(body, 'guest_access_token'));
+    if (guest) accounts.checkGuestUpgrade(guest, username);
+    const userId =
+      guest ?? (username === undefined ? undefined : await accounts.claimableUserId(username));
 
-    await uia.require(body.auth, {
+    const uiaRequest = {
       operation: 'POST /register',
       userId: null,
       flows: registrationFlows(),
-      ip: request.ip,
+      ip,
+      remember: { password: givenPassword },
+    };
+    return uia.authorise(body.auth, uiaRequest, async ({ remembered }) => {
+      // As Synapse: the password may come with any request of the UIA session.
+      const password = remembered.password;
+      if (password === undefined) throw errors.missingParam('password');
+      const login: RegistrationLogin = { deviceId, initialDeviceDisplayName, inhibitLogin, ip };
+      if (guest) return upgradeGuest(guest, password, login);
+      const registered = await accounts.register({ userId, password, ...login });
+      return registrationResponse(config.server_name, registered.userId, registered.session);
     });
+  }
 
-    if (guest) {
-      await accounts.upgradeGuest(guest.userId, password);
-      const session = inhibitLogin
-        ? undefined
-        : await sessions.issue(
-            guest.userId,
-            deviceId,
-            initialDeviceDisplayName ?? null,
-            request.ip,
-          );
-      return registrationResponse(config.server_name, guest.userId, session);
-    }
-    const registered = await accounts.register({
-      userId,
-      password,
-      deviceId,
-      initialDeviceDisplayName,
-      inhibitLogin,
-      ip: request.ip,
-    });
-    return registrationResponse(config.server_name, registered.userId, registered.session);
-  });
+  /** The guest user ID that `guest_access_token` names; 403 unless it is a guest's. */
+  async function guestToUpgrade(guestAccessToken: string | undefined) {
+    if (guestAccessToken === undefined) return undefined;
+    const owner = await sessions.authenticate(guestAccessToken);
+    if (!owner?.isGuest) throw errors.forbidden('guest_access_token is not a valid guest token');
+    return owner.userId;
+  }
+
+  async function upgradeGuest(
+    guestUserId: string,
+    password: string,
+    login: RegistrationLogin,
+  ): Promise<Record<string, unknown>> {
+    await accounts.upgradeGuest(guestUserId, password);
+    const session = login.inhibitLogin
+      ? undefined
+      : await sessions.issue(
+          guestUserId,
+          login.deviceId,
+          login.initialDeviceDisplayName ?? null,
+          login.ip,
+        );
+    return registrationResponse(config.server_name, guestUserId, session);
+  }
 
   router.client('GET', '/register/available', { auth: 'none' }, async (request) => {
+    limits.usernameAvailablePerIp.take(request.ip);
     const username = queryString(request.query, 'username');
     if (username === undefined) throw errors.missingParam('username');
     await accounts.claimableUserId(username);
@@ -110,6 +129,14 @@ export function registerRegistrationRoutes(router: Router, services: ClientApiSe
       return { valid: isValidRegistrationToken(config, token) };
     },
   );
+}
+
+/** The login that comes with a registration, unless inhibited. */
+interface RegistrationLogin {
+  deviceId: string | undefined;
+  initialDeviceDisplayName: string | undefined;
+  inhibitLogin: boolean;
+  ip: string;
 }
 
 function registrationResponse(

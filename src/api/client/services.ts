@@ -22,6 +22,8 @@ export interface RateLimiters {
   loginFailuresPerAccount: RateLimiter;
   registrationPerIp: RateLimiter;
   registrationTokenValidityPerIp: RateLimiter;
+  usernameAvailablePerIp: RateLimiter;
+  getLoginTokenPerUser: RateLimiter;
 }
 
 export interface RoomDeps {

@@ -12,6 +12,10 @@ export const LOGIN_FALLBACK_PATH = '/_matrix/static/client/login/';
 // Root-relative URLs: the page is served by the homeserver it logs in to.
 const LOGIN_SCRIPT = inlineScript(`
 'use strict';
+// Defined first, as Synapse's page does: clients (Element Android/iOS) set
+// window.matrixLogin.onLogin once the page has loaded. An object a client put
+// there before the page loaded is kept.
+window.matrixLogin = window.matrixLogin || {};
 ${FETCH_JSON_SOURCE}
 (() => {
   const LOGIN_URL = '/_matrix/client/v3/login';
