@@ -3,7 +3,7 @@ import { errors } from '../../http/errors.js';
 import { checkLength, objectBody, optionalString, requiredStringArray } from '../../http/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import { MAX_DISPLAY_NAME_LENGTH } from './login.js';
-import { reauthenticate } from './reauth.js';
+import { withReauthentication } from './reauth.js';
 import type { ClientApiServices } from './services.js';
 
 export function registerDeviceRoutes(router: Router, services: ClientApiServices): void {
@@ -35,8 +35,9 @@ export function registerDeviceRoutes(router: Router, services: ClientApiServices
     const owner = ownerOf(request);
     const deviceId = deviceIdParam(request.params);
     const body = objectBody(request.body, { allowEmpty: true });
-    await reauthenticate(services, request, body.auth, `DELETE /devices/${deviceId}`);
-    await devices.delete(owner.userId, [deviceId]);
+    await withReauthentication(services, request, body.auth, `DELETE /devices/${deviceId}`, () =>
+      devices.delete(owner.userId, [deviceId]),
+    );
     return {};
   });
 
@@ -45,8 +46,9 @@ export function registerDeviceRoutes(router: Router, services: ClientApiServices
     const body = objectBody(request.body);
     const deviceIds = requiredStringArray(body, 'devices');
     if (deviceIds.length > 1000) throw errors.invalidParam('Too many devices at once');
-    await reauthenticate(services, request, body.auth, 'POST /delete_devices');
-    await devices.delete(owner.userId, deviceIds);
+    await withReauthentication(services, request, body.auth, 'POST /delete_devices', () =>
+      devices.delete(owner.userId, deviceIds),
+    );
     return {};
   });
 }

@@ -14,12 +14,26 @@ export async function reauthenticate(
   auth: unknown,
   operation: string,
 ): Promise<TokenOwner> {
+  return withReauthentication(services, request, auth, operation, async (owner) => owner);
+}
+
+/**
+ * Runs `run` once UIA is complete, using the session up only if it succeeds
+ * (a failure leaves it for the client's retry); otherwise throws the 401 challenge.
+ */
+export async function withReauthentication<T>(
+  services: ClientApiServices,
+  request: FastifyRequest,
+  auth: unknown,
+  operation: string,
+  run: (owner: TokenOwner) => Promise<T>,
+): Promise<T> {
   const owner = ownerOf(request);
-  await services.uia.require(auth, {
+  const uiaRequest = {
     operation,
     userId: owner.userId,
     flows: await services.reauthFlows(owner.userId),
     ip: request.ip,
-  });
-  return owner;
+  };
+  return services.uia.authorise(auth, uiaRequest, () => run(owner));
 }
