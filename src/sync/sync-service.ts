@@ -265,8 +265,20 @@ export class SyncService {
     });
     return {
       ...(await this.renderRoom(request, window, leave.roomId, section)),
-      account_data: { events: [] },
+      account_data: { events: await this.roomAccountData(request, leave.roomId) },
     };
+  }
+
+  /**
+   * A left room's section carries "the private data that this user has attached
+   * to this room" (sync.yaml), whole, as Synapse sends it: it is kept after leaving.
+   */
+  private async roomAccountData(request: SyncRequest, roomId: string): Promise<JsonObject[]> {
+    const records = await this.storage.accountData.whole(request.viewer.userId, [roomId], false);
+    const filter = request.filter.room.accountData;
+    return records
+      .map((record) => ({ type: record.type, content: record.content as JsonObject }))
+      .filter((event) => eventMatchesFilter(event, filter, roomId));
   }
 
   /** The spec's ignoring of users: invites from an ignored user are not sent. */

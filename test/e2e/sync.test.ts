@@ -18,6 +18,7 @@ interface RoomSection {
   state: { events: Event[] };
   summary?: Body;
   unread_notifications?: Body;
+  account_data?: { events: Event[] };
 }
 interface SyncBody {
   next_batch: string;
@@ -224,6 +225,12 @@ for (const version of ['12', '11']) {
       // A fresh join gets the room from its start: whatever the timeline does not hold is in state.
       const seen = [...room.state.events, ...room.timeline.events].map((e) => e.type);
       assert.ok(seen.includes('m.room.create') && seen.includes('m.room.name'), 'full state');
+      const tagged = await api.put(
+        `${CLIENT_V3}/user/${encodeURIComponent(bob.user_id)}/rooms/${roomId}/account_data/x.note`,
+        { kept: true },
+        { token: bob.access_token },
+      );
+      assert.equal(tagged.status, 200);
 
       const leave = await api.post(
         `${CLIENT_V3}/rooms/${roomId}/leave`,
@@ -243,6 +250,12 @@ for (const version of ['12', '11']) {
         filter: JSON.stringify({ room: { include_leave: true } }),
       });
       assert.ok(withLeave.rooms.leave[roomId], 'include_leave lists the left room');
+      // The room's account data stays the user's after leaving, and comes with the room.
+      for (const section of [left.rooms.leave[roomId]!, withLeave.rooms.leave[roomId]!]) {
+        assert.deepEqual(section.account_data?.events, [
+          { type: 'x.note', content: { kept: true } },
+        ]);
+      }
     });
 
     it('shows a knock under rooms.knock with stripped state, the knock itself included', async () => {
