@@ -38,7 +38,10 @@ export const SUPPORTED_VERSIONS = [
 export function registerDiscoveryRoutes(router: Router, { config }: ClientApiServices): void {
   router.route('GET', '/_matrix/client/versions', { auth: 'none' }, async () => ({
     versions: SUPPORTED_VERSIONS,
-    unstable_features: {},
+    // Authenticated media is built, v1.11 is not yet listed: this is how clients (Element)
+    // learn to use /_matrix/client/v1/media before v1.11, as Synapse told them. Without it,
+    // media uploaded under the freeze (the default) would not load in them.
+    unstable_features: { 'org.matrix.msc3916.stable': true },
   }));
 
   router.route('GET', '/.well-known/matrix/client', { auth: 'none' }, async (request) => {
