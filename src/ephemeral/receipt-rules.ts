@@ -22,8 +22,7 @@ export function parseReceiptType(type: string): ReceiptType {
 /**
  * The `thread_id` of a receipt body, as the spec's 400s say: a non-empty
  * string, `main` or a thread root's event ID, never on `m.fully_read`.
- * Whether the event is in that thread needs relations: see the relations issue
- * (for now any event ID is accepted and stored as the thread).
+ * Whether the event is in that thread needs relations: ReceiptService checks it.
  */
 export function parseThreadId(type: ReceiptType, value: unknown): string | undefined {
   if (value === undefined) return undefined;

@@ -7,9 +7,10 @@
 import type { AccountDataService } from '../account-data/account-data-service.js';
 import { errors } from '../http/errors.js';
 import { requireJoined } from '../rooms/current-membership.js';
-import type { ReceiptRecord, Storage } from '../storage/storage.js';
+import { threadOfContent } from '../relations/thread-of.js';
+import type { EventRecord, ReceiptRecord, Storage } from '../storage/storage.js';
 import type { Notifier } from '../sync/notifier.js';
-import { FULLY_READ, type ReceiptType } from './receipt-rules.js';
+import { FULLY_READ, MAIN_THREAD, type ReceiptType } from './receipt-rules.js';
 
 export interface NewReceiptRequest {
   roomId: string;
@@ -47,6 +48,7 @@ export class ReceiptService {
     await requireJoined(this.storage, roomId, userId);
     const event = await this.storage.rooms.getEvent(eventId);
     if (!event || event.roomId !== roomId) throw errors.notFound('Unknown event');
+    if (request.threadId !== undefined) await this.checkThread(event, request.threadId);
     this.onActivity(userId);
     if (request.receiptType === FULLY_READ) {
       await this.accountData.put(userId, roomId, FULLY_READ, { event_id: eventId });
@@ -70,6 +72,20 @@ export class ReceiptService {
       threadId: request.threadId,
     });
     this.notifier.notify({ stream: 'receipts', position, roomIds: [roomId] });
+  }
+
+  /**
+   * receipts.yaml refuses (400) a receipt whose "event_id is not related to the
+   * thread_id": `main` takes events of the main timeline (thread roots are),
+   * a root's ID takes the root and the events of its thread.
+   */
+  private async checkThread(event: EventRecord, threadId: string): Promise<void> {
+    const eventThread = await threadOfContent(this.storage.relations, event.pdu.content);
+    const related =
+      eventThread === threadId || (threadId !== MAIN_THREAD && event.eventId === threadId);
+    if (!related) {
+      throw errors.invalidParam(`${event.eventId} is not in the thread ${threadId}`);
+    }
   }
 
   changes(after: number, upTo: number): Promise<ReceiptRecord[]> {

@@ -352,6 +352,39 @@ describe('relations, threads, edits and reactions', () => {
     assert.equal(unknown.status, 400);
   });
 
+  it('takes a threaded receipt only for an event of that thread', async () => {
+    const roomId = await createRoom();
+    const rootId = await send(alice, roomId, text('root'));
+    const replyId = await reply(alice, roomId, rootId, 'in thread');
+    const plainId = await send(alice, roomId, text('main timeline'));
+    const receipt = (eventId: string, threadId: string) =>
+      api.post(
+        `${CLIENT_V3}/rooms/${roomId}/receipt/m.read/${eventId}`,
+        { thread_id: threadId },
+        { token: bob.access_token },
+      );
+    await api.post(`${CLIENT_V3}/rooms/${roomId}/join`, {}, { token: bob.access_token });
+    for (const [eventId, threadId] of [
+      [replyId, rootId],
+      [rootId, rootId],
+      [rootId, 'main'],
+      [plainId, 'main'],
+    ]) {
+      assert.equal((await receipt(eventId!, threadId!)).status, 200, `${eventId} in ${threadId}`);
+    }
+    // receipts.yaml: 400 when "the event_id is not related to the thread_id".
+    for (const [eventId, threadId] of [
+      [replyId, 'main'],
+      [plainId, rootId],
+      [rootId, replyId],
+      [plainId, '$no-such-thread'],
+    ]) {
+      const res = await receipt(eventId!, threadId!);
+      assert.equal(res.status, 400, `${eventId} in ${threadId}`);
+      assertSpecError(res.body, 'M_INVALID_PARAM');
+    }
+  });
+
   it('keeps relations from users who may not see the event', async () => {
     const roomId = await createRoom({
       preset: 'public_chat',
