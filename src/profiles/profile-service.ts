@@ -8,7 +8,9 @@ import { errors } from '../http/errors.js';
 import { KeyedLock } from '../rooms/keyed-lock.js';
 import type { Storage } from '../storage/storage.js';
 import {
+  AVATAR_URL,
   checkKey,
+  DISPLAYNAME,
   isPropagatedKey,
   valueFromBody,
   withField,
@@ -50,7 +52,11 @@ export class ProfileService {
     checkKey(key);
     await this.requireOwn(requester, userId);
     const value = valueFromBody(key, body);
-    await this.edit(userId, key, (fields) => withField(fields, key, value));
+    // An empty display name or avatar clears it, as Synapse does (Element clears them so).
+    const clears = value === '' && (key === DISPLAYNAME || key === AVATAR_URL);
+    await this.edit(userId, key, (fields) =>
+      clears ? withoutField(fields, key) : withField(fields, key, value),
+    );
   }
 
   async deleteField(requester: string, userId: string, key: string) {

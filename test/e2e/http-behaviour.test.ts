@@ -396,6 +396,21 @@ describe('HTTP behaviour', () => {
       }
     });
 
+    it('answers 400 M_THREEPID_MEDIUM_NOT_SUPPORTED to requests for 3PID tokens', async () => {
+      for (const path of [
+        '/account/3pid/email/requestToken',
+        '/account/3pid/msisdn/requestToken',
+        '/account/password/email/requestToken',
+        '/register/msisdn/requestToken',
+      ]) {
+        const res = await send(server.url, 'POST', `${CLIENT_V3}${path}`, {
+          body: JSON.stringify({ client_secret: 'x', email: 'a@example.org', send_attempt: 1 }),
+          headers: { 'content-type': 'application/json' },
+        });
+        assertError(res, 400, 'M_THREEPID_MEDIUM_NOT_SUPPORTED', path);
+      }
+    });
+
     it('answers missing fields with 400 M_MISSING_PARAM', async () => {
       const cases: [string, string, unknown, boolean][] = [
         ['POST', `${CLIENT_V3}/login`, {}, false],

@@ -112,6 +112,15 @@ describe('login', () => {
     });
     assert.equal(current.status, 200);
     assert.equal(current.body.display_name, 'Phone');
+    // device_management.yaml: "If not given, the display name is unchanged."
+    const token = { token: second.body.access_token };
+    assert.equal((await api.put(`${CLIENT_V3}/devices/PHONE`, {}, token)).status, 200);
+    const unchanged = await api.get(`${CLIENT_V3}/devices/PHONE`, token);
+    assert.equal(unchanged.body.display_name, 'Phone');
+    const renamed = await api.put(`${CLIENT_V3}/devices/PHONE`, { display_name: 'Tablet' }, token);
+    assert.equal(renamed.status, 200);
+    assert.equal((await api.get(`${CLIENT_V3}/devices/PHONE`, token)).body.display_name, 'Tablet');
+    assert.equal((await api.put(`${CLIENT_V3}/devices/NOPE`, {}, token)).status, 404);
   });
 
   it('accepts the token as a Bearer header and as the access_token query parameter', async () => {

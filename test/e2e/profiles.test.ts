@@ -66,6 +66,16 @@ describe('profiles and the user directory', () => {
     assert.equal((await api.get(field(alice, 'm.tz'))).status, 404);
     const again = await api.delete(field(alice, 'm.tz'), undefined, { token: alice.access_token });
     assert.equal(again.status, 200, 'deleting an unset field is fine');
+    // An empty display name or avatar clears it (as Synapse), rather than storing "".
+    for (const key of ['displayname', 'avatar_url']) {
+      const cleared = await api.put(
+        field(alice, key),
+        { [key]: '' },
+        { token: alice.access_token },
+      );
+      assert.equal(cleared.status, 200, key);
+      assert.equal((await api.get(field(alice, key))).status, 404, key);
+    }
   });
 
   it('refuses others, unknown users, bad keys, and the size limits', async () => {

@@ -1,9 +1,9 @@
 /** The caller's own account: whoami, password, deactivation, 3PIDs. */
-import type { FastifyRequest } from 'fastify';
 import { checkPasswordPolicy } from '../../auth/passwords.js';
-import { errors } from '../../http/errors.js';
+import { errors, MatrixError } from '../../http/errors.js';
 import { objectBody, optionalBoolean, requiredString } from '../../http/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
+import { withReauthentication } from './reauth.js';
 import type { ClientApiServices } from './services.js';
 
 export function registerAccountRoutes(router: Router, services: ClientApiServices): void {
@@ -23,7 +23,7 @@ export function registerAccountRoutes(router: Router, services: ClientApiService
     const logoutDevices = optionalBoolean(body, 'logout_devices') ?? true;
     // Before UIA, as Synapse does: no password prompt for a change that would be refused.
     checkPasswordPolicy(newPassword);
-    await reauthorised(request, body.auth, 'POST /account/password', () =>
+    await withReauthentication(services, request, body.auth, 'POST /account/password', () =>
       accounts.changePassword(owner.userId, newPassword, owner.deviceId, logoutDevices),
     );
     return {};
@@ -34,7 +34,7 @@ export function registerAccountRoutes(router: Router, services: ClientApiService
     const body = objectBody(request.body, { allowEmpty: true });
     if (body.erase !== undefined && typeof body.erase !== 'boolean')
       throw errors.badJson('erase must be a boolean');
-    await reauthorised(request, body.auth, 'POST /account/deactivate', () =>
+    await withReauthentication(services, request, body.auth, 'POST /account/deactivate', () =>
       accounts.deactivate(owner.userId),
     );
     // Weft binds no 3PIDs to identity servers, so there is nothing to unbind, and
@@ -45,18 +45,16 @@ export function registerAccountRoutes(router: Router, services: ClientApiService
 
   router.client('GET', '/account/3pid', { auth: 'required' }, async () => ({ threepids: [] }));
 
-  /**
-   * Runs `operation` once the caller has re-authenticated as the token's user.
-   * Unlike `reauthenticate`, the UIA session is used up only if it succeeds.
-   */
-  async function reauthorised(
-    request: FastifyRequest,
-    auth: unknown,
-    operation: string,
-    run: () => Promise<void>,
-  ): Promise<void> {
-    const { userId } = ownerOf(request);
-    const flows = await services.reauthFlows(userId);
-    await services.uia.authorise(auth, { operation, userId, flows, ip: request.ip }, run);
+  // No email or phone numbers here: the spec's answer for a medium a server does not support.
+  for (const [medium, noun] of [
+    ['email', 'email addresses'],
+    ['msisdn', 'phone numbers'],
+  ] as const) {
+    const refuse = async () => {
+      throw new MatrixError(400, 'M_THREEPID_MEDIUM_NOT_SUPPORTED', `No ${noun} on this server`);
+    };
+    router.client('POST', `/account/3pid/${medium}/requestToken`, { auth: 'none' }, refuse);
+    router.client('POST', `/account/password/${medium}/requestToken`, { auth: 'none' }, refuse);
+    router.client('POST', `/register/${medium}/requestToken`, { auth: 'none' }, refuse);
   }
 }

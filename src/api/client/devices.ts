@@ -19,15 +19,15 @@ export function registerDeviceRoutes(router: Router, services: ClientApiServices
   );
 
   router.client('PUT', '/devices/:deviceId', { auth: 'required', guest: true }, async (request) => {
-    const body = objectBody(request.body);
+    const body = objectBody(request.body, { allowEmpty: true });
     const displayName = optionalString(body, 'display_name');
     checkLength(displayName, MAX_DISPLAY_NAME_LENGTH, 'display_name');
+    const userId = ownerOf(request).userId;
+    const deviceId = deviceIdParam(request.params);
+    // device_management.yaml: "If not given, the display name is unchanged" (the device must exist).
+    if (displayName === undefined) await devices.get(userId, deviceId);
     // Only application services may create devices this way (v1.17); Weft has none yet.
-    await devices.rename(
-      ownerOf(request).userId,
-      deviceIdParam(request.params),
-      displayName ?? null,
-    );
+    else await devices.rename(userId, deviceId, displayName);
     return {};
   });
 

@@ -2,13 +2,14 @@
 import { MatrixError, errors } from '../../http/errors.js';
 import { checkLength, objectBody, optionalString, requiredString } from '../../http/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
+import { withReauthentication } from './reauth.js';
 import type { ClientApiServices } from './services.js';
 
 export const MAX_DEVICE_ID_LENGTH = 255;
 export const MAX_DISPLAY_NAME_LENGTH = 512;
 
 export function registerLoginRoutes(router: Router, services: ClientApiServices): void {
-  const { config, login, devices, limits, uia } = services;
+  const { config, login, devices, limits } = services;
 
   router.client('GET', '/login', { auth: 'none' }, async () => ({ flows: login.flows() }));
 
@@ -51,16 +52,10 @@ export function registerLoginRoutes(router: Router, services: ClientApiServices)
 
   router.v1('POST', '/login/get_token', { auth: 'required' }, async (request) => {
     if (!config.login.get_login_token_enabled) throw errors.unrecognized();
-    const owner = ownerOf(request);
     const body = objectBody(request.body, { allowEmpty: true });
     // No grace period: the spec asks for re-authentication on every call.
-    const uiaRequest = {
-      operation: 'POST /login/get_token',
-      userId: owner.userId,
-      flows: await services.reauthFlows(owner.userId),
-      ip: request.ip,
-    };
-    return uia.authorise(body.auth, uiaRequest, async () => {
+    const operation = 'POST /login/get_token';
+    return withReauthentication(services, request, body.auth, operation, async (owner) => {
       // Limited after UIA, as in Synapse, so that the two requests of UIA count as
       // one; a limited client retries with its UIA session, which stays usable.
       limits.getLoginTokenPerUser.take(owner.userId);
