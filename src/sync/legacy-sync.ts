@@ -71,8 +71,9 @@ export class LegacySyncService {
       if (!this.listedInInitialSync(membership, request.archived, forgotten)) continue;
       rooms.push(await this.roomInfo(request.viewer, membership, now, request.limit));
     }
-    // Presence and account data have no streams yet: present and empty, as the spec requires.
-    return { end: encodeSyncToken(now), rooms, presence: [], account_data: [] };
+    // Presence is left empty (present, as the spec requires): /sync is where clients read it.
+    const accountData = await this.accountDataEvents(userId, undefined);
+    return { end: encodeSyncToken(now), rooms, presence: [], account_data: accountData };
   }
 
   /**
@@ -231,9 +232,16 @@ export class LegacySyncService {
       messages,
       state: await this.render(state, viewer),
       visibility: await this.visibilityOf(roomId),
-      // Room account data has no stream yet.
-      account_data: [],
+      account_data: await this.accountDataEvents(viewer.userId, roomId),
     };
+  }
+
+  /** The user's account data, global (no room) or of one room, as events. */
+  private async accountDataEvents(userId: string, roomId: string | undefined) {
+    const records = await this.storage.accountData.whole(userId, roomId ? [roomId] : [], !roomId);
+    return records
+      .filter((record) => record.roomId === roomId)
+      .map((record) => ({ type: record.type, content: record.content as JsonObject }));
   }
 
   /**

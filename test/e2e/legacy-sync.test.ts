@@ -124,13 +124,21 @@ describe('legacy r0 sync endpoints', () => {
   it('/initialSync gives each joined room its newest messages, current state and tokens that page with /messages', async () => {
     const roomId = await createRoom(alice, { name: 'Legacy', visibility: 'public' });
     for (const text of ['one', 'two', 'three']) await send(alice, roomId, text);
+    const dataPath = `${CLIENT_V3}/user/${encodeURIComponent(alice.user_id)}`;
+    const token = { token: alice.access_token };
+    await api.put(`${dataPath}/account_data/org.example.global`, { g: 1 }, token);
+    await api.put(`${dataPath}/rooms/${roomId}/account_data/org.example.room`, { r: 1 }, token);
     const body = await initialSync(alice, { limit: '2' });
     assert.deepEqual(body.presence, []);
-    assert.deepEqual(body.account_data, []);
+    // The user's account data: the global part at the top, each room's in its room.
+    assert.deepEqual(
+      body.account_data.filter((e) => e.type === 'org.example.global'),
+      [{ type: 'org.example.global', content: { g: 1 } }],
+    );
     const room = roomIn(body, roomId);
     assert.equal(room.membership, 'join');
     assert.equal(room.visibility, 'public');
-    assert.deepEqual(room.account_data, []);
+    assert.deepEqual(room.account_data, [{ type: 'org.example.room', content: { r: 1 } }]);
     const messages = room.messages!;
     assert.deepEqual(bodies(messages.chunk), ['two', 'three'], 'the newest, oldest first');
     assert.ok(
