@@ -263,7 +263,9 @@ export function buildWeft(config: Config, logger: Logger) {
   });
   const rooms = new RoomService(config, storage, keys.signingKey);
   rooms.onListenerError = (err) => logger.error({ err }, 'a listener of committed events failed');
-  const views = new EventViews(storage);
+  // Who each viewer ignores, for the aggregations: the account data service caches it
+  // (userData is built below, before any request is served).
+  const views = new EventViews(storage, (userId) => userData.deps.accountData.ignoredBy(userId));
   // Wakes long-polls. Every stream besides room events is a provider of /sync (sync-streams.ts)
   // whose service tells the notifier of each committed change: add them to syncProviders.
   const notifier = new Notifier();

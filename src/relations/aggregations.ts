@@ -2,17 +2,20 @@
  * Bundled aggregations (spec: "Aggregations of child events"): what goes into
  * `unsigned.m.relations` of the events served to a user. For a list of events
  * it costs a fixed number of queries (one per aggregation kind, one visibility
- * check per room), however long the list:
+ * check per room, one more recount of threads for a viewer who ignores
+ * someone), however long the list:
  * - `m.thread` on thread roots: the newest thread event the user may see, the
  *   number of thread events, whether the user sent the root or a thread event;
  * - `m.replace` on events that are neither redacted nor edits: the most recent
  *   valid edit the user may see (the original's content is never rewritten);
  * - `m.reference`: the IDs of the referencing events the user may see.
  * State events, edits and annotations get none (as Synapse); events relating
- * to another get no thread (a thread cannot start there).
+ * to another get no thread (a thread cannot start there). Children sent by
+ * users the viewer ignores count in none of them (spec: "Server-side
+ * aggregation of m.thread relationships").
  */
-import type { EventRecord, RelationRecord, Storage } from '../storage/storage.js';
-import type { VisibilityCheck } from '../sync/room-history.js';
+import type { EventRecord, RelationRecord, Storage, ThreadSummary } from '../storage/storage.js';
+import type { HiddenSenders, VisibilityCheck } from '../sync/room-history.js';
 import {
   REL_REFERENCE,
   REL_REPLACE,
@@ -40,11 +43,24 @@ export interface EventAggregations {
 
 /** How many thread events are looked at for a visible latest one when the newest is hidden. */
 const HIDDEN_LATEST_SCAN = 100;
+const NOBODY: ReadonlySet<string> = new Set();
+
+/** The children of a page of events, before history visibility. */
+interface Children {
+  summaries: ThreadSummary[];
+  /** The roots in whose thread the user sent an event. */
+  participated: Set<string>;
+  edits: RelationRecord[];
+  references: RelationRecord[];
+  /** The senders the user ignores: their children are not counted (spec, server-side aggregation). */
+  ignored: ReadonlySet<string>;
+}
 
 export class RelationAggregator {
   constructor(
     private readonly storage: Storage,
     private readonly visibleTo: VisibilityCheck,
+    private readonly ignoredBy: HiddenSenders,
   ) {}
 
   /** The aggregations of each event that has any, by event ID. */
@@ -60,32 +76,19 @@ export class RelationAggregator {
       ),
     );
     if (eligible.length === 0) return new Map();
-    const roots = eligible.filter((e) => mayBundle(shapeOf(e), 'thread'));
-    const originals = eligible.filter((e) => e.redactedBy === undefined);
-    const [summaries, participated, edits, references] = await Promise.all([
-      relations.threadSummaries(roots.map((e) => e.eventId)),
-      relations.threadsWithSender(
-        roots.map((e) => e.eventId),
-        userId,
-      ),
-      relations.childrenOfType(
-        originals.map((e) => e.eventId),
-        REL_REPLACE,
-      ),
-      relations.childrenOfType(
-        eligible.map((e) => e.eventId),
-        REL_REFERENCE,
-      ),
-    ]);
+    const found = await this.childrenOf(eligible, userId);
+    // Most events have no child: the ignored-user list is only read for those that do.
+    if (!hasAny(found)) return new Map();
+    const children = await this.withoutIgnored(found, userId);
     const byId = new Map(eligible.map((e) => [e.eventId, e]));
-    const validEdits = edits.filter((edit) => {
+    const validEdits = children.edits.filter((edit) => {
       const original = byId.get(edit.relatesTo);
       return original !== undefined && isValidEdit(editCandidateOf(original), edit);
     });
     const visible = await this.visibleRecords(userId, [
-      ...summaries.map((s) => s.latestEventId),
+      ...children.summaries.map((s) => s.latestEventId),
       ...validEdits.map((e) => e.eventId),
-      ...references.map((r) => r.eventId),
+      ...children.references.map((r) => r.eventId),
     ]);
 
     const result = new Map<string, EventAggregations>();
@@ -94,14 +97,16 @@ export class RelationAggregator {
       result.set(eventId, existing);
       return existing;
     };
-    for (const summary of summaries) {
+    for (const summary of children.summaries) {
       const root = byId.get(summary.rootId)!;
-      const latest = visible.get(summary.latestEventId) ?? (await this.latestVisible(root, userId));
+      const latest =
+        visible.get(summary.latestEventId) ??
+        (await this.latestVisible(root, userId, children.ignored));
       if (!latest) continue;
       entry(root.eventId).thread = {
         latest,
         count: summary.count,
-        participated: root.pdu.sender === userId || participated.has(root.eventId),
+        participated: root.pdu.sender === userId || children.participated.has(root.eventId),
       };
     }
     for (const [originalId, candidates] of groupByParent(validEdits)) {
@@ -109,11 +114,47 @@ export class RelationAggregator {
       const chosen = latestValidEdit(editCandidateOf(byId.get(originalId)!), seen);
       if (chosen) entry(originalId).replace = visible.get(chosen.eventId)!;
     }
-    for (const [parentId, children] of groupByParent(references)) {
-      const ids = children.filter((r) => visible.has(r.eventId)).map((r) => r.eventId);
+    for (const [parentId, references] of groupByParent(children.references)) {
+      const ids = references.filter((r) => visible.has(r.eventId)).map((r) => r.eventId);
       if (ids.length > 0) entry(parentId).references = ids;
     }
     return result;
+  }
+
+  /** One query per aggregation kind, whatever the number of events. */
+  private async childrenOf(eligible: EventRecord[], userId: string): Promise<Children> {
+    const relations = this.storage.relations;
+    const rootIds = eligible.filter((e) => mayBundle(shapeOf(e), 'thread')).map((e) => e.eventId);
+    const originalIds = eligible.filter((e) => e.redactedBy === undefined).map((e) => e.eventId);
+    const [summaries, participated, edits, references] = await Promise.all([
+      relations.threadSummaries(rootIds),
+      relations.threadsWithSender(rootIds, userId),
+      relations.childrenOfType(originalIds, REL_REPLACE),
+      relations.childrenOfType(
+        eligible.map((e) => e.eventId),
+        REL_REFERENCE,
+      ),
+    ]);
+    return { summaries, participated, edits, references, ignored: NOBODY };
+  }
+
+  /**
+   * The children less those of senders the user ignores. The thread summaries
+   * are counted again without them (one more query, only for users who ignore
+   * someone); the user's own participation cannot involve an ignored sender.
+   */
+  private async withoutIgnored(children: Children, userId: string): Promise<Children> {
+    const ignored = await this.ignoredBy(userId);
+    if (ignored.size === 0) return children;
+    const unignored = (child: RelationRecord) => !ignored.has(child.sender);
+    const rootIds = children.summaries.map((s) => s.rootId);
+    return {
+      summaries: await this.storage.relations.threadSummaries(rootIds, [...ignored]),
+      participated: children.participated,
+      edits: children.edits.filter(unignored),
+      references: children.references.filter(unignored),
+      ignored,
+    };
   }
 
   /** The events of these IDs that the user may see, by ID. */
@@ -125,7 +166,11 @@ export class RelationAggregator {
   }
 
   /** The newest thread event the user may see, when the newest of all is hidden from them. */
-  private async latestVisible(root: EventRecord, userId: string): Promise<EventRecord | undefined> {
+  private async latestVisible(
+    root: EventRecord,
+    userId: string,
+    ignored: ReadonlySet<string>,
+  ): Promise<EventRecord | undefined> {
     const children = await this.storage.relations.children({
       parentId: root.eventId,
       relType: REL_THREAD,
@@ -135,12 +180,18 @@ export class RelationAggregator {
       limit: HIDDEN_LATEST_SCAN,
       order: 'newest-first',
     });
+    const unignored = children.filter((c) => !ignored.has(c.sender));
     const visible = await this.visibleRecords(
       userId,
-      children.map((c) => c.eventId),
+      unignored.map((c) => c.eventId),
     );
-    return children.map((c) => visible.get(c.eventId)).find((e) => e !== undefined);
+    return unignored.map((c) => visible.get(c.eventId)).find((e) => e !== undefined);
   }
+}
+
+function hasAny(children: Children): boolean {
+  const { summaries, edits, references } = children;
+  return summaries.length > 0 || edits.length > 0 || references.length > 0;
 }
 
 /** What the bundling rules read of a served event (a redacted one has lost its relation). */

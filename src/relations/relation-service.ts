@@ -7,13 +7,18 @@
  * - before a send: the relation's parent must be in the room, a thread cannot
  *   start at an event that relates to another, a user's reaction cannot repeat.
  * Reads are checked as /messages is: who may read the room up to where
- * (HistoryService.readableUpTo, 403), then history visibility event by event;
- * a parent the user may not see is a 404.
+ * (HistoryService.readableUpTo), then history visibility event by event. A
+ * user refused the room gets 403 from /threads (threads_list.yaml) but 404
+ * from /relations, as for a parent they may not see (relations.yaml has only
+ * 404, so as not to tell which). Ignored users' events are not served, except
+ * thread roots, which /threads serves redacted.
  */
 import type { JsonObject } from '../events/pdu.js';
+import { redactEvent } from '../events/redaction.js';
 import { errors, MatrixError } from '../http/errors.js';
 import type { EventViews, Viewer } from '../rooms/event-views.js';
 import type { TransactionScope } from '../rooms/room-service.js';
+import { roomVersion } from '../rooms/room-versions.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
 import type { HistoryService } from '../sync/history-service.js';
 import type { Notifier } from '../sync/notifier.js';
@@ -80,7 +85,7 @@ export class RelationService {
   async relations(request: RelationsRequest): Promise<JsonObject> {
     const { viewer, roomId } = request;
     const now = this.notifier.currentPositions();
-    const readableUpTo = await this.history.readableUpTo(roomId, viewer.userId, now.roomEvents);
+    const readableUpTo = await this.readableUpToOrNotFound(roomId, viewer.userId, now.roomEvents);
     await this.requireVisibleParent(viewer.userId, roomId, request.eventId, readableUpTo);
     const limit = pageLimit(request.limit);
     const backwards = request.dir === 'b';
@@ -130,7 +135,8 @@ export class RelationService {
       });
       const roots = await this.storage.rooms.getEvents(threads.map((t) => t.rootId));
       const readable = roots.filter((root) => root.streamOrdering <= readableUpTo);
-      const visible = await this.visibleIds(viewer.userId, readable);
+      // Roots of ignored users too: they are served redacted.
+      const visible = await this.historyVisibleIds(viewer.userId, readable);
       const byId = new Map(roots.map((root) => [root.eventId, root]));
       return threads.map((t) => ({
         position: t.latestStreamOrdering,
@@ -139,8 +145,9 @@ export class RelationService {
     };
     const start = request.from === undefined ? now.roomEvents : positionOf(request.from);
     const page = await collectPage(read, start, limit, true, (cursor) => cursor > 0);
+    const roots = await this.redactingIgnored(viewer.userId, roomId, page.events);
     const response: JsonObject = {
-      chunk: (await this.views.forClient(page.events, viewer)) as unknown as JsonObject[],
+      chunk: (await this.views.forClient(roots, viewer)) as unknown as JsonObject[],
     };
     if (page.resumeAt !== undefined) {
       response.next_batch = encodeSyncToken({ ...now, roomEvents: page.resumeAt });
@@ -154,11 +161,19 @@ export class RelationService {
    * an annotation without a key or one the sender already made. A retried
    * client transaction is not checked: it gets its first event back.
    */
-  async checkSend(roomId: string, type: string, content: unknown, txn: TransactionScope) {
+  async checkSend(
+    roomId: string,
+    type: string,
+    content: unknown,
+    sender: string,
+    txn?: TransactionScope,
+  ) {
     const relation = relationOf(content);
     if (!relation) return;
-    const { userId: sender, deviceId, endpoint, txnId } = txn;
-    if (await this.storage.rooms.transactionEvent(sender, deviceId, endpoint, txnId)) return;
+    if (txn) {
+      const { deviceId, endpoint, txnId } = txn;
+      if (await this.storage.rooms.transactionEvent(sender, deviceId, endpoint, txnId)) return;
+    }
     const parent = await this.storage.rooms.getEvent(relation.eventId);
     if (parent && parent.roomId !== roomId) {
       throw errors.unknown('Relations must be in the same room');
@@ -200,6 +215,37 @@ export class RelationService {
     return children.length > 0;
   }
 
+  private async readableUpToOrNotFound(
+    roomId: string,
+    userId: string,
+    now: number,
+  ): Promise<number> {
+    try {
+      return await this.history.readableUpTo(roomId, userId, now);
+    } catch (err) {
+      if (err instanceof MatrixError && err.status === 403)
+        throw errors.notFound('Event not found');
+      throw err;
+    }
+  }
+
+  /**
+   * threads_list.yaml: a root sent by an ignored user is served redacted, as a
+   * client aggregating the thread itself would show it.
+   */
+  private async redactingIgnored(
+    userId: string,
+    roomId: string,
+    roots: EventRecord[],
+  ): Promise<EventRecord[]> {
+    const ignored = await this.ignoredBy(userId);
+    if (!roots.some((root) => ignored.has(root.pdu.sender))) return roots;
+    const version = roomVersion((await this.storage.rooms.getRoom(roomId))?.version ?? '');
+    return roots.map((root) =>
+      ignored.has(root.pdu.sender) ? { ...root, pdu: redactEvent(root.pdu, version) } : root,
+    );
+  }
+
   private async requireVisibleParent(
     userId: string,
     roomId: string,
@@ -234,7 +280,12 @@ export class RelationService {
     const wanted = events.filter(
       (e) => e.pdu.state_key !== undefined || !ignored.has(e.pdu.sender),
     );
-    const visible = await visibleScattered(this.storage, this.visibleTo, userId, wanted);
+    return this.historyVisibleIds(userId, wanted);
+  }
+
+  /** The events history visibility lets the user see, whoever sent them. */
+  private async historyVisibleIds(userId: string, events: EventRecord[]): Promise<Set<string>> {
+    const visible = await visibleScattered(this.storage, this.visibleTo, userId, events);
     return new Set(visible.map((e) => e.eventId));
   }
 }

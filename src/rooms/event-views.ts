@@ -4,11 +4,13 @@
  * for state, `transaction_id` for the sender's own device, `age`, and the
  * bundled aggregations of their child events (`unsigned.m.relations`).
  */
+import { IGNORED_USER_LIST, ignoredUsersOf } from '../account-data/account-data-rules.js';
 import { toClientEvent, type ClientEvent } from '../events/client-format.js';
 import { redactEvent } from '../events/redaction.js';
 import type { JsonObject } from '../events/pdu.js';
 import { RelationAggregator, type EventAggregations } from '../relations/aggregations.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
+import type { HiddenSenders } from '../sync/room-history.js';
 import { visibilityCheckFor } from '../sync/room-visibility.js';
 import { roomVersion } from './room-versions.js';
 
@@ -22,8 +24,16 @@ export class EventViews {
   private readonly versions = new Map<string, string>();
   private readonly aggregator: RelationAggregator;
 
-  constructor(private readonly storage: Storage) {
-    this.aggregator = new RelationAggregator(storage, visibilityCheckFor(storage));
+  constructor(
+    private readonly storage: Storage,
+    /**
+     * Who each viewer ignores: their child events are left out of the
+     * aggregations. Read only for events that have children; pass
+     * AccountDataService.ignoredBy, which caches, to spare that read.
+     */
+    ignoredBy: HiddenSenders = storedIgnoredUsers(storage),
+  ) {
+    this.aggregator = new RelationAggregator(storage, visibilityCheckFor(storage), ignoredBy);
   }
 
   async forClient(events: EventRecord[], viewer: Viewer): Promise<ClientEvent[]> {
@@ -137,6 +147,14 @@ function withRedactsBothPlaces(event: ClientEvent): ClientEvent {
   const redacts = event.redacts ?? event.content.redacts;
   if (typeof redacts !== 'string') return event;
   return { ...event, redacts, content: { ...event.content, redacts } };
+}
+
+/** The viewer's m.ignored_user_list as stored (no cache: one lookup per call). */
+function storedIgnoredUsers(storage: Storage): HiddenSenders {
+  return async (userId) => {
+    const list = await storage.accountData.get(userId, undefined, IGNORED_USER_LIST);
+    return ignoredUsersOf(list?.content);
+  };
 }
 
 function asJson(event: ClientEvent): JsonObject {

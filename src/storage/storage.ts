@@ -750,8 +750,8 @@ export interface RelationStore {
   mayHaveChildren(eventId: string, streamOrdering: number): boolean;
   /** The children of the given parents with this rel_type, oldest first. */
   childrenOfType(parentIds: string[], relType: string): Promise<RelationRecord[]>;
-  /** Count and newest event of each given root that has a thread. */
-  threadSummaries(rootIds: string[]): Promise<ThreadSummary[]>;
+  /** Count and newest event of each given root that has a thread, not counting these senders. */
+  threadSummaries(rootIds: string[], ignoredSenders?: readonly string[]): Promise<ThreadSummary[]>;
   /** The given roots in whose thread the user sent an event. */
   threadsWithSender(rootIds: string[], userId: string): Promise<Set<string>>;
   /** Whether the user has an unredacted annotation of this type and key on the event. */

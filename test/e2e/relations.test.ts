@@ -126,6 +126,19 @@ describe('relations, threads, edits and reactions', () => {
     if (res.status === 200) assertResponseMatchesSpec('get', SPEC_THREADS, 200, res.body);
     return res;
   };
+  /** A new user in the room who ignores `ignored`: a fresh user, so other tests see no change. */
+  const ignorerIn = async (roomId: string, name: string, ignored: Session) => {
+    const user = await api.register(name);
+    const joined = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: user.access_token });
+    assert.equal(joined.status, 200, JSON.stringify(joined.body));
+    const res = await api.put(
+      `${CLIENT_V3}/user/${encodeURIComponent(user.user_id)}/account_data/m.ignored_user_list`,
+      { ignored_users: { [ignored.user_id]: {} } },
+      { token: user.access_token },
+    );
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return user;
+  };
   const ids = (events: Event[]) => events.map((e) => e.event_id);
   const threadOf = (event: Event | undefined) => event?.unsigned?.['m.relations']?.['m.thread'];
 
@@ -344,6 +357,14 @@ describe('relations, threads, edits and reactions', () => {
     );
     assert.equal(nested.status, 400);
     assertSpecError(nested.body, 'M_UNKNOWN');
+    // A state event is held to the same rule.
+    const nestedState = await api.put(
+      `${CLIENT_V3}/rooms/${roomId}/state/org.example.note/x`,
+      text('nested', { rel_type: 'm.thread', event_id: replyId }),
+      { token: alice.access_token },
+    );
+    assert.equal(nestedState.status, 400);
+    assertSpecError(nestedState.body, 'M_UNKNOWN');
     const unknown = await sendRaw(
       bob,
       roomId,
@@ -399,10 +420,19 @@ describe('relations, threads, edits and reactions', () => {
     const rootId = await send(alice, roomId, text('before carol'));
     await reply(bob, roomId, rootId, 'reply before carol');
 
+    // relations.yaml has only 404 for a parent the user may not read; threads_list.yaml 403.
     const outsider = await relations(carol, roomId, rootId);
-    assert.equal(outsider.status, 403);
-    assertSpecError(outsider.body, 'M_FORBIDDEN');
-    assert.equal((await threads(carol, roomId)).status, 403);
+    assert.equal(outsider.status, 404);
+    assertSpecError(outsider.body, 'M_NOT_FOUND');
+    const outsiderThreads = await threads(carol, roomId);
+    assert.equal(outsiderThreads.status, 403);
+    assertSpecError(outsiderThreads.body, 'M_FORBIDDEN');
+    const noRoom = await relations(carol, '!nowhere:localhost', rootId);
+    assert.equal(noRoom.status, 404);
+    assertSpecError(noRoom.body, 'M_NOT_FOUND');
+    const noRoomThreads = await threads(carol, '!nowhere:localhost');
+    assert.equal(noRoomThreads.status, 403);
+    assertSpecError(noRoomThreads.body, 'M_FORBIDDEN');
 
     const join = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: carol.access_token });
     assert.equal(join.status, 200);
@@ -430,5 +460,70 @@ describe('relations, threads, edits and reactions', () => {
     assert.equal(carolsView?.latest_event.event_id, visibleReply);
     const afterLeave = await relations(carol, roomId, laterRoot);
     assert.deepEqual(ids(afterLeave.body.chunk), [visibleReply]);
+  });
+
+  it('leaves the events of users the viewer ignores out of bundled aggregations', async () => {
+    const roomId = await createRoom();
+    const rootId = await send(alice, roomId, text('root'));
+    const dave = await ignorerIn(roomId, 'dave-aggregations', bob);
+    const alicesReply = await reply(alice, roomId, rootId, 'from alice');
+    const bobsReply = await reply(bob, roomId, rootId, 'from bob');
+    const bobsRef = await send(
+      bob,
+      roomId,
+      text('see', { rel_type: 'm.reference', event_id: rootId }),
+    );
+    const bobsOnlyRoot = await send(alice, roomId, text('only bob replies'));
+    await reply(bob, roomId, bobsOnlyRoot, 'bob alone');
+    const bobsOriginal = await send(bob, roomId, text('bob says'));
+    const bobsEdit = await edit(bob, roomId, bobsOriginal, 'bob said');
+
+    const alicesView = (await getEvent(alice, roomId, rootId)).unsigned?.['m.relations'];
+    assert.equal(alicesView?.['m.thread']?.count, 2);
+    assert.equal(alicesView?.['m.thread']?.latest_event.event_id, bobsReply);
+    assert.deepEqual(alicesView?.['m.reference'], { chunk: [{ event_id: bobsRef }] });
+    const alicesEdit = (await getEvent(alice, roomId, bobsOriginal)).unsigned?.['m.relations'];
+    assert.equal(alicesEdit?.['m.replace']?.event_id, bobsEdit);
+
+    const davesView = (await getEvent(dave, roomId, rootId)).unsigned?.['m.relations'];
+    assert.equal(davesView?.['m.thread']?.count, 1, 'bob’s reply is not counted');
+    assert.equal(davesView?.['m.thread']?.latest_event.event_id, alicesReply);
+    assert.equal(davesView?.['m.thread']?.current_user_participated, false);
+    assert.equal(davesView?.['m.reference'], undefined, 'bob’s reference is left out');
+    assert.equal(threadOf(await getEvent(dave, roomId, bobsOnlyRoot)), undefined);
+    const davesEdit = (await getEvent(dave, roomId, bobsOriginal)).unsigned?.['m.relations'];
+    assert.equal(davesEdit?.['m.replace'], undefined, 'bob’s edit is left out');
+
+    // The same views everywhere events are served: /threads too.
+    const listed = await threads(dave, roomId, { limit: '10' });
+    const rootInList = listed.body.chunk.find((e) => e.event_id === rootId);
+    assert.equal(threadOf(rootInList)?.count, 1);
+    assert.equal(threadOf(rootInList)?.latest_event.event_id, alicesReply);
+  });
+
+  it('lists the thread roots of ignored users redacted', async () => {
+    const roomId = await createRoom();
+    const bobsRoot = await send(bob, roomId, { ...text('bob’s root'), extra: 'secret' });
+    const alicesRoot = await send(alice, roomId, text('alice’s root'));
+    const dave = await ignorerIn(roomId, 'dave-threads', bob);
+    const daveReplies = await reply(dave, roomId, bobsRoot, 'dave replies');
+    await reply(alice, roomId, alicesRoot, 'alice replies');
+
+    const all = await threads(dave, roomId, { limit: '10' });
+    assert.equal(all.status, 200);
+    assert.deepEqual(ids(all.body.chunk), [alicesRoot, bobsRoot]);
+    const redacted = all.body.chunk[1]!;
+    assert.equal(redacted.sender, bob.user_id);
+    assert.equal(redacted.type, 'm.room.message');
+    assert.deepEqual(redacted.content, {}, 'redacted as the room version redacts');
+    assert.equal(threadOf(redacted)?.latest_event.event_id, daveReplies);
+
+    const participated = await threads(dave, roomId, { include: 'participated' });
+    assert.deepEqual(ids(participated.body.chunk), [bobsRoot]);
+    assert.deepEqual(participated.body.chunk[0]!.content, {});
+
+    const alicesList = await threads(alice, roomId, { limit: '10' });
+    const unredacted = alicesList.body.chunk.find((e) => e.event_id === bobsRoot);
+    assert.equal(unredacted?.content.body, 'bob’s root', 'others see it whole');
   });
 });

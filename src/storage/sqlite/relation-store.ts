@@ -195,12 +195,20 @@ export class SqliteRelationStore implements RelationStore {
     return rows.map(toRecord);
   }
 
-  async threadSummaries(rootIds: string[]): Promise<ThreadSummary[]> {
+  async threadSummaries(
+    rootIds: string[],
+    ignoredSenders: readonly string[] = [],
+  ): Promise<ThreadSummary[]> {
     if (rootIds.length === 0) return [];
-    return this.statements.selectThreadSummaries.all({
-      roots: JSON.stringify(rootIds),
-      upTo: this.parents.reportedUpTo(),
-    }) as ThreadSummary[];
+    const params = { roots: JSON.stringify(rootIds), upTo: this.parents.reportedUpTo() };
+    const rows =
+      ignoredSenders.length === 0
+        ? this.statements.selectThreadSummaries.all(params)
+        : this.statements.selectThreadSummariesWithout.all({
+            ...params,
+            ignored: JSON.stringify(ignoredSenders),
+          });
+    return rows as ThreadSummary[];
   }
 
   async threadsWithSender(rootIds: string[], userId: string): Promise<Set<string>> {
@@ -293,6 +301,22 @@ const DESCENDANTS = `WITH RECURSIVE descendants (event_id, depth) AS (
   SELECT ${COLUMNS} FROM event_relations WHERE event_id IN (SELECT event_id FROM descendants)
     AND stream_ordering > :after AND stream_ordering <= :upTo`;
 
+/**
+ * Count and newest thread event per root. `senderFilter` is separate SQL, not
+ * an always-present empty list: the sender is not in the index the count
+ * covers, so the filter costs a row lookup per thread event.
+ */
+function threadSummariesSql(senderFilter: string): string {
+  const threadEvents = `FROM event_relations r
+    WHERE r.relates_to = t.root_id AND r.rel_type = '${REL_THREAD}'
+      AND r.stream_ordering <= :upTo ${senderFilter}`;
+  return `SELECT * FROM (SELECT t.root_id AS rootId,
+      (SELECT COUNT(*) ${threadEvents}) AS count,
+      (SELECT r.event_id ${threadEvents} ORDER BY r.stream_ordering DESC LIMIT 1) AS latestEventId
+    FROM threads t WHERE t.root_id IN (SELECT value FROM json_each(:roots)))
+    WHERE count > 0`;
+}
+
 function prepareReads(db: SqliteDatabase) {
   return {
     selectThreadOf: db.prepare('SELECT thread_id FROM event_relations WHERE event_id = ?').pluck(),
@@ -302,17 +326,9 @@ function prepareReads(db: SqliteDatabase) {
          AND stream_ordering <= ?
        ORDER BY stream_ordering ASC`,
     ),
-    selectThreadSummaries: db.prepare(
-      `SELECT * FROM (SELECT t.root_id AS rootId,
-         (SELECT COUNT(*) FROM event_relations r
-          WHERE r.relates_to = t.root_id AND r.rel_type = '${REL_THREAD}'
-            AND r.stream_ordering <= :upTo) AS count,
-         (SELECT r.event_id FROM event_relations r
-          WHERE r.relates_to = t.root_id AND r.rel_type = '${REL_THREAD}'
-            AND r.stream_ordering <= :upTo
-          ORDER BY r.stream_ordering DESC LIMIT 1) AS latestEventId
-       FROM threads t WHERE t.root_id IN (SELECT value FROM json_each(:roots)))
-       WHERE count > 0`,
+    selectThreadSummaries: db.prepare(threadSummariesSql('')),
+    selectThreadSummariesWithout: db.prepare(
+      threadSummariesSql('AND r.sender NOT IN (SELECT value FROM json_each(:ignored))'),
     ),
     selectThreadsWithSender: db
       .prepare(
