@@ -154,7 +154,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
         txnId: txnId!,
       };
       if (eventType !== 'm.room.redaction') {
-        await services.relations.checkSend(roomId, eventType!, content, txn);
+        await services.relations.checkSend(roomId, eventType!, content, owner.userId, txn);
       }
       // A redaction sent through /send gets the same checks and placement of `redacts`.
       const event =
@@ -192,6 +192,8 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     if (eventType === CANONICAL_ALIAS && stateKey === '') {
       await checkNewAliases(roomId, content);
     }
+    // A state event may carry a relation too: the same rules (no thread off a thread event).
+    await services.relations.checkSend(roomId, eventType!, content, owner.userId);
     // A member event sent as state gets the profile too, where its content leaves it out.
     const draft = await memberProfiles.complete({ type: eventType!, stateKey, content });
     const event = await rooms.send(roomId, owner.userId, draft);
