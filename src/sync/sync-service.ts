@@ -399,16 +399,13 @@ export class SyncService {
 
   private async summary(roomId: string, viewer: Viewer): Promise<JsonObject> {
     const counts = await this.storage.rooms.memberCounts(roomId);
-    const others = (userIds: string[]) =>
-      userIds.filter((userId) => userId !== viewer.userId).slice(0, MAX_HEROES);
-    let heroes = others(await this.storage.rooms.someMembers(roomId, MAX_HEROES + 1));
     // sync.yaml: "When no joined or invited members are available, this should consist of
-    // the banned and left users". By user ID, as Synapse sorts them (the spec says stream order).
-    if (heroes.length === 0) {
-      heroes = others(
-        await this.storage.rooms.someMembers(roomId, MAX_HEROES + 1, { former: true }),
-      );
-    }
+    // the banned and left users". The viewer, joined, is one of the counted (one query either way).
+    // By user ID, as Synapse sorts them (the spec says stream order).
+    const former = counts.joined + counts.invited <= 1;
+    const heroes = (await this.storage.rooms.someMembers(roomId, MAX_HEROES + 1, { former }))
+      .filter((userId) => userId !== viewer.userId)
+      .slice(0, MAX_HEROES);
     return {
       'm.heroes': heroes,
       'm.joined_member_count': counts.joined,
