@@ -95,15 +95,6 @@ export class UiaEngine {
     }
   }
 
-  /**
-   * Resolves when the request is authorised, using the session up at once; throws
-   * the 401 challenge (or another error) otherwise. Prefer `authorise` when the
-   * operation can still fail: its client can then retry with the same session.
-   */
-  async require(auth: unknown, request: UiaRequest): Promise<void> {
-    await this.authorise(auth, request, async () => {});
-  }
-
   /** The session, once the request has completed one of its flows. */
   private async finishedSession(auth: unknown, request: UiaRequest): Promise<UiaSessionRecord> {
     if (auth === undefined || auth === null) {

@@ -220,13 +220,9 @@ export class RelationService {
     userId: string,
     now: number,
   ): Promise<number> {
-    try {
-      return await this.history.readableUpTo(roomId, userId, now);
-    } catch (err) {
-      if (err instanceof MatrixError && err.status === 403)
-        throw errors.notFound('Event not found');
-      throw err;
-    }
+    const upTo = await this.history.readLimit(roomId, userId, now);
+    if (upTo === undefined) throw errors.notFound('Event not found');
+    return upTo;
   }
 
   /**

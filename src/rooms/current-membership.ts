@@ -1,6 +1,7 @@
 /** A user's membership in a room's current state, for the checks "is this user joined?". */
 import { errors } from '../http/errors.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
+import { historyVisibilityOf } from '../sync/history-visibility.js';
 
 /** The event of one entry of the room's current state (one index lookup, not the whole state). */
 export async function currentStateEvent(
@@ -28,4 +29,10 @@ export async function requireJoined(storage: Storage, roomId: string, userId: st
   if ((await currentMembership(storage, roomId, userId)) !== 'join') {
     throw errors.forbidden('You are not joined to this room');
   }
+}
+
+/** Whether anyone may read the room now: its history visibility is world_readable. */
+export async function isWorldReadable(storage: Storage, roomId: string): Promise<boolean> {
+  const event = await currentStateEvent(storage, roomId, 'm.room.history_visibility', '');
+  return historyVisibilityOf(event?.pdu.content) === 'world_readable';
 }

@@ -10,8 +10,7 @@ import type { JsonObject } from '../events/pdu.js';
 import { powerLevelOf, requiredLevelForEvent } from '../events/power-levels.js';
 import { errors, MatrixError } from '../http/errors.js';
 import type { Storage } from '../storage/storage.js';
-import { historyVisibilityOf } from '../sync/history-visibility.js';
-import { currentStateEvent } from './current-membership.js';
+import { isWorldReadable } from './current-membership.js';
 import type { RoomService } from './room-service.js';
 import { roomSummary, SUMMARY_STATE_TYPES } from './room-summary.js';
 import { roomVersion } from './room-versions.js';
@@ -99,7 +98,8 @@ export class DirectoryService {
   /** Members only, but anyone in a room whose history is world_readable (directory.yaml). */
   async localAliases(roomId: string, userId: string): Promise<string[]> {
     const state = await this.authState(roomId, userId);
-    const allowed = membershipOf(state, userId) === 'join' || (await this.isWorldReadable(roomId));
+    const allowed =
+      membershipOf(state, userId) === 'join' || (await isWorldReadable(this.storage, roomId));
     if (!allowed) throw errors.forbidden('You are not in this room');
     return this.storage.directory.aliasesOfRoom(roomId);
   }
@@ -177,12 +177,6 @@ export class DirectoryService {
       powerLevelOf(userId, state, version) >=
         requiredLevelForEvent(ADMIN_EVENT, true, state, version)
     );
-  }
-
-  /** "Maps to world_readable": a missing or unknown value counts as shared (history-visibility.ts). */
-  private async isWorldReadable(roomId: string): Promise<boolean> {
-    const event = await currentStateEvent(this.storage, roomId, 'm.room.history_visibility', '');
-    return historyVisibilityOf(event?.pdu.content) === 'world_readable';
   }
 
   private async isServerAdmin(userId: string): Promise<boolean> {

@@ -4,7 +4,6 @@
  * for state, `transaction_id` for the sender's own device, `age`, and the
  * bundled aggregations of their child events (`unsigned.m.relations`).
  */
-import { IGNORED_USER_LIST, ignoredUsersOf } from '../account-data/account-data-rules.js';
 import { toClientEvent, type ClientEvent } from '../events/client-format.js';
 import { redactEvent } from '../events/redaction.js';
 import type { JsonObject } from '../events/pdu.js';
@@ -27,11 +26,11 @@ export class EventViews {
   constructor(
     private readonly storage: Storage,
     /**
-     * Who each viewer ignores: their child events are left out of the
-     * aggregations. Read only for events that have children; pass
-     * AccountDataService.ignoredBy, which caches, to spare that read.
+     * Who each viewer ignores (AccountDataService.ignoredBy, which caches):
+     * their child events are left out of the aggregations. Asked only for
+     * events that have children.
      */
-    ignoredBy: HiddenSenders = storedIgnoredUsers(storage),
+    ignoredBy: HiddenSenders,
   ) {
     this.aggregator = new RelationAggregator(storage, visibilityCheckFor(storage), ignoredBy);
   }
@@ -147,14 +146,6 @@ function withRedactsBothPlaces(event: ClientEvent): ClientEvent {
   const redacts = event.redacts ?? event.content.redacts;
   if (typeof redacts !== 'string') return event;
   return { ...event, redacts, content: { ...event.content, redacts } };
-}
-
-/** The viewer's m.ignored_user_list as stored (no cache: one lookup per call). */
-function storedIgnoredUsers(storage: Storage): HiddenSenders {
-  return async (userId) => {
-    const list = await storage.accountData.get(userId, undefined, IGNORED_USER_LIST);
-    return ignoredUsersOf(list?.content);
-  };
 }
 
 function asJson(event: ClientEvent): JsonObject {

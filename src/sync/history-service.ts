@@ -10,7 +10,7 @@
 import { stateMapKeyType } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import { errors } from '../http/errors.js';
-import { currentStateEvent } from '../rooms/current-membership.js';
+import { currentStateEvent, isWorldReadable } from '../rooms/current-membership.js';
 import type { EventViews, Viewer } from '../rooms/event-views.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
 import { DEFAULT_TIMELINE_LIMIT, eventMatchesFilter, type RoomEventFilter } from './filters.js';
@@ -188,19 +188,18 @@ export class HistoryService {
     return upTo;
   }
 
-  /** readableUpTo's answer; undefined when the user may not read the room (or it is unknown). */
-  private async readLimit(
-    roomId: string,
-    userId: string,
-    now: number,
-  ): Promise<number | undefined> {
+  /**
+   * readableUpTo's answer, undefined when the user may not read the room (or it
+   * is unknown): for the endpoints that answer that with 404, not 403.
+   */
+  async readLimit(roomId: string, userId: string, now: number): Promise<number | undefined> {
     if (!(await this.storage.rooms.getRoom(roomId))) return undefined;
     // The current member event: one index lookup (a leave stored after `now` still bounds the read).
     const member = await currentStateEvent(this.storage, roomId, 'm.room.member', userId);
     const membership = member?.pdu.content.membership;
     if (membership === 'join') return now;
     // A forgotten room is no worse than one never joined: world-readable still reads.
-    if (await this.isWorldReadable(roomId)) return now;
+    if (await isWorldReadable(this.storage, roomId)) return now;
     // leaving.yaml: after /forget "a user will no longer be able to retrieve history for this room".
     if (membership === 'leave' && !(await this.isForgotten(roomId, userId))) {
       return Math.min(member!.streamOrdering, now);
@@ -211,11 +210,6 @@ export class HistoryService {
   /** Forgetting lasts until the user's next membership event (room-store clears it then). */
   private async isForgotten(roomId: string, userId: string): Promise<boolean> {
     return (await this.storage.rooms.forgottenRooms(userId)).includes(roomId);
-  }
-
-  private async isWorldReadable(roomId: string): Promise<boolean> {
-    const event = await currentStateEvent(this.storage, roomId, 'm.room.history_visibility', '');
-    return event?.pdu.content.history_visibility === 'world_readable';
   }
 
   private async membersOfSenders(

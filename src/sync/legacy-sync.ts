@@ -9,6 +9,7 @@
  * every token is a sync token (so `end`, `start` and `from` interchange with
  * /sync and /messages).
  */
+import { accountDataEventsOf } from '../account-data/account-data-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import { MatrixError, errors } from '../http/errors.js';
 import type { EventViews, Viewer } from '../rooms/event-views.js';
@@ -239,9 +240,7 @@ export class LegacySyncService {
   /** The user's account data, global (no room) or of one room, as events. */
   private async accountDataEvents(userId: string, roomId: string | undefined) {
     const records = await this.storage.accountData.whole(userId, roomId ? [roomId] : [], !roomId);
-    return records
-      .filter((record) => record.roomId === roomId)
-      .map((record) => ({ type: record.type, content: record.content as JsonObject }));
+    return accountDataEventsOf(records, roomId);
   }
 
   /**

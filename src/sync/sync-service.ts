@@ -16,6 +16,7 @@
  * to-device, device lists) is a provider (sync-streams.ts) that adds its part;
  * the fields the spec requires are present even when no provider fills them.
  */
+import { accountDataEventsOf } from '../account-data/account-data-rules.js';
 import { stateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import type { EventViews, Viewer } from '../rooms/event-views.js';
@@ -276,9 +277,9 @@ export class SyncService {
   private async roomAccountData(request: SyncRequest, roomId: string): Promise<JsonObject[]> {
     const records = await this.storage.accountData.whole(request.viewer.userId, [roomId], false);
     const filter = request.filter.room.accountData;
-    return records
-      .map((record) => ({ type: record.type, content: record.content as JsonObject }))
-      .filter((event) => eventMatchesFilter(event, filter, roomId));
+    return accountDataEventsOf(records, roomId).filter((event) =>
+      eventMatchesFilter(event, filter, roomId),
+    );
   }
 
   /** The spec's ignoring of users: invites from an ignored user are not sent. */

@@ -13,6 +13,9 @@ describe('UIA engine', () => {
   let storage: Storage;
   let engine: UiaEngine;
   const verified: string[] = [];
+  /** UIA around an operation that does nothing: resolves once the request is authorised. */
+  const authorised = (auth: unknown, req: typeof request) =>
+    engine.authorise(auth, req, async () => {});
   const request = {
     operation: 'POST /test',
     userId: '@u:localhost',
@@ -49,44 +52,42 @@ describe('UIA engine', () => {
   }
 
   it('walks a two-stage flow in order and never redoes a completed stage', async () => {
-    const first = await challengeOf(engine.require(undefined, request));
+    const first = await challengeOf(authorised(undefined, request));
     assert.deepEqual(first.flows, [{ stages: ['a', 'b'] }, { stages: ['c'] }]);
     const session = first.session;
 
     const outOfOrder = await challengeOf(
-      engine.require({ type: 'b', session, secret: 'yes' }, request),
+      authorised({ type: 'b', session, secret: 'yes' }, request),
     );
     assert.equal(outOfOrder.errcode, 'M_UNKNOWN');
     assert.deepEqual(outOfOrder.completed, []);
 
-    const afterA = await challengeOf(engine.require({ type: 'a', session }, request));
+    const afterA = await challengeOf(authorised({ type: 'a', session }, request));
     assert.deepEqual(afterA.completed, ['a']);
     assert.equal(afterA.errcode, undefined);
 
     verified.length = 0;
-    const redoA = await challengeOf(engine.require({ type: 'a', session }, request));
+    const redoA = await challengeOf(authorised({ type: 'a', session }, request));
     assert.deepEqual(redoA.completed, ['a']);
     assert.deepEqual(verified, [], 'a completed stage is not verified again');
 
-    const failedB = await challengeOf(
-      engine.require({ type: 'b', session, secret: 'no' }, request),
-    );
+    const failedB = await challengeOf(authorised({ type: 'b', session, secret: 'no' }, request));
     assert.equal(failedB.errcode, 'M_FORBIDDEN');
     assert.deepEqual(failedB.completed, ['a']);
 
-    await engine.require({ type: 'b', session, secret: 'yes' }, request);
+    await authorised({ type: 'b', session, secret: 'yes' }, request);
   });
 
   it('uses a session up: it never authorises a second request', async () => {
-    const { session } = await challengeOf(engine.require(undefined, request));
-    await engine.require({ type: 'c', session }, request);
-    const again = await challengeOf(engine.require({ session }, request));
+    const { session } = await challengeOf(authorised(undefined, request));
+    await authorised({ type: 'c', session }, request);
+    const again = await challengeOf(authorised({ session }, request));
     assert.notEqual(again.session, session);
     assert.deepEqual(again.completed, []);
   });
 
   it('keeps a session whose operation failed, and uses it up once the operation succeeds', async () => {
-    const { session } = await challengeOf(engine.require(undefined, request));
+    const { session } = await challengeOf(authorised(undefined, request));
     await assert.rejects(
       engine.authorise({ type: 'c', session }, request, async () => {
         throw errors.weakPassword('too weak');
@@ -101,7 +102,7 @@ describe('UIA engine', () => {
   });
 
   it('lets only one operation at a time run on a session', async () => {
-    const { session } = await challengeOf(engine.require(undefined, request));
+    const { session } = await challengeOf(authorised(undefined, request));
     let started: () => void = () => {};
     const operationStarted = new Promise<void>((resolve) => (started = resolve));
     let finish: () => void = () => {};
@@ -124,9 +125,9 @@ describe('UIA engine', () => {
       remember: values,
     });
     const { session } = await challengeOf(
-      engine.require(undefined, remember({ password: 'early', other: 'kept' })),
+      authorised(undefined, remember({ password: 'early', other: 'kept' })),
     );
-    await challengeOf(engine.require({ type: 'a', session }, remember({ password: undefined })));
+    await challengeOf(authorised({ type: 'a', session }, remember({ password: undefined })));
     const seen = await engine.authorise(
       { type: 'b', session, secret: 'yes' },
       remember({ password: 'late' }),
@@ -136,13 +137,13 @@ describe('UIA engine', () => {
   });
 
   it('finishes with auth {session} alone after an out-of-band completion (fallback page)', async () => {
-    const { session } = await challengeOf(engine.require(undefined, request));
+    const { session } = await challengeOf(authorised(undefined, request));
     await engine.completeOutOfBand(String(session), 'c', {}, '127.0.0.1');
-    await engine.require({ session }, request);
+    await authorised({ session }, request);
   });
 
   it('refuses an out-of-band stage that no offered flow expects next', async () => {
-    const { session } = await challengeOf(engine.require(undefined, request));
+    const { session } = await challengeOf(authorised(undefined, request));
     await assert.rejects(
       engine.completeOutOfBand(String(session), 'b', { secret: 'yes' }, '127.0.0.1'),
       {
@@ -154,19 +155,19 @@ describe('UIA engine', () => {
     });
     // The session is not stuck: the flow can still be completed in order.
     await engine.completeOutOfBand(String(session), 'a', {}, '127.0.0.1');
-    await engine.require({ type: 'b', session, secret: 'yes' }, request);
+    await authorised({ type: 'b', session, secret: 'yes' }, request);
   });
 
   it('refuses a session started for another operation or user', async () => {
-    const { session } = await challengeOf(engine.require(undefined, request));
+    const { session } = await challengeOf(authorised(undefined, request));
     await assert.rejects(
-      engine.require({ type: 'c', session }, { ...request, operation: 'POST /other' }),
+      authorised({ type: 'c', session }, { ...request, operation: 'POST /other' }),
       {
         errcode: 'M_FORBIDDEN',
       },
     );
     await assert.rejects(
-      engine.require({ type: 'c', session }, { ...request, userId: '@v:localhost' }),
+      authorised({ type: 'c', session }, { ...request, userId: '@v:localhost' }),
       {
         errcode: 'M_FORBIDDEN',
       },
@@ -174,7 +175,7 @@ describe('UIA engine', () => {
   });
 
   it('refuses a malformed auth dict with 400', async () => {
-    await assert.rejects(engine.require('nope', request), { errcode: 'M_BAD_JSON' });
-    await assert.rejects(engine.require({ type: 5 }, request), { errcode: 'M_BAD_JSON' });
+    await assert.rejects(authorised('nope', request), { errcode: 'M_BAD_JSON' });
+    await assert.rejects(authorised({ type: 5 }, request), { errcode: 'M_BAD_JSON' });
   });
 });
