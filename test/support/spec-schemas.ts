@@ -1,8 +1,8 @@
 /**
  * The Matrix spec's own response schemas, for checking what Weft answers.
  *
- * Loads the Client-Server OpenAPI files of the spec data (shared/matrix-spec
- * beside the repository), resolves their `$ref`s (relative file paths and
+ * Loads the Client-Server OpenAPI files of the spec data (the copy in
+ * test/spec-data, see its README), resolves their `$ref`s (relative file paths and
  * JSON-pointer fragments, recursively; every referenced node becomes one
  * `$defs` entry, so recursive schemas need no special case) and compiles the
  * schemas with Ajv (JSON Schema 2020-12, the dialect of OpenAPI 3.1).
@@ -21,8 +21,8 @@ const Ajv2020 = Ajv2020Module.default;
 const addFormats = addFormatsModule.default;
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** The spec data: `shared/matrix-spec` next to the repository folder. */
-export const SPEC_DIR = path.resolve(repoRoot, '../shared/matrix-spec');
+/** The spec data the tests read, copied into the repository (test/spec-data/README.md). */
+export const SPEC_DIR = path.resolve(repoRoot, 'test/spec-data');
 const CLIENT_SERVER_DIR = path.join(SPEC_DIR, 'api/client-server');
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -209,7 +209,7 @@ function opKey(method: string, fullPath: string): string {
 function allOperations(): Map<string, Operation> {
   if (operations) return operations;
   if (!existsSync(CLIENT_SERVER_DIR)) {
-    throw new Error(`Matrix spec data not found at ${SPEC_DIR} (expected shared/ beside the repo)`);
+    throw new Error(`Matrix spec data not found at ${SPEC_DIR}`);
   }
   const found = new Map<string, Operation>();
   for (const name of readdirSync(CLIENT_SERVER_DIR).sort()) {
