@@ -2,11 +2,22 @@
 // API folders named below, plus every file their `$ref`s reach (transitively), with
 // the folder layout kept so the refs resolve unchanged, and the upstream LICENSE.
 //
-//   node scripts/vendor-spec-data.mjs /path/to/matrix-spec-data [api/client-server ...]
+//   node scripts/vendor-spec-data.mjs /path/to/matrix-spec-data [FOLDER ...]
+//
+// FOLDER defaults to the ones the tests read now: api/client-server, api/push-gateway
+// and event-schemas/schema.
 //
 // The source is the spec's `data/` folder (or a copy laid out the same way).
 // test/spec-data/README.md says where the current copy came from; update it too.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
@@ -15,7 +26,8 @@ if (!source) {
   console.error('usage: node scripts/vendor-spec-data.mjs SOURCE [FOLDER ...]');
   process.exit(2);
 }
-const folders = roots.length > 0 ? roots : ['api/client-server'];
+const folders =
+  roots.length > 0 ? roots : ['api/client-server', 'api/push-gateway', 'event-schemas/schema'];
 const target = path.resolve('test/spec-data');
 
 function filesUnder(dir) {
@@ -51,7 +63,12 @@ while (queue.length > 0) {
   }
 }
 
+// The README is ours, not upstream's: it survives a refresh.
+const readmePath = path.join(target, 'README.md');
+const readme = existsSync(readmePath) ? readFileSync(readmePath) : undefined;
 rmSync(target, { recursive: true, force: true });
+mkdirSync(target, { recursive: true });
+if (readme) writeFileSync(readmePath, readme);
 for (const file of [...wanted, path.resolve(source, 'LICENSE')]) {
   const relative = path.relative(path.resolve(source), file);
   if (relative.startsWith('..')) throw new Error(`outside the source: ${file}`);
