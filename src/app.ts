@@ -19,7 +19,7 @@ import { Router } from './http/router.js';
 import { createHttpServer, withRawBodyRoutes } from './http/server.js';
 import type { EventRecord, Storage } from './storage/storage.js';
 import { openSqliteStorage } from './storage/sqlite/sqlite-storage.js';
-import type { ClientApiServices, SyncDeps } from './api/client/services.js';
+import type { ClientApiServices, RoomDeps, SyncDeps } from './api/client/services.js';
 import { registerAccountRoutes } from './api/client/account.js';
 import { registerDeviceRoutes } from './api/client/devices.js';
 import { registerDirectoryRoutes } from './api/client/directory.js';
@@ -42,7 +42,12 @@ import { registerMediaRoutes, registerMediaUploadRoutes } from './api/client/med
 import { buildMediaService } from './media/build.js';
 import { registerLegacySyncRoutes } from './api/client/legacy-sync.js';
 import { EventViews } from './rooms/event-views.js';
+import { createRoom } from './rooms/create-room.js';
+import { DirectoryService } from './rooms/directory-service.js';
+import { MembershipService } from './rooms/membership-service.js';
 import { RoomService } from './rooms/room-service.js';
+import { RoomStateService } from './rooms/room-state-service.js';
+import { upgradeRoom } from './rooms/upgrade-room.js';
 import { FilterService } from './sync/filter-service.js';
 import { PushRuleService } from './push/push-rule-service.js';
 import { buildPush } from './push/build.js';
@@ -298,9 +303,22 @@ export function buildWeft(config: Config, logger: Logger) {
     notifier,
     (userId) => userData.deps.accountData.ignoredBy(userId),
   );
+  const memberProfiles = new MemberProfiles(storage.profiles, config.server_name);
+  const directory = new DirectoryService(config, storage, rooms);
+  const roomDeps: RoomDeps = {
+    rooms,
+    views,
+    directory,
+    membership: new MembershipService(storage, rooms, directory, memberProfiles),
+    state: new RoomStateService(storage, rooms, syncDeps.history, relations, memberProfiles),
+    creation: {
+      create: (request) => createRoom(request, config, storage, rooms),
+      upgrade: (request) => upgradeRoom(request, config, storage, rooms),
+    },
+  };
   const services: ClientApiServices = {
     config,
-    roomDeps: { rooms, views, storage },
+    roomDeps,
     syncDeps,
     relations,
     userData: userData.deps,

@@ -11,7 +11,6 @@ import {
 } from '../../http/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import {
-  DirectoryService,
   parseAlias,
   type PublicRoomsQuery,
   type Visibility,
@@ -24,8 +23,7 @@ interface DirectoryParams {
 }
 
 export function registerDirectoryRoutes(router: Router, services: ClientApiServices): void {
-  const { rooms, storage } = services.roomDeps;
-  const directory = new DirectoryService(services.config, storage, rooms);
+  const { directory } = services.roomDeps;
   const params = (request: FastifyRequest) => request.params as DirectoryParams;
   /** The alias from the path, refused with 400 M_INVALID_PARAM unless well-formed. */
   const aliasOf = (request: FastifyRequest) => {

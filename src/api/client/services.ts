@@ -9,8 +9,12 @@ import type { E2eeServices } from '../../e2ee/build.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
 import type { RelationService } from '../../relations/relation-service.js';
 import type { EventViews } from '../../rooms/event-views.js';
+import type { CreateRoomRequest } from '../../rooms/create-room.js';
+import type { DirectoryService } from '../../rooms/directory-service.js';
+import type { MembershipService } from '../../rooms/membership-service.js';
 import type { RoomService } from '../../rooms/room-service.js';
-import type { Storage } from '../../storage/storage.js';
+import type { RoomStateService } from '../../rooms/room-state-service.js';
+import type { UpgradeRoomRequest } from '../../rooms/upgrade-room.js';
 import type { SyncFilter } from '../../sync/filters.js';
 import type { HistoryService } from '../../sync/history-service.js';
 import type { LegacySyncService } from '../../sync/legacy-sync.js';
@@ -29,8 +33,15 @@ export interface RateLimiters {
 export interface RoomDeps {
   rooms: RoomService;
   views: EventViews;
-  /** Room reads that need no rule of their own go straight to storage (for now). */
-  storage: Storage;
+  membership: MembershipService;
+  state: RoomStateService;
+  directory: DirectoryService;
+  creation: {
+    /** createRoom; answers the new room's ID. */
+    create(request: CreateRoomRequest): Promise<string>;
+    /** A room upgrade; answers the replacement room's ID. */
+    upgrade(request: UpgradeRoomRequest): Promise<string>;
+  };
 }
 
 export interface SyncDeps {

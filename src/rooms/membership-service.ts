@@ -1,0 +1,116 @@
+/**
+ * Membership changes a user asks for: join (by ID or alias, restricted joins,
+ * guest access), knock, leave, invite, kick, ban, unban and forget. Each becomes
+ * an m.room.member event sent through RoomService, with the target's profile
+ * added where Synapse adds it (MemberProfiles); the auth rules then decide.
+ * The checks here are those the auth rules cannot make: a leave is allowed to
+ * look like a kick or an unban, so those two check the target's membership first.
+ */
+import { errors, MatrixError } from '../http/errors.js';
+import type { JsonObject } from '../events/pdu.js';
+import type { MemberProfiles } from '../account/member-profiles.js';
+import type { Storage, TokenOwner } from '../storage/storage.js';
+import { currentMembership, currentStateEvent } from './current-membership.js';
+import type { DirectoryService } from './directory-service.js';
+import { restrictedJoinAuthoriser } from './restricted-join.js';
+import type { RoomService } from './room-service.js';
+
+/** What another member can do to a user, and the membership each one sends. */
+export type MemberAction = 'invite' | 'kick' | 'ban' | 'unban';
+const MEMBERSHIP_OF_ACTION: Record<MemberAction, string> = {
+  invite: 'invite',
+  kick: 'leave',
+  ban: 'ban',
+  unban: 'leave',
+};
+/** A kick removes a member, rescinds an invite or refuses a knock. */
+const KICKABLE: ReadonlySet<string | undefined> = new Set(['join', 'invite', 'knock']);
+
+export class MembershipService {
+  constructor(
+    private readonly storage: Storage,
+    private readonly rooms: RoomService,
+    private readonly directory: DirectoryService,
+    private readonly memberProfiles: MemberProfiles,
+  ) {}
+
+  /** Joins a room named by ID or alias; answers the room ID. */
+  async join(owner: TokenOwner, roomIdOrAlias: string, reason?: string): Promise<string> {
+    const roomId = await this.roomIdOf(roomIdOrAlias);
+    if (owner.isGuest) await this.requireGuestAccess(roomId);
+    const authoriser = await restrictedJoinAuthoriser(this.storage, roomId, owner.userId);
+    const extra: JsonObject = authoriser ? { join_authorised_via_users_server: authoriser } : {};
+    await this.sendMember(roomId, owner.userId, owner.userId, 'join', reason, extra);
+    return roomId;
+  }
+
+  /** Asks to be invited; the auth rules allow it only where the join rule says knock. */
+  async knock(userId: string, roomIdOrAlias: string, reason?: string): Promise<string> {
+    const roomId = await this.roomIdOf(roomIdOrAlias);
+    await this.sendMember(roomId, userId, userId, 'knock', reason);
+    return roomId;
+  }
+
+  async leave(userId: string, roomId: string, reason?: string): Promise<void> {
+    await this.sendMember(roomId, userId, userId, 'leave', reason);
+  }
+
+  /** Invite, kick, ban or unban `target` in the name of `userId`. */
+  async act(
+    action: MemberAction,
+    userId: string,
+    roomId: string,
+    target: string,
+    reason?: string,
+  ): Promise<void> {
+    // Kick and unban send a leave, which the auth rules would also allow from a banned or
+    // absent target: an unban must lift a ban, a kick must remove someone there (as Synapse).
+    if (action === 'kick' || action === 'unban') {
+      await this.rooms.requireRoom(roomId);
+      const current = await currentMembership(this.storage, roomId, target);
+      if (action === 'unban' && current !== 'ban') {
+        throw new MatrixError(403, 'M_BAD_STATE', `${target} is not banned`);
+      }
+      if (action === 'kick' && !KICKABLE.has(current)) {
+        throw new MatrixError(403, 'M_BAD_STATE', `${target} is not in the room`);
+      }
+    }
+    await this.sendMember(roomId, userId, target, MEMBERSHIP_OF_ACTION[action], reason);
+  }
+
+  /** Ends a former member's access to the room's history (until a new membership). */
+  async forget(userId: string, roomId: string): Promise<void> {
+    const membership = await currentMembership(this.storage, roomId, userId);
+    if (membership === undefined) throw errors.notFound('You were never in this room');
+    if (membership === 'join' || membership === 'invite' || membership === 'knock') {
+      throw errors.unknown('Leave the room before forgetting it');
+    }
+    await this.storage.rooms.forgetRoom(userId, roomId);
+  }
+
+  private async roomIdOf(roomIdOrAlias: string): Promise<string> {
+    return roomIdOrAlias.startsWith('#')
+      ? (await this.directory.resolve(roomIdOrAlias)).room_id
+      : roomIdOrAlias;
+  }
+
+  /** Guests join only rooms whose m.room.guest_access is can_join (guest access module). */
+  private async requireGuestAccess(roomId: string): Promise<void> {
+    const event = await currentStateEvent(this.storage, roomId, 'm.room.guest_access', '');
+    if (event?.pdu.content.guest_access !== 'can_join') throw errors.guestAccessForbidden();
+  }
+
+  private async sendMember(
+    roomId: string,
+    sender: string,
+    target: string,
+    membership: string,
+    reason: string | undefined,
+    extra: JsonObject = {},
+  ): Promise<void> {
+    const content: JsonObject = { ...extra, membership };
+    if (reason !== undefined) content.reason = reason;
+    const draft = { type: 'm.room.member', stateKey: target, content };
+    await this.rooms.send(roomId, sender, await this.memberProfiles.complete(draft));
+  }
+}
