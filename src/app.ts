@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { AccountService } from './account/account-service.js';
+import { DeactivationLeaves } from './account/deactivation-leaves.js';
 import { LoginService } from './auth/login-service.js';
 import { SessionService } from './auth/sessions.js';
 import { UiaEngine } from './auth/uia.js';
@@ -316,6 +317,11 @@ export function buildWeft(config: Config, logger: Logger) {
       upgrade: (request) => upgradeRoom(request, config, storage, rooms),
     },
   };
+  // A deactivated user leaves every room (in the background; what a crash cut short resumes here).
+  const deactivationLeaves = new DeactivationLeaves(storage, roomDeps.membership, logger);
+  deactivationLeaves
+    .resume()
+    .catch((err: unknown) => logger.error({ err }, 'deactivation: resuming leaves failed'));
   const services: ClientApiServices = {
     config,
     roomDeps,
@@ -323,7 +329,9 @@ export function buildWeft(config: Config, logger: Logger) {
     relations,
     userData: userData.deps,
     e2ee: e2ee.services,
-    accounts: new AccountService(config, storage, sessions, devicesDeleted),
+    accounts: new AccountService(config, storage, sessions, devicesDeleted, (userId) =>
+      deactivationLeaves.kick(userId),
+    ),
     login,
     sessions,
     uia: new UiaEngine(storage, config.uia.session_lifetime_ms, stageVerifiers),
@@ -381,6 +389,7 @@ export function buildWeft(config: Config, logger: Logger) {
     services.syncDeps.stopWaiting();
     userData.close();
     await app.close();
+    await deactivationLeaves.close();
     await media.close();
     await sessions.close();
     await push.close();

@@ -29,6 +29,8 @@ export class AccountService {
     private readonly sessions: SessionService,
     /** Told after devices were deleted (their keys with them), so others hear of it. */
     private readonly devicesDeleted: (userId: string) => Promise<void> = async () => {},
+    /** Told once a deactivation committed: the user's rooms are to be left (DeactivationLeaves). */
+    private readonly deactivated: (userId: string) => void = () => {},
   ) {}
 
   /** The user ID a username maps to, if it is valid and free (M_INVALID_USERNAME / M_USER_IN_USE). */
@@ -131,8 +133,13 @@ export class AccountService {
     }
   }
 
+  /**
+   * Tokens and devices go at once; the rooms are left in the background (queued
+   * with the deactivation, so a crash does not stop it), as Synapse does.
+   */
   async deactivate(userId: string): Promise<void> {
     this.sessions.forget(await this.storage.users.deactivate(userId));
+    this.deactivated(userId);
     await this.devicesDeleted(userId);
   }
 

@@ -1,10 +1,17 @@
 /**
  * Device lists: which users' devices or cross-signing keys changed, so clients
  * know whose keys to query again. Each change is a position in the deviceLists
- * stream (device_list_changes); users who share an encrypted room with the
- * changed user see it in /sync's `device_lists.changed` and in /keys/changes.
- * Joining and leaving shared encrypted rooms counts as a change too (`left` for
- * a user one no longer shares any encrypted room with).
+ * stream (device_list_changes); users who share a room with the changed user
+ * (both joined) see it in /sync's `device_lists.changed` and in /keys/changes.
+ * Joining and leaving shared rooms counts as a change too (`left` for a user
+ * one no longer shares any room with).
+ *
+ * Any room, encrypted or not. /keys/changes's spec says so ("currently share a
+ * room ... both users have membership state `join`"). For /sync's
+ * `device_lists` the spec speaks of encrypted rooms, but Weft does as Synapse,
+ * which reports the members of every shared room there too: both answers agree,
+ * and a room that turns encrypted later leaves no stale device list in its
+ * members' clients (they were told of every change all along).
  */
 import type { Notifier } from '../sync/notifier.js';
 import type { StreamPositions } from '../sync/stream-token.js';
@@ -61,15 +68,16 @@ export class DeviceLists {
       await this.addMembershipChanges(window, changed, leftCandidates);
     }
     leftCandidates.delete(viewerId);
-    const left = await this.store.usersSharingNoEncryptedRoom(viewerId, [...leftCandidates]);
+    const left = await this.store.usersSharingNoRoom(viewerId, [...leftCandidates]);
     for (const userId of left) changed.delete(userId);
     return { changed: [...changed].sort(), left: left.sort() };
   }
 
   /**
-   * Users who joined an encrypted room the viewer is in (all its members when
-   * the viewer is the one who joined) are changed; users who left one, or the
-   * members of a room the viewer left, may be left.
+   * Users who joined a room the viewer is in (all its members when the viewer
+   * is the one who joined) are changed; users who left one, or the members of
+   * a room the viewer left, may be left. Both reads answer from memory when the
+   * range holds no member event (the usual case: a sync woken by a message).
    */
   private async addMembershipChanges(
     window: DeviceListWindow,
@@ -78,28 +86,24 @@ export class DeviceLists {
   ): Promise<void> {
     const { viewerId, since, upper } = window;
     const own = await this.store.ownMemberChanges(viewerId, since.roomEvents, upper.roomEvents);
-    // Of every joined room, filtered to the encrypted ones below: the same changes as asking
-    // for the encrypted rooms only, and when there are none (the usual case: the range holds
-    // messages, not memberships) the rooms' encryption need not be looked up at all.
     const inJoined = await this.store.memberChanges(
       [...window.joinedRoomIds],
       since.roomEvents,
       upper.roomEvents,
     );
-    if (own.length === 0 && inJoined.length === 0) return;
-    const encrypted = await this.store.encryptedRooms([...window.joinedRoomIds]);
-    const joinedNow = new Set(encrypted);
     // The viewer's own changes come from the device list stream, not from their joins.
     const addOther = (userId: string) => userId !== viewerId && changed.add(userId);
-    for (const roomId of latestPerRoom(own, (m) => m.membership === 'join')) {
-      if (!joinedNow.has(roomId)) continue;
-      (await this.store.joinedMembers(roomId)).forEach(addOther);
+    const ownJoins = latestPerRoom(own, (m) => m.membership === 'join');
+    if (ownJoins.length > 0) {
+      const joinedNow = new Set(window.joinedRoomIds);
+      for (const roomId of ownJoins) {
+        if (joinedNow.has(roomId)) (await this.store.joinedMembers(roomId)).forEach(addOther);
+      }
     }
     for (const roomId of latestPerRoom(own, (m) => LEFT.has(m.membership))) {
       for (const userId of await this.store.joinedMembers(roomId)) leftCandidates.add(userId);
     }
     for (const change of inJoined) {
-      if (!joinedNow.has(change.roomId)) continue;
       if (change.membership === 'join') addOther(change.userId);
       else if (LEFT.has(change.membership)) leftCandidates.add(change.userId);
     }

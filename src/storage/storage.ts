@@ -108,8 +108,15 @@ export interface UserStore {
   setPasswordHash(userId: string, passwordHash: string): Promise<void>;
   /** Turns a guest into a full account, keeping its user ID. */
   upgradeGuest(userId: string, passwordHash: string | null): Promise<void>;
-  /** Marks the user deactivated and removes every device and token; returns revoked token hashes. */
+  /**
+   * Marks the user deactivated, removes every device and token and, in the same
+   * transaction, queues the leaving of their rooms; returns revoked token hashes.
+   */
   deactivate(userId: string): Promise<string[]>;
+  /** Deactivated users whose rooms are still to be left (joins, invites, knocks). */
+  pendingDeactivationLeaves(): Promise<string[]>;
+  /** Every room of the deactivated user was left: unqueued. */
+  finishDeactivationLeaves(userId: string): Promise<void>;
 }
 
 /** A user's global profile; absent fields are unset. */
@@ -584,14 +591,12 @@ export interface DeviceListStore {
   recordChange(userId: string): Promise<number>;
   /** The newest change of the user's device list, if any. */
   latestChangeOf(userId: string): Promise<number | undefined>;
-  /** Users whose device lists changed in (after, upTo] and who share an encrypted room with the viewer (or are the viewer). */
+  /** Users whose device lists changed in (after, upTo] and who share a room with the viewer (or are the viewer). */
   changedUsers(viewerId: string, after: number, upTo: number): Promise<string[]>;
   /** Users joined to a room the user is joined to (the user included). */
   usersSharingRoomWith(userId: string): Promise<string[]>;
-  /** Of these users, those who share no encrypted room with the viewer now. */
-  usersSharingNoEncryptedRoom(viewerId: string, userIds: string[]): Promise<string[]>;
-  /** The encrypted rooms (m.room.encryption in the current state) among these. */
-  encryptedRooms(roomIds: string[]): Promise<string[]>;
+  /** Of these users, those who share no room with the viewer now (both joined). */
+  usersSharingNoRoom(viewerId: string, userIds: string[]): Promise<string[]>;
   /** Joined members of the room, now. */
   joinedMembers(roomId: string): Promise<string[]>;
   /** Member events in the rooms with positions in (after, upTo]. */

@@ -1,8 +1,11 @@
-/** device_lists in /sync and /keys/changes: key changes, joins and leaves of encrypted rooms, device deletion. */
+/**
+ * device_lists in /sync and /keys/changes: key and cross-signing changes of users who share any room
+ * (encrypted or not, as Synapse), joins and leaves, device deletion.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { deviceKeysFor } from '../support/e2ee.js';
+import { crossSigningKey, deviceKeysFor, Ed25519Key } from '../support/e2ee.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { assertResponseMatchesSpec } from '../support/spec-schemas.js';
 
@@ -24,6 +27,9 @@ describe('device lists', () => {
   let bob: Session;
   let carol: Session;
   let encryptedRoom: string;
+  let plainRoom: string;
+  /** Carol's first sync, before any key upload. */
+  let carolFirst: string;
   before(async () => {
     server = await startTestServer();
     api = new Api(server.url);
@@ -35,8 +41,9 @@ describe('device lists', () => {
     encryptedRoom = await createRoom(alice, [ENCRYPTION]);
     await join(bob, encryptedRoom);
     // Carol shares only an unencrypted room with Alice.
-    const plainRoom = await createRoom(alice, []);
+    plainRoom = await createRoom(alice, []);
     await join(carol, plainRoom);
+    carolFirst = (await sync(carol)).next_batch;
   });
   after(() => server.close());
 
@@ -78,8 +85,17 @@ describe('device lists', () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
   };
 
+  const leave = async (who: Session, roomId: string) => {
+    const res = await api.post(
+      `${CLIENT_V3}/rooms/${roomId}/leave`,
+      {},
+      { token: who.access_token },
+    );
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  };
+
   it('tells users who share an encrypted room of new device keys, waking their long-poll', async () => {
-    const [bobStart, carolStart] = [await sync(bob), await sync(carol)];
+    const bobStart = await sync(bob);
     assert.equal(bobStart.device_lists, undefined, 'not on an initial sync');
     const waiting = sync(bob, bobStart.next_batch, 10_000);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -88,30 +104,86 @@ describe('device lists', () => {
     const woken = await waiting;
     assert.ok(Date.now() - began < 5_000, 'woken by the change');
     assert.deepEqual(woken.device_lists, { changed: [alice.user_id], left: [] });
-    const carolNext = await sync(carol, carolStart.next_batch);
-    assert.deepEqual(carolNext.device_lists?.changed ?? [], [], 'no shared encrypted room');
     const between = await changes(bob, bobStart.next_batch, woken.next_batch);
     assert.deepEqual(between, { changed: [alice.user_id], left: [] });
   });
 
-  it('reports users joining as changed and users leaving as left', async () => {
+  it('tells room-mates of an unencrypted room too, in /keys/changes and in /sync', async () => {
     const aliceStart = await sync(alice);
-    await join(carol, encryptedRoom);
-    const joined = await sync(alice, aliceStart.next_batch);
-    assert.deepEqual(joined.device_lists?.changed, [carol.user_id]);
-    const left = await api.post(
-      `${CLIENT_V3}/rooms/${encryptedRoom}/leave`,
-      {},
+    const waiting = sync(alice, aliceStart.next_batch, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await uploadKeys(carol);
+    const woken = await waiting;
+    assert.deepEqual(woken.device_lists, { changed: [carol.user_id], left: [] });
+    assert.deepEqual(await changes(alice, aliceStart.next_batch, woken.next_batch), {
+      changed: [carol.user_id],
+      left: [],
+    });
+    // And the other way round: Alice's keys (uploaded in the test above) reach Carol.
+    const carolNext = await sync(carol, carolFirst);
+    const both = { changed: [alice.user_id, carol.user_id], left: [] };
+    assert.deepEqual(carolNext.device_lists, both);
+    assert.deepEqual(await changes(carol, carolFirst, carolNext.next_batch), both);
+    // Bob shares no room with Carol: not told.
+    const bobChanges = await changes(bob, aliceStart.next_batch, woken.next_batch);
+    assert.deepEqual(bobChanges, { changed: [], left: [] });
+  });
+
+  it('counts a cross-signing key upload as a change', async () => {
+    const aliceStart = await sync(alice);
+    const master = new Ed25519Key();
+    const res = await api.post(
+      `${CLIENT_V3}/keys/device_signing/upload`,
       {
-        token: carol.access_token,
+        master_key: crossSigningKey(carol.user_id, 'master', master),
+        self_signing_key: crossSigningKey(carol.user_id, 'self_signing', new Ed25519Key(), master),
       },
+      { token: carol.access_token },
     );
-    assert.equal(left.status, 200);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const next = await sync(alice, aliceStart.next_batch);
+    assert.deepEqual(next.device_lists, { changed: [carol.user_id], left: [] });
+    assert.deepEqual(await changes(alice, aliceStart.next_batch, next.next_batch), {
+      changed: [carol.user_id],
+      left: [],
+    });
+  });
+
+  it('reports users joining as changed and users leaving as left', async () => {
+    const dave = await api.register('dave');
+    const aliceStart = await sync(alice);
+    await join(dave, encryptedRoom);
+    const joined = await sync(alice, aliceStart.next_batch);
+    assert.deepEqual(joined.device_lists?.changed, [dave.user_id]);
+    await leave(dave, encryptedRoom);
     const afterLeave = await sync(alice, joined.next_batch);
-    assert.deepEqual(afterLeave.device_lists, { changed: [], left: [carol.user_id] });
+    assert.deepEqual(afterLeave.device_lists, { changed: [], left: [dave.user_id] });
     const over = await changes(alice, aliceStart.next_batch, afterLeave.next_batch);
-    assert.deepEqual(over.left, [carol.user_id]);
+    assert.deepEqual(over.left, [dave.user_id]);
     assert.deepEqual(over.changed, []);
+  });
+
+  it('reports as left only a user who shares no room any more, encrypted or not', async () => {
+    const erin = await api.register('erin');
+    await join(erin, encryptedRoom);
+    await join(erin, plainRoom);
+    const [aliceStart, erinStart] = [await sync(alice), await sync(erin)];
+    await leave(erin, encryptedRoom);
+    const stillShared = await sync(alice, aliceStart.next_batch);
+    assert.deepEqual(stillShared.device_lists, { changed: [], left: [] }, 'the plain room is left');
+    await leave(erin, plainRoom);
+    const none = await sync(alice, stillShared.next_batch);
+    assert.deepEqual(none.device_lists, { changed: [], left: [erin.user_id] });
+    assert.deepEqual(await changes(alice, aliceStart.next_batch, none.next_batch), {
+      changed: [],
+      left: [erin.user_id],
+    });
+    // Erin, having left both rooms, no longer shares one with Alice, Bob or Carol.
+    const erinNext = await sync(erin, erinStart.next_batch);
+    assert.deepEqual(erinNext.device_lists, {
+      changed: [],
+      left: [alice.user_id, bob.user_id, carol.user_id].sort(),
+    });
   });
 
   it('announces a deleted or logged-out device and removes its keys', async () => {

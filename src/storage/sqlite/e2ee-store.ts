@@ -443,7 +443,6 @@ export class SqliteDeviceListStore implements DeviceListStore {
   private readonly selectChanged;
   private readonly selectSharing;
   private readonly selectShares;
-  private readonly selectEncrypted;
   private readonly selectJoined;
   private readonly selectMemberChanges;
   private readonly selectOwnChanges;
@@ -462,19 +461,12 @@ export class SqliteDeviceListStore implements DeviceListStore {
       .prepare(
         `SELECT DISTINCT c.user_id FROM device_list_changes c
          WHERE c.stream_id > ? AND c.stream_id <= ?
-           AND (c.user_id = ? OR ${sharesRoom('c.user_id', { encryptedOnly: true })})
+           AND (c.user_id = ? OR ${sharesRoom('c.user_id')})
          ORDER BY c.user_id`,
       )
       .pluck();
     this.selectSharing = db.prepare(`SELECT DISTINCT * FROM (${ROOM_MATES})`).pluck();
-    this.selectShares = db
-      .prepare(`SELECT ${sharesRoom('?', { encryptedOnly: true })} AS shares`)
-      .pluck();
-    this.selectEncrypted = db
-      .prepare(
-        `SELECT 1 FROM current_state WHERE room_id = ? AND type = 'm.room.encryption' AND state_key = ''`,
-      )
-      .pluck();
+    this.selectShares = db.prepare(`SELECT ${sharesRoom('?')} AS shares`).pluck();
     this.selectJoined = db
       .prepare(
         `SELECT state_key FROM current_state
@@ -515,12 +507,8 @@ export class SqliteDeviceListStore implements DeviceListStore {
     return this.selectSharing.all(userId) as string[];
   }
 
-  async usersSharingNoEncryptedRoom(viewerId: string, userIds: string[]): Promise<string[]> {
+  async usersSharingNoRoom(viewerId: string, userIds: string[]): Promise<string[]> {
     return userIds.filter((userId) => this.selectShares.get(userId, viewerId) === 0);
-  }
-
-  async encryptedRooms(roomIds: string[]): Promise<string[]> {
-    return roomIds.filter((roomId) => this.selectEncrypted.get(roomId) !== undefined);
   }
 
   async joinedMembers(roomId: string): Promise<string[]> {

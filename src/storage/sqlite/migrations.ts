@@ -621,6 +621,18 @@ export const migrations: Migration[] = [
       ALTER TABLE push_notifications DROP COLUMN event_id;
     `,
   },
+  {
+    version: 16,
+    description: 'deactivated users leave their rooms',
+    sql: `
+      -- Deactivated users whose rooms are still to be left (joins left, invites rejected,
+      -- knocks withdrawn): queued in the deactivation's transaction, cleared when done,
+      -- resumed at start. Users deactivated before this migration stayed in their rooms:
+      -- queued too, so they leave at the first start.
+      CREATE TABLE deactivation_leaves (user_id TEXT PRIMARY KEY) WITHOUT ROWID;
+      INSERT INTO deactivation_leaves SELECT user_id FROM users WHERE deactivated = 1;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

@@ -180,6 +180,9 @@ class SqliteUserStore implements UserStore {
   private readonly updatePassword;
   private readonly updateGuest;
   private readonly markDeactivated;
+  private readonly queueLeaves;
+  private readonly selectPendingLeaves;
+  private readonly clearLeaves;
   private readonly deviceIds;
 
   constructor(
@@ -203,6 +206,13 @@ class SqliteUserStore implements UserStore {
       'UPDATE users SET is_guest = 0, password_hash = ? WHERE user_id = ?',
     );
     this.markDeactivated = db.prepare('UPDATE users SET deactivated = 1 WHERE user_id = ?');
+    this.queueLeaves = db.prepare(
+      'INSERT INTO deactivation_leaves (user_id) VALUES (?) ON CONFLICT (user_id) DO NOTHING',
+    );
+    this.selectPendingLeaves = db
+      .prepare('SELECT user_id FROM deactivation_leaves ORDER BY user_id')
+      .pluck();
+    this.clearLeaves = db.prepare('DELETE FROM deactivation_leaves WHERE user_id = ?');
     this.deviceIds = db.prepare('SELECT device_id FROM devices WHERE user_id = ?').pluck();
   }
 
@@ -245,9 +255,18 @@ class SqliteUserStore implements UserStore {
   async deactivate(userId: string): Promise<string[]> {
     return writeTransaction(this.db, () => {
       this.markDeactivated.run(userId);
+      this.queueLeaves.run(userId);
       const devices = this.deviceIds.all(userId) as string[];
       return devices.flatMap((deviceId) => this.sessions.deleteDevice(userId, deviceId));
     })();
+  }
+
+  async pendingDeactivationLeaves(): Promise<string[]> {
+    return this.selectPendingLeaves.all() as string[];
+  }
+
+  async finishDeactivationLeaves(userId: string): Promise<void> {
+    this.clearLeaves.run(userId);
   }
 }
 
