@@ -192,9 +192,7 @@ function buildUserData(
   const propagation = new MemberProfilePropagation(storage, rooms, memberProfiles, logger);
   // Activity makes a user online; a new name or avatar reaches their rooms and room-mates.
   typing.onActivity = receipts.onActivity = (userId) => presence.activity(userId);
-  rooms.onCommitted((records) => {
-    for (const sender of new Set(records.map((r) => r.pdu.sender))) presence.activity(sender);
-  });
+  rooms.onCommitted((records) => presence.eventsSent(records));
   profiles.onDisplayChanged((userId) => {
     propagation.kick(userId);
     void presence.profileChanged(userId);

@@ -30,6 +30,18 @@ export interface LivePresence {
   syncing: number;
 }
 
+/**
+ * Whether sending an event of this type is activity that makes its sender
+ * online. Member events are not: a join, a leave or an invite says nothing of
+ * being at a client now, and the server itself sends them on a user's behalf
+ * (a profile change propagated into every room). Synapse counts only
+ * `m.room.message`; Weft counts everything else a user sends (encrypted
+ * messages, reactions, state).
+ */
+export function countsAsActivity(eventType: string): boolean {
+  return eventType !== 'm.room.member';
+}
+
 export function parsePresenceState(value: unknown): PresenceState {
   if (typeof value !== 'string' || !(PRESENCE_STATES as readonly string[]).includes(value)) {
     throw errors.invalidParam('presence must be online, unavailable or offline');

@@ -11,6 +11,12 @@
  * (so `last_active_ago` stays about right without a write per request). A
  * sweep applies the timeouts. At start, users stored as not offline are
  * tracked as seen just now: they go offline unless they come back.
+ *
+ * Only users with a presence (set, or ever online through activity or a sync:
+ * a stored record) are told of, as Synapse does: a member who never had one
+ * is not an `offline` event in every room-mate's sync. An initial or
+ * full-state sync leaves offline users out too (Synapse's
+ * `include_offline=False`); an incremental one tells of a change to offline.
  */
 import { errors } from '../http/errors.js';
 import { KeyedLock } from '../rooms/keyed-lock.js';
@@ -18,6 +24,7 @@ import type { PresenceRecord, Storage } from '../storage/storage.js';
 import type { Notifier } from '../sync/notifier.js';
 import {
   CURRENTLY_ACTIVE_MS,
+  countsAsActivity,
   presenceContent,
   stateAfterTimeouts,
   type LivePresence,
@@ -100,6 +107,13 @@ export class PresenceService {
     }));
   }
 
+  /** Events committed: their senders were active, unless the events are member events (countsAsActivity). */
+  eventsSent(events: readonly { pdu: { type: string; sender: string } }[]): void {
+    const senders = new Set<string>();
+    for (const { pdu } of events) if (countsAsActivity(pdu.type)) senders.add(pdu.sender);
+    for (const sender of senders) this.activity(sender);
+  }
+
   /** The user did something (sent an event, typed, read): online, active now. */
   activity(userId: string): void {
     if (!this.enabled || this.closed) return;
@@ -136,15 +150,31 @@ export class PresenceService {
     };
   }
 
-  /** The profile changed: room-mates get the user's presence again, with the new name. */
+  /**
+   * The profile changed: room-mates get the user's presence again, with the
+   * new name. A user with no presence gets none from it (no `offline` record).
+   */
   async profileChanged(userId: string): Promise<void> {
     if (!this.enabled) return;
-    await this.update(userId, (live) => live, true);
+    await this.writes.run(userId, async () => {
+      if (!this.live.has(userId) && !(await this.storage.presence.get(userId))) return;
+      await this.apply(userId, (live) => live, true);
+    });
   }
 
-  /** Changes in (after, upTo] among the user's room-mates, as `m.presence` events. */
-  async eventsFor(userId: string, after: number, upTo: number) {
-    const records = await this.storage.presence.changesAmongRoomMates(userId, after, upTo);
+  /**
+   * Changes in (after, upTo] among the user's room-mates, as `m.presence`
+   * events; without `includeOffline` (an initial sync), only users not offline.
+   */
+  async eventsFor(
+    userId: string,
+    after: number,
+    upTo: number,
+    { includeOffline }: { includeOffline: boolean },
+  ) {
+    const records = (await this.storage.presence.changesAmongRoomMates(userId, after, upTo)).filter(
+      (record) => includeOffline || record.state !== 'offline',
+    );
     const now = Date.now();
     return Promise.all(
       records.map(async (record) => ({
@@ -165,13 +195,20 @@ export class PresenceService {
     change: (live: LivePresence) => LivePresence,
     force = false,
   ): Promise<void> {
-    return this.writes.run(userId, async () => {
-      const before = this.live.get(userId) ?? (await this.loaded(userId));
-      const after = change(before);
-      if (after.state === 'offline' && after.syncing <= 0) this.live.delete(userId);
-      else this.live.set(userId, after);
-      if (force || mustWrite(before, after)) await this.write(userId, after);
-    });
+    return this.writes.run(userId, () => this.apply(userId, change, force));
+  }
+
+  /** `update` for a caller holding the user's lock. */
+  private async apply(
+    userId: string,
+    change: (live: LivePresence) => LivePresence,
+    force: boolean,
+  ): Promise<void> {
+    const before = this.live.get(userId) ?? (await this.loaded(userId));
+    const after = change(before);
+    if (after.state === 'offline' && after.syncing <= 0) this.live.delete(userId);
+    else this.live.set(userId, after);
+    if (force || mustWrite(before, after)) await this.write(userId, after);
   }
 
   private async loaded(userId: string): Promise<LivePresence> {

@@ -21,6 +21,32 @@ export const STRIPPED_STATE_TYPES: readonly string[] = [
 /** How many other members the room summary names for clients to build a room name from. */
 export const MAX_HEROES = 5;
 
+/** The state that can name a room, so that its summary needs no heroes. */
+export const ROOM_NAME_STATE: readonly { type: string; stateKey: string }[] = [
+  { type: 'm.room.name', stateKey: '' },
+  { type: 'm.room.canonical_alias', stateKey: '' },
+];
+
+/**
+ * Whether these state events (a room's m.room.name and m.room.canonical_alias)
+ * name it: sync.yaml requires `m.heroes` only when both are "unset or empty",
+ * and Synapse sends none otherwise. A redacted one is empty (redaction keeps
+ * neither `name` nor `alias`).
+ */
+export function namesTheRoom(events: readonly EventRecord[]): boolean {
+  return events.some((event) => {
+    if (event.redactedBy !== undefined) return false;
+    const { type, content } = event.pdu;
+    const value =
+      type === 'm.room.name'
+        ? content.name
+        : type === 'm.room.canonical_alias'
+          ? content.alias
+          : undefined;
+    return typeof value === 'string' && value !== '';
+  });
+}
+
 // A type alias, not an interface, so it is assignable to JsonObject.
 export type StrippedStateEvent = {
   type: string;

@@ -40,7 +40,9 @@ import type {
 import { encodeSyncToken, samePositions, type StreamPositions } from './stream-token.js';
 import {
   MAX_HEROES,
+  ROOM_NAME_STATE,
   lazyLoadedState,
+  namesTheRoom,
   roomsHaveChanges,
   stateBefore,
   stateDelta,
@@ -212,13 +214,15 @@ export class SyncService {
       fresh,
     });
     if (!fresh && section.timeline.length === 0 && section.state.size === 0) return undefined;
-    const touchesMembers = [...section.timeline, ...section.stateEvents].some(
-      (e) => e.pdu.type === 'm.room.member',
+    // Members, a name or an alias changed: the counts or the need for heroes may have.
+    const touchesSummary = [...section.timeline, ...section.stateEvents].some((e) =>
+      SUMMARY_STATE_TYPES.has(e.pdu.type),
     );
     const summary =
-      fresh || touchesMembers ? await this.summary(roomId, request.viewer) : undefined;
-    if (summary && request.filter.room.state.lazyLoadMembers) {
-      await this.addHeroMembers(roomId, section, summary['m.heroes'] as string[], request);
+      fresh || touchesSummary ? await this.summary(roomId, request.viewer) : undefined;
+    const heroes = summary?.['m.heroes'] as string[] | undefined;
+    if (heroes && request.filter.room.state.lazyLoadMembers) {
+      await this.addHeroMembers(roomId, section, heroes, request);
     }
     return {
       ...(await this.renderRoom(request, window, roomId, section)),
@@ -398,8 +402,18 @@ export class SyncService {
     });
   }
 
+  /**
+   * The member counts, and the heroes only for a room with neither a name nor a
+   * canonical alias (sync.yaml requires them only then; with lazy loading each
+   * hero costs a member event in the state).
+   */
   private async summary(roomId: string, viewer: Viewer): Promise<JsonObject> {
     const counts = await this.storage.rooms.memberCounts(roomId);
+    const memberCounts = {
+      'm.joined_member_count': counts.joined,
+      'm.invited_member_count': counts.invited,
+    };
+    if (await this.isNamed(roomId)) return memberCounts;
     // sync.yaml: "When no joined or invited members are available, this should consist of
     // the banned and left users". The viewer, joined, is one of the counted (one query either way).
     // By user ID, as Synapse sorts them (the spec says stream order).
@@ -407,13 +421,21 @@ export class SyncService {
     const heroes = (await this.storage.rooms.someMembers(roomId, MAX_HEROES + 1, { former }))
       .filter((userId) => userId !== viewer.userId)
       .slice(0, MAX_HEROES);
-    return {
-      'm.heroes': heroes,
-      'm.joined_member_count': counts.joined,
-      'm.invited_member_count': counts.invited,
-    };
+    return { 'm.heroes': heroes, ...memberCounts };
+  }
+
+  /** From the room store's cached current state entries and events: no query in the usual case. */
+  private async isNamed(roomId: string): Promise<boolean> {
+    const ids = await this.storage.rooms.currentStateIdsFor(roomId, [...ROOM_NAME_STATE]);
+    return namesTheRoom(await this.storage.rooms.getEvents([...ids.values()]));
   }
 }
+
+/** The events whose change can change a room's summary. */
+const SUMMARY_STATE_TYPES: ReadonlySet<string> = new Set([
+  'm.room.member',
+  ...ROOM_NAME_STATE.map((pair) => pair.type),
+]);
 
 /** The member events, in a state map, of the timeline's senders. */
 function membersOfSenders(state: StateIds, timeline: EventRecord[]): StateIds {

@@ -26,6 +26,7 @@ describe('presence', () => {
   let alice: Session;
   let bob: Session;
   let eve: Session;
+  let roomId: string;
   before(async () => {
     server = await startTestServer({
       presence: { idle_timeout_ms: 300, offline_timeout_ms: 1_000 },
@@ -35,7 +36,7 @@ describe('presence', () => {
     alice = await api.register('alice');
     bob = await api.register('bob');
     eve = await api.register('eve');
-    const roomId = await h.createRoom(alice, { preset: 'public_chat' });
+    roomId = await h.createRoom(alice, { preset: 'public_chat' });
     await h.join(bob, roomId);
   });
   after(() => server.close());
@@ -129,6 +130,43 @@ describe('presence', () => {
     assertSpecError(missing.body, 'M_MISSING_PARAM');
     const presenceOfEve = (await h.sync(eve)).presence.events.map((e) => e.sender);
     assert.ok(!presenceOfEve.includes(alice.user_id), 'no presence of users sharing no room');
+  });
+
+  it('tells only of users who have a presence; an initial sync leaves offline ones out', async () => {
+    await api.put(statusPath(alice), { presence: 'online' }, { token: alice.access_token });
+    const start = await h.sync(bob, { set_presence: 'offline' });
+    assert.equal(presenceOf(start, alice.user_id)?.presence, 'online');
+    // Carol joins and renames herself, but never syncs, sets a presence or sends a message.
+    const carol = await api.register('carol');
+    await h.join(carol, roomId);
+    const renamed = await api.put(
+      `${CLIENT_V3}/profile/${encodeURIComponent(carol.user_id)}/displayname`,
+      { displayname: 'Carol' },
+      { token: carol.access_token },
+    );
+    assert.equal(renamed.status, 200);
+    // Alice times out: a change, sent to incremental syncs.
+    const seen: string[] = [];
+    let body = start;
+    for (let i = 0; i < 8 && presenceOf(body, alice.user_id)?.presence !== 'offline'; i++) {
+      body = await h.sync(bob, {
+        since: body.next_batch,
+        timeout: '3000',
+        set_presence: 'offline',
+      });
+      seen.push(...body.presence.events.map((e) => e.sender!));
+    }
+    assert.equal(presenceOf(body, alice.user_id)?.presence, 'offline');
+    assert.ok(!seen.includes(carol.user_id), 'no presence of a user who has none');
+    const initial = await h.sync(bob, { set_presence: 'offline' });
+    const senders = (synced: SyncBody) => synced.presence.events.map((e) => e.sender);
+    assert.ok(!senders(initial).includes(carol.user_id), 'nor in an initial sync');
+    assert.ok(!senders(initial).includes(alice.user_id), 'offline users are left out');
+
+    await api.put(statusPath(alice), { presence: 'online' }, { token: alice.access_token });
+    const back = await h.sync(bob, { set_presence: 'offline' });
+    assert.equal(presenceOf(back, alice.user_id)?.presence, 'online');
+    assert.ok(!senders(back).includes(carol.user_id));
   });
 });
 

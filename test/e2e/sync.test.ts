@@ -495,5 +495,61 @@ for (const version of ['12', '11']) {
       const body = await sync(alice);
       assert.deepEqual(body.rooms.join[roomId]!.summary?.['m.heroes'], [gina.user_id]);
     });
+
+    it('sends heroes (and, lazy-loading, their member events) only for a room with no name or alias', async () => {
+      const lazy = JSON.stringify({
+        room: { timeline: { limit: 2 }, state: { lazy_load_members: true } },
+      });
+      const others = await Promise.all(
+        ['a', 'b', 'c'].map((n) => api.register(`hero${n}${version}`)),
+      );
+      const named = await createRoom(alice, { preset: 'public_chat', name: 'Named' });
+      const aliased = await createRoom(alice, {
+        preset: 'public_chat',
+        room_alias_name: `heroes${version}`,
+      });
+      const unnamed = await createRoom(alice, { preset: 'public_chat' });
+      for (const roomId of [named, aliased, unnamed]) {
+        for (const other of others) await join(other, roomId);
+        await send(alice, roomId, 'only alice talks');
+        await send(alice, roomId, 'still alice');
+      }
+      const sectionOf = async (who: Session, roomId: string, query: Record<string, string>) => {
+        const synced = await sync(who, query);
+        return { synced, room: synced.rooms.join[roomId]! };
+      };
+      const membersIn = (room: RoomSection) =>
+        room.state.events
+          .filter((e) => e.type === 'm.room.member')
+          .map((e) => e.state_key)
+          .sort();
+      const viewer = others[0]!;
+      for (const roomId of [named, aliased]) {
+        const { room } = await sectionOf(viewer, roomId, { filter: lazy });
+        assert.equal(room.summary?.['m.heroes'], undefined, 'named or aliased: no heroes');
+        assert.equal(room.summary?.['m.joined_member_count'], 4);
+        assert.equal(room.summary?.['m.invited_member_count'], 0);
+        assert.deepEqual(membersIn(room), [alice.user_id, viewer.user_id].sort());
+      }
+      const { synced, room } = await sectionOf(viewer, unnamed, { filter: lazy });
+      const heroes = [alice.user_id, others[1]!.user_id, others[2]!.user_id].sort();
+      assert.deepEqual(room.summary?.['m.heroes'], heroes);
+      assert.deepEqual(membersIn(room), [...heroes, viewer.user_id].sort());
+
+      // The name emptied: the next sync's summary names heroes again, with their member events.
+      const emptied = await api.put(
+        `${CLIENT_V3}/rooms/${named}/state/m.room.name`,
+        { name: '' },
+        { token: alice.access_token },
+      );
+      assert.equal(emptied.status, 200);
+      const next = await sync(viewer, { filter: lazy, since: synced.next_batch });
+      const after = next.rooms.join[named]!;
+      assert.deepEqual(after.summary?.['m.heroes'], heroes);
+      const sent = [...after.state.events, ...after.timeline.events]
+        .filter((e) => e.type === 'm.room.member')
+        .map((e) => e.state_key);
+      for (const hero of heroes) assert.ok(sent.includes(hero), `${hero}'s member event`);
+    });
   });
 }

@@ -5,6 +5,7 @@ import type { Pdu } from '../../src/events/pdu.js';
 import type { EventRecord, StateIds } from '../../src/storage/storage.js';
 import {
   lazyLoadedState,
+  namesTheRoom,
   roomsHaveChanges,
   stateBefore,
   stateDelta,
@@ -78,6 +79,21 @@ describe('sync response rules', () => {
     assert.deepEqual(strippedStateIds(full), ['$create', '$name']);
     const rest = withoutTimelineEvents(full, [event('$name', { type: 'm.room.name' })]);
     assert.deepEqual([...rest.values()], ['$create', '$pl']);
+  });
+
+  it('tells a room named by its name or canonical alias from one that needs heroes', () => {
+    const name = (content: Pdu['content']) =>
+      event('$n', { type: 'm.room.name', state_key: '', content });
+    const alias = (content: Pdu['content']) =>
+      event('$a', { type: 'm.room.canonical_alias', state_key: '', content });
+    assert.equal(namesTheRoom([]), false, 'unset');
+    assert.equal(namesTheRoom([name({ name: 'Lounge' })]), true);
+    assert.equal(namesTheRoom([alias({ alias: '#lounge:x' })]), true);
+    assert.equal(namesTheRoom([name({ name: '' }), alias({ alt_aliases: ['#l:x'] })]), false);
+    assert.equal(namesTheRoom([name({ name: 7 }), alias({ alias: '' })]), false, 'not a string');
+    assert.equal(namesTheRoom([name({ name: '' }), alias({ alias: '#lounge:x' })]), true);
+    const redacted = { ...name({ name: 'Lounge' }), redactedBy: '$r' };
+    assert.equal(namesTheRoom([redacted]), false, 'redaction keeps no name');
   });
 
   it('tells an empty set of rooms from one with a change', () => {
