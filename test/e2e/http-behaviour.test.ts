@@ -1,14 +1,24 @@
 /**
  * What every endpoint shares, seen from the wire: 404/405, JSON body errors,
- * body limits, CORS, the r0/v1 prefixes, access tokens, odd URLs.
+ * body limits, CORS, the r0/v1 prefixes, access tokens, odd URLs, and bad
+ * input (deep nesting, huge bodies) always answered, never a 500 or a reset.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { startWeft, type Weft } from '../../src/app.js';
+import { MAX_NESTING_DEPTH } from '../../src/events/canonical-json.js';
+import { MAX_DISCARDED_BODY_BYTES } from '../../src/http/server.js';
 import { Api, CLIENT_V3 } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
+import { startTestServer, testConfig, type TestServer } from '../support/server.js';
+import {
+  assertResponseMatchesSpec,
+  assertSpecError,
+  specOperationKeys,
+} from '../support/spec-schemas.js';
 
 const R0 = '/_matrix/client/r0';
 const V1 = '/_matrix/client/v1';
@@ -728,6 +738,357 @@ describe('HTTP behaviour', () => {
         assert.match(text, /\r\naccess-control-allow-origin: \*\r\n/i, 'CORS header');
         assertSpecError(JSON.parse(body));
       }
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Bad input: an answer, never a 500, never a reset
+
+const deepArray = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+const deepObject = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+
+/** Media uploads take the raw body (the file), not JSON: a deep "JSON" text is just bytes there. */
+const RAW_BODY_OPERATIONS = new Set([
+  'POST /_matrix/media/v3/upload',
+  'PUT /_matrix/media/v3/upload/{serverName}/{mediaId}',
+]);
+
+/** Every operation of the spec that may carry a body (all but GET), `[method, path template]`. */
+function bodyOperations(): [string, string][] {
+  const keys = new Set(specOperationKeys().map((key) => key.trim()));
+  return [...keys]
+    .filter((key) => !key.startsWith('GET ') && !RAW_BODY_OPERATIONS.has(key))
+    .map((key) => key.split(' ') as [string, string]);
+}
+
+interface WireAnswer {
+  status: number;
+  text: string;
+  /** Errors the client saw on the request or its socket (EPIPE, ECONNRESET, ...). */
+  errors: string[];
+}
+
+/**
+ * Writes `size` bytes of body (Content-Length or chunked) as a client that
+ * sends the whole body before it looks at the answer, and waits until the
+ * request is done. Without an agent, the client asks for `Connection: close`.
+ */
+function sendLargeBody(
+  baseUrl: string,
+  method: string,
+  path: string,
+  size: number,
+  options: { chunked: boolean; token?: string; agent?: http.Agent },
+): Promise<WireAnswer> {
+  const url = new URL(baseUrl);
+  const headers: Record<string, string | number> = { 'content-type': 'application/json' };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  // Node's client frames a GET body only when told to.
+  if (options.chunked) headers['transfer-encoding'] = 'chunked';
+  else headers['content-length'] = size;
+  return new Promise((resolve) => {
+    const errors: string[] = [];
+    let status = 0;
+    let text = '';
+    const req = http.request(
+      { host: url.hostname, port: url.port, method, path, headers, agent: options.agent ?? false },
+      (res) => {
+        status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => (text = Buffer.concat(chunks).toString('utf8')));
+        res.on('error', (err: NodeJS.ErrnoException) => errors.push(`response: ${err.code}`));
+      },
+    );
+    req.setTimeout(20_000, () => req.destroy(new Error('timed out')));
+    req.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
+    req.on('close', () => resolve({ status, text, errors }));
+    // A body of spaces: JSON whitespace, if anything reads it as JSON.
+    const piece = Buffer.alloc(64 * 1024, 0x20);
+    let sent = 0;
+    const pump = () => {
+      while (sent < size && !req.destroyed) {
+        const n = Math.min(piece.length, size - sent);
+        sent += n;
+        if (!req.write(piece.subarray(0, n))) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      if (!req.destroyed) req.end();
+    };
+    pump();
+  });
+}
+
+describe('bad input: an answer, never a 500, never a reset', () => {
+  let weft: Weft;
+  let dataDir: string;
+  let api: Api;
+  const logged: { level: number; msg?: string; err?: unknown }[] = [];
+  let token: string;
+  let userId: string;
+  let deviceId: string;
+  let roomId: string;
+  let eventId: string;
+  let txn = 0;
+
+  before(async () => {
+    // The default body limit (1 MiB), small uploads, and a logger whose output is kept.
+    const config = testConfig({ media: { max_upload_bytes: 1024 * 1024 } });
+    dataDir = config.data_dir;
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) },
+    );
+    weft = await startWeft(config, { logger });
+    api = new Api(weft.url);
+    const reg = await api.register('bad_input');
+    ({ access_token: token, user_id: userId, device_id: deviceId } = reg);
+    const room = await api.post<{ room_id: string }>(`${CLIENT_V3}/createRoom`, {}, { token });
+    roomId = room.body.room_id;
+    const sent = await api.put<{ event_id: string }>(
+      `${CLIENT_V3}/rooms/${encodeURIComponent(roomId)}/send/m.room.message/t0`,
+      { msgtype: 'm.text', body: 'hello' },
+      { token },
+    );
+    eventId = sent.body.event_id;
+  });
+  after(async () => {
+    await weft.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  afterEach(() => {
+    const problems = logged.filter((line) => line.level >= 40);
+    logged.length = 0;
+    assert.deepEqual(problems, [], 'the server logged warnings or errors');
+  });
+
+  const auth = () => ({ authorization: `Bearer ${token}` });
+
+  /** A concrete path for a spec template: this user, their room and event, plausible names. */
+  function pathFor(template: string): string {
+    const values: Record<string, string> = {
+      userId,
+      roomId,
+      roomIdOrAlias: roomId,
+      eventId,
+      deviceId,
+      roomAlias: '#deep:localhost',
+      serverName: 'localhost',
+      kind: 'override',
+      ruleId: 'weft.deep',
+      receiptType: 'm.read',
+      type: 'm.weft.deep',
+      eventType: 'm.weft.deep',
+      tag: 'u.deep',
+      keyName: 'm.weft.deep',
+      version: '1',
+      relType: 'm.thread',
+    };
+    return template.replace(/\{(\w+)\}/g, (_m, name: string) =>
+      encodeURIComponent(name === 'txnId' ? `deep${txn++}` : (values[name] ?? 'x')),
+    );
+  }
+
+  it('answers JSON nested deeper than the limit with 400 M_BAD_JSON on every endpoint', async () => {
+    const operations = bodyOperations();
+    assert.ok(operations.length > 60, `only ${operations.length} operations`);
+    const bodies: [string, string][] = [
+      ['array 10,000 deep', deepArray(10_000)],
+      ['object 10,000 deep', deepObject(10_000)],
+      [`array ${MAX_NESTING_DEPTH + 1} deep`, deepArray(MAX_NESTING_DEPTH + 1)],
+      [`object ${MAX_NESTING_DEPTH + 1} deep`, deepObject(MAX_NESTING_DEPTH + 1)],
+    ];
+    const failures: string[] = [];
+    for (const [method, template] of operations) {
+      for (const [name, body] of bodies) {
+        const what = `${method} ${template}, ${name}`;
+        const res = await send(weft.url, method, pathFor(template), {
+          body,
+          headers: { 'content-type': 'application/json', ...auth() },
+        });
+        try {
+          assertSpecError(JSON.parse(res.text));
+          // A path or method Weft does not serve is 404/405; anything it serves
+          // gets the body parser's answer, before any handler.
+          if (res.body.errcode !== 'M_UNRECOGNIZED') {
+            assert.equal(res.status, 400);
+            assert.equal(res.body.errcode, 'M_BAD_JSON');
+            assert.match(String(res.body.error), /nested deeper than 512 levels/);
+          } else {
+            assert.ok(res.status === 404 || res.status === 405);
+          }
+        } catch {
+          failures.push(`${what}: ${res.status} ${res.text.slice(0, 200)}`);
+        }
+      }
+    }
+    assert.deepEqual(failures, []);
+    // The token survived (no logout, no deactivation went through).
+    assert.equal((await api.get(`${CLIENT_V3}/account/whoami`, { token })).status, 200);
+  });
+
+  it(`takes JSON nested exactly ${MAX_NESTING_DEPTH} deep: never a 500 anywhere`, async () => {
+    // The logouts would end this user's token (a success, but the rest would be 401s).
+    const skipped = new Set(['/_matrix/client/v3/logout', '/_matrix/client/v3/logout/all']);
+    const failures: string[] = [];
+    for (const [method, template] of bodyOperations()) {
+      if (skipped.has(template)) continue;
+      for (const body of [deepObject(MAX_NESTING_DEPTH), deepArray(MAX_NESTING_DEPTH)]) {
+        const res = await send(weft.url, method, pathFor(template), {
+          body,
+          headers: { 'content-type': 'application/json', ...auth() },
+        });
+        const what = `${method} ${template}: ${res.status} ${res.text.slice(0, 200)}`;
+        if (res.status >= 500) failures.push(what);
+        else if (res.status >= 400 && typeof res.body.errcode !== 'string') {
+          // The UIA challenge (a 401 without errcode) is a proper answer.
+          if (!(res.status === 401 && Array.isArray(res.body.flows))) failures.push(what);
+        } else if (res.status >= 400) {
+          try {
+            assertSpecError(res.body);
+          } catch {
+            failures.push(what);
+          }
+        }
+      }
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  it(`stores ${MAX_NESTING_DEPTH} levels and refuses ${MAX_NESTING_DEPTH + 1} where the 500s were`, async () => {
+    const user = encodeURIComponent(userId);
+    const room = encodeURIComponent(roomId);
+    const stored = [
+      `${CLIENT_V3}/user/${user}/account_data/m.weft.deep`,
+      `${CLIENT_V3}/user/${user}/rooms/${room}/account_data/m.weft.deep`,
+    ];
+    const refused: [string, string][] = [
+      ...stored.map((path): [string, string] => ['PUT', path]),
+      ['PUT', `${CLIENT_V3}/user/${user}/rooms/${room}/tags/u.deep`],
+      ['POST', `${CLIENT_V3}/user/${user}/filter`],
+      ['PUT', `${CLIENT_V3}/pushrules/global/override/weft.deep/actions`],
+      ['PUT', `${CLIENT_V3}/pushrules/global/underride/.m.rule.message/actions`],
+    ];
+    for (const path of stored) {
+      const res = await send(weft.url, 'PUT', path, {
+        body: deepObject(MAX_NESTING_DEPTH),
+        headers: auth(),
+      });
+      assert.equal(res.status, 200, `${path}: ${res.text.slice(0, 200)}`);
+      const back = await send(weft.url, 'GET', path, { headers: auth() });
+      assert.equal(back.status, 200, back.text.slice(0, 200));
+      assert.equal(back.text, deepObject(MAX_NESTING_DEPTH));
+    }
+    for (const [method, path] of refused) {
+      for (const body of [deepObject(MAX_NESTING_DEPTH + 1), deepArray(10_000)]) {
+        assertError(
+          await send(weft.url, method, path, { body, headers: auth() }),
+          400,
+          'M_BAD_JSON',
+          `${method} ${path}`,
+        );
+      }
+    }
+    // What was stored is served whole by /sync too.
+    const sync = await api.get(`${CLIENT_V3}/sync`, { token });
+    assert.equal(sync.status, 200, JSON.stringify(sync.body).slice(0, 200));
+  });
+
+  describe('10 MB bodies', () => {
+    const TEN_MB = 10 * 1000 * 1000;
+
+    /** Asserts a complete HTTP answer read by the client, and no EPIPE/ECONNRESET. */
+    function assertAnswered(res: WireAnswer, status: number, what: string): void {
+      assert.deepEqual(res.errors, [], `${what}: the client saw errors`);
+      assert.equal(res.status, status, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+      const body = JSON.parse(res.text) as unknown;
+      if (status >= 400) assertSpecError(body, status === 413 ? 'M_TOO_LARGE' : undefined);
+      else assert.ok(typeof body === 'object' && body !== null && !Array.isArray(body), what);
+    }
+
+    it('are answered on endpoints that take no body (ignored) or JSON (413 M_TOO_LARGE)', async () => {
+      const cases: [string, string, number][] = [
+        ['GET', `${CLIENT_V3}/account/whoami`, 200],
+        ['GET', `${CLIENT_V3}/login`, 200],
+        ['GET', `${CLIENT_V3}/capabilities`, 200],
+        ['GET', `${CLIENT_V3}/nonsense`, 404],
+        ['POST', `${CLIENT_V3}/logout/all`, 413],
+        ['PUT', `${CLIENT_V3}/presence/${encodeURIComponent(userId)}/status`, 413],
+        ['POST', `${CLIENT_V3}/login`, 413],
+        // Uploads stream their body; over media.max_upload_bytes it is 413 as well.
+        ['POST', '/_matrix/media/v3/upload', 413],
+      ];
+      // Connection: close (Node closed the socket right after the answer), and
+      // keep-alive (Fastify's body parser asks for the close after a refused body).
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        for (const [method, path, status] of cases) {
+          for (const chunked of [false, true]) {
+            for (const keepAlive of [false, true]) {
+              const res = await sendLargeBody(weft.url, method, path, TEN_MB, {
+                chunked,
+                token,
+                agent: keepAlive ? agent : undefined,
+              });
+              const how = [
+                chunked ? 'chunked' : 'Content-Length',
+                keepAlive ? 'keep-alive' : 'close',
+              ];
+              assertAnswered(res, status, `${method} ${path} (${how.join(', ')})`);
+            }
+          }
+        }
+      } finally {
+        agent.destroy();
+      }
+      // Nothing ran that should not have: the token is alive (logout/all refused before its handler).
+      assert.equal((await api.get(`${CLIENT_V3}/account/whoami`, { token })).status, 200);
+    });
+
+    it('shrug off clients that go away in the middle of their body', async () => {
+      const url = new URL(weft.url);
+      // Declared over the limits (refused at once, the rest being read and dropped) and under
+      // them (the body parser or the upload is reading when the client goes).
+      for (const size of [TEN_MB, 900_000]) {
+        for (const [method, path] of [
+          ['GET', `${CLIENT_V3}/account/whoami`],
+          ['POST', `${CLIENT_V3}/login`],
+          ['POST', '/_matrix/media/v3/upload'],
+        ]) {
+          await new Promise<void>((resolve, reject) => {
+            const socket = net.connect(Number(url.port), url.hostname, () => {
+              socket.write(
+                `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+                  `Content-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`,
+              );
+              // A third of the body, then gone.
+              socket.write(Buffer.alloc(Math.floor(size / 3), 0x20), () => {
+                socket.destroy();
+                resolve();
+              });
+            });
+            socket.on('error', reject);
+          });
+        }
+      }
+      // The server noticed (the afterEach hook checks that it logged no error) and is fine.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal((await api.get(`${CLIENT_V3}/account/whoami`, { token })).status, 200);
+    });
+
+    it(`answer, then close, beyond ${MAX_DISCARDED_BODY_BYTES} bytes nobody reads`, async () => {
+      const size = MAX_DISCARDED_BODY_BYTES + 4 * 1024 * 1024;
+      for (const chunked of [false, true]) {
+        const res = await sendLargeBody(weft.url, 'POST', `${CLIENT_V3}/login`, size, {
+          chunked,
+        });
+        // The answer may be lost to the reset here; when it was read, it is the 413.
+        if (res.status !== 0) assert.equal(res.status, 413, res.text.slice(0, 200));
+      }
+      assert.equal((await api.get('/_matrix/client/versions')).status, 200);
     });
   });
 });
