@@ -18,7 +18,9 @@ import { DeviceService } from './devices/device-service.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { Router } from './http/router.js';
 import { createHttpServer, withRawBodyRoutes } from './http/server.js';
+import type { ServerEventBus, ServerEvents } from './domain/server-events.js';
 import type { EventRecord, Storage } from './storage/storage.js';
+import { EventBus } from './util/event-bus.js';
 import { openSqliteStorage } from './storage/sqlite/sqlite-storage.js';
 import type { ClientApiServices, RoomDeps, SyncDeps } from './api/client/services.js';
 import { registerAccountRoutes } from './api/client/account.js';
@@ -73,7 +75,7 @@ import { registerProfileRoutes } from './api/client/profile.js';
 import { registerReportRoutes } from './api/client/reports.js';
 import { registerUserDirectoryRoutes } from './api/client/user-directory.js';
 import type { UserDataDeps } from './api/client/user-data.js';
-import { ReceiptService } from './ephemeral/receipt-service.js';
+import { ReceiptService, type ReadPositions } from './ephemeral/receipt-service.js';
 import { ReceiptSyncProvider } from './ephemeral/receipt-sync.js';
 import { TypingService } from './ephemeral/typing-service.js';
 import { PresenceService } from './presence/presence-service.js';
@@ -122,34 +124,18 @@ export function createLogger(config: Config): Logger {
 }
 
 /**
- * Sync and history: the notifier learns of every committed batch of room events
- * (waking the rooms', and for member events the users', long-polls), and starts
- * from the newest position in storage.
+ * Sync and history over the room events' stream and the other streams'
+ * providers; the notifier starts from the newest position in storage.
  */
 function buildSync(
   storage: Storage,
-  rooms: RoomService,
   views: EventViews,
   filters: FilterService,
   notifier: Notifier,
+  recent: RecentEvents,
   providers: readonly SyncStreamProvider[],
   hiddenSenders: HiddenSenders,
 ): SyncDeps {
-  const recent = new RecentEvents();
-  const announce = (records: EventRecord[]) => {
-    // The cache first: a sync woken by the notifier finds the events there.
-    recent.add(records);
-    for (const record of records) {
-      const { type, state_key: stateKey } = record.pdu;
-      notifier.notify({
-        stream: 'roomEvents',
-        position: record.streamOrdering,
-        roomIds: [record.roomId],
-        userIds: type === 'm.room.member' && stateKey !== undefined ? [stateKey] : [],
-      });
-    }
-  };
-  rooms.onCommitted(announce);
   const ready = startPositions(storage, notifier, providers);
   const history = new RoomHistory(storage, visibilityCheckFor(storage), recent, hiddenSenders);
   const historyService = new HistoryService(storage, views, history, notifier);
@@ -162,41 +148,49 @@ function buildSync(
   };
 }
 
+/** A committed batch, told to the notifier: the rooms', and for member events the users', long-polls wake. */
+function announceCommitted(
+  recent: RecentEvents,
+  notifier: Notifier,
+  records: readonly EventRecord[],
+) {
+  // The cache first: a sync woken by the notifier finds the events there.
+  recent.add(records);
+  for (const record of records) {
+    const { type, state_key: stateKey } = record.pdu;
+    notifier.notify({
+      stream: 'roomEvents',
+      position: record.streamOrdering,
+      roomIds: [record.roomId],
+      userIds: type === 'm.room.member' && stateKey !== undefined ? [stateKey] : [],
+    });
+  }
+}
+
 /**
- * Account data, typing, receipts, profiles, presence, the user directory and
- * reports: their services, their /sync providers, and what runs in the
- * background (presence timeouts, member-event propagation of profile changes).
+ * Typing, receipts, profiles, presence, the user directory and reports, their
+ * /sync providers, and what runs in the background (presence timeouts,
+ * member-event propagation of profile changes).
  */
 function buildUserData(
   config: Config,
   storage: Storage,
+  bus: ServerEventBus,
   rooms: RoomService,
   notifier: Notifier,
+  accountData: AccountDataService,
   pushRules: PushRuleService,
+  readPositions: ReadPositions,
   logger: Logger,
 ) {
-  const accountData = new AccountDataService(storage.accountData, notifier);
-  // Push rule edits move the accountData stream, so syncs send m.push_rules again.
-  pushRules.onChanged((userId) => {
-    accountData
-      .put(userId, undefined, 'm.push_rules', {})
-      .catch((err: unknown) => logger.error({ err }, 'push rules: moving account data failed'));
-  });
-  const typing = new TypingService(storage, notifier);
-  const receipts = new ReceiptService(storage, accountData, notifier);
+  const typing = new TypingService(storage, notifier, bus);
+  const receipts = new ReceiptService(storage, accountData, notifier, bus, readPositions);
   const presence = new PresenceService(storage, notifier, config.presence, (err) =>
     logger.error({ err }, 'presence: background update failed'),
   );
-  const profiles = new ProfileService(storage);
+  const profiles = new ProfileService(storage, bus);
   const memberProfiles = new MemberProfiles(storage.profiles, config.server_name);
   const propagation = new MemberProfilePropagation(storage, rooms, memberProfiles, logger);
-  // Activity makes a user online; a new name or avatar reaches their rooms and room-mates.
-  typing.onActivity = receipts.onActivity = (userId) => presence.activity(userId);
-  rooms.onCommitted((records) => presence.eventsSent(records));
-  profiles.onDisplayChanged((userId) => {
-    propagation.kick(userId);
-    void presence.profileChanged(userId);
-  });
   const deps: UserDataDeps = {
     accountData,
     pushRules,
@@ -225,7 +219,7 @@ function buildUserData(
     typing.close();
     presence.close();
   };
-  return { deps, providers, close };
+  return { deps, presence, propagation, memberProfiles, providers, close };
 }
 
 /** Tells the notifier where each stream stands in storage, before any sync reads. */
@@ -242,11 +236,19 @@ async function startPositions(
   }
 }
 
-/** Builds the server and its services without listening. */
+/**
+ * Builds the server and its services without listening. This is the one
+ * composition root: each service is built after what its constructor takes,
+ * and what one area does when another's event happens is the `bus.on` block
+ * below, in one place.
+ */
 export function buildWeft(config: Config, logger: Logger) {
   mkdirSync(config.data_dir, { recursive: true });
   const keys = loadOrCreateServerKeys(config.data_dir, config.server_name);
   const storage = openSqliteStorage(databasePath(config), { writerThread: true });
+  const bus: ServerEventBus = new EventBus<ServerEvents>((err, name) =>
+    logger.error({ err, event: name }, 'a listener of a server event failed'),
+  );
   const sessions = new SessionService(storage);
   const login = new LoginService(config, storage, sessions, keys.loginTokenSecret);
   const rl = config.rate_limits;
@@ -265,45 +267,48 @@ export function buildWeft(config: Config, logger: Logger) {
     passwordFailuresPerAccount: limits.loginFailuresPerAccount,
     registrationTokensPerIp: limits.registrationTokenValidityPerIp,
   });
-  const rooms = new RoomService(config, storage, keys.signingKey);
-  rooms.onListenerError = (err) => logger.error({ err }, 'a listener of committed events failed');
-  // Who each viewer ignores, for the aggregations: the account data service caches it
-  // (userData is built below, before any request is served).
-  const views = new EventViews(storage, (userId) => userData.deps.accountData.ignoredBy(userId));
+  const rooms = new RoomService(config, storage, keys.signingKey, bus);
   // Wakes long-polls. Every stream besides room events is a provider of /sync (sync-streams.ts)
-  // whose service tells the notifier of each committed change: add them to syncProviders.
+  // whose service tells the notifier of each committed change.
   const notifier = new Notifier();
-  const syncProviders: SyncStreamProvider[] = [];
   // One FilterService for the filter endpoints and /sync: it caches parsed filters.
   const filters = new FilterService(storage.filters);
-  // One PushRuleService: it serialises each user's edits (and /sync will read it).
-  const pushRules = new PushRuleService(storage.pushRules);
-  const userData = buildUserData(config, storage, rooms, notifier, pushRules, logger);
-  syncProviders.push(...userData.providers);
-  const e2ee = buildE2ee(config.server_name, storage, notifier);
-  syncProviders.push(...e2ee.providers);
-  // After the receipts provider: the sections a receipt adds get their counts too.
-  const push = buildPush(config, storage, rooms, pushRules, logger);
-  syncProviders.push(push.syncProvider);
-  // Ignored users notify nobody who ignores them; read receipts reset unread counts.
-  push.notifications.ignoredBy = (userId) => userData.deps.accountData.ignoredBy(userId);
-  userData.deps.receipts.onRead = (read) =>
-    push.notifications.markRead(read.userId, read.roomId, read.streamOrdering, read.threadId);
-  // Deleting devices removes their keys in storage; others' long-polls hear of it here.
-  const devicesDeleted = (userId: string) => e2ee.services.deviceLists.announce(userId);
-  const syncDeps = buildSync(storage, rooms, views, filters, notifier, syncProviders, (userId) =>
-    userData.deps.accountData.ignoredBy(userId),
+  // One PushRuleService: it serialises each user's edits.
+  const pushRules = new PushRuleService(storage.pushRules, bus);
+  // Who each user ignores (cached here): left out of aggregations, history and notifications.
+  const accountData = new AccountDataService(storage.accountData, notifier);
+  const ignoredBy: HiddenSenders = (userId) => accountData.ignoredBy(userId);
+  const views = new EventViews(storage, ignoredBy);
+  const push = buildPush(config, storage, pushRules, ignoredBy, logger);
+  // Read receipts move the unread counts before they are answered.
+  const userData = buildUserData(
+    config,
+    storage,
+    bus,
+    rooms,
+    notifier,
+    accountData,
+    pushRules,
+    {
+      markRead: (read) =>
+        push.notifications.markRead(read.userId, read.roomId, read.streamOrdering, read.threadId),
+    },
+    logger,
   );
+  const e2ee = buildE2ee(config.server_name, storage, notifier);
+  const recent = new RecentEvents();
+  const syncProviders = [...userData.providers, ...e2ee.providers, push.syncProvider];
+  const syncDeps = buildSync(storage, views, filters, notifier, recent, syncProviders, ignoredBy);
   const relations = new RelationService(
     storage,
     views,
     syncDeps.history,
     visibilityCheckFor(storage),
     notifier,
-    (userId) => userData.deps.accountData.ignoredBy(userId),
+    ignoredBy,
   );
-  const memberProfiles = new MemberProfiles(storage.profiles, config.server_name);
   const directory = new DirectoryService(config, storage, rooms);
+  const memberProfiles = userData.memberProfiles;
   const roomDeps: RoomDeps = {
     rooms,
     views,
@@ -320,6 +325,28 @@ export function buildWeft(config: Config, logger: Logger) {
   deactivationLeaves
     .resume()
     .catch((err: unknown) => logger.error({ err }, 'deactivation: resuming leaves failed'));
+  // Deleting devices removes their keys in storage; others' long-polls hear of it here.
+  const devicesDeleted = (userId: string) => e2ee.services.deviceLists.announce(userId);
+
+  // What each area does when another's event happens.
+  const { presence, propagation } = userData;
+  bus.on('eventsCommitted', (records) => presence.eventsSent(records));
+  bus.on('eventsCommitted', (records) => push.notifications.enqueue(records));
+  bus.on('eventsCommitted', (records) => announceCommitted(recent, notifier, records));
+  bus.on('userActive', (userId) => presence.activity(userId));
+  // A new name or avatar reaches the user's rooms and room-mates.
+  bus.on('profileChanged', (userId) => {
+    propagation.kick(userId);
+    void presence.profileChanged(userId);
+  });
+  bus.on('pushRulesChanged', (userId) => {
+    push.notifications.rulesChanged(userId);
+    // The accountData stream moves, so syncs send m.push_rules again.
+    accountData
+      .put(userId, undefined, 'm.push_rules', {})
+      .catch((err: unknown) => logger.error({ err }, 'push rules: moving account data failed'));
+  });
+
   const services: ClientApiServices = {
     config,
     roomDeps,

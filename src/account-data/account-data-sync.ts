@@ -15,6 +15,7 @@ import { PUSH_RULES } from './account-data-rules.js';
 import type { AccountDataService } from './account-data-service.js';
 
 export class AccountDataSyncProvider implements SyncStreamProvider {
+  readonly name = 'accountData';
   readonly stream = 'accountData' as const;
   /** Everything it adds is a change of its stream, or a fresh room's whole data. */
   readonly onlyChangesOfItsStream = true;

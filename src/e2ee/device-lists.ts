@@ -119,6 +119,7 @@ function latestPerRoom(changes: MemberChange[], test: (change: MemberChange) => 
 
 /** `device_lists` of incremental syncs. */
 export class DeviceListProvider implements SyncStreamProvider {
+  readonly name = 'deviceLists';
   readonly stream = 'deviceLists' as const;
 
   constructor(

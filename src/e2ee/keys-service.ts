@@ -208,6 +208,7 @@ function serverOf(userId: string): string {
 
 /** device_one_time_keys_count and device_unused_fallback_key_types, in every /sync. */
 export class KeyCountsProvider implements SyncStreamProvider {
+  readonly name = 'keyCounts';
   constructor(
     private readonly keys: KeysService,
     private readonly storage: Storage,

@@ -104,6 +104,7 @@ function messageFor(request: SendToDevice, content: unknown): string {
 
 /** `to_device` of /sync: acknowledges what the last response delivered, delivers what is next. */
 export class ToDeviceProvider implements SyncStreamProvider {
+  readonly name = 'toDevice';
   readonly stream = 'toDevice' as const;
 
   constructor(private readonly storage: Storage) {}

@@ -5,6 +5,7 @@
  * room's `m.fully_read` account data and never a receipt.
  */
 import type { AccountDataService } from '../account-data/account-data-service.js';
+import type { ServerEventBus } from '../domain/server-events.js';
 import { errors } from '../http/errors.js';
 import { requireJoined } from '../rooms/current-membership.js';
 import { threadOfContent } from '../relations/thread-of.js';
@@ -28,19 +29,23 @@ export interface ReadUpTo {
   threadId: string | undefined;
 }
 
-export class ReceiptService {
-  /** Told of every user who sent a receipt (presence counts it as activity). */
-  onActivity: (userId: string) => void = () => {};
-  /**
-   * Told of each stored m.read / m.read.private before anyone is notified, so
-   * the sync that carries the receipt carries the reset unread counts too.
-   */
-  onRead: (read: ReadUpTo) => Promise<void> = async () => {};
+/** What moves when a user has read up to somewhere (the unread counts). */
+export interface ReadPositions {
+  markRead(read: ReadUpTo): Promise<void>;
+}
 
+export class ReceiptService {
   constructor(
     private readonly storage: Storage,
     private readonly accountData: AccountDataService,
     private readonly notifier: Notifier,
+    /** A receipt is activity (`userActive`, presence). */
+    private readonly bus: ServerEventBus,
+    /**
+     * Told of each stored m.read / m.read.private before anyone is notified, so
+     * the sync that carries the receipt carries the reset unread counts too.
+     */
+    private readonly readPositions: ReadPositions,
   ) {}
 
   async send(request: NewReceiptRequest): Promise<void> {
@@ -49,7 +54,7 @@ export class ReceiptService {
     const event = await this.storage.rooms.getEvent(eventId);
     if (!event || event.roomId !== roomId) throw errors.notFound('Unknown event');
     if (request.threadId !== undefined) await this.checkThread(event, request.threadId);
-    this.onActivity(userId);
+    this.bus.emit('userActive', userId);
     if (request.receiptType === FULLY_READ) {
       await this.accountData.put(userId, roomId, FULLY_READ, { event_id: eventId });
       return;
@@ -65,7 +70,7 @@ export class ReceiptService {
     });
     // Undefined: older than the stored receipt, so nothing changed.
     if (position === undefined) return;
-    await this.onRead({
+    await this.readPositions.markRead({
       userId,
       roomId,
       streamOrdering: event.streamOrdering,

@@ -12,6 +12,7 @@ import type { ReceiptService } from './receipt-service.js';
 const RECEIPT_EVENT = { type: 'm.receipt' };
 
 export class ReceiptSyncProvider implements SyncStreamProvider {
+  readonly name = 'receipts';
   readonly stream = 'receipts' as const;
   /** Everything it adds is a change of its stream, or a fresh room's whole data. */
   readonly onlyChangesOfItsStream = true;

@@ -11,6 +11,7 @@
  * `m.typing` (empty ones included) so that typists the server forgot are
  * cleared; a token "from the future" is clamped to now by SyncService.
  */
+import type { ServerEventBus } from '../domain/server-events.js';
 import { requireJoined } from '../rooms/current-membership.js';
 import type { Storage } from '../storage/storage.js';
 import { eventMatchesFilter, filterBlocksEverything, roomMatchesFilter } from '../sync/filters.js';
@@ -31,6 +32,7 @@ interface RoomTyping {
 }
 
 export class TypingService implements SyncStreamProvider {
+  readonly name = 'typing';
   readonly stream = 'typing' as const;
   /** Everything it adds is a change of its stream, or a fresh room's whole data. */
   readonly onlyChangesOfItsStream = true;
@@ -38,12 +40,11 @@ export class TypingService implements SyncStreamProvider {
   private readonly rooms = new Map<string, RoomTyping>();
   private readonly startPosition: number;
   private position: number;
-  /** Told of every user who starts typing (presence counts it as activity). */
-  onActivity: (userId: string) => void = () => {};
-
   constructor(
     private readonly storage: Storage,
     private readonly notifier: Notifier,
+    /** Starting to type is activity (`userActive`, presence). */
+    private readonly bus: ServerEventBus,
     now = Date.now(),
   ) {
     this.startPosition = now;
@@ -58,7 +59,7 @@ export class TypingService implements SyncStreamProvider {
   async setTyping(roomId: string, userId: string, typing: boolean, timeoutMs: number) {
     await requireJoined(this.storage, roomId, userId);
     if (typing) {
-      this.onActivity(userId);
+      this.bus.emit('userActive', userId);
       this.start(roomId, userId, Math.min(Math.max(timeoutMs, 0), MAX_TYPING_TIMEOUT_MS));
     } else {
       this.stop(roomId, userId);

@@ -7,6 +7,7 @@ import type { StreamContext, SyncResponseParts, SyncStreamProvider } from '../sy
 import type { PresenceService } from './presence-service.js';
 
 export class PresenceSyncProvider implements SyncStreamProvider {
+  readonly name = 'presence';
   readonly stream = 'presence' as const;
   /** Everything it adds is a change of its stream, or a fresh room's whole data. */
   readonly onlyChangesOfItsStream = true;

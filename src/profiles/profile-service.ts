@@ -4,6 +4,7 @@
  * the same transaction as the change (MemberProfilePropagation does it in the
  * background) and re-announced as presence.
  */
+import type { ServerEventBus } from '../domain/server-events.js';
 import { errors } from '../http/errors.js';
 import { KeyedLock } from '../rooms/keyed-lock.js';
 import type { Storage } from '../storage/storage.js';
@@ -18,21 +19,15 @@ import {
   type ProfileFields,
 } from './profile-rules.js';
 
-export interface ProfileChangeListener {
-  (userId: string): void;
-}
-
 export class ProfileService {
   /** Edits are read-modify-write of the whole profile: one at a time per user. */
   private readonly edits = new KeyedLock();
-  private readonly listeners: ProfileChangeListener[] = [];
 
-  constructor(private readonly storage: Storage) {}
-
-  /** Told after a display name or avatar change committed. */
-  onDisplayChanged(listener: ProfileChangeListener): void {
-    this.listeners.push(listener);
-  }
+  constructor(
+    private readonly storage: Storage,
+    /** Told of each display name or avatar change once committed (`profileChanged`). */
+    private readonly bus: ServerEventBus,
+  ) {}
 
   /** GET /profile/{userId}: 404 for an unknown user. */
   async profile(userId: string): Promise<ProfileFields> {
@@ -71,7 +66,7 @@ export class ProfileService {
       const fields = (await this.storage.profiles.getFields(userId)) ?? {};
       await this.storage.profiles.setFields(userId, change(fields), propagate);
     });
-    if (propagate) this.listeners.forEach((listener) => listener(userId));
+    if (propagate) this.bus.emit('profileChanged', userId);
   }
 
   private async requireOwn(requester: string, userId: string): Promise<void> {

@@ -5,8 +5,8 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import type { RoomService } from '../rooms/room-service.js';
 import type { Storage } from '../storage/storage.js';
+import type { HiddenSenders } from '../sync/room-history.js';
 import { NotificationPruner } from './notification-pruning.js';
 import { NotificationService } from './notification-service.js';
 import type { PushRuleService } from './push-rule-service.js';
@@ -16,21 +16,20 @@ import { UnreadCountsSyncProvider } from './unread-sync.js';
 export function buildPush(
   config: Config,
   storage: Storage,
-  rooms: RoomService,
   pushRules: PushRuleService,
+  ignoredBy: HiddenSenders,
   logger: Logger,
 ) {
   const notifications = new NotificationService(
     storage,
     pushRules,
+    ignoredBy,
     config.server_name,
     logger,
     config.push.enabled,
   );
   const pushers = new PusherService(storage, config.push, logger);
   const pruner = new NotificationPruner(storage.notifications, logger);
-  // Only a queue append on the commit path: evaluation runs after the senders are answered.
-  rooms.onCommitted((records) => notifications.enqueue(records));
   notifications.onNotified((userIds) => userIds.forEach((userId) => pushers.kick(userId)));
   notifications.start();
   pushers.start().catch((err: unknown) => logger.error({ err }, 'push: starting pushers'));

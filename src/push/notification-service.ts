@@ -17,6 +17,7 @@
  * Synapse does), so users never count their own messages nor what came before
  * them. Read receipts move it too: the receipts service calls `markRead`.
  */
+import type { HiddenSenders } from '../sync/room-history.js';
 import { serverNameOf } from '../events/auth/ids.js';
 import type { Logger } from 'pino';
 import type {
@@ -110,8 +111,6 @@ export class NotificationService {
   private waiters: Waiter[] = [];
   /** Every event at or before this position has been evaluated (or skipped after an error). */
   private evaluated = 0;
-  /** The senders a user ignores (m.ignored_user_list), set by the account data wiring. */
-  ignoredBy: (userId: string) => Promise<ReadonlySet<string>> = async () => new Set();
   private started: Promise<void> = Promise.resolve();
   private draining: Promise<void> | undefined;
   private closed = false;
@@ -119,16 +118,20 @@ export class NotificationService {
   constructor(
     private readonly storage: Storage,
     private readonly pushRules: PushRuleService,
+    /** The senders a user ignores (m.ignored_user_list): they notify nobody who ignores them. */
+    private readonly ignoredBy: HiddenSenders,
     private readonly serverName: string,
     private readonly logger: Logger,
     /** False: nothing is evaluated (config `push.enabled`); counts stay zero. */
     private readonly enabled = true,
   ) {
     this.rooms = new RoomPushStates(storage);
-    pushRules.onChanged((userId) => {
-      this.rulesets.delete(userId);
-      this.rulesGeneration++;
-    });
+  }
+
+  /** The user's push rules changed (`pushRulesChanged`): compiled again when next needed. */
+  rulesChanged(userId: string): void {
+    this.rulesets.delete(userId);
+    this.rulesGeneration++;
   }
 
   /** Resumes after the stored progress; events committed meanwhile wait in the queue. */
@@ -140,7 +143,10 @@ export class NotificationService {
     this.kick();
   }
 
-  /** For RoomService.onCommitted: queues the batch and returns at once. */
+  /**
+   * Each committed batch (`eventsCommitted`): only a queue append on the commit
+   * path, so evaluation runs after the senders are answered.
+   */
   enqueue(records: readonly EventRecord[]): void {
     if (!this.enabled || this.closed) return;
     this.pending.push(...records);

@@ -6,6 +6,7 @@
  * Edits are read-modify-write of the user's whole rule set, so they run one at
  * a time per user: two concurrent PUTs by one user must both land.
  */
+import type { ServerEventBus } from '../domain/server-events.js';
 import { KeyedLock } from '../rooms/keyed-lock.js';
 import type { PushRuleStore } from '../storage/storage.js';
 import {
@@ -23,7 +24,6 @@ import {
 import type { PushRule, PushRulesContent, PushRuleset, RuleKind, UserPushRules } from './types.js';
 
 /** Told, after commit, that a user's rules changed (sync will send `m.push_rules` again). */
-export type PushRulesChangedListener = (userId: string) => void;
 
 /** Stored rules with every kind present, should a kind ever be added after they were written. */
 function complete(stored: UserPushRules | undefined): UserPushRules {
@@ -37,9 +37,12 @@ function complete(stored: UserPushRules | undefined): UserPushRules {
 
 export class PushRuleService {
   private readonly edits = new KeyedLock();
-  private readonly listeners: PushRulesChangedListener[] = [];
 
-  constructor(private readonly store: PushRuleStore) {}
+  constructor(
+    private readonly store: PushRuleStore,
+    /** Told of each user whose rules changed (`pushRulesChanged`). */
+    private readonly bus: ServerEventBus,
+  ) {}
 
   /** `{global: …}`: the body of `GET /pushrules/` and the content of `m.push_rules`. */
   async content(userId: string): Promise<PushRulesContent> {
@@ -81,10 +84,6 @@ export class PushRuleService {
     await this.edit(userId, (rules) => setRuleActions(userId, rules, kind, ruleId, actions));
   }
 
-  onChanged(listener: PushRulesChangedListener): void {
-    this.listeners.push(listener);
-  }
-
   private async userRules(userId: string): Promise<UserPushRules> {
     return complete(await this.store.get(userId));
   }
@@ -95,6 +94,6 @@ export class PushRuleService {
       const updated = change(await this.userRules(userId));
       await this.store.put(userId, updated);
     });
-    for (const listener of this.listeners) listener(userId);
+    this.bus.emit('pushRulesChanged', userId);
   }
 }

@@ -31,6 +31,9 @@ function countsJson(counts: UnreadCounts) {
 }
 
 export class UnreadCountsSyncProvider implements SyncStreamProvider {
+  readonly name = 'unreadCounts';
+  /** Counts for every section the others add too: a room a receipt brings in gets its counts. */
+  readonly after = ['receipts'];
   constructor(private readonly notifications: NotificationService) {}
 
   async contribute(context: StreamContext, parts: SyncResponseParts): Promise<boolean> {

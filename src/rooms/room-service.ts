@@ -20,6 +20,7 @@ import type { JsonObject, Pdu, StoredEvent } from '../events/pdu.js';
 import { sealEvent, verifyEventSignature } from '../events/signing.js';
 import type { SignatureVerifier } from '../events/auth/verifier.js';
 import { errors, MatrixError } from '../http/errors.js';
+import type { ServerEventBus } from '../domain/server-events.js';
 import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
 import { KeyedLock } from './keyed-lock.js';
 import { PersistQueue } from './persist-queue.js';
@@ -49,12 +50,13 @@ export class RoomService {
   private readonly heads: RoomHeads;
   private readonly queue: PersistQueue;
   private readonly pendingTransactions = new Map<string, Promise<EventRecord>>();
-  private readonly committedListeners: ((records: EventRecord[]) => void)[] = [];
 
   constructor(
     private readonly config: Config,
     private readonly storage: Storage,
     private readonly signingKey: SigningKey,
+    /** Hears of every batch of events once it has committed (`eventsCommitted`). */
+    bus: ServerEventBus,
   ) {
     this.heads = new RoomHeads(storage);
     // A failed batch leaves heads pointing at events never stored: forget them.
@@ -63,30 +65,8 @@ export class RoomService {
       (roomIds) => {
         for (const roomId of roomIds) this.heads.drop(roomId);
       },
-      (records) => this.tellCommitted(records),
+      (records) => bus.emit('eventsCommitted', records),
     );
-  }
-
-  /**
-   * The batch is stored whatever a listener does: one that throws must not fail
-   * the senders' requests, nor keep the other listeners from hearing of it.
-   */
-  private tellCommitted(records: EventRecord[]): void {
-    for (const listener of this.committedListeners) {
-      try {
-        listener(records);
-      } catch (err) {
-        this.onListenerError(err);
-      }
-    }
-  }
-
-  /** Where a failing commit listener is reported (the logger, once wired). */
-  onListenerError: (err: unknown) => void = () => {};
-
-  /** Calls `listener` with every batch of events once it has committed (sync's notifier). */
-  onCommitted(listener: (records: EventRecord[]) => void): void {
-    this.committedListeners.push(listener);
   }
 
   /**

@@ -30,12 +30,13 @@ import {
 } from './filters.js';
 import type { Notifier } from './notifier.js';
 import type { RoomHistory } from './room-history.js';
-import type {
-  JoinedRoomSection,
-  StreamContext,
-  SyncResponseParts,
-  SyncStreamProvider,
-  SyncTopLevel,
+import {
+  orderProviders,
+  type JoinedRoomSection,
+  type StreamContext,
+  type SyncResponseParts,
+  type SyncStreamProvider,
+  type SyncTopLevel,
 } from './sync-streams.js';
 import { encodeSyncToken, samePositions, type StreamPositions } from './stream-token.js';
 import {
@@ -76,6 +77,9 @@ interface RoomMemberships {
 }
 
 export class SyncService {
+  /** Run in an order that honours each one's `after`. */
+  private readonly providers: readonly SyncStreamProvider[];
+
   constructor(
     private readonly storage: Storage,
     private readonly views: EventViews,
@@ -83,9 +87,11 @@ export class SyncService {
     private readonly notifier: Notifier,
     /** Resolves once the notifier knows the newest position in storage. */
     private readonly ready: Promise<void>,
-    /** The other streams' parts of the response (sync-streams.ts). */
-    private readonly providers: readonly SyncStreamProvider[] = [],
-  ) {}
+    /** The other streams' parts of the response (sync-streams.ts), in any order. */
+    providers: readonly SyncStreamProvider[] = [],
+  ) {
+    this.providers = orderProviders(providers);
+  }
 
   async sync(request: SyncRequest): Promise<JsonObject> {
     await this.ready;

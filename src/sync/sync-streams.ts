@@ -71,6 +71,10 @@ export interface SyncResponseParts {
 }
 
 export interface SyncStreamProvider {
+  /** Names the provider for `after`. */
+  readonly name: string;
+  /** Providers whose additions this one reads: it runs after them (orderProviders). */
+  readonly after?: readonly string[];
   /** The stream whose position it reads, if any (the E2EE key counts, say, have none). */
   readonly stream?: StreamName;
   /**
@@ -83,4 +87,30 @@ export interface SyncStreamProvider {
   currentPosition?(): Promise<number>;
   /** Adds this stream's changes; true when it added something (a long-poll then answers). */
   contribute(context: StreamContext, parts: SyncResponseParts): Promise<boolean>;
+}
+
+/**
+ * The providers in an order where each runs after those it names in `after`,
+ * otherwise as given. Throws on an unknown name or a cycle: a wiring mistake.
+ */
+export function orderProviders<P extends SyncStreamProvider>(providers: readonly P[]): P[] {
+  const byName = new Map(providers.map((provider) => [provider.name, provider]));
+  const ordered: P[] = [];
+  const placed = new Set<string>();
+  const visiting = new Set<string>();
+  const place = (provider: P) => {
+    if (placed.has(provider.name)) return;
+    if (visiting.has(provider.name)) throw new Error(`sync providers: a cycle at ${provider.name}`);
+    visiting.add(provider.name);
+    for (const name of provider.after ?? []) {
+      const before = byName.get(name);
+      if (!before) throw new Error(`sync providers: ${provider.name} runs after unknown ${name}`);
+      place(before);
+    }
+    visiting.delete(provider.name);
+    placed.add(provider.name);
+    ordered.push(provider);
+  };
+  providers.forEach(place);
+  return ordered;
 }

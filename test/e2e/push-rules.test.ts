@@ -9,6 +9,8 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { startWeft } from '../../src/app.js';
+import type { ServerEventBus, ServerEvents } from '../../src/domain/server-events.js';
+import { EventBus } from '../../src/util/event-bus.js';
 import { PushRuleService } from '../../src/push/push-rule-service.js';
 import type { UserPushRules } from '../../src/push/types.js';
 import type { PushRuleStore } from '../../src/storage/storage.js';
@@ -495,10 +497,17 @@ function slowStore(): PushRuleStore {
   };
 }
 
+/** A bus for a service tested alone: a failing listener fails the test. */
+function quietBus(): ServerEventBus {
+  return new EventBus<ServerEvents>((err) => {
+    throw err;
+  });
+}
+
 describe('PushRuleService', () => {
   // Over HTTP with SQLite, reads are too quick for edits to interleave; a slow store shows the lock.
   it("serialises one user's edits, so concurrent edits lose nothing", async () => {
-    const service = new PushRuleService(slowStore());
+    const service = new PushRuleService(slowStore(), quietBus());
     const userId = '@zoe:example.org';
     const names = Array.from({ length: 10 }, (_, i) => `rule-${i}`);
     await Promise.all(
@@ -511,10 +520,11 @@ describe('PushRuleService', () => {
     assert.deepEqual(ids(ruleset.content).sort(), [...names].sort());
   });
 
-  it('tells listeners after a change is stored, and not after a refused one', async () => {
-    const service = new PushRuleService(slowStore());
+  it('tells the bus after a change is stored, and not after a refused one', async () => {
+    const bus = quietBus();
+    const service = new PushRuleService(slowStore(), bus);
     const told: string[] = [];
-    service.onChanged((userId) => told.push(userId));
+    bus.on('pushRulesChanged', (userId) => told.push(userId));
     await service.setActions('@zoe:example.org', 'underride', '.m.rule.message', []);
     await assert.rejects(service.deleteRule('@zoe:example.org', 'override', 'missing'));
     assert.deepEqual(told, ['@zoe:example.org']);

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
+import type { ServerEvents } from '../../src/domain/server-events.js';
+import { EventBus } from '../../src/util/event-bus.js';
 import { NotificationPruner } from '../../src/push/notification-pruning.js';
 import { NotificationService } from '../../src/push/notification-service.js';
 import { PushRuleService } from '../../src/push/push-rule-service.js';
@@ -66,7 +68,8 @@ for (const writerThread of [false, true]) {
       const logger = pino({ level: 'silent' });
       service = new NotificationService(
         storage,
-        new PushRuleService(storage.pushRules),
+        new PushRuleService(storage.pushRules, new EventBus<ServerEvents>(() => {})),
+        async () => new Set(),
         'test',
         logger,
       );
