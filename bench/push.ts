@@ -31,6 +31,8 @@ export interface PushCostResult {
   ratio: number;
   /** Notification rows written per second with push on (members − 1 per message). */
   evaluationsPerSecond: number;
+  /** The higher peak RSS (VmHWM) of the two servers, in bytes. */
+  peakRssBytes: number;
 }
 
 /** Starts a Weft with push on and one with it off, measures both, stops them. */
@@ -48,6 +50,7 @@ export async function pushEvaluationCost(options: PushCostOptions): Promise<Push
       withoutPushPerSecond: off,
       ratio: off / on,
       evaluationsPerSecond: on * (options.members - 1),
+      peakRssBytes: Math.max(withPush.peakRssBytes(), withoutPush.peakRssBytes()),
     };
   } finally {
     await withPush.stop();

@@ -3,11 +3,11 @@
  * processes on loopback, runs the workloads from this process, and prints a
  * table. Shorter runs for smoke tests: BENCH_DURATION_S=1 BENCH_WARMUP_S=0
  * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8 BENCH_MESSAGES=500 BENCH_ROOMS=20; one
- * group only: BENCH_ONLY=rooms (groups: whoami, auth, rooms, sync, ephemeral, relations, e2ee,
- * media, push). See docs/benchmarks.md.
+ * group only: BENCH_ONLY=rooms (groups: startup, whoami, auth, rooms, sync, ephemeral, relations,
+ * e2ee, media, push). See docs/benchmarks.md.
  */
-import { writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { closeBenchConnections } from './http-client.js';
 import { createRooms, roomMessages } from './rooms.js';
@@ -18,6 +18,7 @@ import { ephemeralFanOut } from './ephemeral.js';
 import { mediaThroughput } from './media.js';
 import { pushEvaluationCost } from './push.js';
 import { threadedMessages } from './relations.js';
+import { median, startups, type StartupRuns } from './startup.js';
 import {
   passwordLogins,
   registerUser,
@@ -35,6 +36,7 @@ const DISTURBED = 0.1;
 
 /** Workload groups; BENCH_ONLY=rooms (or a comma-separated list) runs only those. */
 const GROUPS = [
+  'startup',
   'whoami',
   'auth',
   'rooms',
@@ -49,6 +51,7 @@ type Group = (typeof GROUPS)[number];
 
 const settings = {
   groups: envGroups('BENCH_ONLY'),
+  startups: envNumber('BENCH_STARTUPS', 5),
   durationS: envNumber('BENCH_DURATION_S', 10),
   warmupS: envNumber('BENCH_WARMUP_S', 2, 0),
   connections: envNumber('BENCH_CONNECTIONS', 32),
@@ -207,8 +210,11 @@ async function mediaWorkloads(url: string, rows: Row[]): Promise<void> {
   });
 }
 
-/** Issue 6: send rate in a big room with push evaluation on, against off (own servers). */
-async function pushWorkload(checks: string[]): Promise<void> {
+/**
+ * Issue 6: send rate in a big room with push evaluation on, against off (own servers).
+ * Returns the higher of the two servers' peak RSS.
+ */
+async function pushWorkload(checks: string[]): Promise<number> {
   const { pushMembers: members, pushSends: sends } = settings;
   log(`send rate in a room of ${members} members, push evaluation on and off`);
   const cost = await pushEvaluationCost({ members, sends, senders: 10 });
@@ -217,6 +223,28 @@ async function pushWorkload(checks: string[]): Promise<void> {
       `${cost.withoutPushPerSecond.toFixed(1)} answered with it off (ratio ${cost.ratio.toFixed(1)}; ` +
       `${cost.evaluationsPerSecond.toFixed(0)} evaluations/s)`,
   );
+  return cost.peakRssBytes;
+}
+
+/** A table row for start-ups: p50 is the median, p99 the slowest start. */
+function startupRow(workload: string, starts: StartupRuns): Row {
+  const n = starts.readyMs.length;
+  const total = starts.readyMs.reduce((sum, ms) => sum + ms, 0);
+  return {
+    workload,
+    measurement: {
+      rate: (n * 1000) / total,
+      p50Ms: median(starts.readyMs),
+      p99Ms: Math.max(...starts.readyMs),
+      ok: n,
+      failed: 0,
+      seconds: total / 1000,
+    },
+    notes:
+      `spawn → first /versions, n=${n}, p99 = slowest (goal ≤ 300 ms); ` +
+      `CPU ${median(starts.cpuMs).toFixed(0)} ms, RSS ${mib(median(starts.idleRssBytes))} MiB ` +
+      `1 s after (medians); rate = starts/s`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -231,9 +259,19 @@ async function main(): Promise<void> {
   const checks: string[] = [];
   const conc = `c=${settings.connections}, ${settings.durationS} s`;
 
+  // First, while nothing else of the bench's is running.
+  let emptyStarts: StartupRuns | undefined;
+  if (runs('startup')) {
+    log(`${settings.startups} starts on empty data folders`);
+    emptyStarts = await startups(settings.startups);
+  }
+
   log(`starting Weft (groups: ${settings.groups.join(', ')})`);
+  // Kept when this Weft stops, for the start-ups on an existing data folder.
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'weft-bench-data-'));
+  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   const weft = await using(
-    startWeftServer({ logRequests: false, cpuProfileDir: settings.cpuProfileDir }),
+    startWeftServer({ logRequests: false, cpuProfileDir: settings.cpuProfileDir, dataDir }),
   );
   const idleRss = weft.rssBytes();
   const token = await registerUser(weft.url, USER, PASSWORD);
@@ -328,7 +366,17 @@ async function main(): Promise<void> {
   if (runs('media')) await mediaWorkloads(weft.url, rows);
 
   const rss = weft.rssBytes();
+  const peakRss = weft.peakRssBytes();
   await stopAndForget(weft);
+
+  let existingStarts: StartupRuns | undefined;
+  if (runs('startup')) {
+    log(`${settings.startups} starts on the data folder of the Weft that ran the workloads`);
+    existingStarts = await startups(settings.startups, dataDir);
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  if (emptyStarts) rows.push(startupRow('start-up, empty data folder', emptyStarts));
+  if (existingStarts) rows.push(startupRow('start-up, used data folder', existingStarts));
 
   if (settings.requestLogs && runs('whoami')) {
     log(`whoami on Weft with log_requests: true (${conc})`);
@@ -343,7 +391,8 @@ async function main(): Promise<void> {
     await stopAndForget(logged);
   }
 
-  if (runs('push')) await pushWorkload(checks);
+  let pushPeakRss: number | undefined;
+  if (runs('push')) pushPeakRss = await pushWorkload(checks);
 
   let bareWhoami: Measurement | undefined;
   if (runs('whoami')) {
@@ -369,7 +418,16 @@ async function main(): Promise<void> {
     );
   }
   for (const check of checks) console.log(check);
-  console.log(`Weft RSS: ${mib(rss)} MiB after the runs (${mib(idleRss)} MiB idle at start)`);
+  const idleAfterStart = emptyStarts ? median(emptyStarts.idleRssBytes) : undefined;
+  console.log(
+    'Weft RSS: ' +
+      (idleAfterStart === undefined
+        ? ''
+        : `${mib(idleAfterStart)} MiB idle after start (median of the empty starts, goal ≤ 64); `) +
+      `the workloads' Weft: ${mib(idleRss)} MiB at start, peak ${mib(peakRss)} MiB ` +
+      `(VmHWM, goal ≤ 150), ${mib(rss)} MiB after the runs` +
+      (pushPeakRss === undefined ? '' : `; push Wefts: peak ${mib(pushPeakRss)} MiB`),
+  );
 
   const failures = rows.filter((row) => row.measurement.failed > 0);
   for (const row of failures) {
@@ -382,7 +440,17 @@ async function main(): Promise<void> {
     writeFileSync(
       settings.jsonPath,
       JSON.stringify(
-        { settings, rows, ratio, checks, rssBytes: rss, idleRssBytes: idleRss },
+        {
+          settings,
+          rows,
+          ratio,
+          checks,
+          rssBytes: rss,
+          idleRssBytes: idleRss,
+          peakRssBytes: peakRss,
+          pushPeakRssBytes: pushPeakRss,
+          startups: { empty: emptyStarts, existing: existingStarts },
+        },
         null,
         2,
       ),

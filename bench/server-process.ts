@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,13 +15,21 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const READY_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 5_000;
+/** Between readiness polls: fine enough to time a start-up of a few hundred ms. */
+const READY_POLL_MS = 5;
 
 export interface ChildServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
   pid: number;
+  /** Milliseconds from the spawn to the first 200 answer to /versions. */
+  readyMs: number;
+  /** CPU time (user + system, all threads) the process had used by then, in seconds. */
+  readyCpuSeconds: number;
   /** Resident set size in bytes, from /proc/<pid>/status. */
   rssBytes(): number;
+  /** The highest resident set size so far (VmHWM), in bytes. */
+  peakRssBytes(): number;
   /** User + system CPU time the process has used so far, from /proc/<pid>/stat. */
   cpuSeconds(): number;
   /** Stops the process (SIGTERM, then SIGKILL) and removes its temporary folder. */
@@ -34,6 +43,11 @@ export interface WeftOptions {
   cpuProfileDir?: string;
   /** More YAML lines for the config file (e.g. `push:` / `  enabled: false`). */
   configLines?: string[];
+  /**
+   * A data folder to use instead of a fresh one in the temporary folder: it is kept when
+   * the server stops (the caller removes it), so that a later Weft can start on it.
+   */
+  dataDir?: string;
 }
 
 /** Every child still running, and its temporary folder, for when the bench dies early. */
@@ -58,7 +72,7 @@ export async function startWeftServer(options: WeftOptions): Promise<ChildServer
     [
       'bind: "127.0.0.1"',
       `port: ${port}`,
-      `data_dir: ${JSON.stringify(path.join(dir, 'data'))}`,
+      `data_dir: ${JSON.stringify(options.dataDir ?? path.join(dir, 'data'))}`,
       `log_level: ${logLevel}`,
       `log_requests: ${options.logRequests}`,
       ...(options.configLines ?? []),
@@ -100,6 +114,7 @@ async function startChild(spec: ChildSpec): Promise<ChildServer> {
   // process CPU, and a full pipe would stall the server's synchronous logging.
   const logPath = path.join(spec.dir, 'output.log');
   const logFd = openSync(logPath, 'a');
+  const spawnedAt = performance.now();
   const child = spawn(process.execPath, spec.args, {
     // The repo root, so that `--import tsx` resolves.
     cwd: REPO_ROOT,
@@ -115,7 +130,10 @@ async function startChild(spec: ChildSpec): Promise<ChildServer> {
   const server: ChildServer = {
     url,
     pid: child.pid ?? -1,
+    readyMs: NaN,
+    readyCpuSeconds: NaN,
     rssBytes: () => readRssBytes(child.pid ?? -1),
+    peakRssBytes: () => readStatusBytes(child.pid ?? -1, 'VmHWM'),
     cpuSeconds: () => readCpuSeconds(child.pid ?? -1),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -128,7 +146,9 @@ async function startChild(spec: ChildSpec): Promise<ChildServer> {
     },
   };
   try {
-    await waitUntilReady(url, exited);
+    await waitUntilReady(spec.port, exited);
+    server.readyMs = performance.now() - spawnedAt;
+    server.readyCpuSeconds = server.cpuSeconds();
   } catch (err) {
     const output = readFileSync(logPath, 'utf8').split('\n').slice(-20).join('\n');
     await server.stop();
@@ -139,24 +159,37 @@ async function startChild(spec: ChildSpec): Promise<ChildServer> {
   return server;
 }
 
-/** Polls /_matrix/client/versions until it answers 200, the process dies, or time runs out. */
-async function waitUntilReady(url: string, exited: Promise<void>): Promise<void> {
+/**
+ * Polls /_matrix/client/versions every few milliseconds until it answers 200, the process
+ * dies, or time runs out. node:http without keep-alive: cheap for the bench process, which
+ * shares the CPU with the server starting (fetch() would first load undici).
+ */
+async function waitUntilReady(port: number, exited: Promise<void>): Promise<void> {
   let dead = false;
   void exited.then(() => (dead = true));
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (dead) throw new Error(`server at ${url} exited during startup`);
-    try {
-      const response = await fetch(`${url}/_matrix/client/versions`, {
-        signal: AbortSignal.timeout(1_000),
-      });
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (dead) throw new Error(`server on port ${port} exited during startup`);
+    if (await answersVersions(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
   }
-  throw new Error(`server at ${url} not ready after ${READY_TIMEOUT_MS} ms`);
+  throw new Error(`server on port ${port} not ready after ${READY_TIMEOUT_MS} ms`);
+}
+
+function answersVersions(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = get(
+      { host: '127.0.0.1', port, path: '/_matrix/client/versions', agent: false, timeout: 1_000 },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode === 200));
+        response.on('error', () => resolve(false));
+      },
+    );
+    request.on('timeout', () => request.destroy());
+    // Not listening yet (ECONNREFUSED), or the timeout above.
+    request.on('error', () => resolve(false));
+  });
 }
 
 /** The bench's environment minus WEFT_*, so a developer's shell cannot change the setup. */
@@ -180,9 +213,14 @@ function freePort(): Promise<number> {
 }
 
 export function readRssBytes(pid: number): number {
+  return readStatusBytes(pid, 'VmRSS');
+}
+
+/** A `kB` field of /proc/<pid>/status (VmRSS: resident now, VmHWM: the peak), in bytes. */
+export function readStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status);
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]) * 1024;
 }
 
