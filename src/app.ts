@@ -15,7 +15,7 @@ import { UiaEngine } from './auth/uia.js';
 import { STAGE_DUMMY, STAGE_PASSWORD, uiaStageVerifiers } from './auth/uia-stages.js';
 import { loadOrCreateServerKeys, type ServerKeys } from './crypto/server-keys.js';
 import { DeviceService } from './devices/device-service.js';
-import { RateLimiter } from './http/rate-limit.js';
+import { RateLimiter } from './auth/rate-limit.js';
 import { Router } from './http/router.js';
 import { createHttpServer, withRawBodyRoutes } from './http/server.js';
 import type { ServerEventBus, ServerEvents } from './domain/server-events.js';
@@ -44,7 +44,7 @@ import { RelationService } from './relations/relation-service.js';
 import { registerMediaRoutes, registerMediaUploadRoutes } from './api/client/media.js';
 import { buildMediaService } from './media/build.js';
 import { registerLegacySyncRoutes } from './api/client/legacy-sync.js';
-import { EventViews } from './rooms/event-views.js';
+import { EventViews } from './sync/event-views.js';
 import { createRoom } from './rooms/create-room.js';
 import { DirectoryService } from './rooms/directory-service.js';
 import { MembershipService } from './rooms/membership-service.js';
@@ -67,7 +67,7 @@ import type { SyncStreamProvider } from './sync/sync-streams.js';
 import { registerFallbackRoutes } from './api/static/fallback.js';
 import { AccountDataService } from './account-data/account-data-service.js';
 import { AccountDataSyncProvider } from './account-data/account-data-sync.js';
-import { MemberProfiles } from './account/member-profiles.js';
+import { MemberProfiles } from './rooms/member-profiles.js';
 import { registerAccountDataRoutes } from './api/client/account-data.js';
 import { registerEphemeralRoutes } from './api/client/ephemeral.js';
 import { registerPresenceRoutes } from './api/client/presence.js';
@@ -314,7 +314,7 @@ export function buildWeft(config: Config, logger: Logger) {
     views,
     directory,
     membership: new MembershipService(storage, rooms, directory, memberProfiles),
-    state: new RoomStateService(storage, rooms, syncDeps.history, relations, memberProfiles),
+    state: new RoomStateService(storage, rooms, memberProfiles),
     creation: {
       create: (request) => createRoom(request, config, storage, rooms),
       upgrade: (request) => upgradeRoom(request, config, storage, rooms),

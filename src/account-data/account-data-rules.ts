@@ -2,9 +2,7 @@
  * The rules of account data, pure: which types clients may not write, room ID
  * syntax, the ignored-user list, and tag edits of `m.tag`.
  */
-import type { JsonObject } from '../events/pdu.js';
-import { errors, MatrixError } from '../http/errors.js';
-import type { AccountDataRecord } from '../storage/storage.js';
+import { errors, MatrixError } from '../protocol/errors.js';
 
 export type AccountDataContent = Record<string, unknown>;
 
@@ -15,16 +13,6 @@ export const IGNORED_USER_LIST = 'm.ignored_user_list';
 export const TAGS = 'm.tag';
 export const FULLY_READ = 'm.fully_read';
 export const PUSH_RULES = 'm.push_rules';
-
-/** The records of one room (or the global ones: no room) as the events clients are served. */
-export function accountDataEventsOf(
-  records: readonly AccountDataRecord[],
-  roomId: string | undefined,
-): { type: string; content: JsonObject }[] {
-  return records
-    .filter((record) => record.roomId === roomId)
-    .map((record) => ({ type: record.type, content: record.content as JsonObject }));
-}
 
 /** PUT of a server-controlled type: 405 M_BAD_JSON, as the spec says. */
 export function checkClientWritable(type: string): void {

@@ -8,7 +8,7 @@
  * of that user): loaded on first use, replaced on each write.
  */
 import { LruCache } from '../util/lru-cache.js';
-import { KeyedLock } from '../rooms/keyed-lock.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import type { AccountDataRecord, AccountDataStore } from '../storage/storage.js';
 import type { Notifier } from '../sync/notifier.js';
 import {

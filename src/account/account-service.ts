@@ -1,7 +1,7 @@
 /** Accounts: registration (users, guests, guest upgrades), password changes, deactivation. */
 import type { Config } from '../config/config.js';
 import type { Storage } from '../storage/storage.js';
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 import { checkPasswordPolicy, hashPassword } from '../auth/passwords.js';
 import type { IssuedSession, SessionService } from '../auth/sessions.js';
 import { localpartForUsername, userIdFor } from '../auth/user-ids.js';

@@ -14,7 +14,7 @@
  * pass with the row still queued, for the next start.
  */
 import type { Logger } from 'pino';
-import { MatrixError } from '../http/errors.js';
+import { MatrixError } from '../protocol/errors.js';
 import type { MembershipService } from '../rooms/membership-service.js';
 import type { Storage } from '../storage/storage.js';
 

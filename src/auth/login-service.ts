@@ -1,8 +1,8 @@
 /** POST /login: password and token logins, and minting login tokens. */
 import type { Config } from '../config/config.js';
 import type { Storage } from '../storage/storage.js';
-import { errors } from '../http/errors.js';
-import { type JsonObject, optionalString, requiredString } from '../http/params.js';
+import { errors } from '../protocol/errors.js';
+import { type JsonObject, optionalString, requiredString } from '../protocol/params.js';
 import { checkPassword } from './password-check.js';
 import { mintLoginToken, readLoginToken } from './login-tokens.js';
 import type { IssuedSession, SessionService } from './sessions.js';

@@ -1,6 +1,6 @@
 /** Checking a user's password, shared by /login and the UIA password stage. */
 import type { Storage, UserRecord } from '../storage/storage.js';
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 import { verifyAgainstDummy, verifyPassword } from './passwords.js';
 
 /**

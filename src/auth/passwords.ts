@@ -4,7 +4,7 @@
  * at start (a native module: ~5 MiB and up to 100 ms of a start-up).
  */
 import type * as Argon2 from '@node-rs/argon2';
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 
 let argon2: Promise<typeof Argon2> | undefined;
 const loadArgon2 = () => (argon2 ??= import('@node-rs/argon2'));

@@ -1,9 +1,9 @@
 /** The UIA stages Weft supports, each a check of the client's `auth` dict. */
 import type { Config } from '../config/config.js';
-import type { RateLimiter } from '../http/rate-limit.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { Storage } from '../storage/storage.js';
-import { MatrixError, errors } from '../http/errors.js';
-import { requiredString } from '../http/params.js';
+import { MatrixError, errors } from '../protocol/errors.js';
+import { requiredString } from '../protocol/params.js';
 import type { StageVerifier } from './uia.js';
 import type { LoginService } from './login-service.js';
 import { checkPassword } from './password-check.js';

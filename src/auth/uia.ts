@@ -10,7 +10,7 @@
  * the session usable for the client's retry, as in Synapse.
  */
 import type { Storage, UiaSessionRecord } from '../storage/storage.js';
-import { MatrixError, errors } from '../http/errors.js';
+import { MatrixError, errors } from '../protocol/errors.js';
 import { generateSessionId } from './secrets.js';
 
 /** Checks one stage's `auth` dict; throws a 403 MatrixError when it fails. */

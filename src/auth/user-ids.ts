@@ -1,5 +1,5 @@
 /** User ID grammar: @localpart:server_name. */
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 
 /** The localpart characters the spec allows for new user IDs. */
 const LOCALPART = /^[a-z0-9._=\-/+]+$/;

@@ -20,7 +20,7 @@ import { createLogger, databasePath, startWeft } from '../app.js';
 import { openSqliteStorage } from '../storage/sqlite/sqlite-storage.js';
 import { AccountService } from '../account/account-service.js';
 import { SessionService } from '../auth/sessions.js';
-import { MatrixError } from '../http/errors.js';
+import { MatrixError } from '../protocol/errors.js';
 
 const USAGE = `Usage: weft <command> [options]
 

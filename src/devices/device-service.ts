@@ -1,7 +1,7 @@
 /** A user's devices: listing, renaming, deleting (which revokes their tokens). */
 import type { DeviceRecord, Storage } from '../storage/storage.js';
 import type { SessionService } from '../auth/sessions.js';
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 
 export interface DeviceView {
   device_id: string;

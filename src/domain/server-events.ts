@@ -6,7 +6,7 @@
  * counts before it is answered) are constructor interfaces instead.
  */
 import type { EventBus } from '../util/event-bus.js';
-import type { EventRecord } from '../storage/storage.js';
+import type { EventRecord } from '../events/records.js';
 
 export interface ServerEvents {
   /** A batch of room events committed, in stream order, before any sender is answered. */

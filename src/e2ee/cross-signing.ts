@@ -3,7 +3,7 @@
  * (/keys/device_signing/upload) and signatures made with them
  * (/keys/signatures/upload). Every accepted signature is checked first.
  */
-import { MatrixError, errors } from '../http/errors.js';
+import { MatrixError, errors } from '../protocol/errors.js';
 import { canonicalJson } from '../events/canonical-json.js';
 import type { CrossSigningKeyType, Storage, StoredSignature } from '../storage/storage.js';
 import type { DeviceLists } from './device-lists.js';

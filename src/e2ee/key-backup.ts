@@ -4,7 +4,7 @@
  * user; the highest one not deleted is current, and keys are only written to
  * the current version (so two clients with different backups do not mix them).
  */
-import { MatrixError, errors } from '../http/errors.js';
+import { MatrixError, errors } from '../protocol/errors.js';
 import type { BackupKeyRecord, BackupVersionRecord, Storage } from '../storage/storage.js';
 import { isBetterBackupKey, isObject, type JsonObject } from './key-rules.js';
 

@@ -6,8 +6,8 @@
 import { canonicalJson } from '../events/canonical-json.js';
 import type { JsonObject as JsonValueObject } from '../events/pdu.js';
 import { verifyJsonSignature } from '../events/signing.js';
-import { errors } from '../http/errors.js';
-import type { BackupKeyRecord, CrossSigningKeyType, KeyWithId } from '../storage/storage.js';
+import { errors } from '../protocol/errors.js';
+import type { BackupKeyRecord, CrossSigningKeyType, KeyWithId } from '../domain/records.js';
 
 export type JsonObject = Record<string, unknown>;
 

@@ -2,8 +2,8 @@
  * Device keys, one-time keys and fallback keys: /keys/upload, /keys/query,
  * /keys/claim, /keys/changes, and the key counts of /sync.
  */
-import { errors } from '../http/errors.js';
-import type { Viewer } from '../rooms/event-views.js';
+import { errors } from '../protocol/errors.js';
+import type { Viewer } from '../sync/event-views.js';
 import type {
   CrossSigningKeyType,
   KeyClaim,

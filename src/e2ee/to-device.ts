@@ -13,8 +13,8 @@
  * rest at once, and nothing is moved or copied however long the backlog.
  */
 import { serverNameOf } from '../events/auth/ids.js';
-import { errors } from '../http/errors.js';
-import type { Viewer } from '../rooms/event-views.js';
+import { errors } from '../protocol/errors.js';
+import type { Viewer } from '../sync/event-views.js';
 import type { JsonObject as EventJson } from '../events/pdu.js';
 import type { Storage, ToDeviceRecipient } from '../storage/storage.js';
 import type { Notifier } from '../sync/notifier.js';

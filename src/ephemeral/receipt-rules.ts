@@ -1,5 +1,5 @@
 /** The rules of receipts and read markers, pure. */
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 
 export const RECEIPT_TYPES = ['m.read', 'm.read.private', 'm.fully_read'] as const;
 export type ReceiptType = (typeof RECEIPT_TYPES)[number];

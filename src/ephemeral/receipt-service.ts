@@ -6,7 +6,7 @@
  */
 import type { AccountDataService } from '../account-data/account-data-service.js';
 import type { ServerEventBus } from '../domain/server-events.js';
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 import { requireJoined } from '../rooms/current-membership.js';
 import { threadOfContent } from '../relations/thread-of.js';
 import type { EventRecord, ReceiptRecord, Storage } from '../storage/storage.js';

@@ -9,7 +9,7 @@
  * Outside this module: "events must be signed by the sender's server", hashes,
  * rule 2.3/3.3 (auth events that were rejected), and the later redaction check.
  */
-import type { RoomVersion } from '../rooms/room-versions.js';
+import type { RoomVersion } from './room-versions.js';
 import { namedLevel, powerLevelOf, requiredLevelForEvent } from './power-levels.js';
 import { isStateEvent, type Pdu, type StoredEvent } from './pdu.js';
 import { checkAuthEvents } from './auth/auth-events.js';

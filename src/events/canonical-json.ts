@@ -4,7 +4,7 @@
  * encoding cannot represent is refused with 400 M_BAD_JSON, as room versions 6+
  * require ("Servers MUST strictly enforce the JSON format").
  */
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 
 /**
  * Deepest nesting of arrays/objects we encode. The spec sets no limit, but

@@ -1,5 +1,5 @@
 /** The client-server API's view of a room event ("ClientEvent"). */
-import type { EventRecord } from '../storage/storage.js';
+import type { EventRecord } from './records.js';
 import type { JsonObject } from './pdu.js';
 
 export interface ClientEvent {

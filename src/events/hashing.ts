@@ -5,7 +5,7 @@
  * rooms/v12 room IDs).
  */
 import { hash } from 'node:crypto';
-import type { RoomVersion } from '../rooms/room-versions.js';
+import type { RoomVersion } from './room-versions.js';
 import { canonicalJson, canonicalJsonBytes } from './canonical-json.js';
 import type { JsonObject, Pdu } from './pdu.js';
 import { redactEvent } from './redaction.js';

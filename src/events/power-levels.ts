@@ -3,7 +3,7 @@
  * m.room.power_levels), and the creators' power: 100 when the room has no
  * power levels event (v10–11), infinitely high in every case (v12).
  */
-import type { RoomVersion } from '../rooms/room-versions.js';
+import type { RoomVersion } from './room-versions.js';
 import {
   type AuthState,
   isObject,

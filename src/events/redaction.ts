@@ -4,8 +4,8 @@
  * Redaction decides what survives a `m.room.redaction`, and it is the first
  * step of the reference hash (event IDs) and of event signing.
  */
-import type { RoomVersion } from '../rooms/room-versions.js';
-import { errors } from '../http/errors.js';
+import type { RoomVersion } from './room-versions.js';
+import { errors } from '../protocol/errors.js';
 import { MAX_NESTING_DEPTH } from './canonical-json.js';
 import type { JsonObject, JsonValue, Pdu } from './pdu.js';
 

@@ -5,8 +5,8 @@
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import type { SigningKey } from '../crypto/server-keys.js';
-import { errors } from '../http/errors.js';
-import type { RoomVersion } from '../rooms/room-versions.js';
+import { errors } from '../protocol/errors.js';
+import type { RoomVersion } from './room-versions.js';
 import { canonicalJsonBytes, canonicalJsonLengthWith } from './canonical-json.js';
 import { contentHashInput, contentHashOf, sha256, unpaddedBase64, withoutKeys } from './hashing.js';
 import type { JsonObject, Pdu } from './pdu.js';

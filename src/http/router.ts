@@ -5,9 +5,9 @@
  * other methods of every known path with 405 M_UNRECOGNIZED.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import type { TokenOwner } from '../storage/storage.js';
+import type { TokenOwner } from '../domain/records.js';
 import type { SessionService } from '../auth/sessions.js';
-import { errors } from './errors.js';
+import { errors } from '../protocol/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

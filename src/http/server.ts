@@ -13,7 +13,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { MAX_NESTING_DEPTH } from '../events/canonical-json.js';
-import { MatrixError, errors } from './errors.js';
+import { MatrixError, errors } from '../protocol/errors.js';
 
 export interface HttpOptions {
   logger: Logger;
@@ -298,9 +298,16 @@ function sendError(reply: FastifyReply, request: FastifyRequest, error: MatrixEr
   if (error.status >= 500) request.log.error({ err: error.cause ?? error }, 'request failed');
   return reply
     .code(error.status)
-    .headers({ ...CORS_HEADERS, ...error.headers })
+    .headers({ ...CORS_HEADERS, ...headersOf(error) })
     .type('application/json')
     .send(error.body());
+}
+
+/** The response headers an error brings: Retry-After for a rate limit (in seconds, at least 1). */
+function headersOf(error: MatrixError): Record<string, string> {
+  const retryAfterMs = error.extra.retry_after_ms;
+  if (error.errcode !== 'M_LIMIT_EXCEEDED' || typeof retryAfterMs !== 'number') return {};
+  return { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
 }
 
 function toMatrixError(error: unknown): MatrixError {

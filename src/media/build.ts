@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import { RateLimiter } from '../http/rate-limit.js';
+import { RateLimiter } from '../auth/rate-limit.js';
 import type { Storage } from '../storage/storage.js';
 import { MediaFiles } from './media-files.js';
 import { MediaService } from './media-service.js';

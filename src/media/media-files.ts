@@ -12,7 +12,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 
 export interface ReceivedFile {
   tempPath: string;

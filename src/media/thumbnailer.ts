@@ -13,7 +13,7 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Metadata, Sharp } from 'sharp';
-import { MatrixError } from '../http/errors.js';
+import { MatrixError } from '../protocol/errors.js';
 import {
   FORMAT_CONTENT_TYPES,
   normalizeRequest,

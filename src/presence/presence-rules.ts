@@ -2,7 +2,7 @@
  * The rules of presence, pure: the states, how idle and silent users fall to
  * `unavailable` and `offline`, and the `m.presence` content clients see.
  */
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 
 export const PRESENCE_STATES = ['online', 'unavailable', 'offline'] as const;
 export type PresenceState = (typeof PRESENCE_STATES)[number];

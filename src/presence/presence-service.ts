@@ -18,8 +18,8 @@
  * full-state sync leaves offline users out too (Synapse's
  * `include_offline=False`); an incremental one tells of a change to offline.
  */
-import { errors } from '../http/errors.js';
-import { KeyedLock } from '../rooms/keyed-lock.js';
+import { errors } from '../protocol/errors.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import type { PresenceRecord, Storage } from '../storage/storage.js';
 import type { Notifier } from '../sync/notifier.js';
 import {

@@ -10,7 +10,7 @@
  * skipped, so resuming sends no duplicates.
  */
 import type { Logger } from 'pino';
-import type { MemberProfiles } from '../account/member-profiles.js';
+import type { MemberProfiles } from '../rooms/member-profiles.js';
 import type { RoomService } from '../rooms/room-service.js';
 import type { Storage } from '../storage/storage.js';
 

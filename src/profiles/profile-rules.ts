@@ -2,7 +2,7 @@
  * The rules of profiles, pure: key names, values, and the size limits of the
  * spec (a key over 255 bytes, a whole profile over 64 KiB).
  */
-import { errors, MatrixError } from '../http/errors.js';
+import { errors, MatrixError } from '../protocol/errors.js';
 
 export type ProfileFields = Record<string, unknown>;
 

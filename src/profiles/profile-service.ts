@@ -5,8 +5,8 @@
  * background) and re-announced as presence.
  */
 import type { ServerEventBus } from '../domain/server-events.js';
-import { errors } from '../http/errors.js';
-import { KeyedLock } from '../rooms/keyed-lock.js';
+import { errors } from '../protocol/errors.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import type { Storage } from '../storage/storage.js';
 import {
   AVATAR_URL,

@@ -35,7 +35,7 @@ import {
   type PushRule,
   type PushRuleset,
   type RuleKind,
-} from './types.js';
+} from '../domain/push-rules.js';
 
 /** What conditions know of the room at the event, the same for every member. */
 export type RoomContext = Pick<

@@ -8,7 +8,7 @@
  * `m.mentions` rules `.m.rule.is_user_mention` and `.m.rule.is_room_mention`
  * replace them. There are therefore no default content rules.
  */
-import type { PushAction, PushCondition, PushRule, PushRuleset } from './types.js';
+import type { PushAction, PushCondition, PushRule, PushRuleset } from '../domain/push-rules.js';
 
 export const MASTER_RULE_ID = '.m.rule.master';
 

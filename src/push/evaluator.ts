@@ -3,8 +3,14 @@
  * actions mean (client-server API, "Push Rules", "Conditions", "Actions").
  */
 import type { JsonValue } from '../events/pdu.js';
-import type { PushAction, PushCondition, PushRule, PushRuleset, RuleKind } from './types.js';
-import { RULE_KINDS } from './types.js';
+import type {
+  PushAction,
+  PushCondition,
+  PushRule,
+  PushRuleset,
+  RuleKind,
+} from '../domain/push-rules.js';
+import { RULE_KINDS } from '../domain/push-rules.js';
 
 /** The event as the rules see it: its client-format fields (`type`, `content`, `sender`, ...). */
 export type PushEvent = Readonly<Record<string, unknown>> & {

@@ -39,7 +39,7 @@ import {
 } from './compiled-rules.js';
 import type { PushEvent } from './evaluator.js';
 import type { PushRuleService } from './push-rule-service.js';
-import type { PushRuleset } from './types.js';
+import type { PushRuleset } from '../domain/push-rules.js';
 import {
   applyStateEvent,
   RoomPushStates,

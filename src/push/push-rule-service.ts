@@ -7,7 +7,7 @@
  * a time per user: two concurrent PUTs by one user must both land.
  */
 import type { ServerEventBus } from '../domain/server-events.js';
-import { KeyedLock } from '../rooms/keyed-lock.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import type { PushRuleStore } from '../storage/storage.js';
 import {
   deleteUserRule,
@@ -21,7 +21,13 @@ import {
   upsertUserRule,
   type RulePosition,
 } from './ruleset.js';
-import type { PushRule, PushRulesContent, PushRuleset, RuleKind, UserPushRules } from './types.js';
+import type {
+  PushRule,
+  PushRulesContent,
+  PushRuleset,
+  RuleKind,
+  UserPushRules,
+} from '../domain/push-rules.js';
 
 /** Told, after commit, that a user's rules changed (sync will send `m.push_rules` again). */
 

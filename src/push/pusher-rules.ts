@@ -3,9 +3,9 @@
  * api/client-server/pusher.yaml): what is required, what a gateway URL must
  * look like, and a pusher as `GET /pushers` shows it.
  */
-import { errors } from '../http/errors.js';
-import { objectBody, optionalBoolean, optionalString, requiredString } from '../http/params.js';
-import type { PusherRecord } from '../storage/storage.js';
+import { errors } from '../protocol/errors.js';
+import { objectBody, optionalBoolean, optionalString, requiredString } from '../protocol/params.js';
+import type { PusherRecord } from '../domain/records.js';
 
 export const GATEWAY_PATH = '/_matrix/push/v1/notify';
 /** The spec's limits: pushkey "max length, 512 bytes", app_id "max length, 64 chars". */

@@ -18,7 +18,7 @@ import type { NotificationRecord, PusherRecord, Storage } from '../storage/stora
 import { notificationEffect } from './evaluator.js';
 import { eventDetails } from './event-details.js';
 import { notificationBody, sendToGateway } from './push-gateway.js';
-import type { PushAction } from './types.js';
+import type { PushAction } from '../domain/push-rules.js';
 import { gatewayData, parsePusherRequest, pusherJson } from './pusher-rules.js';
 
 /** Notifications read per step of a pusher's walk. */

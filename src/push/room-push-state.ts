@@ -17,7 +17,7 @@ import {
 } from '../events/auth/auth-state.js';
 import type { StoredEvent } from '../events/pdu.js';
 import { asPowerLevel, notificationLevel, powerLevelOf } from '../events/power-levels.js';
-import { roomVersion, type RoomVersion } from '../rooms/room-versions.js';
+import { roomVersion, type RoomVersion } from '../events/room-versions.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
 
 /** Rooms kept in memory; the least recently evaluated one is dropped beyond this. */

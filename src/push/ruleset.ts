@@ -4,7 +4,7 @@
  * `PUT /pushrules/global/{kind}/{ruleId}`, and the pure edits behind the
  * push-rule endpoints (client-server API, "Push Rules" and "Push Rules: API").
  */
-import { errors, MatrixError } from '../http/errors.js';
+import { errors, MatrixError } from '../protocol/errors.js';
 import { defaultRules, MASTER_RULE_ID } from './default-rules.js';
 import {
   RULE_KINDS,
@@ -15,7 +15,7 @@ import {
   type PushRuleset,
   type RuleKind,
   type UserPushRules,
-} from './types.js';
+} from '../domain/push-rules.js';
 
 export function emptyUserPushRules(): UserPushRules {
   return {

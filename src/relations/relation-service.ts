@@ -15,17 +15,17 @@
  */
 import type { JsonObject } from '../events/pdu.js';
 import { redactEvent } from '../events/redaction.js';
-import { errors, MatrixError } from '../http/errors.js';
-import type { EventViews, Viewer } from '../rooms/event-views.js';
+import { errors, MatrixError } from '../protocol/errors.js';
+import type { EventViews, Viewer } from '../sync/event-views.js';
 import type { TransactionScope } from '../rooms/room-service.js';
-import { roomVersion } from '../rooms/room-versions.js';
+import { roomVersion } from '../events/room-versions.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
 import type { HistoryService } from '../sync/history-service.js';
 import type { Notifier } from '../sync/notifier.js';
 import type { VisibilityCheck } from '../sync/room-history.js';
 import { encodeSyncToken, parseSyncToken } from '../sync/stream-token.js';
-import { REL_ANNOTATION, REL_THREAD, relationOf } from './relation-rules.js';
-import { visibleScattered } from './scattered-visibility.js';
+import { REL_ANNOTATION, REL_THREAD, relationOf } from '../events/relations.js';
+import { visibleScattered } from '../sync/scattered-visibility.js';
 
 /** Synapse's recursion depth for `recurse=true`. */
 export const MAX_RELATION_DEPTH = 3;

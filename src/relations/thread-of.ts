@@ -7,7 +7,7 @@
  * thread; a reaction to the root is in the main timeline).
  */
 import type { RelationStore } from '../storage/storage.js';
-import { MAIN_THREAD, REL_THREAD, relationOf, threadIdOf } from './relation-rules.js';
+import { MAIN_THREAD, REL_THREAD, relationOf, threadIdOf } from '../events/relations.js';
 
 export { MAIN_THREAD };
 

@@ -3,7 +3,7 @@
  * the spec allows, 404 tells of a room, event or user that does not exist (or,
  * for events, of a room the reporter is not joined to).
  */
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 import { currentMembership } from '../rooms/current-membership.js';
 import type { Storage } from '../storage/storage.js';
 

@@ -10,16 +10,16 @@
  * what the name needs, say) are 400 M_INVALID_ROOM_STATE and leave no room.
  */
 import { randomBytes } from 'node:crypto';
-import { MemberProfiles } from '../account/member-profiles.js';
+import { MemberProfiles } from './member-profiles.js';
 import type { Config } from '../config/config.js';
 import { stateMapKey } from '../events/auth-rules.js';
 import { eventIdFor, roomIdFor } from '../events/hashing.js';
 import type { JsonObject, JsonValue, Pdu } from '../events/pdu.js';
-import { errors, MatrixError } from '../http/errors.js';
+import { errors, MatrixError } from '../protocol/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { localAliasFor, roomInUse } from './directory-service.js';
 import type { EventDraft, RoomService } from './room-service.js';
-import { roomVersion, type RoomVersion } from './room-versions.js';
+import { roomVersion, type RoomVersion } from '../events/room-versions.js';
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
 

@@ -1,7 +1,7 @@
 /** A user's membership in a room's current state, for the checks "is this user joined?". */
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
-import { historyVisibilityOf } from '../sync/history-visibility.js';
+import { historyVisibilityOf } from '../events/history-visibility.js';
 
 /** The event of one entry of the room's current state (one index lookup, not the whole state). */
 export async function currentStateEvent(

@@ -8,12 +8,12 @@ import { authStateOf, stateMapKey, type AuthState } from '../events/auth-rules.j
 import { membershipOf } from '../events/auth/auth-state.js';
 import type { JsonObject } from '../events/pdu.js';
 import { powerLevelOf, requiredLevelForEvent } from '../events/power-levels.js';
-import { errors, MatrixError } from '../http/errors.js';
+import { errors, MatrixError } from '../protocol/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { isWorldReadable } from './current-membership.js';
 import type { RoomService } from './room-service.js';
 import { roomSummary, SUMMARY_STATE_TYPES } from './room-summary.js';
-import { roomVersion } from './room-versions.js';
+import { roomVersion } from '../events/room-versions.js';
 
 /** The spec caps a room alias, sigil and server name included, at 255 bytes. */
 const MAX_ALIAS_BYTES = 255;

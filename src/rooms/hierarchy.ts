@@ -8,11 +8,11 @@
  */
 import { stateMapKey, stateMapKeyType } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 import type { EventRecord, StateIds, Storage } from '../storage/storage.js';
 import { allowedRoomIds } from './restricted-join.js';
 import { roomSummary, SUMMARY_STATE_TYPES } from './room-summary.js';
-import { roomVersion } from './room-versions.js';
+import { roomVersion } from '../events/room-versions.js';
 
 const SPACE_CHILD = 'm.space.child';
 const DEFAULT_LIMIT = 50;

@@ -6,9 +6,9 @@
  * The checks here are those the auth rules cannot make: a leave is allowed to
  * look like a kick or an unban, so those two check the target's membership first.
  */
-import { errors, MatrixError } from '../http/errors.js';
+import { errors, MatrixError } from '../protocol/errors.js';
 import type { JsonObject } from '../events/pdu.js';
-import type { MemberProfiles } from '../account/member-profiles.js';
+import type { MemberProfiles } from './member-profiles.js';
 import type { Storage, TokenOwner } from '../storage/storage.js';
 import { currentMembership, currentStateEvent } from './current-membership.js';
 import type { DirectoryService } from './directory-service.js';

@@ -9,7 +9,7 @@ import { joinRuleOf, membershipOf, type AuthState } from '../events/auth/auth-st
 import type { JsonObject } from '../events/pdu.js';
 import { namedLevel, powerLevelOf } from '../events/power-levels.js';
 import type { Storage } from '../storage/storage.js';
-import { roomVersion, type RoomVersion } from './room-versions.js';
+import { roomVersion, type RoomVersion } from '../events/room-versions.js';
 
 /** The rooms whose members a restricted join rule lets in (`m.room_membership` conditions). */
 export function allowedRoomIds(joinRules: JsonObject | undefined): string[] {

@@ -8,7 +8,7 @@
 import { stateMapKey } from '../events/auth-rules.js';
 import type { StoredEvent } from '../events/pdu.js';
 import type { RoomRecord, StateIds, Storage } from '../storage/storage.js';
-import { roomVersion, type RoomVersion } from './room-versions.js';
+import { roomVersion, type RoomVersion } from '../events/room-versions.js';
 
 export interface RoomHead {
   room: RoomRecord;

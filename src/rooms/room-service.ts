@@ -19,13 +19,13 @@ import { eventIdFromReferenceHash } from '../events/hashing.js';
 import type { JsonObject, Pdu, StoredEvent } from '../events/pdu.js';
 import { sealEvent, verifyEventSignature } from '../events/signing.js';
 import type { SignatureVerifier } from '../events/auth/verifier.js';
-import { errors, MatrixError } from '../http/errors.js';
+import { errors, MatrixError } from '../protocol/errors.js';
 import type { ServerEventBus } from '../domain/server-events.js';
 import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
-import { KeyedLock } from './keyed-lock.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import { PersistQueue } from './persist-queue.js';
 import { RoomHeads, type RoomHead } from './room-heads.js';
-import { roomVersion, type RoomVersion } from './room-versions.js';
+import { roomVersion, type RoomVersion } from '../events/room-versions.js';
 
 /** The spec's limit on a PDU, measured as canonical JSON. */
 export const MAX_PDU_BYTES = 65_536;

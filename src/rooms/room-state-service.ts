@@ -1,15 +1,12 @@
 /**
- * A room's state as a user may read it (current state for members, the state
- * when they left for former members), its member lists, and state events sent
- * through PUT /state with the checks the auth rules do not make.
+ * A room's current members, and state events sent through PUT /state with the
+ * checks the auth rules do not make. (The state as a user may read it is
+ * HistoryService's: who may read up to where.)
  */
-import { stateMapKey } from '../events/auth/auth-state.js';
 import type { JsonObject } from '../events/pdu.js';
-import { errors, MatrixError } from '../http/errors.js';
-import type { MemberProfiles } from '../account/member-profiles.js';
-import type { RelationService } from '../relations/relation-service.js';
-import type { EventRecord, StateIds, Storage } from '../storage/storage.js';
-import type { HistoryService } from '../sync/history-service.js';
+import { errors, MatrixError } from '../protocol/errors.js';
+import type { MemberProfiles } from './member-profiles.js';
+import type { EventRecord, Storage } from '../storage/storage.js';
 import { currentMembership, currentStateEvent } from './current-membership.js';
 import { parseAlias } from './directory-service.js';
 import type { RoomService } from './room-service.js';
@@ -26,8 +23,6 @@ export class RoomStateService {
   constructor(
     private readonly storage: Storage,
     private readonly rooms: RoomService,
-    private readonly history: HistoryService,
-    private readonly relations: RelationService,
     private readonly memberProfiles: MemberProfiles,
   ) {}
 
@@ -40,24 +35,9 @@ export class RoomStateService {
     content: JsonObject,
   ): Promise<string> {
     if (type === CANONICAL_ALIAS && stateKey === '') await this.checkNewAliases(roomId, content);
-    // A state event may carry a relation too: the same rules (no thread off a thread event).
-    await this.relations.checkSend(roomId, type, content, userId);
     // A member event sent as state gets the profile too, where its content leaves it out.
     const draft = await this.memberProfiles.complete({ type, stateKey, content });
     return (await this.rooms.send(roomId, userId, draft)).eventId;
-  }
-
-  /** One entry of the state the user may read; 404 when there is none. */
-  async event(userId: string, roomId: string, type: string, stateKey: string) {
-    const eventId = (await this.readable(roomId, userId)).get(stateMapKey(type, stateKey));
-    const event = eventId === undefined ? undefined : await this.storage.rooms.getEvent(eventId);
-    if (!event) throw errors.notFound('No such state event');
-    return event;
-  }
-
-  /** The whole state the user may read. */
-  async all(userId: string, roomId: string): Promise<EventRecord[]> {
-    return this.storage.rooms.getEvents([...(await this.readable(roomId, userId)).values()]);
   }
 
   /** The joined members and their profiles, for members only. */
@@ -83,19 +63,6 @@ export class RoomStateService {
 
   async joinedRooms(userId: string): Promise<string[]> {
     return this.storage.rooms.roomsWithMembership(userId, 'join');
-  }
-
-  /**
-   * The state the user may read: the current state for a member (and in a
-   * world-readable room), the state when they left for a former member
-   * ("If the user has left the room then the state is taken from the state of
-   * the room when they left"); 403 for anyone else.
-   */
-  private async readable(roomId: string, userId: string): Promise<StateIds> {
-    const upTo = await this.history.readableUpTo(roomId, userId, Number.MAX_SAFE_INTEGER);
-    return upTo === Number.MAX_SAFE_INTEGER
-      ? this.storage.rooms.currentStateIds(roomId)
-      : this.storage.rooms.stateIdsAt(roomId, upTo);
   }
 
   private async currentMemberEvents(roomId: string): Promise<EventRecord[]> {

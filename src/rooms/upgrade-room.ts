@@ -14,11 +14,11 @@ import { isObject, membershipOf, roomCreators, stateEvent } from '../events/auth
 import { isValidUserId } from '../events/auth/ids.js';
 import type { JsonObject, JsonValue } from '../events/pdu.js';
 import { asPowerLevel, powerLevelOf, requiredLevelForEvent } from '../events/power-levels.js';
-import { errors, MatrixError } from '../http/errors.js';
+import { errors, MatrixError } from '../protocol/errors.js';
 import type { RoomRecord, Storage } from '../storage/storage.js';
 import { createRoom } from './create-room.js';
 import type { EventDraft, RoomService } from './room-service.js';
-import { roomVersion, type RoomVersion } from './room-versions.js';
+import { roomVersion, type RoomVersion } from '../events/room-versions.js';
 
 export interface UpgradeRoomRequest {
   roomId: string;

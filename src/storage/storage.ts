@@ -1,5 +1,26 @@
 import type { Pdu } from '../events/pdu.js';
-import type { UserPushRules } from '../push/types.js';
+import type { UserPushRules } from '../domain/push-rules.js';
+import type {
+  AccountDataRecord,
+  BackupKeyRecord,
+  CrossSigningKeyType,
+  KeyWithId,
+  PusherRecord,
+  TokenOwner,
+} from '../domain/records.js';
+import type { EventRecord, StateIds } from '../events/records.js';
+
+// Storage's own records, defined with the rules that read them; every backend uses them.
+export type {
+  AccountDataRecord,
+  BackupKeyRecord,
+  CrossSigningKeyType,
+  EventRecord,
+  KeyWithId,
+  PusherRecord,
+  StateIds,
+  TokenOwner,
+};
 
 /**
  * The storage interface every backend implements. It is async so that a
@@ -23,13 +44,6 @@ export interface DeviceRecord {
   displayName: string | null;
   lastSeenTs: number | null;
   lastSeenIp: string | null;
-}
-
-/** What an access token resolves to. */
-export interface TokenOwner {
-  userId: string;
-  deviceId: string;
-  isGuest: boolean;
 }
 
 /** A new device session: the device is created or kept, its earlier tokens revoked. */
@@ -194,23 +208,6 @@ export interface RoomRecord {
   version: string;
   creator: string;
 }
-
-/** A room event as stored: its ID, PDU and place in the server's event stream. */
-export interface EventRecord {
-  eventId: string;
-  roomId: string;
-  pdu: Pdu;
-  streamOrdering: number;
-  /** The redaction event applied to this event, if any. */
-  redactedBy?: string;
-  /** For a state event: the event it replaced in the room's state. */
-  replacesState?: string;
-  /** The client transaction that sent it, if any (for unsigned.transaction_id). */
-  transaction?: { userId: string; deviceId: string; txnId: string };
-}
-
-/** A state map: stateMapKey(type, state_key) → event ID. */
-export type StateIds = Map<string, string>;
 
 export interface NewRoomEvent {
   eventId: string;
@@ -379,16 +376,6 @@ export interface MediaStore {
   delete(mediaId: string): Promise<boolean>;
 }
 
-/** One piece of account data: global (no roomId) or for one room. */
-export interface AccountDataRecord {
-  userId: string;
-  roomId?: string;
-  type: string;
-  content: Record<string, unknown>;
-  /** The accountData stream position of its latest change. */
-  streamId: number;
-}
-
 export interface AccountDataStore {
   get(
     userId: string,
@@ -493,21 +480,12 @@ export interface ReportStore {
 
 // End-to-end encryption (src/e2ee/): the server stores and routes opaque key material.
 
-export type CrossSigningKeyType = 'master' | 'self_signing' | 'user_signing';
-
 /** A key as stored: its JSON exactly as uploaded (canonical), signatures added later kept apart. */
 export interface StoredDeviceKeys {
   userId: string;
   deviceId: string;
   keyJson: string;
   displayName: string | null;
-}
-
-export interface KeyWithId {
-  algorithm: string;
-  keyId: string;
-  /** Canonical JSON of the key (an object, or a string for unsigned keys). */
-  keyJson: string;
 }
 
 /** What one /keys/upload stores for a device, atomically. */
@@ -644,15 +622,6 @@ export interface BackupVersionRecord {
   algorithm: string;
   authDataJson: string;
   etag: number;
-}
-
-export interface BackupKeyRecord {
-  roomId: string;
-  sessionId: string;
-  firstMessageIndex: number;
-  forwardedCount: number;
-  isVerified: boolean;
-  sessionDataJson: string;
 }
 
 export interface KeyBackupStore {
@@ -855,25 +824,6 @@ export interface NotificationStore {
   pruneRead(cutoffs: NotificationCutoffs, signal?: AbortSignal): Promise<number>;
 }
 
-export interface PusherRecord {
-  userId: string;
-  appId: string;
-  pushkey: string;
-  kind: string;
-  /** The device whose access token set it: the pusher goes with the device. */
-  deviceId: string | null;
-  appDisplayName: string;
-  deviceDisplayName: string;
-  profileTag?: string;
-  lang: string;
-  data: Record<string, unknown>;
-  /** When the pushkey was set, in seconds. */
-  pushkeyTs: number;
-  /** The newest notification handled (sent, or given up on). */
-  lastStreamOrdering: number;
-  failingSince?: number;
-  lastError?: string;
-}
 
 export interface PusherStore {
   list(userId: string): Promise<PusherRecord[]>;

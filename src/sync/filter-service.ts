@@ -3,7 +3,7 @@
  * turning the `filter` parameter of /sync (an ID or inline JSON) into a
  * validated SyncFilter. Validation is filters.ts's; this adds storage and IDs.
  */
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 import type { FilterStore } from '../storage/storage.js';
 import {
   DEFAULT_SYNC_FILTER,

@@ -5,7 +5,7 @@
  * Validation: a field of the wrong type is refused with 400 M_BAD_JSON when
  * the filter came in a request body (POST /user/{userId}/filter), and with
  * M_INVALID_PARAM when it came inline in a query parameter (/sync, /messages),
- * as `http/params.ts` does for every other field. Unknown keys are ignored, so
+ * as `protocol/params.ts` does for every other field. Unknown keys are ignored, so
  * that filters written for newer spec versions or MSCs keep working. A `null`
  * value counts as absent, as elsewhere in Weft.
  *
@@ -13,7 +13,7 @@
  * inclusion list; an absent inclusion list includes everything, an empty one
  * nothing; `*` in `types` / `not_types` matches any sequence of characters.
  */
-import { MatrixError, errors } from '../http/errors.js';
+import { MatrixError, errors } from '../protocol/errors.js';
 
 /** Where a filter came from decides the error code of a refusal. */
 export type FilterSource = 'body' | 'query';

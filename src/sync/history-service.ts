@@ -7,12 +7,13 @@
  * (unless they forgot the room), anyone else only a `world_readable` room;
  * within that, history visibility (RoomHistory's check) decides event by event.
  */
+import { stateMapKey } from '../events/auth/auth-state.js';
 import { stateMapKeyType } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 import { currentStateEvent, isWorldReadable } from '../rooms/current-membership.js';
-import type { EventViews, Viewer } from '../rooms/event-views.js';
-import type { EventRecord, Storage } from '../storage/storage.js';
+import type { EventViews, Viewer } from './event-views.js';
+import type { EventRecord, StateIds, Storage } from '../storage/storage.js';
 import { DEFAULT_TIMELINE_LIMIT, eventMatchesFilter, type RoomEventFilter } from './filters.js';
 import type { Notifier } from './notifier.js';
 import type { RoomHistory } from './room-history.js';
@@ -157,6 +158,36 @@ export class HistoryService {
     const state = await this.storage.rooms.stateIdsAt(roomId, position);
     const memberIds = [...state].filter(([key]) => isMemberKey(key)).map(([, id]) => id);
     return this.storage.rooms.getEvents(memberIds);
+  }
+
+  /**
+   * The room's state as the user may read it (GET /rooms/{roomId}/state): the
+   * current state for a member (and in a world-readable room), the state when
+   * they left for a former member ("If the user has left the room then the
+   * state is taken from the state of the room when they left"); 403 for anyone else.
+   */
+  async state(userId: string, roomId: string): Promise<EventRecord[]> {
+    return this.storage.rooms.getEvents([...(await this.readableState(roomId, userId)).values()]);
+  }
+
+  /** One entry of the state the user may read; 404 when there is none. */
+  async stateEvent(
+    userId: string,
+    roomId: string,
+    type: string,
+    stateKey: string,
+  ): Promise<EventRecord> {
+    const eventId = (await this.readableState(roomId, userId)).get(stateMapKey(type, stateKey));
+    const event = eventId === undefined ? undefined : await this.storage.rooms.getEvent(eventId);
+    if (!event) throw errors.notFound('No such state event');
+    return event;
+  }
+
+  private async readableState(roomId: string, userId: string): Promise<StateIds> {
+    const upTo = await this.readableUpTo(roomId, userId, Number.MAX_SAFE_INTEGER);
+    return upTo === Number.MAX_SAFE_INTEGER
+      ? this.storage.rooms.currentStateIds(roomId)
+      : this.storage.rooms.stateIdsAt(roomId, upTo);
   }
 
   /** The event, if it is in the room and the user may see it; 404 otherwise (as Synapse). */

@@ -9,10 +9,10 @@
  * every token is a sync token (so `end`, `start` and `from` interchange with
  * /sync and /messages).
  */
-import { accountDataEventsOf } from '../account-data/account-data-rules.js';
+import { accountDataEventsOf } from './sync-response.js';
 import type { JsonObject } from '../events/pdu.js';
-import { MatrixError, errors } from '../http/errors.js';
-import type { EventViews, Viewer } from '../rooms/event-views.js';
+import { MatrixError, errors } from '../protocol/errors.js';
+import type { EventViews, Viewer } from './event-views.js';
 import type { EventRecord, MembershipEvent, Storage } from '../storage/storage.js';
 import type { HistoryService } from './history-service.js';
 import type { Notifier } from './notifier.js';

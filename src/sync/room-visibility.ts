@@ -8,7 +8,7 @@
  */
 import { stateMapKey } from '../events/auth-rules.js';
 import type { EventRecord, StateIds, Storage } from '../storage/storage.js';
-import { filterVisibleEvents, visibilityAt } from './history-visibility.js';
+import { filterVisibleEvents, visibilityAt } from '../events/history-visibility.js';
 import type { VisibilityCheck } from './room-history.js';
 import { stateBefore } from './sync-response.js';
 

@@ -9,7 +9,7 @@
  * parses, with that stream at 0 ("everything in it is new"). Anything a client
  * sends that is not such a token is a 400 M_INVALID_PARAM, never a 500.
  */
-import { errors } from '../http/errors.js';
+import { errors } from '../protocol/errors.js';
 
 /**
  * Every stream a sync token has a position in. Append only: the position of a

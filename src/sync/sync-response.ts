@@ -5,7 +5,8 @@
  */
 import { splitStateMapKey, stateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
-import type { EventRecord, StateIds } from '../storage/storage.js';
+import type { AccountDataRecord } from '../domain/records.js';
+import type { EventRecord, StateIds } from '../events/records.js';
 
 /** The state events an invite or knock shows of the room (the spec's recommended list). */
 export const STRIPPED_STATE_TYPES: readonly string[] = [
@@ -138,4 +139,14 @@ export function roomsHaveChanges(rooms: SyncRooms): boolean {
     Object.keys(rooms.leave).length > 0 ||
     Object.keys(rooms.knock).length > 0
   );
+}
+
+/** The records of one room (or the global ones: no room) as the events clients are served. */
+export function accountDataEventsOf(
+  records: readonly AccountDataRecord[],
+  roomId: string | undefined,
+): { type: string; content: JsonObject }[] {
+  return records
+    .filter((record) => record.roomId === roomId)
+    .map((record) => ({ type: record.type, content: record.content as JsonObject }));
 }

@@ -16,10 +16,9 @@
  * to-device, device lists) is a provider (sync-streams.ts) that adds its part;
  * the fields the spec requires are present even when no provider fills them.
  */
-import { accountDataEventsOf } from '../account-data/account-data-rules.js';
 import { stateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
-import type { EventViews, Viewer } from '../rooms/event-views.js';
+import type { EventViews, Viewer } from './event-views.js';
 import type { EventRecord, MembershipEvent, StateIds, Storage } from '../storage/storage.js';
 import {
   DEFAULT_TIMELINE_LIMIT,
@@ -48,6 +47,7 @@ import {
   stateBefore,
   stateDelta,
   strippedState,
+  accountDataEventsOf,
   strippedStateIds,
   withoutTimelineEvents,
   type SyncRooms,

@@ -10,7 +10,7 @@
  * users or rooms it concerns, so waiting long-polls wake.
  */
 import type { JsonObject } from '../events/pdu.js';
-import type { Viewer } from '../rooms/event-views.js';
+import type { Viewer } from './event-views.js';
 import type { SyncFilter } from './filters.js';
 import type { StreamName, StreamPositions } from './stream-token.js';
 

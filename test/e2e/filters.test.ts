@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MatrixError } from '../../src/http/errors.js';
+import { MatrixError } from '../../src/protocol/errors.js';
 import { FilterService } from '../../src/sync/filter-service.js';
 import { DEFAULT_SYNC_FILTER } from '../../src/sync/filters.js';
 import { Api, CLIENT_V3, type ApiResponse, type Session } from '../support/client.js';

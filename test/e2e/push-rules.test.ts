@@ -12,7 +12,7 @@ import { startWeft } from '../../src/app.js';
 import type { ServerEventBus, ServerEvents } from '../../src/domain/server-events.js';
 import { EventBus } from '../../src/util/event-bus.js';
 import { PushRuleService } from '../../src/push/push-rule-service.js';
-import type { UserPushRules } from '../../src/push/types.js';
+import type { UserPushRules } from '../../src/domain/push-rules.js';
 import type { PushRuleStore } from '../../src/storage/storage.js';
 import { Api, CLIENT_V3, type ApiResponse, type Session } from '../support/client.js';
 import { startTestServer, testConfig, type TestServer } from '../support/server.js';

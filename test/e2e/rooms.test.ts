@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { stateMapKey } from '../../src/events/auth/auth-state.js';
 import { contentHash, eventIdFor } from '../../src/events/hashing.js';
 import { verifyEventSignature } from '../../src/events/signing.js';
-import { roomVersion } from '../../src/rooms/room-versions.js';
+import { roomVersion } from '../../src/events/room-versions.js';
 import { Api, CLIENT_V3, type Session } from '../support/client.js';
 import { rmSync } from 'node:fs';
 import { pino } from 'pino';

@@ -9,7 +9,7 @@ import {
   hashToken,
 } from '../../src/auth/secrets.js';
 import { localpartForUsername, resolveLocalUserId } from '../../src/auth/user-ids.js';
-import { RateLimiter } from '../../src/http/rate-limit.js';
+import { RateLimiter } from '../../src/auth/rate-limit.js';
 
 describe('access tokens', () => {
   it('carry the scanner prefix and at least 128 random bits, and hash stably', () => {

@@ -24,7 +24,7 @@ import {
   powerLevelOf,
   requiredLevelForEvent,
 } from '../../src/events/power-levels.js';
-import { type RoomVersion, roomVersion } from '../../src/rooms/room-versions.js';
+import { type RoomVersion, roomVersion } from '../../src/events/room-versions.js';
 
 const V10 = roomVersion('10');
 const V11 = roomVersion('11');

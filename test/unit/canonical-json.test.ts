@@ -6,7 +6,7 @@ import {
   compareCodePoints,
   MAX_NESTING_DEPTH,
 } from '../../src/events/canonical-json.js';
-import { MatrixError } from '../../src/http/errors.js';
+import { MatrixError } from '../../src/protocol/errors.js';
 
 /** Asserts that encoding `value` is refused with 400 M_BAD_JSON. */
 function assertBadJson(value: unknown): void {

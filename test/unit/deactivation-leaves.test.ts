@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { DeactivationLeaves } from '../../src/account/deactivation-leaves.js';
-import { MatrixError } from '../../src/http/errors.js';
+import { MatrixError } from '../../src/protocol/errors.js';
 import type { Storage } from '../../src/storage/storage.js';
 
 const USER = '@zoe:test';

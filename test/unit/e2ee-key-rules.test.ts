@@ -9,7 +9,7 @@ import {
   lastPerAlgorithm,
   parseKeyMap,
 } from '../../src/e2ee/key-rules.js';
-import { MatrixError } from '../../src/http/errors.js';
+import { MatrixError } from '../../src/protocol/errors.js';
 import type { BackupKeyRecord } from '../../src/storage/storage.js';
 
 const errcode = (errcodeWanted: string) => (err: unknown) =>

@@ -17,7 +17,7 @@ import {
   verifyEventSignature,
   verifyJsonSignature,
 } from '../../src/events/signing.js';
-import { roomVersion } from '../../src/rooms/room-versions.js';
+import { roomVersion } from '../../src/events/room-versions.js';
 
 const V10 = roomVersion('10');
 const V11 = roomVersion('11');

@@ -11,7 +11,7 @@ import {
   type Membership,
   type VisibilityEvent,
   type VisibilityState,
-} from '../../src/sync/history-visibility.js';
+} from '../../src/events/history-visibility.js';
 
 const ME = '@me:x';
 const OTHER = '@other:x';

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { defaultConfig } from '../../src/config/config.js';
-import { MatrixError } from '../../src/http/errors.js';
+import { MatrixError } from '../../src/protocol/errors.js';
 import { buildMediaService } from '../../src/media/build.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 

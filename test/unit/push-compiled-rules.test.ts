@@ -21,7 +21,7 @@ import {
   setRuleEnabled,
   upsertUserRule,
 } from '../../src/push/ruleset.js';
-import type { PushRuleset, RuleKind, UserPushRules } from '../../src/push/types.js';
+import type { PushRuleset, RuleKind, UserPushRules } from '../../src/domain/push-rules.js';
 
 const ALICE = '@alice:weft.test';
 const CAROL = '@carol:weft.test';

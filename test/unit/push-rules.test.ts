@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MatrixError } from '../../src/http/errors.js';
+import { MatrixError } from '../../src/protocol/errors.js';
 import { defaultRules, MASTER_RULE_ID } from '../../src/push/default-rules.js';
 import {
   conditionMatches,
@@ -23,7 +23,7 @@ import {
   setRuleEnabled,
   upsertUserRule,
 } from '../../src/push/ruleset.js';
-import type { PushCondition, RuleKind, UserPushRules } from '../../src/push/types.js';
+import type { PushCondition, RuleKind, UserPushRules } from '../../src/domain/push-rules.js';
 
 const ALICE = '@alice:weft.test';
 const BOB = '@bob:weft.test';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { JsonObject } from '../../src/events/pdu.js';
 import { redactEvent } from '../../src/events/redaction.js';
-import { MatrixError } from '../../src/http/errors.js';
-import { roomVersion, type RoomVersion } from '../../src/rooms/room-versions.js';
+import { MatrixError } from '../../src/protocol/errors.js';
+import { roomVersion, type RoomVersion } from '../../src/events/room-versions.js';
 
 const V10 = roomVersion('10');
 const V11 = roomVersion('11');

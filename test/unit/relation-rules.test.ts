@@ -12,7 +12,7 @@ import {
   relationOf,
   threadIdOf,
   type EditCandidate,
-} from '../../src/relations/relation-rules.js';
+} from '../../src/events/relations.js';
 import { migrations } from '../../src/storage/sqlite/migrations.js';
 
 const original: EditCandidate = {

@@ -4,8 +4,8 @@ import { canonicalJson, canonicalJsonBytes } from '../../src/events/canonical-js
 import { addContentHash, referenceHash } from '../../src/events/hashing.js';
 import type { Pdu } from '../../src/events/pdu.js';
 import { sealEvent, signEvent, signingKeyFromSeed } from '../../src/events/signing.js';
-import { MatrixError } from '../../src/http/errors.js';
-import { roomVersion } from '../../src/rooms/room-versions.js';
+import { MatrixError } from '../../src/protocol/errors.js';
+import { roomVersion } from '../../src/events/room-versions.js';
 
 const KEY = signingKeyFromSeed('YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1', 'ed25519:1');
 const SERVER = 'domain';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UiaChallenge, UiaEngine } from '../../src/auth/uia.js';
-import { errors } from '../../src/http/errors.js';
+import { errors } from '../../src/protocol/errors.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 

@@ -9,7 +9,7 @@ import {
   withoutTag,
 } from '../../src/account-data/account-data-rules.js';
 import { parseThreadId, receiptContent } from '../../src/ephemeral/receipt-rules.js';
-import { MatrixError } from '../../src/http/errors.js';
+import { MatrixError } from '../../src/protocol/errors.js';
 import { presenceContent, stateAfterTimeouts } from '../../src/presence/presence-rules.js';
 import { checkKey, valueFromBody, withField } from '../../src/profiles/profile-rules.js';
 import { searchWords } from '../../src/user-directory/user-directory-service.js';

@@ -16,8 +16,8 @@ import {
   TAGS,
   tagsOf,
 } from '../../account-data/account-data-rules.js';
-import { errors } from '../../http/errors.js';
-import { objectBody } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { objectBody } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { UserDataDeps } from './user-data.js';
 

@@ -1,7 +1,7 @@
 /** The caller's own account: whoami, password, deactivation, 3PIDs. */
 import { checkPasswordPolicy } from '../../auth/passwords.js';
-import { errors, MatrixError } from '../../http/errors.js';
-import { objectBody, optionalBoolean, requiredString } from '../../http/params.js';
+import { errors, MatrixError } from '../../protocol/errors.js';
+import { objectBody, optionalBoolean, requiredString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import { withReauthentication } from './reauth.js';
 import type { ClientApiServices } from './services.js';

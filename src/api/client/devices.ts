@@ -1,6 +1,11 @@
 /** Device management: list, show, rename, delete (behind UIA). */
-import { errors } from '../../http/errors.js';
-import { checkLength, objectBody, optionalString, requiredStringArray } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import {
+  checkLength,
+  objectBody,
+  optionalString,
+  requiredStringArray,
+} from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import { MAX_DISPLAY_NAME_LENGTH } from './login.js';
 import { withReauthentication } from './reauth.js';

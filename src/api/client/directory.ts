@@ -1,6 +1,6 @@
 /** Room aliases and the published room directory: /directory/room, /directory/list, /publicRooms. */
 import type { FastifyRequest } from 'fastify';
-import { errors } from '../../http/errors.js';
+import { errors } from '../../protocol/errors.js';
 import {
   objectBody,
   optionalObject,
@@ -8,7 +8,7 @@ import {
   queryString,
   requiredString,
   type JsonObject,
-} from '../../http/params.js';
+} from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import {
   parseAlias,

@@ -1,6 +1,6 @@
 /** What clients ask first: supported versions, .well-known, capabilities. */
 import { publicBaseUrl } from '../../config/config.js';
-import { ROOM_VERSIONS } from '../../rooms/room-versions.js';
+import { ROOM_VERSIONS } from '../../events/room-versions.js';
 import type { Router } from '../../http/router.js';
 import type { ClientApiServices } from './services.js';
 

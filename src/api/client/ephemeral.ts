@@ -10,8 +10,8 @@ import {
   type ReceiptType,
 } from '../../ephemeral/receipt-rules.js';
 import { DEFAULT_TYPING_TIMEOUT_MS } from '../../ephemeral/typing-service.js';
-import { errors } from '../../http/errors.js';
-import { objectBody, optionalString } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { objectBody, optionalString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { UserDataDeps } from './user-data.js';
 

@@ -1,7 +1,7 @@
 /** Sync filters: POST /user/{userId}/filter, GET /user/{userId}/filter/{filterId}. */
 import type { FastifyRequest } from 'fastify';
-import { errors } from '../../http/errors.js';
-import { objectBody } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { objectBody } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { FilterService } from '../../sync/filter-service.js';
 

@@ -1,5 +1,5 @@
 /** The space hierarchy (v1 only): GET /rooms/{roomId}/hierarchy. */
-import { queryString } from '../../http/params.js';
+import { queryString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { HierarchyService } from '../../rooms/hierarchy.js';
 import { booleanParam, integerParam } from './sync.js';

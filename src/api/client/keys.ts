@@ -1,6 +1,6 @@
 /** E2EE keys: /keys/upload, /keys/query, /keys/claim, /keys/changes, cross-signing uploads. */
-import { errors } from '../../http/errors.js';
-import { objectBody, queryString, type JsonObject } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { objectBody, queryString, type JsonObject } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import { parseSyncToken } from '../../sync/stream-token.js';
 import { reauthenticate } from './reauth.js';

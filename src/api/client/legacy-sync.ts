@@ -5,8 +5,8 @@
  * registers both, as for every other endpoint.
  */
 import type { FastifyRequest } from 'fastify';
-import { errors } from '../../http/errors.js';
-import { queryString } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { queryString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import { DEFAULT_TIMELINE_LIMIT } from '../../sync/filters.js';
 import { parseSyncToken } from '../../sync/stream-token.js';

@@ -1,6 +1,6 @@
 /** Login, logout and the refresh endpoints that Weft deliberately does not serve. */
-import { MatrixError, errors } from '../../http/errors.js';
-import { checkLength, objectBody, optionalString, requiredString } from '../../http/params.js';
+import { MatrixError, errors } from '../../protocol/errors.js';
+import { checkLength, objectBody, optionalString, requiredString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import { withReauthentication } from './reauth.js';
 import type { ClientApiServices } from './services.js';

@@ -10,8 +10,8 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errors } from '../../http/errors.js';
-import { queryString } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { queryString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import {
   MEDIA_SECURITY_HEADERS,

@@ -3,11 +3,11 @@
  * user's notifications, newest first, paged by `from`; `only=highlight` keeps
  * the highlighted ones. The token is the position of the last one sent.
  */
-import { errors } from '../../http/errors.js';
-import { queryString } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { queryString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { NotificationService } from '../../push/notification-service.js';
-import type { EventViews } from '../../rooms/event-views.js';
+import type { EventViews } from '../../sync/event-views.js';
 import { integerParam } from './sync.js';
 
 /** Synapse's default page size; larger asks are lowered to MAX_LIMIT. */

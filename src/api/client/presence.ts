@@ -1,6 +1,6 @@
 /** GET/PUT /presence/{userId}/status. */
-import { checkLength, objectBody, optionalString } from '../../http/params.js';
-import { errors } from '../../http/errors.js';
+import { checkLength, objectBody, optionalString } from '../../protocol/params.js';
+import { errors } from '../../protocol/errors.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import { MAX_STATUS_MSG_LENGTH, parsePresenceState } from '../../presence/presence-rules.js';
 import type { UserDataDeps } from './user-data.js';

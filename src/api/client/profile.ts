@@ -2,7 +2,7 @@
  * Profiles: GET /profile/{userId}, GET/PUT/DELETE /profile/{userId}/{keyName}
  * (the older /displayname and /avatar_url paths are these with those keys).
  */
-import { objectBody } from '../../http/params.js';
+import { objectBody } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { UserDataDeps } from './user-data.js';
 

@@ -12,12 +12,12 @@
  * push rules for guests).
  */
 import type { FastifyRequest } from 'fastify';
-import { errors } from '../../http/errors.js';
-import { objectBody, optionalBoolean, queryString } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { objectBody, optionalBoolean, queryString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { PushRuleService } from '../../push/push-rule-service.js';
 import { parseRuleKind, type RulePosition } from '../../push/ruleset.js';
-import { RULE_KINDS, type RuleKind } from '../../push/types.js';
+import { RULE_KINDS, type RuleKind } from '../../domain/push-rules.js';
 
 interface RuleParams {
   kind: string;

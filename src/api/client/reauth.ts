@@ -1,6 +1,6 @@
 /** UIA for endpoints where the caller proves again that it is the token's user. */
 import type { FastifyRequest } from 'fastify';
-import type { TokenOwner } from '../../storage/storage.js';
+import type { TokenOwner } from '../../domain/records.js';
 import { ownerOf } from '../../http/router.js';
 import type { ClientApiServices } from './services.js';
 

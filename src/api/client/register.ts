@@ -5,14 +5,14 @@ import {
   isValidRegistrationToken,
 } from '../../auth/uia-stages.js';
 import { checkPasswordPolicy } from '../../auth/passwords.js';
-import { errors } from '../../http/errors.js';
+import { errors } from '../../protocol/errors.js';
 import {
   checkLength,
   objectBody,
   optionalBoolean,
   optionalString,
   queryString,
-} from '../../http/params.js';
+} from '../../protocol/params.js';
 import type { Router } from '../../http/router.js';
 import { MAX_DEVICE_ID_LENGTH, MAX_DISPLAY_NAME_LENGTH } from './login.js';
 import type { ClientApiServices } from './services.js';

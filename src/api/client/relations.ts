@@ -3,8 +3,8 @@
  * [/{relType}[/{eventType}]] and GET /rooms/{roomId}/threads.
  */
 import type { FastifyRequest } from 'fastify';
-import { errors } from '../../http/errors.js';
-import { queryString } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { queryString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { RelationService } from '../../relations/relation-service.js';
 import { booleanParam, integerParam } from './sync.js';

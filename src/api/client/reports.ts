@@ -1,5 +1,5 @@
 /** Reporting: events, rooms and users (POST .../report), stored for admins. */
-import { objectBody, optionalString, requiredString } from '../../http/params.js';
+import { objectBody, optionalString, requiredString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { UserDataDeps } from './user-data.js';
 

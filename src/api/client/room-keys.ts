@@ -1,6 +1,6 @@
 /** Server-side key backup: /room_keys/version[/{version}] and /room_keys/keys[/{roomId}[/{sessionId}]]. */
 import type { FastifyRequest } from 'fastify';
-import { objectBody, queryString } from '../../http/params.js';
+import { objectBody, queryString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { KeyPath } from '../../e2ee/key-backup.js';
 import type { ClientApiServices } from './services.js';

@@ -2,7 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import { isValidUserId } from '../../events/auth/ids.js';
 import type { JsonObject } from '../../events/pdu.js';
-import { errors } from '../../http/errors.js';
+import { errors } from '../../protocol/errors.js';
 import {
   objectBody,
   optionalBoolean,
@@ -10,7 +10,7 @@ import {
   optionalString,
   queryString,
   requiredString,
-} from '../../http/params.js';
+} from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { Preset } from '../../rooms/create-room.js';
 import type { MemberAction } from '../../rooms/membership-service.js';
@@ -31,6 +31,7 @@ interface RoomParams {
 
 export function registerRoomRoutes(router: Router, services: ClientApiServices): void {
   const { rooms, views, membership, state, creation } = services.roomDeps;
+  const history = services.syncDeps.history;
   const params = (request: FastifyRequest) => request.params as RoomParams;
   /** The optional `reason` of a membership request's body. */
   const reasonOf = (request: FastifyRequest) =>
@@ -110,6 +111,8 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     const { roomId, eventType, stateKey = '' } = params(request);
     const content = objectBody(request.body) as JsonObject;
     const userId = ownerOf(request).userId;
+    // A state event may carry a relation too: the same rules (no thread off a thread event).
+    await services.relations.checkSend(roomId, eventType!, content, userId);
     return { event_id: await state.put(userId, roomId, eventType!, stateKey, content) };
   };
   const getState = async (request: FastifyRequest) => {
@@ -119,7 +122,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     if (format !== 'content' && format !== 'event') {
       throw errors.invalidParam('format must be content or event');
     }
-    const event = await state.event(owner.userId, roomId, eventType!, stateKey);
+    const event = await history.stateEvent(owner.userId, roomId, eventType!, stateKey);
     // As served everywhere else: a redacted state event has its content stripped.
     const served = await views.one(event, owner);
     return format === 'event' ? served : served.content;
@@ -138,7 +141,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     { auth: 'required', guest: true },
     async (request) => {
       const owner = ownerOf(request);
-      return views.forClient(await state.all(owner.userId, params(request).roomId), owner);
+      return views.forClient(await history.state(owner.userId, params(request).roomId), owner);
     },
   );
 
@@ -148,7 +151,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     { auth: 'required', guest: true },
     async (request) => {
       const { roomId, eventId } = params(request);
-      return services.syncDeps.history.event(ownerOf(request), roomId, eventId!);
+      return history.event(ownerOf(request), roomId, eventId!);
     },
   );
 
@@ -164,7 +167,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
       const at = queryString(request.query, 'at');
       // Both filters apply together. The spec's text says "or", but no server does that
       // (Synapse, Dendrite and Conduit all AND them: matrix-spec issue #2308).
-      const members = (await services.syncDeps.history.members(owner, roomId, at))
+      const members = (await history.members(owner, roomId, at))
         .filter((e) => wanted === undefined || e.pdu.content.membership === wanted)
         .filter((e) => notWanted === undefined || e.pdu.content.membership !== notWanted);
       return { chunk: await views.forClient(members, owner) };

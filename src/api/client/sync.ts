@@ -1,7 +1,7 @@
 /** /sync, /rooms/{roomId}/messages and /rooms/{roomId}/context/{eventId}. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errors } from '../../http/errors.js';
-import { queryString } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { queryString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import {
   parseInlineJson,

@@ -1,5 +1,5 @@
 /** PUT /sendToDevice/{eventType}/{txnId}. */
-import { objectBody } from '../../http/params.js';
+import { objectBody } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { ClientApiServices } from './services.js';
 

@@ -1,6 +1,6 @@
 /** POST /user_directory/search. */
-import { errors } from '../../http/errors.js';
-import { objectBody, requiredString } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { objectBody, requiredString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
 import type { UserDataDeps } from './user-data.js';
 

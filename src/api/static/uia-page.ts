@@ -6,8 +6,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { STAGE_DUMMY, STAGE_PASSWORD, STAGE_REGISTRATION_TOKEN } from '../../auth/uia-stages.js';
-import { errors } from '../../http/errors.js';
-import { objectBody, requiredString, type JsonObject } from '../../http/params.js';
+import { errors } from '../../protocol/errors.js';
+import { objectBody, requiredString, type JsonObject } from '../../protocol/params.js';
 import type { Router } from '../../http/router.js';
 import type { ClientApiServices } from '../client/services.js';
 import {

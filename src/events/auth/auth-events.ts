@@ -5,7 +5,7 @@
  * Rule 2.3 / 3.3 (auth events that were themselves rejected) needs the
  * rejection status and is the caller's.
  */
-import type { RoomVersion } from '../../rooms/room-versions.js';
+import type { RoomVersion } from '../room-versions.js';
 import type { Pdu, StoredEvent } from '../pdu.js';
 import {
   CREATE,

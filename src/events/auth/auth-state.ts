@@ -3,7 +3,7 @@
  * the state event, built by the caller from an event's auth events or from the
  * room's current state. Pure: nothing here touches storage.
  */
-import type { RoomVersion } from '../../rooms/room-versions.js';
+import type { RoomVersion } from '../room-versions.js';
 import { pairKey, splitPairKey } from '../../util/pair-key.js';
 import type { JsonObject, JsonValue, StoredEvent } from '../pdu.js';
 

@@ -1,5 +1,5 @@
 /** Rule 1: `m.room.create`, and rule 2 of v12 (the room ID is the create event's). */
-import { ROOM_VERSIONS, type RoomVersion } from '../../rooms/room-versions.js';
+import { ROOM_VERSIONS, type RoomVersion } from '../room-versions.js';
 import type { Pdu, StoredEvent } from '../pdu.js';
 import { isValidUserId, serverNameOf } from './ids.js';
 import { ALLOWED, type AuthResult, refused } from './result.js';

@@ -2,7 +2,7 @@
  * Rule 4 (v12: 5): `m.room.member`, every membership transition. Rule numbers
  * here are those of v10/v11; `refusedBy` shifts them for v12.
  */
-import type { RoomVersion } from '../../rooms/room-versions.js';
+import type { RoomVersion } from '../room-versions.js';
 import { namedLevel, powerLevelOf } from '../power-levels.js';
 import type { Pdu } from '../pdu.js';
 import {

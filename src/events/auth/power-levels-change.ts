@@ -3,7 +3,7 @@
  * sender may change relative to the current power levels event. Rule numbers
  * are v10/v11's; `refusedBy` shifts them for v12.
  */
-import type { RoomVersion } from '../../rooms/room-versions.js';
+import type { RoomVersion } from '../room-versions.js';
 import {
   isPowerLevelValue,
   NAMED_LEVELS,

@@ -7,7 +7,7 @@
  * - `shouldApplyRedaction`: the room versions' "Handling redactions" rule
  *   (v3+) for received redactions — the redact level, or the same server.
  */
-import type { RoomVersion } from '../../rooms/room-versions.js';
+import type { RoomVersion } from '../room-versions.js';
 import { namedLevel, powerLevelOf } from '../power-levels.js';
 import type { Pdu } from '../pdu.js';
 import type { AuthState } from './auth-state.js';

@@ -2,7 +2,7 @@
  * The outcome of the authorization rules, naming the rule that refused, and
  * the rule numbers of each room version.
  */
-import type { RoomVersion } from '../../rooms/room-versions.js';
+import type { RoomVersion } from '../room-versions.js';
 
 export type AuthResult = { allowed: true } | { allowed: false; rule: string; reason: string };
 

@@ -1,5 +1,5 @@
 /** Rule 4.4.1 (v12: 5.4.1): an invite that carries `third_party_invite`. */
-import type { RoomVersion } from '../../rooms/room-versions.js';
+import type { RoomVersion } from '../room-versions.js';
 import type { JsonObject, Pdu } from '../pdu.js';
 import {
   type AuthState,

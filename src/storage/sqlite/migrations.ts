@@ -208,7 +208,7 @@ export const migrations: Migration[] = [
     description: 'push rules of each user',
     sql: `
       -- One row per user who changed their push rules: their own rules and their
-      -- enabled/actions changes to the server defaults, as JSON (push/types.ts
+      -- enabled/actions changes to the server defaults, as JSON (domain/push-rules.ts
       -- UserPushRules). Always read and written whole, one row per change.
       CREATE TABLE push_rules (
         user_id TEXT PRIMARY KEY,

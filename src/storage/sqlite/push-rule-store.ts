@@ -3,7 +3,7 @@
  * JSON. Rules are always read and replaced whole (the pure edits in
  * push/ruleset.ts work on the whole set), so one statement is one transaction.
  */
-import type { UserPushRules } from '../../push/types.js';
+import type { UserPushRules } from '../../domain/push-rules.js';
 import type { PushRuleStore } from '../storage.js';
 import type { SqliteDatabase } from './database.js';
 

@@ -13,7 +13,7 @@ import {
   hasNewContent,
   relationOf,
   threadIdOf,
-} from '../../relations/relation-rules.js';
+} from '../../events/relations.js';
 import type {
   ChildrenQuery,
   RelationRecord,

@@ -22,7 +22,7 @@ import type {
 } from '../storage.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 import { LruCache } from '../../util/lru-cache.js';
-import { relationOf } from '../../relations/relation-rules.js';
+import { relationOf } from '../../events/relations.js';
 import { RelationIndexWriter, type RelationParents } from './relation-store.js';
 import type { PersistedEvent, SqliteWriter } from './writer.js';
 

@@ -7,11 +7,11 @@
 import { toClientEvent, type ClientEvent } from '../events/client-format.js';
 import { redactEvent } from '../events/redaction.js';
 import type { JsonObject } from '../events/pdu.js';
-import { RelationAggregator, type EventAggregations } from '../relations/aggregations.js';
+import { RelationAggregator, type EventAggregations } from './aggregations.js';
 import type { EventRecord, Storage } from '../storage/storage.js';
-import type { HiddenSenders } from '../sync/room-history.js';
-import { visibilityCheckFor } from '../sync/room-visibility.js';
-import { roomVersion } from './room-versions.js';
+import type { HiddenSenders } from './room-history.js';
+import { visibilityCheckFor } from './room-visibility.js';
+import { roomVersion } from '../events/room-versions.js';
 
 export interface Viewer {
   userId: string;

@@ -8,7 +8,7 @@
  */
 import { serverNameOf } from '../events/auth/ids.js';
 import type { JsonObject } from '../events/pdu.js';
-import type { EventDraft } from '../rooms/room-service.js';
+import type { EventDraft } from './room-service.js';
 import type { ProfileStore } from '../storage/storage.js';
 
 const MEMBERSHIPS_WITH_PROFILE: ReadonlySet<unknown> = new Set(['join', 'invite', 'knock']);

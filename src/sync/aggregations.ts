@@ -15,7 +15,7 @@
  * aggregation of m.thread relationships").
  */
 import type { EventRecord, RelationRecord, Storage, ThreadSummary } from '../storage/storage.js';
-import type { HiddenSenders, VisibilityCheck } from '../sync/room-history.js';
+import type { HiddenSenders, VisibilityCheck } from './room-history.js';
 import {
   REL_REFERENCE,
   REL_REPLACE,
@@ -25,7 +25,7 @@ import {
   mayBundle,
   relationOf,
   type EditCandidate,
-} from './relation-rules.js';
+} from '../events/relations.js';
 import { visibleScattered } from './scattered-visibility.js';
 
 export interface ThreadAggregation {

@@ -1,6 +1,8 @@
 /**
- * Matrix error responses: `{"errcode", "error"}` with the spec's status codes.
- * Services throw MatrixError; the HTTP layer turns it into the response.
+ * Matrix errors: `{"errcode", "error"}` and the status the spec gives each.
+ * Services and rules throw MatrixError; the HTTP layer (http/server.ts) turns
+ * it into the response, headers included. Nothing here knows of HTTP beyond
+ * the status number, which is part of every error's definition in the spec.
  */
 export class MatrixError extends Error {
   constructor(
@@ -9,8 +11,6 @@ export class MatrixError extends Error {
     message: string,
     /** Extra top-level fields of the error body (e.g. `soft_logout`, `retry_after_ms`). */
     readonly extra: Record<string, unknown> = {},
-    /** Extra response headers (e.g. `Retry-After`). */
-    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'MatrixError';
@@ -44,13 +44,9 @@ export const errors = {
   invalidUsername: (msg: string) => new MatrixError(400, 'M_INVALID_USERNAME', msg),
   weakPassword: (msg: string) => new MatrixError(400, 'M_WEAK_PASSWORD', msg),
   invalidRoomState: (msg: string) => new MatrixError(400, 'M_INVALID_ROOM_STATE', msg),
+  // retry_after_ms is deprecated since v1.10 (for Retry-After) but older clients still read it.
   limitExceeded: (retryAfterMs: number) =>
-    new MatrixError(
-      429,
-      'M_LIMIT_EXCEEDED',
-      'Too many requests',
-      // retry_after_ms is deprecated since v1.10 but older clients still read it.
-      { retry_after_ms: retryAfterMs },
-      { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
-    ),
+    new MatrixError(429, 'M_LIMIT_EXCEEDED', 'Too many requests', {
+      retry_after_ms: retryAfterMs,
+    }),
 };

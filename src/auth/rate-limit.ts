@@ -1,6 +1,6 @@
 /** Token-bucket rate limiting, keyed by whatever the caller chooses (IP, account). */
 import type { RateLimitRule } from '../config/config.js';
-import { errors } from './errors.js';
+import { errors } from '../protocol/errors.js';
 
 interface Bucket {
   tokens: number;

@@ -4,7 +4,7 @@
  * property here instead of comparing version strings, so that versions 1–9 can
  * be added later as more entries without restructuring the rules.
  */
-import { MatrixError } from '../http/errors.js';
+import { MatrixError } from '../protocol/errors.js';
 
 export interface RoomVersion {
   id: string;

@@ -7,7 +7,7 @@
  * event is checked on its own.
  */
 import type { EventRecord, Storage } from '../storage/storage.js';
-import type { VisibilityCheck } from '../sync/room-history.js';
+import type { VisibilityCheck } from './room-history.js';
 
 export async function visibleScattered(
   storage: Storage,

@@ -1,0 +1,59 @@
+/**
+ * Records that storage holds and the pure rules read: types only, so rule
+ * modules need not import the storage interface.
+ */
+
+/** What an access token resolves to. */
+export interface TokenOwner {
+  userId: string;
+  deviceId: string;
+  isGuest: boolean;
+}
+
+/** One piece of account data: global (no roomId) or for one room. */
+export interface AccountDataRecord {
+  userId: string;
+  roomId?: string;
+  type: string;
+  content: Record<string, unknown>;
+  /** The accountData stream position of its latest change. */
+  streamId: number;
+}
+
+export type CrossSigningKeyType = 'master' | 'self_signing' | 'user_signing';
+
+export interface KeyWithId {
+  algorithm: string;
+  keyId: string;
+  /** Canonical JSON of the key (an object, or a string for unsigned keys). */
+  keyJson: string;
+}
+
+export interface BackupKeyRecord {
+  roomId: string;
+  sessionId: string;
+  firstMessageIndex: number;
+  forwardedCount: number;
+  isVerified: boolean;
+  sessionDataJson: string;
+}
+
+export interface PusherRecord {
+  userId: string;
+  appId: string;
+  pushkey: string;
+  kind: string;
+  /** The device whose access token set it: the pusher goes with the device. */
+  deviceId: string | null;
+  appDisplayName: string;
+  deviceDisplayName: string;
+  profileTag?: string;
+  lang: string;
+  data: Record<string, unknown>;
+  /** When the pushkey was set, in seconds. */
+  pushkeyTs: number;
+  /** The newest notification handled (sent, or given up on). */
+  lastStreamOrdering: number;
+  failingSince?: number;
+  lastError?: string;
+}
