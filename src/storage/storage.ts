@@ -824,7 +824,6 @@ export interface NotificationStore {
   pruneRead(cutoffs: NotificationCutoffs, signal?: AbortSignal): Promise<number>;
 }
 
-
 export interface PusherStore {
   list(userId: string): Promise<PusherRecord[]>;
   /** Every user who has a pusher (resumed at start). */
