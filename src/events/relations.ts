@@ -5,13 +5,16 @@
  * valid and which of them is the most recent.
  */
 
-export const REL_THREAD = 'm.thread';
-export const REL_REPLACE = 'm.replace';
-export const REL_ANNOTATION = 'm.annotation';
-export const REL_REFERENCE = 'm.reference';
+import {
+  MAIN_THREAD,
+  REL_ANNOTATION,
+  REL_REFERENCE,
+  REL_REPLACE,
+  REL_THREAD,
+  type IndexedRelation,
+} from './relation-types.js';
 
-/** The thread ID of events outside any thread (the receipts module's name for it). */
-export const MAIN_THREAD = 'main';
+export { MAIN_THREAD, REL_ANNOTATION, REL_REFERENCE, REL_REPLACE, REL_THREAD };
 
 /** An event's relationship to its parent, as its `content['m.relates_to']` states it. */
 export interface Relation {
@@ -41,6 +44,22 @@ export function relationOf(content: unknown): Relation | undefined {
   const inReplyTo = objectField(relatesTo, 'm.in_reply_to')?.event_id;
   if (typeof inReplyTo === 'string') relation.inReplyTo = inReplyTo;
   return relation;
+}
+
+/** The event's relationship as the relation index stores it, or undefined (relationOf). */
+export function indexedRelationOf(content: unknown): IndexedRelation | undefined {
+  const relation = relationOf(content);
+  if (!relation) return undefined;
+  const indexed: IndexedRelation = {
+    relType: relation.relType,
+    parentId: relation.eventId,
+    hasNewContent: hasNewContent(content),
+  };
+  if (relation.key !== undefined) indexed.key = relation.key;
+  if (relation.inReplyTo !== undefined) indexed.inReplyTo = relation.inReplyTo;
+  // threadIdOf's rule: a thread event is in its root's thread, anything else in its parent's.
+  if (relation.relType === REL_THREAD) indexed.threadRoot = relation.eventId;
+  return indexed;
 }
 
 /**

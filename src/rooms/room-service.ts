@@ -17,11 +17,18 @@ import {
 } from '../events/auth-rules.js';
 import { eventIdFromReferenceHash } from '../events/hashing.js';
 import type { JsonObject, Pdu, StoredEvent } from '../events/pdu.js';
+import { indexedRelationOf } from '../events/relations.js';
 import { sealEvent, verifyEventSignature } from '../events/signing.js';
 import type { SignatureVerifier } from '../events/auth/verifier.js';
 import { errors, MatrixError } from '../protocol/errors.js';
 import type { ServerEventBus } from '../domain/server-events.js';
-import type { EventRecord, RoomRecord, StateIds, Storage } from '../storage/storage.js';
+import type {
+  EventRecord,
+  NewRoomEvent,
+  RoomRecord,
+  StateIds,
+  Storage,
+} from '../storage/storage.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { PersistQueue } from './persist-queue.js';
 import { RoomHeads, type RoomHead } from './room-heads.js';
@@ -169,7 +176,7 @@ export class RoomService {
       this.heads.drop(room.roomId);
       throw err;
     }
-    return Promise.all(built.map((event) => this.queue.enqueue({ ...event, roomId: room.roomId })));
+    return Promise.all(built.map((event) => this.queue.enqueue(newRoomEvent(event, room.roomId))));
   }
 
   /**
@@ -184,8 +191,8 @@ export class RoomService {
   ): Promise<{ committed: Promise<EventRecord> }> {
     const head = await this.heads.get(room.roomId);
     if (!head) throw errors.notFound('Unknown room');
-    const { eventId, pdu } = await this.build(head, sender, draft);
-    return { committed: this.queue.enqueue({ eventId, roomId: room.roomId, pdu, transaction }) };
+    const event = newRoomEvent(await this.build(head, sender, draft), room.roomId, transaction);
+    return { committed: this.queue.enqueue(event) };
   }
 
   /** The event on the head's extremities and state, sealed and authorised; the head moves on to it. */
@@ -356,4 +363,17 @@ function closesToGuests(event: EventRecord): boolean {
 
 function transactionKey(txn: TransactionScope): string {
   return JSON.stringify([txn.userId, txn.deviceId, txn.endpoint, txn.txnId]);
+}
+
+/** A built event as storage takes it: with its relation derived here, by the rules. */
+function newRoomEvent(
+  event: StoredEvent,
+  roomId: string,
+  transaction?: TransactionScope,
+): NewRoomEvent {
+  const stored: NewRoomEvent = { eventId: event.eventId, roomId, pdu: event.pdu };
+  const relation = indexedRelationOf(event.pdu.content);
+  if (relation) stored.relation = relation;
+  if (transaction) stored.transaction = transaction;
+  return stored;
 }

@@ -9,6 +9,7 @@ import type {
   TokenOwner,
 } from '../domain/records.js';
 import type { EventRecord, StateIds } from '../events/records.js';
+import type { IndexedRelation } from '../events/relation-types.js';
 
 // Storage's own records, defined with the rules that read them; every backend uses them.
 export type {
@@ -213,6 +214,8 @@ export interface NewRoomEvent {
   eventId: string;
   roomId: string;
   pdu: Pdu;
+  /** Its `m.relates_to` as the relation index stores it (events/relations.ts indexedRelationOf). */
+  relation?: IndexedRelation;
   /** Set when the event came with a client transaction ID, for idempotent retries. */
   transaction?: { userId: string; deviceId: string; endpoint: string; txnId: string };
 }

@@ -10,10 +10,8 @@ import {
   MAIN_THREAD,
   REL_ANNOTATION,
   REL_THREAD,
-  hasNewContent,
-  relationOf,
-  threadIdOf,
-} from '../../events/relations.js';
+  type IndexedRelation,
+} from '../../events/relation-types.js';
 import type {
   ChildrenQuery,
   RelationRecord,
@@ -120,35 +118,45 @@ export class RelationIndexWriter {
     this.statements = prepareWrites(db);
   }
 
-  /** Records the event's relationship, if it has one whose parent is not in another room. */
-  index(eventId: string, roomId: string, pdu: Pdu, streamOrdering: number): void {
-    const relation = relationOf(pdu.content);
+  /**
+   * Records the event's relationship (derived by the caller), unless its parent
+   * is in another room. An event the relation puts in no thread of its own is
+   * in its parent's.
+   */
+  index(
+    eventId: string,
+    roomId: string,
+    pdu: Pdu,
+    relation: IndexedRelation | undefined,
+    streamOrdering: number,
+  ): void {
     if (!relation) return;
     const s = this.statements;
-    const parentRoom = s.selectEventRoom.get(relation.eventId) as string | undefined;
+    const parentRoom = s.selectEventRoom.get(relation.parentId) as string | undefined;
     // The spec: a relationship across rooms is ignored.
     if (parentRoom !== undefined && parentRoom !== roomId) return;
     if (s.selectRedacted.get(eventId) !== undefined) return;
-    const parentThread =
-      (s.selectThreadOf.get(relation.eventId) as string | null | undefined) ?? MAIN_THREAD;
-    const threadId = threadIdOf(relation, parentThread);
+    const threadId =
+      relation.threadRoot ??
+      (s.selectThreadOf.get(relation.parentId) as string | null | undefined) ??
+      MAIN_THREAD;
     s.insertRelation.run(
       eventId,
-      relation.eventId,
+      relation.parentId,
       relation.relType,
       roomId,
       pdu.type,
       pdu.sender,
       pdu.state_key === undefined ? 0 : 1,
       relation.key ?? null,
-      hasNewContent(pdu.content) ? 1 : 0,
+      relation.hasNewContent ? 1 : 0,
       relation.inReplyTo ?? null,
       threadId === MAIN_THREAD ? null : threadId,
       pdu.origin_server_ts,
       streamOrdering,
     );
     if (relation.relType === REL_THREAD) {
-      s.upsertThread.run(relation.eventId, roomId, streamOrdering);
+      s.upsertThread.run(relation.parentId, roomId, streamOrdering);
     }
   }
 

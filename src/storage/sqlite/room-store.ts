@@ -22,7 +22,6 @@ import type {
 } from '../storage.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 import { LruCache } from '../../util/lru-cache.js';
-import { relationOf } from '../../events/relations.js';
 import { RelationIndexWriter, type RelationParents } from './relation-store.js';
 import type { PersistedEvent, SqliteWriter } from './writer.js';
 
@@ -207,7 +206,7 @@ export class SqliteRoomStore implements RoomStore {
         streamOrdering: persisted.streamOrdering,
       });
     }
-    const parent = relationOf(pdu.content)?.eventId;
+    const parent = event.relation?.parentId;
     if (parent !== undefined) this.relationParents.noteChild(parent);
     const stored: EventRecord = {
       eventId: event.eventId,
@@ -339,7 +338,7 @@ export class SqliteRoomStore implements RoomStore {
       this.relations.unindex(redacts);
     }
     const streamOrdering = Number(lastInsertRowid);
-    this.relations.index(event.eventId, event.roomId, pdu, streamOrdering);
+    this.relations.index(event.eventId, event.roomId, pdu, event.relation, streamOrdering);
     for (const prev of pdu.prev_events) s.deleteExtremity.run(event.roomId, prev);
     s.insertExtremity.run(event.roomId, event.eventId);
     const txn = event.transaction;
