@@ -115,9 +115,11 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   // body, e.g. over `bodyLimit`, and set it), destroys the socket right after
   // the answer: with the rest of the body unread, the client is reset while
   // writing it and never reads the answer. A callback hook: a body already
-  // read (every request but those) costs one property check.
+  // read (every request but those) costs one property check. A stream already ended is
+  // read too: `complete` is node:http's, and a request injected by Fastify's `inject`
+  // (light-my-request) has only `readableEnded`.
   app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.raw.complete) {
+    if (request.raw.complete || request.raw.readableEnded) {
       done(null, payload);
       return;
     }
