@@ -3,29 +3,17 @@
  * with the sync side: changes reach /sync once, as a stream.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, type Session, type SyncEvent } from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
-import { UserHelpers, type SyncEvent } from '../support/user-helpers.js';
 
 const GLOBAL = '/_matrix/client/v3/user/{userId}/account_data/{type}';
 const ROOM = '/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}';
 
 describe('account data', () => {
-  let server: TestServer;
-  let api: Api;
-  let h: UserHelpers;
-  let alice: Session;
-  let bob: Session;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    h = new UserHelpers(api);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob] = suite.users('alice', 'bob');
 
   const globalPath = (who: Session, type: string) =>
     `${CLIENT_V3}/user/${encodeURIComponent(who.user_id)}/account_data/${type}`;
@@ -79,8 +67,8 @@ describe('account data', () => {
   });
 
   it('delivers global and room account data through sync, only changes incrementally', async () => {
-    const roomId = await h.createRoom(alice);
-    const first = await h.sync(alice);
+    const roomId = await suite.createRoom(alice);
+    const first = await suite.sync(alice);
     assert.ok(types(first.account_data.events).includes('org.example.a'), 'whole on initial sync');
     await api.put(globalPath(alice, 'org.example.b'), { v: 2 }, { token: alice.access_token });
     const put = await api.put(
@@ -90,7 +78,7 @@ describe('account data', () => {
     );
     assert.equal(put.status, 200);
     assertResponseMatchesSpec('put', ROOM, 200, put.body);
-    const next = await h.sync(alice, { since: first.next_batch });
+    const next = await suite.sync(alice, { since: first.next_batch });
     assert.deepEqual(next.account_data.events, [{ type: 'org.example.b', content: { v: 2 } }]);
     assert.deepEqual(next.rooms.join[roomId]?.account_data.events, [
       { type: 'org.example.r', content: { r: 1 } },
@@ -104,13 +92,13 @@ describe('account data', () => {
       token: alice.access_token,
     });
     assert.equal(globalNotRoom.status, 404, 'room data is not global data');
-    const quiet = await h.sync(alice, { since: next.next_batch });
+    const quiet = await suite.sync(alice, { since: next.next_batch });
     assert.deepEqual(quiet.account_data.events, [], 'nothing twice');
   });
 
   it('wakes a waiting sync when account data changes', async () => {
-    const start = await h.sync(alice);
-    const waiting = h.sync(alice, { since: start.next_batch, timeout: '10000' });
+    const start = await suite.sync(alice);
+    const waiting = suite.sync(alice, { since: start.next_batch, timeout: '10000' });
     await new Promise((r) => setTimeout(r, 100));
     const began = Date.now();
     await api.put(
@@ -124,9 +112,9 @@ describe('account data', () => {
   });
 
   it('tags: put with order, list, delete, delivered as m.tag', async () => {
-    const roomId = await h.createRoom(alice);
+    const roomId = await suite.createRoom(alice);
     const tagsPath = `${CLIENT_V3}/user/${encodeURIComponent(alice.user_id)}/rooms/${encodeURIComponent(roomId)}/tags`;
-    const start = await h.sync(alice);
+    const start = await suite.sync(alice);
     const put = await api.put(
       `${tagsPath}/m.favourite`,
       { order: 0.5 },
@@ -163,7 +151,7 @@ describe('account data', () => {
       { token: alice.access_token },
     );
     assert.equal(bobList.status, 403);
-    const next = await h.sync(alice, { since: start.next_batch });
+    const next = await suite.sync(alice, { since: start.next_batch });
     assert.deepEqual(next.rooms.join[roomId]?.account_data.events, [
       { type: 'm.tag', content: { tags: { 'm.favourite': { order: 0.5 } } } },
     ]);
@@ -172,9 +160,9 @@ describe('account data', () => {
   it("m.ignored_user_list: the ignored user's messages and invites stop reaching the user", async () => {
     const carol = await api.register('carol');
     const dave = await api.register('dave');
-    const roomId = await h.createRoom(carol, { preset: 'public_chat' });
-    await h.join(dave, roomId);
-    const before = await h.send(dave, roomId, 'before ignoring');
+    const roomId = await suite.createRoom(carol, { preset: 'public_chat' });
+    await suite.join(dave, roomId);
+    const before = await suite.send(dave, roomId, 'before ignoring');
     const ignore = await api.put(
       globalPath(carol, 'm.ignored_user_list'),
       { ignored_users: { [dave.user_id]: {} } },
@@ -187,10 +175,10 @@ describe('account data', () => {
       { token: carol.access_token },
     );
     assert.equal(self.status, 400, 'one cannot ignore oneself');
-    const start = await h.sync(carol);
-    await h.send(dave, roomId, 'ignored message');
-    await h.send(carol, roomId, 'own message');
-    const next = await h.sync(carol, { since: start.next_batch });
+    const start = await suite.sync(carol);
+    await suite.send(dave, roomId, 'ignored message');
+    await suite.send(carol, roomId, 'own message');
+    const next = await suite.sync(carol, { since: start.next_batch });
     const bodies = (next.rooms.join[roomId]?.timeline.events ?? []).map((e) => e.content.body);
     assert.deepEqual(bodies, ['own message']);
     const messages = await api.get(`${CLIENT_V3}/rooms/${roomId}/messages?dir=b&limit=50`, {
@@ -219,7 +207,7 @@ describe('account data', () => {
       'others still see them',
     );
     // Nor do the ignored user's relations: a thread reply under carol's message.
-    const root = await h.send(carol, roomId, 'thread root');
+    const root = await suite.send(carol, roomId, 'thread root');
     const reply = await api.put(
       `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/ignored-reply`,
       {
@@ -240,14 +228,14 @@ describe('account data', () => {
     assert.deepEqual(await relationsOf(carol), [], 'no relations from an ignored user');
     assert.deepEqual(await relationsOf(dave), [dave.user_id], 'others still see them');
     // An invite from an ignored user does not reach the ignoring user.
-    const secret = await h.createRoom(dave);
+    const secret = await suite.createRoom(dave);
     const invite = await api.post(
       `${CLIENT_V3}/rooms/${secret}/invite`,
       { user_id: carol.user_id },
       { token: dave.access_token },
     );
     assert.equal(invite.status, 200);
-    const afterInvite = await h.sync(carol, { since: next.next_batch });
+    const afterInvite = await suite.sync(carol, { since: next.next_batch });
     assert.equal(afterInvite.rooms.invite[secret], undefined, 'no invite from an ignored user');
   });
 });

@@ -1,14 +1,13 @@
 /** Cross-signing keys (/keys/device_signing/upload, behind UIA) and /keys/signatures/upload. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { crossSigningKey, deviceKeysFor, Ed25519Key } from '../support/e2ee.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { before, describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
 import {
   assertMatchesSpecDefinition,
   assertResponseMatchesSpec,
   assertSpecError,
 } from '../support/spec-schemas.js';
+import { crossSigningKey, deviceKeysFor, Ed25519Key } from '../support/e2ee.js';
 
 type Json = Record<string, unknown>;
 type QueryBody = {
@@ -22,20 +21,15 @@ const UPLOAD = `${CLIENT_V3}/keys/device_signing/upload`;
 const SIGNATURES = `${CLIENT_V3}/keys/signatures/upload`;
 
 describe('cross-signing', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob] = suite.users('alice', 'bob');
   const master = new Ed25519Key();
   const selfSigning = new Ed25519Key();
   const userSigning = new Ed25519Key();
   let aliceDevice: ReturnType<typeof deviceKeysFor>;
   let keys: Json;
   before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
     aliceDevice = deviceKeysFor(alice);
     await api.post(
       `${CLIENT_V3}/keys/upload`,
@@ -48,7 +42,6 @@ describe('cross-signing', () => {
       user_signing_key: crossSigningKey(alice.user_id, 'user_signing', userSigning, master),
     };
   });
-  after(() => server.close());
 
   const query = async (who: Session, userId: string) => {
     const res = await api.post(

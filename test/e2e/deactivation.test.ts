@@ -4,16 +4,18 @@
  * queued with the deactivation, so a crash before the leaves is resumed at start.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { startWeft } from '../../src/app.js';
+import { describe, it } from 'node:test';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, testConfig, type TestServer } from '../support/server.js';
+import {
+  Api,
+  CLIENT_V3,
+  serverSuite,
+  type Session,
+  type SyncEvent,
+  withServer,
+} from '../support/fixture.js';
 import { assertResponseMatchesSpec } from '../support/spec-schemas.js';
-import { type SyncEvent, UserHelpers } from '../support/user-helpers.js';
 
 interface MembersBody {
   chunk: SyncEvent[];
@@ -47,24 +49,9 @@ async function waitForMembership(
 }
 
 describe('account deactivation leaves rooms', () => {
-  let server: TestServer;
-  let api: Api;
-  let h: UserHelpers;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    h = new UserHelpers(api);
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
 
-  const invite = async (who: Session, roomId: string, userId: string) => {
-    const res = await api.post(
-      `${CLIENT_V3}/rooms/${roomId}/invite`,
-      { user_id: userId },
-      { token: who.access_token },
-    );
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  };
   const deactivate = async (who: Session, username: string) => {
     const res = await api.withPasswordAuth(
       'POST',
@@ -84,18 +71,18 @@ describe('account deactivation leaves rooms', () => {
       await api.register('bob'),
       await api.register('zoe'),
     ];
-    const aliceRoom = await h.createRoom(alice, { preset: 'public_chat' });
-    const bobRoom = await h.createRoom(bob, { preset: 'public_chat' });
-    const invitedTo = await h.createRoom(alice);
-    const knockRoom = await h.createRoom(alice, {
+    const aliceRoom = await suite.createRoom(alice, { preset: 'public_chat' });
+    const bobRoom = await suite.createRoom(bob, { preset: 'public_chat' });
+    const invitedTo = await suite.createRoom(alice);
+    const knockRoom = await suite.createRoom(alice, {
       initial_state: [
         { type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } },
       ],
     });
-    await h.join(zoe, aliceRoom);
-    await h.join(zoe, bobRoom);
-    await h.join(bob, aliceRoom);
-    await invite(alice, invitedTo, zoe.user_id);
+    await suite.join(zoe, aliceRoom);
+    await suite.join(zoe, bobRoom);
+    await suite.join(bob, aliceRoom);
+    await suite.invite(alice, invitedTo, zoe.user_id);
     const knock = await api.post(
       `${CLIENT_V3}/knock/${knockRoom}`,
       {},
@@ -104,7 +91,7 @@ describe('account deactivation leaves rooms', () => {
     assert.equal(knock.status, 200, JSON.stringify(knock.body));
     assert.equal(await membershipIn(api, alice, invitedTo, zoe.user_id), 'invite');
     assert.equal(await membershipIn(api, alice, knockRoom, zoe.user_id), 'knock');
-    const [aliceStart, bobStart] = [await h.sync(alice), await h.sync(bob)];
+    const [aliceStart, bobStart] = [await suite.sync(alice), await suite.sync(bob)];
 
     await deactivate(zoe, 'zoe');
     const whoami = await api.get(`${CLIENT_V3}/account/whoami`, { token: zoe.access_token });
@@ -115,7 +102,7 @@ describe('account deactivation leaves rooms', () => {
     await waitForMembership(api, bob, [bobRoom, aliceRoom], zoe.user_id, 'leave');
     // Real leave events, sent by Zoe herself, in the other members' incremental syncs.
     const leavesSeen = async (who: Session, since: string, roomIds: string[]) => {
-      const next = await h.sync(who, { since });
+      const next = await suite.sync(who, { since });
       for (const roomId of roomIds) {
         const leaves = (next.rooms.join[roomId]?.timeline.events ?? []).filter(
           (e) => e.type === 'm.room.member' && e.state_key === zoe.user_id,
@@ -138,32 +125,23 @@ describe('account deactivation leaves rooms', () => {
   });
 
   it('leaves at start the rooms a crash kept it from leaving', async () => {
-    const config = testConfig();
-    const silent = { logger: pino({ level: 'silent' }) };
-    let weft = await startWeft(config, silent);
-    try {
-      const first = new Api(weft.url);
-      const firstHelpers = new UserHelpers(first);
-      const [carol, yann] = [await first.register('carol'), await first.register('yann')];
+    await withServer(async (own) => {
+      const [carol, yann] = [await own.register('carol'), await own.register('yann')];
       const rooms = [
-        await firstHelpers.createRoom(carol, { preset: 'public_chat' }),
-        await firstHelpers.createRoom(carol, { preset: 'public_chat' }),
+        await own.createRoom(carol, { preset: 'public_chat' }),
+        await own.createRoom(carol, { preset: 'public_chat' }),
       ];
-      for (const roomId of rooms) await firstHelpers.join(yann, roomId);
-      await weft.close();
+      for (const roomId of rooms) await own.join(yann, roomId);
+      await own.server.stop();
       // The deactivation committed with its queue row, and the server died before any leave.
-      const storage = openSqliteStorage(path.join(config.data_dir, 'weft.db'));
+      const storage = openSqliteStorage(path.join(own.server.dataDir, 'weft.db'));
       await storage.users.deactivate(yann.user_id);
       await storage.close();
-      weft = await startWeft(config, silent);
-      const again = new Api(weft.url);
-      const login = await again.login('carol');
+      await own.server.start();
+      const login = await own.api.login('carol');
       assert.equal(login.status, 200);
-      await waitForMembership(again, login.body, rooms, yann.user_id, 'leave');
-      assert.equal((await again.login('yann')).body.errcode, 'M_USER_DEACTIVATED');
-    } finally {
-      await weft.close();
-      rmSync(config.data_dir, { recursive: true, force: true });
-    }
+      await waitForMembership(own.api, login.body, rooms, yann.user_id, 'leave');
+      assert.equal((await own.api.login('yann')).body.errcode, 'M_USER_DEACTIVATED');
+    });
   });
 });

@@ -3,11 +3,10 @@
  * (encrypted or not, as Synapse), joins and leaves, device deletion.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { crossSigningKey, deviceKeysFor, Ed25519Key } from '../support/e2ee.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { before, describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
 import { assertResponseMatchesSpec } from '../support/spec-schemas.js';
+import { crossSigningKey, deviceKeysFor, Ed25519Key } from '../support/e2ee.js';
 
 interface SyncBody {
   next_batch: string;
@@ -21,53 +20,26 @@ const ENCRYPTION = {
 };
 
 describe('device lists', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
-  let carol: Session;
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob, carol] = suite.users('alice', 'bob', 'carol');
   let encryptedRoom: string;
   let plainRoom: string;
   /** Carol's first sync, before any key upload. */
   let carolFirst: string;
   before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    [alice, bob, carol] = [
-      await api.register('alice'),
-      await api.register('bob'),
-      await api.register('carol'),
-    ];
     encryptedRoom = await createRoom(alice, [ENCRYPTION]);
-    await join(bob, encryptedRoom);
+    await suite.join(bob, encryptedRoom);
     // Carol shares only an unencrypted room with Alice.
     plainRoom = await createRoom(alice, []);
-    await join(carol, plainRoom);
+    await suite.join(carol, plainRoom);
     carolFirst = (await sync(carol)).next_batch;
   });
-  after(() => server.close());
 
-  const createRoom = async (who: Session, initialState: unknown[]) => {
-    const res = await api.post(
-      `${CLIENT_V3}/createRoom`,
-      { preset: 'public_chat', initial_state: initialState },
-      { token: who.access_token },
-    );
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    return res.body.room_id as string;
-  };
-  const join = async (who: Session, roomId: string) => {
-    const res = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: who.access_token });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  };
-  const sync = async (who: Session, since?: string, timeout = 0) => {
-    const query = new URLSearchParams({ timeout: String(timeout) });
-    if (since) query.set('since', since);
-    const res = await api.get(`${CLIENT_V3}/sync?${query}`, { token: who.access_token });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    assertResponseMatchesSpec('get', `${CLIENT_V3}/sync`, 200, res.body);
-    return res.body as unknown as SyncBody;
-  };
+  const createRoom = (who: Session, initialState: unknown[]) =>
+    suite.createRoom(who, { preset: 'public_chat', initial_state: initialState });
+  const sync = (who: Session, since?: string, timeout = 0) =>
+    suite.sync<SyncBody>(who, { timeout: String(timeout), ...(since ? { since } : {}) });
   const changes = async (who: Session, from: string, to: string) => {
     const res = await api.get(`${CLIENT_V3}/keys/changes?from=${from}&to=${to}`, {
       token: who.access_token,
@@ -80,15 +52,6 @@ describe('device lists', () => {
     const res = await api.post(
       `${CLIENT_V3}/keys/upload`,
       { device_keys: deviceKeysFor(who).keys },
-      { token: who.access_token },
-    );
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  };
-
-  const leave = async (who: Session, roomId: string) => {
-    const res = await api.post(
-      `${CLIENT_V3}/rooms/${roomId}/leave`,
-      {},
       { token: who.access_token },
     );
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -152,10 +115,10 @@ describe('device lists', () => {
   it('reports users joining as changed and users leaving as left', async () => {
     const dave = await api.register('dave');
     const aliceStart = await sync(alice);
-    await join(dave, encryptedRoom);
+    await suite.join(dave, encryptedRoom);
     const joined = await sync(alice, aliceStart.next_batch);
     assert.deepEqual(joined.device_lists?.changed, [dave.user_id]);
-    await leave(dave, encryptedRoom);
+    await suite.leave(dave, encryptedRoom);
     const afterLeave = await sync(alice, joined.next_batch);
     assert.deepEqual(afterLeave.device_lists, { changed: [], left: [dave.user_id] });
     const over = await changes(alice, aliceStart.next_batch, afterLeave.next_batch);
@@ -165,13 +128,13 @@ describe('device lists', () => {
 
   it('reports as left only a user who shares no room any more, encrypted or not', async () => {
     const erin = await api.register('erin');
-    await join(erin, encryptedRoom);
-    await join(erin, plainRoom);
+    await suite.join(erin, encryptedRoom);
+    await suite.join(erin, plainRoom);
     const [aliceStart, erinStart] = [await sync(alice), await sync(erin)];
-    await leave(erin, encryptedRoom);
+    await suite.leave(erin, encryptedRoom);
     const stillShared = await sync(alice, aliceStart.next_batch);
     assert.deepEqual(stillShared.device_lists, { changed: [], left: [] }, 'the plain room is left');
-    await leave(erin, plainRoom);
+    await suite.leave(erin, plainRoom);
     const none = await sync(alice, stillShared.next_batch);
     assert.deepEqual(none.device_lists, { changed: [], left: [erin.user_id] });
     assert.deepEqual(await changes(alice, aliceStart.next_batch, none.next_batch), {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type ApiResponse, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { assertResponseMatchesSpec, expectError } from '../support/spec-schemas.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
+import { expectError, expectSpec } from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
 
@@ -10,41 +9,18 @@ const ALIAS_PATH = `${CLIENT_V3}/directory/room/{roomAlias}`;
 const LIST_PATH = `${CLIENT_V3}/directory/list/room/{roomId}`;
 const PUBLIC_ROOMS = `${CLIENT_V3}/publicRooms`;
 
-/** The status, then the body against the spec's schema for it. */
-function expectSpec(res: ApiResponse<Body>, method: string, template: string, status = 200): Body {
-  assert.equal(res.status, status, `${method} ${template}: ${JSON.stringify(res.body)}`);
-  assertResponseMatchesSpec(method, template, status, res.body);
-  return res.body;
-}
-
 const aliasUrl = (alias: string) => `${CLIENT_V3}/directory/room/${encodeURIComponent(alias)}`;
 const listUrl = (roomId: string) => `${CLIENT_V3}/directory/list/room/${roomId}`;
 
 for (const version of ['12', '11']) {
   describe(`room directory, version ${version}`, () => {
-    let server: TestServer;
-    let api: Api;
-    let alice: Session;
-    let bob: Session;
-    let carol: Session;
-    before(async () => {
-      server = await startTestServer();
-      api = new Api(server.url);
-      alice = await api.register('alice');
-      bob = await api.register('bob');
-      carol = await api.register('carol');
-    });
-    after(() => server.close());
+    const suite = serverSuite();
+    const { api } = suite;
+    const [alice, bob, carol] = suite.users('alice', 'bob', 'carol');
 
-    const createRoom = async (body: Body = {}, who: Session = alice) => {
-      const res = await api.post(
-        `${CLIENT_V3}/createRoom`,
-        { room_version: version, ...body },
-        { token: who.access_token },
-      );
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-      return String(res.body.room_id);
-    };
+    const createRoom = (body: Body = {}, who: Session = alice) =>
+      suite.createRoom(who, { room_version: version, ...body });
+    /** Joins by room ID or alias; returns the room ID. */
     const join = async (who: Session, roomIdOrAlias: string) => {
       const res = await api.post(
         `${CLIENT_V3}/join/${encodeURIComponent(roomIdOrAlias)}`,
@@ -154,7 +130,7 @@ for (const version of ['12', '11']) {
       // The spec's order: the canonical alias comes right after the power levels.
       const depthOf = async (type: string) => {
         const id = String(state.find((e) => e.type === type)?.event_id);
-        return (await server.weft.storage.rooms.getEvent(id))!.pdu.depth;
+        return (await suite.server.weft.storage.rooms.getEvent(id))!.pdu.depth;
       };
       assert.equal(
         await depthOf('m.room.canonical_alias'),

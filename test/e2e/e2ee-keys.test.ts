@@ -1,26 +1,17 @@
 /** /keys/upload, /keys/query, /keys/claim and the key counts of /sync, over HTTP. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { deviceKeysFor, oneTimeKeys } from '../support/e2ee.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
+import { deviceKeysFor, oneTimeKeys } from '../support/e2ee.js';
 
 type Body = Record<string, unknown>;
 type ClaimBody = { one_time_keys: Record<string, Record<string, Record<string, Body>>> };
 
 describe('E2EE keys', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob] = suite.users('alice', 'bob');
 
   const upload = async (who: Session, body: Body) => {
     const res = await api.post(`${CLIENT_V3}/keys/upload`, body, { token: who.access_token });
@@ -51,15 +42,12 @@ describe('E2EE keys', () => {
   };
   const claimedIds = (body: ClaimBody, who: Session) =>
     Object.keys(body.one_time_keys[who.user_id]?.[who.device_id] ?? {});
-  const syncOf = async (who: Session, query = 'timeout=0') => {
-    const res = await api.get(`${CLIENT_V3}/sync?${query}`, { token: who.access_token });
-    assert.equal(res.status, 200);
-    assertResponseMatchesSpec('get', `${CLIENT_V3}/sync`, 200, res.body);
-    return res.body as {
+  const syncOf = (who: Session, query: Record<string, string> = { timeout: '0' }) =>
+    suite.sync<{
+      next_batch: string;
       device_one_time_keys_count: Record<string, number>;
       device_unused_fallback_key_types: string[];
-    };
-  };
+    }>(who, query);
 
   it('stores device keys: the caller’s own device only, identical re-upload accepted, identity fixed', async () => {
     const { identity, keys } = deviceKeysFor(alice);
@@ -133,8 +121,8 @@ describe('E2EE keys', () => {
     assert.deepEqual(synced.device_one_time_keys_count, { signed_curve25519: 3 });
     assert.deepEqual(synced.device_unused_fallback_key_types, ['signed_curve25519']);
     // A long-poll that times out with nothing new still gives the real counts (else clients upload more).
-    const { next_batch: since } = (await syncOf(carol)) as unknown as { next_batch: string };
-    const idle = await syncOf(carol, `since=${since}&timeout=50`);
+    const { next_batch: since } = await syncOf(carol);
+    const idle = await syncOf(carol, { since, timeout: '50' });
     assert.deepEqual(idle.device_one_time_keys_count, { signed_curve25519: 3 });
     assert.deepEqual(idle.device_unused_fallback_key_types, ['signed_curve25519']);
 

@@ -4,35 +4,23 @@
  * long-poll), private receipts stay private, m.fully_read is account data.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { before, describe, it } from 'node:test';
+import { CLIENT_V3, ephemeralOf, serverSuite, type Session } from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
-import { ephemeralOf, UserHelpers } from '../support/user-helpers.js';
 
 const TYPING = '/_matrix/client/v3/rooms/{roomId}/typing/{userId}';
 const RECEIPT = '/_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}';
 const MARKERS = '/_matrix/client/v3/rooms/{roomId}/read_markers';
 
 describe('typing and receipts', () => {
-  let server: TestServer;
-  let api: Api;
-  let h: UserHelpers;
-  let alice: Session;
-  let bob: Session;
-  let eve: Session;
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob, eve] = suite.users('alice', 'bob', 'eve');
   let roomId: string;
   before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    h = new UserHelpers(api);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-    eve = await api.register('eve');
-    roomId = await h.createRoom(alice, { preset: 'public_chat' });
-    await h.join(bob, roomId);
+    roomId = await suite.createRoom(alice, { preset: 'public_chat' });
+    await suite.join(bob, roomId);
   });
-  after(() => server.close());
 
   const typing = (who: Session, body: unknown, user = who.user_id) =>
     api.put(`${CLIENT_V3}/rooms/${roomId}/typing/${encodeURIComponent(user)}`, body, {
@@ -44,17 +32,17 @@ describe('typing and receipts', () => {
     });
 
   it('another member sees the typing notification, then sees it end by timeout', async () => {
-    const start = await h.sync(bob);
+    const start = await suite.sync(bob);
     const res = await typing(alice, { typing: true, timeout: 400 });
     assert.equal(res.status, 200);
     assertResponseMatchesSpec('put', TYPING, 200, res.body);
-    const seen = await h.sync(bob, { since: start.next_batch, timeout: '5000' });
+    const seen = await suite.sync(bob, { since: start.next_batch, timeout: '5000' });
     assert.deepEqual(ephemeralOf(seen, roomId, 'm.typing'), [
       { type: 'm.typing', content: { user_ids: [alice.user_id] } },
     ]);
     // Nothing else happens: only the server's timeout can wake this long-poll.
     const began = Date.now();
-    const ended = await h.sync(bob, { since: seen.next_batch, timeout: '10000' });
+    const ended = await suite.sync(bob, { since: seen.next_batch, timeout: '10000' });
     assert.ok(Date.now() - began < 5_000, 'woken by the timeout, not the long-poll timeout');
     assert.deepEqual(ephemeralOf(ended, roomId, 'm.typing'), [
       { type: 'm.typing', content: { user_ids: [] } },
@@ -63,12 +51,12 @@ describe('typing and receipts', () => {
 
   it('stops typing on typing: false; refuses others and non-members', async () => {
     await typing(alice, { typing: true, timeout: 30_000 });
-    const start = await h.sync(bob);
+    const start = await suite.sync(bob);
     assert.deepEqual(ephemeralOf(start, roomId, 'm.typing')[0]?.content, {
       user_ids: [alice.user_id],
     });
     await typing(alice, { typing: false });
-    const next = await h.sync(bob, { since: start.next_batch, timeout: '5000' });
+    const next = await suite.sync(bob, { since: start.next_batch, timeout: '5000' });
     assert.deepEqual(ephemeralOf(next, roomId, 'm.typing')[0]?.content, { user_ids: [] });
     const forOther = await typing(bob, { typing: true }, alice.user_id);
     assert.equal(forOther.status, 403);
@@ -81,14 +69,14 @@ describe('typing and receipts', () => {
   });
 
   it('m.read reaches members on the right event; m.read.private only its owner', async () => {
-    const first = await h.send(alice, roomId, 'one');
-    const second = await h.send(alice, roomId, 'two');
-    const bobStart = await h.sync(bob);
-    const aliceStart = await h.sync(alice);
+    const first = await suite.send(alice, roomId, 'one');
+    const second = await suite.send(alice, roomId, 'two');
+    const bobStart = await suite.sync(bob);
+    const aliceStart = await suite.sync(alice);
     const res = await receipt(bob, 'm.read', first);
     assert.equal(res.status, 200);
     assertResponseMatchesSpec('post', RECEIPT, 200, res.body);
-    const atAlice = await h.sync(alice, { since: aliceStart.next_batch, timeout: '5000' });
+    const atAlice = await suite.sync(alice, { since: aliceStart.next_batch, timeout: '5000' });
     const [event] = ephemeralOf(atAlice, roomId, 'm.receipt');
     const read = (event?.content[first] as Record<string, Record<string, { ts: number }>>)?.[
       'm.read'
@@ -98,36 +86,36 @@ describe('typing and receipts', () => {
       `bob's receipt on the first event: ${JSON.stringify(event)}`,
     );
 
-    const mid = await h.sync(alice, { since: atAlice.next_batch });
+    const mid = await suite.sync(alice, { since: atAlice.next_batch });
     const priv = await receipt(bob, 'm.read.private', second);
     assert.equal(priv.status, 200);
-    const atBob = await h.sync(bob, { since: bobStart.next_batch, timeout: '5000' });
+    const atBob = await suite.sync(bob, { since: bobStart.next_batch, timeout: '5000' });
     const own = ephemeralOf(atBob, roomId, 'm.receipt').map((e) => e.content[second]);
     assert.ok(
       own.some((c) => (c as Record<string, unknown> | undefined)?.['m.read.private']),
       'the owner sees their private receipt',
     );
-    const notAlice = await h.sync(alice, { since: mid.next_batch });
+    const notAlice = await suite.sync(alice, { since: mid.next_batch });
     assert.deepEqual(ephemeralOf(notAlice, roomId, 'm.receipt'), [], 'invisible to others');
-    const initial = await h.sync(alice);
+    const initial = await suite.sync(alice);
     const all = JSON.stringify(ephemeralOf(initial, roomId, 'm.receipt'));
     assert.ok(!all.includes('m.read.private'), 'not in an initial sync either');
     assert.ok(all.includes(bob.user_id), 'the public one is');
   });
 
   it('ignores a receipt older than the stored one of the same type and thread', async () => {
-    const older = await h.send(alice, roomId, 'older');
-    const newer = await h.send(alice, roomId, 'newer');
+    const older = await suite.send(alice, roomId, 'older');
+    const newer = await suite.send(alice, roomId, 'newer');
     await receipt(bob, 'm.read', newer);
-    const start = await h.sync(alice);
+    const start = await suite.sync(alice);
     const res = await receipt(bob, 'm.read', older);
     assert.equal(res.status, 200);
-    const next = await h.sync(alice, { since: start.next_batch });
+    const next = await suite.sync(alice, { since: start.next_batch });
     assert.deepEqual(ephemeralOf(next, roomId, 'm.receipt'), [], 'no change');
     // Another thread is another receipt.
     const threaded = await receipt(bob, 'm.read', older, { thread_id: 'main' });
     assert.equal(threaded.status, 200);
-    const after = await h.sync(alice, { since: next.next_batch });
+    const after = await suite.sync(alice, { since: next.next_batch });
     const content = ephemeralOf(after, roomId, 'm.receipt')[0]?.content as Record<
       string,
       Record<string, Record<string, Record<string, unknown>>>
@@ -136,7 +124,7 @@ describe('typing and receipts', () => {
   });
 
   it('validates receipt types and thread_id', async () => {
-    const eventId = await h.send(alice, roomId, 'x');
+    const eventId = await suite.send(alice, roomId, 'x');
     for (const [type, body] of [
       ['m.read', { thread_id: '' }],
       ['m.read', { thread_id: 5 }],
@@ -155,17 +143,17 @@ describe('typing and receipts', () => {
   });
 
   it('m.fully_read and /read_markers update the m.fully_read account data, never a receipt', async () => {
-    const eventId = await h.send(alice, roomId, 'read me');
-    const start = await h.sync(bob);
-    const aliceStart = await h.sync(alice);
+    const eventId = await suite.send(alice, roomId, 'read me');
+    const start = await suite.sync(bob);
+    const aliceStart = await suite.sync(alice);
     const res = await receipt(bob, 'm.fully_read', eventId);
     assert.equal(res.status, 200);
-    const next = await h.sync(bob, { since: start.next_batch, timeout: '5000' });
+    const next = await suite.sync(bob, { since: start.next_batch, timeout: '5000' });
     assert.deepEqual(next.rooms.join[roomId]?.account_data.events, [
       { type: 'm.fully_read', content: { event_id: eventId } },
     ]);
     assert.deepEqual(ephemeralOf(next, roomId, 'm.receipt'), []);
-    const later = await h.send(alice, roomId, 'later');
+    const later = await suite.send(alice, roomId, 'later');
     const markers = await api.post(
       `${CLIENT_V3}/rooms/${roomId}/read_markers`,
       { 'm.fully_read': later, 'm.read': later },
@@ -178,7 +166,7 @@ describe('typing and receipts', () => {
       { token: bob.access_token },
     );
     assert.deepEqual(stored.body, { event_id: later });
-    const atAlice = await h.sync(alice, { since: aliceStart.next_batch });
+    const atAlice = await suite.sync(alice, { since: aliceStart.next_batch });
     const text = JSON.stringify(ephemeralOf(atAlice, roomId, 'm.receipt'));
     assert.ok(text.includes(later) && !text.includes('m.fully_read'), text);
   });

@@ -9,8 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { Api, CLIENT_V3 } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { CLIENT_V3, serverSuite } from '../support/fixture.js';
 
 const PASSWORD = 'correct horse battery staple';
 const REGISTRATION_TOKEN = 'tok';
@@ -69,15 +68,13 @@ async function shownError(page: Page): Promise<string> {
 }
 
 describe('fallback pages in a browser', () => {
-  let server: TestServer;
-  let api: Api;
+  const suite = serverSuite({ registration: { registration_tokens: [REGISTRATION_TOKEN] } });
+  const { api } = suite;
   let browser: Browser;
   let context: BrowserContext;
   let pageErrors: Error[];
 
   before(async () => {
-    server = await startTestServer({ registration: { registration_tokens: [REGISTRATION_TOKEN] } });
-    api = new Api(server.url);
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: [
@@ -91,10 +88,7 @@ describe('fallback pages in a browser', () => {
       ],
     });
   });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  after(() => browser?.close());
   beforeEach(async () => {
     context = await browser.newContext();
     context.setDefaultTimeout(10_000);
@@ -119,7 +113,7 @@ describe('fallback pages in a browser', () => {
     const page = await newPage();
     await page.exposeFunction('recordLogin', logins.record);
     await page.addInitScript({ content: callbacks });
-    await page.goto(`${server.url}${LOGIN_PAGE}${query}`);
+    await page.goto(`${suite.server.url}${LOGIN_PAGE}${query}`);
     return { page, logins };
   }
 
@@ -169,7 +163,7 @@ describe('fallback pages in a browser', () => {
     const logins = recorder<LoginCall>('the login callback');
     const page = await newPage();
     await page.exposeFunction('recordLogin', logins.record);
-    await page.goto(`${server.url}${LOGIN_PAGE}`);
+    await page.goto(`${suite.server.url}${LOGIN_PAGE}`);
     // As a web view injects it once the page has loaded: the page must define window.matrixLogin.
     await page.evaluate(
       "window.matrixLogin.onLogin = (response) => window.recordLogin({ via: 'matrixLogin', response })",
@@ -217,7 +211,7 @@ describe('fallback pages in a browser', () => {
   }
 
   const tokenPageUrl = (session: string) =>
-    `${server.url}${CLIENT_V3}/auth/m.login.registration_token/fallback/web?session=${encodeURIComponent(session)}`;
+    `${suite.server.url}${CLIENT_V3}/auth/m.login.registration_token/fallback/web?session=${encodeURIComponent(session)}`;
 
   async function submitToken(page: Page, token: string): Promise<void> {
     await page.getByLabel('Registration token').fill(token);
@@ -257,7 +251,7 @@ describe('fallback pages in a browser', () => {
     const messages = recorder<unknown>('the opener message listener');
     const opener = await newPage();
     await opener.exposeFunction('recordMessage', messages.record);
-    await opener.goto(`${server.url}${LOGIN_PAGE}`);
+    await opener.goto(`${suite.server.url}${LOGIN_PAGE}`);
     await opener.evaluate(
       "window.addEventListener('message', (e) => window.recordMessage(e.data))",
     );

@@ -4,10 +4,9 @@
  * The pages' scripts run in a real browser in fallback-browser.test.ts.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { escapeHtml } from '../../src/api/static/html.js';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { Api, CLIENT_V3, serverSuite } from '../support/fixture.js';
 
 const LOGIN_PAGE = '/_matrix/static/client/login/';
 const HTML = 'text/html; charset=utf-8';
@@ -31,13 +30,8 @@ function retryRegistration(api: Api, username: string, session: string) {
 }
 
 describe('login fallback page', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
 
   it('is an HTML page that hands the login to either callback', async () => {
     const res = await api.get(LOGIN_PAGE);
@@ -66,13 +60,8 @@ describe('login fallback page', () => {
 });
 
 describe('UIA fallback page, registration token stage', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer({ registration: { registration_tokens: ['tok'] } });
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const suite = serverSuite({ registration: { registration_tokens: ['tok'] } });
+  const { api } = suite;
 
   it('serves a token form for a live session', async () => {
     const session = await startRegistration(api, 'tokenpage');
@@ -165,13 +154,8 @@ describe('UIA fallback page, registration token stage', () => {
 });
 
 describe('UIA fallback page, dummy and password stages', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
 
   it('completes the dummy stage with a confirmation', async () => {
     const session = await startRegistration(api, 'dummyuser');
@@ -225,28 +209,23 @@ describe('UIA fallback page, dummy and password stages', () => {
 });
 
 describe('UIA fallback page, rate limits', () => {
-  let server: TestServer;
-  let api: Api;
-  let limitedUser: Session;
-  before(async () => {
-    server = await startTestServer({
-      registration: { registration_tokens: ['tok'] },
-      rate_limits: {
-        enabled: true,
-        // Buckets that do not refill during the test: two tries, then 429 (the token
-        // bucket has one more for the registration in before()).
-        registration_token_validity_per_ip: { per_second: 0.001, burst_count: 3 },
-        login_failures_per_account: { per_second: 0.001, burst_count: 2 },
-        registration_per_ip: { per_second: 1, burst_count: 10 },
-      },
-    });
-    api = new Api(server.url);
-    // Registered first: in-band token stages draw on the same per-IP bucket.
-    limitedUser = await api.register('limitedpw', PASSWORD, {
-      auth: { type: 'm.login.registration_token', token: 'tok' },
-    });
+  const suite = serverSuite({
+    registration: { registration_tokens: ['tok'] },
+    rate_limits: {
+      enabled: true,
+      // Buckets that do not refill during the test: two tries, then 429 (the token
+      // bucket has one more for the registration in before()).
+      registration_token_validity_per_ip: { per_second: 0.001, burst_count: 3 },
+      login_failures_per_account: { per_second: 0.001, burst_count: 2 },
+      registration_per_ip: { per_second: 1, burst_count: 10 },
+    },
   });
-  after(() => server.close());
+  const { api } = suite;
+  // Registered first: in-band token stages draw on the same per-IP bucket.
+  const limitedUser = suite.user('limitedpw', {
+    password: PASSWORD,
+    extra: { auth: { type: 'm.login.registration_token', token: 'tok' } },
+  });
 
   it('is no faster oracle for registration tokens than the validity endpoint', async () => {
     const session = await startRegistration(api, 'limitedtoken');

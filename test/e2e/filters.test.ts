@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { MatrixError } from '../../src/protocol/errors.js';
 import { FilterService } from '../../src/sync/filter-service.js';
 import { DEFAULT_SYNC_FILTER } from '../../src/sync/filters.js';
-import { Api, CLIENT_V3, type ApiResponse, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { assertResponseMatchesSpec, expectError } from '../support/spec-schemas.js';
-
-type Body = Record<string, unknown>;
+import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
+import { expectError, expectSpec } from '../support/spec-schemas.js';
 
 const CREATE = `${CLIENT_V3}/user/{userId}/filter`;
 const DOWNLOAD = `${CLIENT_V3}/user/{userId}/filter/{filterId}`;
@@ -32,12 +29,6 @@ const FULL_FILTER = {
   'org.example.custom': { anything: [1, 2, 3] },
 };
 
-function expectSpec(res: ApiResponse<Body>, method: string, template: string): Body {
-  assert.equal(res.status, 200, `${method} ${template}: ${JSON.stringify(res.body)}`);
-  assertResponseMatchesSpec(method, template, 200, res.body);
-  return res.body;
-}
-
 /** `(v3|r0)/user/{userId}/filter[/{filterId}]` with the path parts encoded. */
 function filterUrl(userId: string, filterId?: string, version = 'v3'): string {
   const base = `/_matrix/client/${version}/user/${encodeURIComponent(userId)}/filter`;
@@ -45,18 +36,9 @@ function filterUrl(userId: string, filterId?: string, version = 'v3'): string {
 }
 
 describe('filters', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
-
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob] = suite.users('alice', 'bob');
 
   const upload = (who: Session, filter: unknown, version = 'v3') =>
     api.post(filterUrl(who.user_id, undefined, version), filter, { token: who.access_token });
@@ -161,7 +143,7 @@ describe('filters', () => {
   describe('resolving the filter parameter of /sync', () => {
     let filters: FilterService;
     before(() => {
-      filters = new FilterService(server.weft.storage.filters);
+      filters = new FilterService(suite.server.weft.storage.filters);
     });
 
     const refusal = (errcode: string, message?: RegExp) => (err: unknown) => {

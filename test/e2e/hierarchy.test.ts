@@ -4,10 +4,9 @@
  * every answer checked against the spec's schema.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type ApiResponse, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
+import { before, describe, it } from 'node:test';
+import { type ApiResponse, CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
+import { assertSpecError, expectSpec } from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
 interface Chunk {
@@ -31,24 +30,14 @@ const SPEC_HIERARCHY = `${CLIENT_V1}/rooms/{roomId}/hierarchy`;
 const REMOTE_ROOM = '!elsewhere:remote.example';
 
 describe('space hierarchy', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
-  let carol: Session;
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob, carol] = suite.users('alice', 'bob', 'carol');
   /** The space tree alice builds: every name is a room ID. */
   const room: Record<string, string> = {};
 
   const create = async (name: string, body: Body) => {
-    const res = await api.post(
-      `${CLIENT_V3}/createRoom`,
-      { name, ...body },
-      {
-        token: alice.access_token,
-      },
-    );
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    room[name] = String(res.body.room_id);
+    room[name] = await suite.createRoom(alice, { name, ...body });
   };
   const addChild = async (parent: string, childId: string, content: Body) => {
     const path = `${CLIENT_V3}/rooms/${room[parent]}/state/m.space.child/${childId}`;
@@ -60,25 +49,17 @@ describe('space hierarchy', () => {
       token: who.access_token,
     });
   /** A 200 answer, valid by the spec. */
-  const expectPage = (res: ApiResponse<Hierarchy>): Hierarchy => {
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    assertResponseMatchesSpec('GET', SPEC_HIERARCHY, 200, res.body);
-    return res.body;
-  };
+  const expectPage = (res: ApiResponse<Hierarchy>): Hierarchy =>
+    expectSpec(res, 'GET', SPEC_HIERARCHY);
   const namesIn = (page: Hierarchy) =>
     page.rooms.map((r) => Object.keys(room).find((name) => room[name] === r.room_id));
-  const expectError = (res: ApiResponse<Body | Hierarchy>, status: number, errcode: string) => {
-    assert.equal(res.status, status, JSON.stringify(res.body));
-    assertResponseMatchesSpec('GET', SPEC_HIERARCHY, status, res.body);
+  /** An error answer: the status, the spec's schema for it, the errcode. */
+  const expectRefusal = (res: ApiResponse<Body | Hierarchy>, status: number, errcode: string) => {
+    expectSpec(res, 'GET', SPEC_HIERARCHY, status);
     assertSpecError(res.body, errcode);
   };
 
   before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-    carol = await api.register('carol');
     const space = { creation_content: { type: 'm.space' } };
     await create('space', { ...space, preset: 'public_chat', topic: 'Everything' });
     await create('lobby', { preset: 'public_chat', topic: 'Say hi' });
@@ -109,10 +90,8 @@ describe('space hierarchy', () => {
     // The subspace leads back to the space: a cycle.
     await addChild('subspace', room.nested!, { via: ['localhost'] });
     await addChild('subspace', room.space!, { via: ['localhost'] });
-    const join = await api.post(`${CLIENT_V3}/join/${room.space}`, {}, { token: bob.access_token });
-    assert.equal(join.status, 200, JSON.stringify(join.body));
+    await suite.join(bob, room.space!);
   });
-  after(() => server.close());
 
   it('walks the space depth first, in order, showing what the requester may see', async () => {
     const page = expectPage(await hierarchyOf(bob, room.space!));
@@ -150,12 +129,7 @@ describe('space hierarchy', () => {
   });
 
   it('shows invite-only rooms to those invited and joined', async () => {
-    const invite = await api.post(
-      `${CLIENT_V3}/rooms/${room.secret}/invite`,
-      { user_id: carol.user_id },
-      { token: alice.access_token },
-    );
-    assert.equal(invite.status, 200, JSON.stringify(invite.body));
+    await suite.invite(alice, room.secret!, carol.user_id);
     assert.deepEqual(namesIn(expectPage(await hierarchyOf(carol, room.space!))), [
       'space',
       'lobby',
@@ -205,18 +179,18 @@ describe('space hierarchy', () => {
   it('refuses unknown tokens and a changed suggested_only or max_depth', async () => {
     const first = expectPage(await hierarchyOf(bob, room.space!, '?limit=1&max_depth=3'));
     const from = encodeURIComponent(first.next_batch!);
-    expectError(
+    expectRefusal(
       await hierarchyOf(bob, room.space!, `?from=${from}&suggested_only=true`),
       400,
       'M_INVALID_PARAM',
     );
-    expectError(
+    expectRefusal(
       await hierarchyOf(bob, room.space!, `?from=${from}&max_depth=2`),
       400,
       'M_INVALID_PARAM',
     );
-    expectError(await hierarchyOf(bob, room.subspace!, `?from=${from}`), 400, 'M_INVALID_PARAM');
-    expectError(await hierarchyOf(bob, room.space!, '?from=nonsense'), 400, 'M_INVALID_PARAM');
+    expectRefusal(await hierarchyOf(bob, room.subspace!, `?from=${from}`), 400, 'M_INVALID_PARAM');
+    expectRefusal(await hierarchyOf(bob, room.space!, '?from=nonsense'), 400, 'M_INVALID_PARAM');
     const second = expectPage(
       await hierarchyOf(bob, room.space!, `?from=${from}&max_depth=3&limit=1`),
     );
@@ -225,14 +199,14 @@ describe('space hierarchy', () => {
 
   it('refuses a bad limit or max_depth', async () => {
     for (const query of ['?limit=0', '?limit=x', '?max_depth=-1', '?suggested_only=yes']) {
-      expectError(await hierarchyOf(bob, room.space!, query), 400, 'M_INVALID_PARAM');
+      expectRefusal(await hierarchyOf(bob, room.space!, query), 400, 'M_INVALID_PARAM');
     }
   });
 
   it('forbids a root the requester may not see, or an unknown one', async () => {
-    expectError(await hierarchyOf(bob, room.secret!), 403, 'M_FORBIDDEN');
-    expectError(await hierarchyOf(bob, '!unknown:localhost'), 403, 'M_FORBIDDEN');
-    expectError(await hierarchyOf(bob, REMOTE_ROOM), 403, 'M_FORBIDDEN');
+    expectRefusal(await hierarchyOf(bob, room.secret!), 403, 'M_FORBIDDEN');
+    expectRefusal(await hierarchyOf(bob, '!unknown:localhost'), 403, 'M_FORBIDDEN');
+    expectRefusal(await hierarchyOf(bob, REMOTE_ROOM), 403, 'M_FORBIDDEN');
   });
 
   it('hides rooms from users banned there', async () => {
@@ -242,7 +216,7 @@ describe('space hierarchy', () => {
       { token: alice.access_token },
     );
     assert.equal(ban.status, 200, JSON.stringify(ban.body));
-    expectError(await hierarchyOf(bob, room.lobby!), 403, 'M_FORBIDDEN');
+    expectRefusal(await hierarchyOf(bob, room.lobby!), 403, 'M_FORBIDDEN');
     assert.ok(!namesIn(expectPage(await hierarchyOf(bob, room.space!))).includes('lobby'));
   });
 

@@ -1,8 +1,7 @@
 /** Server-side key backup: versions, keys, the better-key rule, etag and count, wrong versions. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite } from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
 
 type Json = Record<string, unknown>;
@@ -19,15 +18,9 @@ function keyData(index: number, forwarded: number, verified: boolean, tag: strin
 }
 
 describe('key backup', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
+  const alice = suite.user('alice');
 
   const call = (method: string, path: string, body?: unknown) =>
     api.request(method, `${CLIENT_V3}${path}`, body, { token: alice.access_token });

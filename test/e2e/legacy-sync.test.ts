@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type ApiResponse, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { type ApiResponse, CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
@@ -60,39 +59,10 @@ function bodies(events: Event[]): unknown[] {
 }
 
 describe('legacy r0 sync endpoints', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
-  let carol: Session;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-    carol = await api.register('carol');
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob, carol] = suite.users('alice', 'bob', 'carol');
 
-  const createRoom = async (who: Session, body: Body = {}) => {
-    const res = await api.post(`${CLIENT_V3}/createRoom`, body, { token: who.access_token });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    return String(res.body.room_id);
-  };
-  let txn = 0;
-  const send = async (who: Session, roomId: string, body: string) => {
-    const res = await api.put(
-      `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/legacy${++txn}`,
-      { msgtype: 'm.text', body },
-      { token: who.access_token },
-    );
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    return String(res.body.event_id);
-  };
-  const post = async (who: Session, path: string, body: Body = {}) => {
-    const res = await api.post(`${CLIENT_V3}${path}`, body, { token: who.access_token });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  };
   const get = <T>(who: Session, path: string, query: Record<string, string> = {}) => {
     const params = new URLSearchParams(query).toString();
     return api.get<T>(`${path}${params ? `?${params}` : ''}`, { token: who.access_token });
@@ -122,8 +92,8 @@ describe('legacy r0 sync endpoints', () => {
   };
 
   it('/initialSync gives each joined room its newest messages, current state and tokens that page with /messages', async () => {
-    const roomId = await createRoom(alice, { name: 'Legacy', visibility: 'public' });
-    for (const text of ['one', 'two', 'three']) await send(alice, roomId, text);
+    const roomId = await suite.createRoom(alice, { name: 'Legacy', visibility: 'public' });
+    for (const text of ['one', 'two', 'three']) await suite.send(alice, roomId, text);
     const dataPath = `${CLIENT_V3}/user/${encodeURIComponent(alice.user_id)}`;
     const token = { token: alice.access_token };
     await api.put(`${dataPath}/account_data/org.example.global`, { g: 1 }, token);
@@ -164,13 +134,13 @@ describe('legacy r0 sync endpoints', () => {
   });
 
   it('/initialSync lists invites with the invite event, and left rooms only when archived', async () => {
-    const invitedTo = await createRoom(alice, { name: 'Invite' });
-    await post(alice, `/rooms/${invitedTo}/invite`, { user_id: carol.user_id });
-    const leftRoom = await createRoom(alice, { preset: 'public_chat' });
-    await post(carol, `/join/${leftRoom}`);
-    await send(alice, leftRoom, 'before carol left');
-    await post(carol, `/rooms/${leftRoom}/leave`);
-    await send(alice, leftRoom, 'after carol left');
+    const invitedTo = await suite.createRoom(alice, { name: 'Invite' });
+    await suite.invite(alice, invitedTo, carol.user_id);
+    const leftRoom = await suite.createRoom(alice, { preset: 'public_chat' });
+    await suite.join(carol, leftRoom);
+    await suite.send(alice, leftRoom, 'before carol left');
+    await suite.leave(carol, leftRoom);
+    await suite.send(alice, leftRoom, 'after carol left');
 
     const current = await initialSync(carol);
     const invite = roomIn(current, invitedTo);
@@ -193,8 +163,8 @@ describe('legacy r0 sync endpoints', () => {
   });
 
   it('/rooms/{roomId}/initialSync serves members and world-readable peeks, and refuses others', async () => {
-    const roomId = await createRoom(alice, { preset: 'private_chat' });
-    await send(alice, roomId, 'for members');
+    const roomId = await suite.createRoom(alice, { preset: 'private_chat' });
+    await suite.send(alice, roomId, 'for members');
     const member = expectOk(
       await get<RoomInfo>(alice, `${CLIENT_V3}/rooms/${roomId}/initialSync`),
       ROOM_INITIAL_SYNC,
@@ -210,8 +180,8 @@ describe('legacy r0 sync endpoints', () => {
     assert.equal(refused.status, 403);
     assertSpecError(refused.body, 'M_FORBIDDEN');
 
-    const open = await createRoom(alice, worldReadable);
-    await send(alice, open, 'for everyone');
+    const open = await suite.createRoom(alice, worldReadable);
+    await suite.send(alice, open, 'for everyone');
     const peek = expectOk(
       await get<RoomInfo>(bob, `${R0}/rooms/${open}/initialSync`),
       ROOM_INITIAL_SYNC,
@@ -221,13 +191,13 @@ describe('legacy r0 sync endpoints', () => {
   });
 
   it('/events from an /initialSync token wakes within a second when another user sends', async () => {
-    const roomId = await createRoom(alice, { preset: 'public_chat' });
-    await post(bob, `/join/${roomId}`);
+    const roomId = await suite.createRoom(alice, { preset: 'public_chat' });
+    await suite.join(bob, roomId);
     const { end } = await initialSync(bob);
     const started = Date.now();
     const polling = events(bob, { from: end, timeout: '10000' });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const eventId = await send(alice, roomId, 'wake up');
+    const eventId = await suite.send(alice, roomId, 'wake up');
     const woken = await polling;
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 1000, `woke after ${elapsed} ms`);
@@ -251,12 +221,12 @@ describe('legacy r0 sync endpoints', () => {
 
   it('/events times out empty with a new end, not woken by rooms the user is not in', async () => {
     const { end: from } = await initialSync(alice);
-    const elsewhere = await createRoom(carol, { preset: 'private_chat' });
-    await send(carol, elsewhere, 'not for alice');
+    const elsewhere = await suite.createRoom(carol, { preset: 'private_chat' });
+    await suite.send(carol, elsewhere, 'not for alice');
     const started = Date.now();
     const polling = events(alice, { from, timeout: '400' });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await send(carol, elsewhere, 'still not for alice');
+    await suite.send(carol, elsewhere, 'still not for alice');
     const body = await polling;
     assert.ok(Date.now() - started >= 350, 'an empty /events waits for its timeout');
     assert.deepEqual(body.chunk, []);
@@ -264,25 +234,25 @@ describe('legacy r0 sync endpoints', () => {
   });
 
   it('/events without from waits for what comes next', async () => {
-    const roomId = await createRoom(alice);
-    await send(alice, roomId, 'old');
+    const roomId = await suite.createRoom(alice);
+    await suite.send(alice, roomId, 'old');
     const polling = events(alice, { timeout: '10000' });
     await new Promise((resolve) => setTimeout(resolve, 100));
-    await send(alice, roomId, 'new');
+    await suite.send(alice, roomId, 'new');
     assert.deepEqual(bodies((await polling).chunk), ['new']);
   });
 
   it('/events answers a client far behind in chunks that add up to every event once, in order', async () => {
     // One room (the cut falls inside that room's read), then two (it falls in the merge of rooms).
     for (const rooms of [
-      [await createRoom(alice)],
-      [await createRoom(alice), await createRoom(alice)],
+      [await suite.createRoom(alice)],
+      [await suite.createRoom(alice), await suite.createRoom(alice)],
     ]) {
       const { end: from } = await initialSync(alice);
       const sent: string[] = [];
       for (let i = 0; i < 105; i++) {
         sent.push(`n${i}`);
-        await send(alice, rooms[i % rooms.length]!, `n${i}`);
+        await suite.send(alice, rooms[i % rooms.length]!, `n${i}`);
       }
       const first = await events(alice, { from, timeout: '0' });
       assert.equal(first.chunk.length, 100, 'one answer carries at most 100 events');
@@ -295,15 +265,15 @@ describe('legacy r0 sync endpoints', () => {
 
   it("/events gives an invite as its one event, and a left room's events up to the leave", async () => {
     // World-readable rooms, so that only the stream's own bounds keep the other events out.
-    const invitedTo = await createRoom(alice, worldReadable);
-    const leftRoom = await createRoom(alice, { ...worldReadable, preset: 'public_chat' });
-    await post(carol, `/join/${leftRoom}`);
+    const invitedTo = await suite.createRoom(alice, worldReadable);
+    const leftRoom = await suite.createRoom(alice, { ...worldReadable, preset: 'public_chat' });
+    await suite.join(carol, leftRoom);
     const { end: from } = await initialSync(carol);
-    await send(alice, invitedTo, 'before the invite');
-    await send(alice, leftRoom, 'before the leave');
-    await post(carol, `/rooms/${leftRoom}/leave`);
-    await send(alice, leftRoom, 'after the leave');
-    await post(alice, `/rooms/${invitedTo}/invite`, { user_id: carol.user_id });
+    await suite.send(alice, invitedTo, 'before the invite');
+    await suite.send(alice, leftRoom, 'before the leave');
+    await suite.leave(carol, leftRoom);
+    await suite.send(alice, leftRoom, 'after the leave');
+    await suite.invite(alice, invitedTo, carol.user_id);
     const body = await events(carol, { from, timeout: '0' });
     const summary = body.chunk.map((e) => [e.room_id, e.content.body ?? e.content.membership]);
     assert.deepEqual(summary, [
@@ -314,15 +284,15 @@ describe('legacy r0 sync endpoints', () => {
   });
 
   it('/events with room_id peeks into a world-readable room, and refuses a private one', async () => {
-    const open = await createRoom(alice, worldReadable);
+    const open = await suite.createRoom(alice, worldReadable);
     const { end } = await initialSync(bob);
     const polling = get<EventsBody>(bob, EVENTS, { from: end, room_id: open, timeout: '10000' });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await send(alice, open, 'peeked');
+    await suite.send(alice, open, 'peeked');
     const peeked = expectOk(await polling, PEEK_EVENTS);
     assert.deepEqual(bodies(peeked.chunk), ['peeked']);
 
-    const closed = await createRoom(alice, { preset: 'private_chat' });
+    const closed = await suite.createRoom(alice, { preset: 'private_chat' });
     const refused = await get(bob, EVENTS, { room_id: closed, timeout: '0' });
     assert.equal(refused.status, 403);
     assertSpecError(refused.body, 'M_FORBIDDEN');
@@ -334,7 +304,7 @@ describe('legacy r0 sync endpoints', () => {
     const res = await get(guest.body, EVENTS, { timeout: '0' });
     assert.equal(res.status, 403);
     assertSpecError(res.body, 'M_GUEST_ACCESS_FORBIDDEN');
-    const open = await createRoom(alice, worldReadable);
+    const open = await suite.createRoom(alice, worldReadable);
     const peek = await get(guest.body, EVENTS, { room_id: open, timeout: '0' });
     assert.equal(peek.status, 200, JSON.stringify(peek.body));
   });
@@ -348,8 +318,8 @@ describe('legacy r0 sync endpoints', () => {
   });
 
   it('/events/{eventId} gives an event its reader may see, and 404 otherwise', async () => {
-    const roomId = await createRoom(alice, { preset: 'private_chat' });
-    const eventId = await send(alice, roomId, 'single');
+    const roomId = await suite.createRoom(alice, { preset: 'private_chat' });
+    const eventId = await suite.send(alice, roomId, 'single');
     const seen = expectOk(await get<Event>(alice, `${CLIENT_V3}/events/${eventId}`), EVENT);
     assert.equal(seen.event_id, eventId);
     assert.equal(seen.room_id, roomId);

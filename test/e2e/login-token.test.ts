@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3 } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite } from '../support/fixture.js';
 
 const PASSWORD = 'correct horse battery staple';
 const GET_TOKEN = '/_matrix/client/v1/login/get_token';
 
 describe('m.login.token and get_token', () => {
-  let server: TestServer;
-  let api: Api;
-  let owner: { access_token: string; user_id: string };
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    owner = await api.register('mia', PASSWORD);
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
+  const owner = suite.user('mia', { password: PASSWORD });
 
   async function mintToken(): Promise<string> {
     const res = await api.withPasswordAuth(
@@ -81,14 +74,10 @@ describe('m.login.token and get_token', () => {
 });
 
 describe('get_token switched off', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ login: { get_login_token_enabled: false } });
-  });
-  after(() => server.close());
+  const suite = serverSuite({ login: { get_login_token_enabled: false } });
+  const { api } = suite;
 
   it('is not served, and the flow and capability say so', async () => {
-    const api = new Api(server.url);
     const { access_token } = await api.register('ned', PASSWORD);
     const res = await api.post(GET_TOKEN, {}, { token: access_token });
     assert.equal(res.status, 404);
@@ -105,14 +94,10 @@ describe('get_token switched off', () => {
 });
 
 describe('expired login tokens', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ login: { login_token_lifetime_ms: 1 } });
-  });
-  after(() => server.close());
+  const suite = serverSuite({ login: { login_token_lifetime_ms: 1 } });
+  const { api } = suite;
 
   it('are refused with 403 M_FORBIDDEN', async () => {
-    const api = new Api(server.url);
     const { access_token } = await api.register('olga', PASSWORD);
     const minted = await api.withPasswordAuth(
       'POST',

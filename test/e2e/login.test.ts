@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3 } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { before, describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, withServer } from '../support/fixture.js';
 
 const PASSWORD = 'correct horse battery staple';
 
 describe('login', () => {
-  let server: TestServer;
-  let api: Api;
+  const { api } = serverSuite();
   before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
     await api.register('carol', PASSWORD);
   });
-  after(() => server.close());
 
   it('lists password and token flows, the token flow with get_login_token', async () => {
     const res = await api.get(`${CLIENT_V3}/login`);
@@ -178,26 +173,25 @@ describe('login', () => {
 describe('client addresses behind a reverse proxy', () => {
   for (const xForwarded of [false, true]) {
     it(`${xForwarded ? 'trusts' : 'ignores'} X-Forwarded-For when x_forwarded is ${xForwarded}`, async () => {
-      const server = await startTestServer({ x_forwarded: xForwarded });
-      try {
-        const api = new Api(server.url);
-        const { access_token } = await api.register('proxied', PASSWORD);
-        const headers = { 'x-forwarded-for': '203.0.113.9' };
-        await api.get(`${CLIENT_V3}/account/whoami`, { token: access_token, headers });
-        const devices = await api.get<{ devices: { last_seen_ip?: string }[] }>(
-          `${CLIENT_V3}/devices`,
-          {
-            token: access_token,
-            headers,
-          },
-        );
-        assert.equal(
-          devices.body.devices[0]?.last_seen_ip,
-          xForwarded ? '203.0.113.9' : '127.0.0.1',
-        );
-      } finally {
-        await server.close();
-      }
+      await withServer(
+        async ({ api }) => {
+          const { access_token } = await api.register('proxied', PASSWORD);
+          const headers = { 'x-forwarded-for': '203.0.113.9' };
+          await api.get(`${CLIENT_V3}/account/whoami`, { token: access_token, headers });
+          const devices = await api.get<{ devices: { last_seen_ip?: string }[] }>(
+            `${CLIENT_V3}/devices`,
+            {
+              token: access_token,
+              headers,
+            },
+          );
+          assert.equal(
+            devices.body.devices[0]?.last_seen_ip,
+            xForwarded ? '203.0.113.9' : '127.0.0.1',
+          );
+        },
+        { config: { x_forwarded: xForwarded } },
+      );
     });
   }
 });

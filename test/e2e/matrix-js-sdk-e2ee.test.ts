@@ -6,70 +6,21 @@
  * message.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import {
-  ClientEvent,
-  createClient,
   MatrixEventEvent,
   MsgType,
   RoomEvent,
-  SyncState,
   type MatrixClient,
   type MatrixEvent,
   type Room,
 } from 'matrix-js-sdk';
-import { logger as sdkGlobalLogger, type Logger } from 'matrix-js-sdk/lib/logger.js';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { CLIENT_V3, type Session } from '../support/fixture.js';
+import { sdkSuite, until, withTimeout } from '../support/sdk.js';
 
-const silentLogger: Logger = {
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  getChild: () => silentLogger,
-};
-(sdkGlobalLogger as unknown as { setLevel(level: string): void }).setLevel('silent');
 // The Rust crypto's tracing writes straight to the console: keep the test output clean.
 const quietConsole = { debug: console.debug, info: console.info, warn: console.warn };
 console.debug = console.info = console.warn = () => {};
-
-/** The SDK leaves request timers armed (see matrix-js-sdk-sync.test.ts): unref'd at the end. */
-const armedTimers: NodeJS.Timeout[] = [];
-let ending = false;
-const originalSetTimeout = globalThis.setTimeout;
-globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
-  const timer = originalSetTimeout(...args);
-  // Stopped clients still arm timers as their last requests settle.
-  if (ending) timer.unref();
-  else armedTimers.push(timer);
-  return timer;
-}) as typeof setTimeout;
-
-function prepared(client: MatrixClient): Promise<void> {
-  return new Promise((resolve, reject) => {
-    client.on(ClientEvent.Sync, (state: SyncState, _prev, data) => {
-      if (state === SyncState.Prepared) resolve();
-      if (state === SyncState.Error) reject(new Error(`sync error: ${String(data?.error)}`));
-    });
-  });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)),
-  ]);
-}
-
-async function until(test: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const deadline = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Resolves with the decrypted body of the first encrypted event in the room from `sender`. */
 function decryptedMessage(
@@ -91,38 +42,19 @@ function decryptedMessage(
 }
 
 describe('matrix-js-sdk with Rust crypto', { timeout: 60_000 }, () => {
-  let server: TestServer;
-  let api: Api;
-  const clients: MatrixClient[] = [];
-
-  const startedClient = async (session: Session) => {
-    const client = createClient({
-      baseUrl: server.url,
-      accessToken: session.access_token,
-      userId: session.user_id,
-      deviceId: session.device_id,
-      logger: silentLogger,
-    });
-    clients.push(client);
-    await client.initRustCrypto({ useIndexedDB: false });
-    const ready = prepared(client);
-    await client.startClient({ initialSyncLimit: 10 });
-    await withTimeout(ready, 15_000, `${session.user_id} initial sync`);
-    return client;
-  };
-
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  afterEach(() => {
-    for (const client of clients.splice(0)) client.stopClient();
-  });
-  after(async () => {
-    await server?.close();
-    ending = true;
+  const { api, clients } = sdkSuite();
+  const startedClient = (session: Session) =>
+    clients.started(
+      session,
+      { initialSyncLimit: 10 },
+      {},
+      {
+        beforeStart: (client) => client.initRustCrypto({ useIndexedDB: false }),
+        timeoutMs: 15_000,
+      },
+    );
+  after(() => {
     Object.assign(console, quietConsole);
-    for (const timer of armedTimers.splice(0)) timer.unref();
   });
 
   it('exchanges encrypted messages, then restores a room key from backup on a new device', async () => {
@@ -143,12 +75,12 @@ describe('matrix-js-sdk with Rust crypto', { timeout: 60_000 }, () => {
         },
       ],
     });
-    await until(() => bobClient.getRoom(roomId) !== null, 10_000, 'bob sees the invite');
+    await until(() => bobClient.getRoom(roomId) !== null, 'bob sees the invite', 10_000);
     await bobClient.joinRoom(roomId);
     await until(
       () => aliceClient.getRoom(roomId)?.getMember(bob.user_id)?.membership === 'join',
-      10_000,
       'alice sees bob join',
+      10_000,
     );
 
     const atBob = decryptedMessage(bobClient, roomId, 'secret for bob');
@@ -168,8 +100,8 @@ describe('matrix-js-sdk with Rust crypto', { timeout: 60_000 }, () => {
         const res = await api.get(`${CLIENT_V3}/room_keys/version`, { token: alice.access_token });
         return Number(res.body.count) >= 1;
       },
-      25_000,
       'room keys backed up',
+      25_000,
     );
     const backupKey = await aliceCrypto.getSessionBackupPrivateKey();
     const version = (await aliceCrypto.getActiveSessionBackupVersion())!;
@@ -188,8 +120,8 @@ describe('matrix-js-sdk with Rust crypto', { timeout: 60_000 }, () => {
           .getLiveTimeline()
           .getEvents()
           .some((e) => e.isEncrypted() && e.getContent().body === 'secret for bob'),
-      15_000,
       'the new device decrypts the old message',
+      15_000,
     );
   });
 });

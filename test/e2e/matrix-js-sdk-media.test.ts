@@ -22,8 +22,7 @@ describe('matrix-js-sdk and media', { timeout: 30_000 }, () => {
   };
 
   it('uploads with uploadContent and downloads through the authenticated media URL', async () => {
-    const { api } = suite;
-    const alice = await api.register('sdkmedia');
+    const alice = await suite.register('sdkmedia');
     const client = clients.create(alice);
     const bytes = Buffer.from('A small file, uploaded by the SDK.\n', 'utf8');
     const upload = await client.uploadContent(bytes, { name: 'note.txt', type: 'text/plain' });
@@ -49,8 +48,7 @@ describe('matrix-js-sdk and media', { timeout: 30_000 }, () => {
   });
 
   it('serves a thumbnail of an uploaded image through the SDK’s thumbnail URL', async () => {
-    const { api } = suite;
-    const bob = await api.register('sdkthumbs');
+    const bob = await suite.register('sdkthumbs');
     const client = clients.create(bob);
     const png = await sharp({
       create: { width: 400, height: 300, channels: 3, background: { r: 200, g: 40, b: 90 } },

@@ -11,12 +11,11 @@
  * room is looked up in the client's store, and a missing one is allowed).
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { createClient, EventType, MatrixError, MsgType, type MatrixClient } from 'matrix-js-sdk';
+import { describe, it } from 'node:test';
+import { EventType, MatrixError, MsgType } from 'matrix-js-sdk';
 import type { RoomMessageEventContent } from 'matrix-js-sdk/lib/types.js';
-import { Api, type Session } from '../support/client.js';
-import { silentLogger } from '../support/sdk.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { type Session } from '../support/fixture.js';
+import { sdkSuite } from '../support/sdk.js';
 
 interface StateEvent {
   type: string;
@@ -43,30 +42,8 @@ const isMatrixError = (status: number, errcode: string) => (err: unknown) =>
   err instanceof MatrixError && err.httpStatus === status && err.errcode === errcode;
 
 describe('matrix-js-sdk in rooms', { timeout: 30_000 }, () => {
-  let server: TestServer;
-  let api: Api;
-  const clients: MatrixClient[] = [];
-
-  const clientFor = (session: Session) => {
-    const client = createClient({
-      baseUrl: server.url,
-      accessToken: session.access_token,
-      userId: session.user_id,
-      deviceId: session.device_id,
-      logger: silentLogger,
-    });
-    clients.push(client);
-    return client;
-  };
-
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  afterEach(() => {
-    for (const client of clients.splice(0)) client.stopClient();
-  });
-  after(() => server?.close());
+  const { api, clients } = sdkSuite();
+  const clientFor = (session: Session) => clients.create(session);
 
   it('creates a room, invites, joins; both see the same state; a message crosses', async () => {
     const alice = clientFor(await api.register('sdkalice'));

@@ -7,36 +7,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MsgType } from 'matrix-js-sdk';
-import { CLIENT_V3, type Session } from '../support/client.js';
+import type { Session } from '../support/client.js';
 import { messageArrives, sdkSuite, withTimeout } from '../support/sdk.js';
 
 describe('matrix-js-sdk sync loop', { timeout: 60_000 }, () => {
   const suite = sdkSuite();
   const { clients } = suite;
+  const [alice, bob] = suite.users('sdkalice', 'sdkbob');
   const startedClient = (session: Session) =>
     clients.started(session, { initialSyncLimit: 5, lazyLoadMembers: true });
 
   it('two started clients see each other’s messages through sync, then scroll back', async () => {
-    const { api } = suite;
-    const alice = await api.register('sdkalice');
-    const bob = await api.register('sdkbob');
-    const created = await api.post(
-      `${CLIENT_V3}/createRoom`,
-      { preset: 'public_chat', name: 'SDK sync' },
-      { token: alice.access_token },
-    );
-    const roomId = String(created.body.room_id);
-    const joined = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: bob.access_token });
-    assert.equal(joined.status, 200);
+    const roomId = await suite.createRoom(alice, { preset: 'public_chat', name: 'SDK sync' });
+    await suite.join(bob, roomId);
     // Older history, before either client starts: scrollback must fetch it.
-    for (let i = 0; i < 12; i++) {
-      const res = await api.put(
-        `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/old${i}`,
-        { msgtype: 'm.text', body: `old ${i}` },
-        { token: alice.access_token },
-      );
-      assert.equal(res.status, 200);
-    }
+    for (let i = 0; i < 12; i++) await suite.send(alice, roomId, `old ${i}`);
 
     const aliceClient = await startedClient(alice);
     const bobClient = await startedClient(bob);

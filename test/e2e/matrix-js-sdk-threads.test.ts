@@ -12,30 +12,15 @@ import { messageArrives, sdkSuite, withTimeout } from '../support/sdk.js';
 
 describe('matrix-js-sdk threads', { timeout: 60_000 }, () => {
   const suite = sdkSuite();
-  const { clients } = suite;
+  const { clients, api } = suite;
+  const [alice, bob] = suite.users('sdkalice', 'sdkbob');
   const startedClient = (session: Session) =>
     clients.started(session, { initialSyncLimit: 10, threadSupport: true });
 
   it('places a thread reply from another client in its thread, with the reply count', async () => {
-    const { api } = suite;
-    const alice = await api.register('sdkalice');
-    const bob = await api.register('sdkbob');
-    const created = await api.post(
-      `${CLIENT_V3}/createRoom`,
-      { preset: 'public_chat' },
-      { token: alice.access_token },
-    );
-    assert.equal(created.status, 200);
-    const roomId = String(created.body.room_id);
-    const joined = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: bob.access_token });
-    assert.equal(joined.status, 200);
-    const root = await api.put(
-      `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/root`,
-      { msgtype: 'm.text', body: 'thread root' },
-      { token: alice.access_token },
-    );
-    assert.equal(root.status, 200);
-    const rootId = String(root.body.event_id);
+    const roomId = await suite.createRoom(alice, { preset: 'public_chat' });
+    await suite.join(bob, roomId);
+    const rootId = await suite.send(alice, roomId, 'thread root');
     // One reply before the clients start: it reaches them through the bundled aggregation.
     const earlier = await api.put(
       `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/early`,

@@ -5,30 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CLIENT_V3, type Session } from '../support/client.js';
+import type { Session } from '../support/client.js';
 import { messageArrives, sdkSuite, until } from '../support/sdk.js';
 
 describe('matrix-js-sdk: profiles, typing and receipts', { timeout: 60_000 }, () => {
   const suite = sdkSuite();
   const { clients } = suite;
+  const [alice, bob] = suite.users('sdkalice', 'sdkbob');
   const startedClient = (session: Session) => clients.started(session);
 
   it('the other client shows the new name, the typing user and the receipt', async () => {
-    const { api } = suite;
-    const alice = await api.register('sdkalice');
-    const bob = await api.register('sdkbob');
-    const created = await api.post(
-      `${CLIENT_V3}/createRoom`,
-      { preset: 'public_chat' },
-      {
-        token: alice.access_token,
-      },
-    );
-    const roomId = String(created.body.room_id);
-    assert.equal(
-      (await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: bob.access_token })).status,
-      200,
-    );
+    const roomId = await suite.createRoom(alice, { preset: 'public_chat' });
+    await suite.join(bob, roomId);
     const aliceClient = await startedClient(alice);
     const bobClient = await startedClient(bob);
     const bobRoom = () => bobClient.getRoom(roomId);

@@ -3,31 +3,14 @@
  * password, asks who it is, and logs out; the old token must then be dead.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
-import { createClient, MatrixError, type MatrixClient } from 'matrix-js-sdk';
-import { Api, CLIENT_V3 } from '../support/client.js';
-import { silentLogger } from '../support/sdk.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { MatrixError } from 'matrix-js-sdk';
+import { CLIENT_V3 } from '../support/fixture.js';
+import { sdkSuite } from '../support/sdk.js';
 
 describe('matrix-js-sdk', { timeout: 30_000 }, () => {
-  let server: TestServer;
-  let api: Api;
-  const clients: MatrixClient[] = [];
-
-  const newClient = () => {
-    const client = createClient({ baseUrl: server.url, logger: silentLogger });
-    clients.push(client);
-    return client;
-  };
-
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  afterEach(() => {
-    for (const client of clients.splice(0)) client.stopClient();
-  });
-  after(() => server?.close());
+  const { api, clients } = sdkSuite();
+  const newClient = () => clients.create();
 
   it('logs in with a password, gets whoami, logs out; the old token is then unknown', async () => {
     const registered = await api.register('sdkuser', 'sdk-password-1');
@@ -94,15 +77,7 @@ describe('matrix-js-sdk', { timeout: 30_000 }, () => {
     assert.equal(login.expires_in_ms, undefined);
 
     // A client built from those credentials works, and has no refresh token either.
-    const authed = createClient({
-      baseUrl: server.url,
-      accessToken: login.access_token,
-      userId: login.user_id,
-      deviceId: login.device_id,
-      refreshToken: login.refresh_token,
-      logger: silentLogger,
-    });
-    clients.push(authed);
+    const authed = clients.create(login, { refreshToken: login.refresh_token });
     assert.equal(authed.getRefreshToken(), null);
     const whoami = await authed.whoami();
     assert.equal(whoami.user_id, '@sdkrefresh:localhost');

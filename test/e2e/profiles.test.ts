@@ -4,35 +4,26 @@
  * directory, which follows profiles and memberships.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { pino } from 'pino';
-import { startWeft } from '../../src/app.js';
+import { describe, it } from 'node:test';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
-import { startTestServer, testConfig, type TestServer } from '../support/server.js';
+import {
+  CLIENT_V3,
+  serverSuite,
+  type Session,
+  type SyncEvent,
+  withServer,
+} from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
-import { UserHelpers, type SyncEvent } from '../support/user-helpers.js';
 
 const PROFILE = '/_matrix/client/v3/profile/{userId}';
 const FIELD = '/_matrix/client/v3/profile/{userId}/{keyName}';
 const SEARCH = '/_matrix/client/v3/user_directory/search';
 
 describe('profiles and the user directory', () => {
-  let server: TestServer;
-  let api: Api;
-  let h: UserHelpers;
-  let alice: Session;
-  let bob: Session;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    h = new UserHelpers(api);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob] = suite.users('alice', 'bob');
 
   const field = (who: Session, key: string) =>
     `${CLIENT_V3}/profile/${encodeURIComponent(who.user_id)}/${key}`;
@@ -148,9 +139,12 @@ describe('profiles and the user directory', () => {
 
   it('propagates a display name change into the member events of every joined room, and the directory', async () => {
     const carol = await api.register('carol');
-    const rooms = [await h.createRoom(carol), await h.createRoom(carol, { preset: 'public_chat' })];
-    await h.join(bob, rooms[1]!);
-    const start = await h.sync(bob);
+    const rooms = [
+      await suite.createRoom(carol),
+      await suite.createRoom(carol, { preset: 'public_chat' }),
+    ];
+    await suite.join(bob, rooms[1]!);
+    const start = await suite.sync(bob);
     const put = await api.put(
       field(carol, 'displayname'),
       { displayname: 'Caroline Ünicode' },
@@ -175,7 +169,7 @@ describe('profiles and the user directory', () => {
       }
       assert.equal(await nameIn(), 'Caroline Ünicode', roomId);
     }
-    const next = await h.sync(bob, { since: start.next_batch });
+    const next = await suite.sync(bob, { since: start.next_batch });
     const members = (next.rooms.join[rooms[1]!]?.timeline.events ?? []).filter(
       (e: SyncEvent) => e.type === 'm.room.member' && e.state_key === carol.user_id,
     );
@@ -195,15 +189,15 @@ describe('profiles and the user directory', () => {
   it('searches users sharing a room or in public rooms, with limit and limited', async () => {
     const users = await Promise.all(['zed1', 'zed2', 'zed3'].map((n) => api.register(n)));
     const loner = await api.register('zedloner');
-    const privateRoom = await h.createRoom(users[0]!);
+    const privateRoom = await suite.createRoom(users[0]!);
     const invite = await api.post(
       `${CLIENT_V3}/rooms/${privateRoom}/invite`,
       { user_id: users[1]!.user_id },
       { token: users[0]!.access_token },
     );
     assert.equal(invite.status, 200);
-    await h.join(users[1]!, privateRoom);
-    const publicRoom = await h.createRoom(users[2]!, { preset: 'public_chat' });
+    await suite.join(users[1]!, privateRoom);
+    const publicRoom = await suite.createRoom(users[2]!, { preset: 'public_chat' });
     void publicRoom;
     const found = async (who: Session, term: string, limit?: number) => {
       const res = await api.post(
@@ -232,34 +226,29 @@ describe('profiles and the user directory', () => {
   });
 
   it('search_all_users finds every user', async () => {
-    const all = await startTestServer({ user_directory: { search_all_users: true } });
-    try {
-      const allApi = new Api(all.url);
-      const a = await allApi.register('lonelya');
-      const b = await allApi.register('lonelyb');
-      const res = await allApi.post(SEARCH, { search_term: 'lonely' }, { token: a.access_token });
-      const ids = (res.body as { results: { user_id: string }[] }).results.map((r) => r.user_id);
-      assert.deepEqual(ids.sort(), [a.user_id, b.user_id].sort());
-    } finally {
-      await all.close();
-    }
+    await withServer(
+      async ({ api: allApi }) => {
+        const a = await allApi.register('lonelya');
+        const b = await allApi.register('lonelyb');
+        const res = await allApi.post(SEARCH, { search_term: 'lonely' }, { token: a.access_token });
+        const ids = (res.body as { results: { user_id: string }[] }).results.map((r) => r.user_id);
+        assert.deepEqual(ids.sort(), [a.user_id, b.user_id].sort());
+      },
+      { config: { user_directory: { search_all_users: true } } },
+    );
   });
 
   it('resumes at start a propagation a crash interrupted', async () => {
-    const config = testConfig();
-    const silent = { logger: pino({ level: 'silent' }) };
-    let weft = await startWeft(config, silent);
-    try {
-      const first = new Api(weft.url);
-      const dan = await first.register('dan');
-      const roomId = await new UserHelpers(first).createRoom(dan);
-      await weft.close();
+    await withServer(async (own) => {
+      const again = own.api;
+      const dan = await own.register('dan');
+      const roomId = await own.createRoom(dan);
+      await own.server.stop();
       // The profile change committed with its queue row, and the server died before propagating.
-      const storage = openSqliteStorage(path.join(config.data_dir, 'weft.db'));
+      const storage = openSqliteStorage(path.join(own.server.dataDir, 'weft.db'));
       await storage.profiles.setFields(dan.user_id, { displayname: 'Dan After Crash' }, true);
       await storage.close();
-      weft = await startWeft(config, silent);
-      const again = new Api(weft.url);
+      await own.server.start();
       const login = await again.login('dan');
       const nameIn = async () =>
         (
@@ -274,9 +263,6 @@ describe('profiles and the user directory', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.equal(await nameIn(), 'Dan After Crash');
-    } finally {
-      await weft.close();
-      rmSync(config.data_dir, { recursive: true, force: true });
-    }
+    });
   });
 });

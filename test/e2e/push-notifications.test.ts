@@ -7,20 +7,20 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { startWeft } from '../../src/app.js';
-import { mergeConfig } from '../../src/config/config.js';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, testConfig, type TestServer } from '../support/server.js';
+import {
+  CLIENT_V3,
+  serverSuite,
+  type Session,
+  type SyncBody,
+  withServer,
+} from '../support/fixture.js';
 import {
   assertMatchesSpecDefinition,
   assertResponseMatchesSpec,
   assertSpecError,
 } from '../support/spec-schemas.js';
-import { UserHelpers, type SyncBody } from '../support/user-helpers.js';
 
 type Body = Record<string, unknown>;
 interface Counts {
@@ -96,14 +96,11 @@ class Gateway {
 }
 
 describe('push notifications', () => {
-  let server: TestServer;
-  let api: Api;
-  let users: UserHelpers;
+  const suite = serverSuite({ push: { retry_initial_ms: 50 } });
+  const { api } = suite;
+  const [alice, bob, carol] = suite.users('alice', 'bob', 'carol');
   let gateway: Gateway;
   let gatewayUrl: string;
-  let alice: Session;
-  let bob: Session;
-  let carol: Session;
   let dm: string;
   let group: string;
 
@@ -150,7 +147,7 @@ describe('push notifications', () => {
 
   /** The user's current counts in the room (an initial sync shows every joined room). */
   const countsNow = async (who: Session, roomId: string): Promise<Counts> => {
-    const counts = countsIn(await users.sync(who), roomId);
+    const counts = countsIn(await suite.sync(who), roomId);
     assert.ok(counts, `no section for ${roomId}`);
     return counts;
   };
@@ -158,32 +155,23 @@ describe('push notifications', () => {
   before(async () => {
     gateway = new Gateway();
     gatewayUrl = await gateway.listen();
-    server = await startTestServer({ push: { retry_initial_ms: 50 } });
-    api = new Api(server.url);
-    users = new UserHelpers(api);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-    carol = await api.register('carol');
-    dm = await users.createRoom(alice, {
+    dm = await suite.createRoom(alice, {
       preset: 'trusted_private_chat',
       is_direct: true,
       invite: [bob.user_id],
     });
-    await users.join(bob, dm);
-    group = await users.createRoom(alice, { preset: 'public_chat' });
-    await users.join(bob, group);
-    await users.join(carol, group);
+    await suite.join(bob, dm);
+    group = await suite.createRoom(alice, { preset: 'public_chat' });
+    await suite.join(bob, group);
+    await suite.join(carol, group);
   });
-  after(async () => {
-    await server.close();
-    await gateway.close();
-  });
+  after(() => gateway.close());
 
   describe('unread counts in /sync', () => {
     it('a message counts for the other members, not the sender, in the same sync', async () => {
-      const since = (await users.sync(bob)).next_batch;
-      const eventId = await users.send(alice, group, 'hello all');
-      const sync = await users.sync(bob, { since, timeout: '0' });
+      const since = (await suite.sync(bob)).next_batch;
+      const eventId = await suite.send(alice, group, 'hello all');
+      const sync = await suite.sync(bob, { since, timeout: '0' });
       const timeline = sync.rooms.join[group]?.timeline.events ?? [];
       assert.ok(timeline.some((e) => e.event_id === eventId));
       assert.deepEqual(countsIn(sync, group), { notification_count: 1, highlight_count: 0 });
@@ -212,9 +200,9 @@ describe('push notifications', () => {
     it('m.mentions.room highlights only from a sender with the notifications.room power level', async () => {
       // A room of its own, so the highlights stay out of the other tests' counts.
       const dave = await api.register('dave');
-      const room = await users.createRoom(alice, { preset: 'public_chat' });
-      await users.join(carol, room);
-      await users.join(dave, room);
+      const room = await suite.createRoom(alice, { preset: 'public_chat' });
+      await suite.join(carol, room);
+      await suite.join(dave, room);
       const roomMention = { msgtype: 'm.text', body: 'everyone!', 'm.mentions': { room: true } };
       // Alice created the room (power level 100); notifications.room defaults to 50.
       await sendContent(alice, room, roomMention);
@@ -226,22 +214,22 @@ describe('push notifications', () => {
 
     it("sending a message resets the sender's counts (it moves their read position)", async () => {
       assert.ok((await countsNow(bob, group)).notification_count > 0);
-      const since = (await users.sync(bob)).next_batch;
-      await users.send(bob, group, 'read it all');
-      const sync = await users.sync(bob, { since, timeout: '0' });
+      const since = (await suite.sync(bob)).next_batch;
+      await suite.send(bob, group, 'read it all');
+      const sync = await suite.sync(bob, { since, timeout: '0' });
       assert.deepEqual(countsIn(sync, group), { notification_count: 0, highlight_count: 0 });
     });
 
     it('a read receipt resets the counts up to the event read, in the sync that carries it', async () => {
-      const first = await users.send(alice, group, 'unread one');
-      const second = await users.send(alice, group, 'unread two');
+      const first = await suite.send(alice, group, 'unread one');
+      const second = await suite.send(alice, group, 'unread two');
       const before = await countsNow(carol, group);
       assert.ok(before.notification_count >= 2);
-      const since = (await users.sync(carol)).next_batch;
+      const since = (await suite.sync(carol)).next_batch;
       const receipt = (eventId: string) =>
         api.post(`${CLIENT_V3}/rooms/${group}/receipt/m.read/${eventId}`, {}, as(carol));
       assert.equal((await receipt(first)).status, 200);
-      const sync = await users.sync(carol, { since, timeout: '0' });
+      const sync = await suite.sync(carol, { since, timeout: '0' });
       assert.deepEqual(countsIn(sync, group), { notification_count: 1, highlight_count: 0 });
       assert.equal((await receipt(second)).status, 200);
       assert.deepEqual(await countsNow(carol, group), {
@@ -253,16 +241,16 @@ describe('push notifications', () => {
     it('an ignored sender notifies nobody who ignores them', async () => {
       const erin = await api.register('erin');
       const frank = await api.register('frank');
-      const room = await users.createRoom(erin, { preset: 'public_chat' });
-      await users.join(frank, room);
-      await users.join(carol, room);
+      const room = await suite.createRoom(erin, { preset: 'public_chat' });
+      await suite.join(frank, room);
+      await suite.join(carol, room);
       const ignore = await api.put(
         `${CLIENT_V3}/user/${encodeURIComponent(frank.user_id)}/account_data/m.ignored_user_list`,
         { ignored_users: { [erin.user_id]: {} } },
         as(frank),
       );
       assert.equal(ignore.status, 200);
-      await users.send(erin, room, 'from an ignored sender');
+      await suite.send(erin, room, 'from an ignored sender');
       assert.deepEqual(await countsNow(frank, room), { notification_count: 0, highlight_count: 0 });
       assert.deepEqual(await countsNow(carol, room), { notification_count: 1, highlight_count: 0 });
     });
@@ -274,11 +262,11 @@ describe('push notifications', () => {
         actions: [],
         conditions: [{ kind: 'event_match', key: 'room_id', pattern: group }],
       };
-      await users.send(carol, group, 'reset carol');
-      const since = (await users.sync(carol)).next_batch;
+      await suite.send(carol, group, 'reset carol');
+      const since = (await suite.sync(carol)).next_batch;
       // "Mentions only" (a room rule): plain messages are silent.
       assert.equal((await api.put(roomRule, { actions: [] }, as(carol))).status, 200);
-      const plain = await users.send(alice, group, 'nothing for carol');
+      const plain = await suite.send(alice, group, 'nothing for carol');
       // Muted (an override rule): mentions too.
       assert.equal((await api.put(overrideRule, mute, as(carol))).status, 200);
       const mention = await sendContent(alice, group, {
@@ -286,7 +274,7 @@ describe('push notifications', () => {
         body: 'carol!',
         'm.mentions': { user_ids: [carol.user_id] },
       });
-      const sync = await users.sync(carol, { since, timeout: '0' });
+      const sync = await suite.sync(carol, { since, timeout: '0' });
       const timeline = (sync.rooms.join[group]?.timeline.events ?? []).map((e) => e.event_id);
       assert.ok(timeline.includes(plain) && timeline.includes(mention));
       assert.deepEqual(countsIn(sync, group), { notification_count: 0, highlight_count: 0 });
@@ -295,15 +283,15 @@ describe('push notifications', () => {
     });
 
     it('counts per thread when the filter asks (unread_thread_notifications)', async () => {
-      await users.send(bob, group, 'reset bob');
-      const root = await users.send(alice, group, 'thread root');
+      await suite.send(bob, group, 'reset bob');
+      const root = await suite.send(alice, group, 'thread root');
       await sendContent(alice, group, {
         msgtype: 'm.text',
         body: 'in thread',
         'm.relates_to': { rel_type: 'm.thread', event_id: root },
       });
       const filter = JSON.stringify({ room: { timeline: { unread_thread_notifications: true } } });
-      const section = (await users.sync(bob, { filter })).rooms.join[group] as unknown as Body;
+      const section = (await suite.sync(bob, { filter })).rooms.join[group] as unknown as Body;
       assert.deepEqual(section.unread_notifications, { notification_count: 1, highlight_count: 0 });
       assert.deepEqual(section.unread_thread_notifications, {
         [root]: { notification_count: 1, highlight_count: 0 },
@@ -397,7 +385,7 @@ describe('push notifications', () => {
   describe('delivery to the push gateway', () => {
     it('pushes a DM message with counts, prio, tweaks and the data without url', async () => {
       await setPusher(bob, pusherBody());
-      const eventId = await users.send(alice, dm, 'ping bob');
+      const eventId = await suite.send(alice, dm, 'ping bob');
       const [notification] = await gateway.forEvent(eventId);
       assertMatchesSpecDefinition(GATEWAY_SCHEMA, { notification });
       assert.equal(notification!.room_id, dm);
@@ -417,8 +405,8 @@ describe('push notifications', () => {
     it('pushes nothing for a muted room', async () => {
       const rule = `${CLIENT_V3}/pushrules/global/room/${encodeURIComponent(group)}`;
       assert.equal((await api.put(rule, { actions: ['dont_notify'] }, as(bob))).status, 200);
-      const muted = await users.send(alice, group, 'muted for bob');
-      const later = await users.send(alice, dm, 'after the muted one');
+      const muted = await suite.send(alice, group, 'muted for bob');
+      const later = await suite.send(alice, dm, 'after the muted one');
       // Pushes go out in stream order: once the later one arrived, the muted one would have too.
       await gateway.forEvent(later);
       assert.equal(gateway.received.filter((n) => n.event_id === muted).length, 0);
@@ -427,14 +415,14 @@ describe('push notifications', () => {
 
     it('retries after a 500 from the gateway', async () => {
       gateway.answerNext(500, { error: 'try later' });
-      const eventId = await users.send(alice, dm, 'retry me');
+      const eventId = await suite.send(alice, dm, 'retry me');
       const tries = await gateway.forEvent(eventId, 2);
       assert.equal(tries.length, 2);
     });
 
     it('sends only event_id, room_id, counts and devices with format event_id_only', async () => {
       await setPusher(bob, pusherBody({ data: { url: gatewayUrl, format: 'event_id_only' } }));
-      const eventId = await users.send(alice, dm, 'secret');
+      const eventId = await suite.send(alice, dm, 'secret');
       const [notification] = await gateway.forEvent(eventId);
       assertMatchesSpecDefinition(GATEWAY_SCHEMA, { notification });
       assert.deepEqual(Object.keys(notification!).sort(), [
@@ -448,7 +436,7 @@ describe('push notifications', () => {
 
     it('removes the pusher of a pushkey the gateway rejects', async () => {
       gateway.answerNext(200, { rejected: ['bob-key'] });
-      const eventId = await users.send(alice, dm, 'rejected');
+      const eventId = await suite.send(alice, dm, 'rejected');
       await gateway.forEvent(eventId);
       const deadline = Date.now() + 2_000;
       while ((await pushersOf(bob)).length > 0 && Date.now() < deadline) {
@@ -461,25 +449,19 @@ describe('push notifications', () => {
   describe('after a restart', () => {
     it('evaluates the events committed but not evaluated before it stopped', async () => {
       // Push switched off stands for a crash between the commit and the evaluation.
-      const config = testConfig({ push: { enabled: false } });
-      const logger = pino({ level: 'silent' });
-      let weft = await startWeft(config, { logger });
-      try {
-        const client = new Api(weft.url);
-        const helpers = new UserHelpers(client);
-        const dan = await client.register('dan');
-        const eve = await client.register('eve');
-        const roomId = await helpers.createRoom(dan, { preset: 'public_chat' });
-        await helpers.join(eve, roomId);
-        await helpers.send(dan, roomId, 'while push was off');
-        await weft.close();
-        weft = await startWeft(mergeConfig(config, { push: { enabled: true } }), { logger });
-        const sync = await new UserHelpers(new Api(weft.url)).sync(eve);
-        assert.deepEqual(countsIn(sync, roomId), { notification_count: 1, highlight_count: 0 });
-      } finally {
-        await weft.close();
-        rmSync(config.data_dir, { recursive: true, force: true });
-      }
+      await withServer(
+        async (own) => {
+          const dan = await own.register('dan');
+          const eve = await own.register('eve');
+          const roomId = await own.createRoom(dan, { preset: 'public_chat' });
+          await own.join(eve, roomId);
+          await own.send(dan, roomId, 'while push was off');
+          await own.server.restart({ push: { enabled: true } });
+          const sync = await own.sync(eve);
+          assert.deepEqual(countsIn(sync, roomId), { notification_count: 1, highlight_count: 0 });
+        },
+        { config: { push: { enabled: false } } },
+      );
     });
   });
 });

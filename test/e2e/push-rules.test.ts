@@ -5,21 +5,18 @@
  * refusals, concurrency and durability across a restart.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { startWeft } from '../../src/app.js';
+import { describe, it } from 'node:test';
 import type { ServerEventBus, ServerEvents } from '../../src/domain/server-events.js';
 import { EventBus } from '../../src/util/event-bus.js';
 import { PushRuleService } from '../../src/push/push-rule-service.js';
 import type { UserPushRules } from '../../src/domain/push-rules.js';
 import type { PushRuleStore } from '../../src/storage/storage.js';
-import { Api, CLIENT_V3, type ApiResponse, type Session } from '../support/client.js';
-import { startTestServer, testConfig, type TestServer } from '../support/server.js';
+import { CLIENT_V3, serverSuite, type Session, withServer } from '../support/fixture.js';
 import {
   assertResponseMatchesSpec,
   assertSpecError,
   expectError,
+  expectSpec,
 } from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
@@ -77,41 +74,26 @@ function withPosition(url: string, position: { before?: string; after?: string }
   return query === '' ? url : `${url}?${query}`;
 }
 
-function expectOk(res: ApiResponse<Body>, method: string, template: string): Body {
-  assert.equal(res.status, 200, `${method} ${template}: ${JSON.stringify(res.body)}`);
-  assertResponseMatchesSpec(method, template, 200, res.body);
-  return res.body;
-}
-
 const ids = (rules: Array<{ rule_id: string }>) => rules.map((rule) => rule.rule_id);
 const userIds = (rules: Rule[]) => ids(rules).filter((id) => !id.startsWith('.'));
 
 describe('push rules', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
-
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob] = suite.users('alice', 'bob');
 
   const as = (who: Session) => ({ token: who.access_token });
   const rulesetOf = async (who: Session): Promise<Ruleset> =>
-    expectOk(await api.get(ALL_RULES, as(who)), 'GET', ALL_RULES).global as Ruleset;
+    expectSpec(await api.get(ALL_RULES, as(who)), 'GET', ALL_RULES).global as Ruleset;
   const putRule = (who: Session, kind: string, ruleId: string, body: unknown, position = {}) =>
     api.put(withPosition(ruleUrl(kind, ruleId), position), body, as(who));
   const putOk = async (who: Session, kind: string, ruleId: string, body: unknown, position = {}) =>
     assert.deepEqual(
-      expectOk(await putRule(who, kind, ruleId, body, position), 'PUT', ONE_RULE),
+      expectSpec(await putRule(who, kind, ruleId, body, position), 'PUT', ONE_RULE),
       {},
     );
   const getRule = async (who: Session, kind: string, ruleId: string) =>
-    expectOk(await api.get(ruleUrl(kind, ruleId), as(who)), 'GET', ONE_RULE) as unknown as Rule;
+    expectSpec(await api.get(ruleUrl(kind, ruleId), as(who)), 'GET', ONE_RULE) as unknown as Rule;
 
   it('sends the changed rules as m.push_rules global account data in the next sync', async () => {
     const carol = await api.register('syncing-carol');
@@ -165,7 +147,7 @@ describe('push rules', () => {
 
     it('are the same at /pushrules/global/, on r0, and per kind at /pushrules/global/{kind}/', async () => {
       const ruleset = await rulesetOf(alice);
-      const global = expectOk(await api.get(GLOBAL_RULES, as(alice)), 'GET', GLOBAL_RULES);
+      const global = expectSpec(await api.get(GLOBAL_RULES, as(alice)), 'GET', GLOBAL_RULES);
       assert.deepEqual(global, ruleset);
       const r0 = await api.get('/_matrix/client/r0/pushrules/', as(alice));
       assert.equal(r0.status, 200);
@@ -185,13 +167,13 @@ describe('push rules', () => {
         conditions: [],
         actions: [],
       });
-      const enabled = expectOk(
+      const enabled = expectSpec(
         await api.get(ruleUrl('override', '.m.rule.master', 'enabled'), as(alice)),
         'GET',
         ENABLED,
       );
       assert.deepEqual(enabled, { enabled: false });
-      const actions = expectOk(
+      const actions = expectSpec(
         await api.get(ruleUrl('underride', '.m.rule.message', 'actions'), as(alice)),
         'GET',
         ACTIONS,
@@ -335,7 +317,7 @@ describe('push rules', () => {
         { enabled: false },
         as(alice),
       );
-      assert.deepEqual(expectOk(disable, 'PUT', ENABLED), {});
+      assert.deepEqual(expectSpec(disable, 'PUT', ENABLED), {});
       await putOk(alice, 'sender', '@noisy:example.org', { actions: [] });
       assert.deepEqual(await getRule(alice, 'sender', '@noisy:example.org'), {
         rule_id: '@noisy:example.org',
@@ -348,7 +330,7 @@ describe('push rules', () => {
         undefined,
         as(alice),
       );
-      assert.deepEqual(expectOk(deleted, 'DELETE', ONE_RULE), {});
+      assert.deepEqual(expectSpec(deleted, 'DELETE', ONE_RULE), {});
       expectError(
         await api.get(ruleUrl('sender', '@noisy:example.org'), as(alice)),
         404,
@@ -384,14 +366,14 @@ describe('push rules', () => {
         { enabled: true },
         as(erin),
       );
-      assert.deepEqual(expectOk(enable, 'PUT', ENABLED), {});
+      assert.deepEqual(expectSpec(enable, 'PUT', ENABLED), {});
       const sound = { set_tweak: 'sound', value: 'default' };
       const setActions = await api.put(
         ruleUrl('underride', '.m.rule.message', 'actions'),
         { actions: ['notify', sound, 'coalesce'] },
         as(erin),
       );
-      assert.deepEqual(expectOk(setActions, 'PUT', ACTIONS), {});
+      assert.deepEqual(expectSpec(setActions, 'PUT', ACTIONS), {});
 
       const ruleset = await rulesetOf(erin);
       assert.deepEqual(ids(ruleset.override!), DEFAULT_IDS.override);
@@ -406,7 +388,7 @@ describe('push rules', () => {
         actions: ['notify', sound],
       });
       const readBack = await api.get(ruleUrl('override', '.m.rule.master', 'enabled'), as(erin));
-      assert.deepEqual(expectOk(readBack, 'GET', ENABLED), { enabled: true });
+      assert.deepEqual(expectSpec(readBack, 'GET', ENABLED), { enabled: true });
       // Other users keep the defaults.
       assert.equal((await getRule(alice, 'override', '.m.rule.master')).enabled, false);
     });
@@ -537,11 +519,7 @@ describe('PushRuleService', () => {
 
 describe('push rules across a restart', () => {
   it('keeps user rules and changes to default rules', async () => {
-    const config = testConfig();
-    const logger = pino({ level: 'silent' });
-    let weft = await startWeft(config, { logger });
-    try {
-      let api = new Api(weft.url);
+    await withServer(async ({ api, server }) => {
       const frank = await api.register('frank');
       const token = { token: frank.access_token };
       const put = (url: string, body: unknown) =>
@@ -552,9 +530,7 @@ describe('push rules across a restart', () => {
       await put(ruleUrl('override', '.m.rule.master', 'enabled'), { enabled: true });
       const beforeRestart = (await api.get(ALL_RULES, token)).body;
 
-      await weft.close();
-      weft = await startWeft(config, { logger });
-      api = new Api(weft.url);
+      await server.restart();
       const afterRestart = await api.get(ALL_RULES, token);
       assert.equal(afterRestart.status, 200);
       assert.deepEqual(afterRestart.body, beforeRestart);
@@ -562,9 +538,6 @@ describe('push rules across a restart', () => {
       assert.deepEqual(ids(ruleset.room!), ['!muted:example.org']);
       assert.deepEqual(ids(ruleset.content!), ['first', 'second']);
       assert.equal(ruleset.override![0]!.enabled, true);
-    } finally {
-      await weft.close();
-      rmSync(config.data_dir, { recursive: true, force: true });
-    }
+    });
   });
 });

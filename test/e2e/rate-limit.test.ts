@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type ApiResponse } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { before, describe, it } from 'node:test';
+import { type ApiResponse, CLIENT_V3, serverSuite } from '../support/fixture.js';
 
 function assertLimited(res: ApiResponse): number {
   assert.equal(res.status, 429);
@@ -20,20 +19,14 @@ function assertLimited(res: ApiResponse): number {
 }
 
 describe('rate limiting', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer({
-      rate_limits: {
-        enabled: true,
-        // Slow refills, so that the argon2 work of each request cannot refill a bucket.
-        login_per_ip: { per_second: 1, burst_count: 3 },
-        registration_per_ip: { per_second: 1, burst_count: 2 },
-      },
-    });
-    api = new Api(server.url);
+  const { api } = serverSuite({
+    rate_limits: {
+      enabled: true,
+      // Slow refills, so that the argon2 work of each request cannot refill a bucket.
+      login_per_ip: { per_second: 1, burst_count: 3 },
+      registration_per_ip: { per_second: 1, burst_count: 2 },
+    },
   });
-  after(() => server.close());
 
   it('limits registrations per IP, then recovers', async () => {
     await api.register('r1', 'pw');
@@ -72,17 +65,13 @@ describe('rate limiting', () => {
 });
 
 describe('rate limiting of failed logins', () => {
-  let server: TestServer;
-  let api: Api;
+  const { api } = serverSuite({
+    rate_limits: { enabled: true, login_failures_per_account: { per_second: 1, burst_count: 2 } },
+  });
   before(async () => {
-    server = await startTestServer({
-      rate_limits: { enabled: true, login_failures_per_account: { per_second: 1, burst_count: 2 } },
-    });
-    api = new Api(server.url);
     await api.register('r2', 'pw');
     await api.register('r3', 'pw');
   });
-  after(() => server.close());
 
   it('limits failed logins per account, even with a correct password after them', async () => {
     assert.equal((await api.login('r2', 'wrong')).status, 403);
@@ -97,20 +86,14 @@ describe('rate limiting of failed logins', () => {
 });
 
 describe('rate limiting of login tokens and username checks', () => {
-  const GET_TOKEN = '/_matrix/client/v1/login/get_token';
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer({
-      rate_limits: {
-        enabled: true,
-        get_login_token_per_user: { per_second: 0.5, burst_count: 1 },
-        username_available_per_ip: { per_second: 0.5, burst_count: 2 },
-      },
-    });
-    api = new Api(server.url);
+  const { api } = serverSuite({
+    rate_limits: {
+      enabled: true,
+      get_login_token_per_user: { per_second: 0.5, burst_count: 1 },
+      username_available_per_ip: { per_second: 0.5, burst_count: 2 },
+    },
   });
-  after(() => server.close());
+  const GET_TOKEN = '/_matrix/client/v1/login/get_token';
 
   /** get_token through the password stage; the session answers the 401 challenge. */
   async function getToken(token: string, user: string, session?: unknown) {
@@ -152,16 +135,11 @@ describe('rate limiting of login tokens and username checks', () => {
 });
 
 describe('rate limiting switched off', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({
-      rate_limits: { enabled: false, login_per_ip: { per_second: 0.01, burst_count: 1 } },
-    });
+  const { api } = serverSuite({
+    rate_limits: { enabled: false, login_per_ip: { per_second: 0.01, burst_count: 1 } },
   });
-  after(() => server.close());
 
   it('never answers 429', async () => {
-    const api = new Api(server.url);
     await api.register('free', 'pw');
     for (let i = 0; i < 5; i++) assert.equal((await api.login('free', 'pw')).status, 200);
   });

@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3 } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite } from '../support/fixture.js';
 
 describe('registration', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const { api } = serverSuite();
 
   it('answers the first request with a UIA challenge offering the dummy flow', async () => {
     const res = await api.post(`${CLIENT_V3}/register`, {
@@ -48,13 +41,7 @@ describe('registration', () => {
 });
 
 describe('registration rules', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const { api } = serverSuite();
 
   it('checks the username before UIA starts', async () => {
     await api.register('taken', 'pw');
@@ -194,13 +181,7 @@ describe('registration rules', () => {
 });
 
 describe('registration without a password until UIA is done', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const { api } = serverSuite();
 
   it('answers a probe without password (Element Web asks for the flows so) with the UIA challenge', async () => {
     for (const body of [{}, { username: 'prober' }]) {
@@ -299,13 +280,7 @@ describe('registration without a password until UIA is done', () => {
 });
 
 describe('registration with tokens', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer({ registration: { registration_tokens: ['let-me-in'] } });
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const { api } = serverSuite({ registration: { registration_tokens: ['let-me-in'] } });
 
   it('requires a valid registration token', async () => {
     const challenge = await api.post(`${CLIENT_V3}/register`, { username: 'tina', password: 'pw' });
@@ -346,14 +321,9 @@ describe('registration with tokens', () => {
 });
 
 describe('registration switched off', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ registration: { enabled: false } });
-  });
-  after(() => server.close());
+  const { api } = serverSuite({ registration: { enabled: false } });
 
   it('refuses registration and token checks with 403 M_FORBIDDEN', async () => {
-    const api = new Api(server.url);
     for (const res of [
       await api.post(`${CLIENT_V3}/register`, {
         username: 'x',

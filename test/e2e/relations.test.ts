@@ -4,9 +4,8 @@
  * checks on new relations, and history visibility.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
@@ -34,19 +33,9 @@ const SPEC_RELATIONS = `${CLIENT_V1}/rooms/{roomId}/relations/{eventId}`;
 const SPEC_THREADS = `${CLIENT_V1}/rooms/{roomId}/threads`;
 
 describe('relations, threads, edits and reactions', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
-  let carol: Session;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-    carol = await api.register('carol');
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob, carol] = suite.users('alice', 'bob', 'carol');
 
   let txn = 0;
   const sendRaw = (who: Session, roomId: string, content: Body, type = 'm.room.message') =>
@@ -84,12 +73,10 @@ describe('relations, threads, edits and reactions', () => {
     );
     assert.equal(res.status, 200, JSON.stringify(res.body));
   };
+  /** A room of alice's that bob joined. */
   const createRoom = async (body: Body = { preset: 'public_chat' }) => {
-    const res = await api.post(`${CLIENT_V3}/createRoom`, body, { token: alice.access_token });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    const roomId = String(res.body.room_id);
-    const joined = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: bob.access_token });
-    assert.equal(joined.status, 200, JSON.stringify(joined.body));
+    const roomId = await suite.createRoom(alice, body);
+    await suite.join(bob, roomId);
     return roomId;
   };
   const getEvent = async (who: Session, roomId: string, eventId: string) => {
@@ -129,8 +116,7 @@ describe('relations, threads, edits and reactions', () => {
   /** A new user in the room who ignores `ignored`: a fresh user, so other tests see no change. */
   const ignorerIn = async (roomId: string, name: string, ignored: Session) => {
     const user = await api.register(name);
-    const joined = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: user.access_token });
-    assert.equal(joined.status, 200, JSON.stringify(joined.body));
+    await suite.join(user, roomId);
     const res = await api.put(
       `${CLIENT_V3}/user/${encodeURIComponent(user.user_id)}/account_data/m.ignored_user_list`,
       { ignored_users: { [ignored.user_id]: {} } },
@@ -186,8 +172,7 @@ describe('relations, threads, edits and reactions', () => {
     assert.equal(threadOf(rootInSync)?.count, 3);
 
     // A member who took no part has not participated.
-    const join = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: carol.access_token });
-    assert.equal(join.status, 200);
+    await suite.join(carol, roomId);
     assert.equal(threadOf(await getEvent(carol, roomId, rootId))?.current_user_participated, false);
 
     // A redacted thread event leaves the count and the latest event.
@@ -434,8 +419,7 @@ describe('relations, threads, edits and reactions', () => {
     assert.equal(noRoomThreads.status, 403);
     assertSpecError(noRoomThreads.body, 'M_FORBIDDEN');
 
-    const join = await api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: carol.access_token });
-    assert.equal(join.status, 200);
+    await suite.join(carol, roomId);
     const hidden = await relations(carol, roomId, rootId);
     assert.equal(hidden.status, 404);
     assertSpecError(hidden.body, 'M_NOT_FOUND');

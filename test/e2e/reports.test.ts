@@ -2,31 +2,21 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { before, describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite } from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
-import { UserHelpers } from '../support/user-helpers.js';
 
 describe('reporting content', () => {
-  let server: TestServer;
-  let api: Api;
-  let h: UserHelpers;
-  let alice: Session;
-  let bob: Session;
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob] = suite.users('alice', 'bob');
   let roomId: string;
   before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    h = new UserHelpers(api);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-    roomId = await h.createRoom(alice, { preset: 'public_chat' });
+    roomId = await suite.createRoom(alice, { preset: 'public_chat' });
   });
-  after(() => server.close());
 
   const storedReports = () => {
-    const db = new Database(path.join(server.dataDir, 'weft.db'), { readonly: true });
+    const db = new Database(path.join(suite.server.dataDir, 'weft.db'), { readonly: true });
     try {
       return db
         .prepare(
@@ -39,12 +29,12 @@ describe('reporting content', () => {
   };
 
   it('reports an event (joined reporters only; score accepted and ignored)', async () => {
-    const eventId = await h.send(alice, roomId, 'bad words');
+    const eventId = await suite.send(alice, roomId, 'bad words');
     const url = `${CLIENT_V3}/rooms/${roomId}/report/${encodeURIComponent(eventId)}`;
     const notJoined = await api.post(url, { reason: 'x' }, { token: bob.access_token });
     assert.equal(notJoined.status, 404);
     assertSpecError(notJoined.body, 'M_NOT_FOUND');
-    await h.join(bob, roomId);
+    await suite.join(bob, roomId);
     const res = await api.post(url, { reason: 'rude', score: -100 }, { token: bob.access_token });
     assert.equal(res.status, 200);
     assertResponseMatchesSpec(

@@ -5,17 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Api, CLIENT_V3 } from '../support/client.js';
+import { CLIENT_V3 } from '../support/client.js';
 import { restartableServer } from '../support/process.js';
 
 const SENDERS = 6;
 
 describe('room events across SIGKILL', { timeout: 120_000 }, () => {
-  const { start } = restartableServer();
+  const { start, api } = restartableServer();
 
   it('keeps every acknowledged event', async () => {
     const first = await start();
-    let api = new Api(first.url);
     const owner = await api.register('roomkeeper');
     const room = await api.post(
       `${CLIENT_V3}/createRoom`,
@@ -52,8 +51,7 @@ describe('room events across SIGKILL', { timeout: 120_000 }, () => {
     await Promise.all(workers);
     assert.ok(inFlightAtKill > 0, 'sends were in flight when the server died');
 
-    const second = await start();
-    api = new Api(second.url);
+    await start();
     for (const eventId of acknowledged) {
       const res = await api.get(`${CLIENT_V3}/rooms/${roomId}/event/${eventId}`, {
         token: owner.access_token,

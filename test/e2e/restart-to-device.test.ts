@@ -5,17 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
+import { CLIENT_V3, type Session } from '../support/client.js';
 import { restartableServer } from '../support/process.js';
 
 type SyncBody = { next_batch: string; to_device: { events: { content: { n: number } }[] } };
 
 describe('to-device messages across SIGKILL', { timeout: 60_000 }, () => {
-  const { start } = restartableServer();
+  const { start, api } = restartableServer();
 
   it('keeps delivered but unacknowledged messages', async () => {
     const first = await start();
-    let api = new Api(first.url);
     const alice = await api.register('alice');
     const bob = await api.register('bob');
     const sync = async (who: Session, since?: string) => {
@@ -43,8 +42,7 @@ describe('to-device messages across SIGKILL', { timeout: 60_000 }, () => {
     // The client "crashes" with the response of `delivered`; the server is killed too.
     await first.kill();
 
-    const second = await start();
-    api = new Api(second.url);
+    await start();
     const again = await sync(bob, start0.next_batch);
     assert.deepEqual(
       again.to_device.events.map((e) => e.content.n),

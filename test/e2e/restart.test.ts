@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Api, CLIENT_V3 } from '../support/client.js';
+import { CLIENT_V3, type Api } from '../support/client.js';
 import { restartableServer } from '../support/process.js';
 
 interface Account {
@@ -30,7 +30,7 @@ interface Session200 {
 const WORKERS = 8;
 
 describe('restart after SIGKILL', { timeout: 120_000 }, () => {
-  const { start } = restartableServer();
+  const { start, api } = restartableServer();
 
   it('keeps every acknowledged account and token, and no logged-out token', async () => {
     const accounts: Account[] = [];
@@ -38,7 +38,6 @@ describe('restart after SIGKILL', { timeout: 120_000 }, () => {
     const deadTokens: string[] = [];
 
     const first = await start();
-    const api = new Api(first.url);
 
     // Phase 1: 20 registrations, five at a time, then a login for each, all at once.
     const register = async (api: Api, username: string, password: string) => {
@@ -142,12 +141,11 @@ describe('restart after SIGKILL', { timeout: 120_000 }, () => {
 
     // Restart on the same data folder (a new port) and check everything acknowledged.
     const second = await start();
-    const api2 = new Api(second.url);
 
     const loginResults = await Promise.all(
       accounts.map(async (account) => ({
         account,
-        res: await api2.login(account.username, account.password),
+        res: await api.login(account.username, account.password),
       })),
     );
     for (const { account, res } of loginResults) {
@@ -158,7 +156,7 @@ describe('restart after SIGKILL', { timeout: 120_000 }, () => {
     const whoamis = await Promise.all(
       sessions.map(async (s) => ({
         s,
-        res: await api2.get(`${CLIENT_V3}/account/whoami`, { token: s.accessToken }),
+        res: await api.get(`${CLIENT_V3}/account/whoami`, { token: s.accessToken }),
       })),
     );
     for (const { s, res } of whoamis) {
@@ -168,13 +166,13 @@ describe('restart after SIGKILL', { timeout: 120_000 }, () => {
     }
 
     for (const token of deadTokens) {
-      const res = await api2.get(`${CLIENT_V3}/account/whoami`, { token });
+      const res = await api.get(`${CLIENT_V3}/account/whoami`, { token });
       assert.equal(res.status, 401);
       assert.equal(res.body.errcode, 'M_UNKNOWN_TOKEN');
     }
 
     // The restarted server takes new writes too.
-    const fresh = await api2.register('afterrestart', 'after-restart-password');
+    const fresh = await api.register('afterrestart', 'after-restart-password');
     assert.equal(fresh.user_id, '@afterrestart:localhost');
 
     assert.equal((await second.stop()).code, 0);

@@ -4,15 +4,18 @@
  * overwriting what a client put in the content itself.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { pino } from 'pino';
-import { databasePath, startWeft } from '../../src/app.js';
+import { databasePath } from '../../src/app.js';
 import { hashPassword } from '../../src/auth/passwords.js';
 import { migrations } from '../../src/storage/sqlite/migrations.js';
-import { Api, CLIENT_V3, DEFAULT_PASSWORD, type Session } from '../support/client.js';
-import { startTestServer, testConfig, type TestServer } from '../support/server.js';
+import {
+  CLIENT_V3,
+  DEFAULT_PASSWORD,
+  serverSuite,
+  type Session,
+  withServer,
+} from '../support/fixture.js';
 import { assertMatchesSpecDefinition, assertResponseMatchesSpec } from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
@@ -21,32 +24,18 @@ const BOB_AVATAR = 'mxc://localhost/bob-avatar';
 const MEMBER_EVENT_SCHEMA = '../../event-schemas/schema/m.room.member.yaml';
 
 describe('member events carry the profile', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
-  let carol: Session;
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob, carol] = suite.users('alice', 'bob', 'carol');
   before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-    carol = await api.register('carol');
     // No profile endpoints yet: bob's avatar and name are set in storage.
-    await server.weft.storage.profiles.setProfile(bob.user_id, {
+    await suite.server.weft.storage.profiles.setProfile(bob.user_id, {
       displayName: 'Bob Builder',
       avatarUrl: BOB_AVATAR,
     });
   });
-  after(() => server.close());
 
   const rooms = (roomId: string) => `${CLIENT_V3}/rooms/${encodeURIComponent(roomId)}`;
-
-  async function createRoom(session: Session, body: Body = {}): Promise<string> {
-    const res = await api.post(`${CLIENT_V3}/createRoom`, body, { token: session.access_token });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    return String(res.body.room_id);
-  }
 
   /** The member event of `userId`, checked against the spec's m.room.member schema. */
   async function memberEvent(roomId: string, userId: string): Promise<Body> {
@@ -60,14 +49,9 @@ describe('member events carry the profile', () => {
   const memberContent = async (roomId: string, userId: string) =>
     (await memberEvent(roomId, userId)).content as Body;
 
-  async function post(path: string, body: Body, session: Session): Promise<void> {
-    const res = await api.post(path, body, { token: session.access_token });
-    assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
-  }
-
   for (const version of ['12', '11']) {
     it(`v${version}: the creator joins with their localpart as display name, and no avatar key`, async () => {
-      const roomId = await createRoom(alice, { room_version: version });
+      const roomId = await suite.createRoom(alice, { room_version: version });
       assert.deepEqual(await memberContent(roomId, alice.user_id), {
         membership: 'join',
         displayname: 'alice',
@@ -88,18 +72,21 @@ describe('member events carry the profile', () => {
   }
 
   it('joins by alias and by room ID carry the profile; leaves do not', async () => {
-    const roomId = await createRoom(alice, { preset: 'public_chat', room_alias_name: 'profiles' });
-    await post(`${CLIENT_V3}/join/${encodeURIComponent('#profiles:localhost')}`, {}, bob);
+    const roomId = await suite.createRoom(alice, {
+      preset: 'public_chat',
+      room_alias_name: 'profiles',
+    });
+    await suite.postOk(bob, `${CLIENT_V3}/join/${encodeURIComponent('#profiles:localhost')}`);
     const withProfile = { membership: 'join', displayname: 'Bob Builder', avatar_url: BOB_AVATAR };
     assert.deepEqual(await memberContent(roomId, bob.user_id), withProfile);
 
-    await post(`${rooms(roomId)}/leave`, { reason: 'brb' }, bob);
+    await suite.postOk(bob, `${rooms(roomId)}/leave`, { reason: 'brb' });
     assert.deepEqual(await memberContent(roomId, bob.user_id), {
       membership: 'leave',
       reason: 'brb',
     });
 
-    await post(`${rooms(roomId)}/join`, { reason: 'back' }, bob);
+    await suite.postOk(bob, `${rooms(roomId)}/join`, { reason: 'back' });
     assert.deepEqual(await memberContent(roomId, bob.user_id), { ...withProfile, reason: 'back' });
 
     const joined = await api.get(`${rooms(roomId)}/joined_members`, { token: alice.access_token });
@@ -116,14 +103,14 @@ describe('member events carry the profile', () => {
   });
 
   it("invites carry the invitee's profile, from /invite and from createRoom", async () => {
-    const roomId = await createRoom(alice);
-    await post(`${rooms(roomId)}/invite`, { user_id: carol.user_id }, alice);
+    const roomId = await suite.createRoom(alice);
+    await suite.postOk(alice, `${rooms(roomId)}/invite`, { user_id: carol.user_id });
     assert.deepEqual(await memberContent(roomId, carol.user_id), {
       membership: 'invite',
       displayname: 'carol',
     });
 
-    const direct = await createRoom(alice, { invite: [bob.user_id], is_direct: true });
+    const direct = await suite.createRoom(alice, { invite: [bob.user_id], is_direct: true });
     assert.deepEqual(await memberContent(direct, bob.user_id), {
       membership: 'invite',
       is_direct: true,
@@ -131,15 +118,15 @@ describe('member events carry the profile', () => {
       avatar_url: BOB_AVATAR,
     });
     // The invitee accepts: the join carries the profile as well.
-    await post(`${rooms(direct)}/join`, {}, bob);
+    await suite.postOk(bob, `${rooms(direct)}/join`);
     assert.equal((await memberContent(direct, bob.user_id)).displayname, 'Bob Builder');
   });
 
   it("knocks carry the knocker's profile", async () => {
-    const roomId = await createRoom(alice, {
+    const roomId = await suite.createRoom(alice, {
       initial_state: [{ type: 'm.room.join_rules', content: { join_rule: 'knock' } }],
     });
-    await post(`${CLIENT_V3}/knock/${encodeURIComponent(roomId)}`, {}, bob);
+    await suite.postOk(bob, `${CLIENT_V3}/knock/${encodeURIComponent(roomId)}`);
     assert.deepEqual(await memberContent(roomId, bob.user_id), {
       membership: 'knock',
       displayname: 'Bob Builder',
@@ -148,8 +135,8 @@ describe('member events carry the profile', () => {
   });
 
   it('a member event sent as state keeps what the client set, and gets the rest', async () => {
-    const roomId = await createRoom(alice, { preset: 'public_chat' });
-    await post(`${rooms(roomId)}/join`, {}, bob);
+    const roomId = await suite.createRoom(alice, { preset: 'public_chat' });
+    await suite.postOk(bob, `${rooms(roomId)}/join`);
     const statePath = `${rooms(roomId)}/state/m.room.member/${encodeURIComponent(bob.user_id)}`;
     const nick = await api.put(
       statePath,
@@ -181,17 +168,17 @@ describe('member events carry the profile', () => {
     assert.equal(guest.status, 200, JSON.stringify(guest.body));
     const guestId = guest.body.user_id;
     const localpart = guestId.slice(1, guestId.indexOf(':'));
-    const open = await createRoom(alice, {
+    const open = await suite.createRoom(alice, {
       preset: 'public_chat',
       initial_state: [{ type: 'm.room.guest_access', content: { guest_access: 'can_join' } }],
     });
-    await post(`${rooms(open)}/join`, {}, guest.body);
+    await suite.postOk(guest.body, `${rooms(open)}/join`);
     assert.deepEqual(await memberContent(open, guestId), {
       membership: 'join',
       displayname: localpart,
     });
 
-    await server.weft.storage.profiles.setProfile(guestId, { displayName: 'Visitor' });
+    await suite.server.weft.storage.profiles.setProfile(guestId, { displayName: 'Visitor' });
     const upgrade = await api.post(`${CLIENT_V3}/register`, {
       username: localpart,
       password: 'guest-pw',
@@ -199,21 +186,21 @@ describe('member events carry the profile', () => {
       auth: { type: 'm.login.dummy' },
     });
     assert.equal(upgrade.status, 200, JSON.stringify(upgrade.body));
-    const roomId = await createRoom(alice, { preset: 'public_chat' });
-    await post(`${rooms(roomId)}/join`, {}, guest.body);
+    const roomId = await suite.createRoom(alice, { preset: 'public_chat' });
+    await suite.postOk(guest.body, `${rooms(roomId)}/join`);
     assert.equal((await memberContent(roomId, guestId)).displayname, 'Visitor');
   });
 
   it('an upgrade joins its creator with their profile and moves every alias, keeping its creator', async () => {
-    await server.weft.storage.profiles.setProfile(alice.user_id, {
+    await suite.server.weft.storage.profiles.setProfile(alice.user_id, {
       displayName: 'Alice A',
       avatarUrl: 'mxc://localhost/alice',
     });
-    const oldId = await createRoom(alice, {
+    const oldId = await suite.createRoom(alice, {
       preset: 'public_chat',
       room_alias_name: 'moving-main',
     });
-    await post(`${rooms(oldId)}/join`, {}, bob);
+    await suite.postOk(bob, `${rooms(oldId)}/join`);
     const bobsAlias = '#moving-bob:localhost';
     const aliasUrl = `${CLIENT_V3}/directory/room/${encodeURIComponent(bobsAlias)}`;
     const created = await api.put(aliasUrl, { room_id: oldId }, { token: bob.access_token });
@@ -247,30 +234,28 @@ describe('member events carry the profile', () => {
 
 describe('profiles in a database from before they existed', () => {
   it('gives every existing account its localpart as display name', async () => {
-    const config = testConfig();
-    writeSchema3Database(
-      databasePath(config),
-      '@olduser:localhost',
-      await hashPassword(DEFAULT_PASSWORD),
+    await withServer(
+      async ({ api, server }) => {
+        writeSchema3Database(
+          databasePath(server.config),
+          '@olduser:localhost',
+          await hashPassword(DEFAULT_PASSWORD),
+        );
+        await server.start();
+        const login = await api.login('olduser');
+        assert.equal(login.status, 200, JSON.stringify(login.body));
+        const token = String(login.body.access_token);
+        const created = await api.post(`${CLIENT_V3}/createRoom`, {}, { token });
+        assert.equal(created.status, 200, JSON.stringify(created.body));
+        const roomId = encodeURIComponent(String(created.body.room_id));
+        const member = await api.get(
+          `${CLIENT_V3}/rooms/${roomId}/state/m.room.member/@olduser:localhost`,
+          { token },
+        );
+        assert.deepEqual(member.body, { membership: 'join', displayname: 'olduser' });
+      },
+      { start: false },
     );
-    const weft = await startWeft(config, { logger: pino({ level: 'silent' }) });
-    try {
-      const api = new Api(weft.url);
-      const login = await api.login('olduser');
-      assert.equal(login.status, 200, JSON.stringify(login.body));
-      const token = String(login.body.access_token);
-      const created = await api.post(`${CLIENT_V3}/createRoom`, {}, { token });
-      assert.equal(created.status, 200, JSON.stringify(created.body));
-      const roomId = encodeURIComponent(String(created.body.room_id));
-      const member = await api.get(
-        `${CLIENT_V3}/rooms/${roomId}/state/m.room.member/@olduser:localhost`,
-        { token },
-      );
-      assert.deepEqual(member.body, { membership: 'join', displayname: 'olduser' });
-    } finally {
-      await weft.close();
-      rmSync(config.data_dir, { recursive: true, force: true });
-    }
   });
 });
 

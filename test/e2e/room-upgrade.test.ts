@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { before, describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
 
 type Body = Record<string, unknown>;
 
@@ -9,21 +8,9 @@ const ALICE = '@alice:localhost';
 const BOB = '@bob:localhost';
 
 describe('POST /rooms/{roomId}/upgrade', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
-  let carol: Session;
-  let dave: Session;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-    carol = await api.register('carol');
-    dave = await api.register('dave');
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob, carol, dave] = suite.users('alice', 'bob', 'carol', 'dave');
 
   const rooms = (roomId: string) => `${CLIENT_V3}/rooms/${encodeURIComponent(roomId)}`;
   const aliasUrl = (alias: string) => `${CLIENT_V3}/directory/room/${encodeURIComponent(alias)}`;
@@ -72,7 +59,7 @@ describe('POST /rooms/{roomId}/upgrade', () => {
     events.find((e) => e.type === type && e.state_key === '')?.content as Body | undefined;
 
   async function lastEventOf(roomId: string): Promise<string> {
-    const extremities = await server.weft.storage.rooms.forwardExtremities(roomId);
+    const extremities = await suite.server.weft.storage.rooms.forwardExtremities(roomId);
     assert.equal(extremities.length, 1);
     return extremities[0]!.eventId;
   }

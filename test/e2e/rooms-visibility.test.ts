@@ -4,9 +4,8 @@
  * history (until a new membership), and GET /aliases in world-readable rooms.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
 import { assertResponseMatchesSpec, expectError } from '../support/spec-schemas.js';
 
 type Body = Record<string, unknown>;
@@ -29,46 +28,18 @@ const INCLUDE_LEAVE = JSON.stringify({ room: { include_leave: true } });
 
 for (const version of ['12', '11']) {
   describe(`room visibility, version ${version}`, () => {
-    let server: TestServer;
-    let api: Api;
-    let alice: Session;
-    let bob: Session;
-    let carol: Session;
-    before(async () => {
-      server = await startTestServer();
-      api = new Api(server.url);
-      alice = await api.register('alice');
-      bob = await api.register('bob');
-      carol = await api.register('carol');
-    });
-    after(() => server.close());
+    const suite = serverSuite();
+    const { api } = suite;
+    const [alice, bob, carol] = suite.users('alice', 'bob', 'carol');
 
     const rooms = (roomId: string) => `${CLIENT_V3}/rooms/${roomId}`;
     const ok = <T>(res: { status: number; body: T }) => {
       assert.equal(res.status, 200, JSON.stringify(res.body));
       return res.body;
     };
-    const createRoom = async (body: Body = {}) =>
-      String(
-        ok(
-          await api.post(
-            `${CLIENT_V3}/createRoom`,
-            { room_version: version, ...body },
-            { token: alice.access_token },
-          ),
-        ).room_id,
-      );
+    const createRoom = (body: Body = {}) =>
+      suite.createRoom(alice, { room_version: version, ...body });
     let txn = 0;
-    const send = async (who: Session, roomId: string, body: string) =>
-      String(
-        ok(
-          await api.put(
-            `${rooms(roomId)}/send/m.room.message/t${++txn}`,
-            { msgtype: 'm.text', body },
-            { token: who.access_token },
-          ),
-        ).event_id,
-      );
     const setTopic = async (roomId: string, topic: string) =>
       String(
         ok(
@@ -135,7 +106,7 @@ for (const version of ['12', '11']) {
         { history_visibility: 'joined' },
         { token: alice.access_token },
       );
-      const eventId = await send(alice, roomId, 'members only');
+      const eventId = await suite.send(alice, roomId, 'members only');
       ok(
         await api.post(
           `${rooms(roomId)}/invite`,
@@ -166,7 +137,7 @@ for (const version of ['12', '11']) {
     it('refuses the history of a forgotten room until the user joins again', async () => {
       const roomId = await createRoom({ preset: 'public_chat' });
       await membership(bob, roomId, 'join');
-      const eventId = await send(alice, roomId, 'before the forget');
+      const eventId = await suite.send(alice, roomId, 'before the forget');
       await membership(bob, roomId, 'leave');
       assert.equal(ok(await getEvent(bob, roomId, eventId)).event_id, eventId, 'left: readable');
       await forget(bob, roomId);

@@ -1,40 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { stateMapKey } from '../../src/events/auth/auth-state.js';
 import { contentHash, eventIdFor } from '../../src/events/hashing.js';
 import { verifyEventSignature } from '../../src/events/signing.js';
 import { roomVersion } from '../../src/events/room-versions.js';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { rmSync } from 'node:fs';
-import { pino } from 'pino';
-import { startWeft } from '../../src/app.js';
-import { startTestServer, testConfig, type TestServer } from '../support/server.js';
+import { CLIENT_V3, serverSuite, type Session, withServer } from '../support/fixture.js';
 
 type Body = Record<string, unknown>;
 
 for (const version of ['12', '11']) {
   describe(`rooms, version ${version}`, () => {
-    let server: TestServer;
-    let api: Api;
-    let alice: Session;
-    let bob: Session;
-    before(async () => {
-      server = await startTestServer();
-      api = new Api(server.url);
-      alice = await api.register('alice');
-      bob = await api.register('bob');
-    });
-    after(() => server.close());
+    const suite = serverSuite();
+    const { api } = suite;
+    const [alice, bob] = suite.users('alice', 'bob');
 
-    const createRoom = async (body: Body = {}) => {
-      const res = await api.post(
-        `${CLIENT_V3}/createRoom`,
-        { room_version: version, ...body },
-        { token: alice.access_token },
-      );
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-      return String(res.body.room_id);
-    };
+    const createRoom = (body: Body = {}) =>
+      suite.createRoom(alice, { room_version: version, ...body });
 
     it("creates a room with the spec's events and real, signed, reference-hashed events", async () => {
       const roomId = await createRoom({ name: 'Lobby', topic: 'Hello' });
@@ -68,11 +49,11 @@ for (const version of ['12', '11']) {
 
       const v = roomVersion(version);
       for (const { event_id } of state.body) {
-        const stored = await server.weft.storage.rooms.getEvent(String(event_id));
+        const stored = await suite.server.weft.storage.rooms.getEvent(String(event_id));
         assert.ok(stored);
         assert.equal(eventIdFor(stored.pdu, v), event_id, 'the event ID is the reference hash');
         assert.equal(stored.pdu.hashes.sha256, contentHash(stored.pdu));
-        const { keyId, publicKeyBase64 } = server.weft.keys.signingKey;
+        const { keyId, publicKeyBase64 } = suite.server.weft.keys.signingKey;
         assert.ok(verifyEventSignature(stored.pdu, 'localhost', keyId, publicKeyBase64, v));
       }
     });
@@ -98,8 +79,8 @@ for (const version of ['12', '11']) {
         { token: alice.access_token },
       );
       assert.notEqual(second.body.event_id, first.body.event_id);
-      const stored = await server.weft.storage.rooms.getEvent(String(second.body.event_id));
-      const previous = await server.weft.storage.rooms.getEvent(String(first.body.event_id));
+      const stored = await suite.server.weft.storage.rooms.getEvent(String(second.body.event_id));
+      const previous = await suite.server.weft.storage.rooms.getEvent(String(first.body.event_id));
       assert.deepEqual(stored!.pdu.prev_events, [first.body.event_id]);
       assert.equal(stored!.pdu.depth, previous!.pdu.depth + 1);
       const event = await api.get(`${CLIENT_V3}/rooms/${roomId}/event/${first.body.event_id}`, {
@@ -122,7 +103,9 @@ for (const version of ['12', '11']) {
       );
       const ids = [first.body.event_id, elsewhere.body.event_id, otherType.body.event_id];
       assert.equal(new Set(ids).size, 3, JSON.stringify(ids));
-      const stored3 = await server.weft.storage.rooms.getEvent(String(elsewhere.body.event_id));
+      const stored3 = await suite.server.weft.storage.rooms.getEvent(
+        String(elsewhere.body.event_id),
+      );
       assert.equal(stored3?.roomId, otherRoom);
     });
 
@@ -382,7 +365,7 @@ for (const version of ['12', '11']) {
       });
       assert.equal(redaction.body.redacts, bobMsg);
       assert.deepEqual(redaction.body.content, { reason: 'typo', redacts: bobMsg });
-      const stored = await server.weft.storage.rooms.getEvent(String(own.body.event_id));
+      const stored = await suite.server.weft.storage.rooms.getEvent(String(own.body.event_id));
       // The PDU itself keeps `redacts` where the room version puts it.
       if (version === '11' || version === '12') assert.equal(stored!.pdu.content.redacts, bobMsg);
 
@@ -448,7 +431,7 @@ for (const version of ['12', '11']) {
         const event = state.body.find((e) => e.type === type)!;
         // Not replaced: no earlier event of the pair was sent.
         assert.equal((event.unsigned as Body | undefined)?.replaces_state, undefined, type);
-        return (await server.weft.storage.rooms.getEvent(String(event.event_id)))!.pdu.depth;
+        return (await suite.server.weft.storage.rooms.getEvent(String(event.event_id)))!.pdu.depth;
       };
       // create, join, power levels, then initial_state in its order: nothing else.
       assert.deepEqual(
@@ -463,7 +446,7 @@ for (const version of ['12', '11']) {
         ),
         [3, 4, 5, 6, 7],
       );
-      const [last] = await server.weft.storage.rooms.forwardExtremities(roomId);
+      const [last] = await suite.server.weft.storage.rooms.forwardExtremities(roomId);
       assert.equal(last?.depth, 7, 'seven events in all');
       const contentOf = (type: string) => state.body.find((e) => e.type === type)!.content;
       assert.deepEqual(contentOf('m.room.join_rules'), { join_rule: 'knock' });
@@ -482,7 +465,7 @@ for (const version of ['12', '11']) {
         partialState.body.find((e) => e.type === type)?.content;
       assert.deepEqual(partialContent('m.room.join_rules'), { join_rule: 'public' });
       assert.deepEqual(partialContent('m.room.guest_access'), { guest_access: 'can_join' });
-      const [partialLast] = await server.weft.storage.rooms.forwardExtremities(partial);
+      const [partialLast] = await suite.server.weft.storage.rooms.forwardExtremities(partial);
       assert.equal(partialLast?.depth, 6, 'create, join, power levels, 2 preset events, 1 initial');
     });
 
@@ -660,17 +643,12 @@ for (const version of ['12', '11']) {
 }
 
 describe('room state storage', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
 
   it('answers the state after any event, across delta chains and snapshots', async () => {
-    const api = new Api(server.url);
-    const carol = await api.register('carol');
-    const created = await api.post(`${CLIENT_V3}/createRoom`, {}, { token: carol.access_token });
-    const roomId = String(created.body.room_id);
+    const carol = await suite.register('carol');
+    const roomId = await suite.createRoom(carol);
     const topicEvents: string[] = [];
     // More state changes than one delta chain holds (a snapshot every 64 links).
     for (let i = 0; i < 150; i++) {
@@ -686,7 +664,7 @@ describe('room state storage', () => {
       { body: 'x' },
       { token: carol.access_token },
     );
-    const rooms = server.weft.storage.rooms;
+    const rooms = suite.server.weft.storage.rooms;
     const topicKey = stateMapKey('m.room.topic', '');
     for (const i of [0, 1, 62, 63, 64, 65, 100, 149]) {
       const state = await rooms.stateIdsAfter(topicEvents[i]!);
@@ -703,22 +681,13 @@ describe('room state storage', () => {
 });
 
 describe('room members', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer();
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
 
   it('lists members with membership filters, and joined members', async () => {
-    const api = new Api(server.url);
-    const dan = await api.register('dan');
-    await api.register('erin');
-    const created = await api.post(
-      `${CLIENT_V3}/createRoom`,
-      { invite: ['@erin:localhost'] },
-      { token: dan.access_token },
-    );
-    const roomId = String(created.body.room_id);
+    const dan = await suite.register('dan');
+    await suite.register('erin');
+    const roomId = await suite.createRoom(dan, { invite: ['@erin:localhost'] });
     const all = await api.get<{ chunk: Body[] }>(`${CLIENT_V3}/rooms/${roomId}/members`, {
       token: dan.access_token,
     });
@@ -754,58 +723,49 @@ describe('room members', () => {
 
 describe('transaction IDs across a restart', () => {
   it('a retried send after a restart returns the first event and stores nothing new', async () => {
-    const config = testConfig();
-    let weft = await startWeft(config, { logger: pino({ level: 'silent' }) });
-    try {
-      let api = new Api(weft.url);
+    await withServer(async (suite) => {
+      const { api, server } = suite;
       const fay = await api.register('fay');
-      const created = await api.post(`${CLIENT_V3}/createRoom`, {}, { token: fay.access_token });
-      const roomId = String(created.body.room_id);
+      const roomId = await suite.createRoom(fay);
       const path = `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/persisted-txn`;
       const first = await api.put(path, { body: 'once' }, { token: fay.access_token });
       assert.equal(first.status, 200);
-      const extremitiesBefore = await weft.storage.rooms.forwardExtremities(roomId);
-      await weft.close();
+      const extremitiesBefore = await server.weft.storage.rooms.forwardExtremities(roomId);
 
-      weft = await startWeft(config, { logger: pino({ level: 'silent' }) });
-      api = new Api(weft.url);
+      await server.restart();
       const retry = await api.put(path, { body: 'once' }, { token: fay.access_token });
       assert.equal(retry.status, 200);
       assert.equal(retry.body.event_id, first.body.event_id);
-      assert.deepEqual(await weft.storage.rooms.forwardExtremities(roomId), extremitiesBefore);
-    } finally {
-      await weft.close();
-      rmSync(config.data_dir, { recursive: true, force: true });
-    }
+      assert.deepEqual(
+        await server.weft.storage.rooms.forwardExtremities(roomId),
+        extremitiesBefore,
+      );
+    });
   });
 });
 
 describe('room creation under load', () => {
+  const suite = serverSuite();
+
   it('gives every room of one user made at once its own ID (v12 IDs hash the create event)', async () => {
-    const config = testConfig();
-    const weft = await startWeft(config, { logger: pino({ level: 'silent' }) });
-    try {
-      const gus = await new Api(weft.url).register('gus');
-      // In-process requests, all started in one tick: their create events share a millisecond.
-      const created = await Promise.all(
-        Array.from({ length: 50 }, () =>
-          weft.app.inject({
-            method: 'POST',
-            url: `${CLIENT_V3}/createRoom`,
-            headers: { authorization: `Bearer ${gus.access_token}` },
-            payload: {},
-          }),
-        ),
-      );
-      assert.deepEqual(
-        created.map((r) => r.statusCode),
-        created.map(() => 200),
-      );
-      const roomIds = created.map((r) => (r.json() as { room_id: string }).room_id);
-      assert.equal(new Set(roomIds).size, 50);
-    } finally {
-      await weft.close();
-      rmSync(config.data_dir, { recursive: true, force: true });
-    }
+    const gus = await suite.register('gus');
+    const { weft } = suite.server;
+    // In-process requests, all started in one tick: their create events share a millisecond.
+    const created = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        weft.app.inject({
+          method: 'POST',
+          url: `${CLIENT_V3}/createRoom`,
+          headers: { authorization: `Bearer ${gus.access_token}` },
+          payload: {},
+        }),
+      ),
+    );
+    assert.deepEqual(
+      created.map((r) => r.statusCode),
+      created.map(() => 200),
+    );
+    const roomIds = created.map((r) => (r.json() as { room_id: string }).room_id);
+    assert.equal(new Set(roomIds).size, 50);
   });
 });

@@ -4,31 +4,14 @@
  * rules the spec states only in prose are asserted directly.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type ApiResponse } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import {
-  assertResponseMatchesSpec,
-  assertSpecError,
-  expectError,
-} from '../support/spec-schemas.js';
+import { before, describe, it } from 'node:test';
+import { type ApiResponse, CLIENT_V3, serverSuite } from '../support/fixture.js';
+import { assertSpecError, expectError, expectSpec } from '../support/spec-schemas.js';
 
 const V1 = '/_matrix/client/v1';
 const PASSWORD = 'correct horse battery staple';
 
 type Body = Record<string, unknown>;
-
-/** Asserts the status, then the body against the spec's schema for that status. */
-function expectSpec(
-  res: ApiResponse<Body>,
-  method: string,
-  template: string,
-  status: number,
-): Body {
-  assert.equal(res.status, status, `${method} ${template}: ${JSON.stringify(res.body)}`);
-  assertResponseMatchesSpec(method, template, status, res.body);
-  return res.body;
-}
 
 /** A spec-described error: status, schema, errcode. */
 function expectSpecError(
@@ -53,13 +36,8 @@ function passwordAuth(user: string, session: unknown, password = PASSWORD): Body
 }
 
 describe('spec conformance', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const suite = serverSuite();
+  const { api } = suite;
 
   describe('discovery', () => {
     it('GET /versions', async () => {
@@ -114,7 +92,7 @@ describe('spec conformance', () => {
     it('GET /.well-known/matrix/client leads to this server', async () => {
       const body = (await api.get('/.well-known/matrix/client')).body;
       const baseUrl = String((body['m.homeserver'] as Body).base_url);
-      assert.equal(baseUrl, server.url);
+      assert.equal(baseUrl, suite.server.url);
       const res = await fetch(`${baseUrl}/_matrix/client/versions`);
       assert.equal(res.status, 200);
     });
@@ -527,13 +505,8 @@ describe('spec conformance', () => {
 });
 
 describe('spec conformance: registration tokens', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer({ registration: { registration_tokens: ['let-me-in'] } });
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const suite = serverSuite({ registration: { registration_tokens: ['let-me-in'] } });
+  const { api } = suite;
 
   it('GET /v1/register/m.login.registration_token/validity', async () => {
     const template = '/_matrix/client/v1/register/m.login.registration_token/validity';
@@ -574,13 +547,8 @@ describe('spec conformance: registration tokens', () => {
 });
 
 describe('spec conformance: registration disabled', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer({ registration: { enabled: false } });
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const suite = serverSuite({ registration: { enabled: false } });
+  const { api } = suite;
 
   it('answers 403 with the spec error shape', async () => {
     expectSpecError(

@@ -1,8 +1,7 @@
 /** /sendToDevice and the to_device part of /sync: order, idempotency, acknowledgement, backlogs. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3, type Session } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
 
 type ToDeviceEvent = { sender: string; type: string; content: Record<string, unknown> };
@@ -12,18 +11,10 @@ interface SyncBody {
 }
 
 describe('to-device messages', () => {
-  let server: TestServer;
-  let api: Api;
-  let alice: Session;
-  let bob: Session;
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob] = suite.users('alice', 'bob');
   let txn = 0;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-    alice = await api.register('alice');
-    bob = await api.register('bob');
-  });
-  after(() => server.close());
 
   const send = async (
     from: Session,
@@ -44,14 +35,8 @@ describe('to-device messages', () => {
     }
     return res;
   };
-  const sync = async (who: Session, since?: string, timeout = 0) => {
-    const query = new URLSearchParams({ timeout: String(timeout) });
-    if (since) query.set('since', since);
-    const res = await api.get(`${CLIENT_V3}/sync?${query}`, { token: who.access_token });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-    assertResponseMatchesSpec('get', `${CLIENT_V3}/sync`, 200, res.body);
-    return res.body as unknown as SyncBody;
-  };
+  const sync = (who: Session, since?: string, timeout = 0) =>
+    suite.sync<SyncBody>(who, { timeout: String(timeout), ...(since ? { since } : {}) });
   const numbers = (body: SyncBody) => body.to_device.events.map((e) => e.content.n);
 
   it('delivers in arrival order, and keeps messages until a later sync acknowledges them', async () => {

@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Api, CLIENT_V3 } from '../support/client.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite } from '../support/fixture.js';
 
 const PASSWORD = 'correct horse battery staple';
 type Body = Record<string, unknown>;
 
 describe('user-interactive auth on account endpoints', () => {
-  let server: TestServer;
-  let api: Api;
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
-  });
-  after(() => server.close());
+  const { api } = serverSuite();
 
   const withPassword = (
     method: string,

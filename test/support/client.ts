@@ -21,7 +21,15 @@ export interface Session {
 }
 
 export class Api {
-  constructor(readonly baseUrl: string) {}
+  /**
+   * `baseUrl` may be a function: the client of a server not started yet (or
+   * restarted on another port) asks it for the address at each request.
+   */
+  constructor(private readonly base: string | (() => string)) {}
+
+  get baseUrl(): string {
+    return typeof this.base === 'string' ? this.base : this.base();
+  }
 
   async request<T = Record<string, unknown>>(
     method: string,

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Api } from './client.js';
 
 export const WEFT_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -264,10 +265,11 @@ function parseJsonLine(line: string): Record<string, unknown> | undefined {
 
 /**
  * For a suite that kills and restarts the server on one data folder: `start()`
- * launches `weft start` there (any free port, no rate limits); every server is
- * killed and the folder removed after the suite.
+ * launches `weft start` there (any free port, no rate limits); `api` speaks to
+ * the latest one started; every server is killed and the folder removed after
+ * the suite.
  */
-export function restartableServer(): { start(): Promise<WeftProcess> } {
+export function restartableServer(): { start(): Promise<WeftProcess>; api: Api } {
   const dir = makeTempDir();
   const env = {
     WEFT_CONFIG: path.join(dir.path, 'weft.yaml'),
@@ -280,11 +282,17 @@ export function restartableServer(): { start(): Promise<WeftProcess> } {
     for (const server of servers) await server.kill();
     dir.remove();
   });
+  const api = new Api(() => {
+    const latest = servers.at(-1);
+    if (!latest) throw new Error('No server started yet');
+    return latest.url;
+  });
   return {
     start: async () => {
       const server = await startWeftProcess({ cwd: dir.path, env });
       servers.push(server);
       return server;
     },
+    api,
   };
 }

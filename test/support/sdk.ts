@@ -16,8 +16,9 @@ import {
 } from 'matrix-js-sdk';
 import { logger as sdkGlobalLogger, type Logger } from 'matrix-js-sdk/lib/logger.js';
 import { after, afterEach, before } from 'node:test';
-import { Api, type Session } from './client.js';
-import { startTestServer, type TestServer } from './server.js';
+import type { Session } from './client.js';
+import { serverSuite } from './fixture.js';
+import type { ConfigOverrides } from './server.js';
 
 /** The SDK logs every request at debug level; the test output stays clean without it. */
 export const silentLogger: Logger = {
@@ -35,12 +36,17 @@ export const silentLogger: Logger = {
  * The SDK arms a timer for each request's local timeout (110 s for a /sync) and
  * never clears it, even once the request is over; the test process would wait
  * them out. Timers armed from now on are remembered; `releaseTimers` unrefs them.
+ * Once every `sdkSuite` has ended, timers armed later (stopped clients' last
+ * requests settling) are unref'd at once.
  */
 const armedTimers: NodeJS.Timeout[] = [];
+let liveSuites = 0;
+let ended = false;
 export const originalSetTimeout = globalThis.setTimeout;
 globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
   const timer = originalSetTimeout(...args);
-  armedTimers.push(timer);
+  if (ended) timer.unref();
+  else armedTimers.push(timer);
   return timer;
 }) as typeof setTimeout;
 
@@ -48,19 +54,28 @@ export function releaseTimers(): void {
   for (const timer of armedTimers.splice(0)) timer.unref();
 }
 
-/** Clients made by `startedClient`, stopped together by `stop`. */
+export interface StartOptions {
+  /** Runs on the new client before it starts (e.g. `initRustCrypto`). */
+  beforeStart?: (client: MatrixClient) => Promise<void>;
+  /** How long the initial sync may take. */
+  timeoutMs?: number;
+}
+
+/** Clients made by `create` and `started`, stopped together by `stop`. */
 export class SdkClients {
   private readonly clients: MatrixClient[] = [];
 
   constructor(private readonly baseUrl: () => string) {}
 
-  /** A client for the session; not started. */
-  create(session: Session, options: Partial<ICreateClientOpts> = {}): MatrixClient {
+  /** A client for the session (none: not logged in); not started. */
+  create(session?: Session, options: Partial<ICreateClientOpts> = {}): MatrixClient {
     const client = createClient({
       baseUrl: this.baseUrl(),
-      accessToken: session.access_token,
-      userId: session.user_id,
-      deviceId: session.device_id,
+      ...(session && {
+        accessToken: session.access_token,
+        userId: session.user_id,
+        deviceId: session.device_id,
+      }),
       logger: silentLogger,
       ...options,
     });
@@ -73,11 +88,13 @@ export class SdkClients {
     session: Session,
     startOptions: IStartClientOpts = { initialSyncLimit: 5 },
     createOptions: Partial<ICreateClientOpts> = {},
+    { beforeStart, timeoutMs = 10_000 }: StartOptions = {},
   ): Promise<MatrixClient> {
     const client = this.create(session, createOptions);
+    await beforeStart?.(client);
     const ready = prepared(client);
     await client.startClient(startOptions);
-    await withTimeout(ready, 10_000, `${session.user_id} initial sync`);
+    await withTimeout(ready, timeoutMs, `${session.user_id} initial sync`);
     return client;
   }
 
@@ -87,33 +104,23 @@ export class SdkClients {
 }
 
 /**
- * The setup every SDK suite shares, registered on the enclosing describe: a
- * test server and an Api before the tests, the clients stopped after each,
- * the server closed and the SDK's timers released after all.
+ * The setup every SDK suite shares, registered on the enclosing describe: the
+ * fixture of `serverSuite` (a test server, its Api, users and room helpers),
+ * the clients stopped after each test, the SDK's timers released after all.
  */
-export function sdkSuite() {
-  let server: TestServer | undefined;
-  let api: Api | undefined;
-  const started = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error('The suite has not started yet');
-    return value;
-  };
-  const suite = {
-    clients: new SdkClients(() => started(server).url),
-    get api(): Api {
-      return started(api);
-    },
-  };
-  before(async () => {
-    server = await startTestServer();
-    api = new Api(server.url);
+export function sdkSuite(overrides: ConfigOverrides = {}) {
+  const fixture = serverSuite(overrides);
+  const clients = new SdkClients(() => fixture.server.url);
+  before(() => {
+    liveSuites++;
+    ended = false;
   });
-  afterEach(() => suite.clients.stop());
-  after(async () => {
-    await server?.close();
+  afterEach(() => clients.stop());
+  after(() => {
     releaseTimers();
+    ended = --liveSuites === 0;
   });
-  return suite;
+  return Object.assign(fixture, { clients });
 }
 
 /** Resolves when the client's sync loop reports PREPARED (its initial sync is in). */
@@ -149,9 +156,13 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
 }
 
 /** Polls until `check` holds, or fails naming `what`. */
-export async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 10_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
     await new Promise((resolve) => originalSetTimeout(resolve, 25));
   }

@@ -31,17 +31,59 @@ export function testConfig(overrides: ConfigOverrides = {}, dataDir?: string): C
   return mergeConfig(base, overrides);
 }
 
+/**
+ * A Weft in this process on a data folder of its own that outlives its
+ * restarts: `start`, `stop` (the folder stays, for a restart or for storage
+ * opened directly), `close` (stopped and the folder removed).
+ */
+export class InProcessServer implements TestServer {
+  readonly config: Config;
+  private running: Weft | undefined;
+  /** The Weft of the latest start (still there once stopped, as a closed server's). */
+  private latest: Weft | undefined;
+
+  constructor(overrides: ConfigOverrides = {}) {
+    this.config = testConfig(overrides);
+  }
+
+  get weft(): Weft {
+    if (!this.latest) throw new Error('The test server has not started yet');
+    return this.latest;
+  }
+  get url(): string {
+    return this.weft.url;
+  }
+  get dataDir(): string {
+    return this.config.data_dir;
+  }
+
+  /** Starts on the data folder, with `overrides` on the config for this run only. */
+  async start(overrides: ConfigOverrides = {}): Promise<Weft> {
+    if (this.running) throw new Error('The test server is already running');
+    const config = mergeConfig(this.config, overrides);
+    this.running = this.latest = await startWeft(config, { logger: pino({ level: 'silent' }) });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    const weft = this.running;
+    this.running = undefined;
+    await weft?.close();
+  }
+
+  async restart(overrides: ConfigOverrides = {}): Promise<Weft> {
+    await this.stop();
+    return this.start(overrides);
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.config.data_dir, { recursive: true, force: true });
+  }
+}
+
 export async function startTestServer(overrides: ConfigOverrides = {}): Promise<TestServer> {
-  const config = testConfig(overrides);
-  const weft = await startWeft(config, { logger: pino({ level: 'silent' }) });
-  return {
-    weft,
-    url: weft.url,
-    dataDir: config.data_dir,
-    config,
-    close: async () => {
-      await weft.close();
-      rmSync(config.data_dir, { recursive: true, force: true });
-    },
-  };
+  const server = new InProcessServer(overrides);
+  await server.start();
+  return server;
 }

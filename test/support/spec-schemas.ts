@@ -400,3 +400,18 @@ export function expectError(
   assert.equal(res.status, status, JSON.stringify(res.body));
   assertSpecError(res.body, errcode);
 }
+
+/**
+ * Asserts the status (200 unless told), then the body against the spec's
+ * schema for `method template` with that status; returns the body.
+ */
+export function expectSpec<T>(
+  res: { status: number; body: T },
+  method: string,
+  template: string,
+  status = 200,
+): T {
+  assert.equal(res.status, status, `${method} ${template}: ${JSON.stringify(res.body)}`);
+  assertResponseMatchesSpec(method, template, status, res.body);
+  return res.body;
+}

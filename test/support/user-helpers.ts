@@ -29,7 +29,7 @@ export const SYNC = `${CLIENT_V3}/sync`;
 export class UserHelpers {
   private txn = 0;
 
-  constructor(private readonly api: Api) {}
+  constructor(readonly api: Api) {}
 
   async createRoom(who: Session, body: Body = {}): Promise<string> {
     const res = await this.api.post(`${CLIENT_V3}/createRoom`, body, { token: who.access_token });
@@ -40,6 +40,21 @@ export class UserHelpers {
   async join(who: Session, roomId: string): Promise<void> {
     const res = await this.api.post(`${CLIENT_V3}/join/${roomId}`, {}, { token: who.access_token });
     assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+
+  async invite(who: Session, roomId: string, userId: string): Promise<void> {
+    await this.postOk(who, `${CLIENT_V3}/rooms/${roomId}/invite`, { user_id: userId });
+  }
+
+  async leave(who: Session, roomId: string): Promise<void> {
+    await this.postOk(who, `${CLIENT_V3}/rooms/${roomId}/leave`);
+  }
+
+  /** POST as `who`, which must answer 200; returns the body. */
+  async postOk(who: Session, path: string, body: Body = {}): Promise<Body> {
+    const res = await this.api.post(path, body, { token: who.access_token });
+    assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
+    return res.body;
   }
 
   async send(who: Session, roomId: string, body: string): Promise<string> {
@@ -53,14 +68,14 @@ export class UserHelpers {
   }
 
   /** GET /sync, checked against the spec's schema. */
-  async sync(who: Session, query: Record<string, string> = {}): Promise<SyncBody> {
+  async sync<T = SyncBody>(who: Session, query: Record<string, string> = {}): Promise<T> {
     const params = new URLSearchParams(query).toString();
     const res = await this.api.get(`${SYNC}${params ? `?${params}` : ''}`, {
       token: who.access_token,
     });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assertResponseMatchesSpec('get', SYNC, 200, res.body);
-    return res.body as unknown as SyncBody;
+    return res.body as unknown as T;
   }
 }
 
