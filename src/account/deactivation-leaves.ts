@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { MatrixError } from '../protocol/errors.js';
 import type { MembershipService } from '../rooms/membership-service.js';
 import type { Storage } from '../storage/storage.js';
+import { PerKeyPasses } from '../util/per-key-passes.js';
 
 /** Joined rooms first, then invites, then knocks (as Synapse). */
 const MEMBERSHIPS_LEFT = ['join', 'invite', 'knock'] as const;
@@ -24,16 +25,20 @@ const MEMBERSHIPS_LEFT = ['join', 'invite', 'knock'] as const;
 const LEAVES_AT_ONCE = 16;
 
 export class DeactivationLeaves {
-  /** Users whose rooms are being left → whether to look again after this pass. */
-  private readonly running = new Map<string, boolean>();
-  private readonly idleWaiters: (() => void)[] = [];
+  private readonly passes: PerKeyPasses;
   private closed = false;
 
   constructor(
     private readonly storage: Storage,
     private readonly membership: Pick<MembershipService, 'leave'>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // A failed pass leaves the row queued: the next start retries.
+    this.passes = new PerKeyPasses(
+      (userId) => this.leaveEverything(userId),
+      (err, userId) => this.logger.error({ err, userId }, 'deactivation: leaving rooms failed'),
+    );
+  }
 
   /** Resumes the leaves a previous run left unfinished. */
   async resume(): Promise<void> {
@@ -42,19 +47,12 @@ export class DeactivationLeaves {
 
   /** Starts leaving the deactivated user's rooms (once their deactivation committed). */
   kick(userId: string): void {
-    if (this.closed) return;
-    if (this.running.has(userId)) {
-      this.running.set(userId, true);
-      return;
-    }
-    this.running.set(userId, false);
-    void this.drain(userId);
+    if (!this.closed) this.passes.kick(userId);
   }
 
   /** Resolves when no user's rooms are being left (tests, shutdown). */
   idle(): Promise<void> {
-    if (this.running.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.passes.idle();
   }
 
   /** Shutdown: the leaves under way finish, the rest stay queued for the next start. */
@@ -63,20 +61,10 @@ export class DeactivationLeaves {
     return this.idle();
   }
 
-  private async drain(userId: string): Promise<void> {
-    try {
-      do {
-        this.running.set(userId, false);
-        await this.leaveAll(userId);
-      } while (this.running.get(userId));
-      if (!this.closed) await this.storage.users.finishDeactivationLeaves(userId);
-    } catch (err) {
-      // The row stays queued: the next start retries.
-      this.logger.error({ err, userId }, 'deactivation: leaving rooms failed');
-    } finally {
-      this.running.delete(userId);
-      if (this.running.size === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
-    }
+  /** Every room left (unless closing meanwhile): the user is unqueued. */
+  private async leaveEverything(userId: string): Promise<void> {
+    await this.leaveAll(userId);
+    if (!this.closed) await this.storage.users.finishDeactivationLeaves(userId);
   }
 
   private async leaveAll(userId: string): Promise<void> {

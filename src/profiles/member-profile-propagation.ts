@@ -13,18 +13,24 @@ import type { Logger } from 'pino';
 import type { MemberProfiles } from '../rooms/member-profiles.js';
 import type { RoomService } from '../rooms/room-service.js';
 import type { Storage } from '../storage/storage.js';
+import { PerKeyPasses } from '../util/per-key-passes.js';
 
 export class MemberProfilePropagation {
-  /** Users being propagated → whether a newer change arrived meanwhile. */
-  private readonly running = new Map<string, boolean>();
-  private readonly idleWaiters: (() => void)[] = [];
+  /** A newer change kicked while a pass runs makes it run again. */
+  private readonly passes: PerKeyPasses;
 
   constructor(
     private readonly storage: Storage,
     private readonly rooms: RoomService,
     private readonly memberProfiles: MemberProfiles,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // The row stays queued after a failure: the next change or the next start retries.
+    this.passes = new PerKeyPasses(
+      (userId) => this.propagateQueued(userId),
+      (err, userId) => this.logger.error({ err, userId }, 'profile propagation failed'),
+    );
+  }
 
   /** Resumes the propagations a previous run left unfinished. */
   async resume(): Promise<void> {
@@ -33,36 +39,20 @@ export class MemberProfilePropagation {
 
   /** Starts (or re-runs after the current pass) the user's propagation. */
   kick(userId: string): void {
-    if (this.running.has(userId)) {
-      this.running.set(userId, true);
-      return;
-    }
-    this.running.set(userId, false);
-    void this.drain(userId);
+    this.passes.kick(userId);
   }
 
   /** Resolves when no propagation is running (tests, shutdown). */
   idle(): Promise<void> {
-    if (this.running.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.passes.idle();
   }
 
-  private async drain(userId: string): Promise<void> {
-    try {
-      do {
-        this.running.set(userId, false);
-        const generation = await this.generationOf(userId);
-        if (generation === undefined) break;
-        await this.propagate(userId);
-        await this.storage.profiles.finishPropagation(userId, generation);
-      } while (this.running.get(userId));
-    } catch (err) {
-      // The row stays queued: the next change or the next start retries.
-      this.logger.error({ err, userId }, 'profile propagation failed');
-    } finally {
-      this.running.delete(userId);
-      if (this.running.size === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
-    }
+  /** Propagates the queued change, unqueued only if no newer one was queued meanwhile. */
+  private async propagateQueued(userId: string): Promise<void> {
+    const generation = await this.generationOf(userId);
+    if (generation === undefined) return;
+    await this.propagate(userId);
+    await this.storage.profiles.finishPropagation(userId, generation);
   }
 
   private async generationOf(userId: string): Promise<number | undefined> {
