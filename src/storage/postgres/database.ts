@@ -1,0 +1,157 @@
+/**
+ * The PostgreSQL connection pool (node-postgres) and the few ways the stores
+ * use it: a query, a row, a transaction. Stores write plain SQL with `$1`
+ * placeholders; BIGINT columns come back as JavaScript numbers (every integer
+ * Weft stores is below 2^53: positions, timestamps, counts).
+ */
+import pg from 'pg';
+import { latestPostgresSchemaVersion, postgresMigrations } from './migrations.js';
+
+/** What runs a statement: the pool, or one transaction's connection. */
+export interface PgExecutor {
+  /** Every row of the result. */
+  rows<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** The first row, if any. */
+  row<R>(sql: string, params?: readonly unknown[]): Promise<R | undefined>;
+  /** Runs a statement; returns how many rows it changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+export interface PgOptions {
+  /** Connections the pool opens at most. */
+  poolSize: number;
+}
+
+export class SchemaTooNewError extends Error {}
+
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+// COUNT(*) and SUM() are BIGINT/NUMERIC; Weft's values fit a double.
+const numberTypes = {
+  getTypeParser(oid: number, format?: string): (value: string) => unknown {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return Number;
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+/** SQLSTATEs after which a transaction is simply run again: serialization failure, deadlock. */
+const RETRYABLE = new Set(['40001', '40P01']);
+const MAX_ATTEMPTS = 5;
+
+class Executor implements PgExecutor {
+  constructor(private readonly target: pg.Pool | pg.PoolClient) {}
+
+  async rows<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    const result = await this.target.query({ text: sql, values: params as unknown[], types: numberTypes });
+    return result.rows as R[];
+  }
+
+  async row<R>(sql: string, params: readonly unknown[] = []): Promise<R | undefined> {
+    return (await this.rows<R>(sql, params))[0];
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    const result = await this.target.query({ text: sql, values: params as unknown[], types: numberTypes });
+    return result.rowCount ?? 0;
+  }
+}
+
+export class PgDatabase implements PgExecutor {
+  private readonly executor: Executor;
+
+  private constructor(readonly pool: pg.Pool) {
+    this.executor = new Executor(pool);
+  }
+
+  /** Connects and brings the schema up to date (refusing one newer than this code). */
+  static async open(url: string, options: PgOptions): Promise<PgDatabase> {
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize });
+    // An idle connection's error (the server restarting) must not crash the process;
+    // the pool drops that connection and the next query opens another.
+    pool.on('error', () => {});
+    const db = new PgDatabase(pool);
+    try {
+      await migrate(db);
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    return db;
+  }
+
+  rows<R>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+    return this.executor.rows<R>(sql, params);
+  }
+
+  row<R>(sql: string, params?: readonly unknown[]): Promise<R | undefined> {
+    return this.executor.row<R>(sql, params);
+  }
+
+  run(sql: string, params?: readonly unknown[]): Promise<number> {
+    return this.executor.run(sql, params);
+  }
+
+  /**
+   * Runs `work` in one transaction on one connection: committed when it
+   * resolves, rolled back when it throws. READ COMMITTED, as PostgreSQL's
+   * default; where two requests could race on the same rows, the statements
+   * take row locks (`FOR UPDATE`) or rely on unique constraints. A
+   * serialization failure or deadlock runs `work` again, so it must not have
+   * effects outside the database before it resolves.
+   */
+  async transaction<T>(work: (tx: PgExecutor) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const result = await work(new Executor(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        const code = (err as { code?: string }).code;
+        if (attempt < MAX_ATTEMPTS && code !== undefined && RETRYABLE.has(code)) continue;
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+async function migrate(db: PgDatabase): Promise<void> {
+  await db.transaction(async (tx) => {
+    // One Weft at a time migrates: the others wait here, then find nothing to do.
+    await tx.run('SELECT pg_advisory_xact_lock(7365726)');
+    await tx.run(
+      'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_ts BIGINT NOT NULL)',
+    );
+    const row = await tx.row<{ version: number | null }>(
+      'SELECT MAX(version) AS version FROM schema_version',
+    );
+    const current = row?.version ?? 0;
+    if (current > latestPostgresSchemaVersion) {
+      throw new SchemaTooNewError(
+        `The database schema is at version ${current}, but this Weft only knows versions up to ` +
+          `${latestPostgresSchemaVersion}. It was written by a newer Weft: run that version, or restore a backup.`,
+      );
+    }
+    for (const migration of postgresMigrations) {
+      if (migration.version <= current) continue;
+      await tx.run(migration.sql);
+      await tx.run('INSERT INTO schema_version (version, applied_ts) VALUES ($1, $2)', [
+        migration.version,
+        Date.now(),
+      ]);
+    }
+  });
+}

@@ -1,0 +1,26 @@
+/**
+ * The PostgreSQL schema. It mirrors the SQLite schema's tables and columns
+ * name for name (`weft migrate-db` copies table to table), with BIGINT for
+ * SQLite's INTEGER, BYTEA for BLOB, and sequences (`<table>_<column>_seq`) for
+ * AUTOINCREMENT columns. Each area's tables are in schema/<area>.ts; version 1
+ * is all of them. Later changes are new numbered migrations here.
+ */
+import { accountsSchema } from './schema/accounts.js';
+import { roomsSchema } from './schema/rooms.js';
+import { relationsPushSchema } from './schema/relations-push.js';
+import { e2eeSchema } from './schema/e2ee.js';
+import { userDataSchema } from './schema/user-data.js';
+
+export interface PostgresMigration {
+  version: number;
+  sql: string;
+}
+
+export const postgresMigrations: PostgresMigration[] = [
+  {
+    version: 1,
+    sql: [accountsSchema, roomsSchema, relationsPushSchema, e2eeSchema, userDataSchema].join('\n'),
+  },
+];
+
+export const latestPostgresSchemaVersion = Math.max(...postgresMigrations.map((m) => m.version));

@@ -1,0 +1,45 @@
+/** The PostgreSQL backend: the same stores as SQLite's, over a connection pool. */
+import type { Storage } from '../storage.js';
+import { PgDatabase } from './database.js';
+import { openAccountStores } from './account-stores.js';
+import { openRoomStores } from './room-stores.js';
+import { openRelationPushStores } from './relation-push-stores.js';
+import { openE2eeStores } from './e2ee-stores.js';
+import { openUserDataStores } from './user-data-stores.js';
+import { openStreams } from './streams.js';
+
+export interface PostgresStorageOptions {
+  /** Connections the pool opens at most. */
+  poolSize: number;
+}
+
+export async function openPostgresStorage(
+  url: string,
+  options: PostgresStorageOptions,
+): Promise<Storage> {
+  const db = await PgDatabase.open(url, { poolSize: options.poolSize });
+  try {
+    const streams = await openStreams(db);
+    const relationPush = await openRelationPushStores(db, streams);
+    const rooms = await openRoomStores(db, streams, relationPush.relationIndex);
+    const accounts = await openAccountStores(db, streams);
+    const e2ee = await openE2eeStores(db, streams);
+    const userData = await openUserDataStores(db, streams);
+    return {
+      ...accounts,
+      ...rooms,
+      relations: relationPush.relations,
+      notifications: relationPush.notifications,
+      ...e2ee,
+      ...userData,
+      close: async () => {
+        await relationPush.flush();
+        await rooms.flush();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,3 @@
+/** PostgreSQL tables of this area (see ../migrations.ts for the conventions). */
+export const userDataSchema = `
+`;
