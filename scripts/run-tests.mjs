@@ -1,4 +1,9 @@
 // Runs every *.test.ts under test/ with node's test runner (Node 20 has no --test globs).
+// The storage contract tests (test/storage/) run on SQLite and PostgreSQL: without
+// WEFT_TEST_POSTGRES_URL, a throw-away cluster is started for the run when PostgreSQL
+// is installed (scripts/postgres-cluster.sh), and stopped after. WEFT_REQUIRE_POSTGRES=1
+// (CI) makes a missing PostgreSQL an error instead of a skip. WEFT_TEST_DATABASE=postgres
+// runs the end-to-end suites on PostgreSQL too.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -11,11 +16,38 @@ function testFiles(dir) {
   });
 }
 
-const only = process.argv.slice(2);
-const files = only.length > 0 ? only : testFiles('test').sort();
+/** Its own port, so that a cluster someone started on the default one is left alone. */
+const CLUSTER_PORT = '55433';
+const cluster = path.join(import.meta.dirname, 'postgres-cluster.sh');
+
+function startCluster() {
+  const started = spawnSync(cluster, ['start', CLUSTER_PORT], { encoding: 'utf8' });
+  if (started.status === 0) return started.stdout.trim();
+  const why = (started.stderr || started.error?.message || '').trim();
+  if (process.env.WEFT_REQUIRE_POSTGRES) {
+    console.error(`PostgreSQL is required (WEFT_REQUIRE_POSTGRES) but did not start: ${why}`);
+    process.exit(1);
+  }
+  console.warn(`PostgreSQL did not start (${why}): its storage tests are skipped.`);
+  return undefined;
+}
+
+const arg = process.argv.slice(2);
+const files = (arg.length > 0 ? arg : ['test']).flatMap((name) =>
+  name.endsWith('.ts') ? [name] : testFiles(name).sort(),
+);
+let ownCluster = false;
+if (!process.env.WEFT_TEST_POSTGRES_URL) {
+  const url = startCluster();
+  if (url) {
+    process.env.WEFT_TEST_POSTGRES_URL = url;
+    ownCluster = true;
+  }
+}
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
   { stdio: 'inherit' },
 );
+if (ownCluster) spawnSync(cluster, ['stop', CLUSTER_PORT], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -3,7 +3,6 @@
  * `weft start` and the end-to-end tests call.
  */
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config/config.js';
@@ -21,7 +20,7 @@ import { createHttpServer, withRawBodyRoutes } from './http/server.js';
 import type { ServerEventBus, ServerEvents } from './domain/server-events.js';
 import type { EventRecord, Storage } from './storage/storage.js';
 import { EventBus } from './util/event-bus.js';
-import { openSqliteStorage } from './storage/sqlite/sqlite-storage.js';
+import { openStorage, sqliteDatabasePath } from './storage/open-storage.js';
 import type { ClientApiServices, RoomDeps, SyncDeps } from './api/client/services.js';
 import { registerAccountRoutes } from './api/client/account.js';
 import { registerDeviceRoutes } from './api/client/devices.js';
@@ -100,8 +99,9 @@ export interface StartOptions {
   logger?: Logger;
 }
 
+/** The SQLite database file (database.backend sqlite). */
 export function databasePath(config: Config): string {
-  return path.join(config.data_dir, 'weft.db');
+  return sqliteDatabasePath(config);
 }
 
 export function createLogger(config: Config): Logger {
@@ -242,10 +242,8 @@ async function startPositions(
  * and what one area does when another's event happens is the `bus.on` block
  * below, in one place.
  */
-export function buildWeft(config: Config, logger: Logger) {
-  mkdirSync(config.data_dir, { recursive: true });
+export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   const keys = loadOrCreateServerKeys(config.data_dir, config.server_name);
-  const storage = openSqliteStorage(databasePath(config), { writerThread: true });
   const bus: ServerEventBus = new EventBus<ServerEvents>((err, name) =>
     logger.error({ err, event: name }, 'a listener of a server event failed'),
   );
@@ -425,7 +423,15 @@ export function buildWeft(config: Config, logger: Logger) {
 
 export async function startWeft(config: Config, options: StartOptions = {}): Promise<Weft> {
   const logger = options.logger ?? createLogger(config);
-  const built = buildWeft(config, logger);
+  mkdirSync(config.data_dir, { recursive: true });
+  const storage = await openStorage(config);
+  let built;
+  try {
+    built = buildWeft(config, logger, storage);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   try {
     await built.app.listen({ host: config.bind, port: config.port });
   } catch (err) {

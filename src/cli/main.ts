@@ -16,8 +16,8 @@ import {
 } from '../config/config.js';
 import { renderConfigYaml } from '../config/generate.js';
 import { SchemaTooNewError } from '../storage/sqlite/database.js';
-import { createLogger, databasePath, startWeft } from '../app.js';
-import { openSqliteStorage } from '../storage/sqlite/sqlite-storage.js';
+import { createLogger, startWeft } from '../app.js';
+import { openStorage } from '../storage/open-storage.js';
 import { AccountService } from '../account/account-service.js';
 import { SessionService } from '../auth/sessions.js';
 import { MatrixError } from '../protocol/errors.js';
@@ -81,7 +81,7 @@ async function registerUser(
   if (!args.user) throw new UsageError('register-user needs --user NAME');
   const password = args.password ?? (await askPassword());
   mkdirSync(config.data_dir, { recursive: true });
-  const storage = openSqliteStorage(databasePath(config));
+  const storage = await openStorage(config, 'tool');
   const sessions = new SessionService(storage);
   try {
     const accounts = new AccountService(config, storage, sessions);

@@ -17,8 +17,9 @@ export interface Config {
   server_name: string;
   bind: string;
   port: number;
-  /** Where the database, signing key and media live. */
+  /** Where the SQLite database, signing key and media live. */
   data_dir: string;
+  database: DatabaseConfig;
   /** Base URL clients use, served in /.well-known/matrix/client. */
   public_baseurl: string;
   /** Behind a reverse proxy: take the client's IP from X-Forwarded-For. */
@@ -73,6 +74,17 @@ export interface Config {
   push: PushConfig;
 }
 
+export interface DatabaseConfig {
+  /** sqlite: one file in data_dir (the default); postgres: a PostgreSQL server at `url`. */
+  backend: 'sqlite' | 'postgres';
+  /** postgres only: a connection URL (postgres://user:password@host:port/database). */
+  url: string;
+  /** postgres only: connections the pool opens at most. */
+  pool_size: number;
+}
+
+const DATABASE_BACKENDS = ['sqlite', 'postgres'];
+
 export interface PushConfig {
   /** Off: push rules are not evaluated (no counts, no notifications, no pushes); for benchmarks. */
   enabled: boolean;
@@ -114,6 +126,7 @@ export function defaultConfig(): Config {
     bind: '127.0.0.1',
     port: 8008,
     data_dir: './data',
+    database: { backend: 'sqlite', url: '', pool_size: 10 },
     public_baseurl: '',
     x_forwarded: false,
     max_request_body_bytes: 1024 * 1024,
@@ -209,7 +222,24 @@ export function loadConfig(
     const parsed: unknown = parseYaml(readFileSync(configPath, 'utf8'));
     config = mergeConfig(config, parsed as DeepPartial<Config>, path.basename(configPath));
   }
-  return { config: applyEnvironment(config, env), path: configPath };
+  return { config: checkConfig(applyEnvironment(config, env)), path: configPath };
+}
+
+/** What the types cannot say: an option's allowed values, and the options one needs. */
+export function checkConfig(config: Config): Config {
+  const database = config.database;
+  if (!DATABASE_BACKENDS.includes(database.backend)) {
+    throw new ConfigError(`database.backend must be one of ${DATABASE_BACKENDS.join(', ')}`);
+  }
+  if (database.backend === 'postgres' && !/^postgres(ql)?:\/\//.test(database.url)) {
+    throw new ConfigError(
+      'database.url must be a postgres:// URL when database.backend is postgres (or set WEFT_DATABASE_URL)',
+    );
+  }
+  if (!Number.isInteger(database.pool_size) || database.pool_size < 1) {
+    throw new ConfigError('database.pool_size must be a positive integer');
+  }
+  return config;
 }
 
 export function applyEnvironment(config: Config, env: NodeJS.ProcessEnv): Config {
@@ -224,6 +254,11 @@ export function applyEnvironment(config: Config, env: NodeJS.ProcessEnv): Config
     result.port = port;
   }
   if (env.WEFT_DATA_DIR) result.data_dir = env.WEFT_DATA_DIR;
+  // A connection URL in the environment (it may hold a password: kept out of config files).
+  if (env.WEFT_DATABASE_URL) {
+    result.database.backend = 'postgres';
+    result.database.url = env.WEFT_DATABASE_URL;
+  }
   if (env.WEFT_RATE_LIMITS) {
     const value = env.WEFT_RATE_LIMITS.toLowerCase();
     if (value !== 'on' && value !== 'off') {

@@ -17,7 +17,8 @@ export function renderConfigYaml(config: Config): string {
   };
   return `# Weft homeserver configuration.
 # Environment variables override this file: WEFT_SERVER_NAME, WEFT_BIND, WEFT_PORT,
-# WEFT_DATA_DIR, WEFT_RATE_LIMITS (on|off), WEFT_LOG_LEVEL.
+# WEFT_DATA_DIR, WEFT_DATABASE_URL (a postgres:// URL: the postgres backend), WEFT_RATE_LIMITS
+# (on|off), WEFT_LOG_LEVEL.
 
 # The domain part of every user ID (@alice:<server_name>). Cannot change once users exist.
 server_name: ${JSON.stringify(config.server_name)}
@@ -29,6 +30,16 @@ port: ${config.port}
 # Folder for the SQLite database, the server's signing key and secrets (relative paths
 # are relative to the folder Weft is started in).
 data_dir: ${JSON.stringify(config.data_dir)}
+
+database:
+  # sqlite: one file, <data_dir>/weft.db (nothing to set up). postgres: a PostgreSQL
+  # server (Weft is tested on 15), for large servers; move an existing server's data with
+  # \`weft migrate-db --to postgres://...\` while it is stopped.
+  backend: ${JSON.stringify(config.database.backend)}
+  # postgres only: postgres://user:password@host:port/database (WEFT_DATABASE_URL wins).
+  url: ${JSON.stringify(config.database.url)}
+  # postgres only: connections the pool opens at most.
+  pool_size: ${config.database.pool_size}
 
 # The URL clients reach this server at, served in /.well-known/matrix/client.
 # Empty: derived from bind and port.

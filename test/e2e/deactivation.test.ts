@@ -4,9 +4,8 @@
  * queued with the deactivation, so a crash before the leaves is resumed at start.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
+import { openStorage } from '../../src/storage/open-storage.js';
 import {
   Api,
   CLIENT_V3,
@@ -134,7 +133,7 @@ describe('account deactivation leaves rooms', () => {
       for (const roomId of rooms) await own.join(yann, roomId);
       await own.server.stop();
       // The deactivation committed with its queue row, and the server died before any leave.
-      const storage = openSqliteStorage(path.join(own.server.dataDir, 'weft.db'));
+      const storage = await openStorage(own.server.config, 'tool');
       await storage.users.deactivate(yann.user_id);
       await storage.close();
       await own.server.start();

@@ -4,9 +4,8 @@
  * directory, which follows profiles and memberships.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { describe, it } from 'node:test';
-import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
+import { openStorage } from '../../src/storage/open-storage.js';
 import {
   CLIENT_V3,
   serverSuite,
@@ -245,7 +244,7 @@ describe('profiles and the user directory', () => {
       const roomId = await own.createRoom(dan);
       await own.server.stop();
       // The profile change committed with its queue row, and the server died before propagating.
-      const storage = openSqliteStorage(path.join(own.server.dataDir, 'weft.db'));
+      const storage = await openStorage(own.server.config, 'tool');
       await storage.profiles.setFields(dan.user_id, { displayname: 'Dan After Crash' }, true);
       await storage.close();
       await own.server.start();

@@ -1,10 +1,9 @@
 /** Reporting events, rooms and users: stored for admins, with the spec's 404s. */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import { before, describe, it } from 'node:test';
 import { CLIENT_V3, serverSuite } from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
+import { queryDatabase } from '../support/server.js';
 
 describe('reporting content', () => {
   const suite = serverSuite();
@@ -15,18 +14,11 @@ describe('reporting content', () => {
     roomId = await suite.createRoom(alice, { preset: 'public_chat' });
   });
 
-  const storedReports = () => {
-    const db = new Database(path.join(suite.server.dataDir, 'weft.db'), { readonly: true });
-    try {
-      return db
-        .prepare(
-          'SELECT reporter, room_id, event_id, user_id, reason FROM content_reports ORDER BY id',
-        )
-        .all();
-    } finally {
-      db.close();
-    }
-  };
+  const storedReports = () =>
+    queryDatabase(
+      suite.server.config,
+      'SELECT reporter, room_id, event_id, user_id, reason FROM content_reports ORDER BY id',
+    );
 
   it('reports an event (joined reporters only; score accepted and ignored)', async () => {
     const eventId = await suite.send(alice, roomId, 'bad words');
@@ -49,7 +41,7 @@ describe('reporting content', () => {
       { token: bob.access_token },
     );
     assert.equal(unknown.status, 404);
-    assert.deepEqual(storedReports().at(-1), {
+    assert.deepEqual((await storedReports()).at(-1), {
       reporter: bob.user_id,
       room_id: roomId,
       event_id: eventId,
@@ -91,7 +83,7 @@ describe('reporting content', () => {
       { token: bob.access_token },
     );
     assert.equal(noUser.status, 404);
-    const stored = storedReports().slice(-2);
+    const stored = (await storedReports()).slice(-2);
     assert.deepEqual(stored, [
       {
         reporter: bob.user_id,

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Api } from './client.js';
+import { testDatabase } from './server.js';
 
 export const WEFT_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -271,15 +272,17 @@ function parseJsonLine(line: string): Record<string, unknown> | undefined {
  */
 export function restartableServer(): { start(): Promise<WeftProcess>; api: Api } {
   const dir = makeTempDir();
-  const env = {
+  const env: Record<string, string> = {
     WEFT_CONFIG: path.join(dir.path, 'weft.yaml'),
     WEFT_DATA_DIR: path.join(dir.path, 'data'),
     WEFT_PORT: '0',
     WEFT_RATE_LIMITS: 'off',
   };
   const servers: WeftProcess[] = [];
+  let database: Awaited<ReturnType<typeof testDatabase>> | undefined;
   after(async () => {
     for (const server of servers) await server.kill();
+    await database?.drop();
     dir.remove();
   });
   const api = new Api(() => {
@@ -289,6 +292,11 @@ export function restartableServer(): { start(): Promise<WeftProcess>; api: Api }
   });
   return {
     start: async () => {
+      if (!database) {
+        database = await testDatabase();
+        const url = database.overrides.database?.url;
+        if (url) env.WEFT_DATABASE_URL = url;
+      }
       const server = await startWeftProcess({ cwd: dir.path, env });
       servers.push(server);
       return server;
