@@ -69,13 +69,15 @@ export class StreamPositions {
   private allocate(count: number): Promise<number[]> {
     const allocation = this.allocating.then(async () => {
       const positions = await this.take(count);
+      let previous = this.highest;
       for (const position of positions) {
-        if (position <= this.highest) {
+        if (position <= previous) {
           throw new Error(`stream position ${position} handed out twice or out of order`);
         }
-        this.highest = position;
-        this.pending.push(position);
+        previous = position;
       }
+      this.highest = previous;
+      this.pending.push(...positions);
       return positions;
     });
     // The next allocation waits for this one, whether it succeeded or not.
