@@ -6,12 +6,14 @@
  * group only: BENCH_ONLY=rooms (groups: startup, whoami, auth, rooms, sync, ephemeral, relations,
  * e2ee, media, push). See docs/benchmarks.md.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { closeBenchConnections } from './http-client.js';
 import { createRooms, roomMessages } from './rooms.js';
-import { startBareServer, startWeftServer, type ChildServer } from './server-process.js';
+import { REPO_ROOT, startBareServer, startWeftServer, type ChildServer } from './server-process.js';
+import { createPostgresDatabase } from '../test/support/postgres.js';
 import { initialSync, messagesPaging, syncFanOut } from './sync.js';
 import { keysClaim, toDeviceLatency } from './e2ee.js';
 import { ephemeralFanOut } from './ephemeral.js';
@@ -81,6 +83,8 @@ const settings = {
   cpuProfileDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
   /** Where to write the results as JSON as well. */
   jsonPath: process.env.BENCH_JSON || undefined,
+  /** postgres: the room, sync and E2EE workloads on SQLite, then on PostgreSQL, side by side. */
+  database: databaseSetting(),
 };
 
 interface Row {
@@ -91,6 +95,56 @@ interface Row {
 
 const USER = 'bench';
 const PASSWORD = 'bench-password';
+
+/** Room messages from many users, and createRoom under concurrency. */
+async function roomWorkloads(weft: ChildServer, rows: Row[], checks: string[]): Promise<void> {
+  const warmup = Math.floor(settings.messages / 10);
+  log(
+    `${settings.messageUsers} users in one room send ${settings.messages} messages ` +
+      `(after ${warmup} unmeasured)`,
+  );
+  const messages = await roomMessages(
+    weft.url,
+    {
+      users: settings.messageUsers,
+      messages: settings.messages,
+      warmup,
+      maxSeconds: MAX_POOL_SECONDS,
+    },
+    weft.cpuSeconds,
+  );
+  rows.push({
+    workload: 'room messages',
+    measurement: messages,
+    notes: `${settings.messageUsers} users, c=${settings.messageUsers}, n=${messages.ok}; rate = msgs/s`,
+  });
+  checks.push(
+    `room messages: ${messages.distinctEventIds} distinct event IDs for ${messages.ok} sends` +
+      (messages.distinctEventIds === messages.ok ? '' : '  ← MISMATCH'),
+    `room messages: ${messages.rate.toFixed(0)} msgs/s (goal ≥ 2000)` +
+      (messages.rate >= 2000 ? '' : '  ← below goal'),
+  );
+  if (messages.distinctEventIds !== messages.ok) process.exitCode = 1;
+
+  log(`${settings.rooms} createRoom at concurrency ${settings.roomConcurrency}`);
+  const created = await createRooms(
+    weft.url,
+    {
+      rooms: settings.rooms,
+      concurrency: settings.roomConcurrency,
+      maxSeconds: MAX_POOL_SECONDS,
+    },
+    weft.cpuSeconds,
+  );
+  rows.push({
+    workload: 'createRoom',
+    measurement: created,
+    notes: `c=${settings.roomConcurrency}, n=${created.ok}, default options; rate = rooms/s`,
+  });
+  checks.push(`createRoom: ${created.distinctRoomIds} distinct room IDs for ${created.ok} rooms`);
+  if (created.distinctRoomIds !== created.ok) process.exitCode = 1;
+  closeBenchConnections();
+}
 
 /** Issue 4's workloads: sync fan-out, initial sync of a busy account, /messages paging. */
 async function syncWorkloads(url: string, rows: Row[], checks: string[]): Promise<void> {
@@ -248,6 +302,7 @@ function startupRow(workload: string, starts: StartupRuns): Row {
 }
 
 async function main(): Promise<void> {
+  if (settings.database === 'postgres') return compareDatabases();
   const loadAtStart = loadavg()[0] ?? 0;
   const load: LoadOptions = {
     connections: settings.connections,
@@ -310,54 +365,7 @@ async function main(): Promise<void> {
     });
   }
 
-  if (runs('rooms')) {
-    const warmup = Math.floor(settings.messages / 10);
-    log(
-      `${settings.messageUsers} users in one room send ${settings.messages} messages ` +
-        `(after ${warmup} unmeasured)`,
-    );
-    const messages = await roomMessages(
-      weft.url,
-      {
-        users: settings.messageUsers,
-        messages: settings.messages,
-        warmup,
-        maxSeconds: MAX_POOL_SECONDS,
-      },
-      weft.cpuSeconds,
-    );
-    rows.push({
-      workload: 'room messages',
-      measurement: messages,
-      notes: `${settings.messageUsers} users, c=${settings.messageUsers}, n=${messages.ok}; rate = msgs/s`,
-    });
-    checks.push(
-      `room messages: ${messages.distinctEventIds} distinct event IDs for ${messages.ok} sends` +
-        (messages.distinctEventIds === messages.ok ? '' : '  ← MISMATCH'),
-      `room messages: ${messages.rate.toFixed(0)} msgs/s (goal ≥ 2000)` +
-        (messages.rate >= 2000 ? '' : '  ← below goal'),
-    );
-    if (messages.distinctEventIds !== messages.ok) process.exitCode = 1;
-
-    log(`${settings.rooms} createRoom at concurrency ${settings.roomConcurrency}`);
-    const created = await createRooms(
-      weft.url,
-      {
-        rooms: settings.rooms,
-        concurrency: settings.roomConcurrency,
-        maxSeconds: MAX_POOL_SECONDS,
-      },
-      weft.cpuSeconds,
-    );
-    rows.push({
-      workload: 'createRoom',
-      measurement: created,
-      notes: `c=${settings.roomConcurrency}, n=${created.ok}, default options; rate = rooms/s`,
-    });
-    checks.push(`createRoom: ${created.distinctRoomIds} distinct room IDs for ${created.ok} rooms`);
-    if (created.distinctRoomIds !== created.ok) process.exitCode = 1;
-    closeBenchConnections();
-  }
+  if (runs('rooms')) await roomWorkloads(weft, rows, checks);
 
   if (runs('sync')) await syncWorkloads(weft.url, rows, checks);
   if (runs('ephemeral')) await ephemeralWorkloads(weft.url, rows);
@@ -457,6 +465,107 @@ async function main(): Promise<void> {
     );
   }
   if (failures.length > 0) process.exitCode = 1;
+}
+
+/** The groups BENCH_DATABASE=postgres compares: those whose cost is mostly storage. */
+const DATABASE_GROUPS: Group[] = ['rooms', 'sync', 'e2ee'];
+
+/**
+ * BENCH_DATABASE=postgres: the same workloads on a Weft on SQLite and on one on
+ * PostgreSQL (a fresh database on BENCH_POSTGRES_URL, else on a throw-away
+ * cluster started here), one after the other, printed side by side. The
+ * servers' CPU columns count Weft only: PostgreSQL's own processes are "other".
+ */
+async function compareDatabases(): Promise<void> {
+  const groups = DATABASE_GROUPS.filter((group) => settings.groups.includes(group));
+  const cluster = process.env.BENCH_POSTGRES_URL ? undefined : startBenchCluster();
+  const adminUrl = process.env.BENCH_POSTGRES_URL ?? cluster!.url;
+  const results: Record<'sqlite' | 'postgres', Row[]> = { sqlite: [], postgres: [] };
+  const checks: string[] = [];
+  try {
+    for (const backend of ['sqlite', 'postgres'] as const) {
+      const database = backend === 'postgres' ? await createPostgresDatabase(adminUrl) : undefined;
+      log(`starting Weft on ${backend} (groups: ${groups.join(', ')})`);
+      const configLines = database
+        ? ['database:', '  backend: postgres', `  url: ${JSON.stringify(database.url)}`]
+        : [];
+      const weft = await using(startWeftServer({ logRequests: false, configLines }));
+      const rows = results[backend];
+      if (groups.includes('rooms')) await roomWorkloads(weft, rows, checks);
+      if (groups.includes('sync')) await syncWorkloads(weft.url, rows, checks);
+      if (groups.includes('e2ee')) await e2eeWorkloads(weft.url, rows);
+      closeBenchConnections();
+      await stopAndForget(weft);
+      await database?.drop();
+    }
+  } finally {
+    cluster?.stop();
+  }
+  console.log();
+  console.log(comparisonTable(results.sqlite, results.postgres));
+  console.log();
+  for (const check of checks) console.log(check);
+  const failures = [...results.sqlite, ...results.postgres].filter((row) => row.measurement.failed);
+  for (const row of failures) {
+    console.log(`WARNING: ${row.workload}: ${row.measurement.failed} failed requests`);
+  }
+  if (failures.length > 0) process.exitCode = 1;
+}
+
+function comparisonTable(sqlite: Row[], postgres: Row[]): string {
+  const header = [
+    'workload',
+    'SQLite /s',
+    'PG /s',
+    'PG/SQLite',
+    'SQLite p50',
+    'PG p50',
+    'PG/SQLite',
+  ];
+  const cells = sqlite.map((row) => {
+    const other = postgres.find((candidate) => candidate.workload === row.workload);
+    const a = row.measurement;
+    const b = other?.measurement;
+    const ratio = (x: number | undefined, y: number) =>
+      x === undefined || y === 0 ? '–' : (x / y).toFixed(2);
+    return [
+      row.workload,
+      a.rate.toFixed(0),
+      b ? b.rate.toFixed(0) : '–',
+      ratio(b?.rate, a.rate),
+      a.p50Ms.toFixed(2),
+      b ? b.p50Ms.toFixed(2) : '–',
+      ratio(b?.p50Ms, a.p50Ms),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]?.length ?? 0)));
+  const line = (cols: string[]) =>
+    cols
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
+}
+
+/** scripts/postgres-cluster.sh on a port of the bench's own. */
+function startBenchCluster(): { url: string; stop(): void } {
+  const script = path.join(REPO_ROOT, 'scripts/postgres-cluster.sh');
+  const port = '55434';
+  const started = spawnSync(script, ['start', port], { encoding: 'utf8' });
+  if (started.status !== 0) {
+    throw new Error(`BENCH_DATABASE=postgres: no PostgreSQL cluster started: ${started.stderr}`);
+  }
+  return {
+    url: started.stdout.trim(),
+    stop: () => spawnSync(script, ['stop', port], { stdio: 'inherit' }),
+  };
+}
+
+function databaseSetting(): 'sqlite' | 'postgres' {
+  const value = process.env.BENCH_DATABASE || 'sqlite';
+  if (value !== 'sqlite' && value !== 'postgres') {
+    throw new Error(`BENCH_DATABASE must be sqlite or postgres, got '${value}'`);
+  }
+  return value;
 }
 
 /** Children started and not yet stopped, so that an error still stops them. */

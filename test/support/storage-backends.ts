@@ -7,11 +7,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { Storage } from '../../src/storage/storage.js';
 import { openSqliteStorage } from '../../src/storage/sqlite/sqlite-storage.js';
 import { openPostgresStorage } from '../../src/storage/postgres/postgres-storage.js';
+import { createPostgresDatabase, postgresAdminUrl } from './postgres.js';
+
+export { createPostgresDatabase, postgresAdminUrl };
 
 export interface TestDatabase {
   /** Opens the storage on this database (again after `close`, to test what persists). */
@@ -35,38 +36,6 @@ const sqlite: Backend = {
     };
   },
 };
-
-/** A fresh, empty PostgreSQL database on the test cluster; its URL. */
-export async function createPostgresDatabase(
-  adminUrl: string,
-): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `weft_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.href,
-    drop: async () => {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
-}
-
-export function postgresAdminUrl(): string | undefined {
-  return process.env.WEFT_TEST_POSTGRES_URL || undefined;
-}
 
 const postgres: Backend = {
   name: 'postgres',
