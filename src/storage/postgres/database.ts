@@ -38,12 +38,32 @@ const numberTypes = {
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 5;
 
+/**
+ * Statements run by name are prepared once per connection and then only
+ * bound and executed: an indexed one-row SELECT went from 4,200 to 6,300
+ * queries/s sequentially and 7,200 to 12,300 at 16 in flight on this machine
+ * (node-postgres otherwise parses and plans every query anew). The stores'
+ * SQL texts are constants (lists go as array parameters), so a few hundred
+ * names cover them; beyond that, a statement runs unnamed rather than let a
+ * generated text fill every connection's statement cache.
+ */
+const MAX_NAMED_STATEMENTS = 1000;
+const statementNames = new Map<string, string>();
+
+function statementName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `weft_${statementNames.size}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 class Executor implements PgExecutor {
   constructor(private readonly target: pg.Pool | pg.PoolClient) {}
 
   async rows<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-    const result = await this.target.query({ text: sql, values: params as unknown[], types: numberTypes });
-    return result.rows as R[];
+    return (await this.query(sql, params)).rows as R[];
   }
 
   async row<R>(sql: string, params: readonly unknown[] = []): Promise<R | undefined> {
@@ -51,8 +71,13 @@ class Executor implements PgExecutor {
   }
 
   async run(sql: string, params: readonly unknown[] = []): Promise<number> {
-    const result = await this.target.query({ text: sql, values: params as unknown[], types: numberTypes });
-    return result.rowCount ?? 0;
+    return (await this.query(sql, params)).rowCount ?? 0;
+  }
+
+  private query(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
+    // A statement of several commands (a migration) cannot be prepared.
+    const name = params.length > 0 || !sql.includes(';') ? statementName(sql) : undefined;
+    return this.target.query({ name, text: sql, values: params as unknown[], types: numberTypes });
   }
 }
 
