@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `weft` command: start the server, write a config file, or create a user
- * from the shell (as Synapse's register_new_matrix_user does).
+ * The `weft` command: start the server, write a config file, create a user
+ * from the shell (as Synapse's register_new_matrix_user does), or copy a
+ * SQLite database into PostgreSQL (migrate-db.ts).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,10 +18,11 @@ import {
 import { renderConfigYaml } from '../config/generate.js';
 import { SchemaTooNewError } from '../storage/sqlite/database.js';
 import { createLogger, startWeft } from '../app.js';
-import { openStorage } from '../storage/open-storage.js';
+import { openStorage, sqliteDatabasePath } from '../storage/open-storage.js';
 import { AccountService } from '../account/account-service.js';
 import { SessionService } from '../auth/sessions.js';
 import { MatrixError } from '../protocol/errors.js';
+import { MigrationError, migrateSqliteToPostgres } from './migrate-db.js';
 
 const USAGE = `Usage: weft <command> [options]
 
@@ -28,6 +30,9 @@ Commands:
   start                 Start the homeserver (writes a config file on first start)
   generate-config       Write a commented config file and exit
   register-user         Create a user: --user NAME [--password PW] [--admin]
+  migrate-db            Copy a stopped server's SQLite database into an empty
+                        PostgreSQL one: --to postgres://USER@HOST/DB (default:
+                        the config's database.url when its backend is postgres)
 
 Options:
   --config PATH         Config file (default: $WEFT_CONFIG or ./weft.yaml)
@@ -115,6 +120,24 @@ async function askPassword(): Promise<string> {
   }
 }
 
+/** Copies the data_dir's SQLite database into PostgreSQL (migrate-db.ts). */
+async function migrateDatabase(configPath: string, to: string | undefined): Promise<void> {
+  // No config file is written: the command only reads where the data is.
+  const { config } = loadConfig(configPath);
+  const targetUrl =
+    to ?? (config.database.backend === 'postgres' ? config.database.url : undefined);
+  if (!targetUrl) throw new UsageError('migrate-db needs --to postgres://…');
+  if (!/^postgres(ql)?:\/\//.test(targetUrl)) {
+    throw new UsageError('migrate-db --to must be a postgres:// URL');
+  }
+  await migrateSqliteToPostgres({
+    sqliteFile: sqliteDatabasePath(config),
+    targetUrl,
+    print: (line) => console.log(line),
+    progress: (line) => console.error(line),
+  });
+}
+
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
@@ -126,6 +149,7 @@ async function main(argv: string[]): Promise<void> {
       user: { type: 'string' },
       password: { type: 'string' },
       admin: { type: 'boolean' },
+      to: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -145,6 +169,8 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'register-user':
       return registerUser(configPath, values);
+    case 'migrate-db':
+      return migrateDatabase(configPath, values.to);
     default:
       throw new UsageError(`Unknown command '${command}'\n\n${USAGE}`);
   }
@@ -163,7 +189,12 @@ function describeFailure(err: unknown): unknown {
   if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
     return `weft: cannot listen: ${(err as Error).message}`;
   }
-  if (err instanceof UsageError || err instanceof ConfigError || err instanceof SchemaTooNewError) {
+  if (
+    err instanceof UsageError ||
+    err instanceof ConfigError ||
+    err instanceof SchemaTooNewError ||
+    err instanceof MigrationError
+  ) {
     return `weft: ${err.message}`;
   }
   if (err instanceof MatrixError) return `weft: ${err.errcode}: ${err.message}`;

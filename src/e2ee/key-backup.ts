@@ -6,6 +6,7 @@
  */
 import { MatrixError, errors } from '../protocol/errors.js';
 import type { BackupKeyRecord, BackupVersionRecord, Storage } from '../storage/storage.js';
+import { pairKey } from '../util/pair-key.js';
 import { isBetterBackupKey, isObject, type JsonObject } from './key-rules.js';
 
 /** The session keys of a PUT, narrowed to the path's room / session. */
@@ -76,7 +77,12 @@ export class KeyBackupService {
     }
   }
 
-  /** PUT /room_keys/keys[...]: only into the current version; the better key of a session wins. */
+  /**
+   * PUT /room_keys/keys[...]: only into the current version; the better key of
+   * a session wins. The choice rests on the stored keys read after the etag:
+   * when another write changed the version meanwhile (the etag moved), the
+   * store writes nothing and the choice is made again on what it holds now.
+   */
   async putKeys(
     userId: string,
     version: string | undefined,
@@ -84,6 +90,20 @@ export class KeyBackupService {
     body: JsonObject,
   ): Promise<EtagAndCount> {
     if (version === undefined) throw errors.missingParam('version');
+    let current = await this.currentVersion(userId, version);
+    const keys = keysOfBody(path, body);
+    for (;;) {
+      const better = await this.betterThanStored(userId, current.version, keys);
+      if (await this.storage.keyBackup.putKeys(userId, current.version, better, current.etag)) {
+        break;
+      }
+      current = await this.currentVersion(userId, version);
+    }
+    return this.etagAndCount((await this.storage.keyBackup.getVersion(userId))!);
+  }
+
+  /** The current version, which the request must name. */
+  private async currentVersion(userId: string, version: string): Promise<BackupVersionRecord> {
     const current = await this.storage.keyBackup.getVersion(userId);
     if (!current) throw versionNotFound(version);
     if (String(current.version) !== version) {
@@ -91,9 +111,25 @@ export class KeyBackupService {
         current_version: String(current.version),
       });
     }
-    const keys = keysOfBody(path, body);
-    await this.storage.keyBackup.putKeys(userId, current.version, keys, isBetterBackupKey);
-    return this.etagAndCount((await this.storage.keyBackup.getVersion(userId))!);
+    return current;
+  }
+
+  /** The candidates that are new to the version or better than its stored key of their session. */
+  private async betterThanStored(
+    userId: string,
+    version: number,
+    candidates: BackupKeyRecord[],
+  ): Promise<BackupKeyRecord[]> {
+    const stored = new Map(
+      (await this.storage.keyBackup.keysOfSessions(userId, version, candidates)).map((key) => [
+        pairKey(key.roomId, key.sessionId),
+        key,
+      ]),
+    );
+    return candidates.filter((candidate) => {
+      const storedKey = stored.get(pairKey(candidate.roomId, candidate.sessionId));
+      return !storedKey || isBetterBackupKey(candidate, storedKey);
+    });
   }
 
   /** GET /room_keys/keys[...], shaped like the path asked. */

@@ -9,7 +9,7 @@ import { membershipOf } from '../events/auth/auth-state.js';
 import type { JsonObject } from '../events/pdu.js';
 import { powerLevelOf, requiredLevelForEvent } from '../events/power-levels.js';
 import { errors, MatrixError } from '../protocol/errors.js';
-import type { Storage } from '../storage/storage.js';
+import type { DirectoryStore, PublishedRoom, Storage } from '../storage/storage.js';
 import { isWorldReadable } from './current-membership.js';
 import type { RoomService } from './room-service.js';
 import { roomSummary, SUMMARY_STATE_TYPES } from './room-summary.js';
@@ -21,6 +21,8 @@ const MAX_ALIAS_BYTES = 255;
 const SERVER_NAME = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,255})(?::\d{1,5})?$/;
 const DEFAULT_PAGE = 100;
 const MAX_PAGE = 500;
+/** Published rooms read per scan while a filter is looking for matches. */
+const SCAN_BATCH = 100;
 
 /** Admins (by power) are those who may edit the alias list the room advertises. */
 const ADMIN_EVENT = 'm.room.canonical_alias';
@@ -134,7 +136,7 @@ export class DirectoryService {
       summaries.set(roomId, summary);
       return matchesFilter(summary, query);
     };
-    const page = await this.storage.directory.listPublished({ limit, since: query.since, accept });
+    const page = await publishedPage(this.storage.directory, limit, query.since, accept);
     if (!page) throw errors.invalidParam('Unknown since token');
     return {
       chunk: page.roomIds.map((id) => summaries.get(id)!),
@@ -185,6 +187,84 @@ export class DirectoryService {
 
   private isLocal(alias: string): boolean {
     return parseAlias(alias).serverName === this.config.server_name;
+  }
+}
+
+type Accept = (roomId: string) => Promise<boolean>;
+
+interface PublishedPage {
+  roomIds: string[];
+  /** Tokens for the pages after and before: absent when nothing more matches that way. */
+  nextBatch?: string;
+  prevBatch?: string;
+  /** Every published room, before any filter. */
+  total: number;
+}
+
+/**
+ * A page of the accepted published rooms from the `since` token (the
+ * directory's stable order, forward or back as the token says); undefined
+ * for a token the store did not issue. One extra match tells whether
+ * anything lies beyond the page; on the other side, a look for one match.
+ */
+async function publishedPage(
+  directory: DirectoryStore,
+  limit: number,
+  since: string | undefined,
+  accept: Accept,
+): Promise<PublishedPage | undefined> {
+  const found = await acceptedFrom(directory, since, limit + 1, accept);
+  if (!found) return undefined;
+  const { direction, rooms } = found;
+  const page = rooms.slice(0, limit);
+  if (direction === 'backward') page.reverse();
+  const total = await directory.countPublished();
+  const first = page[0];
+  const last = page.at(-1);
+  if (!first || !last) return { roomIds: [], total };
+  const more = rooms.length > limit;
+  const hasAfter =
+    direction === 'forward' ? more : await anyAcceptedFrom(directory, last.laterToken, accept);
+  const hasBefore =
+    direction === 'backward'
+      ? more
+      : since !== undefined && (await anyAcceptedFrom(directory, first.earlierToken, accept));
+  return {
+    roomIds: page.map((room) => room.roomId),
+    ...(hasAfter ? { nextBatch: last.laterToken } : {}),
+    ...(hasBefore ? { prevBatch: first.earlierToken } : {}),
+    total,
+  };
+}
+
+async function anyAcceptedFrom(
+  directory: DirectoryStore,
+  token: string,
+  accept: Accept,
+): Promise<boolean> {
+  return ((await acceptedFrom(directory, token, 1, accept))?.rooms.length ?? 0) > 0;
+}
+
+/** Up to `wanted` accepted rooms beyond the token's place, nearest first, read in batches. */
+async function acceptedFrom(
+  directory: DirectoryStore,
+  since: string | undefined,
+  wanted: number,
+  accept: Accept,
+): Promise<{ direction: 'forward' | 'backward'; rooms: PublishedRoom[] } | undefined> {
+  const rooms: PublishedRoom[] = [];
+  let token = since;
+  for (;;) {
+    const scan = await directory.scanPublished({ since: token, limit: SCAN_BATCH });
+    if (!scan) return undefined;
+    const { direction } = scan;
+    for (const room of scan.rooms) {
+      if (await accept(room.roomId)) rooms.push(room);
+      if (rooms.length === wanted) return { direction, rooms };
+    }
+    const last = scan.rooms.at(-1);
+    if (!last || scan.rooms.length < SCAN_BATCH) return { direction, rooms };
+    token = direction === 'forward' ? last.laterToken : last.earlierToken;
   }
 }
 

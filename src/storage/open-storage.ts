@@ -13,7 +13,10 @@ export function sqliteDatabasePath(config: Config): string {
  * SQLite (with its writer thread for the server; a command-line tool's few
  * writes need none), or a PostgreSQL pool.
  */
-export async function openStorage(config: Config, use: 'server' | 'tool' = 'server'): Promise<Storage> {
+export async function openStorage(
+  config: Config,
+  use: 'server' | 'tool' = 'server',
+): Promise<Storage> {
   if (config.database.backend === 'postgres') {
     const poolSize = use === 'server' ? config.database.pool_size : 2;
     return openPostgresStorage(config.database.url, { poolSize });

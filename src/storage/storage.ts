@@ -302,22 +302,29 @@ export interface AliasRecord {
   creator: string;
 }
 
-/** One page of the published room directory, in the store's stable order. */
-export interface PublishedRoomsPage {
-  roomIds: string[];
-  /** Opaque tokens: absent when there is nothing further in that direction. */
-  nextBatch?: string;
-  prevBatch?: string;
-  /** Every published room, before any filter. */
-  total: number;
+/**
+ * A published room and the tokens that go on from its place in the
+ * directory's stable order (the edges of a /publicRooms page).
+ */
+export interface PublishedRoom {
+  roomId: string;
+  /** Goes on after this room, towards rooms published later (a page's next_batch). */
+  laterToken: string;
+  /** Goes on before this room, towards rooms published earlier (a page's prev_batch). */
+  earlierToken: string;
+}
+
+/** Published rooms beyond a place in the directory's order, nearest first. */
+export interface PublishedRoomsScan {
+  /** Forward from the start, unless the token said backward. */
+  direction: 'forward' | 'backward';
+  rooms: PublishedRoom[];
 }
 
 export interface PublishedRoomsQuery {
-  limit: number;
-  /** A token from an earlier page; it also tells the direction. */
+  /** A token of a PublishedRoom: the place (exclusive) and the direction; absent: the start. */
   since?: string;
-  /** Keeps only the rooms it accepts (search terms, room types); absent: all. */
-  accept?: (roomId: string) => Promise<boolean>;
+  limit: number;
 }
 
 /** Room aliases (local ones only, for now) and the published room directory. */
@@ -333,8 +340,13 @@ export interface DirectoryStore {
   /** Publishes or unpublishes the room; publishing again keeps its place in the order. */
   setPublished(roomId: string, published: boolean, now: number): Promise<void>;
   isPublished(roomId: string): Promise<boolean>;
-  /** Undefined when `since` is not a token this store issued. */
-  listPublished(query: PublishedRoomsQuery): Promise<PublishedRoomsPage | undefined>;
+  /**
+   * Up to `limit` published rooms beyond `since`, nearest first (the caller
+   * filters and pages); undefined when `since` is not a token this store issued.
+   */
+  scanPublished(query: PublishedRoomsQuery): Promise<PublishedRoomsScan | undefined>;
+  /** How many rooms are published (before any filter). */
+  countPublished(): Promise<number>;
   /** Joined members per room, from the current state. */
   joinedMemberCount(roomId: string): Promise<number>;
 }
@@ -642,16 +654,26 @@ export interface KeyBackupStore {
     roomId?: string,
     sessionId?: string,
   ): Promise<BackupKeyRecord[]>;
+  /** The stored keys of these sessions in the version (those it has), in no particular order. */
+  keysOfSessions(
+    userId: string,
+    version: number,
+    sessions: { roomId: string; sessionId: string }[],
+  ): Promise<BackupKeyRecord[]>;
   /**
-   * Stores each key unless the stored one for its session is better (`better`
-   * decides); bumps the etag when something changed. Atomic.
+   * Stores the keys (replacing the stored ones of their sessions) and bumps the
+   * etag, atomically, only if the version is not deleted and its etag is still
+   * `expectedEtag`; false (nothing written) otherwise. Optimistic concurrency:
+   * the caller read the etag (getVersion) before the stored keys its choice of
+   * keys rests on (keysOfSessions), and reads both again when this fails.
+   * No keys: nothing written, the etag kept; true when it matches.
    */
   putKeys(
     userId: string,
     version: number,
     keys: BackupKeyRecord[],
-    better: (candidate: BackupKeyRecord, stored: BackupKeyRecord) => boolean,
-  ): Promise<void>;
+    expectedEtag: number,
+  ): Promise<boolean>;
   /** Deletes keys of the version (all, a room's, or one session's) and bumps the etag. */
   deleteKeys(userId: string, version: number, roomId?: string, sessionId?: string): Promise<void>;
 }
@@ -722,9 +744,10 @@ export interface RelationStore {
   threadOf(eventId: string): Promise<string>;
   /**
    * False only when the event certainly has no child (no relation names it),
-   * known without a query; a store that cannot tell answers true.
+   * known without a query (from what this process has stored since it
+   * started); a store that cannot tell answers true.
    */
-  mayHaveChildren(eventId: string, streamOrdering: number): boolean;
+  mayHaveChildren(eventId: string, streamOrdering: number): Promise<boolean>;
   /** The children of the given parents with this rel_type, oldest first. */
   childrenOfType(parentIds: string[], relType: string): Promise<RelationRecord[]>;
   /** Count and newest event of each given root that has a thread, not counting these senders. */
@@ -803,7 +826,20 @@ export interface PruneStep {
 export interface NotificationStore {
   /** Every event at or before this position has been evaluated. */
   evaluatedUpTo(): Promise<number>;
-  /** Stores notifications and read moves and advances the progress, atomically. */
+  /**
+   * Records an evaluation: its notifications, its read moves and the progress
+   * mark (which never moves back). When it resolves, every read of this
+   * store counts it (unread counts, `roomsChanged`, `evaluatedUpTo`, the rows
+   * `page`, `unreadAfter` and `pruneRead` see). Its rows may be written after
+   * that, behind: in the order recorded, several evaluations in one
+   * transaction with the progress mark, so they are stored whole or not at
+   * all (and if not, the events are evaluated again after a restart); all
+   * are written by the time the storage has closed. A failed write is
+   * reported by the next call of `recordEvaluated`, which then records
+   * nothing; what failed stops counting in reads (they go to the rows
+   * again), while `evaluatedUpTo` does not move back (the caller has moved
+   * past those events).
+   */
   recordEvaluated(result: EvaluatedEvents): Promise<void>;
   /** IDs of events with positions in (after, upTo], oldest first, at most `limit` (resuming at start). */
   eventIdsAfter(after: number, upTo: number, limit: number): Promise<string[]>;

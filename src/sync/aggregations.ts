@@ -69,12 +69,12 @@ export class RelationAggregator {
     userId: string,
   ): Promise<Map<string, EventAggregations>> {
     const relations = this.storage.relations;
-    const eligible = unique(
-      events.filter(
-        (e) =>
-          mayBundle(shapeOf(e), 'other') && relations.mayHaveChildren(e.eventId, e.streamOrdering),
-      ),
+    const bundling = events.filter((e) => mayBundle(shapeOf(e), 'other'));
+    // Asked together: one wait for the page, not one per event.
+    const mayHave = await Promise.all(
+      bundling.map((e) => relations.mayHaveChildren(e.eventId, e.streamOrdering)),
     );
+    const eligible = unique(bundling.filter((_, i) => mayHave[i]));
     if (eligible.length === 0) return new Map();
     const found = await this.childrenOf(eligible, userId);
     // Most events have no child: the ignored-user list is only read for those that do.

@@ -33,4 +33,3 @@ export async function createPostgresDatabase(
 export function postgresAdminUrl(): string | undefined {
   return process.env.WEFT_TEST_POSTGRES_URL || undefined;
 }
-

@@ -9,7 +9,8 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openDatabase } from '../../src/storage/sqlite/database.js';
-import { RelationParents } from '../../src/storage/sqlite/relation-store.js';
+import { RelationParents } from '../../src/storage/shared/relation-parents.js';
+import { openRelationParents } from '../../src/storage/sqlite/relation-store.js';
 import { testConfig } from '../support/server.js';
 
 describe('RelationParents', () => {
@@ -25,7 +26,8 @@ describe('RelationParents', () => {
       `INSERT INTO events (stream_ordering, event_id, room_id, type, sender, depth, state_group, json)
        VALUES (7, '$old', '!r', 'm.room.message', '@a:test', 1, 0, '{}')`,
     ).run();
-    const parents = new RelationParents(db);
+    // SQLite's start: its newest event.
+    const parents = openRelationParents(db);
     // Stored before this process started: unknown.
     assert.equal(parents.mayHaveChildren('$old', 7), true);
     parents.noteStored(8);
@@ -36,7 +38,7 @@ describe('RelationParents', () => {
   });
 
   it('forgets every parent at once when full, and then answers maybe for all earlier events', () => {
-    const parents = new RelationParents(db);
+    const parents = new RelationParents(7);
     parents.noteStored(10);
     for (let i = 0; i < 100_000; i++) parents.noteChild(`$p${i}`);
     parents.noteStored(11);

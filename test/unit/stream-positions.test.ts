@@ -71,13 +71,19 @@ describe('stream positions', () => {
       if (++calls === 1) throw new Error('connection lost');
       return inner(count);
     });
-    await assert.rejects(stream.run(1, async () => 'never'), /connection lost/);
+    await assert.rejects(
+      stream.run(1, async () => 'never'),
+      /connection lost/,
+    );
     assert.deepEqual(await stream.run(1, async (positions) => positions), [1]);
   });
 
   it('refuses a source that goes backwards', async () => {
     const stream = new StreamPositions(10, async () => [5]);
-    await assert.rejects(stream.run(1, async () => {}), /out of order/);
+    await assert.rejects(
+      stream.run(1, async () => {}),
+      /out of order/,
+    );
     assert.equal(stream.persistedUpTo(), 10);
   });
 
@@ -85,14 +91,16 @@ describe('stream positions', () => {
     const stream = new StreamPositions(0, sequenceFrom(0));
     const settled = new Set<number>();
     const writes = Array.from({ length: 50 }, (_, i) =>
-      stream.run(1, async ([position]) => {
-        await new Promise((resolve) => setTimeout(resolve, (i * 7) % 13));
-        settled.add(position!);
-        return position!;
-      }).then((position) => {
-        for (let lower = 1; lower <= position; lower++) assert.ok(settled.has(lower));
-        return position;
-      }),
+      stream
+        .run(1, async ([position]) => {
+          await new Promise((resolve) => setTimeout(resolve, (i * 7) % 13));
+          settled.add(position!);
+          return position!;
+        })
+        .then((position) => {
+          for (let lower = 1; lower <= position; lower++) assert.ok(settled.has(lower));
+          return position;
+        }),
     );
     const positions = await Promise.all(writes);
     assert.equal(new Set(positions).size, 50);

@@ -4,26 +4,12 @@
  * is position order: one writer), and "changes since" is one index range.
  */
 import type { AccountDataRecord, AccountDataStore } from '../storage.js';
+import {
+  type AccountDataRow,
+  GLOBAL_ROOM as GLOBAL,
+  toAccountDataRecord as toRecord,
+} from '../shared/user-data-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
-
-interface AccountDataRow {
-  stream_id: number;
-  user_id: string;
-  room_id: string;
-  type: string;
-  content_json: string;
-}
-
-/** Global account data is stored with room_id ''. */
-const GLOBAL = '';
-
-const toRecord = (row: AccountDataRow): AccountDataRecord => ({
-  userId: row.user_id,
-  ...(row.room_id === GLOBAL ? {} : { roomId: row.room_id }),
-  type: row.type,
-  content: JSON.parse(row.content_json) as Record<string, unknown>,
-  streamId: row.stream_id,
-});
 
 export class SqliteAccountDataStore implements AccountDataStore {
   private readonly selectOne;

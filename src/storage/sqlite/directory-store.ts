@@ -1,55 +1,16 @@
 /**
- * Room aliases and the published room directory in SQLite.
- *
- * The directory is ordered by (published_ts, room_id): a total order that
- * does not move when rooms gain or lose members, so keyset pagination over it
- * never repeats or skips a room. A `since` token names the edge of the page
- * it came from and the direction to go from there.
+ * Room aliases and the published room directory in SQLite. The directory's
+ * order and tokens are shared/published-order.ts; the directory service
+ * filters and pages.
  */
 import type {
   AliasRecord,
   DirectoryStore,
-  PublishedRoomsPage,
   PublishedRoomsQuery,
+  PublishedRoomsScan,
 } from '../storage.js';
+import { type DirectoryRow, START, decodeToken, toScan } from '../shared/published-order.js';
 import type { SqliteDatabase } from './database.js';
-
-/** A place in the directory's order. */
-interface Position {
-  ts: number;
-  roomId: string;
-}
-
-/** Before every published room (timestamps are never negative). */
-const START: Position = { ts: -1, roomId: '' };
-/** Rows read per query while a filter is looking for matches. */
-const SCAN_BATCH = 100;
-
-type Direction = 'f' | 'b';
-
-interface DirectoryRow {
-  room_id: string;
-  published_ts: number;
-}
-
-const toPosition = (row: DirectoryRow): Position => ({ ts: row.published_ts, roomId: row.room_id });
-
-function encodeToken(direction: Direction, at: Position): string {
-  return Buffer.from(JSON.stringify([direction, at.ts, at.roomId])).toString('base64url');
-}
-
-function decodeToken(token: string): { direction: Direction; at: Position } | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (!Array.isArray(value) || value.length !== 3) return undefined;
-    const [direction, ts, roomId] = value as unknown[];
-    if (direction !== 'f' && direction !== 'b') return undefined;
-    if (!Number.isSafeInteger(ts) || typeof roomId !== 'string') return undefined;
-    return { direction, at: { ts: ts as number, roomId } };
-  } catch {
-    return undefined;
-  }
-}
 
 export class SqliteDirectoryStore implements DirectoryStore {
   private readonly statements;
@@ -95,58 +56,18 @@ export class SqliteDirectoryStore implements DirectoryStore {
     return this.statements.countJoined.get(roomId) as number;
   }
 
-  async listPublished(query: PublishedRoomsQuery): Promise<PublishedRoomsPage | undefined> {
+  async scanPublished(query: PublishedRoomsQuery): Promise<PublishedRoomsScan | undefined> {
     const since = query.since === undefined ? undefined : decodeToken(query.since);
     if (query.since !== undefined && !since) return undefined;
-    const accept = query.accept ?? (async () => true);
-    const direction = since?.direction ?? 'f';
-    // One extra match tells whether anything lies beyond the page.
-    const found = await this.scan(direction, since?.at ?? START, query.limit + 1, accept);
-    const page = found.slice(0, query.limit);
-    if (direction === 'b') page.reverse();
-    const total = this.statements.countPublished.get() as number;
-    const first = page[0];
-    const last = page.at(-1);
-    if (!first || !last) return { roomIds: [], total };
-    const more = found.length > query.limit;
-    const hasAfter = direction === 'f' ? more : await this.anyBeyond('f', last, accept);
-    const hasBefore =
-      direction === 'b' ? more : since !== undefined && (await this.anyBeyond('b', first, accept));
-    return {
-      roomIds: page.map((p) => p.roomId),
-      ...(hasAfter ? { nextBatch: encodeToken('f', last) } : {}),
-      ...(hasBefore ? { prevBatch: encodeToken('b', first) } : {}),
-      total,
-    };
+    const direction = since?.direction ?? 'forward';
+    const from = since?.at ?? START;
+    const statement = direction === 'forward' ? this.statements.after : this.statements.before;
+    const rows = statement.all(from.ts, from.roomId, query.limit) as DirectoryRow[];
+    return toScan(direction, rows);
   }
 
-  private async anyBeyond(
-    direction: Direction,
-    from: Position,
-    accept: (roomId: string) => Promise<boolean>,
-  ): Promise<boolean> {
-    return (await this.scan(direction, from, 1, accept)).length > 0;
-  }
-
-  /** Up to `wanted` accepted rooms strictly beyond `from`, nearest first, read in batches. */
-  private async scan(
-    direction: Direction,
-    from: Position,
-    wanted: number,
-    accept: (roomId: string) => Promise<boolean>,
-  ): Promise<Position[]> {
-    const statement = direction === 'f' ? this.statements.after : this.statements.before;
-    const matches: Position[] = [];
-    let cursor = from;
-    for (;;) {
-      const rows = statement.all(cursor.ts, cursor.roomId, SCAN_BATCH) as DirectoryRow[];
-      for (const row of rows) {
-        if (await accept(row.room_id)) matches.push(toPosition(row));
-        if (matches.length === wanted) return matches;
-      }
-      if (rows.length < SCAN_BATCH) return matches;
-      cursor = toPosition(rows.at(-1)!);
-    }
+  async countPublished(): Promise<number> {
+    return this.statements.countPublished.get() as number;
   }
 }
 

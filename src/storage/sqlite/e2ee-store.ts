@@ -12,59 +12,12 @@ import type {
   StoredDeviceKeys,
   StoredSignature,
 } from '../storage.js';
-import { LruCache } from '../../util/lru-cache.js';
-import { pairKey } from '../../util/pair-key.js';
+import { KeyCountCaches } from '../shared/key-count-cache.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 import { ROOM_MATES, sharesRoom } from './room-mates.js';
 
-/** Devices whose key counts are remembered; the least recently synced are forgotten. */
-const MAX_CACHED_KEY_COUNTS = 50_000;
-
-/** What every /sync of a device reports: its unclaimed one-time keys and unused fallback keys. */
-interface KeyCounts {
-  oneTimeKeys?: Readonly<Record<string, number>>;
-  unusedFallbackTypes?: readonly string[];
-}
-
-/**
- * The key counts of devices, as last read from the database, so a /sync that
- * follows no change reads no SQL. Exact because every write that changes them
- * forgets the device's entry: an upload, a claim (of its one-time or fallback
- * key) and the device's deletion, all in this file, the only writers of
- * e2e_one_time_keys and e2e_fallback_keys. An entry is filled right after its
- * SQL read with no await between, and writes run in synchronous transactions,
- * so no read sees (and caches) a write that is later rolled back, and no write
- * lands between a read and its caching. One per database, shared by the key
- * store and the device cleanup of every session store.
- */
-class KeyCountCache {
-  /** By `pairKey(user, device)`: unambiguous for any strings (a claim names any user and device). */
-  private readonly entries = new LruCache<string, KeyCounts>(MAX_CACHED_KEY_COUNTS);
-
-  get(userId: string, deviceId: string): KeyCounts | undefined {
-    return this.entries.get(pairKey(userId, deviceId));
-  }
-
-  getOrCreate(userId: string, deviceId: string): KeyCounts {
-    return this.entries.getOrSet(pairKey(userId, deviceId), () => ({}));
-  }
-
-  /** Must be called by every write that changes the device's keys. */
-  forget(userId: string, deviceId: string): void {
-    this.entries.delete(pairKey(userId, deviceId));
-  }
-}
-
-const keyCountCaches = new WeakMap<SqliteDatabase, KeyCountCache>();
-
-function keyCountCacheOf(db: SqliteDatabase): KeyCountCache {
-  let cache = keyCountCaches.get(db);
-  if (!cache) {
-    cache = new KeyCountCache();
-    keyCountCaches.set(db, cache);
-  }
-  return cache;
-}
+/** The key counts of each database's devices (see ../shared/key-count-cache.ts). */
+const keyCountCaches = new KeyCountCaches<SqliteDatabase>();
 
 /** Appends to the deviceLists stream; shared by key uploads, device deletion and cross-signing. */
 class DeviceListChanges {
@@ -101,7 +54,7 @@ export class DeviceKeyCleanup {
       'DELETE FROM to_device_messages WHERE user_id = ? AND device_id = ?',
     ].map((sql) => db.prepare(sql));
     this.changes = new DeviceListChanges(db);
-    this.keyCounts = keyCountCacheOf(db);
+    this.keyCounts = keyCountCaches.of(db);
   }
 
   /**
@@ -142,7 +95,7 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
 
   constructor(private readonly db: SqliteDatabase) {
     this.changes = new DeviceListChanges(db);
-    this.keyCounts = keyCountCacheOf(db);
+    this.keyCounts = keyCountCaches.of(db);
     const keysOfDevices = `SELECT k.user_id, k.device_id, k.key_json, d.display_name
        FROM e2e_device_keys k JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id`;
     this.selectDeviceKeys = db.prepare(`${keysOfDevices} WHERE k.user_id = ? AND k.device_id = ?`);
@@ -263,23 +216,21 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
 
   /** A copy each time: callers may change what they get. */
   async oneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>> {
-    const cached = this.keyCounts.get(userId, deviceId)?.oneTimeKeys;
-    if (cached) return { ...cached };
-    const rows = this.countOneTimeKeys.all(userId, deviceId) as {
-      algorithm: string;
-      count: number;
-    }[];
-    const counts = Object.fromEntries(rows.map((row) => [row.algorithm, row.count]));
-    this.keyCounts.getOrCreate(userId, deviceId).oneTimeKeys = { ...counts };
-    return counts;
+    return this.keyCounts.oneTimeKeyCounts(userId, deviceId, async () => {
+      const rows = this.countOneTimeKeys.all(userId, deviceId) as {
+        algorithm: string;
+        count: number;
+      }[];
+      return Object.fromEntries(rows.map((row) => [row.algorithm, row.count]));
+    });
   }
 
   async unusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]> {
-    const cached = this.keyCounts.get(userId, deviceId)?.unusedFallbackTypes;
-    if (cached) return [...cached];
-    const types = this.selectUnusedFallback.all(userId, deviceId) as string[];
-    this.keyCounts.getOrCreate(userId, deviceId).unusedFallbackTypes = [...types];
-    return types;
+    return this.keyCounts.unusedFallbackKeyTypes(
+      userId,
+      deviceId,
+      async () => this.selectUnusedFallback.all(userId, deviceId) as string[],
+    );
   }
 
   /**

@@ -7,17 +7,9 @@
  * is copied as a block. Only what a notification row stores crosses: not the
  * event ID, which the rows leave to the events (found by position).
  */
-import type { EvaluatedEvents, NotificationRecord, ReadMove } from '../storage.js';
-
-/** A notification as its row stores it. */
-export type StoredNotification = Omit<NotificationRecord, 'eventId' | 'notify'>;
-
-/** An evaluation as the notification store writes it (an `EvaluatedEvents` is one). */
-export interface EvaluationRows {
-  notifications: StoredNotification[];
-  readMoves: ReadMove[];
-  evaluatedUpTo: number;
-}
+import type { ReadMove } from '../storage.js';
+import { actionsJson, decodeActions } from '../shared/actions-json.js';
+import type { EvaluationRows, StoredNotification } from '../shared/notification-cache.js';
 
 export interface PackedEvaluation {
   /** Every distinct string of the notifications; action lists as JSON. */
@@ -39,10 +31,7 @@ const enum Field {
 }
 const FIELDS = 7;
 
-/** Action lists are shared by every notification of a rule: encoded once each. */
-const encodedActions = new WeakMap<unknown[], string>();
-
-export function packEvaluation(result: EvaluatedEvents): PackedEvaluation {
+export function packEvaluation(result: EvaluationRows): PackedEvaluation {
   const strings: string[] = [];
   const indexes = new Map<string, number>();
   const indexOf = (text: string) => {
@@ -74,8 +63,7 @@ export function unpackEvaluation(packed: PackedEvaluation): EvaluationRows {
   const actionsAt = (index: number) => {
     let list = actions.get(index);
     if (!list) {
-      list = JSON.parse(strings[index]!) as unknown[];
-      encodedActions.set(list, strings[index]!);
+      list = decodeActions(strings[index]!);
       actions.set(index, list);
     }
     return list;
@@ -93,14 +81,4 @@ export function unpackEvaluation(packed: PackedEvaluation): EvaluationRows {
     });
   }
   return { notifications, readMoves: packed.readMoves, evaluatedUpTo: packed.evaluatedUpTo };
-}
-
-/** An action list as JSON, encoded once per list. */
-export function actionsJson(actions: unknown[]): string {
-  let json = encodedActions.get(actions);
-  if (json === undefined) {
-    json = JSON.stringify(actions);
-    encodedActions.set(actions, json);
-  }
-  return json;
 }

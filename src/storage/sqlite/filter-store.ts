@@ -5,10 +5,8 @@
  * does not grow the table.
  */
 import type { FilterStore } from '../storage.js';
+import { nextFilterId } from '../shared/account-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
-
-/** The first filter ID of a user; 1 rather than 0, so no client mistakes an ID for "none". */
-const FIRST_FILTER_ID = 1;
 
 export class SqliteFilterStore implements FilterStore {
   private readonly selectSame;
@@ -34,8 +32,7 @@ export class SqliteFilterStore implements FilterStore {
     this.addInTransaction = writeTransaction(db, (userId: string, filterJson: string): number => {
       const existing = this.selectSame.get(userId, filterJson) as number | undefined;
       if (existing !== undefined) return existing;
-      const max = this.selectMaxId.get(userId) as number | null;
-      const filterId = max === null ? FIRST_FILTER_ID : max + 1;
+      const filterId = nextFilterId(this.selectMaxId.get(userId) as number | null);
       this.insert.run(userId, filterId, filterJson);
       return filterId;
     });

@@ -61,6 +61,8 @@ export class SqliteKeyBackupStore implements KeyBackupStore {
   private readonly updateAuth;
   private readonly markDeleted;
   private readonly bumpEtag;
+  private readonly bumpEtagIfCurrent;
+  private readonly selectEtagIfCurrent;
   private readonly countRows;
   private readonly selectKeys;
   private readonly selectKey;
@@ -92,6 +94,14 @@ export class SqliteKeyBackupStore implements KeyBackupStore {
     );
     this.bumpEtag = db.prepare(
       'UPDATE room_key_backup_versions SET etag = etag + 1 WHERE user_id = ? AND version = ?',
+    );
+    this.bumpEtagIfCurrent = db.prepare(
+      `UPDATE room_key_backup_versions SET etag = etag + 1
+       WHERE user_id = ? AND version = ? AND etag = ? AND deleted = 0`,
+    );
+    this.selectEtagIfCurrent = db.prepare(
+      `SELECT 1 FROM room_key_backup_versions
+       WHERE user_id = ? AND version = ? AND etag = ? AND deleted = 0`,
     );
     this.countRows = db
       .prepare('SELECT COUNT(*) FROM room_key_backup_keys WHERE user_id = ? AND version = ?')
@@ -155,18 +165,29 @@ export class SqliteKeyBackupStore implements KeyBackupStore {
     return (rows as KeyRow[]).map(toKey);
   }
 
+  async keysOfSessions(
+    userId: string,
+    version: number,
+    sessions: { roomId: string; sessionId: string }[],
+  ): Promise<BackupKeyRecord[]> {
+    return sessions.flatMap(({ roomId, sessionId }) => {
+      const row = this.selectKey.get(userId, version, roomId, sessionId) as KeyRow | undefined;
+      return row ? [toKey(row)] : [];
+    });
+  }
+
   async putKeys(
     userId: string,
     version: number,
     keys: BackupKeyRecord[],
-    better: (candidate: BackupKeyRecord, stored: BackupKeyRecord) => boolean,
-  ): Promise<void> {
-    writeTransaction(this.db, () => {
-      let changed = false;
+    expectedEtag: number,
+  ): Promise<boolean> {
+    if (keys.length === 0) {
+      return this.selectEtagIfCurrent.get(userId, version, expectedEtag) !== undefined;
+    }
+    return writeTransaction(this.db, () => {
+      if (this.bumpEtagIfCurrent.run(userId, version, expectedEtag).changes === 0) return false;
       for (const key of keys) {
-        const row = this.selectKey.get(userId, version, key.roomId, key.sessionId) as
-          KeyRow | undefined;
-        if (row && !better(key, toKey(row))) continue;
         this.upsertKey.run(
           userId,
           version,
@@ -177,9 +198,8 @@ export class SqliteKeyBackupStore implements KeyBackupStore {
           key.isVerified ? 1 : 0,
           key.sessionDataJson,
         );
-        changed = true;
       }
-      if (changed) this.bumpEtag.run(userId, version);
+      return true;
     })();
   }
 

@@ -4,43 +4,14 @@
  * after its file is in place, so a row with content always has a whole file.
  */
 import type { MediaRecord, MediaStore, MediaUpload } from '../storage.js';
+import {
+  MEDIA_COLUMNS,
+  type MediaRow,
+  mediaValues,
+  toMediaRecord as toRecord,
+  uploadValues,
+} from '../shared/media-rows.js';
 import type { SqliteDatabase } from './database.js';
-
-interface MediaRow {
-  media_id: string;
-  user_id: string;
-  created_ts: number;
-  unused_expires_ts: number | null;
-  upload_ts: number | null;
-  content_type: string | null;
-  file_name: string | null;
-  size: number | null;
-  sha256: string | null;
-  authenticated: number;
-  quarantined: number;
-}
-
-function toRecord(row: MediaRow): MediaRecord {
-  const upload: MediaUpload | null =
-    row.upload_ts === null
-      ? null
-      : {
-          uploadTs: row.upload_ts,
-          contentType: row.content_type ?? 'application/octet-stream',
-          fileName: row.file_name,
-          size: row.size ?? 0,
-          sha256: row.sha256 ?? '',
-        };
-  return {
-    mediaId: row.media_id,
-    userId: row.user_id,
-    createdTs: row.created_ts,
-    unusedExpiresTs: row.unused_expires_ts,
-    upload,
-    authenticated: row.authenticated === 1,
-    quarantined: row.quarantined === 1,
-  };
-}
 
 export class SqliteMediaStore implements MediaStore {
   private readonly insert;
@@ -53,9 +24,7 @@ export class SqliteMediaStore implements MediaStore {
 
   constructor(db: SqliteDatabase) {
     this.insert = db.prepare(
-      `INSERT OR IGNORE INTO media (media_id, user_id, created_ts, unused_expires_ts, upload_ts,
-         content_type, file_name, size, sha256, authenticated, quarantined)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO media (${MEDIA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.select = db.prepare('SELECT * FROM media WHERE media_id = ?');
     this.fill = db.prepare(
@@ -77,21 +46,7 @@ export class SqliteMediaStore implements MediaStore {
   }
 
   async create(record: MediaRecord): Promise<boolean> {
-    const upload = record.upload;
-    const result = this.insert.run(
-      record.mediaId,
-      record.userId,
-      record.createdTs,
-      record.unusedExpiresTs,
-      upload?.uploadTs ?? null,
-      upload?.contentType ?? null,
-      upload?.fileName ?? null,
-      upload?.size ?? null,
-      upload?.sha256 ?? null,
-      record.authenticated ? 1 : 0,
-      record.quarantined ? 1 : 0,
-    );
-    return result.changes === 1;
+    return this.insert.run(...mediaValues(record)).changes === 1;
   }
 
   async get(mediaId: string): Promise<MediaRecord | undefined> {
@@ -100,8 +55,7 @@ export class SqliteMediaStore implements MediaStore {
   }
 
   async completeUpload(mediaId: string, upload: MediaUpload): Promise<boolean> {
-    const { uploadTs, contentType, fileName, size, sha256 } = upload;
-    return this.fill.run(uploadTs, contentType, fileName, size, sha256, mediaId).changes === 1;
+    return this.fill.run(...uploadValues(upload), mediaId).changes === 1;
   }
 
   async countPending(userId: string, now: number): Promise<number> {

@@ -3,24 +3,9 @@
  * AUTOINCREMENT `stream_id` is the presence stream position.
  */
 import type { PresenceRecord, PresenceStore } from '../storage.js';
+import { type PresenceRow, toPresenceRecord as toRecord } from '../shared/user-data-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 import { ROOM_MATES, sharesRoom } from './room-mates.js';
-
-interface PresenceRow {
-  stream_id: number;
-  user_id: string;
-  state: string;
-  status_msg: string | null;
-  last_active_ts: number;
-}
-
-const toRecord = (row: PresenceRow): PresenceRecord => ({
-  userId: row.user_id,
-  state: row.state,
-  ...(row.status_msg === null ? {} : { statusMsg: row.status_msg }),
-  lastActiveTs: row.last_active_ts,
-  streamId: row.stream_id,
-});
 
 export class SqlitePresenceStore implements PresenceStore {
   private readonly selectOne;

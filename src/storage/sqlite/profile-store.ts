@@ -4,24 +4,8 @@
  * (m.tz, custom keys) as JSON; and the queue of member-event propagations.
  */
 import type { Profile, ProfileStore } from '../storage.js';
+import { type ProfileRow, fieldsToRow, toFields, toProfile } from '../shared/profile-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
-
-interface ProfileRow {
-  displayname: string | null;
-  avatar_url: string | null;
-  fields_json: string | null;
-}
-
-const toProfile = (row: ProfileRow): Profile => ({
-  ...(row.displayname === null ? {} : { displayName: row.displayname }),
-  ...(row.avatar_url === null ? {} : { avatarUrl: row.avatar_url }),
-});
-
-const toFields = (row: ProfileRow): Record<string, unknown> => ({
-  ...(row.displayname === null ? {} : { displayname: row.displayname }),
-  ...(row.avatar_url === null ? {} : { avatar_url: row.avatar_url }),
-  ...(row.fields_json === null ? {} : (JSON.parse(row.fields_json) as Record<string, unknown>)),
-});
 
 export class SqliteProfileStore implements ProfileStore {
   private readonly select;
@@ -59,13 +43,8 @@ export class SqliteProfileStore implements ProfileStore {
     this.replaceFields = writeTransaction(
       db,
       (userId: string, fields: Record<string, unknown>, propagate: boolean) => {
-        const { displayname, avatar_url: avatarUrl, ...others } = fields;
-        this.upsertFields.run(
-          userId,
-          typeof displayname === 'string' ? displayname : null,
-          typeof avatarUrl === 'string' ? avatarUrl : null,
-          Object.keys(others).length === 0 ? null : JSON.stringify(others),
-        );
+        const row = fieldsToRow(fields);
+        this.upsertFields.run(userId, row.displayname, row.avatar_url, row.fields_json);
         if (propagate) this.queuePropagation.run(userId);
       },
     );

@@ -4,44 +4,14 @@
  * through the user's notifications.
  */
 import type { PusherRecord, PusherStore } from '../storage.js';
+import {
+  PUSHER_COLUMNS,
+  type PusherRow,
+  progressValues,
+  pusherValues,
+  toPusher,
+} from '../shared/pusher-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
-
-interface PusherRow {
-  user_id: string;
-  app_id: string;
-  pushkey: string;
-  kind: string;
-  device_id: string | null;
-  app_display_name: string;
-  device_display_name: string;
-  profile_tag: string | null;
-  lang: string;
-  data_json: string;
-  pushkey_ts: number;
-  last_stream_ordering: number;
-  failing_since: number | null;
-  last_error: string | null;
-}
-
-function toPusher(row: PusherRow): PusherRecord {
-  const pusher: PusherRecord = {
-    userId: row.user_id,
-    appId: row.app_id,
-    pushkey: row.pushkey,
-    kind: row.kind,
-    deviceId: row.device_id,
-    appDisplayName: row.app_display_name,
-    deviceDisplayName: row.device_display_name,
-    lang: row.lang,
-    data: JSON.parse(row.data_json) as Record<string, unknown>,
-    pushkeyTs: row.pushkey_ts,
-    lastStreamOrdering: row.last_stream_ordering,
-  };
-  if (row.profile_tag !== null) pusher.profileTag = row.profile_tag;
-  if (row.failing_since !== null) pusher.failingSince = row.failing_since;
-  if (row.last_error !== null) pusher.lastError = row.last_error;
-  return pusher;
-}
 
 export class SqlitePusherStore implements PusherStore {
   private readonly statements;
@@ -51,9 +21,7 @@ export class SqlitePusherStore implements PusherStore {
       list: db.prepare('SELECT * FROM pushers WHERE user_id = ? ORDER BY app_id, pushkey'),
       users: db.prepare('SELECT DISTINCT user_id FROM pushers').pluck(),
       upsert: db.prepare(
-        `INSERT OR REPLACE INTO pushers (user_id, app_id, pushkey, kind, device_id,
-           app_display_name, device_display_name, profile_tag, lang, data_json, pushkey_ts,
-           last_stream_ordering)
+        `INSERT OR REPLACE INTO pushers (${PUSHER_COLUMNS})
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       deleteOthers: db.prepare(
@@ -78,20 +46,7 @@ export class SqlitePusherStore implements PusherStore {
   async put(p: PusherRecord, append: boolean): Promise<void> {
     writeTransaction(this.db, () => {
       if (!append) this.statements.deleteOthers.run(p.appId, p.pushkey, p.userId);
-      this.statements.upsert.run(
-        p.userId,
-        p.appId,
-        p.pushkey,
-        p.kind,
-        p.deviceId,
-        p.appDisplayName,
-        p.deviceDisplayName,
-        p.profileTag ?? null,
-        p.lang,
-        JSON.stringify(p.data),
-        p.pushkeyTs,
-        p.lastStreamOrdering,
-      );
+      this.statements.upsert.run(...pusherValues(p));
     })();
   }
 
@@ -105,14 +60,7 @@ export class SqlitePusherStore implements PusherStore {
     pushkey: string,
     progress: { lastStreamOrdering: number; failingSince?: number; lastError?: string },
   ): Promise<void> {
-    this.statements.progress.run(
-      progress.lastStreamOrdering,
-      progress.failingSince ?? null,
-      progress.lastError ?? null,
-      userId,
-      appId,
-      pushkey,
-    );
+    this.statements.progress.run(...progressValues(progress), userId, appId, pushkey);
   }
 }
 

@@ -3,30 +3,12 @@
  * change so that the AUTOINCREMENT `stream_id` is the receipts stream position.
  */
 import type { NewReceipt, ReceiptRecord, ReceiptStore } from '../storage.js';
+import {
+  type ReceiptRow,
+  UNTHREADED,
+  toReceiptRecord as toRecord,
+} from '../shared/user-data-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
-
-interface ReceiptRow {
-  stream_id: number;
-  room_id: string;
-  receipt_type: string;
-  user_id: string;
-  thread_id: string;
-  event_id: string;
-  ts: number;
-}
-
-/** Unthreaded receipts are stored with thread_id ''. */
-const UNTHREADED = '';
-
-const toRecord = (row: ReceiptRow): ReceiptRecord => ({
-  roomId: row.room_id,
-  receiptType: row.receipt_type,
-  userId: row.user_id,
-  ...(row.thread_id === UNTHREADED ? {} : { threadId: row.thread_id }),
-  eventId: row.event_id,
-  ts: row.ts,
-  streamId: row.stream_id,
-});
 
 export class SqliteReceiptStore implements ReceiptStore {
   private readonly storedPosition;

@@ -20,94 +20,22 @@ import type {
   ThreadsQuery,
   ThreadSummary,
 } from '../storage.js';
+import { RelationParents } from '../shared/relation-parents.js';
+import {
+  RELATION_COLUMNS,
+  type RelationRow,
+  storedThreadId,
+  toRelationRecord,
+} from '../shared/relation-rows.js';
 import type { SqliteDatabase } from './database.js';
 
-interface RelationRow {
-  event_id: string;
-  relates_to: string;
-  rel_type: string;
-  room_id: string;
-  type: string;
-  sender: string;
-  is_state: number;
-  aggregation_key: string | null;
-  has_new_content: number;
-  thread_id: string | null;
-  origin_server_ts: number;
-  stream_ordering: number;
-}
-
-const COLUMNS = `event_id, relates_to, rel_type, room_id, type, sender, is_state, aggregation_key,
-  has_new_content, thread_id, origin_server_ts, stream_ordering`;
-
-function toRecord(row: RelationRow): RelationRecord {
-  const record: RelationRecord = {
-    eventId: row.event_id,
-    relatesTo: row.relates_to,
-    relType: row.rel_type,
-    roomId: row.room_id,
-    type: row.type,
-    sender: row.sender,
-    isState: row.is_state === 1,
-    hasNewContent: row.has_new_content === 1,
-    threadId: row.thread_id ?? MAIN_THREAD,
-    originServerTs: row.origin_server_ts,
-    streamOrdering: row.stream_ordering,
-  };
-  if (row.aggregation_key !== null) record.key = row.aggregation_key;
-  return record;
-}
-
-/** Beyond this many parents, the set starts over (see `noteChild`). */
-const MAX_TRACKED_PARENTS = 100_000;
-
 /**
- * Which events stored by this process have had a child indexed since. Every
- * event served gets its bundled aggregations looked up, and nearly always
- * (a new message) it has no child at all: an event stored after `floor` that
- * is not in `parents` certainly has none, and needs no query. Events from
- * before `floor` (before start, or before the set last started over) are
- * unknown. The room store notes each commit, in commit order (a parent noted
- * for a child the index then ignores, across rooms, only costs a query).
+ * The relation parents (shared/relation-parents.ts) of this database, starting
+ * at its newest event: events stored before are unknown.
  */
-export class RelationParents {
-  private readonly parents = new Set<string>();
-  private floor: number;
-  private newest: number;
-
-  constructor(db: SqliteDatabase) {
-    const newest = db.prepare('SELECT MAX(stream_ordering) FROM events').pluck().get();
-    this.floor = (newest as number | null) ?? 0;
-    this.newest = this.floor;
-  }
-
-  /** False only when the event certainly has no child. */
-  mayHaveChildren(eventId: string, streamOrdering: number): boolean {
-    return streamOrdering <= this.floor || this.parents.has(eventId);
-  }
-
-  noteStored(streamOrdering: number): void {
-    this.newest = Math.max(this.newest, streamOrdering);
-  }
-
-  /**
-   * The newest position the room store has reported committed. The writer
-   * thread commits before the main thread hears of it: aggregations stop
-   * here, so that no client counts a child in a parent's aggregation and
-   * then again when it arrives in its timeline.
-   */
-  reportedUpTo(): number {
-    return this.newest;
-  }
-
-  noteChild(parentId: string): void {
-    if (this.parents.size >= MAX_TRACKED_PARENTS) {
-      // Everything stored so far becomes unknown, which keeps the answers exact.
-      this.parents.clear();
-      this.floor = this.newest;
-    }
-    this.parents.add(parentId);
-  }
+export function openRelationParents(db: SqliteDatabase): RelationParents {
+  const newest = db.prepare('SELECT MAX(stream_ordering) FROM events').pluck().get();
+  return new RelationParents((newest as number | null) ?? 0);
 }
 
 /** Keeps the index in step with the events table; called inside the room store's transaction. */
@@ -151,7 +79,7 @@ export class RelationIndexWriter {
       relation.key ?? null,
       relation.hasNewContent ? 1 : 0,
       relation.inReplyTo ?? null,
-      threadId === MAIN_THREAD ? null : threadId,
+      storedThreadId(threadId),
       pdu.origin_server_ts,
       streamOrdering,
     );
@@ -184,7 +112,7 @@ export class SqliteRelationStore implements RelationStore {
     this.statements = prepareReads(db);
   }
 
-  mayHaveChildren(eventId: string, streamOrdering: number): boolean {
+  async mayHaveChildren(eventId: string, streamOrdering: number): Promise<boolean> {
     return this.parents.mayHaveChildren(eventId, streamOrdering);
   }
 
@@ -200,7 +128,7 @@ export class SqliteRelationStore implements RelationStore {
       relType,
       this.parents.reportedUpTo(),
     ) as RelationRow[];
-    return rows.map(toRecord);
+    return rows.map(toRelationRecord);
   }
 
   async threadSummaries(
@@ -247,7 +175,7 @@ export class SqliteRelationStore implements RelationStore {
       upTo: query.upTo,
       limit: query.limit,
     }) as RelationRow[];
-    return rows.map(toRecord);
+    return rows.map(toRelationRecord);
   }
 
   async threads(query: ThreadsQuery): Promise<ThreadActivity[]> {
@@ -306,7 +234,7 @@ const DESCENDANTS = `WITH RECURSIVE descendants (event_id, depth) AS (
     WHERE d.depth < :maxDepth
       AND (:relType IS NULL OR r.rel_type = :relType) AND (:eventType IS NULL OR r.type = :eventType)
   )
-  SELECT ${COLUMNS} FROM event_relations WHERE event_id IN (SELECT event_id FROM descendants)
+  SELECT ${RELATION_COLUMNS} FROM event_relations WHERE event_id IN (SELECT event_id FROM descendants)
     AND stream_ordering > :after AND stream_ordering <= :upTo`;
 
 /**
@@ -329,7 +257,7 @@ function prepareReads(db: SqliteDatabase) {
   return {
     selectThreadOf: db.prepare('SELECT thread_id FROM event_relations WHERE event_id = ?').pluck(),
     selectChildrenOfType: db.prepare(
-      `SELECT ${COLUMNS} FROM event_relations
+      `SELECT ${RELATION_COLUMNS} FROM event_relations
        WHERE relates_to IN (SELECT value FROM json_each(?)) AND rel_type = ?
          AND stream_ordering <= ?
        ORDER BY stream_ordering ASC`,

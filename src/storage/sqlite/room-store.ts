@@ -1,16 +1,8 @@
 /**
- * Rooms, events and state in SQLite.
- *
- * State is kept as state groups: a state event creates a group holding only
- * its own entry as a delta over the previous group; every SNAPSHOT_INTERVAL
- * links the chain is cut by a group holding the full state. So a message costs
- * no state rows, a state event one group row and one entry (plus, every
- * SNAPSHOT_INTERVAL-th, a full copy), and the state at any event is at most
- * SNAPSHOT_INTERVAL groups away. `current_state` mirrors the newest group for
- * the cheap reads clients make most.
+ * Rooms, events and state in SQLite: state groups and the caches as every
+ * backend keeps them (shared/room-rows.ts, shared/room-caches.ts).
  */
 import { stateMapKey } from '../../events/auth/auth-state.js';
-import type { Pdu } from '../../events/pdu.js';
 import type {
   EventRecord,
   MembershipEvent,
@@ -21,30 +13,25 @@ import type {
   StateIds,
 } from '../storage.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
-import { LruCache } from '../../util/lru-cache.js';
-import { RelationIndexWriter, type RelationParents } from './relation-store.js';
-import type { PersistedEvent, SqliteWriter } from './writer.js';
-
-const SNAPSHOT_INTERVAL = 64;
-/** Events and resolved state groups kept in memory (reads of hot rooms' state repeat a lot). */
-const EVENT_CACHE_SIZE = 20_000;
-const GROUP_CACHE_SIZE = 2_000;
-/** Users whose membership events (and forgotten rooms) are kept: every /sync reads them. */
-const MEMBERSHIP_CACHE_SIZE = 10_000;
-/** Current state entries (room, type, state key) kept: history visibility reads them per /sync. */
-const CURRENT_STATE_CACHE_SIZE = 50_000;
-
-interface EventRow {
-  stream_ordering: number;
-  event_id: string;
-  room_id: string;
-  json: string;
-  replaces_state: string | null;
-  redacted_by: string | null;
-  txn_user: string | null;
-  txn_device: string | null;
-  txn_id: string | null;
-}
+import type { RelationParents } from '../shared/relation-parents.js';
+import {
+  type PersistedEvent,
+  RoomCaches,
+  roomsWithCurrentMembership,
+} from '../shared/room-caches.js';
+import {
+  type EventRow,
+  SNAPSHOT_INTERVAL,
+  addOlderEntries,
+  type StateRow,
+  currentStateKey,
+  membershipOf,
+  redactionTarget,
+  toEvent,
+  toStateIds,
+} from '../shared/room-rows.js';
+import { RelationIndexWriter } from './relation-store.js';
+import type { SqliteWriter } from './writer.js';
 
 interface GroupRow {
   id: number;
@@ -52,37 +39,11 @@ interface GroupRow {
   chain_length: number;
 }
 
-function toEvent(row: EventRow): EventRecord {
-  const event: EventRecord = {
-    eventId: row.event_id,
-    roomId: row.room_id,
-    pdu: JSON.parse(row.json) as Pdu,
-    streamOrdering: row.stream_ordering,
-  };
-  if (row.redacted_by !== null) event.redactedBy = row.redacted_by;
-  if (row.replaces_state !== null) event.replacesState = row.replaces_state;
-  if (row.txn_user !== null && row.txn_device !== null && row.txn_id !== null) {
-    event.transaction = { userId: row.txn_user, deviceId: row.txn_device, txnId: row.txn_id };
-  }
-  return event;
-}
-
 export class SqliteRoomStore implements RoomStore {
   private readonly statements;
   private readonly relations: RelationIndexWriter;
-  private readonly eventCache = new LruCache<string, EventRecord>(EVENT_CACHE_SIZE);
-  /** State groups never change once committed: their resolved state is cached. */
-  private readonly groupCache = new LruCache<number, StateIds>(GROUP_CACHE_SIZE);
-  /**
-   * Each cached user's membership events up to `reportedUpTo()`, oldest first:
-   * `committed` appends new ones, in commit order, so an entry stays whole.
-   */
-  private readonly membershipCache = new LruCache<string, MembershipEvent[]>(MEMBERSHIP_CACHE_SIZE);
-  private readonly forgottenCache = new LruCache<string, string[]>(MEMBERSHIP_CACHE_SIZE);
-  /** Current state event IDs by `currentStateKey` (null: none); `committed` sets new ones. */
-  private readonly currentStateCache = new LruCache<string, string | null>(
-    CURRENT_STATE_CACHE_SIZE,
-  );
+  /** Membership caches hold events up to `reportedUpTo()` (reads are synchronous here). */
+  private readonly caches = new RoomCaches();
   constructor(
     private readonly db: SqliteDatabase,
     private readonly relationParents: RelationParents,
@@ -113,12 +74,12 @@ export class SqliteRoomStore implements RoomStore {
 
   /** Events never change once stored, but for a redaction marking them: cached by ID. */
   private eventById(eventId: string): EventRecord | undefined {
-    const cached = this.eventCache.get(eventId);
+    const cached = this.caches.events.get(eventId);
     if (cached) return cached;
     const row = this.statements.selectEvent.get(eventId) as EventRow | undefined;
     if (!row) return undefined;
     const event = toEvent(row);
-    this.eventCache.set(eventId, event);
+    this.caches.events.set(eventId, event);
     return event;
   }
 
@@ -134,12 +95,12 @@ export class SqliteRoomStore implements RoomStore {
     const state: StateIds = new Map();
     for (const { type, stateKey } of pairs) {
       const key = currentStateKey(roomId, type, stateKey);
-      let eventId = this.currentStateCache.get(key);
-      if (eventId === undefined) {
-        const row = this.statements.selectCurrentStateEvent.get(roomId, type, stateKey);
-        eventId = (row as string | undefined) ?? null;
-        this.currentStateCache.set(key, eventId);
-      }
+      const eventId = this.caches.currentState.getOrSet(
+        key,
+        () =>
+          (this.statements.selectCurrentStateEvent.get(roomId, type, stateKey) as
+            string | undefined) ?? null,
+      );
       if (eventId !== null) state.set(stateMapKey(type, stateKey), eventId);
     }
     return state;
@@ -182,41 +143,12 @@ export class SqliteRoomStore implements RoomStore {
     return this.relationParents.reportedUpTo();
   }
 
-  /** After the commit, in commit order: the caches learn of it, and the record is made. */
+  /** After the commit, in commit order: the caches and relation parents learn of it. */
   private committed(event: NewRoomEvent, persisted: PersistedEvent): EventRecord {
-    const { pdu } = event;
-    const redacts =
-      pdu.type === 'm.room.redaction' ? (pdu.redacts ?? pdu.content.redacts) : undefined;
-    if (typeof redacts === 'string') this.eventCache.delete(redacts);
+    const stored = this.caches.committed(event, persisted);
     this.relationParents.noteStored(persisted.streamOrdering);
-    // Every state event stored becomes its room's current entry (one line of history).
-    if (pdu.state_key !== undefined) {
-      this.currentStateCache.set(
-        currentStateKey(event.roomId, pdu.type, pdu.state_key),
-        event.eventId,
-      );
-    }
-    if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
-      // The transaction un-forgot the room (see persistInTransaction).
-      this.forgottenCache.delete(pdu.state_key);
-      this.membershipCache.get(pdu.state_key)?.push({
-        roomId: event.roomId,
-        eventId: event.eventId,
-        membership: membershipOf(pdu) as string,
-        streamOrdering: persisted.streamOrdering,
-      });
-    }
     const parent = event.relation?.parentId;
     if (parent !== undefined) this.relationParents.noteChild(parent);
-    const stored: EventRecord = {
-      eventId: event.eventId,
-      roomId: event.roomId,
-      pdu,
-      streamOrdering: persisted.streamOrdering,
-    };
-    if (persisted.replacesState !== undefined) stored.replacesState = persisted.replacesState;
-    const txn = event.transaction;
-    if (txn) stored.transaction = { userId: txn.userId, deviceId: txn.deviceId, txnId: txn.txnId };
     return stored;
   }
 
@@ -232,14 +164,12 @@ export class SqliteRoomStore implements RoomStore {
 
   async forgetRoom(userId: string, roomId: string): Promise<void> {
     this.statements.insertForgotten.run(userId, roomId);
-    this.forgottenCache.delete(userId);
+    this.caches.forgotten.delete(userId);
   }
 
   /** From the user's membership events: the newest in each room is its current membership. */
   async roomsWithMembership(userId: string, membership: string): Promise<string[]> {
-    const latest = new Map<string, string>();
-    for (const event of this.cachedMemberships(userId)) latest.set(event.roomId, event.membership);
-    return [...latest].filter(([, m]) => m === membership).map(([roomId]) => roomId);
+    return roomsWithCurrentMembership(this.cachedMemberships(userId), membership);
   }
 
   async maxStreamOrdering(): Promise<number> {
@@ -268,7 +198,7 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   private cachedMemberships(userId: string): MembershipEvent[] {
-    return this.membershipCache.getOrSet(
+    return this.caches.memberships.getOrSet(
       userId,
       () =>
         this.statements.selectMembershipEvents.all(
@@ -293,7 +223,7 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   async forgottenRooms(userId: string): Promise<string[]> {
-    const rooms = this.forgottenCache.getOrSet(
+    const rooms = this.caches.forgotten.getOrSet(
       userId,
       () => this.statements.selectForgotten.all(userId) as string[],
     );
@@ -331,9 +261,8 @@ export class SqliteRoomStore implements RoomStore {
     if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
       s.deleteForgotten.run(pdu.state_key, event.roomId);
     }
-    const redacts =
-      pdu.type === 'm.room.redaction' ? (pdu.redacts ?? pdu.content.redacts) : undefined;
-    if (typeof redacts === 'string') {
+    const redacts = redactionTarget(pdu);
+    if (redacts !== undefined) {
       s.insertRedaction.run(redacts, event.eventId);
       this.relations.unindex(redacts);
     }
@@ -382,9 +311,9 @@ export class SqliteRoomStore implements RoomStore {
     const state: StateIds = new Map();
     let next: number | null = group;
     while (next !== null) {
-      const resolved = this.groupCache.get(next);
+      const resolved = this.caches.groups.get(next);
       if (resolved) {
-        for (const [key, eventId] of resolved) if (!state.has(key)) state.set(key, eventId);
+        addOlderEntries(state, resolved);
         break;
       }
       for (const row of this.statements.selectGroupEntries.all(next) as StateRow[]) {
@@ -393,7 +322,7 @@ export class SqliteRoomStore implements RoomStore {
       }
       next = (this.statements.selectGroup.get(next) as GroupRow).prev_group;
     }
-    this.groupCache.set(group, new Map(state));
+    this.caches.groups.set(group, new Map(state));
     return state;
   }
 }
@@ -404,26 +333,6 @@ const SELECT_EVENTS = `SELECT e.stream_ordering, e.event_id, e.room_id, e.json, 
      LIMIT 1) AS redacted_by,
     t.user_id AS txn_user, t.device_id AS txn_device, t.txn_id AS txn_id
   FROM events e LEFT JOIN event_transactions t ON t.stream_ordering = e.stream_ordering`;
-
-function currentStateKey(roomId: string, type: string, stateKey: string): string {
-  return `${roomId} ${stateMapKey(type, stateKey)}`;
-}
-
-function membershipOf(pdu: Pdu): string | null {
-  return pdu.type === 'm.room.member' && typeof pdu.content.membership === 'string'
-    ? pdu.content.membership
-    : null;
-}
-
-interface StateRow {
-  type: string;
-  state_key: string;
-  event_id: string;
-}
-
-function toStateIds(rows: StateRow[]): StateIds {
-  return new Map(rows.map((row) => [stateMapKey(row.type, row.state_key), row.event_id]));
-}
 
 function prepare(db: SqliteDatabase) {
   return {

@@ -14,6 +14,16 @@ import type {
   UserRecord,
   UserStore,
 } from '../storage.js';
+import {
+  type DeviceRow,
+  GUEST_COUNTER,
+  type UiaSessionRow,
+  type UserRow,
+  toDevice,
+  toUiaSession,
+  toUser,
+  uiaSessionValues,
+} from '../shared/account-rows.js';
 import { type SqliteDatabase, openDatabase, writeTransaction } from './database.js';
 import { SqliteAccountDataStore } from './account-data-store.js';
 import { SqliteDirectoryStore } from './directory-store.js';
@@ -24,49 +34,15 @@ import { SqlitePresenceStore } from './presence-store.js';
 import { SqlitePushRuleStore } from './push-rule-store.js';
 import { SqliteReceiptStore } from './receipt-store.js';
 import { SqliteReportStore } from './report-store.js';
-import { RelationParents, SqliteRelationStore } from './relation-store.js';
+import { openRelationParents, SqliteRelationStore } from './relation-store.js';
 import { SqliteWriter } from './writer.js';
-import { SqliteNotificationStore } from './notification-store.js';
+import { openSqliteNotificationStore } from './notification-store.js';
 import { PusherCleanup, SqlitePusherStore } from './pusher-store.js';
 import { SqliteRoomStore } from './room-store.js';
 import { DeviceKeyCleanup, SqliteDeviceListStore, SqliteE2eeKeyStore } from './e2ee-store.js';
 import { SqliteKeyBackupStore } from './key-backup-store.js';
 import { SqliteToDeviceStore } from './to-device-store.js';
 import { SqliteUserDirectoryStore } from './user-directory-store.js';
-
-interface UserRow {
-  user_id: string;
-  password_hash: string | null;
-  is_guest: number;
-  is_admin: number;
-  deactivated: number;
-  created_ts: number;
-}
-
-interface DeviceRow {
-  user_id: string;
-  device_id: string;
-  display_name: string | null;
-  last_seen_ts: number | null;
-  last_seen_ip: string | null;
-}
-
-const toUser = (row: UserRow): UserRecord => ({
-  userId: row.user_id,
-  passwordHash: row.password_hash,
-  isGuest: row.is_guest === 1,
-  isAdmin: row.is_admin === 1,
-  deactivated: row.deactivated === 1,
-  createdTs: row.created_ts,
-});
-
-const toDevice = (row: DeviceRow): DeviceRecord => ({
-  userId: row.user_id,
-  deviceId: row.device_id,
-  displayName: row.display_name,
-  lastSeenTs: row.last_seen_ts,
-  lastSeenIp: row.last_seen_ip,
-});
 
 export interface SqliteStorageOptions {
   /**
@@ -81,8 +57,8 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
   // After openDatabase: the schema is migrated before the writer opens its connection.
   const writer = options.writerThread ? new SqliteWriter(file) : undefined;
   const profiles = new SqliteProfileStore(db);
-  const relationParents = new RelationParents(db);
-  const notifications = new SqliteNotificationStore(db, writer);
+  const relationParents = openRelationParents(db);
+  const notifications = openSqliteNotificationStore(db, writer);
   return {
     rooms: new SqliteRoomStore(db, relationParents, writer),
     directory: new SqliteDirectoryStore(db),
@@ -241,7 +217,7 @@ class SqliteUserStore implements UserStore {
   }
 
   async nextGuestNumber(): Promise<number> {
-    return this.bumpCounter.get('guest_user') as number;
+    return this.bumpCounter.get(GUEST_COUNTER) as number;
   }
 
   async setPasswordHash(userId: string, passwordHash: string): Promise<void> {
@@ -391,38 +367,13 @@ class SqliteUiaStore implements UiaStore {
     this.purge = db.prepare('DELETE FROM uia_sessions WHERE expires_ts < ?');
   }
 
-  async create(s: UiaSessionRecord): Promise<void> {
-    this.insert.run(
-      s.sessionId,
-      s.userId,
-      s.operation,
-      JSON.stringify(s.flows),
-      JSON.stringify(s.completed),
-      s.expiresTs,
-    );
+  async create(session: UiaSessionRecord): Promise<void> {
+    this.insert.run(...uiaSessionValues(session));
   }
 
   async get(sessionId: string, now: number): Promise<UiaSessionRecord | undefined> {
-    const row = this.select.get(sessionId, now) as
-      | {
-          session_id: string;
-          user_id: string | null;
-          operation: string;
-          flows: string;
-          completed: string;
-          expires_ts: number;
-        }
-      | undefined;
-    return (
-      row && {
-        sessionId: row.session_id,
-        userId: row.user_id,
-        operation: row.operation,
-        flows: JSON.parse(row.flows) as string[][],
-        completed: JSON.parse(row.completed) as string[],
-        expiresTs: row.expires_ts,
-      }
-    );
+    const row = this.select.get(sessionId, now) as UiaSessionRow | undefined;
+    return row && toUiaSession(row);
   }
 
   async setCompleted(sessionId: string, completed: string[]): Promise<void> {

@@ -2,81 +2,19 @@
  * To-device messages: queued per device, delivered by /sync, deleted once acknowledged.
  *
  * Every /sync of a device acknowledges and reads its queue, which is nearly
- * always empty. So the store remembers, per device, that its queue is empty,
- * and while it is, acknowledge and pending answer without SQL. The proof, at a
- * pending(after, upTo) that found nothing, covers every position:
- *   - at or below `after`: an acknowledge at or past `after` deleted them, and
- *     nothing was stored for the device since (a store forgets that proof);
- *     or `after` is 0 (positions start at 1);
- *   - in (after, upTo]: the query just found none;
- *   - above `upTo`: nothing this process stored for the device is above it,
- *     and what was stored before it started is at or below the position then
- *     (AUTOINCREMENT: positions only grow), which `lastStored` never goes below.
- * Storing a message for the device (enqueue) ends the proof and
- * the emptiness; the only other writer, device deletion (DeviceKeyCleanup),
- * only deletes, which leaves an empty queue empty. Everything on the connection
- * is synchronous, so each of these steps sees a consistent state, whatever
- * runs between a sync's awaits. An insert rolled back with its transaction
- * still counts as stored: a needless SQL read later, never a wrong answer.
+ * always empty: the store remembers which queues are empty (see
+ * ../shared/to-device-queues.ts for the proof). Everything on the connection
+ * is synchronous, so each statement sees every write before it: the queues
+ * are told so with an unbounded `settled` position.
  */
-import { LruCache } from '../../util/lru-cache.js';
-import { pairKey } from '../../util/pair-key.js';
 import type { ToDeviceMessage, ToDeviceRecipient, ToDeviceStore } from '../storage.js';
+import { ToDeviceQueues } from '../shared/to-device-queues.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 
-/** Devices whose queue state is remembered; the least recently synced are forgotten. */
-const MAX_TRACKED_DEVICES = 50_000;
+/** Every write of the connection is visible to its next statement. */
+const ALL_SETTLED = Number.POSITIVE_INFINITY;
 
-/** What this process knows of one device's queue. */
-interface QueueState {
-  /** At least the highest position stored for the device (before or since start-up). */
-  lastStored: number;
-  /** An acknowledge deleted everything up to here, and nothing was stored for the device since. */
-  acknowledged: number | undefined;
-  /** The device has no stored messages. */
-  empty: boolean;
-}
-
-/** The queue states of one database, shared by every store on it. */
-class QueueStates {
-  private readonly states = new LruCache<string, QueueState>(MAX_TRACKED_DEVICES);
-  /**
-   * At least the highest position stored before start-up or by this process:
-   * the `lastStored` of a device without an entry (never seen, or evicted).
-   */
-  private storedFloor: number;
-
-  constructor(maxAtStart: number) {
-    this.storedFloor = maxAtStart;
-  }
-
-  get(recipient: ToDeviceRecipient): QueueState | undefined {
-    return this.states.get(keyOf(recipient));
-  }
-
-  getOrCreate(recipient: ToDeviceRecipient): QueueState {
-    return this.states.getOrSet(keyOf(recipient), () => ({
-      lastStored: this.storedFloor,
-      acknowledged: undefined,
-      empty: false,
-    }));
-  }
-
-  /** A message was stored for the device at this position (perhaps in a transaction yet to commit). */
-  stored(recipient: ToDeviceRecipient, position: number): void {
-    this.storedFloor = Math.max(this.storedFloor, position);
-    const state = this.states.get(keyOf(recipient));
-    if (!state) return;
-    state.lastStored = Math.max(state.lastStored, position);
-    state.acknowledged = undefined;
-    state.empty = false;
-  }
-}
-
-/** Unambiguous for any strings (a separator could occur in either). */
-const keyOf = (r: ToDeviceRecipient): string => pairKey(r.userId, r.deviceId);
-
-const statesByDatabase = new WeakMap<SqliteDatabase, QueueStates>();
+const queuesByDatabase = new WeakMap<SqliteDatabase, ToDeviceQueues>();
 
 interface MessageRow {
   stream_id: number;
@@ -89,7 +27,7 @@ export class SqliteToDeviceStore implements ToDeviceStore {
   private readonly insertMessage;
   private readonly deleteUpTo;
   private readonly selectPending;
-  private readonly states: QueueStates;
+  private readonly queues: ToDeviceQueues;
 
   constructor(private readonly db: SqliteDatabase) {
     // AUTOINCREMENT's high-water mark: messages are deleted, positions never go back.
@@ -114,15 +52,19 @@ export class SqliteToDeviceStore implements ToDeviceStore {
        WHERE user_id = ? AND device_id = ? AND stream_id > ? AND stream_id <= ?
        ORDER BY stream_id LIMIT ?`,
     );
-    let states = statesByDatabase.get(db);
-    if (!states) {
-      states = new QueueStates((this.selectMax.get() as number | undefined) ?? 0);
-      statesByDatabase.set(db, states);
+    let queues = queuesByDatabase.get(db);
+    if (!queues) {
+      queues = new ToDeviceQueues(this.highWaterMark());
+      queuesByDatabase.set(db, queues);
     }
-    this.states = states;
+    this.queues = queues;
   }
 
   async maxPosition(): Promise<number> {
+    return this.highWaterMark();
+  }
+
+  private highWaterMark(): number {
     return (this.selectMax.get() as number | undefined) ?? 0;
   }
 
@@ -142,18 +84,16 @@ export class SqliteToDeviceStore implements ToDeviceStore {
           recipient.deviceId,
           messageJson,
         ) as number;
-        this.states.stored(recipient, lastPosition);
+        this.queues.stored(recipient, lastPosition);
       }
       return { lastPosition };
     })();
   }
 
   async acknowledge(recipient: ToDeviceRecipient, upTo: number): Promise<void> {
-    if (this.states.get(recipient)?.empty) return;
+    if (this.queues.isEmpty(recipient)) return;
     this.deleteUpTo.run(recipient.userId, recipient.deviceId, upTo);
-    const state = this.states.getOrCreate(recipient);
-    // An earlier acknowledge with nothing stored since still holds: its deletion covers more.
-    state.acknowledged = Math.max(state.acknowledged ?? upTo, upTo);
+    this.queues.acknowledged(recipient, upTo, ALL_SETTLED);
   }
 
   async pending(
@@ -162,7 +102,7 @@ export class SqliteToDeviceStore implements ToDeviceStore {
     upTo: number,
     limit: number,
   ): Promise<ToDeviceMessage[]> {
-    if (this.states.get(recipient)?.empty) return [];
+    if (this.queues.isEmpty(recipient)) return [];
     const rows = this.selectPending.all(
       recipient.userId,
       recipient.deviceId,
@@ -171,15 +111,9 @@ export class SqliteToDeviceStore implements ToDeviceStore {
       limit,
     ) as MessageRow[];
     // (A zero limit finds nothing whatever is stored: no proof.)
-    if (rows.length === 0 && limit > 0) this.noteNonePending(recipient, after, upTo);
+    if (rows.length === 0 && limit > 0) {
+      this.queues.nonePending(recipient, after, upTo, ALL_SETTLED);
+    }
     return rows.map((row) => ({ position: row.stream_id, messageJson: row.message_json }));
-  }
-
-  /** Nothing in (after, upTo]: the queue is empty if nothing is at or below `after` or above `upTo` either. */
-  private noteNonePending(recipient: ToDeviceRecipient, after: number, upTo: number): void {
-    const state = this.states.getOrCreate(recipient);
-    const noneUpToAfter =
-      after <= 0 || (state.acknowledged !== undefined && state.acknowledged >= after);
-    if (noneUpToAfter && state.lastStored <= upTo) state.empty = true;
   }
 }

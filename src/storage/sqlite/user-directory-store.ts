@@ -5,10 +5,12 @@
  * Unicode-aware toLowerCase (SQLite's lower() knows only ASCII).
  */
 import type { DirectoryUser, UserDirectoryQuery, UserDirectoryStore } from '../storage.js';
+import {
+  type DirectoryUserRow,
+  MAX_SEARCH_WORDS,
+  toDirectoryUser,
+} from '../shared/user-data-rows.js';
 import type { SqliteDatabase } from './database.js';
-
-/** More words than this are ignored: each one is a condition of the query. */
-export const MAX_SEARCH_WORDS = 8;
 
 /** Rooms whose joined members the searcher may find: theirs, and public or world-readable ones. */
 const VISIBLE_ROOMS = `
@@ -30,12 +32,6 @@ const SHARED_CANDIDATES = `
 
 const ALL_CANDIDATES = 'SELECT user_id FROM users WHERE deactivated = 0';
 
-interface Row {
-  user_id: string;
-  displayname: string | null;
-  avatar_url: string | null;
-}
-
 export class SqliteUserDirectoryStore implements UserDirectoryStore {
   private readonly statements = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
 
@@ -50,11 +46,7 @@ export class SqliteUserDirectoryStore implements UserDirectoryStore {
     const statement = this.statementFor(words.length, query.searchAllUsers);
     const params: Record<string, unknown> = { searcher: query.searcher, limit: query.limit };
     words.forEach((word, i) => (params[`w${i}`] = word));
-    return (statement.all(params) as Row[]).map((row) => ({
-      userId: row.user_id,
-      ...(row.displayname === null ? {} : { displayName: row.displayname }),
-      ...(row.avatar_url === null ? {} : { avatarUrl: row.avatar_url }),
-    }));
+    return (statement.all(params) as DirectoryUserRow[]).map(toDirectoryUser);
   }
 
   /** One prepared statement per word count and scope. */

@@ -15,8 +15,8 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { openDatabase } from './database.js';
 import { unpackEvaluation } from './evaluation-packing.js';
-import { SqliteNotificationStore } from './notification-store.js';
-import { RelationParents } from './relation-store.js';
+import { SqliteNotificationRows } from './notification-store.js';
+import { openRelationParents } from './relation-store.js';
 import { SqliteRoomStore } from './room-store.js';
 import type { PersistedEvent, WriterReply, WriterRequest } from './writer.js';
 
@@ -24,9 +24,9 @@ if (!parentPort) throw new Error('writer-thread.ts runs as a worker thread');
 const port: MessagePort = parentPort;
 
 const db = openDatabase((workerData as { file: string }).file);
-// The caches these stores keep on this side go unused: the main thread's stores serve reads.
-const rooms = new SqliteRoomStore(db, new RelationParents(db));
-const notifications = new SqliteNotificationStore(db);
+// The caches the room store keeps on this side go unused: the main thread's stores serve reads.
+const rooms = new SqliteRoomStore(db, openRelationParents(db));
+const notifications = new SqliteNotificationRows(db);
 
 const eventWrites: WriterRequest[] = [];
 const otherWrites: WriterRequest[] = [];
@@ -68,7 +68,7 @@ function handle(request: WriterRequest): unknown {
     case 'resume':
       throw new Error('Event writes are handled in drainEventWrites');
     case 'recordEvaluated':
-      return notifications.writeEvaluated(unpackEvaluation(request.packed));
+      return notifications.storeEvaluated(unpackEvaluation(request.packed));
     case 'pruneNotifications':
       return notifications.pruneReadStep(request.cutoffs, request.afterUser);
     case 'close':

@@ -16,15 +16,13 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { EvaluatedEvents, NewRoomEvent, NotificationCutoffs, PruneStep } from '../storage.js';
+import type { NewRoomEvent, NotificationCutoffs, PruneStep } from '../storage.js';
+import type { EvaluationRows } from '../shared/notification-cache.js';
 import { packEvaluation, type PackedEvaluation } from './evaluation-packing.js';
+import type { PersistedEvent } from '../shared/room-caches.js';
 
 /** What the events' transaction reports of each event, in order. */
-export interface PersistedEvent {
-  streamOrdering: number;
-  /** The state event this one replaced in the room's current state. */
-  replacesState?: string;
-}
+export type { PersistedEvent };
 
 export type WriterRequest =
   | { id: number; op: 'persistEvents'; events: NewRoomEvent[] }
@@ -83,12 +81,12 @@ export class SqliteWriter {
   }
 
   /** Whether each notification was new (a re-evaluated event keeps its first row). */
-  recordEvaluated(result: EvaluatedEvents): Promise<boolean[]> {
+  recordEvaluated(result: EvaluationRows): Promise<boolean[]> {
     const packed = packEvaluation(result);
     return this.call({ id: this.nextId++, op: 'recordEvaluated', packed }) as Promise<boolean[]>;
   }
 
-  /** One step of pruning read notifications (see SqliteNotificationStore.pruneRead). */
+  /** One step of pruning read notifications (see SqliteNotificationRows.pruneReadStep). */
   pruneNotifications(cutoffs: NotificationCutoffs, afterUser: number): Promise<PruneStep> {
     const request = { id: this.nextId++, op: 'pruneNotifications' as const, cutoffs, afterUser };
     return this.call(request) as Promise<PruneStep>;

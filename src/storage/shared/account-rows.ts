@@ -1,0 +1,79 @@
+/**
+ * Rows of the account tables (users, devices, uia_sessions, user_filters) as
+ * every backend reads and writes them: the tables have the same columns and
+ * encodings in SQLite and PostgreSQL (booleans as 0/1, lists as JSON text), so
+ * the same conversions.
+ */
+import type { DeviceRecord, UiaSessionRecord, UserRecord } from '../storage.js';
+
+export interface UserRow {
+  user_id: string;
+  password_hash: string | null;
+  is_guest: number;
+  is_admin: number;
+  deactivated: number;
+  created_ts: number;
+}
+
+export const toUser = (row: UserRow): UserRecord => ({
+  userId: row.user_id,
+  passwordHash: row.password_hash,
+  isGuest: row.is_guest === 1,
+  isAdmin: row.is_admin === 1,
+  deactivated: row.deactivated === 1,
+  createdTs: row.created_ts,
+});
+
+export interface DeviceRow {
+  user_id: string;
+  device_id: string;
+  display_name: string | null;
+  last_seen_ts: number | null;
+  last_seen_ip: string | null;
+}
+
+export const toDevice = (row: DeviceRow): DeviceRecord => ({
+  userId: row.user_id,
+  deviceId: row.device_id,
+  displayName: row.display_name,
+  lastSeenTs: row.last_seen_ts,
+  lastSeenIp: row.last_seen_ip,
+});
+
+/** The counter of guest localparts in the counters table. */
+export const GUEST_COUNTER = 'guest_user';
+
+export interface UiaSessionRow {
+  session_id: string;
+  user_id: string | null;
+  operation: string;
+  flows: string;
+  completed: string;
+  expires_ts: number;
+}
+
+export const toUiaSession = (row: UiaSessionRow): UiaSessionRecord => ({
+  sessionId: row.session_id,
+  userId: row.user_id,
+  operation: row.operation,
+  flows: JSON.parse(row.flows) as string[][],
+  completed: JSON.parse(row.completed) as string[],
+  expiresTs: row.expires_ts,
+});
+
+/** The values of a new uia_sessions row, in the column order of `toUiaSession`'s row. */
+export const uiaSessionValues = (s: UiaSessionRecord): unknown[] => [
+  s.sessionId,
+  s.userId,
+  s.operation,
+  JSON.stringify(s.flows),
+  JSON.stringify(s.completed),
+  s.expiresTs,
+];
+
+/** The first filter ID of a user; 1 rather than 0, so no client mistakes an ID for "none". */
+export const FIRST_FILTER_ID = 1;
+
+/** The ID a user's next filter gets, after their highest one (null: none yet). */
+export const nextFilterId = (highest: number | null): number =>
+  highest === null ? FIRST_FILTER_ID : highest + 1;

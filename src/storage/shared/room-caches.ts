@@ -1,0 +1,89 @@
+/**
+ * What a room store keeps in memory, whatever its backend: every /sync reads
+ * the same events, state and memberships again. Events never change once
+ * stored but for a redaction marking them, state groups never change, and
+ * the rest changes only through this process's room store, which tells the
+ * caches of each commit (`committed`), in commit order. That is what keeps
+ * them right, and it holds only while this process is the only writer:
+ * several processes sharing a database would each have to hear of the
+ * others' commits (events redacted, state and memberships changed, rooms
+ * forgotten) and apply the same updates, e.g. from the bus that wakes their
+ * notifiers (docs/ARCHITECTURE.md, "Stream positions").
+ */
+import type { EventRecord, MembershipEvent, NewRoomEvent, StateIds } from '../storage.js';
+import { LruCache } from '../../util/lru-cache.js';
+import { ReadThroughCache } from './read-through-cache.js';
+import { currentStateKey, membershipOf, redactionTarget } from './room-rows.js';
+
+/** Events and resolved state groups kept in memory (reads of hot rooms' state repeat a lot). */
+const EVENT_CACHE_SIZE = 20_000;
+const GROUP_CACHE_SIZE = 2_000;
+/** Users whose membership events (and forgotten rooms) are kept: every /sync reads them. */
+const MEMBERSHIP_CACHE_SIZE = 10_000;
+/** Current state entries (room, type, state key) kept: history visibility reads them per /sync. */
+const CURRENT_STATE_CACHE_SIZE = 50_000;
+
+/** What the events' transaction reports of each event, in order. */
+export interface PersistedEvent {
+  streamOrdering: number;
+  /** The state event this one replaced in the room's current state. */
+  replacesState?: string;
+}
+
+export class RoomCaches {
+  readonly events = new ReadThroughCache<string, EventRecord>(EVENT_CACHE_SIZE);
+  /** State groups never change once committed: their resolved state is cached. */
+  readonly groups = new LruCache<number, StateIds>(GROUP_CACHE_SIZE);
+  /**
+   * Each cached user's membership events up to the position the store had
+   * reported when they were read, oldest first: `committed` appends new ones,
+   * in commit order, so an entry stays whole.
+   */
+  readonly memberships = new ReadThroughCache<string, MembershipEvent[]>(MEMBERSHIP_CACHE_SIZE);
+  readonly forgotten = new ReadThroughCache<string, string[]>(MEMBERSHIP_CACHE_SIZE);
+  /** Current state event IDs by `currentStateKey` (null: none); `committed` sets new ones. */
+  readonly currentState = new ReadThroughCache<string, string | null>(CURRENT_STATE_CACHE_SIZE);
+
+  /** After the commit, in commit order: the caches learn of the event, and its record is made. */
+  committed(event: NewRoomEvent, persisted: PersistedEvent): EventRecord {
+    const { pdu } = event;
+    const redacts = redactionTarget(pdu);
+    if (redacts !== undefined) this.events.delete(redacts);
+    // Every state event stored becomes its room's current entry (one line of history).
+    if (pdu.state_key !== undefined) {
+      this.currentState.set(currentStateKey(event.roomId, pdu.type, pdu.state_key), event.eventId);
+    }
+    if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
+      // The transaction un-forgot the room (a new membership ends "forgotten").
+      this.forgotten.delete(pdu.state_key);
+      this.memberships.update(pdu.state_key, (events) =>
+        events.push({
+          roomId: event.roomId,
+          eventId: event.eventId,
+          membership: membershipOf(pdu) as string,
+          streamOrdering: persisted.streamOrdering,
+        }),
+      );
+    }
+    const stored: EventRecord = {
+      eventId: event.eventId,
+      roomId: event.roomId,
+      pdu,
+      streamOrdering: persisted.streamOrdering,
+    };
+    if (persisted.replacesState !== undefined) stored.replacesState = persisted.replacesState;
+    const txn = event.transaction;
+    if (txn) stored.transaction = { userId: txn.userId, deviceId: txn.deviceId, txnId: txn.txnId };
+    return stored;
+  }
+}
+
+/** From a user's membership events, oldest first: the rooms where the newest has this membership. */
+export function roomsWithCurrentMembership(
+  events: readonly MembershipEvent[],
+  membership: string,
+): string[] {
+  const latest = new Map<string, string>();
+  for (const event of events) latest.set(event.roomId, event.membership);
+  return [...latest].filter(([, m]) => m === membership).map(([roomId]) => roomId);
+}
