@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openDatabase } from '../../src/storage/sqlite/database.js';
-import { RelationParents } from '../../src/storage/shared/relation-parents.js';
+import { RelationParents } from '../../src/storage/common/relation-parents.js';
 import { openRelationParents } from '../../src/storage/sqlite/relation-store.js';
 import { testConfig } from '../support/server.js';
 

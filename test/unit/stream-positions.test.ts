@@ -1,7 +1,7 @@
 /** Stream positions with concurrent writers: readers never get past an unsettled position. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StreamPositions } from '../../src/storage/shared/stream-positions.js';
+import { StreamPositions } from '../../src/storage/common/stream-positions.js';
 
 /** A sequence like PostgreSQL's, answering after a turn of the event loop. */
 function sequenceFrom(start: number) {

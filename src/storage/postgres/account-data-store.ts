@@ -4,13 +4,13 @@
  * range, as in SQLite.
  */
 import type { AccountDataRecord, AccountDataStore } from '../storage.js';
-import type { StreamPositions } from '../shared/stream-positions.js';
+import type { StreamPositions } from '../common/stream-positions.js';
 import {
   type AccountDataRow,
   GLOBAL_ROOM,
   inKeyOrder,
   toAccountDataRecord,
-} from '../shared/user-data-rows.js';
+} from '../common/user-data-rows.js';
 import type { PgExecutor } from './database.js';
 
 const COLUMNS = 'stream_id, user_id, room_id, type, content_json';

@@ -1,6 +1,6 @@
 /**
  * Room aliases and the published room directory in PostgreSQL: the order and
- * tokens of shared/published-order.ts; the directory service filters and pages.
+ * tokens of ../common/published-order.ts; the directory service filters and pages.
  */
 import type {
   AliasRecord,
@@ -8,7 +8,7 @@ import type {
   PublishedRoomsQuery,
   PublishedRoomsScan,
 } from '../storage.js';
-import { type DirectoryRow, START, decodeToken, toScan } from '../shared/published-order.js';
+import { type DirectoryRow, START, decodeToken, toScan } from '../common/published-order.js';
 import type { PgExecutor } from './database.js';
 
 /**

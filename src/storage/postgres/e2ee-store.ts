@@ -2,7 +2,7 @@
  * E2EE key storage on PostgreSQL: device keys, one-time and fallback keys,
  * cross-signing keys and signatures, device lists; the same behaviour as
  * ../sqlite/e2ee-store.ts. Device list changes take their positions from the
- * deviceLists stream before their transaction (see ../shared/stream-positions.ts).
+ * deviceLists stream before their transaction (see ../common/stream-positions.ts).
  */
 import type {
   ClaimedKey,
@@ -17,12 +17,12 @@ import type {
   StoredDeviceKeys,
   StoredSignature,
 } from '../storage.js';
-import { KeyCountCaches, type KeyCountCache } from '../shared/key-count-cache.js';
-import type { StreamPositions } from '../shared/stream-positions.js';
+import { KeyCountCaches, type KeyCountCache } from '../common/key-count-cache.js';
+import type { StreamPositions } from '../common/stream-positions.js';
 import { pairKey } from '../../util/pair-key.js';
 import type { PgDatabase, PgExecutor } from './database.js';
 
-/** The key counts of each database's devices (see ../shared/key-count-cache.ts). */
+/** The key counts of each database's devices (see ../common/key-count-cache.ts). */
 const keyCountCaches = new KeyCountCaches<PgDatabase>();
 
 export function keyCountCacheOf(db: PgDatabase): KeyCountCache {

@@ -3,7 +3,7 @@
  * the user already stored returns its ID, as in SQLite (filter-store.ts there).
  */
 import type { FilterStore } from '../storage.js';
-import { nextFilterId } from '../shared/account-rows.js';
+import { nextFilterId } from '../common/account-rows.js';
 import type { PgDatabase } from './database.js';
 import { LockScope, lockKey } from './key-locks.js';
 

@@ -10,7 +10,7 @@ import {
   mediaValues,
   toMediaRecord,
   uploadValues,
-} from '../shared/media-rows.js';
+} from '../common/media-rows.js';
 import type { PgExecutor } from './database.js';
 
 export class PgMediaStore implements MediaStore {

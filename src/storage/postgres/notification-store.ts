@@ -1,7 +1,7 @@
 /**
  * Push notifications in PostgreSQL: the same rows as SQLite's (see
- * shared/notification-rows.ts) with the same caches in front of them
- * (shared/notification-cache.ts). Evaluations are written behind: while one
+ * ../common/notification-rows.ts) with the same caches in front of them
+ * (../common/notification-cache.ts). Evaluations are written behind: while one
  * evaluation's transaction is in flight the next ones gather, and go together
  * in the next (a message writes a row per room member, and the push worker
  * then waits for no round trip). Read positions and the progress mark only
@@ -14,7 +14,7 @@ import type {
   PruneStep,
   ReadMove,
 } from '../storage.js';
-import { actionsJson } from '../shared/actions-json.js';
+import { actionsJson } from '../common/actions-json.js';
 import {
   CachedNotificationStore,
   EVERY_THREAD,
@@ -22,7 +22,7 @@ import {
   type NotificationRows,
   type StoredNotification,
   type UnreadByThread,
-} from '../shared/notification-cache.js';
+} from '../common/notification-cache.js';
 import {
   IS_READ,
   NOTIFICATION_COLUMNS,
@@ -32,8 +32,8 @@ import {
   WITH_NAMES,
   WITH_READ_POSITIONS,
   toNotificationRecord,
-} from '../shared/notification-rows.js';
-import type { StreamPositions } from '../shared/stream-positions.js';
+} from '../common/notification-rows.js';
+import type { StreamPositions } from '../common/stream-positions.js';
 import type { PgDatabase, PgExecutor } from './database.js';
 
 /** The interned name's ID, in a query's parameter `$n`: null when it was never stored. */

@@ -4,8 +4,8 @@
  * state (joined members only), as in SQLite (sqlite/room-mates.ts).
  */
 import type { PresenceRecord, PresenceStore } from '../storage.js';
-import type { StreamPositions } from '../shared/stream-positions.js';
-import { type PresenceRow, toPresenceRecord } from '../shared/user-data-rows.js';
+import type { StreamPositions } from '../common/stream-positions.js';
+import { type PresenceRow, toPresenceRecord } from '../common/user-data-rows.js';
 import type { PgExecutor } from './database.js';
 
 const COLUMNS = 'stream_id, user_id, state, status_msg, last_active_ts';

@@ -1,11 +1,11 @@
 /**
  * Users' global profiles in PostgreSQL (columns as in SQLite, see
- * ../shared/profile-rows.ts) and the queue of member-event propagations, one
+ * ../common/profile-rows.ts) and the queue of member-event propagations, one
  * generation per user: a change made while a propagation runs queues a newer
  * generation, which finishing the older one leaves queued.
  */
 import type { Profile, ProfileStore } from '../storage.js';
-import { type ProfileRow, fieldsToRow, toFields, toProfile } from '../shared/profile-rows.js';
+import { type ProfileRow, fieldsToRow, toFields, toProfile } from '../common/profile-rows.js';
 import type { PgDatabase, PgExecutor } from './database.js';
 
 export class PgProfileStore implements ProfileStore {

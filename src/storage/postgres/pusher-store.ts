@@ -10,7 +10,7 @@ import {
   progressValues,
   pusherValues,
   toPusher,
-} from '../shared/pusher-rows.js';
+} from '../common/pusher-rows.js';
 import { pairKey } from '../../util/pair-key.js';
 import type { PgDatabase, PgExecutor } from './database.js';
 import { LockScope, lockKey } from './key-locks.js';

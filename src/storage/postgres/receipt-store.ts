@@ -3,13 +3,13 @@
  * a fresh position of the receipts stream on each change.
  */
 import type { NewReceipt, ReceiptRecord, ReceiptStore } from '../storage.js';
-import type { StreamPositions } from '../shared/stream-positions.js';
+import type { StreamPositions } from '../common/stream-positions.js';
 import {
   type ReceiptRow,
   UNTHREADED,
   inKeyOrder,
   toReceiptRecord,
-} from '../shared/user-data-rows.js';
+} from '../common/user-data-rows.js';
 import type { PgExecutor } from './database.js';
 
 const COLUMNS = 'stream_id, room_id, receipt_type, user_id, thread_id, event_id, ts';

@@ -4,7 +4,7 @@
  * events transaction and tells it of each commit (relation-index.ts).
  */
 import type { NotificationStore, RelationStore } from '../storage.js';
-import { RelationParents } from '../shared/relation-parents.js';
+import { RelationParents } from '../common/relation-parents.js';
 import type { PgDatabase } from './database.js';
 import { openPgNotificationStore } from './notification-store.js';
 import type { PgRelationIndex } from './relation-index.js';

@@ -15,14 +15,14 @@ import type {
   ThreadsQuery,
   ThreadSummary,
 } from '../storage.js';
-import type { RelationParents } from '../shared/relation-parents.js';
+import type { RelationParents } from '../common/relation-parents.js';
 import {
   RELATION_COLUMNS,
   type RelationRow,
   storedThreadId,
   toRelationRecord,
-} from '../shared/relation-rows.js';
-import type { StreamPositions } from '../shared/stream-positions.js';
+} from '../common/relation-rows.js';
+import type { StreamPositions } from '../common/stream-positions.js';
 import type { PgExecutor } from './database.js';
 import type { IndexedEvent, PgRelationIndex } from './relation-index.js';
 

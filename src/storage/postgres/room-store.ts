@@ -1,9 +1,9 @@
 /**
  * Rooms, events and state in PostgreSQL: the tables and state groups of
- * SQLite (shared/room-rows.ts) and the same caches (shared/room-caches.ts).
+ * SQLite (../common/room-rows.ts) and the same caches (../common/room-caches.ts).
  *
  * Event batches commit one transaction at a time, in the order handed in,
- * those waiting sharing the next (shared/ordered-commits.ts): a room's next
+ * those waiting sharing the next (../common/ordered-commits.ts): a room's next
  * events build on its previous ones, and only this store writes events. A
  * transaction takes a few round trips whatever its size: it locks the rooms
  * (reading their current state groups), reads the current entries its state
@@ -25,12 +25,12 @@ import type {
   RoomStore,
   StateIds,
 } from '../storage.js';
-import { OrderedCommits } from '../shared/ordered-commits.js';
+import { OrderedCommits } from '../common/ordered-commits.js';
 import {
   type PersistedEvent,
   RoomCaches,
   roomsWithCurrentMembership,
-} from '../shared/room-caches.js';
+} from '../common/room-caches.js';
 import {
   type EventRow,
   SNAPSHOT_INTERVAL,
@@ -41,8 +41,8 @@ import {
   redactionTarget,
   toEvent,
   toStateIds,
-} from '../shared/room-rows.js';
-import type { StreamPositions } from '../shared/stream-positions.js';
+} from '../common/room-rows.js';
+import type { StreamPositions } from '../common/stream-positions.js';
 import type { PgDatabase, PgExecutor } from './database.js';
 import type { IndexedEvent, PgRelationIndex } from './relation-index.js';
 

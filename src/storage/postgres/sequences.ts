@@ -1,6 +1,6 @@
-/** PostgreSQL sequences as the source of stream positions (shared/stream-positions.ts). */
-import type { SequenceSource } from '../shared/stream-positions.js';
-import { StreamPositions } from '../shared/stream-positions.js';
+/** PostgreSQL sequences as the source of stream positions (../common/stream-positions.ts). */
+import type { SequenceSource } from '../common/stream-positions.js';
+import { StreamPositions } from '../common/stream-positions.js';
 import type { PgExecutor } from './database.js';
 
 /** The sequence's values; `name` is a sequence of Weft's schema, never user input. */

@@ -2,9 +2,9 @@
  * The streams whose positions readers read by range (sync tokens hold one per
  * stream): opened once and shared by every store that writes to them, since
  * a stream can have writers in several areas (a device deletion records a
- * device list change). Each is a sequence of the schema (see ../shared/stream-positions.ts).
+ * device list change). Each is a sequence of the schema (see ../common/stream-positions.ts).
  */
-import type { StreamPositions } from '../shared/stream-positions.js';
+import type { StreamPositions } from '../common/stream-positions.js';
 import type { PgExecutor } from './database.js';
 import { openStream } from './sequences.js';
 

@@ -2,14 +2,14 @@
  * To-device messages on PostgreSQL: queued per device, delivered by /sync,
  * deleted once acknowledged; the same behaviour as ../sqlite/to-device-store.ts.
  * Positions come from the toDevice stream before the transaction; the queues
- * known to be empty (../shared/to-device-queues.ts) are told of each message
+ * known to be empty (../common/to-device-queues.ts) are told of each message
  * as soon as its position is taken, and each read or deletion passes the
  * position the stream had settled before its statement, so a message still
  * being written proves nothing either way.
  */
 import type { ToDeviceMessage, ToDeviceRecipient, ToDeviceStore } from '../storage.js';
-import type { StreamPositions } from '../shared/stream-positions.js';
-import { ToDeviceQueues } from '../shared/to-device-queues.js';
+import type { StreamPositions } from '../common/stream-positions.js';
+import { ToDeviceQueues } from '../common/to-device-queues.js';
 import type { PgDatabase, PgExecutor } from './database.js';
 
 type SenderTransaction = { userId: string; deviceId: string; endpoint: string; txnId: string };

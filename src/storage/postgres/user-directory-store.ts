@@ -11,7 +11,7 @@ import {
   type DirectoryUserRow,
   MAX_SEARCH_WORDS,
   toDirectoryUser,
-} from '../shared/user-data-rows.js';
+} from '../common/user-data-rows.js';
 import type { PgExecutor } from './database.js';
 
 const ICU_ROOT_COLLATION = 'und-x-icu';

@@ -29,8 +29,8 @@ import {
   toUiaSession,
   toUser,
   uiaSessionValues,
-} from '../shared/account-rows.js';
-import type { StreamPositions } from '../shared/stream-positions.js';
+} from '../common/account-rows.js';
+import type { StreamPositions } from '../common/stream-positions.js';
 import { pairKey } from '../../util/pair-key.js';
 import type { PgDatabase, PgExecutor } from './database.js';
 import { forgetDeviceAfterCommit, forgetDeviceInTransaction } from './e2ee-store.js';

@@ -8,7 +8,7 @@ import {
   type AccountDataRow,
   GLOBAL_ROOM as GLOBAL,
   toAccountDataRecord as toRecord,
-} from '../shared/user-data-rows.js';
+} from '../common/user-data-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 
 export class SqliteAccountDataStore implements AccountDataStore {

@@ -1,6 +1,6 @@
 /**
  * Room aliases and the published room directory in SQLite. The directory's
- * order and tokens are shared/published-order.ts; the directory service
+ * order and tokens are ../common/published-order.ts; the directory service
  * filters and pages.
  */
 import type {
@@ -9,7 +9,7 @@ import type {
   PublishedRoomsQuery,
   PublishedRoomsScan,
 } from '../storage.js';
-import { type DirectoryRow, START, decodeToken, toScan } from '../shared/published-order.js';
+import { type DirectoryRow, START, decodeToken, toScan } from '../common/published-order.js';
 import type { SqliteDatabase } from './database.js';
 
 export class SqliteDirectoryStore implements DirectoryStore {

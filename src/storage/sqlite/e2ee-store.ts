@@ -12,11 +12,11 @@ import type {
   StoredDeviceKeys,
   StoredSignature,
 } from '../storage.js';
-import { KeyCountCaches } from '../shared/key-count-cache.js';
+import { KeyCountCaches } from '../common/key-count-cache.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 import { ROOM_MATES, sharesRoom } from './room-mates.js';
 
-/** The key counts of each database's devices (see ../shared/key-count-cache.ts). */
+/** The key counts of each database's devices (see ../common/key-count-cache.ts). */
 const keyCountCaches = new KeyCountCaches<SqliteDatabase>();
 
 /** Appends to the deviceLists stream; shared by key uploads, device deletion and cross-signing. */

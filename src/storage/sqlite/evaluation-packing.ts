@@ -8,8 +8,8 @@
  * event ID, which the rows leave to the events (found by position).
  */
 import type { ReadMove } from '../storage.js';
-import { actionsJson, decodeActions } from '../shared/actions-json.js';
-import type { EvaluationRows, StoredNotification } from '../shared/notification-cache.js';
+import { actionsJson, decodeActions } from '../common/actions-json.js';
+import type { EvaluationRows, StoredNotification } from '../common/notification-cache.js';
 
 export interface PackedEvaluation {
   /** Every distinct string of the notifications; action lists as JSON. */

@@ -5,7 +5,7 @@
  * does not grow the table.
  */
 import type { FilterStore } from '../storage.js';
-import { nextFilterId } from '../shared/account-rows.js';
+import { nextFilterId } from '../common/account-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 
 export class SqliteFilterStore implements FilterStore {

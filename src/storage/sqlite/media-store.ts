@@ -10,7 +10,7 @@ import {
   mediaValues,
   toMediaRecord as toRecord,
   uploadValues,
-} from '../shared/media-rows.js';
+} from '../common/media-rows.js';
 import type { SqliteDatabase } from './database.js';
 
 export class SqliteMediaStore implements MediaStore {

@@ -3,8 +3,8 @@
  * event (only notifying events get a row), how far each user has read each
  * room (per thread, '' for an unthreaded receipt), and how far evaluation has
  * got, so a restart resumes where it stopped. The rows and their joins are
- * shared/notification-rows.ts; the caches in front of them are the same for
- * every backend (shared/notification-cache.ts).
+ * ../common/notification-rows.ts; the caches in front of them are the same for
+ * every backend (../common/notification-cache.ts).
  *
  * A room of n members adds n − 1 notification rows per message, so a row is
  * kept to a few integers, with names interned in `push_names` (cached here;
@@ -16,14 +16,14 @@ import type {
   PruneStep,
   ReadMove,
 } from '../storage.js';
-import { actionsJson } from '../shared/actions-json.js';
+import { actionsJson } from '../common/actions-json.js';
 import {
   CachedNotificationStore,
   EVERY_THREAD,
   type EvaluationRows,
   type NotificationRows,
   type UnreadByThread,
-} from '../shared/notification-cache.js';
+} from '../common/notification-cache.js';
 import {
   IS_READ,
   NOTIFICATION_COLUMNS,
@@ -33,7 +33,7 @@ import {
   WITH_NAMES,
   WITH_READ_POSITIONS,
   toNotificationRecord,
-} from '../shared/notification-rows.js';
+} from '../common/notification-rows.js';
 import { derivedDataTransaction, type SqliteDatabase } from './database.js';
 import type { SqliteWriter } from './writer.js';
 

@@ -3,7 +3,7 @@
  * AUTOINCREMENT `stream_id` is the presence stream position.
  */
 import type { PresenceRecord, PresenceStore } from '../storage.js';
-import { type PresenceRow, toPresenceRecord as toRecord } from '../shared/user-data-rows.js';
+import { type PresenceRow, toPresenceRecord as toRecord } from '../common/user-data-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 import { ROOM_MATES, sharesRoom } from './room-mates.js';
 

@@ -4,7 +4,7 @@
  * (m.tz, custom keys) as JSON; and the queue of member-event propagations.
  */
 import type { Profile, ProfileStore } from '../storage.js';
-import { type ProfileRow, fieldsToRow, toFields, toProfile } from '../shared/profile-rows.js';
+import { type ProfileRow, fieldsToRow, toFields, toProfile } from '../common/profile-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 
 export class SqliteProfileStore implements ProfileStore {

@@ -10,7 +10,7 @@ import {
   progressValues,
   pusherValues,
   toPusher,
-} from '../shared/pusher-rows.js';
+} from '../common/pusher-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 
 export class SqlitePusherStore implements PusherStore {

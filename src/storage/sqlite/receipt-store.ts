@@ -7,7 +7,7 @@ import {
   type ReceiptRow,
   UNTHREADED,
   toReceiptRecord as toRecord,
-} from '../shared/user-data-rows.js';
+} from '../common/user-data-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 
 export class SqliteReceiptStore implements ReceiptStore {

@@ -20,17 +20,17 @@ import type {
   ThreadsQuery,
   ThreadSummary,
 } from '../storage.js';
-import { RelationParents } from '../shared/relation-parents.js';
+import { RelationParents } from '../common/relation-parents.js';
 import {
   RELATION_COLUMNS,
   type RelationRow,
   storedThreadId,
   toRelationRecord,
-} from '../shared/relation-rows.js';
+} from '../common/relation-rows.js';
 import type { SqliteDatabase } from './database.js';
 
 /**
- * The relation parents (shared/relation-parents.ts) of this database, starting
+ * The relation parents (../common/relation-parents.ts) of this database, starting
  * at its newest event: events stored before are unknown.
  */
 export function openRelationParents(db: SqliteDatabase): RelationParents {

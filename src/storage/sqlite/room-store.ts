@@ -1,6 +1,6 @@
 /**
  * Rooms, events and state in SQLite: state groups and the caches as every
- * backend keeps them (shared/room-rows.ts, shared/room-caches.ts).
+ * backend keeps them (../common/room-rows.ts, ../common/room-caches.ts).
  */
 import { stateMapKey } from '../../events/auth/auth-state.js';
 import type {
@@ -13,12 +13,12 @@ import type {
   StateIds,
 } from '../storage.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
-import type { RelationParents } from '../shared/relation-parents.js';
+import type { RelationParents } from '../common/relation-parents.js';
 import {
   type PersistedEvent,
   RoomCaches,
   roomsWithCurrentMembership,
-} from '../shared/room-caches.js';
+} from '../common/room-caches.js';
 import {
   type EventRow,
   SNAPSHOT_INTERVAL,
@@ -29,7 +29,7 @@ import {
   redactionTarget,
   toEvent,
   toStateIds,
-} from '../shared/room-rows.js';
+} from '../common/room-rows.js';
 import { RelationIndexWriter } from './relation-store.js';
 import type { SqliteWriter } from './writer.js';
 

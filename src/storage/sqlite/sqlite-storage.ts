@@ -23,7 +23,7 @@ import {
   toUiaSession,
   toUser,
   uiaSessionValues,
-} from '../shared/account-rows.js';
+} from '../common/account-rows.js';
 import { type SqliteDatabase, openDatabase, writeTransaction } from './database.js';
 import { SqliteAccountDataStore } from './account-data-store.js';
 import { SqliteDirectoryStore } from './directory-store.js';

@@ -3,12 +3,12 @@
  *
  * Every /sync of a device acknowledges and reads its queue, which is nearly
  * always empty: the store remembers which queues are empty (see
- * ../shared/to-device-queues.ts for the proof). Everything on the connection
+ * ../common/to-device-queues.ts for the proof). Everything on the connection
  * is synchronous, so each statement sees every write before it: the queues
  * are told so with an unbounded `settled` position.
  */
 import type { ToDeviceMessage, ToDeviceRecipient, ToDeviceStore } from '../storage.js';
-import { ToDeviceQueues } from '../shared/to-device-queues.js';
+import { ToDeviceQueues } from '../common/to-device-queues.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 
 /** Every write of the connection is visible to its next statement. */

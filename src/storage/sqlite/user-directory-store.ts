@@ -9,7 +9,7 @@ import {
   type DirectoryUserRow,
   MAX_SEARCH_WORDS,
   toDirectoryUser,
-} from '../shared/user-data-rows.js';
+} from '../common/user-data-rows.js';
 import type { SqliteDatabase } from './database.js';
 
 /** Rooms whose joined members the searcher may find: theirs, and public or world-readable ones. */

@@ -17,9 +17,9 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { NewRoomEvent, NotificationCutoffs, PruneStep } from '../storage.js';
-import type { EvaluationRows } from '../shared/notification-cache.js';
+import type { EvaluationRows } from '../common/notification-cache.js';
 import { packEvaluation, type PackedEvaluation } from './evaluation-packing.js';
-import type { PersistedEvent } from '../shared/room-caches.js';
+import type { PersistedEvent } from '../common/room-caches.js';
 
 /** What the events' transaction reports of each event, in order. */
 export type { PersistedEvent };
