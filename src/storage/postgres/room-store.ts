@@ -188,14 +188,18 @@ export class PgRoomStore implements RoomStore {
    * One transaction for the events, at fresh positions of the event stream;
    * after its commit, in order, the relation index and the caches learn of it.
    */
-  private async commitEvents(events: NewRoomEvent[]): Promise<EventRecord[]> {
-    const plan = await this.stream.run(events.length, (positions) =>
-      this.db.transaction((tx) => writeEvents(tx, this.relationIndex, events, positions)),
-    );
-    this.relationIndex.noteCommitted(plan.indexed);
-    const records = events.map((event, i) => this.caches.committed(event, plan.persisted[i]!));
-    this.reportedUpTo = Math.max(this.reportedUpTo, plan.indexed.at(-1)!.streamOrdering);
-    return records;
+  private commitEvents(events: NewRoomEvent[]): Promise<EventRecord[]> {
+    return this.stream.run(events.length, async (positions) => {
+      const plan = await this.db.transaction((tx) =>
+        writeEvents(tx, this.relationIndex, events, positions),
+      );
+      // Before the positions are published: no reader may see an event that
+      // the relation parents and the caches do not know of yet.
+      this.relationIndex.noteCommitted(plan.indexed);
+      const records = events.map((event, i) => this.caches.committed(event, plan.persisted[i]!));
+      this.reportedUpTo = Math.max(this.reportedUpTo, plan.indexed.at(-1)!.streamOrdering);
+      return records;
+    });
   }
 
   async transactionEvent(
