@@ -7,40 +7,7 @@
 import type { BackupKeyRecord, BackupVersionRecord, KeyBackupStore } from '../storage.js';
 import { pairKey } from '../../util/pair-key.js';
 import type { PgDatabase, PgExecutor } from './database.js';
-
-interface VersionRow {
-  user_id: string;
-  version: number;
-  algorithm: string;
-  auth_data_json: string;
-  etag: number;
-}
-
-interface KeyRow {
-  room_id: string;
-  session_id: string;
-  first_message_index: number;
-  forwarded_count: number;
-  is_verified: number;
-  session_data_json: string;
-}
-
-const toVersion = (row: VersionRow): BackupVersionRecord => ({
-  userId: row.user_id,
-  version: row.version,
-  algorithm: row.algorithm,
-  authDataJson: row.auth_data_json,
-  etag: row.etag,
-});
-
-const toKey = (row: KeyRow): BackupKeyRecord => ({
-  roomId: row.room_id,
-  sessionId: row.session_id,
-  firstMessageIndex: row.first_message_index,
-  forwardedCount: row.forwarded_count,
-  isVerified: row.is_verified === 1,
-  sessionDataJson: row.session_data_json,
-});
+import { type KeyRow, type VersionRow, toKey, toVersion } from '../common/key-backup-rows.js';
 
 const VERSION_COLUMNS = 'user_id, version, algorithm, auth_data_json, etag';
 const KEY_COLUMNS =

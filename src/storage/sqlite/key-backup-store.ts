@@ -1,40 +1,7 @@
 /** Server-side key backup (/room_keys): versions and the room keys backed up in them. */
 import type { BackupKeyRecord, BackupVersionRecord, KeyBackupStore } from '../storage.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
-
-interface VersionRow {
-  user_id: string;
-  version: number;
-  algorithm: string;
-  auth_data_json: string;
-  etag: number;
-}
-
-interface KeyRow {
-  room_id: string;
-  session_id: string;
-  first_message_index: number;
-  forwarded_count: number;
-  is_verified: number;
-  session_data_json: string;
-}
-
-const toVersion = (row: VersionRow): BackupVersionRecord => ({
-  userId: row.user_id,
-  version: row.version,
-  algorithm: row.algorithm,
-  authDataJson: row.auth_data_json,
-  etag: row.etag,
-});
-
-const toKey = (row: KeyRow): BackupKeyRecord => ({
-  roomId: row.room_id,
-  sessionId: row.session_id,
-  firstMessageIndex: row.first_message_index,
-  forwardedCount: row.forwarded_count,
-  isVerified: row.is_verified === 1,
-  sessionDataJson: row.session_data_json,
-});
+import { type KeyRow, type VersionRow, toKey, toVersion } from '../common/key-backup-rows.js';
 
 /** Keys of a version, narrowed to a room and a session when given (NULL matches all). */
 const KEY_SCOPE = `user_id = @userId AND version = @version
