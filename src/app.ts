@@ -65,6 +65,7 @@ import { SyncService } from './sync/sync-service.js';
 import type { SyncStreamProvider } from './sync/sync-streams.js';
 import { registerFallbackRoutes } from './api/static/fallback.js';
 import { AccountDataService } from './account-data/account-data-service.js';
+import { PUSH_RULES } from './account-data/account-data-rules.js';
 import { AccountDataSyncProvider } from './account-data/account-data-sync.js';
 import { MemberProfiles } from './rooms/member-profiles.js';
 import { registerAccountDataRoutes } from './api/client/account-data.js';
@@ -271,10 +272,13 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   const notifier = new Notifier();
   // One FilterService for the filter endpoints and /sync: it caches parsed filters.
   const filters = new FilterService(storage.filters);
-  // One PushRuleService: it serialises each user's edits.
-  const pushRules = new PushRuleService(storage.pushRules, bus);
   // Who each user ignores (cached here): left out of aggregations, history and notifications.
   const accountData = new AccountDataService(storage.accountData, notifier);
+  // One PushRuleService: it serialises each user's edits. Each edit moves the accountData
+  // stream before it is answered, so the client's next sync sends m.push_rules again.
+  const pushRules = new PushRuleService(storage.pushRules, bus, async (userId) => {
+    await accountData.put(userId, undefined, PUSH_RULES, {});
+  });
   const ignoredBy: HiddenSenders = (userId) => accountData.ignoredBy(userId);
   const views = new EventViews(storage, ignoredBy);
   const push = buildPush(config, storage, pushRules, ignoredBy, logger);
@@ -337,13 +341,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     propagation.kick(userId);
     void presence.profileChanged(userId);
   });
-  bus.on('pushRulesChanged', (userId) => {
-    push.notifications.rulesChanged(userId);
-    // The accountData stream moves, so syncs send m.push_rules again.
-    accountData
-      .put(userId, undefined, 'm.push_rules', {})
-      .catch((err: unknown) => logger.error({ err }, 'push rules: moving account data failed'));
-  });
+  bus.on('pushRulesChanged', (userId) => push.notifications.rulesChanged(userId));
 
   const services: ClientApiServices = {
     config,

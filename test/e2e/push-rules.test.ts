@@ -489,7 +489,7 @@ function quietBus(): ServerEventBus {
 describe('PushRuleService', () => {
   // Over HTTP with SQLite, reads are too quick for edits to interleave; a slow store shows the lock.
   it("serialises one user's edits, so concurrent edits lose nothing", async () => {
-    const service = new PushRuleService(slowStore(), quietBus());
+    const service = new PushRuleService(slowStore(), quietBus(), async () => {});
     const userId = '@zoe:example.org';
     const names = Array.from({ length: 10 }, (_, i) => `rule-${i}`);
     await Promise.all(
@@ -504,7 +504,7 @@ describe('PushRuleService', () => {
 
   it('tells the bus after a change is stored, and not after a refused one', async () => {
     const bus = quietBus();
-    const service = new PushRuleService(slowStore(), bus);
+    const service = new PushRuleService(slowStore(), bus, async () => {});
     const told: string[] = [];
     bus.on('pushRulesChanged', (userId) => told.push(userId));
     await service.setActions('@zoe:example.org', 'underride', '.m.rule.message', []);

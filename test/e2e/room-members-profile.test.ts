@@ -254,7 +254,8 @@ describe('profiles in a database from before they existed', () => {
         );
         assert.deepEqual(member.body, { membership: 'join', displayname: 'olduser' });
       },
-      { start: false },
+      // An old SQLite file, whichever backend the other suites run on.
+      { start: false, config: { database: { backend: 'sqlite' } } },
     );
   });
 });

@@ -95,8 +95,12 @@ export class InProcessServer implements TestServer {
   /** The Weft of the latest start (still there once stopped, as a closed server's). */
   private latest: Weft | undefined;
 
+  /** Tests of SQLite files themselves ask for `database: {backend: 'sqlite'}`: kept on any test backend. */
+  private readonly sqliteAsked: boolean;
+
   constructor(overrides: ConfigOverrides = {}) {
     this.config = testConfig(overrides);
+    this.sqliteAsked = overrides.database?.backend === 'sqlite';
   }
 
   get weft(): Weft {
@@ -113,7 +117,7 @@ export class InProcessServer implements TestServer {
   /** Starts on the data folder, with `overrides` on the config for this run only. */
   async start(overrides: ConfigOverrides = {}): Promise<Weft> {
     if (this.running) throw new Error('The test server is already running');
-    if (!this.database) {
+    if (!this.database && !this.sqliteAsked) {
       this.database = await testDatabase();
       this.config = mergeConfig(this.config, this.database.overrides);
     }

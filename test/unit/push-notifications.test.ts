@@ -68,7 +68,11 @@ for (const writerThread of [false, true]) {
       const logger = pino({ level: 'silent' });
       service = new NotificationService(
         storage,
-        new PushRuleService(storage.pushRules, new EventBus<ServerEvents>(() => {})),
+        new PushRuleService(
+          storage.pushRules,
+          new EventBus<ServerEvents>(() => {}),
+          async () => {},
+        ),
         async () => new Set(),
         'test',
         logger,

@@ -5,6 +5,7 @@
  * Weft stores is below 2^53: positions, timestamps, counts).
  */
 import pg from 'pg';
+import { errors } from '../../protocol/errors.js';
 import { latestPostgresSchemaVersion, postgresMigrations } from './migrations.js';
 
 /** What runs a statement: the pool, or one transaction's connection. */
@@ -59,6 +60,17 @@ function statementName(sql: string): string | undefined {
   return name;
 }
 
+/**
+ * PostgreSQL's text cannot hold U+0000 (SQLite's can): a parameter with one
+ * fails the statement. Such a value can be in no row, so a lookup would find
+ * nothing and a write is refused: both are the client's 400, not a 500.
+ * (JSON columns are safe: JSON.stringify writes the character as \u0000.)
+ */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  return Array.isArray(value) && value.some(holdsNul);
+}
+
 class Executor implements PgExecutor {
   constructor(private readonly target: pg.Pool | pg.PoolClient) {}
 
@@ -75,6 +87,11 @@ class Executor implements PgExecutor {
   }
 
   private query(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
+    if (params.some(holdsNul)) {
+      return Promise.reject(
+        errors.invalidParam('Text containing the character U+0000 cannot be stored or looked up'),
+      );
+    }
     // A statement of several commands (a migration) cannot be prepared.
     const name = params.length > 0 || !sql.includes(';') ? statementName(sql) : undefined;
     return this.target.query({ name, text: sql, values: params as unknown[], types: numberTypes });
