@@ -27,6 +27,7 @@ import {
   roomMatchesFilter,
   type SyncFilter,
 } from './filters.js';
+import { mapConcurrently } from '../util/map-concurrently.js';
 import type { Notifier } from './notifier.js';
 import type { RoomHistory } from './room-history.js';
 import {
@@ -75,6 +76,12 @@ interface RoomMemberships {
   /** The same at `since` (empty on an initial sync). */
   atSince: Map<string, MembershipEvent>;
 }
+
+/**
+ * Rooms whose sections are read at once: on PostgreSQL their round trips
+ * overlap across the pool (10 connections by default); more would only queue.
+ */
+const ROOMS_IN_FLIGHT = 8;
 
 export class SyncService {
   /** Run in an order that honours each one's `after`. */
@@ -128,43 +135,65 @@ export class SyncService {
     const { userId } = request.viewer;
     const memberships = await this.membershipsOf(userId, window);
     const forgotten = new Set(await this.storage.rooms.forgottenRooms(userId));
-    const rooms = emptyRooms();
     const joinedRoomIds: string[] = [];
-    const freshRoomIds = new Set<string>();
-    const roomFilter = request.filter.room;
+    const wanted: [string, MembershipEvent][] = [];
     for (const [roomId, now] of memberships.atUpper) {
       if (now.membership === 'join') joinedRoomIds.push(roomId);
-      if (!roomMatchesFilter(roomId, roomFilter)) continue;
-      const before = memberships.atSince.get(roomId);
-      const changed = !window.since || now.streamOrdering > window.since.roomEvents;
-      switch (now.membership) {
-        case 'join': {
-          const newlyJoined = !window.since || before?.membership !== 'join';
-          const fresh = newlyJoined || window.fullState;
-          if (fresh) freshRoomIds.add(roomId);
-          // full_state sends all the state, but the timeline still starts at `since` (sync.yaml).
-          const after = newlyJoined ? 0 : window.since!.roomEvents;
-          const section = await this.joinedRoom(request, window, roomId, { fresh, after });
-          if (section) rooms.join[roomId] = section;
-          break;
-        }
-        case 'invite':
-          if (!(changed || window.fullState) || (await this.fromIgnored(userId, now))) break;
-          rooms.invite[roomId] = await this.invitedRoom(now);
-          break;
-        case 'knock':
-          if (changed || window.fullState) rooms.knock[roomId] = await this.knockedRoom(now);
-          break;
-        default: {
-          // leave or ban. An incremental sync always tells of a room left since;
-          // an initial or full-state one lists left rooms only when the filter asks.
-          const tell = window.since && changed ? true : roomFilter.includeLeave;
-          if (!tell || forgotten.has(roomId)) break;
-          rooms.leave[roomId] = await this.leftRoom(request, window, now, before);
-        }
+      if (roomMatchesFilter(roomId, request.filter.room)) wanted.push([roomId, now]);
+    }
+    const freshRoomIds = new Set<string>();
+    // Each room's section is its own reads: a few rooms at once, placed in order after.
+    const sections = await mapConcurrently(wanted, ROOMS_IN_FLIGHT, ([roomId, now]) =>
+      this.roomSection(request, window, roomId, now, {
+        before: memberships.atSince.get(roomId),
+        forgotten: forgotten.has(roomId),
+        freshRoomIds,
+      }),
+    );
+    const rooms = emptyRooms();
+    wanted.forEach(([roomId], i) => {
+      const placed = sections[i];
+      if (placed) rooms[placed.kind][roomId] = placed.section;
+    });
+    return this.assemble(request, window, rooms, joinedRoomIds, freshRoomIds);
+  }
+
+  /** The room's section of the response and where it goes, or nothing to say of it. */
+  private async roomSection(
+    request: SyncRequest,
+    window: SyncWindow,
+    roomId: string,
+    now: MembershipEvent,
+    room: { before?: MembershipEvent; forgotten: boolean; freshRoomIds: Set<string> },
+  ): Promise<{ kind: keyof SyncRooms; section: unknown } | undefined> {
+    const { before } = room;
+    const changed = !window.since || now.streamOrdering > window.since.roomEvents;
+    const placed = (kind: keyof SyncRooms, section: unknown) =>
+      section === undefined ? undefined : { kind, section };
+    switch (now.membership) {
+      case 'join': {
+        const newlyJoined = !window.since || before?.membership !== 'join';
+        const fresh = newlyJoined || window.fullState;
+        if (fresh) room.freshRoomIds.add(roomId);
+        // full_state sends all the state, but the timeline still starts at `since` (sync.yaml).
+        const after = newlyJoined ? 0 : window.since!.roomEvents;
+        return placed('join', await this.joinedRoom(request, window, roomId, { fresh, after }));
+      }
+      case 'invite':
+        if (!(changed || window.fullState)) return undefined;
+        if (await this.fromIgnored(request.viewer.userId, now)) return undefined;
+        return placed('invite', await this.invitedRoom(now));
+      case 'knock':
+        if (!(changed || window.fullState)) return undefined;
+        return placed('knock', await this.knockedRoom(now));
+      default: {
+        // leave or ban. An incremental sync always tells of a room left since;
+        // an initial or full-state one lists left rooms only when the filter asks.
+        const tell = window.since && changed ? true : request.filter.room.includeLeave;
+        if (!tell || room.forgotten) return undefined;
+        return placed('leave', await this.leftRoom(request, window, now, before));
       }
     }
-    return this.assemble(request, window, rooms, joinedRoomIds, freshRoomIds);
   }
 
   /** The rooms with every provider's part added: the whole response. */

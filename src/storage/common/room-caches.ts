@@ -22,6 +22,13 @@ const GROUP_CACHE_SIZE = 2_000;
 const MEMBERSHIP_CACHE_SIZE = 10_000;
 /** Current state entries (room, type, state key) kept: history visibility reads them per /sync. */
 const CURRENT_STATE_CACHE_SIZE = 50_000;
+/** Rooms whose member counts are kept: every initial /sync reads them for each room. */
+const MEMBER_COUNTS_CACHE_SIZE = 10_000;
+
+export interface MemberCounts {
+  joined: number;
+  invited: number;
+}
 
 /** What the events' transaction reports of each event, in order. */
 export interface PersistedEvent {
@@ -43,6 +50,10 @@ export class RoomCaches {
   readonly forgotten = new ReadThroughCache<string, string[]>(MEMBERSHIP_CACHE_SIZE);
   /** Current state event IDs by `currentStateKey` (null: none); `committed` sets new ones. */
   readonly currentState = new ReadThroughCache<string, string | null>(CURRENT_STATE_CACHE_SIZE);
+  /** The state group after each event: fixed once the event is stored. */
+  readonly eventGroups = new LruCache<string, number>(EVENT_CACHE_SIZE);
+  /** Joined and invited members per room; a member event committed there drops the entry. */
+  readonly memberCounts = new ReadThroughCache<string, MemberCounts>(MEMBER_COUNTS_CACHE_SIZE);
 
   /** After the commit, in commit order: the caches learn of the event, and its record is made. */
   committed(event: NewRoomEvent, persisted: PersistedEvent): EventRecord {
@@ -54,6 +65,7 @@ export class RoomCaches {
       this.currentState.set(currentStateKey(event.roomId, pdu.type, pdu.state_key), event.eventId);
     }
     if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
+      this.memberCounts.delete(event.roomId);
       // The transaction un-forgot the room (a new membership ends "forgotten").
       this.forgotten.delete(pdu.state_key);
       this.memberships.update(pdu.state_key, (events) =>

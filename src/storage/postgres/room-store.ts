@@ -27,6 +27,7 @@ import type {
 } from '../storage.js';
 import { OrderedCommits } from '../common/ordered-commits.js';
 import {
+  type MemberCounts,
   type PersistedEvent,
   RoomCaches,
   roomsWithCurrentMembership,
@@ -158,11 +159,17 @@ export class PgRoomStore implements RoomStore {
   }
 
   async stateIdsAfter(eventId: string): Promise<StateIds | undefined> {
-    const row = await this.db.row<{ state_group: number }>(
-      'SELECT state_group FROM events WHERE event_id = $1',
-      [eventId],
-    );
-    return row && this.resolveGroup(row.state_group);
+    let group = this.caches.eventGroups.get(eventId);
+    if (group === undefined) {
+      const row = await this.db.row<{ state_group: number }>(
+        'SELECT state_group FROM events WHERE event_id = $1',
+        [eventId],
+      );
+      if (!row) return undefined;
+      group = row.state_group;
+      this.caches.eventGroups.set(eventId, group);
+    }
+    return this.resolveGroup(group);
   }
 
   async forwardExtremities(roomId: string): Promise<{ eventId: string; depth: number }[]> {
@@ -268,15 +275,17 @@ export class PgRoomStore implements RoomStore {
     );
   }
 
-  async memberCounts(roomId: string): Promise<{ joined: number; invited: number }> {
-    const rows = await this.db.rows<{ membership: string; count: number }>(
-      `SELECT membership, COUNT(*) AS count FROM current_state
-       WHERE room_id = $1 AND type = 'm.room.member' AND membership IN ('join', 'invite')
-       GROUP BY membership`,
-      [roomId],
-    );
-    const countOf = (m: string) => rows.find((r) => r.membership === m)?.count ?? 0;
-    return { joined: countOf('join'), invited: countOf('invite') };
+  async memberCounts(roomId: string): Promise<MemberCounts> {
+    return this.caches.memberCounts.getOrLoad(roomId, async () => {
+      const rows = await this.db.rows<{ membership: string; count: number }>(
+        `SELECT membership, COUNT(*) AS count FROM current_state
+         WHERE room_id = $1 AND type = 'm.room.member' AND membership IN ('join', 'invite')
+         GROUP BY membership`,
+        [roomId],
+      );
+      const countOf = (m: string) => rows.find((r) => r.membership === m)?.count ?? 0;
+      return { joined: countOf('join'), invited: countOf('invite') };
+    });
   }
 
   async someMembers(
