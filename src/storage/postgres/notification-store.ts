@@ -51,6 +51,35 @@ export async function openPgNotificationStore(
   });
 }
 
+// The statements of an evaluation, by the number of their first parameter (they combine).
+const recordProgress = (p: number) => `INSERT INTO push_progress (name, stream_ordering)
+  VALUES ('evaluated', $${p})
+  ON CONFLICT (name) DO UPDATE
+    SET stream_ordering = GREATEST(push_progress.stream_ordering, EXCLUDED.stream_ordering)`;
+
+const moveReads = (
+  p: number,
+) => `INSERT INTO push_read_positions (user_id, room_id, thread_id, stream_ordering)
+  SELECT * FROM unnest($${p}::text[], $${p + 1}::text[], $${p + 2}::text[], $${p + 3}::bigint[])
+  ON CONFLICT (user_id, room_id, thread_id) DO UPDATE
+    SET stream_ordering = GREATEST(push_read_positions.stream_ordering, EXCLUDED.stream_ordering)`;
+
+const insertNotifications = (p: number) => `INSERT INTO push_notifications (user_nid,
+    stream_ordering, room_nid, thread_nid, actions_nid, highlight, ts)
+  SELECT * FROM unnest($${p}::bigint[], $${p + 1}::bigint[], $${p + 2}::bigint[],
+    $${p + 3}::bigint[], $${p + 4}::bigint[], $${p + 5}::bigint[], $${p + 6}::bigint[])
+  ON CONFLICT DO NOTHING RETURNING user_nid, stream_ordering`;
+
+/**
+ * A whole evaluation in one statement, atomic by itself (a data-modifying
+ * WITH runs whether or not it is read): one round trip where a transaction
+ * of the three takes five. Only when every name is interned already.
+ */
+const WRITE_EVALUATION = `WITH moved AS (${moveReads(8)}), progress AS (${recordProgress(12)})
+  ${insertNotifications(1)}`;
+
+type StoredRow = { user_nid: number; stream_ordering: number };
+
 class PgNotificationRows implements NotificationRows {
   /** Interned names by text; only names whose insert has committed. */
   private readonly nids = new Map<string, number>();
@@ -65,21 +94,41 @@ class PgNotificationRows implements NotificationRows {
   }
 
   async writeEvaluated(result: EvaluationRows): Promise<boolean[]> {
+    const { notifications, readMoves, evaluatedUpTo } = result;
+    const names = namesOf(notifications);
+    const known = this.internedAlready(names);
+    if (known) {
+      const stored = await this.db.rows<StoredRow>(WRITE_EVALUATION, [
+        ...notificationColumns(notifications, known),
+        ...readMoveColumns(readMoves),
+        evaluatedUpTo,
+      ]);
+      return freshFlags(notifications, known, stored);
+    }
     const { inserted, interned } = await this.db.transaction(async (tx) => {
-      const interned = await this.intern(tx, namesOf(result.notifications));
-      const inserted = await insertNotifications(tx, result.notifications, interned);
-      await moveReadPositions(tx, result.readMoves);
-      await tx.run(
-        `INSERT INTO push_progress (name, stream_ordering) VALUES ('evaluated', $1)
-         ON CONFLICT (name) DO UPDATE
-           SET stream_ordering = GREATEST(push_progress.stream_ordering, EXCLUDED.stream_ordering)`,
-        [result.evaluatedUpTo],
+      const interned = await this.intern(tx, names);
+      const stored = await tx.rows<StoredRow>(
+        insertNotifications(1),
+        notificationColumns(notifications, interned),
       );
-      return { inserted, interned };
+      if (readMoves.length > 0) await tx.run(moveReads(1), readMoveColumns(readMoves));
+      await tx.run(recordProgress(1), [evaluatedUpTo]);
+      return { inserted: freshFlags(notifications, interned, stored), interned };
     });
     // Committed: the names are there for good.
     for (const [name, nid] of interned) this.nids.set(name, nid);
     return inserted;
+  }
+
+  /** The names' IDs when every one is interned (and committed) already. */
+  private internedAlready(names: Set<string>): Map<string, number> | undefined {
+    const ids = new Map<string, number>();
+    for (const name of names) {
+      const nid = this.nids.get(name);
+      if (nid === undefined) return undefined;
+      ids.set(name, nid);
+    }
+    return ids;
   }
 
   /** The IDs of the names, interning those not stored yet. */
@@ -118,8 +167,8 @@ class PgNotificationRows implements NotificationRows {
     return rows.map((row) => row.event_id);
   }
 
-  moveRead(move: ReadMove): Promise<void> {
-    return moveReadPositions(this.db, [move]);
+  async moveRead(move: ReadMove): Promise<void> {
+    await this.db.run(moveReads(1), readMoveColumns([move]));
   }
 
   async countUnread(userId: string, roomId: string, upTo: number): Promise<UnreadByThread> {
@@ -250,45 +299,42 @@ function namesOf(notifications: readonly StoredNotification[]): Set<string> {
   return names;
 }
 
-/**
- * One statement for all the rows; tells for each notification whether it was
- * new (a re-evaluated event, after a crash between commit and progress, keeps
- * its first row).
- */
-async function insertNotifications(
-  tx: PgExecutor,
+/** insertNotifications's parameters. */
+function notificationColumns(
   notifications: readonly StoredNotification[],
   ids: Map<string, number>,
-): Promise<boolean[]> {
-  if (notifications.length === 0) return [];
+): unknown[][] {
   const idOf = (name: string) => ids.get(name)!;
-  const stored = await tx.rows<{ user_nid: number; stream_ordering: number }>(
-    `INSERT INTO push_notifications (user_nid, stream_ordering, room_nid, thread_nid,
-       actions_nid, highlight, ts)
-     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
-       $6::bigint[], $7::bigint[])
-     ON CONFLICT DO NOTHING RETURNING user_nid, stream_ordering`,
-    [
-      notifications.map((n) => idOf(n.userId)),
-      notifications.map((n) => n.streamOrdering),
-      notifications.map((n) => idOf(n.roomId)),
-      notifications.map((n) => idOf(n.threadId)),
-      notifications.map((n) => idOf(actionsJson(n.actions))),
-      notifications.map((n) => (n.highlight ? 1 : 0)),
-      notifications.map((n) => n.ts),
-    ],
-  );
-  const fresh = new Set(stored.map((row) => `${row.user_nid} ${row.stream_ordering}`));
-  // Set.delete: the first of two rows with one key is the new one, as it was inserted first.
-  return notifications.map((n) => fresh.delete(`${idOf(n.userId)} ${n.streamOrdering}`));
+  return [
+    notifications.map((n) => idOf(n.userId)),
+    notifications.map((n) => n.streamOrdering),
+    notifications.map((n) => idOf(n.roomId)),
+    notifications.map((n) => idOf(n.threadId)),
+    notifications.map((n) => idOf(actionsJson(n.actions))),
+    notifications.map((n) => (n.highlight ? 1 : 0)),
+    notifications.map((n) => n.ts),
+  ];
 }
 
 /**
- * Moves read positions forward (never back) in one statement: the furthest
- * move per position, in key order, so that racing writers lock rows in one order.
+ * For each notification, whether insertNotifications stored it as new (a
+ * re-evaluated event, after a crash between commit and progress, keeps its first row).
  */
-async function moveReadPositions(db: PgExecutor, moves: readonly ReadMove[]): Promise<void> {
-  if (moves.length === 0) return;
+function freshFlags(
+  notifications: readonly StoredNotification[],
+  ids: Map<string, number>,
+  stored: readonly StoredRow[],
+): boolean[] {
+  const fresh = new Set(stored.map((row) => `${row.user_nid} ${row.stream_ordering}`));
+  // Set.delete: the first of two rows with one key is the new one, as it was inserted first.
+  return notifications.map((n) => fresh.delete(`${ids.get(n.userId)} ${n.streamOrdering}`));
+}
+
+/**
+ * moveReads's parameters: the furthest move per position, in key
+ * order, so that racing writers lock rows in one order.
+ */
+function readMoveColumns(moves: readonly ReadMove[]): unknown[][] {
   const furthest = new Map<string, [string, string, string, number]>();
   for (const move of moves) {
     const thread = move.threadId ?? EVERY_THREAD;
@@ -297,11 +343,5 @@ async function moveReadPositions(db: PgExecutor, moves: readonly ReadMove[]): Pr
     furthest.set(key, [move.userId, move.roomId, thread, Math.max(previous, move.streamOrdering)]);
   }
   const rows = [...furthest].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row);
-  await db.run(
-    `INSERT INTO push_read_positions (user_id, room_id, thread_id, stream_ordering)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
-     ON CONFLICT (user_id, room_id, thread_id) DO UPDATE
-       SET stream_ordering = GREATEST(push_read_positions.stream_ordering, EXCLUDED.stream_ordering)`,
-    [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3])],
-  );
+  return [0, 1, 2, 3].map((column) => rows.map((row) => row[column]));
 }
