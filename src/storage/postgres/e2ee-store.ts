@@ -18,6 +18,7 @@ import type {
   StoredSignature,
 } from '../storage.js';
 import { KeyCountCaches, type KeyCountCache } from '../common/key-count-cache.js';
+import { MemberEventHorizon } from '../common/member-event-horizon.js';
 import type { StreamPositions } from '../common/stream-positions.js';
 import { pairKey } from '../../util/pair-key.js';
 import type { PgDatabase, PgExecutor } from './database.js';
@@ -425,10 +426,27 @@ const MEMBER_EVENTS_IN_RANGE = `SELECT room_id, state_key, membership, stream_or
   WHERE stream_ordering > $1 AND stream_ordering <= $2 AND type = 'm.room.member'`;
 
 export class PgDeviceListStore implements DeviceListStore {
+  private readonly memberEvents: MemberEventHorizon;
+
   constructor(
     private readonly db: PgDatabase,
     private readonly deviceLists: StreamPositions,
-  ) {}
+    events: StreamPositions,
+  ) {
+    this.memberEvents = new MemberEventHorizon(
+      () => events.persistedUpTo(),
+      async (after, upTo) => {
+        // Newest first by the primary key: stops at the first member event.
+        const row = await db.row<{ stream_ordering: number }>(
+          `SELECT stream_ordering FROM events
+           WHERE stream_ordering > $1 AND stream_ordering <= $2 AND type = 'm.room.member'
+           ORDER BY stream_ordering DESC LIMIT 1`,
+          [after, upTo],
+        );
+        return row?.stream_ordering;
+      },
+    );
+  }
 
   async maxPosition(): Promise<number> {
     return this.deviceLists.persistedUpTo();
@@ -495,7 +513,7 @@ export class PgDeviceListStore implements DeviceListStore {
   }
 
   async memberChanges(roomIds: string[], after: number, upTo: number): Promise<MemberChange[]> {
-    if (roomIds.length === 0 || upTo <= after) return [];
+    if (roomIds.length === 0 || (await this.memberEvents.noneIn(after, upTo))) return [];
     const rows = await this.db.rows<MemberRow>(
       `${MEMBER_EVENTS_IN_RANGE} AND room_id = ANY($3::text[]) ORDER BY stream_ordering`,
       [after, upTo, roomIds],
@@ -504,7 +522,7 @@ export class PgDeviceListStore implements DeviceListStore {
   }
 
   async ownMemberChanges(userId: string, after: number, upTo: number): Promise<MemberChange[]> {
-    if (upTo <= after) return [];
+    if (await this.memberEvents.noneIn(after, upTo)) return [];
     const rows = await this.db.rows<MemberRow>(
       `${MEMBER_EVENTS_IN_RANGE} AND state_key = $3 ORDER BY stream_ordering`,
       [after, upTo, userId],

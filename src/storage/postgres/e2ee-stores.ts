@@ -17,7 +17,7 @@ export async function openE2eeStores(
 }> {
   return {
     e2eeKeys: new PgE2eeKeyStore(db, streams.deviceLists, keyCountCacheOf(db)),
-    deviceLists: new PgDeviceListStore(db, streams.deviceLists),
+    deviceLists: new PgDeviceListStore(db, streams.deviceLists, streams.events),
     toDevice: new PgToDeviceStore(db, streams.toDevice),
     keyBackup: new PgKeyBackupStore(db),
   };
