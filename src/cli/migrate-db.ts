@@ -11,7 +11,7 @@
  * (`PRAGMA data_version`) and undoes the copy. A WAL left by a crash is fine:
  * the read-only connection reads through it, and writes nothing.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { latestSchemaVersion } from '../storage/sqlite/migrations.js';
@@ -54,6 +54,7 @@ interface TableCount {
 
 export async function migrateSqliteToPostgres(options: MigrationOptions): Promise<void> {
   const started = Date.now();
+  const sidecars = absentSidecars(options.sqliteFile);
   const source = openSource(options.sqliteFile);
   try {
     const target = await openTarget(options.targetUrl);
@@ -72,10 +73,27 @@ export async function migrateSqliteToPostgres(options: MigrationOptions): Promis
     }
   } finally {
     source.close();
+    removeCreatedSidecars(options.sqliteFile, sidecars);
   }
 }
 
 // The source.
+
+/** Which of the database's -wal and -shm are absent (a cleanly stopped Weft leaves none). */
+function absentSidecars(file: string): string[] {
+  return [`${file}-wal`, `${file}-shm`].filter((sidecar) => !existsSync(sidecar));
+}
+
+/**
+ * Removes the -wal and -shm that the read-only connection created: unlike a
+ * writer's, it cannot delete them on closing. A -wal with content would be
+ * someone else's (the connection writes nothing), so then both stay.
+ */
+function removeCreatedSidecars(file: string, created: string[]): void {
+  const wal = `${file}-wal`;
+  if (created.includes(wal) && existsSync(wal) && statSync(wal).size > 0) return;
+  for (const sidecar of created) rmSync(sidecar, { force: true });
+}
 
 function openSource(file: string): Database.Database {
   if (!existsSync(file)) throw new MigrationError(`There is no SQLite database at ${file}`);

@@ -295,6 +295,9 @@ describe('weft migrate-db', { timeout: 180_000 }, () => {
     assert.match(result.stdout, /Sampled events: \d+, all identical/);
     assert.doesNotMatch(result.stdout, /MISMATCH/);
     assert.deepEqual(fingerprint(sqliteFile), before, 'the SQLite file is untouched');
+    for (const sidecar of ['-wal', '-shm']) {
+      assert.equal(existsSync(sqliteFile + sidecar), false, `no ${sidecar} left beside it`);
+    }
 
     const weft = await startOn(path.dirname(sqliteFile), {
       backend: 'postgres',
