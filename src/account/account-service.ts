@@ -1,6 +1,6 @@
 /** Accounts: registration (users, guests, guest upgrades), password changes, deactivation. */
 import type { Config } from '../config/config.js';
-import type { Storage } from '../storage/storage.js';
+import type { DeviceStore, UserStore } from '../storage/storage.js';
 import { errors } from '../protocol/errors.js';
 import { checkPasswordPolicy, hashPassword } from '../auth/passwords.js';
 import type { IssuedSession, SessionService } from '../auth/sessions.js';
@@ -22,10 +22,16 @@ export interface Registered {
   session?: IssuedSession;
 }
 
+/** The users, and the other devices a password change may log out. */
+export interface AccountServiceStorage {
+  users: UserStore;
+  devices: Pick<DeviceStore, 'deleteOtherDevices'>;
+}
+
 export class AccountService {
   constructor(
     private readonly config: Config,
-    private readonly storage: Storage,
+    private readonly storage: AccountServiceStorage,
     private readonly sessions: SessionService,
     /** Told after devices were deleted (their keys with them), so others hear of it. */
     private readonly devicesDeleted: (userId: string) => Promise<void> = async () => {},

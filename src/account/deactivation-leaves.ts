@@ -16,7 +16,8 @@
 import type { Logger } from 'pino';
 import { MatrixError } from '../protocol/errors.js';
 import type { MembershipService } from '../rooms/membership-service.js';
-import type { Storage } from '../storage/storage.js';
+import type { MembershipReader } from '../storage/readers.js';
+import type { UserStore } from '../storage/storage.js';
 import { PerKeyPasses } from '../util/per-key-passes.js';
 
 /** Joined rooms first, then invites, then knocks (as Synapse). */
@@ -24,12 +25,18 @@ const MEMBERSHIPS_LEFT = ['join', 'invite', 'knock'] as const;
 /** Leaves handed to RoomService together: rooms in parallel share commits. */
 const LEAVES_AT_ONCE = 16;
 
+/** The queue of deactivated users (users), and the rooms each is still in. */
+export interface DeactivationLeavesStorage {
+  users: UserStore;
+  rooms: MembershipReader;
+}
+
 export class DeactivationLeaves {
   private readonly passes: PerKeyPasses;
   private closed = false;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: DeactivationLeavesStorage,
     private readonly membership: Pick<MembershipService, 'leave'>,
     private readonly logger: Logger,
   ) {

@@ -1,6 +1,7 @@
 /** POST /login: password and token logins, and minting login tokens. */
 import type { Config } from '../config/config.js';
-import type { Storage } from '../storage/storage.js';
+import type { UserReader } from '../storage/readers.js';
+import type { LoginTokenStore } from '../storage/storage.js';
 import { errors } from '../protocol/errors.js';
 import { type JsonObject, optionalString, requiredString } from '../protocol/params.js';
 import { checkPassword } from './password-check.js';
@@ -14,10 +15,16 @@ export interface LoginRequest {
   ip: string | null;
 }
 
+/** Login tokens, and the users whose passwords are checked. */
+export interface LoginServiceStorage {
+  loginTokens: LoginTokenStore;
+  users: UserReader;
+}
+
 export class LoginService {
   constructor(
     private readonly config: Config,
-    private readonly storage: Storage,
+    private readonly storage: LoginServiceStorage,
     private readonly sessions: SessionService,
     private readonly loginTokenSecret: Buffer,
     /** Cross-signing key IDs of a user; a device may not take one as its ID. */

@@ -1,5 +1,6 @@
 /** Checking a user's password, shared by /login and the UIA password stage. */
-import type { Storage, UserRecord } from '../storage/storage.js';
+import type { UserReader } from '../storage/readers.js';
+import type { UserRecord } from '../storage/storage.js';
 import { errors } from '../protocol/errors.js';
 import { verifyAgainstDummy, verifyPassword } from './passwords.js';
 
@@ -9,7 +10,7 @@ import { verifyAgainstDummy, verifyPassword } from './passwords.js';
  * nor its timing tells which user IDs exist.
  */
 export async function checkPassword(
-  storage: Storage,
+  storage: { users: UserReader },
   userId: string | undefined,
   password: string,
 ): Promise<UserRecord> {

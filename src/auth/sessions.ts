@@ -3,7 +3,13 @@
  * of nearly every request, so owners are cached by token hash; every operation
  * that revokes tokens goes through here and drops them from the cache.
  */
-import type { LastSeen, NewSession, Storage, TokenOwner } from '../storage/storage.js';
+import type {
+  DeviceStore,
+  LastSeen,
+  NewSession,
+  TokenOwner,
+  TokenStore,
+} from '../storage/storage.js';
 import { generateAccessToken, generateDeviceId, hashToken } from './secrets.js';
 
 const MAX_CACHED_TOKENS = 100_000;
@@ -14,6 +20,12 @@ export interface IssuedSession {
   deviceId: string;
 }
 
+/** The tokens, and the devices' last-seen times this service batches. */
+export interface SessionServiceStorage {
+  tokens: TokenStore;
+  devices: Pick<DeviceStore, 'recordLastSeen'>;
+}
+
 export class SessionService {
   private readonly cache = new Map<string, TokenOwner>();
   /** Bumped on every revocation, so a lookup that raced with one is not cached. */
@@ -21,7 +33,7 @@ export class SessionService {
   private readonly pendingLastSeen = new Map<string, LastSeen>();
   private readonly flushTimer: NodeJS.Timeout;
 
-  constructor(private readonly storage: Storage) {
+  constructor(private readonly storage: SessionServiceStorage) {
     this.flushTimer = setInterval(() => void this.flushLastSeen(), LAST_SEEN_FLUSH_MS);
     this.flushTimer.unref();
   }

@@ -1,7 +1,7 @@
 /** The UIA stages Weft supports, each a check of the client's `auth` dict. */
 import type { Config } from '../config/config.js';
 import type { RateLimiter } from './rate-limit.js';
-import type { Storage } from '../storage/storage.js';
+import type { UserReader } from '../storage/readers.js';
 import { MatrixError, errors } from '../protocol/errors.js';
 import { requiredString } from '../protocol/params.js';
 import type { StageVerifier } from './uia.js';
@@ -26,7 +26,7 @@ export interface StageLimits {
  */
 export function uiaStageVerifiers(
   config: Config,
-  storage: Storage,
+  storage: { users: UserReader },
   login: LoginService,
   limits: StageLimits,
 ): Record<string, StageVerifier> {

@@ -64,13 +64,16 @@ export class UiaChallenge extends MatrixError {
   }
 }
 
+/** The UIA sessions: the engine uses no other store. */
+export type UiaEngineStorage = Pick<Storage, 'uia'>;
+
 export class UiaEngine {
   /** Sessions whose operation is running: no second request may use them meanwhile. */
   private readonly running = new Set<string>();
   private readonly remembered = new Map<string, RememberedValues>();
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: UiaEngineStorage,
     private readonly sessionLifetimeMs: number,
     private readonly verifiers: Record<string, StageVerifier>,
   ) {}

@@ -10,9 +10,12 @@ export interface DeviceView {
   last_seen_ts?: number;
 }
 
+/** The devices' own store. */
+export type DeviceServiceStorage = Pick<Storage, 'devices'>;
+
 export class DeviceService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: DeviceServiceStorage,
     private readonly sessions: SessionService,
     /** Told after devices were deleted (their keys with them), so others hear of it. */
     private readonly devicesDeleted: (userId: string) => Promise<void> = async () => {},

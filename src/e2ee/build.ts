@@ -1,4 +1,5 @@
 /** Builds the E2EE services and their /sync providers (wired by app.ts). */
+import type { DeviceReader, MembershipReader } from '../storage/readers.js';
 import type { Storage } from '../storage/storage.js';
 import type { Notifier } from '../sync/notifier.js';
 import type { SyncStreamProvider } from '../sync/sync-streams.js';
@@ -16,9 +17,15 @@ export interface E2eeServices {
   deviceLists: DeviceLists;
 }
 
+/** E2EE's own stores, and the devices and joined rooms its services read. */
+export type E2eeStorage = Pick<Storage, 'e2eeKeys' | 'deviceLists' | 'toDevice' | 'keyBackup'> & {
+  devices: DeviceReader;
+  rooms: MembershipReader;
+};
+
 export function buildE2ee(
   serverName: string,
-  storage: Storage,
+  storage: E2eeStorage,
   notifier: Notifier,
 ): { services: E2eeServices; providers: SyncStreamProvider[] } {
   const deviceLists = new DeviceLists(storage.deviceLists, notifier);

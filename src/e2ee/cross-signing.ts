@@ -33,9 +33,12 @@ interface SignatureFailure {
   error: string;
 }
 
+/** The keys' store: cross-signing keys, signatures and the device keys they sign. */
+export type CrossSigningServiceStorage = Pick<Storage, 'e2eeKeys'>;
+
 export class CrossSigningService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: CrossSigningServiceStorage,
     private readonly deviceLists: DeviceLists,
   ) {}
 

@@ -32,8 +32,11 @@ function parseVersion(version: string): number {
   return Number(version);
 }
 
+/** The key backup's own store. */
+export type KeyBackupServiceStorage = Pick<Storage, 'keyBackup'>;
+
 export class KeyBackupService {
-  constructor(private readonly storage: Storage) {}
+  constructor(private readonly storage: KeyBackupServiceStorage) {}
 
   async createVersion(userId: string, body: JsonObject): Promise<{ version: string }> {
     const { algorithm, authData } = parseVersionBody(body);

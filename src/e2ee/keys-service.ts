@@ -4,8 +4,10 @@
  */
 import { errors } from '../protocol/errors.js';
 import type { Viewer } from '../sync/event-views.js';
+import type { MembershipReader } from '../storage/readers.js';
 import type {
   CrossSigningKeyType,
+  E2eeKeyStore,
   KeyClaim,
   Storage,
   StoredSignature,
@@ -34,9 +36,15 @@ export interface KeyUploadRequest {
 
 type UserMap<T> = Record<string, T>;
 
+/** The keys, and the viewer's joined rooms (whose members' device lists /keys/changes reads). */
+export interface KeysServiceStorage {
+  e2eeKeys: E2eeKeyStore;
+  rooms: MembershipReader;
+}
+
 export class KeysService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: KeysServiceStorage,
     private readonly serverName: string,
     private readonly deviceLists: DeviceLists,
   ) {}
@@ -206,12 +214,15 @@ function serverOf(userId: string): string {
   return userId.slice(userId.indexOf(':') + 1);
 }
 
+/** The keys only. */
+export type KeyCountsProviderStorage = Pick<Storage, 'e2eeKeys'>;
+
 /** device_one_time_keys_count and device_unused_fallback_key_types, in every /sync. */
 export class KeyCountsProvider implements SyncStreamProvider {
   readonly name = 'keyCounts';
   constructor(
     private readonly keys: KeysService,
-    private readonly storage: Storage,
+    private readonly storage: KeyCountsProviderStorage,
   ) {}
 
   async contribute(context: StreamContext, parts: SyncResponseParts): Promise<boolean> {

@@ -16,7 +16,8 @@ import { serverNameOf } from '../events/auth/ids.js';
 import { errors } from '../protocol/errors.js';
 import type { Viewer } from '../sync/event-views.js';
 import type { JsonObject as EventJson } from '../events/pdu.js';
-import type { Storage, ToDeviceRecipient } from '../storage/storage.js';
+import type { DeviceReader } from '../storage/readers.js';
+import type { Storage, ToDeviceRecipient, ToDeviceStore } from '../storage/storage.js';
 import type { Notifier } from '../sync/notifier.js';
 import type { StreamContext, SyncResponseParts, SyncStreamProvider } from '../sync/sync-streams.js';
 import { isObject, jsonSize, type JsonObject } from './key-rules.js';
@@ -34,9 +35,15 @@ export interface SendToDevice {
   messages: unknown;
 }
 
+/** The to-device queues, and the recipients' devices a message is addressed to. */
+export interface ToDeviceServiceStorage {
+  toDevice: ToDeviceStore;
+  devices: DeviceReader;
+}
+
 export class ToDeviceService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: ToDeviceServiceStorage,
     private readonly notifier: Notifier,
     private readonly serverName: string,
   ) {}
@@ -102,12 +109,15 @@ function messageFor(request: SendToDevice, content: unknown): string {
   return JSON.stringify(event);
 }
 
+/** The to-device queues only. */
+export type ToDeviceProviderStorage = Pick<Storage, 'toDevice'>;
+
 /** `to_device` of /sync: acknowledges what the last response delivered, delivers what is next. */
 export class ToDeviceProvider implements SyncStreamProvider {
   readonly name = 'toDevice';
   readonly stream = 'toDevice' as const;
 
-  constructor(private readonly storage: Storage) {}
+  constructor(private readonly storage: ToDeviceProviderStorage) {}
 
   currentPosition(): Promise<number> {
     return this.storage.toDevice.maxPosition();

@@ -9,7 +9,8 @@ import type { ServerEventBus } from '../domain/server-events.js';
 import { errors } from '../protocol/errors.js';
 import { requireJoined } from '../rooms/current-membership.js';
 import { threadOfContent } from '../relations/thread-of.js';
-import type { EventRecord, ReceiptRecord, Storage } from '../storage/storage.js';
+import type { RoomStateReader, ThreadReader } from '../storage/readers.js';
+import type { EventRecord, ReceiptRecord, ReceiptStore } from '../storage/storage.js';
 import type { Notifier } from '../sync/notifier.js';
 import { FULLY_READ, MAIN_THREAD, type ReceiptType } from './receipt-rules.js';
 
@@ -34,9 +35,16 @@ export interface ReadPositions {
   markRead(read: ReadUpTo): Promise<void>;
 }
 
+/** The receipts, and the receipted event, its thread and the user's membership. */
+export interface ReceiptServiceStorage {
+  receipts: ReceiptStore;
+  rooms: RoomStateReader;
+  relations: ThreadReader;
+}
+
 export class ReceiptService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: ReceiptServiceStorage,
     private readonly accountData: AccountDataService,
     private readonly notifier: Notifier,
     /** A receipt is activity (`userActive`, presence). */

@@ -12,8 +12,7 @@
  * cleared; a token "from the future" is clamped to now by SyncService.
  */
 import type { ServerEventBus } from '../domain/server-events.js';
-import { requireJoined } from '../rooms/current-membership.js';
-import type { Storage } from '../storage/storage.js';
+import { requireJoined, type CurrentStateStorage } from '../rooms/current-membership.js';
 import { eventMatchesFilter, filterBlocksEverything, roomMatchesFilter } from '../sync/filters.js';
 import type { Notifier } from '../sync/notifier.js';
 import type { StreamContext, SyncResponseParts, SyncStreamProvider } from '../sync/sync-streams.js';
@@ -41,7 +40,8 @@ export class TypingService implements SyncStreamProvider {
   private readonly startPosition: number;
   private position: number;
   constructor(
-    private readonly storage: Storage,
+    /** Typing is in memory: storage only tells whether the typist is joined. */
+    private readonly storage: CurrentStateStorage,
     private readonly notifier: Notifier,
     /** Starting to type is activity (`userActive`, presence). */
     private readonly bus: ServerEventBus,

@@ -8,7 +8,14 @@ import { MediaFiles } from './media-files.js';
 import { MediaService } from './media-service.js';
 import { Thumbnailer } from './thumbnailer.js';
 
-export function buildMediaService(config: Config, storage: Storage, logger: Logger): MediaService {
+/** The media repository's own store. */
+export type MediaStorage = Pick<Storage, 'media'>;
+
+export function buildMediaService(
+  config: Config,
+  storage: MediaStorage,
+  logger: Logger,
+): MediaService {
   const files = new MediaFiles(path.join(config.data_dir, 'media'));
   return new MediaService({
     serverName: config.server_name,

@@ -20,7 +20,8 @@
  */
 import { errors } from '../protocol/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
-import type { PresenceRecord, Storage } from '../storage/storage.js';
+import type { MembershipReader, ProfileReader, UserReader } from '../storage/readers.js';
+import type { PresenceRecord, PresenceStore } from '../storage/storage.js';
 import type { Notifier } from '../sync/notifier.js';
 import {
   CURRENTLY_ACTIVE_MS,
@@ -40,6 +41,14 @@ export interface PresenceConfig extends PresenceTimeouts {
 const MAX_SWEEP_INTERVAL_MS = 5_000;
 const MIN_SWEEP_INTERVAL_MS = 20;
 
+/** Presence, and of others: whether a user exists, their joined rooms, their profile. */
+export interface PresenceServiceStorage {
+  presence: PresenceStore;
+  users: UserReader;
+  rooms: MembershipReader;
+  profiles: ProfileReader;
+}
+
 export class PresenceService {
   private readonly live = new Map<string, LivePresence>();
   private readonly writes = new KeyedLock();
@@ -47,7 +56,7 @@ export class PresenceService {
   private closed = false;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: PresenceServiceStorage,
     private readonly notifier: Notifier,
     readonly config: PresenceConfig,
     /** Where failures of the background work (activity, sweeps) go: nobody awaits them. */

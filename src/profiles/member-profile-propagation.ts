@@ -12,15 +12,22 @@
 import type { Logger } from 'pino';
 import type { MemberProfiles } from '../rooms/member-profiles.js';
 import type { RoomService } from '../rooms/room-service.js';
-import type { Storage } from '../storage/storage.js';
+import type { MembershipReader, RoomStateReader } from '../storage/readers.js';
+import type { ProfileStore } from '../storage/storage.js';
 import { PerKeyPasses } from '../util/per-key-passes.js';
+
+/** The propagation queue (profiles), and the rooms the user joined with their member events. */
+export interface MemberProfilePropagationStorage {
+  profiles: ProfileStore;
+  rooms: RoomStateReader & MembershipReader;
+}
 
 export class MemberProfilePropagation {
   /** A newer change kicked while a pass runs makes it run again. */
   private readonly passes: PerKeyPasses;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: MemberProfilePropagationStorage,
     private readonly rooms: RoomService,
     private readonly memberProfiles: MemberProfiles,
     private readonly logger: Logger,

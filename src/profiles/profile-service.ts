@@ -7,7 +7,8 @@
 import type { ServerEventBus } from '../domain/server-events.js';
 import { errors } from '../protocol/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
-import type { Storage } from '../storage/storage.js';
+import type { UserReader } from '../storage/readers.js';
+import type { ProfileStore } from '../storage/storage.js';
 import {
   AVATAR_URL,
   checkKey,
@@ -19,12 +20,18 @@ import {
   type ProfileFields,
 } from './profile-rules.js';
 
+/** The profiles, and the users whose existence a read checks. */
+export interface ProfileServiceStorage {
+  profiles: ProfileStore;
+  users: UserReader;
+}
+
 export class ProfileService {
   /** Edits are read-modify-write of the whole profile: one at a time per user. */
   private readonly edits = new KeyedLock();
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: ProfileServiceStorage,
     /** Told of each display name or avatar change once committed (`profileChanged`). */
     private readonly bus: ServerEventBus,
   ) {}

@@ -5,17 +5,19 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import type { Storage } from '../storage/storage.js';
 import type { HiddenSenders } from '../sync/room-history.js';
 import { NotificationPruner } from './notification-pruning.js';
-import { NotificationService } from './notification-service.js';
+import { NotificationService, type NotificationServiceStorage } from './notification-service.js';
 import type { PushRuleService } from './push-rule-service.js';
-import { PusherService } from './pusher-service.js';
+import { PusherService, type PusherServiceStorage } from './pusher-service.js';
 import { UnreadCountsSyncProvider } from './unread-sync.js';
+
+/** What push's services read and write, together. */
+export type PushStorage = NotificationServiceStorage & PusherServiceStorage;
 
 export function buildPush(
   config: Config,
-  storage: Storage,
+  storage: PushStorage,
   pushRules: PushRuleService,
   ignoredBy: HiddenSenders,
   logger: Logger,

@@ -5,7 +5,8 @@
  * subject of a member event.
  */
 import { stateMapKey } from '../events/auth/auth-state.js';
-import type { EventRecord, Storage } from '../storage/storage.js';
+import type { RoomStateReader } from '../storage/readers.js';
+import type { EventRecord } from '../storage/storage.js';
 import type { EventDetails } from './push-gateway.js';
 
 function stringField(content: Record<string, unknown> | undefined, key: string) {
@@ -14,7 +15,7 @@ function stringField(content: Record<string, unknown> | undefined, key: string) 
 }
 
 export async function eventDetails(
-  storage: Storage,
+  storage: { rooms: RoomStateReader },
   event: EventRecord,
   userId: string,
 ): Promise<EventDetails> {

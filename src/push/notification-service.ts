@@ -24,10 +24,11 @@ import type {
   EventRecord,
   NotificationPageQuery,
   NotificationRecord,
+  NotificationStore,
   ReadMove,
-  Storage,
   UnreadCounts,
 } from '../storage/storage.js';
+import type { ThreadReader } from '../storage/readers.js';
 import { threadOfContent } from '../relations/thread-of.js';
 import {
   bindRuleset,
@@ -45,6 +46,7 @@ import {
   RoomPushStates,
   senderLevels,
   type RoomPushState,
+  type RoomPushStatesStorage,
 } from './room-push-state.js';
 
 export const MAIN_THREAD = 'main';
@@ -99,6 +101,12 @@ function pushEventOf(record: EventRecord): PushEvent {
   return event as PushEvent;
 }
 
+/** The notifications, and what evaluating reads: events, rooms' state, profiles, threads. */
+export interface NotificationServiceStorage extends RoomPushStatesStorage {
+  notifications: NotificationStore;
+  relations: ThreadReader;
+}
+
 export class NotificationService {
   /** Each user's compiled rules, until they change them. */
   private readonly rulesets = new Map<string, CompiledRuleset>();
@@ -116,7 +124,7 @@ export class NotificationService {
   private closed = false;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: NotificationServiceStorage,
     private readonly pushRules: PushRuleService,
     /** The senders a user ignores (m.ignored_user_list): they notify nobody who ignores them. */
     private readonly ignoredBy: HiddenSenders,

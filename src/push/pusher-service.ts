@@ -14,7 +14,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { PushConfig } from '../config/config.js';
 import type { JsonObject } from '../events/pdu.js';
-import type { NotificationRecord, PusherRecord, Storage } from '../storage/storage.js';
+import type { RoomStateReader, StreamPositionReader } from '../storage/readers.js';
+import type {
+  NotificationRecord,
+  NotificationStore,
+  PusherRecord,
+  PusherStore,
+} from '../storage/storage.js';
 import { notificationEffect } from './evaluator.js';
 import { eventDetails } from './event-details.js';
 import { notificationBody, sendToGateway } from './push-gateway.js';
@@ -30,6 +36,13 @@ function pusherKey(p: Pick<PusherRecord, 'userId' | 'appId' | 'pushkey'>): strin
   return JSON.stringify([p.userId, p.appId, p.pushkey]);
 }
 
+/** Pushers and the notifications they send, with the events and room state a push describes. */
+export interface PusherServiceStorage {
+  pushers: PusherStore;
+  notifications: NotificationStore;
+  rooms: RoomStateReader & StreamPositionReader;
+}
+
 export class PusherService {
   /** Pushers walking their notifications now; a kick meanwhile makes them look again. */
   private readonly running = new Map<string, Promise<void>>();
@@ -43,7 +56,7 @@ export class PusherService {
   private usersWithPushers: Set<string> | undefined;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: PusherServiceStorage,
     private readonly config: PushConfig,
     private readonly logger: Logger,
   ) {}

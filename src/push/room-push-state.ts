@@ -18,7 +18,8 @@ import {
 import type { StoredEvent } from '../events/pdu.js';
 import { asPowerLevel, notificationLevel, powerLevelOf } from '../events/power-levels.js';
 import { roomVersion, type RoomVersion } from '../events/room-versions.js';
-import type { EventRecord, Storage } from '../storage/storage.js';
+import type { ProfileReader, RoomStateReader, StreamPositionReader } from '../storage/readers.js';
+import type { EventRecord } from '../storage/storage.js';
 
 /** Rooms kept in memory; the least recently evaluated one is dropped beyond this. */
 const MAX_ROOMS = 2_000;
@@ -67,10 +68,16 @@ export function senderLevels(state: RoomPushState, sender: string) {
   };
 }
 
+/** Rooms' state at a position and their events, and the members' display names: reads only. */
+export interface RoomPushStatesStorage {
+  rooms: RoomStateReader & StreamPositionReader;
+  profiles: ProfileReader;
+}
+
 export class RoomPushStates {
   private readonly rooms = new Map<string, RoomPushState>();
 
-  constructor(private readonly storage: Storage) {}
+  constructor(private readonly storage: RoomPushStatesStorage) {}
 
   /** The room's state just before `event`, loaded from storage on first use. */
   async before(event: EventRecord): Promise<RoomPushState> {

@@ -19,7 +19,8 @@ import { errors, MatrixError } from '../protocol/errors.js';
 import type { EventViews, Viewer } from '../sync/event-views.js';
 import type { TransactionScope } from '../rooms/room-service.js';
 import { roomVersion } from '../events/room-versions.js';
-import type { EventRecord, Storage } from '../storage/storage.js';
+import type { RoomStateReader } from '../storage/readers.js';
+import type { EventRecord, RelationStore, RoomStore } from '../storage/storage.js';
 import type { HistoryService } from '../sync/history-service.js';
 import type { Notifier } from '../sync/notifier.js';
 import type { VisibilityCheck } from '../sync/room-history.js';
@@ -70,9 +71,15 @@ interface Scanned {
 /** Reads one page of a scan at `cursor`; returns rows in scan order. */
 type PageReader = (cursor: number, size: number) => Promise<Scanned[]>;
 
+/** The relations, and the rooms' events, versions, state (visibility) and sends' transactions. */
+export interface RelationServiceStorage {
+  relations: RelationStore;
+  rooms: RoomStateReader & Pick<RoomStore, 'transactionEvent'>;
+}
+
 export class RelationService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: RelationServiceStorage,
     private readonly views: EventViews,
     private readonly history: HistoryService,
     private readonly visibleTo: VisibilityCheck,

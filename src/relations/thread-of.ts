@@ -6,12 +6,12 @@
  * something other than a thread root (a reaction to a thread reply is in that
  * thread; a reaction to the root is in the main timeline).
  */
-import type { RelationStore } from '../storage/storage.js';
+import type { ThreadReader } from '../storage/readers.js';
 import { MAIN_THREAD, REL_THREAD, relationOf, threadIdOf } from '../events/relations.js';
 
 export { MAIN_THREAD };
 
-export async function threadOfContent(relations: RelationStore, content: unknown): Promise<string> {
+export async function threadOfContent(relations: ThreadReader, content: unknown): Promise<string> {
   const relation = relationOf(content);
   if (!relation) return MAIN_THREAD;
   const parentThread =

@@ -5,13 +5,21 @@
  */
 import { errors } from '../protocol/errors.js';
 import { currentMembership } from '../rooms/current-membership.js';
-import type { Storage } from '../storage/storage.js';
+import type { RoomStateReader, UserReader } from '../storage/readers.js';
+import type { ReportStore } from '../storage/storage.js';
 
 /** Reasons are bounded so that no client can bloat storage. */
 export const MAX_REASON_LENGTH = 8192;
 
+/** The reports, and the rooms, events and users they name (and the reporter's membership). */
+export interface ReportServiceStorage {
+  reports: ReportStore;
+  rooms: RoomStateReader;
+  users: UserReader;
+}
+
 export class ReportService {
-  constructor(private readonly storage: Storage) {}
+  constructor(private readonly storage: ReportServiceStorage) {}
 
   async reportEvent(reporter: string, roomId: string, eventId: string, reason?: string) {
     const joined = (await currentMembership(this.storage, roomId, reporter)) === 'join';

@@ -16,7 +16,8 @@ import { stateMapKey } from '../events/auth-rules.js';
 import { eventIdFor, roomIdFor } from '../events/hashing.js';
 import type { JsonObject, JsonValue, Pdu } from '../events/pdu.js';
 import { errors, MatrixError } from '../protocol/errors.js';
-import type { Storage } from '../storage/storage.js';
+import type { ProfileReader } from '../storage/readers.js';
+import type { DirectoryStore } from '../storage/storage.js';
 import { localAliasFor, roomInUse } from './directory-service.js';
 import type { EventDraft, RoomService } from './room-service.js';
 import { roomVersion, type RoomVersion } from '../events/room-versions.js';
@@ -39,10 +40,16 @@ export interface CreateRoomRequest {
   isDirect: boolean;
 }
 
+/** The alias and the published list a new room may get, and the profiles its member events carry. */
+export interface CreateRoomStorage {
+  directory: DirectoryStore;
+  profiles: ProfileReader;
+}
+
 export async function createRoom(
   request: CreateRoomRequest,
   config: Config,
-  storage: Storage,
+  storage: CreateRoomStorage,
   rooms: RoomService,
 ): Promise<string> {
   const version = roomVersion(request.roomVersion ?? config.default_room_version);

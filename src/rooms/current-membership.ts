@@ -1,11 +1,17 @@
 /** A user's membership in a room's current state, for the checks "is this user joined?". */
 import { errors } from '../protocol/errors.js';
-import type { EventRecord, Storage } from '../storage/storage.js';
+import type { RoomStateReader } from '../storage/readers.js';
+import type { EventRecord } from '../storage/storage.js';
 import { historyVisibilityOf } from '../events/history-visibility.js';
+
+/** What these checks read: the room's current state entries and their events. */
+export interface CurrentStateStorage {
+  rooms: RoomStateReader;
+}
 
 /** The event of one entry of the room's current state (one index lookup, not the whole state). */
 export async function currentStateEvent(
-  storage: Storage,
+  storage: CurrentStateStorage,
   roomId: string,
   type: string,
   stateKey: string,
@@ -15,7 +21,7 @@ export async function currentStateEvent(
 }
 
 export async function currentMembership(
-  storage: Storage,
+  storage: CurrentStateStorage,
   roomId: string,
   userId: string,
 ): Promise<string | undefined> {
@@ -25,14 +31,17 @@ export async function currentMembership(
 }
 
 /** 403 unless the user is joined to the room (an unknown room too, as Synapse). */
-export async function requireJoined(storage: Storage, roomId: string, userId: string) {
+export async function requireJoined(storage: CurrentStateStorage, roomId: string, userId: string) {
   if ((await currentMembership(storage, roomId, userId)) !== 'join') {
     throw errors.forbidden('You are not joined to this room');
   }
 }
 
 /** Whether anyone may read the room now: its history visibility is world_readable. */
-export async function isWorldReadable(storage: Storage, roomId: string): Promise<boolean> {
+export async function isWorldReadable(
+  storage: CurrentStateStorage,
+  roomId: string,
+): Promise<boolean> {
   const event = await currentStateEvent(storage, roomId, 'm.room.history_visibility', '');
   return historyVisibilityOf(event?.pdu.content) === 'world_readable';
 }

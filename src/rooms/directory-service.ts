@@ -9,7 +9,8 @@ import { membershipOf } from '../events/auth/auth-state.js';
 import type { JsonObject } from '../events/pdu.js';
 import { powerLevelOf, requiredLevelForEvent } from '../events/power-levels.js';
 import { errors, MatrixError } from '../protocol/errors.js';
-import type { DirectoryStore, PublishedRoom, Storage } from '../storage/storage.js';
+import type { RoomStateReader, UserReader } from '../storage/readers.js';
+import type { DirectoryStore, PublishedRoom } from '../storage/storage.js';
 import { isWorldReadable } from './current-membership.js';
 import type { RoomService } from './room-service.js';
 import { roomSummary, SUMMARY_STATE_TYPES } from './room-summary.js';
@@ -58,10 +59,17 @@ export function localAliasFor(name: string, serverName: string): string {
 export const roomInUse = (alias: string) =>
   new MatrixError(400, 'M_ROOM_IN_USE', `Room alias ${alias} is already taken`);
 
+/** The aliases and the published list, the rooms' current state, and who is a server admin. */
+export interface DirectoryServiceStorage {
+  directory: DirectoryStore;
+  rooms: RoomStateReader;
+  users: UserReader;
+}
+
 export class DirectoryService {
   constructor(
     private readonly config: Config,
-    private readonly storage: Storage,
+    private readonly storage: DirectoryServiceStorage,
     private readonly rooms: RoomService,
   ) {}
 

@@ -9,7 +9,8 @@
 import { stateMapKey, stateMapKeyType } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import { errors } from '../protocol/errors.js';
-import type { EventRecord, StateIds, Storage } from '../storage/storage.js';
+import type { MembershipReader, RoomStateReader } from '../storage/readers.js';
+import type { EventRecord, StateIds } from '../storage/storage.js';
 import { allowedRoomIds } from './restricted-join.js';
 import { roomSummary, SUMMARY_STATE_TYPES } from './room-summary.js';
 import { roomVersion } from '../events/room-versions.js';
@@ -206,8 +207,13 @@ interface HierarchyRoom extends WalkedRoom {
   entry: JsonObject;
 }
 
+/** The rooms' current state and member counts, and the viewer's joined rooms: reads only. */
+export interface HierarchyServiceStorage {
+  rooms: RoomStateReader & MembershipReader;
+}
+
 export class HierarchyService {
-  constructor(private readonly storage: Storage) {}
+  constructor(private readonly storage: HierarchyServiceStorage) {}
 
   async hierarchy(query: HierarchyQuery): Promise<JsonObject> {
     const limit = limitOf(query.limit);

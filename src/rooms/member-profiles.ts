@@ -9,13 +9,13 @@
 import { serverNameOf } from '../events/auth/ids.js';
 import type { JsonObject } from '../events/pdu.js';
 import type { EventDraft } from './room-service.js';
-import type { ProfileStore } from '../storage/storage.js';
+import type { ProfileReader } from '../storage/readers.js';
 
 const MEMBERSHIPS_WITH_PROFILE: ReadonlySet<unknown> = new Set(['join', 'invite', 'knock']);
 
 export class MemberProfiles {
   constructor(
-    private readonly profiles: ProfileStore,
+    private readonly profiles: ProfileReader,
     private readonly serverName: string,
   ) {}
 

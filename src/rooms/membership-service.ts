@@ -26,9 +26,12 @@ const MEMBERSHIP_OF_ACTION: Record<MemberAction, string> = {
 /** A kick removes a member, rescinds an invite or refuses a knock. */
 const KICKABLE: ReadonlySet<string | undefined> = new Set(['join', 'invite', 'knock']);
 
+/** The rooms' store: current memberships, restricted joins, forgetting. */
+export type MembershipServiceStorage = Pick<Storage, 'rooms'>;
+
 export class MembershipService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: MembershipServiceStorage,
     private readonly rooms: RoomService,
     private readonly directory: DirectoryService,
     private readonly memberProfiles: MemberProfiles,

@@ -27,6 +27,9 @@ interface Queued {
   reject(err: unknown): void;
 }
 
+/** The rooms' store, which the batches are persisted into. */
+export type PersistQueueStorage = Pick<Storage, 'rooms'>;
+
 export class PersistQueue {
   private queue: Queued[] = [];
   /** Events ever queued: a turn that adds none ends the wait (see `scheduleFlush`). */
@@ -35,7 +38,7 @@ export class PersistQueue {
   private readonly generations = new Map<string, number>();
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: PersistQueueStorage,
     private readonly onFailure: (roomIds: Set<string>) => void,
     /** Told of each committed batch before any caller is answered (sync must see it first). */
     private readonly onCommitted: (records: EventRecord[]) => void = () => {},

@@ -8,8 +8,13 @@ import { authStateOf, splitStateMapKey, stateMapKey } from '../events/auth-rules
 import { joinRuleOf, membershipOf, type AuthState } from '../events/auth/auth-state.js';
 import type { JsonObject } from '../events/pdu.js';
 import { namedLevel, powerLevelOf } from '../events/power-levels.js';
-import type { Storage } from '../storage/storage.js';
+import type { MembershipReader, RoomStateReader } from '../storage/readers.js';
 import { roomVersion, type RoomVersion } from '../events/room-versions.js';
+
+/** The join state of the room, and the rooms the joining user is in. */
+export interface RestrictedJoinStorage {
+  rooms: RoomStateReader & MembershipReader;
+}
 
 /** The rooms whose members a restricted join rule lets in (`m.room_membership` conditions). */
 export function allowedRoomIds(joinRules: JsonObject | undefined): string[] {
@@ -34,7 +39,7 @@ export function isRestrictedJoinRule(joinRule: string | undefined, version: Room
  * (the user is in no allowed room: the auth rules then refuse the join).
  */
 export async function restrictedJoinAuthoriser(
-  storage: Storage,
+  storage: RestrictedJoinStorage,
   roomId: string,
   userId: string,
 ): Promise<string | undefined> {
@@ -52,7 +57,7 @@ export async function restrictedJoinAuthoriser(
 }
 
 /** Create, power levels, join rules and every member event of the current state. */
-async function joinState(storage: Storage, roomId: string): Promise<AuthState> {
+async function joinState(storage: RestrictedJoinStorage, roomId: string): Promise<AuthState> {
   const ids = await storage.rooms.currentStateIds(roomId);
   const wanted = [...ids].filter(([key]) => {
     const { type, stateKey } = splitStateMapKey(key);

@@ -21,12 +21,15 @@ export interface RoomHead {
 const MAX_HEADS = 10_000;
 const MAX_CACHED_EVENTS = 50_000;
 
+/** The rooms' store: rooms, extremities, current state entries and events. */
+export type RoomHeadsStorage = Pick<Storage, 'rooms'>;
+
 export class RoomHeads {
   private readonly heads = new Map<string, RoomHead>();
   /** State events by ID (immutable once built), for auth checks; includes events still being committed. */
   private readonly events = new Map<string, StoredEvent>();
 
-  constructor(private readonly storage: Storage) {}
+  constructor(private readonly storage: RoomHeadsStorage) {}
 
   async get(roomId: string): Promise<RoomHead | undefined> {
     const cached = this.heads.get(roomId);

@@ -22,12 +22,13 @@ import { sealEvent, verifyEventSignature } from '../events/signing.js';
 import type { SignatureVerifier } from '../events/auth/verifier.js';
 import { errors, MatrixError } from '../protocol/errors.js';
 import type { ServerEventBus } from '../domain/server-events.js';
+import type { UserReader } from '../storage/readers.js';
 import type {
   EventRecord,
   NewRoomEvent,
   RoomRecord,
+  RoomStore,
   StateIds,
-  Storage,
 } from '../storage/storage.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { PersistQueue } from './persist-queue.js';
@@ -52,6 +53,12 @@ export interface TransactionScope {
   txnId: string;
 }
 
+/** The rooms (events, state, transactions), and the users whose guest flag guest access reads. */
+export interface RoomServiceStorage {
+  rooms: RoomStore;
+  users: UserReader;
+}
+
 export class RoomService {
   private readonly lock = new KeyedLock();
   private readonly heads: RoomHeads;
@@ -60,7 +67,7 @@ export class RoomService {
 
   constructor(
     private readonly config: Config,
-    private readonly storage: Storage,
+    private readonly storage: RoomServiceStorage,
     private readonly signingKey: SigningKey,
     /** Hears of every batch of events once it has committed (`eventsCommitted`). */
     bus: ServerEventBus,

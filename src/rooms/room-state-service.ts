@@ -6,7 +6,8 @@
 import type { JsonObject } from '../events/pdu.js';
 import { errors, MatrixError } from '../protocol/errors.js';
 import type { MemberProfiles } from './member-profiles.js';
-import type { EventRecord, Storage } from '../storage/storage.js';
+import type { MembershipReader, RoomStateReader } from '../storage/readers.js';
+import type { DirectoryStore, EventRecord } from '../storage/storage.js';
 import { currentMembership, currentStateEvent } from './current-membership.js';
 import { parseAlias } from './directory-service.js';
 import type { RoomService } from './room-service.js';
@@ -19,9 +20,15 @@ export interface JoinedMemberProfile {
   avatar_url?: string;
 }
 
+/** The room's current state and members, the user's joined rooms, and the aliases an edit names. */
+export interface RoomStateServiceStorage {
+  rooms: RoomStateReader & MembershipReader;
+  directory: DirectoryStore;
+}
+
 export class RoomStateService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: RoomStateServiceStorage,
     private readonly rooms: RoomService,
     private readonly memberProfiles: MemberProfiles,
   ) {}

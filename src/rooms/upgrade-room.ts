@@ -15,8 +15,8 @@ import { isValidUserId } from '../events/auth/ids.js';
 import type { JsonObject, JsonValue } from '../events/pdu.js';
 import { asPowerLevel, powerLevelOf, requiredLevelForEvent } from '../events/power-levels.js';
 import { errors, MatrixError } from '../protocol/errors.js';
-import type { RoomRecord, Storage } from '../storage/storage.js';
-import { createRoom } from './create-room.js';
+import type { RoomRecord, RoomStore } from '../storage/storage.js';
+import { createRoom, type CreateRoomStorage } from './create-room.js';
 import type { EventDraft, RoomService } from './room-service.js';
 import { roomVersion, type RoomVersion } from '../events/room-versions.js';
 
@@ -53,10 +53,15 @@ const RESTRICTED_LEVEL = 50;
 /** What an old v12 creator is given in a new room whose creators are not all-powerful. */
 const ADMIN_LEVEL = 100;
 
+/** The old room's state and last events, and what creating the new room takes. */
+export interface UpgradeRoomStorage extends CreateRoomStorage {
+  rooms: RoomStore;
+}
+
 export async function upgradeRoom(
   request: UpgradeRoomRequest,
   config: Config,
-  storage: Storage,
+  storage: UpgradeRoomStorage,
   rooms: RoomService,
 ): Promise<string> {
   const newVersion = roomVersion(request.newVersion);
@@ -171,7 +176,7 @@ export async function upgradeRoom(
 
 /** v12 room IDs name their create event, so the spec lets `event_id` go; before, the old room's last event. */
 async function predecessorOf(
-  storage: Storage,
+  storage: UpgradeRoomStorage,
   oldRoom: RoomRecord,
   newVersion: RoomVersion,
 ): Promise<JsonObject> {

@@ -14,7 +14,8 @@
  * users the viewer ignores count in none of them (spec: "Server-side
  * aggregation of m.thread relationships").
  */
-import type { EventRecord, RelationRecord, Storage, ThreadSummary } from '../storage/storage.js';
+import type { ChildEventsReader, RoomStateReader } from '../storage/readers.js';
+import type { EventRecord, RelationRecord, ThreadSummary } from '../storage/storage.js';
 import type { HiddenSenders, VisibilityCheck } from './room-history.js';
 import {
   REL_REFERENCE,
@@ -56,9 +57,15 @@ interface Children {
   ignored: ReadonlySet<string>;
 }
 
+/** The children of events and their threads' summaries, and the children's events: reads only. */
+export interface RelationAggregatorStorage {
+  relations: ChildEventsReader;
+  rooms: RoomStateReader;
+}
+
 export class RelationAggregator {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: RelationAggregatorStorage,
     private readonly visibleTo: VisibilityCheck,
     private readonly ignoredBy: HiddenSenders,
   ) {}

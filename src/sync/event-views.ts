@@ -8,7 +8,8 @@ import { toClientEvent, type ClientEvent } from '../events/client-format.js';
 import { redactEvent } from '../events/redaction.js';
 import type { JsonObject } from '../events/pdu.js';
 import { RelationAggregator, type EventAggregations } from './aggregations.js';
-import type { EventRecord, Storage } from '../storage/storage.js';
+import type { ChildEventsReader, RoomStateReader, StateHistoryReader } from '../storage/readers.js';
+import type { EventRecord } from '../storage/storage.js';
 import type { HiddenSenders } from './room-history.js';
 import { visibilityCheckFor } from './room-visibility.js';
 import { roomVersion } from '../events/room-versions.js';
@@ -18,13 +19,22 @@ export interface Viewer {
   deviceId: string;
 }
 
+/**
+ * Redacting and replaced events and the room's version, and what the
+ * aggregations and their visibility check read: reads only.
+ */
+export interface EventViewsStorage {
+  rooms: RoomStateReader & StateHistoryReader;
+  relations: ChildEventsReader;
+}
+
 export class EventViews {
   /** Room versions never change, so they are cached without bound worries (one string per room). */
   private readonly versions = new Map<string, string>();
   private readonly aggregator: RelationAggregator;
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: EventViewsStorage,
     /**
      * Who each viewer ignores (AccountDataService.ignoredBy, which caches):
      * their child events are left out of the aggregations. Asked only for

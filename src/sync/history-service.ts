@@ -13,7 +13,12 @@ import type { JsonObject } from '../events/pdu.js';
 import { errors } from '../protocol/errors.js';
 import { currentStateEvent, isWorldReadable } from '../rooms/current-membership.js';
 import type { EventViews, Viewer } from './event-views.js';
-import type { EventRecord, StateIds, Storage } from '../storage/storage.js';
+import type {
+  MembershipHistoryReader,
+  RoomStateReader,
+  StateHistoryReader,
+} from '../storage/readers.js';
+import type { EventRecord, StateIds } from '../storage/storage.js';
 import { DEFAULT_TIMELINE_LIMIT, eventMatchesFilter, type RoomEventFilter } from './filters.js';
 import type { Notifier } from './notifier.js';
 import type { RoomHistory } from './room-history.js';
@@ -38,9 +43,14 @@ export interface ContextRequest {
   filter?: RoomEventFilter;
 }
 
+/** Rooms' state (current, at a position, after an event), events, forgotten rooms: reads only. */
+export interface HistoryServiceStorage {
+  rooms: RoomStateReader & StateHistoryReader & MembershipHistoryReader;
+}
+
 export class HistoryService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: HistoryServiceStorage,
     private readonly views: EventViews,
     private readonly history: RoomHistory,
     private readonly notifier: Notifier,

@@ -13,7 +13,13 @@ import { accountDataEventsOf } from './sync-response.js';
 import type { JsonObject } from '../events/pdu.js';
 import { MatrixError, errors } from '../protocol/errors.js';
 import type { EventViews, Viewer } from './event-views.js';
-import type { EventRecord, MembershipEvent, Storage } from '../storage/storage.js';
+import type {
+  AccountDataReader,
+  MembershipHistoryReader,
+  RoomStateReader,
+  StateHistoryReader,
+} from '../storage/readers.js';
+import type { DirectoryStore, EventRecord, MembershipEvent } from '../storage/storage.js';
 import type { HistoryService } from './history-service.js';
 import type { Notifier } from './notifier.js';
 import type { RoomHistory } from './room-history.js';
@@ -49,9 +55,19 @@ interface StreamRange {
   upTo: number;
 }
 
+/**
+ * The user's memberships and forgotten rooms, rooms' state at a position and
+ * their events, the user's account data, and whether a room is published: reads only.
+ */
+export interface LegacySyncServiceStorage {
+  rooms: RoomStateReader & StateHistoryReader & MembershipHistoryReader;
+  accountData: AccountDataReader;
+  directory: Pick<DirectoryStore, 'isPublished'>;
+}
+
 export class LegacySyncService {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: LegacySyncServiceStorage,
     private readonly views: EventViews,
     private readonly history: RoomHistory,
     private readonly access: HistoryService,

@@ -7,7 +7,7 @@
  * between the events at or before P and those after it, so "events after
  * since" and "events before a prev_batch" need no special cases.
  */
-import type { EventRecord, Storage } from '../storage/storage.js';
+import type { EventRecord, RoomStore } from '../storage/storage.js';
 import { eventMatchesFilter, type RoomEventFilter } from './filters.js';
 import type { RecentEvents } from './recent-events.js';
 
@@ -51,9 +51,14 @@ const PAGE_SLACK = 10;
 /** How far one request scans for events that pass filters, so a filter matching nothing stays cheap. */
 const MAX_SCANNED = 2_000;
 
+/** A room's events between two stream positions, in order: reads only. */
+export interface RoomHistoryStorage {
+  rooms: Pick<RoomStore, 'roomEvents'>;
+}
+
 export class RoomHistory {
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: RoomHistoryStorage,
     private readonly visibleTo: VisibilityCheck,
     /** Answers the ranges it holds whole, without a query. */
     private readonly recent: RecentEvents,

@@ -7,7 +7,8 @@
  * which saves resolving the room state at that event.
  */
 import { stateMapKey } from '../events/auth-rules.js';
-import type { EventRecord, StateIds, Storage } from '../storage/storage.js';
+import type { RoomStateReader, StateHistoryReader } from '../storage/readers.js';
+import type { EventRecord, StateIds } from '../storage/storage.js';
 import { filterVisibleEvents, visibilityAt } from '../events/history-visibility.js';
 import type { VisibilityCheck } from './room-history.js';
 import { stateBefore } from './sync-response.js';
@@ -15,7 +16,12 @@ import { stateBefore } from './sync-response.js';
 const HISTORY_VISIBILITY = 'm.room.history_visibility';
 const MEMBER = 'm.room.member';
 
-export function visibilityCheckFor(storage: Storage): VisibilityCheck {
+/** The rooms' current state entries, the state after an event, and their events: reads only. */
+export interface RoomVisibilityStorage {
+  rooms: RoomStateReader & StateHistoryReader;
+}
+
+export function visibilityCheckFor(storage: RoomVisibilityStorage): VisibilityCheck {
   return async (userId, roomId, events) => {
     const first = events[0];
     if (!first) return events;
@@ -37,21 +43,25 @@ export function visibilityCheckFor(storage: Storage): VisibilityCheck {
   };
 }
 
-function currentStateOf(storage: Storage, roomId: string, userId: string): Promise<StateIds> {
+function currentStateOf(
+  storage: RoomVisibilityStorage,
+  roomId: string,
+  userId: string,
+): Promise<StateIds> {
   return storage.rooms.currentStateIdsFor(roomId, [
     { type: HISTORY_VISIBILITY, stateKey: '' },
     { type: MEMBER, stateKey: userId },
   ]);
 }
 
-async function entriesBefore(storage: Storage, userId: string, event: EventRecord) {
+async function entriesBefore(storage: RoomVisibilityStorage, userId: string, event: EventRecord) {
   const after = (await storage.rooms.stateIdsAfter(event.eventId)) ?? new Map();
   return entriesOf(storage, userId, stateBefore(event, after));
 }
 
 /** The two entries the rules read, as events keyed by their state map key. */
 async function entriesOf(
-  storage: Storage,
+  storage: RoomVisibilityStorage,
   userId: string,
   state: StateIds,
 ): Promise<Map<string, EventRecord>> {

@@ -6,11 +6,17 @@
  * changed since the oldest event, one check covers them all; otherwise each
  * event is checked on its own.
  */
-import type { EventRecord, Storage } from '../storage/storage.js';
+import type { RoomStateReader } from '../storage/readers.js';
+import type { EventRecord } from '../storage/storage.js';
 import type { VisibilityCheck } from './room-history.js';
 
+/** The two current state entries the check compares with the oldest event: reads only. */
+export interface ScatteredVisibilityStorage {
+  rooms: RoomStateReader;
+}
+
 export async function visibleScattered(
-  storage: Storage,
+  storage: ScatteredVisibilityStorage,
   visibleTo: VisibilityCheck,
   userId: string,
   events: readonly EventRecord[],
@@ -29,7 +35,7 @@ export async function visibleScattered(
 
 /** Whether the user's membership and the history visibility last changed before `position`. */
 async function unchangedSince(
-  storage: Storage,
+  storage: ScatteredVisibilityStorage,
   roomId: string,
   userId: string,
   position: number,

@@ -19,7 +19,14 @@
 import { stateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import type { EventViews, Viewer } from './event-views.js';
-import type { EventRecord, MembershipEvent, StateIds, Storage } from '../storage/storage.js';
+import type {
+  AccountDataReader,
+  MembershipHistoryReader,
+  MembershipReader,
+  RoomStateReader,
+  StateHistoryReader,
+} from '../storage/readers.js';
+import type { EventRecord, MembershipEvent, RoomStore, StateIds } from '../storage/storage.js';
 import {
   DEFAULT_TIMELINE_LIMIT,
   applyEventFields,
@@ -83,12 +90,26 @@ interface RoomMemberships {
  */
 const ROOMS_IN_FLIGHT = 8;
 
+/**
+ * The user's memberships (current and as events) and forgotten rooms, rooms'
+ * state (current, at a position, after an event), events, member counts and
+ * heroes, and the rooms' account data: reads only.
+ */
+export interface SyncServiceStorage {
+  rooms: RoomStateReader &
+    StateHistoryReader &
+    MembershipReader &
+    MembershipHistoryReader &
+    Pick<RoomStore, 'someMembers'>;
+  accountData: AccountDataReader;
+}
+
 export class SyncService {
   /** Run in an order that honours each one's `after`. */
   private readonly providers: readonly SyncStreamProvider[];
 
   constructor(
-    private readonly storage: Storage,
+    private readonly storage: SyncServiceStorage,
     private readonly views: EventViews,
     private readonly history: RoomHistory,
     private readonly notifier: Notifier,
