@@ -7,7 +7,9 @@
  *
  * Exact because a committed stretch never changes: events are only inserted,
  * and no position at or below `committedUpTo()` is still being written
- * (stream-positions.ts). The stretch grows forward to that point and back to
+ * (PostgreSQL: the events stream's persisted position, stream-positions.ts;
+ * SQLite: MAX(stream_ordering) of its one writer's AUTOINCREMENT, read
+ * outside any transaction, so the writer thread's uncommitted rows are unseen). The stretch grows forward to that point and back to
  * the oldest `after` asked of it; a range past the committed point is not
  * known, and the caller runs its query.
  */
@@ -41,21 +43,23 @@ export class MemberEventHorizon {
     return this.known && this.from <= after && upTo <= this.to;
   }
 
+  /** Extends the stretch forward to the committed point, and back to `after`. */
   private async learn(after: number): Promise<void> {
     const committed = this.committedUpTo();
     if (!this.known) {
       this.from = this.to = this.newest = Math.min(after, committed);
       this.known = true;
     }
-    if (after < this.from) {
-      const older = await this.newestMemberIn(after, this.from);
-      if (this.newest === this.from) this.newest = older ?? after;
-      this.from = after;
-    }
     if (committed > this.to) {
       const newer = await this.newestMemberIn(this.to, committed);
       if (newer !== undefined) this.newest = newer;
       this.to = committed;
+    }
+    if (after < this.from) {
+      // Only while the stretch has none: an older one cannot be the newest.
+      if (this.newest === this.from)
+        this.newest = (await this.newestMemberIn(after, this.from)) ?? after;
+      this.from = after;
     }
   }
 }

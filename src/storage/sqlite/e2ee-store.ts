@@ -12,6 +12,7 @@ import type {
   StoredDeviceKeys,
   StoredSignature,
 } from '../storage.js';
+import { MemberEventHorizon } from '../common/member-event-horizon.js';
 import { KeyCountCaches } from '../common/key-count-cache.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 import { ROOM_MATES, sharesRoom } from './room-mates.js';
@@ -316,77 +317,6 @@ class OneTimeKeyConflict extends Error {
   }
 }
 
-/**
- * Where the newest membership event is, in a stretch (from, to] of the event
- * stream read once and remembered: a sync range (after, upTo] within it that
- * starts at or after that event holds no membership change, and needs no query.
- * Nearly every /sync is such a range (woken by a message, not a membership).
- *
- * Exact because the stretch's rows never change once `to` is committed: events
- * are only ever inserted (never updated or deleted, room-store.ts), at
- * AUTOINCREMENT positions given under the database's one write lock, so above
- * every committed one; and `to` is MAX(stream_ordering) as committed when read
- * (this connection holds no transaction open across an await, and the writer
- * thread's uncommitted rows are invisible here), with the member event looked
- * for only up to it. A range reaching past `to` (a newer event, or a
- * /keys/changes token from the future) first extends the stretch to the newest
- * committed event, and is left to SQL if still past it.
- */
-class NewestMemberEvent {
-  private known = false;
-  private from = 0;
-  private to = 0;
-  /** The newest member event's position in (from, to]; `from` when it has none. */
-  private newest = 0;
-  private readonly selectNewestEvent;
-  private readonly selectNewestMember;
-
-  constructor(db: SqliteDatabase) {
-    this.selectNewestEvent = db
-      .prepare('SELECT COALESCE(MAX(stream_ordering), 0) FROM events')
-      .pluck();
-    // Newest first by the primary key: stops at the first member event.
-    this.selectNewestMember = db
-      .prepare(
-        `SELECT stream_ordering FROM events
-         WHERE stream_ordering > ? AND stream_ordering <= ? AND type = 'm.room.member'
-         ORDER BY stream_ordering DESC LIMIT 1`,
-      )
-      .pluck();
-  }
-
-  /** True when certainly no member event has a position in (after, upTo]. */
-  noneIn(after: number, upTo: number): boolean {
-    if (upTo <= after) return true;
-    if (!this.known || after < this.from || upTo > this.to) this.learn(after);
-    return this.from <= after && upTo <= this.to && this.newest <= after;
-  }
-
-  /** Extends the stretch forward to the newest committed event, and back to `after`. */
-  private learn(after: number): void {
-    const committed = this.selectNewestEvent.get() as number;
-    if (!this.known) {
-      this.from = Math.min(after, committed);
-      this.to = this.from;
-      this.newest = this.from;
-      this.known = true;
-    }
-    if (committed > this.to) {
-      const found = this.newestMemberIn(this.to, committed);
-      if (found !== undefined) this.newest = found;
-      this.to = committed;
-    }
-    if (after < this.from) {
-      if (this.newest === this.from) this.newest = this.newestMemberIn(after, this.from) ?? after;
-      this.from = after;
-    }
-  }
-
-  private newestMemberIn(after: number, upTo: number): number | undefined {
-    return this.selectNewestMember.get(after, upTo) as number | undefined;
-  }
-}
-
 export class SqliteDeviceListStore implements DeviceListStore {
   private readonly changes;
   private readonly selectMax;
@@ -397,11 +327,25 @@ export class SqliteDeviceListStore implements DeviceListStore {
   private readonly selectJoined;
   private readonly selectMemberChanges;
   private readonly selectOwnChanges;
-  private readonly newestMemberEvent;
+  private readonly newestMemberEvent: MemberEventHorizon;
 
   constructor(private readonly db: SqliteDatabase) {
     this.changes = new DeviceListChanges(db);
-    this.newestMemberEvent = new NewestMemberEvent(db);
+    const selectNewestEvent = db
+      .prepare('SELECT COALESCE(MAX(stream_ordering), 0) FROM events')
+      .pluck();
+    // Newest first by the primary key: stops at the first member event.
+    const selectNewestMember = db
+      .prepare(
+        `SELECT stream_ordering FROM events
+         WHERE stream_ordering > ? AND stream_ordering <= ? AND type = 'm.room.member'
+         ORDER BY stream_ordering DESC LIMIT 1`,
+      )
+      .pluck();
+    this.newestMemberEvent = new MemberEventHorizon(
+      () => selectNewestEvent.get() as number,
+      async (after, upTo) => selectNewestMember.get(after, upTo) as number | undefined,
+    );
     this.selectMax = db
       .prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'device_list_changes'`)
       .pluck();
@@ -467,7 +411,7 @@ export class SqliteDeviceListStore implements DeviceListStore {
   }
 
   async memberChanges(roomIds: string[], after: number, upTo: number): Promise<MemberChange[]> {
-    if (roomIds.length === 0 || this.newestMemberEvent.noneIn(after, upTo)) return [];
+    if (roomIds.length === 0 || (await this.newestMemberEvent.noneIn(after, upTo))) return [];
     // One range of the event stream (incremental syncs cover few events), not one query per room.
     const rooms = new Set(roomIds);
     const rows = this.selectMemberChanges.all(after, upTo) as MemberRow[];
@@ -475,7 +419,7 @@ export class SqliteDeviceListStore implements DeviceListStore {
   }
 
   async ownMemberChanges(userId: string, after: number, upTo: number): Promise<MemberChange[]> {
-    if (this.newestMemberEvent.noneIn(after, upTo)) return [];
+    if (await this.newestMemberEvent.noneIn(after, upTo)) return [];
     return (this.selectOwnChanges.all(userId, after, upTo) as MemberRow[]).map(toMemberChange);
   }
 }
