@@ -20,6 +20,9 @@ import { createHttpServer, withRawBodyRoutes } from './http/server.js';
 import type { ServerEventBus, ServerEvents } from './domain/server-events.js';
 import type { EventRecord, Storage } from './storage/storage.js';
 import { EventBus } from './util/event-bus.js';
+import { Metrics } from './metrics/metrics.js';
+import { listenMetrics, type MetricsListener } from './metrics/metrics-server.js';
+import { registerHealthRoute } from './api/health.js';
 import { openStorage, sqliteDatabasePath } from './storage/open-storage.js';
 import type { ClientApiServices, RoomDeps, SyncDeps } from './api/client/services.js';
 import { registerAccountRoutes } from './api/client/account.js';
@@ -85,6 +88,10 @@ import { ProfileService } from './profiles/profile-service.js';
 import { ReportService } from './reports/report-service.js';
 import type { HiddenSenders } from './sync/room-history.js';
 import { UserDirectoryService } from './user-directory/user-directory-service.js';
+import { AdminUserService, weftVersion } from './admin/admin-user-service.js';
+import type { AdminApiServices } from './api/admin/services.js';
+import { registerAdminServerRoutes } from './api/admin/server.js';
+import { registerAdminUserRoutes } from './api/admin/users.js';
 
 export interface Weft {
   app: FastifyInstance;
@@ -93,6 +100,8 @@ export interface Weft {
   keys: ServerKeys;
   /** The base URL the server listens at, once started. */
   url: string;
+  /** The metrics listener's base URL (`<metricsUrl>/metrics`), when metrics.enabled. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -270,6 +279,10 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   // Wakes long-polls. Every stream besides room events is a provider of /sync (sync-streams.ts)
   // whose service tells the notifier of each committed change.
   const notifier = new Notifier();
+  // Prometheus metrics (metrics.enabled); without them nothing is measured and no hook runs.
+  const metrics = config.metrics.enabled
+    ? new Metrics({ longPollsWaiting: () => notifier.waitingCount })
+    : undefined;
   // One FilterService for the filter endpoints and /sync: it caches parsed filters.
   const filters = new FilterService(storage.filters);
   // Who each user ignores (cached here): left out of aggregations, history and notifications.
@@ -342,6 +355,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     void presence.profileChanged(userId);
   });
   bus.on('pushRulesChanged', (userId) => push.notifications.rulesChanged(userId));
+  if (metrics) bus.on('eventsCommitted', (records) => metrics.eventsCommitted(records));
 
   const services: ClientApiServices = {
     config,
@@ -368,9 +382,17 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     trustProxy: config.x_forwarded,
     maxBodyBytes: config.max_request_body_bytes,
     logRequests: config.log_requests,
+    observeResponse: metrics?.observeRequest,
   });
-  const router = new Router(app, sessions);
+  // Synapse's Admin API: server admins only, their flag read at every call.
+  const adminApi: AdminApiServices = {
+    admin: new AdminUserService(config.server_name, storage, services.devices),
+    accounts: services.accounts,
+    serverVersion: weftVersion(),
+  };
+  const router = new Router(app, sessions, (userId) => adminApi.admin.isServerAdmin(userId));
   registerDiscoveryRoutes(router, services);
+  registerHealthRoute(router, () => storage.ping());
   registerLoginRoutes(router, services);
   registerRegistrationRoutes(router, services);
   registerAccountRoutes(router, services);
@@ -397,6 +419,8 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerReportRoutes(router, userData.deps);
   const media = buildMediaService(config, storage, logger);
   registerMediaRoutes(router, media);
+  registerAdminServerRoutes(router, adminApi);
+  registerAdminUserRoutes(router, adminApi);
   router.finish();
   // Uploads get their body as a stream: their own scope, parser and router.
   withRawBodyRoutes(app, (scope) => {
@@ -416,7 +440,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     await push.close();
     await storage.close();
   };
-  return { app, storage, keys, services, close };
+  return { app, storage, keys, services, metrics, close };
 }
 
 export async function startWeft(config: Config, options: StartOptions = {}): Promise<Weft> {
@@ -436,6 +460,18 @@ export async function startWeft(config: Config, options: StartOptions = {}): Pro
     await built.close();
     throw err;
   }
+  // Metrics on a listener of their own, never the client port.
+  let metricsListener: MetricsListener | undefined;
+  try {
+    metricsListener =
+      built.metrics &&
+      (await listenMetrics(built.metrics, config.metrics.bind, config.metrics.port, (err) =>
+        logger.warn({ err }, 'metrics: a scrape failed'),
+      ));
+  } catch (err) {
+    await built.close();
+    throw err;
+  }
   const address = built.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind;
@@ -445,6 +481,10 @@ export async function startWeft(config: Config, options: StartOptions = {}): Pro
     storage: built.storage,
     keys: built.keys,
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
-    close: built.close,
+    metricsUrl: metricsListener?.url,
+    close: async () => {
+      await metricsListener?.close();
+      await built.close();
+    },
   };
 }

@@ -60,7 +60,10 @@ async function start(configPath: string): Promise<void> {
   const config = loadOrGenerateConfig(configPath);
   const logger = createLogger(config);
   const weft = await startWeft(config, { logger });
-  logger.info({ server_name: config.server_name, url: weft.url }, 'Weft is listening');
+  logger.info(
+    { server_name: config.server_name, url: weft.url, metrics_url: weft.metricsUrl },
+    'Weft is listening',
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -72,6 +72,17 @@ export interface Config {
     search_all_users: boolean;
   };
   push: PushConfig;
+  metrics: MetricsConfig;
+}
+
+/** Prometheus metrics, on a listener of their own (never the client port). */
+export interface MetricsConfig {
+  /** Off by default: no listener, and no hook on the requests. */
+  enabled: boolean;
+  /** Address of the metrics listener (`GET /metrics`). */
+  bind: string;
+  /** Its port (0: any free one). */
+  port: number;
 }
 
 export interface DatabaseConfig {
@@ -166,6 +177,7 @@ export function defaultConfig(): Config {
       retry_initial_ms: 1000,
       give_up_after_ms: 10 * 60 * 1000,
     },
+    metrics: { enabled: false, bind: '127.0.0.1', port: 9009 },
   };
 }
 
@@ -239,7 +251,22 @@ export function checkConfig(config: Config): Config {
   if (!Number.isInteger(database.pool_size) || database.pool_size < 1) {
     throw new ConfigError('database.pool_size must be a positive integer');
   }
+  checkMetricsConfig(config);
   return config;
+}
+
+function checkMetricsConfig(config: Config): void {
+  const metrics = config.metrics;
+  if (!Number.isInteger(metrics.port) || metrics.port < 0 || metrics.port > 65535) {
+    throw new ConfigError('metrics.port must be a port number');
+  }
+  if (metrics.bind === '') throw new ConfigError('metrics.bind must be an address');
+  const clash = metrics.port !== 0 && metrics.port === config.port && metrics.bind === config.bind;
+  if (metrics.enabled && clash) {
+    throw new ConfigError(
+      'metrics.port must differ from port: metrics have a listener of their own',
+    );
+  }
 }
 
 export function applyEnvironment(config: Config, env: NodeJS.ProcessEnv): Config {

@@ -137,5 +137,15 @@ push:
   # A push still failing this long after its first try is given up (and the reason
   # recorded on the pusher), in milliseconds.
   give_up_after_ms: ${config.push.give_up_after_ms}
+
+# Prometheus metrics (process, HTTP requests by route, long-polls, events stored) at
+# http://<bind>:<port>/metrics, a listener of their own, never the client port. Keep it
+# private: it shows the server's traffic (by route template, never by user or room).
+metrics:
+  # Off unless set to true.
+  enabled: ${config.metrics.enabled}
+  # The address and port of the metrics listener (port 0: any free port).
+  bind: ${JSON.stringify(config.metrics.bind)}
+  port: ${config.metrics.port}
 `;
 }

@@ -23,11 +23,14 @@ export interface RouteOptions {
   auth: 'required' | 'optional' | 'none';
   /** Whether guests may call it (the spec's guest access module lists these). */
   guest?: boolean;
+  /** Server admins only (Synapse's Admin API): the user's admin flag, read at every call. */
+  admin?: boolean;
 }
 
 export type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 const CLIENT = '/_matrix/client';
+const ADMIN = '/_synapse/admin';
 const ALL_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'];
 
 export class Router {
@@ -36,6 +39,8 @@ export class Router {
   constructor(
     private readonly app: FastifyInstance,
     private readonly sessions: SessionService,
+    /** Whether the user is a server admin now (no caching: a demotion counts at the next call). */
+    private readonly isServerAdmin: (userId: string) => Promise<boolean> = async () => false,
   ) {}
 
   /** An endpoint of the current API and its r0 alias: `/_matrix/client/{v3,r0}{path}`. */
@@ -47,6 +52,11 @@ export class Router {
   /** An endpoint the spec defines only under `/_matrix/client/v1`. */
   v1(method: Method, path: string, options: RouteOptions, handler: Handler): void {
     this.route(method, `${CLIENT}/v1${path}`, options, handler);
+  }
+
+  /** A Synapse Admin API endpoint, `/_synapse/admin{path}` (`path` starts with its version): server admins only. */
+  admin(method: Method, path: string, handler: Handler): void {
+    this.route(method, `${ADMIN}${path}`, { auth: 'required', admin: true }, handler);
   }
 
   /** Any other path, given in full. */
@@ -80,7 +90,7 @@ export class Router {
   }
 
   private authHook(options: RouteOptions) {
-    const sessions = this.sessions;
+    const { sessions, isServerAdmin } = this;
     return async (request: FastifyRequest) => {
       const token = accessTokenOf(request);
       if (token === undefined) {
@@ -91,6 +101,9 @@ export class Router {
       if (!owner) throw errors.unknownToken();
       // The one place guests are kept to the endpoints the spec allows them.
       if (owner.isGuest && !options.guest) throw errors.guestAccessForbidden();
+      if (options.admin && !(await isServerAdmin(owner.userId))) {
+        throw errors.forbidden('You are not a server admin');
+      }
       request.owner = owner;
       sessions.touch(owner, request.ip);
     };

@@ -10,6 +10,7 @@ import type {
 } from '../domain/records.js';
 import type { EventRecord, StateIds } from '../events/records.js';
 import type { IndexedRelation } from '../events/relation-types.js';
+import type { ListedUser, UserListOrder, UserListQuery } from '../domain/user-list.js';
 
 // Storage's own records, defined with the rules that read them; every backend uses them.
 export type {
@@ -22,6 +23,7 @@ export type {
   StateIds,
   TokenOwner,
 };
+export type { ListedUser, UserListOrder, UserListQuery };
 
 /**
  * The storage interface every backend implements. It is async so that a
@@ -111,6 +113,8 @@ export interface Storage {
   relations: RelationStore;
   notifications: NotificationStore;
   pushers: PusherStore;
+  /** A trivial query: resolves if the database answers, rejects if not (GET /health). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -132,6 +136,10 @@ export interface UserStore {
   pendingDeactivationLeaves(): Promise<string[]>;
   /** Every room of the deactivated user was left: unqueued. */
   finishDeactivationLeaves(userId: string): Promise<void>;
+  /** A page of the users matching the query, and how many match in all (Admin API). */
+  listUsers(query: UserListQuery): Promise<{ users: ListedUser[]; total: number }>;
+  /** Sets or clears the server admin flag; false if there is no such user. */
+  setAdmin(userId: string, isAdmin: boolean): Promise<boolean>;
 }
 
 /** A user's global profile; absent fields are unset. */

@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NewSession, Storage } from '../../src/storage/storage.js';
+import type { NewSession, NewUser, Storage, UserListQuery } from '../../src/storage/storage.js';
 import { storageBackends, withStorage } from '../support/storage-backends.js';
 
 const alice = '@alice:localhost';
@@ -499,6 +499,161 @@ for (const backend of storageBackends()) {
           await storage.uia.purgeExpired(5001);
           assert.equal(await storage.uia.get('S1', 0), undefined);
           assert.ok(await storage.uia.get('LATER', 0));
+        }));
+    });
+
+    describe('user list and admin flag (Admin API)', () => {
+      const query = (over: Partial<UserListQuery> = {}): UserListQuery => ({
+        from: 0,
+        limit: 100,
+        guests: true,
+        deactivated: false,
+        orderBy: 'name',
+        direction: 'f',
+        ...over,
+      });
+      const ids = async (storage: Storage, over: Partial<UserListQuery> = {}) =>
+        (await storage.users.listUsers(query(over))).users.map((u) => u.userId);
+
+      /** alice (admin, "Alice A", avatar), bob ("zed"), @7 (guest, no profile), carol (deactivated). */
+      async function seed(storage: Storage) {
+        const add = (userId: string, now: number, over: Partial<NewUser> = {}) =>
+          storage.users.createUser({
+            userId,
+            passwordHash: null,
+            isGuest: false,
+            isAdmin: false,
+            now,
+            ...over,
+          });
+        await add(alice, 30, { isAdmin: true, displayName: 'Alice A' });
+        await storage.profiles.setProfile(alice, {
+          displayName: 'Alice A',
+          avatarUrl: 'mxc://localhost/a',
+        });
+        await add(bob, 10, { displayName: 'zed' });
+        await add('@7:localhost', 20, { isGuest: true });
+        await add('@carol:localhost', 40, { displayName: 'Carol' });
+        await storage.users.deactivate('@carol:localhost');
+      }
+
+      it('lists users with their profiles, deactivated ones only when asked', () =>
+        withStorage(backend, async (storage) => {
+          await seed(storage);
+          const page = await storage.users.listUsers(query());
+          assert.equal(page.total, 3);
+          assert.deepEqual(page.users, [
+            {
+              userId: '@7:localhost',
+              isGuest: true,
+              isAdmin: false,
+              deactivated: false,
+              createdTs: 20,
+              displayName: null,
+              avatarUrl: null,
+            },
+            {
+              userId: alice,
+              isGuest: false,
+              isAdmin: true,
+              deactivated: false,
+              createdTs: 30,
+              displayName: 'Alice A',
+              avatarUrl: 'mxc://localhost/a',
+            },
+            {
+              userId: bob,
+              isGuest: false,
+              isAdmin: false,
+              deactivated: false,
+              createdTs: 10,
+              displayName: 'zed',
+              avatarUrl: null,
+            },
+          ]);
+          const all = await storage.users.listUsers(query({ deactivated: true }));
+          assert.equal(all.total, 4);
+          assert.deepEqual(
+            all.users.map((u) => [u.userId, u.deactivated]),
+            [
+              ['@7:localhost', false],
+              [alice, false],
+              [bob, false],
+              ['@carol:localhost', true],
+            ],
+          );
+        }));
+
+      it('filters by user ID, by localpart or display name, guests and admins', () =>
+        withStorage(backend, async (storage) => {
+          await seed(storage);
+          assert.deepEqual(await ids(storage, { userIdContains: 'LI' }), [alice]);
+          // The server name is part of the user ID, not of the localpart.
+          assert.equal((await ids(storage, { userIdContains: 'localhost' })).length, 3);
+          assert.deepEqual(await ids(storage, { nameContains: 'localhost' }), []);
+          assert.deepEqual(await ids(storage, { nameContains: 'ZE' }), [bob]);
+          assert.deepEqual(await ids(storage, { nameContains: 'CE A' }), [alice]);
+          assert.deepEqual(await ids(storage, { nameContains: 'caro', deactivated: true }), [
+            '@carol:localhost',
+          ]);
+          assert.deepEqual(await ids(storage, { guests: false }), [alice, bob]);
+          assert.deepEqual(await ids(storage, { admins: true }), [alice]);
+          assert.deepEqual(await ids(storage, { admins: false }), ['@7:localhost', bob]);
+          // LIKE wildcards are plain characters.
+          assert.deepEqual(await ids(storage, { userIdContains: '%' }), []);
+          assert.deepEqual(await ids(storage, { nameContains: '_' }), []);
+        }));
+
+      it('orders by each column both ways, ties by user ID, missing values last', () =>
+        withStorage(backend, async (storage) => {
+          await seed(storage);
+          const seven = '@7:localhost';
+          const order = (orderBy: UserListQuery['orderBy'], direction: 'f' | 'b' = 'f') =>
+            ids(storage, { orderBy, direction });
+          assert.deepEqual(await order('name', 'b'), [bob, alice, seven]);
+          // Bytewise: "Alice A" < "zed"; the guest has no name.
+          assert.deepEqual(await order('displayname'), [alice, bob, seven]);
+          assert.deepEqual(await order('displayname', 'b'), [seven, bob, alice]);
+          assert.deepEqual(await order('avatar_url'), [alice, seven, bob]);
+          assert.deepEqual(await order('creation_ts'), [bob, seven, alice]);
+          assert.deepEqual(await order('creation_ts', 'b'), [alice, seven, bob]);
+          assert.deepEqual(await order('admin'), [seven, bob, alice]);
+          assert.deepEqual(await order('admin', 'b'), [alice, seven, bob]);
+          assert.deepEqual(await order('is_guest', 'b'), [seven, alice, bob]);
+          assert.deepEqual(await order('deactivated'), [seven, alice, bob]);
+        }));
+
+      it('pages with from and limit; the total counts every match', () =>
+        withStorage(backend, async (storage) => {
+          await seed(storage);
+          const first = await storage.users.listUsers(query({ limit: 2, deactivated: true }));
+          assert.deepEqual(
+            first.users.map((u) => u.userId),
+            ['@7:localhost', alice],
+          );
+          assert.equal(first.total, 4);
+          const second = await storage.users.listUsers(
+            query({ from: 2, limit: 2, deactivated: true }),
+          );
+          assert.deepEqual(
+            second.users.map((u) => u.userId),
+            [bob, '@carol:localhost'],
+          );
+          const beyond = await storage.users.listUsers(query({ from: 10 }));
+          assert.deepEqual(beyond, { users: [], total: 3 });
+          assert.deepEqual(await ids(storage, { limit: 0 }), []);
+        }));
+
+      it('sets and clears the admin flag; false for an unknown user', () =>
+        withStorage(backend, async (storage, reopen) => {
+          await seed(storage);
+          assert.equal(await storage.users.setAdmin(bob, true), true);
+          assert.equal((await storage.users.getUser(bob))?.isAdmin, true);
+          assert.equal(await storage.users.setAdmin(alice, false), true);
+          assert.equal(await storage.users.setAdmin('@nobody:localhost', true), false);
+          storage = await reopen();
+          assert.equal((await storage.users.getUser(alice))?.isAdmin, false);
+          assert.deepEqual(await ids(storage, { admins: true }), [bob]);
         }));
     });
   });

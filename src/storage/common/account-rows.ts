@@ -4,7 +4,14 @@
  * encodings in SQLite and PostgreSQL (booleans as 0/1, lists as JSON text), so
  * the same conversions.
  */
-import type { DeviceRecord, UiaSessionRecord, UserRecord } from '../storage.js';
+import type {
+  DeviceRecord,
+  ListedUser,
+  UiaSessionRecord,
+  UserListOrder,
+  UserListQuery,
+  UserRecord,
+} from '../storage.js';
 
 export interface UserRow {
   user_id: string;
@@ -77,3 +84,53 @@ export const FIRST_FILTER_ID = 1;
 /** The ID a user's next filter gets, after their highest one (null: none yet). */
 export const nextFilterId = (highest: number | null): number =>
   highest === null ? FIRST_FILTER_ID : highest + 1;
+
+/** A row of the Admin API's user list: users joined with their profiles. */
+export interface ListedUserRow {
+  user_id: string;
+  is_guest: number;
+  is_admin: number;
+  deactivated: number;
+  created_ts: number;
+  displayname: string | null;
+  avatar_url: string | null;
+}
+
+export const toListedUser = (row: ListedUserRow): ListedUser => ({
+  userId: row.user_id,
+  isGuest: row.is_guest === 1,
+  isAdmin: row.is_admin === 1,
+  deactivated: row.deactivated === 1,
+  createdTs: row.created_ts,
+  displayName: row.displayname,
+  avatarUrl: row.avatar_url,
+});
+
+/** The columns (of `users u` and `profiles p`) the user list orders by; text ones get the backend's collation. */
+const USER_LIST_ORDER: Record<UserListOrder, { column: string; text: boolean }> = {
+  name: { column: 'u.user_id', text: true },
+  displayname: { column: 'p.displayname', text: true },
+  avatar_url: { column: 'p.avatar_url', text: true },
+  creation_ts: { column: 'u.created_ts', text: false },
+  admin: { column: 'u.is_admin', text: false },
+  deactivated: { column: 'u.deactivated', text: false },
+  is_guest: { column: 'u.is_guest', text: false },
+};
+
+/**
+ * The ORDER BY of a user list page, the same on every backend: missing names
+ * and avatars sort after every value (before them descending), ties by user ID
+ * ascending (as Synapse). `collate` makes text order bytewise where the
+ * backend's default is not (PostgreSQL: ` COLLATE "C"`).
+ */
+export function userListOrderBy(
+  query: Pick<UserListQuery, 'orderBy' | 'direction'>,
+  collate = '',
+): string {
+  const { column, text } = USER_LIST_ORDER[query.orderBy];
+  const descending = query.direction === 'b';
+  return (
+    `ORDER BY ${column}${text ? collate : ''} ${descending ? 'DESC NULLS FIRST' : 'ASC NULLS LAST'}, ` +
+    `u.user_id${collate} ASC`
+  );
+}

@@ -32,6 +32,10 @@ export async function openPostgresStorage(
       notifications: relationPush.notifications,
       ...e2ee,
       ...userData,
+      // A connection of the pool answers (waiting for one if all are busy).
+      ping: async () => {
+        await db.run('SELECT 1');
+      },
       close: async () => {
         await relationPush.flush();
         await rooms.flush();

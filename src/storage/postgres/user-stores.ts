@@ -17,18 +17,23 @@ import type {
   TokenStore,
   UiaSessionRecord,
   UiaStore,
+  ListedUser,
+  UserListQuery,
   UserRecord,
   UserStore,
 } from '../storage.js';
 import {
   type DeviceRow,
   GUEST_COUNTER,
+  type ListedUserRow,
   type UiaSessionRow,
   type UserRow,
   toDevice,
+  toListedUser,
   toUiaSession,
   toUser,
   uiaSessionValues,
+  userListOrderBy,
 } from '../common/account-rows.js';
 import type { StreamPositions } from '../common/stream-positions.js';
 import { pairKey } from '../../util/pair-key.js';
@@ -260,7 +265,51 @@ export class PgUserStore implements UserStore {
   async finishDeactivationLeaves(userId: string): Promise<void> {
     await this.db.run('DELETE FROM deactivation_leaves WHERE user_id = $1', [userId]);
   }
+
+  async listUsers(query: UserListQuery): Promise<{ users: ListedUser[]; total: number }> {
+    const params = [
+      query.userIdContains?.toLowerCase() ?? null,
+      query.nameContains?.toLowerCase() ?? null,
+      query.guests,
+      query.deactivated,
+      query.admins === undefined ? null : query.admins ? 1 : 0,
+    ];
+    // One text per order (14 at most), so each is a named prepared statement.
+    const order = userListOrderBy(query, ' COLLATE "C"');
+    // One snapshot: the page and the total see the same rows.
+    return this.db.transaction(async (tx) => {
+      await tx.run('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const rows = await tx.rows<ListedUserRow>(
+        `SELECT u.user_id, u.is_guest, u.is_admin, u.deactivated, u.created_ts, p.displayname,
+           p.avatar_url ${USER_LIST_FROM} ${order} LIMIT $6 OFFSET $7`,
+        [...params, query.limit, query.from],
+      );
+      const count = await tx.row<{ total: number }>(
+        `SELECT COUNT(*) AS total ${USER_LIST_FROM}`,
+        params,
+      );
+      return { users: rows.map(toListedUser), total: count?.total ?? 0 };
+    });
+  }
+
+  async setAdmin(userId: string, isAdmin: boolean): Promise<boolean> {
+    const changed = await this.db.run('UPDATE users SET is_admin = $1 WHERE user_id = $2', [
+      isAdmin ? 1 : 0,
+      userId,
+    ]);
+    return changed > 0;
+  }
 }
+
+/** The users (with their profiles) a user list query matches, as in SQLite; absent filters are nulls. */
+const USER_LIST_FROM = `FROM users u LEFT JOIN profiles p ON p.user_id = u.user_id
+  WHERE ($1::text IS NULL OR strpos(lower(u.user_id), $1::text) > 0)
+    AND ($2::text IS NULL
+      OR strpos(lower(split_part(substr(u.user_id, 2), ':', 1)), $2::text) > 0
+      OR strpos(lower(p.displayname), $2::text) > 0)
+    AND ($3::boolean OR u.is_guest = 0)
+    AND ($4::boolean OR u.deactivated = 0)
+    AND ($5::bigint IS NULL OR u.is_admin = $5::bigint)`;
 
 export class PgDeviceStore implements DeviceStore {
   constructor(

@@ -11,18 +11,23 @@ import type {
   TokenStore,
   UiaSessionRecord,
   UiaStore,
+  ListedUser,
+  UserListQuery,
   UserRecord,
   UserStore,
 } from '../storage.js';
 import {
   type DeviceRow,
   GUEST_COUNTER,
+  type ListedUserRow,
   type UiaSessionRow,
   type UserRow,
   toDevice,
+  toListedUser,
   toUiaSession,
   toUser,
   uiaSessionValues,
+  userListOrderBy,
 } from '../common/account-rows.js';
 import { type SqliteDatabase, openDatabase, writeTransaction } from './database.js';
 import { SqliteAccountDataStore } from './account-data-store.js';
@@ -59,6 +64,7 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
   const profiles = new SqliteProfileStore(db);
   const relationParents = openRelationParents(db);
   const notifications = openSqliteNotificationStore(db, writer);
+  const selectOne = db.prepare('SELECT 1');
   return {
     rooms: new SqliteRoomStore(db, relationParents, writer),
     directory: new SqliteDirectoryStore(db),
@@ -83,6 +89,10 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     relations: new SqliteRelationStore(db, relationParents),
     notifications,
     pushers: new SqlitePusherStore(db),
+    // The main connection (what most reads use); throws once it is closed.
+    ping: async () => {
+      selectOne.get();
+    },
     close: async () => {
       await notifications.flush();
       await writer?.close();
@@ -160,6 +170,10 @@ class SqliteUserStore implements UserStore {
   private readonly selectPendingLeaves;
   private readonly clearLeaves;
   private readonly deviceIds;
+  private readonly countListed;
+  private readonly updateAdmin;
+  /** The user list's page statement of each order (built at its first use). */
+  private readonly listPages = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -190,6 +204,8 @@ class SqliteUserStore implements UserStore {
       .pluck();
     this.clearLeaves = db.prepare('DELETE FROM deactivation_leaves WHERE user_id = ?');
     this.deviceIds = db.prepare('SELECT device_id FROM devices WHERE user_id = ?').pluck();
+    this.countListed = db.prepare(`SELECT COUNT(*) ${USER_LIST_FROM}`).pluck();
+    this.updateAdmin = db.prepare('UPDATE users SET is_admin = ? WHERE user_id = ?');
   }
 
   async createUser(user: NewUser, session?: NewSession): Promise<boolean> {
@@ -244,6 +260,54 @@ class SqliteUserStore implements UserStore {
   async finishDeactivationLeaves(userId: string): Promise<void> {
     this.clearLeaves.run(userId);
   }
+
+  async listUsers(query: UserListQuery): Promise<{ users: ListedUser[]; total: number }> {
+    const params = userListParams(query);
+    const order = userListOrderBy(query);
+    let page = this.listPages.get(order);
+    if (!page) {
+      page = this.db.prepare(
+        `SELECT u.user_id, u.is_guest, u.is_admin, u.deactivated, u.created_ts, p.displayname,
+           p.avatar_url ${USER_LIST_FROM} ${order} LIMIT @limit OFFSET @from`,
+      );
+      this.listPages.set(order, page);
+    }
+    // One read transaction: the page and the total see the same rows.
+    return this.db.transaction(() => ({
+      users: (page.all({ ...params, limit: query.limit, from: query.from }) as ListedUserRow[]).map(
+        toListedUser,
+      ),
+      total: this.countListed.get(params) as number,
+    }))();
+  }
+
+  async setAdmin(userId: string, isAdmin: boolean): Promise<boolean> {
+    return this.updateAdmin.run(isAdmin ? 1 : 0, userId).changes > 0;
+  }
+}
+
+/**
+ * The users (with their profiles) a user list query matches; absent filters
+ * are null parameters. Localparts and names are matched lower-cased (SQLite's
+ * lower() folds ASCII only).
+ */
+const USER_LIST_FROM = `FROM users u LEFT JOIN profiles p ON p.user_id = u.user_id
+  WHERE (@userId IS NULL OR instr(lower(u.user_id), @userId) > 0)
+    AND (@name IS NULL
+      OR instr(lower(substr(u.user_id, 2, instr(u.user_id, ':') - 2)), @name) > 0
+      OR instr(lower(p.displayname), @name) > 0)
+    AND (@guests = 1 OR u.is_guest = 0)
+    AND (@deactivated = 1 OR u.deactivated = 0)
+    AND (@admins IS NULL OR u.is_admin = @admins)`;
+
+function userListParams(query: UserListQuery) {
+  return {
+    userId: query.userIdContains?.toLowerCase() ?? null,
+    name: query.nameContains?.toLowerCase() ?? null,
+    guests: query.guests ? 1 : 0,
+    deactivated: query.deactivated ? 1 : 0,
+    admins: query.admins === undefined ? null : query.admins ? 1 : 0,
+  };
 }
 
 class SqliteDeviceStore implements DeviceStore {
