@@ -89,9 +89,15 @@ import { ReportService } from './reports/report-service.js';
 import type { HiddenSenders } from './sync/room-history.js';
 import { UserDirectoryService } from './user-directory/user-directory-service.js';
 import { AdminUserService, weftVersion } from './admin/admin-user-service.js';
+import { AdminRoomService } from './admin/admin-room-service.js';
+import { SharedSecretRegistration } from './admin/shared-secret-registration.js';
+import { registerAdminRoomRoutes } from './api/admin/rooms.js';
+import { registerSharedSecretRoutes } from './api/admin/register.js';
 import type { AdminApiServices } from './api/admin/services.js';
 import { registerAdminServerRoutes } from './api/admin/server.js';
 import { registerAdminUserRoutes } from './api/admin/users.js';
+import { AdminUserWriteService } from './admin/admin-user-write-service.js';
+import { registerAdminUserWriteRoutes } from './api/admin/user-writes.js';
 
 export interface Weft {
   app: FastifyInstance;
@@ -420,7 +426,26 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   const media = buildMediaService(config, storage, logger);
   registerMediaRoutes(router, media);
   registerAdminServerRoutes(router, adminApi);
+  registerAdminRoomRoutes(router, new AdminRoomService(config.server_name, storage));
+  registerSharedSecretRoutes(
+    router,
+    new SharedSecretRegistration(
+      config.server_name,
+      config.registration_shared_secret,
+      services.accounts,
+    ),
+  );
   registerAdminUserRoutes(router, adminApi);
+  registerAdminUserWriteRoutes(
+    router,
+    new AdminUserWriteService(config.server_name, storage, {
+      accounts: services.accounts,
+      devices: services.devices,
+      profiles: userData.deps.profiles,
+      sessions,
+      admin: adminApi.admin,
+    }),
+  );
   router.finish();
   // Uploads get their body as a stream: their own scope, parser and router.
   withRawBodyRoutes(app, (scope) => {

@@ -11,6 +11,8 @@ export interface NewAccount {
   userId?: string;
   password?: string;
   isAdmin?: boolean;
+  /** The profile's display name to start with (else the localpart). */
+  displayName?: string;
   deviceId?: string;
   initialDeviceDisplayName?: string;
   inhibitLogin?: boolean;
@@ -72,7 +74,7 @@ export class AccountService {
         isAdmin: account.isAdmin ?? false,
         now,
         // As Synapse does: the display name starts as the localpart, chosen or generated.
-        displayName: localpartOf(userId),
+        displayName: account.displayName ?? localpartOf(userId),
       },
       session?.record,
     );

@@ -156,10 +156,12 @@ export function whoisJson(userId: string, connections: readonly LastConnection[]
  * Refuses what is not a user ID of this server: the Admin API manages local
  * users only (400, as Synapse).
  */
-export function checkLocalUserId(userId: string, serverName: string): void {
+export function checkLocalUserId(
+  userId: string,
+  serverName: string,
+  nonLocal = 'Only local users can be managed here',
+): void {
   const colon = userId.indexOf(':');
   if (!userId.startsWith('@') || colon < 2) throw errors.invalidParam('Invalid user ID');
-  if (userId.slice(colon + 1) !== serverName) {
-    throw errors.invalidParam('Only local users can be managed here');
-  }
+  if (userId.slice(colon + 1) !== serverName) throw errors.invalidParam(nonLocal);
 }

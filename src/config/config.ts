@@ -34,6 +34,8 @@ export interface Config {
     /** Pre-shared tokens; when any exist, registration requires one. */
     registration_tokens: string[];
   };
+  /** Enables Synapse's shared-secret registration (`/_synapse/admin/v1/register`); null: off. */
+  registration_shared_secret: string | null;
   login: {
     /** Enables POST /_matrix/client/v1/login/get_token. */
     get_login_token_enabled: boolean;
@@ -144,6 +146,7 @@ export function defaultConfig(): Config {
     log_level: 'info',
     log_requests: true,
     registration: { enabled: true, allow_guests: true, registration_tokens: [] },
+    registration_shared_secret: null,
     login: { get_login_token_enabled: true, login_token_lifetime_ms: 2 * 60 * 1000 },
     uia: { session_lifetime_ms: 15 * 60 * 1000 },
     rate_limits: {
@@ -205,10 +208,15 @@ function mergeObject(base: object, overrides: unknown, where: string): object {
     if (isSection) {
       result[key] = mergeObject(current as object, value, `${where}.${key}`);
     } else {
+      // A null default (an optional string, off by default) takes a string or null.
       const wrongType =
-        typeof value !== typeof current || Array.isArray(value) !== Array.isArray(current);
+        current === null
+          ? value !== null && typeof value !== 'string'
+          : typeof value !== typeof current || Array.isArray(value) !== Array.isArray(current);
       if (value !== undefined && wrongType) {
-        throw new ConfigError(`${where}.${key} must be of type ${typeof current}`);
+        throw new ConfigError(
+          `${where}.${key} must be of type ${current === null ? 'string' : typeof current}`,
+        );
       }
       result[key] = value;
     }
@@ -250,6 +258,11 @@ export function checkConfig(config: Config): Config {
   }
   if (!Number.isInteger(database.pool_size) || database.pool_size < 1) {
     throw new ConfigError('database.pool_size must be a positive integer');
+  }
+  if (config.registration_shared_secret === '') {
+    throw new ConfigError(
+      'registration_shared_secret must not be empty (leave it null to turn it off)',
+    );
   }
   checkMetricsConfig(config);
   return config;

@@ -66,6 +66,11 @@ registration:
   # registering requires one of them.
   registration_tokens: ${JSON.stringify(config.registration.registration_tokens)}
 
+# A secret that lets tools register accounts (admins too) without an access token, through
+# Synapse's shared-secret registration (/_synapse/admin/v1/register, an HMAC of the request).
+# Whoever knows it can create admins: keep it long and private. null: turned off.
+registration_shared_secret: ${JSON.stringify(config.registration_shared_secret)}
+
 login:
   # Whether logged-in clients may mint login tokens to sign in another device
   # (POST /_matrix/client/v1/login/get_token).

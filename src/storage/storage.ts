@@ -11,6 +11,7 @@ import type {
 import type { EventRecord, StateIds } from '../events/records.js';
 import type { IndexedRelation } from '../events/relation-types.js';
 import type { ListedUser, UserListOrder, UserListQuery } from '../domain/user-list.js';
+import type { ListedRoom, RoomListScope } from '../domain/room-list.js';
 
 // Storage's own records, defined with the rules that read them; every backend uses them.
 export type {
@@ -140,6 +141,8 @@ export interface UserStore {
   listUsers(query: UserListQuery): Promise<{ users: ListedUser[]; total: number }>;
   /** Sets or clears the server admin flag; false if there is no such user. */
   setAdmin(userId: string, isAdmin: boolean): Promise<boolean>;
+  /** Clears the deactivated flag (Admin API); rooms already left stay left. False if there is no such user. */
+  reactivate(userId: string): Promise<boolean>;
 }
 
 /** A user's global profile; absent fields are unset. */
@@ -283,6 +286,11 @@ export interface RoomStore {
   someMembers(roomId: string, limit: number, options?: { former?: boolean }): Promise<string[]>;
   /** Rooms the user has forgotten. */
   forgottenRooms(userId: string): Promise<string[]>;
+  /**
+   * Every room (or the one the scope names) with its counts and listed state
+   * (the Admin API's room list), in a few queries whatever the number of rooms; unordered.
+   */
+  listRooms(scope: RoomListScope): Promise<ListedRoom[]>;
 }
 
 export interface RoomEventsQuery {

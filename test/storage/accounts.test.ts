@@ -655,6 +655,19 @@ for (const backend of storageBackends()) {
           assert.equal((await storage.users.getUser(alice))?.isAdmin, false);
           assert.deepEqual(await ids(storage, { admins: true }), [bob]);
         }));
+
+      it('reactivates a deactivated user, whose tokens stay revoked; false for an unknown user', () =>
+        withStorage(backend, async (storage, reopen) => {
+          await seed(storage);
+          const carol = '@carol:localhost';
+          assert.equal((await storage.users.getUser(carol))?.deactivated, true);
+          assert.equal(await storage.users.reactivate(carol), true);
+          assert.equal(await storage.users.reactivate('@nobody:localhost'), false);
+          storage = await reopen();
+          assert.equal((await storage.users.getUser(carol))?.deactivated, false);
+          assert.deepEqual(await storage.devices.listDevices(carol), []);
+          assert.ok((await ids(storage, {})).includes(carol));
+        }));
     });
   });
 }

@@ -25,6 +25,8 @@ import type {
   RoomStore,
   StateIds,
 } from '../storage.js';
+import type { ListedRoom, RoomListScope } from '../../domain/room-list.js';
+import { listRooms } from './room-listing.js';
 import { OrderedCommits } from '../common/ordered-commits.js';
 import {
   type MemberCounts,
@@ -286,6 +288,10 @@ export class PgRoomStore implements RoomStore {
       const countOf = (m: string) => rows.find((r) => r.membership === m)?.count ?? 0;
       return { joined: countOf('join'), invited: countOf('invite') };
     });
+  }
+
+  async listRooms(scope: RoomListScope): Promise<ListedRoom[]> {
+    return listRooms(this.db, scope);
   }
 
   async someMembers(

@@ -299,6 +299,10 @@ export class PgUserStore implements UserStore {
     ]);
     return changed > 0;
   }
+
+  async reactivate(userId: string): Promise<boolean> {
+    return (await this.db.run('UPDATE users SET deactivated = 0 WHERE user_id = $1', [userId])) > 0;
+  }
 }
 
 /** The users (with their profiles) a user list query matches, as in SQLite; absent filters are nulls. */

@@ -12,6 +12,7 @@ import type {
   RoomStore,
   StateIds,
 } from '../storage.js';
+import type { ListedRoom, RoomListScope } from '../../domain/room-list.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 import type { RelationParents } from '../common/relation-parents.js';
 import {
@@ -31,6 +32,7 @@ import {
   toStateIds,
 } from '../common/room-rows.js';
 import { RelationIndexWriter } from './relation-store.js';
+import { listRooms, roomListStatements } from './room-listing.js';
 import type { SqliteWriter } from './writer.js';
 
 interface GroupRow {
@@ -41,6 +43,7 @@ interface GroupRow {
 
 export class SqliteRoomStore implements RoomStore {
   private readonly statements;
+  private readonly roomList;
   private readonly relations: RelationIndexWriter;
   /** Membership caches hold events up to `reportedUpTo()` (reads are synchronous here). */
   private readonly caches = new RoomCaches();
@@ -51,6 +54,7 @@ export class SqliteRoomStore implements RoomStore {
     private readonly writer?: SqliteWriter,
   ) {
     this.statements = prepare(db);
+    this.roomList = roomListStatements(db);
     this.relations = new RelationIndexWriter(db);
   }
 
@@ -215,6 +219,10 @@ export class SqliteRoomStore implements RoomStore {
     }[];
     const countOf = (m: string) => rows.find((r) => r.membership === m)?.count ?? 0;
     return { joined: countOf('join'), invited: countOf('invite') };
+  }
+
+  async listRooms(scope: RoomListScope): Promise<ListedRoom[]> {
+    return listRooms(this.roomList, scope);
   }
 
   async someMembers(roomId: string, limit: number, options?: { former?: boolean }) {

@@ -172,6 +172,7 @@ class SqliteUserStore implements UserStore {
   private readonly deviceIds;
   private readonly countListed;
   private readonly updateAdmin;
+  private readonly markReactivated;
   /** The user list's page statement of each order (built at its first use). */
   private readonly listPages = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
 
@@ -206,6 +207,7 @@ class SqliteUserStore implements UserStore {
     this.deviceIds = db.prepare('SELECT device_id FROM devices WHERE user_id = ?').pluck();
     this.countListed = db.prepare(`SELECT COUNT(*) ${USER_LIST_FROM}`).pluck();
     this.updateAdmin = db.prepare('UPDATE users SET is_admin = ? WHERE user_id = ?');
+    this.markReactivated = db.prepare('UPDATE users SET deactivated = 0 WHERE user_id = ?');
   }
 
   async createUser(user: NewUser, session?: NewSession): Promise<boolean> {
@@ -283,6 +285,10 @@ class SqliteUserStore implements UserStore {
 
   async setAdmin(userId: string, isAdmin: boolean): Promise<boolean> {
     return this.updateAdmin.run(isAdmin ? 1 : 0, userId).changes > 0;
+  }
+
+  async reactivate(userId: string): Promise<boolean> {
+    return this.markReactivated.run(userId).changes > 0;
   }
 }
 
