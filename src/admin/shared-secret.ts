@@ -7,6 +7,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** How long a nonce may be used, as Synapse. */
 export const NONCE_LIFETIME_MS = 60_000;
+/** Nonces outstanding at most (GET /register needs no token). */
+export const MAX_OUTSTANDING_NONCES = 10_000;
 
 export interface SharedSecretFields {
   nonce: string;
@@ -46,6 +48,10 @@ export class NonceStore {
 
   issue(): string {
     this.sweep();
+    // A flood of unauthenticated requests cannot grow this past the cap: the oldest go first.
+    while (this.issued.size >= MAX_OUTSTANDING_NONCES) {
+      this.issued.delete(this.issued.keys().next().value!);
+    }
     const nonce = randomBytes(16).toString('hex');
     this.issued.set(nonce, this.now() + this.lifetimeMs);
     return nonce;
@@ -58,11 +64,16 @@ export class NonceStore {
     return expires !== undefined && expires > this.now();
   }
 
-  /** Expired nonces dropped, so unused ones do not pile up. */
+  /**
+   * Expired nonces dropped, so unused ones do not pile up. Every nonce lives
+   * as long, so the oldest (first in the map) expire first: the sweep stops
+   * at the first one still valid.
+   */
   private sweep(): void {
     const now = this.now();
     for (const [nonce, expires] of this.issued) {
-      if (expires <= now) this.issued.delete(nonce);
+      if (expires > now) break;
+      this.issued.delete(nonce);
     }
   }
 }

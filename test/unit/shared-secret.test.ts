@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   macMatches,
+  MAX_OUTSTANDING_NONCES,
   NONCE_LIFETIME_MS,
   NonceStore,
   registrationMac,
@@ -59,5 +60,14 @@ describe('nonces', () => {
     assert.equal(nonces.consume(early), true);
     now += 1;
     assert.equal(nonces.consume(late), false);
+  });
+
+  it('keep at most MAX_OUTSTANDING_NONCES: a flood drops the oldest', () => {
+    const nonces = new NonceStore();
+    const first = nonces.issue();
+    const second = nonces.issue();
+    for (let i = 2; i < MAX_OUTSTANDING_NONCES + 1; i++) nonces.issue();
+    assert.equal(nonces.consume(first), false, 'the oldest made room');
+    assert.equal(nonces.consume(second), true);
   });
 });
