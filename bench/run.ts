@@ -81,6 +81,8 @@ const settings = {
   requestLogs: process.env.BENCH_REQUEST_LOGS === '1',
   /** A folder for the main Weft's V8 CPU profile (written when it stops). */
   cpuProfileDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
+  /** 1: the main Weft runs with its Prometheus metrics on (their cost: compare with a run without). */
+  metrics: process.env.BENCH_METRICS === '1',
   /** Where to write the results as JSON as well. */
   jsonPath: process.env.BENCH_JSON || undefined,
   /** postgres: the room, sync and E2EE workloads on SQLite, then on PostgreSQL, side by side. */
@@ -326,7 +328,12 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'weft-bench-data-'));
   process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   const weft = await using(
-    startWeftServer({ logRequests: false, cpuProfileDir: settings.cpuProfileDir, dataDir }),
+    startWeftServer({
+      logRequests: false,
+      cpuProfileDir: settings.cpuProfileDir,
+      dataDir,
+      configLines: settings.metrics ? ['metrics:', '  enabled: true', '  port: 0'] : undefined,
+    }),
   );
   const idleRss = weft.rssBytes();
   const token = await registerUser(weft.url, USER, PASSWORD);
