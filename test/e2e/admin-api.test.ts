@@ -7,16 +7,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
+import { expectError } from '../support/spec-schemas.js';
 
 const ADMIN = '/_synapse/admin';
 const enc = encodeURIComponent;
-
-function expectRefusal(res: { status: number; body: unknown }, status: number, errcode: string) {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  const body = res.body as { errcode?: unknown; error?: unknown };
-  assert.equal(body.errcode, errcode, JSON.stringify(res.body));
-  assert.equal(typeof body.error, 'string');
-}
 
 interface UserJson {
   name: string;
@@ -74,11 +68,11 @@ describe('Admin API', () => {
     for (const [method, path, body] of endpoints()) {
       const where = `${method} ${path}`;
       const none = await api.request(method, path, body);
-      expectRefusal(none, 401, 'M_MISSING_TOKEN');
+      expectError(none, 401, 'M_MISSING_TOKEN');
       const bad = await api.request(method, path, body, { token: 'wft_not_a_token' });
-      expectRefusal(bad, 401, 'M_UNKNOWN_TOKEN');
+      expectError(bad, 401, 'M_UNKNOWN_TOKEN');
       const user = await api.request(method, path, body, as(alice));
-      expectRefusal(user, 403, 'M_FORBIDDEN');
+      expectError(user, 403, 'M_FORBIDDEN');
       assert.equal(user.body.error, 'You are not a server admin', where);
       const asGuest = await api.request(method, path, body, as(guest));
       assert.equal(asGuest.status, 403, where);
@@ -89,10 +83,10 @@ describe('Admin API', () => {
 
   it('answers 405 for methods a known path does not serve, 404 for unknown paths', async () => {
     const post = await api.post(`${ADMIN}/v1/server_version`, {}, as(root));
-    expectRefusal(post, 405, 'M_UNRECOGNIZED');
+    expectError(post, 405, 'M_UNRECOGNIZED');
     const del = await api.delete(`${ADMIN}/v1/users/${enc(alice.user_id)}/admin`, {}, as(root));
-    expectRefusal(del, 405, 'M_UNRECOGNIZED');
-    expectRefusal(await api.get(`${ADMIN}/v1/nothing_here`, as(root)), 404, 'M_UNRECOGNIZED');
+    expectError(del, 405, 'M_UNRECOGNIZED');
+    expectError(await api.get(`${ADMIN}/v1/nothing_here`, as(root)), 404, 'M_UNRECOGNIZED');
   });
 
   it('server_version gives the package version', async () => {
@@ -186,7 +180,7 @@ describe('Admin API', () => {
       '?dir=x',
     ]) {
       const res = await api.get(`${ADMIN}/v2/users${bad}`, as(root));
-      expectRefusal(res, 400, 'M_INVALID_PARAM');
+      expectError(res, 400, 'M_INVALID_PARAM');
     }
   });
 
@@ -212,7 +206,7 @@ describe('Admin API', () => {
     const listed = (await list('?name=bob')).users[0];
     assert.deepEqual(res.body, { ...listed, threepids: [], external_ids: [] });
     const unknown = await api.get(`${ADMIN}/v2/users/${enc('@nobody:localhost')}`, as(root));
-    expectRefusal(unknown, 404, 'M_NOT_FOUND');
+    expectError(unknown, 404, 'M_NOT_FOUND');
     assert.equal(unknown.body.error, 'User not found');
     const remote = await api.get(`${ADMIN}/v2/users/${enc('@bob:elsewhere')}`, as(root));
     assert.equal(remote.status, 400);
@@ -231,23 +225,23 @@ describe('Admin API', () => {
     // ...and not once root demotes him.
     assert.equal((await api.put(flag, { admin: false }, as(root))).status, 200);
     const demoted = await api.get(`${ADMIN}/v1/server_version`, as(bob));
-    expectRefusal(demoted, 403, 'M_FORBIDDEN');
+    expectError(demoted, 403, 'M_FORBIDDEN');
     assert.deepEqual((await api.get(flag, as(root))).body, { admin: false });
   });
 
   it('refuses bad admin flag requests: not a boolean, missing, yourself, unknown users', async () => {
     const flag = (userId: string) => `${ADMIN}/v1/users/${enc(userId)}/admin`;
     const notBool = await api.put(flag(bob.user_id), { admin: 'yes' }, as(root));
-    expectRefusal(notBool, 400, 'M_BAD_JSON');
-    expectRefusal(await api.put(flag(bob.user_id), {}, as(root)), 400, 'M_MISSING_PARAM');
+    expectError(notBool, 400, 'M_BAD_JSON');
+    expectError(await api.put(flag(bob.user_id), {}, as(root)), 400, 'M_MISSING_PARAM');
     const self = await api.put(flag(root.user_id), { admin: false }, as(root));
     assert.equal(self.status, 400);
     assert.equal(self.body.error, 'You may not demote yourself.');
     // Promoting yourself (a no-op) is allowed.
     assert.equal((await api.put(flag(root.user_id), { admin: true }, as(root))).status, 200);
-    expectRefusal(await api.get(flag('@nobody:localhost'), as(root)), 404, 'M_NOT_FOUND');
+    expectError(await api.get(flag('@nobody:localhost'), as(root)), 404, 'M_NOT_FOUND');
     const unknownPut = await api.put(flag('@nobody:localhost'), { admin: true }, as(root));
-    expectRefusal(unknownPut, 404, 'M_NOT_FOUND');
+    expectError(unknownPut, 404, 'M_NOT_FOUND');
     assert.equal((await api.put(flag('@bob:elsewhere'), { admin: true }, as(root))).status, 400);
     assert.deepEqual(await names('?admins=true'), [root.user_id]);
   });
@@ -271,7 +265,7 @@ describe('Admin API', () => {
       assert.ok('user_agent' in connection);
     }
     const unknown = await api.get(`${ADMIN}/v1/whois/${enc('@nobody:localhost')}`, as(root));
-    expectRefusal(unknown, 404, 'M_NOT_FOUND');
+    expectError(unknown, 404, 'M_NOT_FOUND');
   });
 
   it('username_available follows /register/available', async () => {
@@ -280,11 +274,11 @@ describe('Admin API', () => {
     const free = await available('newcomer');
     assert.equal(free.status, 200);
     assert.deepEqual(free.body, { available: true });
-    expectRefusal(await available('alice'), 400, 'M_USER_IN_USE');
-    expectRefusal(await available('ALICE'), 400, 'M_USER_IN_USE');
-    expectRefusal(await available('bad name'), 400, 'M_INVALID_USERNAME');
-    expectRefusal(await available('1234'), 400, 'M_INVALID_USERNAME');
+    expectError(await available('alice'), 400, 'M_USER_IN_USE');
+    expectError(await available('ALICE'), 400, 'M_USER_IN_USE');
+    expectError(await available('bad name'), 400, 'M_INVALID_USERNAME');
+    expectError(await available('1234'), 400, 'M_INVALID_USERNAME');
     const missing = await api.get(`${ADMIN}/v1/username_available`, as(root));
-    expectRefusal(missing, 400, 'M_MISSING_PARAM');
+    expectError(missing, 400, 'M_MISSING_PARAM');
   });
 });

@@ -7,18 +7,13 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import { CLIENT_V3, serverSuite, withServer, type Session } from '../support/fixture.js';
+import { expectError } from '../support/spec-schemas.js';
+import type { AdminRoomJson } from '../../src/admin/admin-room-rules.js';
 
 const ADMIN = '/_synapse/admin';
 const REGISTER = `${ADMIN}/v1/register`;
 const SECRET = 'a shared secret for tests';
 const enc = encodeURIComponent;
-
-function expectRefusal(res: { status: number; body: unknown }, status: number, errcode: string) {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  const body = res.body as { errcode?: unknown; error?: unknown };
-  assert.equal(body.errcode, errcode, JSON.stringify(res.body));
-  assert.equal(typeof body.error, 'string');
-}
 
 /** The MAC as Synapse's docs give it, written out here rather than taken from src/. */
 function mac(nonce: string, username: string, password: string, admin: boolean, secret = SECRET) {
@@ -27,23 +22,7 @@ function mac(nonce: string, username: string, password: string, admin: boolean, 
     .digest('hex');
 }
 
-interface RoomJson {
-  room_id: string;
-  name: string | null;
-  canonical_alias: string | null;
-  joined_members: number;
-  joined_local_members: number;
-  version: string;
-  creator: string;
-  encryption: string | null;
-  federatable: boolean;
-  public: boolean;
-  join_rules: string | null;
-  guest_access: string | null;
-  history_visibility: string | null;
-  state_events: number;
-  room_type: string | null;
-}
+type RoomJson = AdminRoomJson;
 interface RoomList {
   rooms: RoomJson[];
   offset: number;
@@ -83,13 +62,13 @@ describe('Admin API: shared-secret registration', () => {
       ...body,
       mac: mac(n, 'operator', 'operator password', false),
     });
-    expectRefusal(wrong, 403, 'M_FORBIDDEN');
+    expectError(wrong, 403, 'M_FORBIDDEN');
     assert.equal(wrong.body.error, 'HMAC incorrect');
     const reused = await api.post(REGISTER, body);
-    expectRefusal(reused, 400, 'M_UNKNOWN');
+    expectError(reused, 400, 'M_UNKNOWN');
     assert.equal(reused.body.error, 'unrecognised nonce');
     const unknown = await api.post(REGISTER, { ...body, nonce: 'never-issued' });
-    expectRefusal(unknown, 400, 'M_UNKNOWN');
+    expectError(unknown, 400, 'M_UNKNOWN');
 
     const fresh = await nonce();
     const ok = await api.post<Session & { home_server: string }>(REGISTER, {
@@ -109,7 +88,7 @@ describe('Admin API: shared-secret registration', () => {
       nonce: fresh,
       mac: mac(fresh, 'operator', 'operator password', true),
     });
-    expectRefusal(again, 400, 'M_UNKNOWN');
+    expectError(again, 400, 'M_UNKNOWN');
 
     // The token works, the account is an admin, the display name was set.
     const token = { token: ok.body.access_token };
@@ -138,7 +117,7 @@ describe('Admin API: shared-secret registration', () => {
     });
     assert.equal(plain.status, 200, JSON.stringify(plain.body));
     const asPlain = await api.get(`${ADMIN}/v1/rooms`, { token: plain.body.access_token });
-    expectRefusal(asPlain, 403, 'M_FORBIDDEN');
+    expectError(asPlain, 403, 'M_FORBIDDEN');
 
     const localpart = taken.user_id.slice(1).split(':')[0]!;
     const t = await nonce();
@@ -148,10 +127,10 @@ describe('Admin API: shared-secret registration', () => {
       password: 'some password',
       mac: mac(t, localpart, 'some password', false),
     });
-    expectRefusal(inUse, 400, 'M_USER_IN_USE');
+    expectError(inUse, 400, 'M_USER_IN_USE');
 
     const m = await nonce();
-    expectRefusal(
+    expectError(
       await api.post(REGISTER, { nonce: m, username: 'x', password: 'y' }),
       400,
       'M_MISSING_PARAM',
@@ -161,7 +140,7 @@ describe('Admin API: shared-secret registration', () => {
   it('is off without a secret', async () => {
     await withServer(async (fixture) => {
       const res = await fixture.api.get(REGISTER);
-      expectRefusal(res, 400, 'M_UNKNOWN');
+      expectError(res, 400, 'M_UNKNOWN');
       assert.equal(res.body.error, 'Shared secret registration is not enabled');
       const post = await fixture.api.post(REGISTER, {
         nonce: 'n',
@@ -169,7 +148,7 @@ describe('Admin API: shared-secret registration', () => {
         password: 'p',
         mac: mac('n', 'u', 'p', false),
       });
-      expectRefusal(post, 400, 'M_UNKNOWN');
+      expectError(post, 400, 'M_UNKNOWN');
     });
   });
 });
@@ -220,8 +199,8 @@ describe('Admin API: rooms', () => {
       `/v1/rooms/${enc(alpha)}/members`,
       `/v1/rooms/${enc(alpha)}/state`,
     ]) {
-      expectRefusal(await api.get(`${ADMIN}${path}`, as(alice)), 403, 'M_FORBIDDEN');
-      expectRefusal(await api.get(`${ADMIN}${path}`), 401, 'M_MISSING_TOKEN');
+      expectError(await api.get(`${ADMIN}${path}`, as(alice)), 403, 'M_FORBIDDEN');
+      expectError(await api.get(`${ADMIN}${path}`), 401, 'M_MISSING_TOKEN');
     }
   });
 
@@ -290,7 +269,7 @@ describe('Admin API: rooms', () => {
       '?from=-1',
       '?limit=many',
     ]) {
-      expectRefusal(await api.get(`${ADMIN}/v1/rooms${bad}`, as(root)), 400, 'M_INVALID_PARAM');
+      expectError(await api.get(`${ADMIN}/v1/rooms${bad}`, as(root)), 400, 'M_INVALID_PARAM');
     }
   });
 
@@ -368,7 +347,7 @@ describe('Admin API: rooms', () => {
 
     for (const path of ['', '/members', '/state']) {
       const missing = await api.get(`${ADMIN}/v1/rooms/${enc('!nope:localhost')}${path}`, as(root));
-      expectRefusal(missing, 404, 'M_NOT_FOUND');
+      expectError(missing, 404, 'M_NOT_FOUND');
       assert.equal(missing.body.error, 'Room not found');
     }
   });

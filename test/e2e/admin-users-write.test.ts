@@ -6,16 +6,10 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
+import { expectError } from '../support/spec-schemas.js';
 
 const ADMIN = '/_synapse/admin';
 const enc = encodeURIComponent;
-
-function expectRefusal(res: { status: number; body: unknown }, status: number, errcode: string) {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  const body = res.body as { errcode?: unknown; error?: unknown };
-  assert.equal(body.errcode, errcode, JSON.stringify(res.body));
-  assert.equal(typeof body.error, 'string');
-}
 
 interface DeviceJson {
   user_id: string;
@@ -34,7 +28,7 @@ describe('Admin API: user writes', () => {
   const user = (localpart: string) => `@${localpart}:localhost`;
   const whoami = (token: string) => api.get(`${CLIENT_V3}/account/whoami`, { token });
   const expectLoggedOut = async (token: string) =>
-    expectRefusal(await whoami(token), 401, 'M_UNKNOWN_TOKEN');
+    expectError(await whoami(token), 401, 'M_UNKNOWN_TOKEN');
   const putUser = (userId: string, body: unknown) =>
     api.put(`${ADMIN}/v2/users/${enc(userId)}`, body, as(root));
 
@@ -57,7 +51,7 @@ describe('Admin API: user writes', () => {
       ['GET', `/v1/users/${target}/joined_rooms`],
     ];
     for (const [method, path, body] of requests) {
-      expectRefusal(await api.request(method, ADMIN + path, body, as(alice)), 403, 'M_FORBIDDEN');
+      expectError(await api.request(method, ADMIN + path, body, as(alice)), 403, 'M_FORBIDDEN');
     }
     assert.equal(await suite.server.weft.storage.users.getUser(user('someone')), undefined);
     assert.equal((await whoami(alice.access_token)).status, 200);
@@ -111,7 +105,7 @@ describe('Admin API: user writes', () => {
 
     assert.equal((await putUser(erin.user_id, { password: 'erin-pw-3' })).status, 200);
     await expectLoggedOut(erin.access_token);
-    expectRefusal(await api.login('erin', 'erin-pw-2'), 403, 'M_FORBIDDEN');
+    expectError(await api.login('erin', 'erin-pw-2'), 403, 'M_FORBIDDEN');
     assert.equal((await api.login('erin', 'erin-pw-3')).status, 200);
   });
 
@@ -131,14 +125,14 @@ describe('Admin API: user writes', () => {
       [[], 'M_BAD_JSON'],
     ];
     for (const [body, errcode] of cases) {
-      expectRefusal(await putUser(target, body), 400, errcode);
+      expectError(await putUser(target, body), 400, errcode);
     }
     assert.equal((await suite.server.weft.storage.users.getUser(target))?.isAdmin, false);
     const remote = await putUser('@alice:elsewhere.example', { password: 'pw-remote-1' });
-    expectRefusal(remote, 400, 'M_INVALID_PARAM');
+    expectError(remote, 400, 'M_INVALID_PARAM');
     assert.equal(remote.body.error, 'This endpoint can only be used with local users');
-    expectRefusal(await putUser('@Upper:localhost', {}), 400, 'M_INVALID_USERNAME');
-    expectRefusal(await putUser(root.user_id, { admin: false }), 400, 'M_UNKNOWN');
+    expectError(await putUser('@Upper:localhost', {}), 400, 'M_INVALID_USERNAME');
+    expectError(await putUser(root.user_id, { admin: false }), 400, 'M_UNKNOWN');
   });
 
   it('PUT v2/users deactivates (rooms left, login refused) and reactivates with a password', async () => {
@@ -149,14 +143,14 @@ describe('Admin API: user writes', () => {
     assert.equal(off.status, 200);
     assert.equal(off.body.deactivated, true);
     await expectLoggedOut(frank.access_token);
-    expectRefusal(await api.login('frank', 'frank-pw-1'), 403, 'M_USER_DEACTIVATED');
+    expectError(await api.login('frank', 'frank-pw-1'), 403, 'M_USER_DEACTIVATED');
     await waitUntilLeft(frank.user_id, roomId);
 
-    expectRefusal(await putUser(frank.user_id, { deactivated: false }), 400, 'M_MISSING_PARAM');
+    expectError(await putUser(frank.user_id, { deactivated: false }), 400, 'M_MISSING_PARAM');
     const on = await putUser(frank.user_id, { deactivated: false, password: 'frank-pw-2' });
     assert.equal(on.status, 200, JSON.stringify(on.body));
     assert.equal(on.body.deactivated, false);
-    expectRefusal(await api.login('frank', 'frank-pw-1'), 403, 'M_FORBIDDEN');
+    expectError(await api.login('frank', 'frank-pw-1'), 403, 'M_FORBIDDEN');
     assert.equal((await api.login('frank', 'frank-pw-2')).status, 200);
   });
 
@@ -170,7 +164,7 @@ describe('Admin API: user writes', () => {
     assert.equal(reset.status, 200, JSON.stringify(reset.body));
     assert.deepEqual(reset.body, {});
     await expectLoggedOut(gina.access_token);
-    expectRefusal(await api.login('gina', 'gina-pw-1'), 403, 'M_FORBIDDEN');
+    expectError(await api.login('gina', 'gina-pw-1'), 403, 'M_FORBIDDEN');
     const again = await api.login('gina', 'gina-pw-2');
     assert.equal(again.status, 200);
 
@@ -184,9 +178,9 @@ describe('Admin API: user writes', () => {
     assert.equal((await api.login('gina', 'gina-pw-3')).status, 200);
 
     const path = (userId: string) => `${ADMIN}/v1/reset_password/${enc(userId)}`;
-    expectRefusal(await api.post(path(gina.user_id), {}, as(root)), 400, 'M_MISSING_PARAM');
+    expectError(await api.post(path(gina.user_id), {}, as(root)), 400, 'M_MISSING_PARAM');
     const unknown = await api.post(path(user('nobody')), { new_password: 'pw-x-1' }, as(root));
-    expectRefusal(unknown, 404, 'M_NOT_FOUND');
+    expectError(unknown, 404, 'M_NOT_FOUND');
     assert.equal(unknown.body.error, 'User not found');
   });
 
@@ -203,16 +197,12 @@ describe('Admin API: user writes', () => {
     assert.deepEqual(joined.body, { joined_rooms: [roomId], total: 1 });
 
     const path = (userId: string) => `${ADMIN}/v1/deactivate/${enc(userId)}`;
-    expectRefusal(
-      await api.post(path(hank.user_id), { erase: 'yes' }, as(root)),
-      400,
-      'M_BAD_JSON',
-    );
+    expectError(await api.post(path(hank.user_id), { erase: 'yes' }, as(root)), 400, 'M_BAD_JSON');
     const res = await api.post(path(hank.user_id), { erase: true }, as(root));
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.deepEqual(res.body, { id_server_unbind_result: 'success' });
     await expectLoggedOut(hank.access_token);
-    expectRefusal(await api.login('hank', 'hank-pw-1'), 403, 'M_USER_DEACTIVATED');
+    expectError(await api.login('hank', 'hank-pw-1'), 403, 'M_USER_DEACTIVATED');
     await waitUntilLeft(hank.user_id, roomId);
     const profile = await api.get(`${CLIENT_V3}/profile/${enc(hank.user_id)}`);
     assert.deepEqual(profile.body, {});
@@ -220,7 +210,7 @@ describe('Admin API: user writes', () => {
     assert.deepEqual(after.body, { joined_rooms: [], total: 0 });
 
     const unknown = await api.post(path(user('nobody')), {}, as(root));
-    expectRefusal(unknown, 404, 'M_NOT_FOUND');
+    expectError(unknown, 404, 'M_NOT_FOUND');
     assert.equal(unknown.body.error, 'User not found');
   });
 
@@ -256,8 +246,8 @@ describe('Admin API: user writes', () => {
     const existing = await api.post(`${base}/devices`, { device_id: ivy.device_id }, as(root));
     assert.equal(existing.status, 201);
     assert.equal((await whoami(ivy.access_token)).status, 200);
-    expectRefusal(await api.post(`${base}/devices`, {}, as(root)), 400, 'M_MISSING_PARAM');
-    expectRefusal(await api.post(`${base}/devices`, { device_id: 3 }, as(root)), 400, 'M_BAD_JSON');
+    expectError(await api.post(`${base}/devices`, {}, as(root)), 400, 'M_MISSING_PARAM');
+    expectError(await api.post(`${base}/devices`, { device_id: 3 }, as(root)), 400, 'M_BAD_JSON');
 
     const renamed = await api.put(
       `${base}/devices/ADMINMADE`,
@@ -276,7 +266,7 @@ describe('Admin API: user writes', () => {
       own.body.devices.find((d) => d.device_id === 'ADMINMADE')?.display_name,
       'Made by root',
     );
-    expectRefusal(await api.get(`${base}/devices/NOSUCH`, as(root)), 404, 'M_NOT_FOUND');
+    expectError(await api.get(`${base}/devices/NOSUCH`, as(root)), 404, 'M_NOT_FOUND');
 
     const deleted = await api.delete(`${base}/devices/${second.device_id}`, {}, as(root));
     assert.equal(deleted.status, 200);
@@ -294,7 +284,7 @@ describe('Admin API: user writes', () => {
     assert.deepEqual(none.body, { devices: [], total: 0 });
 
     const unknown = await api.get(`${ADMIN}/v2/users/${enc(user('nobody'))}/devices`, as(root));
-    expectRefusal(unknown, 404, 'M_NOT_FOUND');
+    expectError(unknown, 404, 'M_NOT_FOUND');
     assert.equal(unknown.body.error, 'User not found');
   });
 
