@@ -40,10 +40,13 @@ export function booleanParam(query: unknown, key: string): boolean | undefined {
 }
 
 /**
- * `GET /_synapse/admin/v2/users`'s parameters. As in Synapse, `user_id` is
- * ignored when `name` is given, and unknown parameters are ignored.
+ * `GET /_synapse/admin/v2/users`'s and `v3/users`' parameters. As in Synapse,
+ * `user_id` is ignored when `name` is given, and unknown parameters are
+ * ignored. The versions differ in `deactivated` only: in v2, `true` adds the
+ * deactivated users to the rest (absent: left out); in v3 it is a filter
+ * (`true` only them, `false` none of them, absent: everyone).
  */
-export function parseUserListQuery(query: unknown): UserListQuery {
+export function parseUserListQuery(query: unknown, version: 'v2' | 'v3' = 'v2'): UserListQuery {
   const from = nonNegativeIntegerParam(query, 'from', 0);
   const limit = nonNegativeIntegerParam(query, 'limit', DEFAULT_USER_LIST_LIMIT);
   const orderBy = queryString(query, 'order_by') ?? 'name';
@@ -57,13 +60,15 @@ export function parseUserListQuery(query: unknown): UserListQuery {
   const name = nonEmpty(queryString(query, 'name'));
   const userId = name === undefined ? nonEmpty(queryString(query, 'user_id')) : undefined;
   const admins = booleanParam(query, 'admins');
+  const deactivated = booleanParam(query, 'deactivated');
+  const deactivatedFilter = version === 'v3' ? deactivated : deactivated ? undefined : false;
   return {
     from,
     limit,
     ...(userId === undefined ? {} : { userIdContains: userId }),
     ...(name === undefined ? {} : { nameContains: name }),
     guests: booleanParam(query, 'guests') ?? true,
-    deactivated: booleanParam(query, 'deactivated') ?? false,
+    ...(deactivatedFilter === undefined ? {} : { deactivated: deactivatedFilter }),
     ...(admins === undefined ? {} : { admins }),
     orderBy: orderBy as UserListOrder,
     direction,

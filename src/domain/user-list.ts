@@ -18,8 +18,8 @@ export interface UserListQuery {
   nameContains?: string;
   /** false: guests left out. */
   guests: boolean;
-  /** false: deactivated users left out. */
-  deactivated: boolean;
+  /** true: only deactivated users; false: only active ones; undefined: both. */
+  deactivated?: boolean;
   /** true: only admins; false: only non-admins; undefined: both. */
   admins?: boolean;
   orderBy: UserListOrder;

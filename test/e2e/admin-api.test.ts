@@ -171,6 +171,17 @@ describe('Admin API', () => {
     assert.equal(withDeactivated.total, 9);
     const pager = withDeactivated.users.find((u) => u.name.startsWith('@pager-0:'));
     assert.equal(pager?.deactivated, true);
+    // v3 lists everyone unless asked, and deactivated=true is a filter there.
+    const v3 = async (query: string) => {
+      const res = await api.get<UserList>(`${ADMIN}/v3/users${query}`, as(root));
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body;
+    };
+    assert.equal((await v3('')).total, 9);
+    assert.equal((await v3('?deactivated=false')).total, 4);
+    const onlyDeactivated = await v3('?deactivated=true');
+    assert.equal(onlyDeactivated.total, 5);
+    assert.ok(onlyDeactivated.users.every((u) => u.deactivated && u.name.startsWith('@pager-')));
     for (const bad of [
       '?from=-1',
       '?limit=ten',

@@ -537,7 +537,7 @@ for (const backend of storageBackends()) {
         await storage.users.deactivate('@carol:localhost');
       }
 
-      it('lists users with their profiles, deactivated ones only when asked', () =>
+      it('lists users with their profiles; deactivated ones too, or only them, when asked', () =>
         withStorage(backend, async (storage) => {
           await seed(storage);
           const page = await storage.users.listUsers(query());
@@ -571,7 +571,7 @@ for (const backend of storageBackends()) {
               avatarUrl: null,
             },
           ]);
-          const all = await storage.users.listUsers(query({ deactivated: true }));
+          const all = await storage.users.listUsers(query({ deactivated: undefined }));
           assert.equal(all.total, 4);
           assert.deepEqual(
             all.users.map((u) => [u.userId, u.deactivated]),
@@ -581,6 +581,12 @@ for (const backend of storageBackends()) {
               [bob, false],
               ['@carol:localhost', true],
             ],
+          );
+          const onlyDeactivated = await storage.users.listUsers(query({ deactivated: true }));
+          assert.equal(onlyDeactivated.total, 1);
+          assert.deepEqual(
+            onlyDeactivated.users.map((u) => u.userId),
+            ['@carol:localhost'],
           );
         }));
 
@@ -626,14 +632,14 @@ for (const backend of storageBackends()) {
       it('pages with from and limit; the total counts every match', () =>
         withStorage(backend, async (storage) => {
           await seed(storage);
-          const first = await storage.users.listUsers(query({ limit: 2, deactivated: true }));
+          const first = await storage.users.listUsers(query({ limit: 2, deactivated: undefined }));
           assert.deepEqual(
             first.users.map((u) => u.userId),
             ['@7:localhost', alice],
           );
           assert.equal(first.total, 4);
           const second = await storage.users.listUsers(
-            query({ from: 2, limit: 2, deactivated: true }),
+            query({ from: 2, limit: 2, deactivated: undefined }),
           );
           assert.deepEqual(
             second.users.map((u) => u.userId),

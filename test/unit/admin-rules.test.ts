@@ -56,7 +56,6 @@ describe('admin rules', () => {
           limit: 0,
           userIdContains: 'ali',
           guests: false,
-          deactivated: true,
           admins: false,
           orderBy: 'creation_ts',
           direction: 'b',
@@ -67,6 +66,18 @@ describe('admin rules', () => {
       assert.equal(named.userIdContains, undefined);
       assert.equal(parseUserListQuery({ user_id: '' }).userIdContains, undefined);
       assert.equal(parseUserListQuery({ admins: 'true' }).admins, true);
+    });
+
+    it('reads deactivated as v2 does (true adds them) and as v3 does (a filter both ways)', () => {
+      const deactivated = (version: 'v2' | 'v3', value?: string) =>
+        parseUserListQuery(value === undefined ? {} : { deactivated: value }, version).deactivated;
+      assert.equal(deactivated('v2'), false);
+      assert.equal(deactivated('v2', 'false'), false);
+      assert.equal(deactivated('v2', 'true'), undefined);
+      assert.equal(deactivated('v3'), undefined);
+      assert.equal(deactivated('v3', 'false'), false);
+      assert.equal(deactivated('v3', 'true'), true);
+      assert.ok(!('deactivated' in parseUserListQuery({}, 'v3')));
     });
 
     it('refuses bad values with M_INVALID_PARAM', () => {

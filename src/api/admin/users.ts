@@ -13,7 +13,12 @@ export function registerAdminUserRoutes(router: Router, services: AdminApiServic
   const userIdParam = (params: unknown) => (params as { userId: string }).userId;
 
   router.admin('GET', '/v2/users', async (request) =>
-    admin.listUsers(parseUserListQuery(request.query)),
+    admin.listUsers(parseUserListQuery(request.query, 'v2')),
+  );
+
+  // Ketesa (synapse-admin) lists users through v3.
+  router.admin('GET', '/v3/users', async (request) =>
+    admin.listUsers(parseUserListQuery(request.query, 'v3')),
   );
 
   router.admin('GET', '/v2/users/:userId', async (request) =>

@@ -271,7 +271,7 @@ export class PgUserStore implements UserStore {
       query.userIdContains?.toLowerCase() ?? null,
       query.nameContains?.toLowerCase() ?? null,
       query.guests,
-      query.deactivated,
+      query.deactivated === undefined ? null : query.deactivated ? 1 : 0,
       query.admins === undefined ? null : query.admins ? 1 : 0,
     ];
     // One text per order (14 at most), so each is a named prepared statement.
@@ -312,7 +312,7 @@ const USER_LIST_FROM = `FROM users u LEFT JOIN profiles p ON p.user_id = u.user_
       OR strpos(lower(split_part(substr(u.user_id, 2), ':', 1)), $2::text) > 0
       OR strpos(lower(p.displayname), $2::text) > 0)
     AND ($3::boolean OR u.is_guest = 0)
-    AND ($4::boolean OR u.deactivated = 0)
+    AND ($4::bigint IS NULL OR u.deactivated = $4::bigint)
     AND ($5::bigint IS NULL OR u.is_admin = $5::bigint)`;
 
 export class PgDeviceStore implements DeviceStore {

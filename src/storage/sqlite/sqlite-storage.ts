@@ -303,7 +303,7 @@ const USER_LIST_FROM = `FROM users u LEFT JOIN profiles p ON p.user_id = u.user_
       OR instr(lower(substr(u.user_id, 2, instr(u.user_id, ':') - 2)), @name) > 0
       OR instr(lower(p.displayname), @name) > 0)
     AND (@guests = 1 OR u.is_guest = 0)
-    AND (@deactivated = 1 OR u.deactivated = 0)
+    AND (@deactivated IS NULL OR u.deactivated = @deactivated)
     AND (@admins IS NULL OR u.is_admin = @admins)`;
 
 function userListParams(query: UserListQuery) {
@@ -311,7 +311,7 @@ function userListParams(query: UserListQuery) {
     userId: query.userIdContains?.toLowerCase() ?? null,
     name: query.nameContains?.toLowerCase() ?? null,
     guests: query.guests ? 1 : 0,
-    deactivated: query.deactivated ? 1 : 0,
+    deactivated: query.deactivated === undefined ? null : query.deactivated ? 1 : 0,
     admins: query.admins === undefined ? null : query.admins ? 1 : 0,
   };
 }
