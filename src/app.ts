@@ -92,6 +92,8 @@ import { AdminUserService, weftVersion } from './admin/admin-user-service.js';
 import { AdminRoomService } from './admin/admin-room-service.js';
 import { SharedSecretRegistration } from './admin/shared-secret-registration.js';
 import { registerAdminRoomRoutes } from './api/admin/rooms.js';
+import { AdminAccountDataService } from './admin/admin-account-data.js';
+import { registerAdminAccountDataRoutes } from './api/admin/user-account-data.js';
 import { registerSharedSecretRoutes } from './api/admin/register.js';
 import type { AdminApiServices } from './api/admin/services.js';
 import { registerAdminServerRoutes } from './api/admin/server.js';
@@ -427,6 +429,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerMediaRoutes(router, media);
   registerAdminServerRoutes(router, adminApi);
   registerAdminRoomRoutes(router, new AdminRoomService(config.server_name, storage));
+  registerAdminAccountDataRoutes(router, new AdminAccountDataService(config.server_name, storage));
   registerSharedSecretRoutes(
     router,
     new SharedSecretRegistration(
