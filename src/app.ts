@@ -94,6 +94,9 @@ import { SharedSecretRegistration } from './admin/shared-secret-registration.js'
 import { registerAdminRoomRoutes } from './api/admin/rooms.js';
 import { AdminAccountDataService } from './admin/admin-account-data.js';
 import { registerAdminAccountDataRoutes } from './api/admin/user-account-data.js';
+import { EventByTimestampService } from './rooms/event-by-timestamp.js';
+import { registerTimestampToEventRoutes } from './api/client/timestamp-to-event.js';
+import { registerAdminTimestampRoutes } from './api/admin/room-timestamp.js';
 import { registerSharedSecretRoutes } from './api/admin/register.js';
 import type { AdminApiServices } from './api/admin/services.js';
 import { registerAdminServerRoutes } from './api/admin/server.js';
@@ -430,6 +433,9 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerAdminServerRoutes(router, adminApi);
   registerAdminRoomRoutes(router, new AdminRoomService(config.server_name, storage));
   registerAdminAccountDataRoutes(router, new AdminAccountDataService(config.server_name, storage));
+  const timestamps = new EventByTimestampService(storage);
+  registerTimestampToEventRoutes(router, timestamps);
+  registerAdminTimestampRoutes(router, timestamps);
   registerSharedSecretRoutes(
     router,
     new SharedSecretRegistration(

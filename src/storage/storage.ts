@@ -267,6 +267,16 @@ export interface RoomStore {
   forgetRoom(userId: string, roomId: string): Promise<void>;
   /** Rooms in which the user's current membership is the given one. */
   roomsWithMembership(userId: string, membership: string): Promise<string[]>;
+  /**
+   * The room's event nearest to a time (its origin_server_ts) in one direction:
+   * `f` the first at or after it, `b` the last at or before it; ties by stream
+   * order. From an index (`timestamp_to_event`), never a scan of the room.
+   */
+  eventNearTimestamp(
+    roomId: string,
+    ts: number,
+    direction: 'f' | 'b',
+  ): Promise<{ eventId: string; originServerTs: number } | undefined>;
 
   // Reads by stream position, for sync and history.
   /** The newest position of the event stream (0 when there are no events). */

@@ -21,6 +21,13 @@ export const postgresMigrations: PostgresMigration[] = [
     version: 1,
     sql: [accountsSchema, roomsSchema, relationsPushSchema, e2eeSchema, userDataSchema].join('\n'),
   },
+  {
+    // timestamp_to_event, as SQLite's migration 22: an index on the expression, so the
+    // write path is unchanged; queries must spell it the same way.
+    version: 7,
+    sql: `CREATE INDEX events_by_room_ts
+      ON events (room_id, ((json::jsonb ->> 'origin_server_ts')::bigint), stream_ordering);`,
+  },
 ];
 
 export const latestPostgresSchemaVersion = Math.max(...postgresMigrations.map((m) => m.version));

@@ -242,6 +242,21 @@ export class PgRoomStore implements RoomStore {
     return this.stream.persistedUpTo();
   }
 
+  async eventNearTimestamp(roomId: string, ts: number, direction: 'f' | 'b') {
+    // Spelled as the events_by_room_ts index's expression, so the index serves it;
+    // only events below the persisted position (none still committing before it).
+    const [compare, order] = direction === 'f' ? ['>=', 'ASC'] : ['<=', 'DESC'];
+    const row = await this.db.row<{ event_id: string; ts: string }>(
+      `SELECT event_id, (json::jsonb ->> 'origin_server_ts')::bigint AS ts FROM events
+       WHERE room_id = $1 AND (json::jsonb ->> 'origin_server_ts')::bigint ${compare} $2
+         AND stream_ordering <= $3
+       ORDER BY (json::jsonb ->> 'origin_server_ts')::bigint ${order}, stream_ordering ${order}
+       LIMIT 1`,
+      [roomId, ts, this.stream.persistedUpTo()],
+    );
+    return row && { eventId: row.event_id, originServerTs: Number(row.ts) };
+  }
+
   async roomEvents(query: RoomEventsQuery): Promise<EventRecord[]> {
     const order = query.order === 'newest-first' ? 'DESC' : 'ASC';
     const rows = await this.db.rows<EventRow>(

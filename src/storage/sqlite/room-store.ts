@@ -180,6 +180,15 @@ export class SqliteRoomStore implements RoomStore {
     return this.statements.selectMaxStreamOrdering.get() as number;
   }
 
+  async eventNearTimestamp(roomId: string, ts: number, direction: 'f' | 'b') {
+    const statement =
+      direction === 'f'
+        ? this.statements.selectEventAtOrAfter
+        : this.statements.selectEventAtOrBefore;
+    const row = statement.get(roomId, ts) as { event_id: string; ts: number } | undefined;
+    return row && { eventId: row.event_id, originServerTs: row.ts };
+  }
+
   async roomEvents(query: RoomEventsQuery): Promise<EventRecord[]> {
     const statement =
       query.order === 'newest-first'
@@ -354,6 +363,17 @@ function prepare(db: SqliteDatabase) {
     selectRoomEventsBackwards: db.prepare(
       `${SELECT_EVENTS} WHERE e.room_id = ? AND e.stream_ordering > ? AND e.stream_ordering <= ?
        ORDER BY e.stream_ordering DESC LIMIT ?`,
+    ),
+    // Spelled as the events_by_room_ts index's expression, so the index serves it.
+    selectEventAtOrAfter: db.prepare(
+      `SELECT event_id, json_extract(json, '$.origin_server_ts') AS ts FROM events
+       WHERE room_id = ? AND json_extract(json, '$.origin_server_ts') >= ?
+       ORDER BY json_extract(json, '$.origin_server_ts') ASC, stream_ordering ASC LIMIT 1`,
+    ),
+    selectEventAtOrBefore: db.prepare(
+      `SELECT event_id, json_extract(json, '$.origin_server_ts') AS ts FROM events
+       WHERE room_id = ? AND json_extract(json, '$.origin_server_ts') <= ?
+       ORDER BY json_extract(json, '$.origin_server_ts') DESC, stream_ordering DESC LIMIT 1`,
     ),
     selectRoomEventsForwards: db.prepare(
       `${SELECT_EVENTS} WHERE e.room_id = ? AND e.stream_ordering > ? AND e.stream_ordering <= ?
