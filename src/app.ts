@@ -97,6 +97,8 @@ import { registerAdminAccountDataRoutes } from './api/admin/user-account-data.js
 import { EventByTimestampService } from './rooms/event-by-timestamp.js';
 import { registerTimestampToEventRoutes } from './api/client/timestamp-to-event.js';
 import { registerAdminTimestampRoutes } from './api/admin/room-timestamp.js';
+import { AdminEventService } from './admin/admin-event-service.js';
+import { registerAdminEventRoutes } from './api/admin/events.js';
 import { registerSharedSecretRoutes } from './api/admin/register.js';
 import type { AdminApiServices } from './api/admin/services.js';
 import { registerAdminServerRoutes } from './api/admin/server.js';
@@ -436,6 +438,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   const timestamps = new EventByTimestampService(storage);
   registerTimestampToEventRoutes(router, timestamps);
   registerAdminTimestampRoutes(router, timestamps);
+  registerAdminEventRoutes(router, new AdminEventService(storage));
   registerSharedSecretRoutes(
     router,
     new SharedSecretRegistration(

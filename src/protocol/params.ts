@@ -66,6 +66,15 @@ export function queryString(query: unknown, key: string): string | undefined {
   return value;
 }
 
+/** A required query parameter that is a whole number (a timestamp, say): 400 otherwise. */
+export function requiredIntegerQuery(query: unknown, key: string): number {
+  const value = queryString(query, key);
+  if (value === undefined) throw errors.missingParam(key);
+  const parsed = /^-?\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(parsed)) throw errors.invalidParam(`${key} must be an integer`);
+  return parsed;
+}
+
 /** Device IDs and display names are bounded so that no client can bloat storage. */
 export function checkLength(value: string | undefined, max: number, name: string): void {
   if (value !== undefined && value.length > max) throw errors.invalidParam(`${name} is too long`);

@@ -3,7 +3,7 @@
  * Synapse's admin twin: the room's event nearest a time, from an index.
  */
 import { errors } from '../protocol/errors.js';
-import { queryString } from '../protocol/params.js';
+import { queryString, requiredIntegerQuery } from '../protocol/params.js';
 import type { RoomStore } from '../storage/storage.js';
 import {
   currentMembership,
@@ -18,14 +18,11 @@ export interface TimestampQuery {
 
 /** The query's `ts` (a whole number of milliseconds) and `dir` (`f` or `b`), both required. Pure. */
 export function parseTimestampQuery(query: unknown): TimestampQuery {
-  const ts = queryString(query, 'ts');
-  if (ts === undefined) throw errors.missingParam('ts');
-  const parsed = /^-?\d+$/.test(ts) ? Number(ts) : NaN;
-  if (!Number.isSafeInteger(parsed)) throw errors.invalidParam('ts must be an integer');
+  const ts = requiredIntegerQuery(query, 'ts');
   const direction = queryString(query, 'dir');
   if (direction === undefined) throw errors.missingParam('dir');
   if (direction !== 'f' && direction !== 'b') throw errors.invalidParam("dir must be 'f' or 'b'");
-  return { ts: parsed, direction };
+  return { ts, direction };
 }
 
 export interface EventByTimestampStorage extends CurrentStateStorage {

@@ -277,6 +277,10 @@ export interface RoomStore {
     ts: number,
     direction: 'f' | 'b',
   ): Promise<{ eventId: string; originServerTs: number } | undefined>;
+  /** How many invites the user has sent at or after a time (origin_server_ts), from an index. */
+  invitesSentSince(userId: string, fromTs: number): Promise<number>;
+  /** In how many rooms the user has joined at or after a time, whatever their membership now. */
+  roomsJoinedSince(userId: string, fromTs: number): Promise<number>;
 
   // Reads by stream position, for sync and history.
   /** The newest position of the event stream (0 when there are no events). */

@@ -242,6 +242,25 @@ export class PgRoomStore implements RoomStore {
     return this.stream.persistedUpTo();
   }
 
+  async invitesSentSince(userId: string, fromTs: number): Promise<number> {
+    const row = await this.db.row<{ count: string }>(
+      `SELECT COUNT(*) AS count FROM events WHERE sender = $1 AND membership = 'invite'
+         AND type = 'm.room.member' AND (json::jsonb ->> 'origin_server_ts')::bigint >= $2`,
+      [userId, fromTs],
+    );
+    return Number(row?.count ?? 0);
+  }
+
+  async roomsJoinedSince(userId: string, fromTs: number): Promise<number> {
+    const row = await this.db.row<{ count: string }>(
+      `SELECT COUNT(DISTINCT room_id) AS count FROM events WHERE state_key = $1
+         AND type = 'm.room.member' AND membership = 'join'
+         AND (json::jsonb ->> 'origin_server_ts')::bigint >= $2`,
+      [userId, fromTs],
+    );
+    return Number(row?.count ?? 0);
+  }
+
   async eventNearTimestamp(roomId: string, ts: number, direction: 'f' | 'b') {
     // Spelled as the events_by_room_ts index's expression, so the index serves it;
     // only events below the persisted position (none still committing before it).

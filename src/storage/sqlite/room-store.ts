@@ -180,6 +180,14 @@ export class SqliteRoomStore implements RoomStore {
     return this.statements.selectMaxStreamOrdering.get() as number;
   }
 
+  async invitesSentSince(userId: string, fromTs: number): Promise<number> {
+    return this.statements.countInvitesSent.get(userId, fromTs) as number;
+  }
+
+  async roomsJoinedSince(userId: string, fromTs: number): Promise<number> {
+    return this.statements.countRoomsJoined.get(userId, fromTs) as number;
+  }
+
   async eventNearTimestamp(roomId: string, ts: number, direction: 'f' | 'b') {
     const statement =
       direction === 'f'
@@ -364,6 +372,19 @@ function prepare(db: SqliteDatabase) {
       `${SELECT_EVENTS} WHERE e.room_id = ? AND e.stream_ordering > ? AND e.stream_ordering <= ?
        ORDER BY e.stream_ordering DESC LIMIT ?`,
     ),
+    // By the partial indexes events_invites_by_sender and events_memberships.
+    countInvitesSent: db
+      .prepare(
+        `SELECT COUNT(*) FROM events WHERE sender = ? AND membership = 'invite'
+           AND type = 'm.room.member' AND json_extract(json, '$.origin_server_ts') >= ?`,
+      )
+      .pluck(),
+    countRoomsJoined: db
+      .prepare(
+        `SELECT COUNT(DISTINCT room_id) FROM events WHERE state_key = ? AND type = 'm.room.member'
+           AND membership = 'join' AND json_extract(json, '$.origin_server_ts') >= ?`,
+      )
+      .pluck(),
     // Spelled as the events_by_room_ts index's expression, so the index serves it.
     selectEventAtOrAfter: db.prepare(
       `SELECT event_id, json_extract(json, '$.origin_server_ts') AS ts FROM events
