@@ -105,6 +105,11 @@ import { registerAdminServerRoutes } from './api/admin/server.js';
 import { registerAdminUserRoutes } from './api/admin/users.js';
 import { AdminUserWriteService } from './admin/admin-user-write-service.js';
 import { registerAdminUserWriteRoutes } from './api/admin/user-writes.js';
+import { AccountModerationService } from './admin/account-moderation-service.js';
+import { AccountModerationGate } from './auth/account-moderation-gate.js';
+import { MessageRateLimit } from './auth/message-rate-limit.js';
+import { registerAdminUserModerationRoutes } from './api/admin/user-moderation.js';
+import { registerAccountModerationRoutes } from './api/client/account-moderation.js';
 
 export interface Weft {
   app: FastifyInstance;
@@ -404,6 +409,20 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     serverVersion: weftVersion(),
   };
   const router = new Router(app, sessions, (userId) => adminApi.admin.isServerAdmin(userId));
+  // Account moderation: locks, suspensions, shadow bans, the message rate limit and its overrides.
+  const messageRateLimit = new MessageRateLimit(
+    new RateLimiter(rl.messages_per_user, rl.enabled),
+    storage.moderation,
+    rl.enabled,
+  );
+  const moderationGate = new AccountModerationGate(messageRateLimit);
+  router.useGate((request) => moderationGate.check(request));
+  const moderation = new AccountModerationService(config.server_name, storage, {
+    sessions,
+    messages: messageRateLimit,
+  });
+  registerAccountModerationRoutes(router, moderation);
+  registerAdminUserModerationRoutes(router, moderation);
   registerDiscoveryRoutes(router, services);
   registerHealthRoute(router, () => storage.ping());
   registerLoginRoutes(router, services);
@@ -456,12 +475,14 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
       profiles: userData.deps.profiles,
       sessions,
       admin: adminApi.admin,
+      moderation,
     }),
   );
   router.finish();
   // Uploads get their body as a stream: their own scope, parser and router.
   withRawBodyRoutes(app, (scope) => {
     const uploadRouter = new Router(scope, sessions);
+    uploadRouter.useGate((request) => moderationGate.check(request));
     registerMediaUploadRoutes(uploadRouter, media);
     uploadRouter.finish();
   });

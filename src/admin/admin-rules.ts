@@ -78,10 +78,10 @@ export function parseUserListQuery(query: unknown, version: 'v2' | 'v3' = 'v2'):
 /** An empty filter filters nothing (as Synapse's `if name:`). */
 const nonEmpty = (value: string | undefined) => (value === '' ? undefined : value);
 
-/** A user as the Admin API shows it (Weft has no user types, shadow bans, locks or approvals). */
+/** A user as the Admin API shows it (Weft has no approvals: every user is approved). */
 export interface AdminUserJson {
   name: string;
-  user_type: null;
+  user_type: string | null;
   is_guest: boolean;
   admin: boolean;
   deactivated: boolean;
@@ -90,21 +90,23 @@ export interface AdminUserJson {
   avatar_url: string | null;
   creation_ts: number;
   locked: boolean;
+  suspended: boolean;
   approved: boolean;
 }
 
 export function adminUserJson(user: ListedUser): AdminUserJson {
   return {
     name: user.userId,
-    user_type: null,
+    user_type: user.userType ?? null,
     is_guest: user.isGuest,
     admin: user.isAdmin,
     deactivated: user.deactivated,
-    shadow_banned: false,
+    shadow_banned: user.shadowBanned ?? false,
     displayname: user.displayName,
     avatar_url: user.avatarUrl,
     creation_ts: user.createdTs,
-    locked: false,
+    locked: user.locked ?? false,
+    suspended: user.suspended ?? false,
     approved: true,
   };
 }

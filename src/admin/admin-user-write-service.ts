@@ -16,6 +16,7 @@ import type { MembershipReader } from '../storage/readers.js';
 import type { UserStore } from '../storage/storage.js';
 import { checkLocalUserId } from './admin-rules.js';
 import type { AdminUserService } from './admin-user-service.js';
+import type { AccountModerationService } from './account-moderation-service.js';
 import { adminDeviceJson, type AdminDeviceJson, type UserChanges } from './user-write-rules.js';
 
 const LOCAL_ONLY = 'This endpoint can only be used with local users';
@@ -35,6 +36,8 @@ export interface AdminUserWriteDeps {
   sessions: Pick<SessionService, 'issue'>;
   /** The user as GET v2/users/{userId} answers it, and the admin flag's rule. */
   admin: Pick<AdminUserService, 'user' | 'setAdmin'>;
+  /** The lock and user type (admin/account-moderation-service.ts). */
+  moderation: Pick<AccountModerationService, 'setFlagAsSynapse' | 'setUserType'>;
 }
 
 export class AdminUserWriteService {
@@ -94,7 +97,17 @@ export class AdminUserWriteService {
     }
     if (changes.deactivated === true && !existing?.deactivated) await accounts.deactivate(userId);
     if (reactivating) await this.storage.users.reactivate(userId);
+    await this.applyModeration(userId, changes);
     return { created: !existing, user: await this.deps.admin.user(userId) };
+  }
+
+  /** The lock and user type, after the rest (Synapse sets them last too). */
+  private async applyModeration(userId: string, changes: UserChanges): Promise<void> {
+    const { moderation } = this.deps;
+    if (changes.userType !== undefined) await moderation.setUserType(userId, changes.userType);
+    if (changes.locked !== undefined) {
+      await moderation.setFlagAsSynapse(userId, 'locked', changes.locked);
+    }
   }
 
   /**

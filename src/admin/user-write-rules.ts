@@ -5,6 +5,7 @@
  */
 import { errors } from '../protocol/errors.js';
 import type { JsonObject } from '../protocol/params.js';
+import { USER_TYPES } from './account-moderation-rules.js';
 
 /** Synapse's bound on a password given to the Admin API. */
 export const MAX_ADMIN_PASSWORD_LENGTH = 512;
@@ -19,12 +20,14 @@ export interface UserChanges {
   avatarUrl?: unknown;
   admin?: boolean;
   deactivated?: boolean;
+  locked?: boolean;
+  /** A user type of USER_TYPES, or null for a regular user. */
+  userType?: string | null;
 }
 
 /**
- * Reads the body. Weft stores no user types, locks, 3PIDs or external IDs:
- * `user_type` may only be null, `locked` only false, `threepids` and
- * `external_ids` only empty; anything else is refused rather than dropped.
+ * Reads the body. Weft stores no 3PIDs or external IDs: `threepids` and
+ * `external_ids` may only be empty; anything else is refused rather than dropped.
  */
 export function parseUserChanges(body: JsonObject): UserChanges {
   const changes: UserChanges = { logoutDevices: flag(body, 'logout_devices') ?? true };
@@ -43,13 +46,17 @@ export function parseUserChanges(body: JsonObject): UserChanges {
   if (deactivated !== undefined) changes.deactivated = deactivated;
 
   const userType = body.user_type;
-  if (userType !== undefined && userType !== null) {
-    if (typeof userType !== 'string') throw errors.badJson('user_type must be a string or null');
-    throw errors.invalidParam('Invalid user type: Weft has no user types');
+  if (userType !== undefined) {
+    if (userType !== null && typeof userType !== 'string') {
+      throw errors.badJson('user_type must be a string or null');
+    }
+    if (userType !== null && !USER_TYPES.includes(userType)) {
+      throw errors.invalidParam('Invalid user type');
+    }
+    changes.userType = userType;
   }
-  if (flag(body, 'locked') === true) {
-    throw errors.invalidParam('Weft cannot lock accounts yet');
-  }
+  const locked = flag(body, 'locked');
+  if (locked !== undefined) changes.locked = locked;
   for (const key of ['threepids', 'external_ids']) {
     const value = body[key];
     if (value === undefined || value === null) continue;

@@ -17,21 +17,24 @@ export class RateLimiter {
     private readonly enabled: boolean,
   ) {}
 
-  /** Takes one token for `key`, or throws 429 M_LIMIT_EXCEEDED saying when to retry. */
-  take(key: string, now = Date.now()): void {
-    const retryAfterMs = this.tryTake(key, now);
+  /**
+   * Takes one token for `key`, or throws 429 M_LIMIT_EXCEEDED saying when to retry.
+   * `rule`: this key's own rule instead of the limiter's (an admin's override).
+   */
+  take(key: string, now = Date.now(), rule = this.rule): void {
+    const retryAfterMs = this.tryTake(key, now, rule);
     if (retryAfterMs > 0) throw errors.limitExceeded(retryAfterMs);
   }
 
   /** 0 when a token was taken, else how many milliseconds until one is available. */
-  tryTake(key: string, now = Date.now()): number {
+  tryTake(key: string, now = Date.now(), rule = this.rule): number {
     if (!this.enabled) return 0;
-    const bucket = this.refill(key, now);
+    const bucket = this.refill(key, now, rule);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return 0;
     }
-    return Math.ceil(((1 - bucket.tokens) / this.rule.per_second) * 1000);
+    return Math.ceil(((1 - bucket.tokens) / rule.per_second) * 1000);
   }
 
   /** Would a request for `key` be refused now? Takes nothing. */
@@ -43,18 +46,15 @@ export class RateLimiter {
     }
   }
 
-  private refill(key: string, now: number): Bucket {
+  private refill(key: string, now: number, rule = this.rule): Bucket {
     let bucket = this.buckets.get(key);
     if (!bucket) {
       if (this.buckets.size >= MAX_BUCKETS) this.dropFullBuckets(now);
-      bucket = { tokens: this.rule.burst_count, updatedMs: now };
+      bucket = { tokens: rule.burst_count, updatedMs: now };
       this.buckets.set(key, bucket);
     }
     const elapsedSeconds = Math.max(0, now - bucket.updatedMs) / 1000;
-    bucket.tokens = Math.min(
-      this.rule.burst_count,
-      bucket.tokens + elapsedSeconds * this.rule.per_second,
-    );
+    bucket.tokens = Math.min(rule.burst_count, bucket.tokens + elapsedSeconds * rule.per_second);
     bucket.updatedMs = now;
     return bucket;
   }

@@ -26,6 +26,10 @@ export interface SessionServiceStorage {
   devices: Pick<DeviceStore, 'recordLastSeen'>;
 }
 
+/** An admin's puppet token may carry an expiry (admin/account-moderation-service.ts); others never expire. */
+const unexpired = (owner: TokenOwner, now = Date.now()): TokenOwner | undefined =>
+  owner.validUntilMs !== undefined && owner.validUntilMs <= now ? undefined : owner;
+
 export class SessionService {
   private readonly cache = new Map<string, TokenOwner>();
   /** Bumped on every revocation, so a lookup that raced with one is not cached. */
@@ -41,14 +45,14 @@ export class SessionService {
   async authenticate(accessToken: string): Promise<TokenOwner | undefined> {
     const tokenHash = hashToken(accessToken);
     const cached = this.cache.get(tokenHash);
-    if (cached) return cached;
+    if (cached) return unexpired(cached);
     const generation = this.generation;
     const owner = await this.storage.tokens.lookup(tokenHash);
     if (owner && generation === this.generation) {
       if (this.cache.size >= MAX_CACHED_TOKENS) this.evictOldest();
       this.cache.set(tokenHash, owner);
     }
-    return owner;
+    return owner && unexpired(owner);
   }
 
   /** Creates a device (or keeps the given one) with a fresh token; the device's older tokens die. */

@@ -58,6 +58,8 @@ export interface Config {
     get_login_token_per_user: RateLimitRule;
     /** Uploads and `/media/v1/create` calls per user. */
     media_upload_per_user: RateLimitRule;
+    /** Room events other than member events (messages, state, redactions) per user; admins may override it per user. */
+    messages_per_user: RateLimitRule;
   };
   default_room_version: string;
   media: MediaConfig;
@@ -160,6 +162,8 @@ export function defaultConfig(): Config {
       // login_token.yaml suggests 1 per minute; Synapse limits each user so.
       get_login_token_per_user: { per_second: 1 / 60, burst_count: 1 },
       media_upload_per_user: { per_second: 1, burst_count: 20 },
+      // Synapse's rc_message defaults.
+      messages_per_user: { per_second: 0.2, burst_count: 10 },
     },
     default_room_version: '12',
     media: {

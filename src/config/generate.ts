@@ -93,6 +93,7 @@ ${rule('registration_token_validity_per_ip', 'Registration token validity checks
 ${rule('username_available_per_ip', 'Username availability checks (GET /register/available) per client IP.')}
 ${rule('get_login_token_per_user', 'Login tokens minted (POST /login/get_token) per user.')}
 ${rule('media_upload_per_user', 'Media uploads (and /media/v1/create calls) per user.')}
+${rule('messages_per_user', 'Room events but member events (messages, state, redactions) per user; the Admin API overrides it per user.')}
 
 # Room version for new rooms.
 default_room_version: ${JSON.stringify(config.default_room_version)}

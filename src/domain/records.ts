@@ -8,6 +8,12 @@ export interface TokenOwner {
   userId: string;
   deviceId: string;
   isGuest: boolean;
+  /** Account moderation (admin/account-moderation-service.ts), read with the token; absent: false. */
+  locked?: boolean;
+  suspended?: boolean;
+  shadowBanned?: boolean;
+  /** A puppet token's expiry (ms since the epoch); absent: it never expires. */
+  validUntilMs?: number;
 }
 
 /** One piece of account data: global (no roomId) or for one room. */

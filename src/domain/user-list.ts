@@ -36,4 +36,9 @@ export interface ListedUser {
   createdTs: number;
   displayName: string | null;
   avatarUrl: string | null;
+  /** Account moderation (absent: false, and no user type). */
+  locked?: boolean;
+  suspended?: boolean;
+  shadowBanned?: boolean;
+  userType?: string | null;
 }

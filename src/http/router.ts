@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 
 import type { TokenOwner } from '../domain/records.js';
 import type { SessionService } from '../auth/sessions.js';
 import { errors } from '../protocol/errors.js';
+import { lockAllows, userLocked } from '../auth/account-moderation-rules.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,12 +30,24 @@ export interface RouteOptions {
 
 export type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
+/**
+ * Checks run on authenticated requests after the body is parsed, before the
+ * handler (account moderation): a value returned is the answer instead.
+ */
+export type RequestGate = (request: {
+  owner: TokenOwner;
+  method: Method;
+  url: string;
+  params: unknown;
+}) => Promise<unknown>;
+
 const CLIENT = '/_matrix/client';
 const ADMIN = '/_synapse/admin';
 const ALL_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'];
 
 export class Router {
   private readonly methodsByPath = new Map<string, Set<string>>();
+  private gate: RequestGate | undefined;
 
   constructor(
     private readonly app: FastifyInstance,
@@ -42,6 +55,11 @@ export class Router {
     /** Whether the user is a server admin now (no caching: a demotion counts at the next call). */
     private readonly isServerAdmin: (userId: string) => Promise<boolean> = async () => false,
   ) {}
+
+  /** Sets the gate every authenticated route passes (routes registered before included). */
+  useGate(gate: RequestGate): void {
+    this.gate = gate;
+  }
 
   /** An endpoint of the current API and its r0 alias: `/_matrix/client/{v3,r0}{path}`. */
   client(method: Method, path: string, options: RouteOptions, handler: Handler): void {
@@ -68,7 +86,8 @@ export class Router {
     this.app.route({
       method,
       url,
-      onRequest: options.auth === 'none' ? undefined : this.authHook(options),
+      onRequest: options.auth === 'none' ? undefined : this.authHook(options, method, url),
+      preHandler: options.auth === 'none' ? undefined : this.gateHook(method, url),
       handler,
     });
   }
@@ -89,7 +108,16 @@ export class Router {
     }
   }
 
-  private authHook(options: RouteOptions) {
+  private gateHook(method: Method, url: string) {
+    return async (request: FastifyRequest, reply: FastifyReply) => {
+      const { owner } = request;
+      if (!owner || !this.gate) return;
+      const answer = await this.gate({ owner, method, url, params: request.params });
+      if (answer !== undefined) return reply.send(answer);
+    };
+  }
+
+  private authHook(options: RouteOptions, method: Method, url: string) {
     const { sessions, isServerAdmin } = this;
     return async (request: FastifyRequest) => {
       const token = accessTokenOf(request);
@@ -99,6 +127,7 @@ export class Router {
       }
       const owner = await sessions.authenticate(token);
       if (!owner) throw errors.unknownToken();
+      if (owner.locked && !lockAllows(method, url)) throw userLocked();
       // The one place guests are kept to the endpoints the spec allows them.
       if (owner.isGuest && !options.guest) throw errors.guestAccessForbidden();
       if (options.admin && !(await isServerAdmin(owner.userId))) {

@@ -12,6 +12,11 @@ import type { EventRecord, StateIds } from '../events/records.js';
 import type { IndexedRelation } from '../events/relation-types.js';
 import type { ListedUser, UserListOrder, UserListQuery } from '../domain/user-list.js';
 import type { ListedRoom, RoomListScope } from '../domain/room-list.js';
+import type {
+  ModerationFlags,
+  PuppetToken,
+  RateLimitOverride,
+} from '../domain/account-moderation.js';
 
 // Storage's own records, defined with the rules that read them; every backend uses them.
 export type {
@@ -25,6 +30,7 @@ export type {
   TokenOwner,
 };
 export type { ListedUser, UserListOrder, UserListQuery };
+export type { ModerationFlags, PuppetToken, RateLimitOverride };
 
 /**
  * The storage interface every backend implements. It is async so that a
@@ -40,6 +46,11 @@ export interface UserRecord {
   isAdmin: boolean;
   deactivated: boolean;
   createdTs: number;
+  locked: boolean;
+  suspended: boolean;
+  shadowBanned: boolean;
+  /** Synapse's user types (`bot`, `support`, ...); null for a regular user. */
+  userType: string | null;
 }
 
 export interface DeviceRecord {
@@ -114,9 +125,23 @@ export interface Storage {
   relations: RelationStore;
   notifications: NotificationStore;
   pushers: PusherStore;
+  moderation: AccountModerationStore;
   /** A trivial query: resolves if the database answers, rejects if not (GET /health). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Locks, suspensions, shadow bans, rate limit overrides and puppet tokens (the Admin API). */
+export interface AccountModerationStore {
+  /** Sets the flags given, leaving the others; false if there is no such user. */
+  setFlags(userId: string, flags: Partial<ModerationFlags>): Promise<boolean>;
+  /** Synapse's user type (`bot`, `support`, ...; null: a regular user); false if there is no such user. */
+  setUserType(userId: string, userType: string | null): Promise<boolean>;
+  getRateLimitOverride(userId: string): Promise<RateLimitOverride | undefined>;
+  setRateLimitOverride(userId: string, override: RateLimitOverride): Promise<void>;
+  deleteRateLimitOverride(userId: string): Promise<void>;
+  /** Stores a token on a device ID no devices row has. */
+  createPuppetToken(token: PuppetToken): Promise<void>;
 }
 
 export interface UserStore {

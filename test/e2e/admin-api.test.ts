@@ -115,6 +115,7 @@ describe('Admin API', () => {
       avatar_url: null,
       creation_ts: bobJson.creation_ts,
       locked: false,
+      suspended: false,
       approved: true,
     });
     assert.equal(byName.get(root.user_id)?.admin, true);

@@ -119,8 +119,8 @@ describe('Admin API: user writes', () => {
       [{ displayname: 7, admin: true }, 'M_BAD_JSON'],
       [{ password: 12 }, 'M_INVALID_PARAM'],
       [{ password: 'x'.repeat(513) }, 'M_INVALID_PARAM'],
-      [{ user_type: 'bot', admin: true }, 'M_INVALID_PARAM'],
-      [{ locked: true }, 'M_INVALID_PARAM'],
+      [{ user_type: 'robot', admin: true }, 'M_INVALID_PARAM'],
+      [{ user_type: 5, admin: true }, 'M_BAD_JSON'],
       [{ threepids: [{ medium: 'email', address: 'a@example.org' }] }, 'M_INVALID_PARAM'],
       [[], 'M_BAD_JSON'],
     ];

@@ -105,6 +105,10 @@ for (const backend of storageBackends()) {
             isAdmin: true,
             deactivated: false,
             createdTs: 42,
+            locked: false,
+            suspended: false,
+            shadowBanned: false,
+            userType: null,
           };
           assert.deepEqual(await storage.users.getUser(alice), expected);
           assert.deepEqual(await storage.profiles.getProfile(alice), { displayName: 'Alice' });
@@ -120,6 +124,9 @@ for (const backend of storageBackends()) {
             userId: alice,
             deviceId: 'DEV1',
             isGuest: false,
+            locked: false,
+            suspended: false,
+            shadowBanned: false,
           });
           assert.equal(await storage.users.getUser(bob), undefined);
         }));
@@ -551,6 +558,10 @@ for (const backend of storageBackends()) {
               createdTs: 20,
               displayName: null,
               avatarUrl: null,
+              locked: false,
+              suspended: false,
+              shadowBanned: false,
+              userType: null,
             },
             {
               userId: alice,
@@ -560,6 +571,10 @@ for (const backend of storageBackends()) {
               createdTs: 30,
               displayName: 'Alice A',
               avatarUrl: 'mxc://localhost/a',
+              locked: false,
+              suspended: false,
+              shadowBanned: false,
+              userType: null,
             },
             {
               userId: bob,
@@ -569,6 +584,10 @@ for (const backend of storageBackends()) {
               createdTs: 10,
               displayName: 'zed',
               avatarUrl: null,
+              locked: false,
+              suspended: false,
+              shadowBanned: false,
+              userType: null,
             },
           ]);
           const all = await storage.users.listUsers(query({ deactivated: undefined }));

@@ -111,6 +111,7 @@ describe('admin rules', () => {
         avatar_url: 'mxc://x/y',
         creation_ts: 1234,
         locked: false,
+        suspended: false,
         approved: true,
       });
     });

@@ -64,6 +64,8 @@ export function registerDiscoveryRoutes(router: Router, { config }: ClientApiSer
       'm.set_avatar_url': { enabled: true },
       'm.3pid_changes': { enabled: false },
       'm.get_login_token': { enabled: config.login.get_login_token_enabled },
+      // Server admins may lock and suspend accounts (api/client/account-moderation.ts).
+      'm.account_moderation': { lock: true, suspend: true },
     },
   }));
 }

@@ -20,6 +20,10 @@ export interface UserRow {
   is_admin: number;
   deactivated: number;
   created_ts: number;
+  locked: number;
+  suspended: number;
+  shadow_banned: number;
+  user_type: string | null;
 }
 
 export const toUser = (row: UserRow): UserRecord => ({
@@ -29,6 +33,10 @@ export const toUser = (row: UserRow): UserRecord => ({
   isAdmin: row.is_admin === 1,
   deactivated: row.deactivated === 1,
   createdTs: row.created_ts,
+  locked: row.locked === 1,
+  suspended: row.suspended === 1,
+  shadowBanned: row.shadow_banned === 1,
+  userType: row.user_type,
 });
 
 export interface DeviceRow {
@@ -94,7 +102,15 @@ export interface ListedUserRow {
   created_ts: number;
   displayname: string | null;
   avatar_url: string | null;
+  locked: number;
+  suspended: number;
+  shadow_banned: number;
+  user_type: string | null;
 }
+
+/** The columns of `users u` and `profiles p` a ListedUserRow holds, for both backends' SELECTs. */
+export const LISTED_USER_COLUMNS = `u.user_id, u.is_guest, u.is_admin, u.deactivated, u.created_ts,
+  p.displayname, p.avatar_url, u.locked, u.suspended, u.shadow_banned, u.user_type`;
 
 export const toListedUser = (row: ListedUserRow): ListedUser => ({
   userId: row.user_id,
@@ -104,6 +120,10 @@ export const toListedUser = (row: ListedUserRow): ListedUser => ({
   createdTs: row.created_ts,
   displayName: row.displayname,
   avatarUrl: row.avatar_url,
+  locked: row.locked === 1,
+  suspended: row.suspended === 1,
+  shadowBanned: row.shadow_banned === 1,
+  userType: row.user_type,
 });
 
 /** The columns (of `users u` and `profiles p`) the user list orders by; text ones get the backend's collation. */

@@ -10,6 +10,7 @@ import { roomsSchema } from './schema/rooms.js';
 import { relationsPushSchema } from './schema/relations-push.js';
 import { e2eeSchema } from './schema/e2ee.js';
 import { userDataSchema } from './schema/user-data.js';
+import { accountModerationSchema } from './schema/account-moderation.js';
 
 export interface PostgresMigration {
   version: number;
@@ -21,6 +22,7 @@ export const postgresMigrations: PostgresMigration[] = [
     version: 1,
     sql: [accountsSchema, roomsSchema, relationsPushSchema, e2eeSchema, userDataSchema].join('\n'),
   },
+  { version: 2, sql: accountModerationSchema },
   {
     // timestamp_to_event, as SQLite's migration 22: an index on the expression, so the
     // write path is unchanged; queries must spell it the same way.

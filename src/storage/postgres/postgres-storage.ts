@@ -7,6 +7,7 @@ import { openRelationPushStores } from './relation-push-stores.js';
 import { openE2eeStores } from './e2ee-stores.js';
 import { openUserDataStores } from './user-data-stores.js';
 import { openStreams } from './streams.js';
+import { PgAccountModerationStore } from './account-moderation-store.js';
 
 export interface PostgresStorageOptions {
   /** Connections the pool opens at most. */
@@ -32,6 +33,7 @@ export async function openPostgresStorage(
       notifications: relationPush.notifications,
       ...e2ee,
       ...userData,
+      moderation: new PgAccountModerationStore(db),
       // A connection of the pool answers (waiting for one if all are busy).
       ping: async () => {
         await db.run('SELECT 1');

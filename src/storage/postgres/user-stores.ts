@@ -22,9 +22,16 @@ import type {
   UserRecord,
   UserStore,
 } from '../storage.js';
+import { revokeOtherTokens } from './account-moderation-store.js';
+import {
+  TOKEN_OWNER_COLUMNS,
+  type TokenOwnerRow,
+  toTokenOwner,
+} from '../common/account-moderation-rows.js';
 import {
   type DeviceRow,
   GUEST_COUNTER,
+  LISTED_USER_COLUMNS,
   type ListedUserRow,
   type UiaSessionRow,
   type UserRow,
@@ -184,6 +191,8 @@ class DeviceDeletion {
       await forgetDeviceInTransaction(tx, userId, deviceId, positions[next++]!);
       await forgetDevicePushers(tx, userId, deviceId);
     }
+    // Puppet tokens (admin/account-moderation-service.ts) have no device row: they go with all the others.
+    if ('allBut' in choice) revoked.push(...(await revokeOtherTokens(tx, userId, choice.allBut)));
     return revoked;
   }
 }
@@ -214,7 +223,8 @@ export class PgUserStore implements UserStore {
 
   async getUser(userId: string): Promise<UserRecord | undefined> {
     const row = await this.db.row<UserRow>(
-      `SELECT user_id, password_hash, is_guest, is_admin, deactivated, created_ts
+      `SELECT user_id, password_hash, is_guest, is_admin, deactivated, created_ts, locked,
+         suspended, shadow_banned, user_type
        FROM users WHERE user_id = $1`,
       [userId],
     );
@@ -280,8 +290,7 @@ export class PgUserStore implements UserStore {
     return this.db.transaction(async (tx) => {
       await tx.run('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       const rows = await tx.rows<ListedUserRow>(
-        `SELECT u.user_id, u.is_guest, u.is_admin, u.deactivated, u.created_ts, p.displayname,
-           p.avatar_url ${USER_LIST_FROM} ${order} LIMIT $6 OFFSET $7`,
+        `SELECT ${LISTED_USER_COLUMNS} ${USER_LIST_FROM} ${order} LIMIT $6 OFFSET $7`,
         [...params, query.limit, query.from],
       );
       const count = await tx.row<{ total: number }>(
@@ -384,13 +393,13 @@ export class PgTokenStore implements TokenStore {
 
   /** On every request's path (SessionService caches it above): one primary key lookup and join. */
   async lookup(tokenHash: string): Promise<TokenOwner | undefined> {
-    const row = await this.db.row<{ userId: string; deviceId: string; isGuest: number }>(
-      `SELECT t.user_id AS "userId", t.device_id AS "deviceId", u.is_guest AS "isGuest"
+    const row = await this.db.row<TokenOwnerRow>(
+      `SELECT ${TOKEN_OWNER_COLUMNS}
        FROM access_tokens t JOIN users u ON u.user_id = t.user_id
        WHERE t.token_hash = $1 AND u.deactivated = 0`,
       [tokenHash],
     );
-    return row && { userId: row.userId, deviceId: row.deviceId, isGuest: row.isGuest === 1 };
+    return row && toTokenOwner(row);
   }
 }
 

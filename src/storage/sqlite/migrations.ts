@@ -3,6 +3,8 @@
  * `schema_version`. Never edit a released migration: add a new one.
  * (Migration 1 was still being written before Weft's first release.)
  */
+import { accountModerationSql } from './account-moderation-schema.js';
+
 export interface Migration {
   version: number;
   description: string;
@@ -632,6 +634,12 @@ export const migrations: Migration[] = [
       CREATE TABLE deactivation_leaves (user_id TEXT PRIMARY KEY) WITHOUT ROWID;
       INSERT INTO deactivation_leaves SELECT user_id FROM users WHERE deactivated = 1;
     `,
+  },
+  {
+    version: 17,
+    description:
+      'account moderation: locks, suspensions, shadow bans, rate limit overrides, puppet tokens',
+    sql: accountModerationSql,
   },
   {
     version: 22,

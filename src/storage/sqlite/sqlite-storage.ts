@@ -19,6 +19,7 @@ import type {
 import {
   type DeviceRow,
   GUEST_COUNTER,
+  LISTED_USER_COLUMNS,
   type ListedUserRow,
   type UiaSessionRow,
   type UserRow,
@@ -30,6 +31,12 @@ import {
   userListOrderBy,
 } from '../common/account-rows.js';
 import { type SqliteDatabase, openDatabase, writeTransaction } from './database.js';
+import {
+  TOKEN_OWNER_COLUMNS,
+  type TokenOwnerRow,
+  toTokenOwner,
+} from '../common/account-moderation-rows.js';
+import { otherTokenRevoker, SqliteAccountModerationStore } from './account-moderation-store.js';
 import { SqliteAccountDataStore } from './account-data-store.js';
 import { SqliteDirectoryStore } from './directory-store.js';
 import { SqliteFilterStore } from './filter-store.js';
@@ -89,6 +96,7 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     relations: new SqliteRelationStore(db, relationParents),
     notifications,
     pushers: new SqlitePusherStore(db),
+    moderation: new SqliteAccountModerationStore(db),
     // The main connection (what most reads use); throws once it is closed.
     ping: async () => {
       selectOne.get();
@@ -170,6 +178,7 @@ class SqliteUserStore implements UserStore {
   private readonly selectPendingLeaves;
   private readonly clearLeaves;
   private readonly deviceIds;
+  private readonly revokeOtherTokens;
   private readonly countListed;
   private readonly updateAdmin;
   private readonly markReactivated;
@@ -205,6 +214,7 @@ class SqliteUserStore implements UserStore {
       .pluck();
     this.clearLeaves = db.prepare('DELETE FROM deactivation_leaves WHERE user_id = ?');
     this.deviceIds = db.prepare('SELECT device_id FROM devices WHERE user_id = ?').pluck();
+    this.revokeOtherTokens = otherTokenRevoker(db);
     this.countListed = db.prepare(`SELECT COUNT(*) ${USER_LIST_FROM}`).pluck();
     this.updateAdmin = db.prepare('UPDATE users SET is_admin = ? WHERE user_id = ?');
     this.markReactivated = db.prepare('UPDATE users SET deactivated = 0 WHERE user_id = ?');
@@ -251,7 +261,9 @@ class SqliteUserStore implements UserStore {
       this.markDeactivated.run(userId);
       this.queueLeaves.run(userId);
       const devices = this.deviceIds.all(userId) as string[];
-      return devices.flatMap((deviceId) => this.sessions.deleteDevice(userId, deviceId));
+      const revoked = devices.flatMap((deviceId) => this.sessions.deleteDevice(userId, deviceId));
+      // Puppet tokens (admin/account-moderation-service.ts) have no device row.
+      return [...revoked, ...this.revokeOtherTokens(userId, null)];
     })();
   }
 
@@ -269,8 +281,7 @@ class SqliteUserStore implements UserStore {
     let page = this.listPages.get(order);
     if (!page) {
       page = this.db.prepare(
-        `SELECT u.user_id, u.is_guest, u.is_admin, u.deactivated, u.created_ts, p.displayname,
-           p.avatar_url ${USER_LIST_FROM} ${order} LIMIT @limit OFFSET @from`,
+        `SELECT ${LISTED_USER_COLUMNS} ${USER_LIST_FROM} ${order} LIMIT @limit OFFSET @from`,
       );
       this.listPages.set(order, page);
     }
@@ -320,6 +331,7 @@ class SqliteDeviceStore implements DeviceStore {
   private readonly sessions;
   private readonly selectOne;
   private readonly selectAll;
+  private readonly revokeOtherTokens;
   private readonly updateName;
   private readonly updateLastSeen;
 
@@ -327,6 +339,7 @@ class SqliteDeviceStore implements DeviceStore {
     this.sessions = new SessionStatements(db);
     this.selectOne = db.prepare('SELECT * FROM devices WHERE user_id = ? AND device_id = ?');
     this.selectAll = db.prepare('SELECT * FROM devices WHERE user_id = ? ORDER BY device_id');
+    this.revokeOtherTokens = otherTokenRevoker(db);
     this.updateName = db.prepare(
       'UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?',
     );
@@ -355,11 +368,13 @@ class SqliteDeviceStore implements DeviceStore {
   }
 
   async deleteOtherDevices(userId: string, keepDeviceId: string | null): Promise<string[]> {
-    return writeTransaction(this.db, () =>
-      (this.selectAll.all(userId) as DeviceRow[])
+    return writeTransaction(this.db, () => [
+      ...(this.selectAll.all(userId) as DeviceRow[])
         .filter((row) => row.device_id !== keepDeviceId)
         .flatMap((row) => this.sessions.deleteDevice(userId, row.device_id)),
-    )();
+      // Puppet tokens (admin/account-moderation-service.ts) have no device row.
+      ...this.revokeOtherTokens(userId, keepDeviceId),
+    ])();
   }
 
   async recordLastSeen(entries: LastSeen[]): Promise<void> {
@@ -376,7 +391,7 @@ class SqliteTokenStore implements TokenStore {
   constructor(private readonly db: SqliteDatabase) {
     this.sessions = new SessionStatements(db);
     this.select = db.prepare(
-      `SELECT t.user_id AS userId, t.device_id AS deviceId, u.is_guest AS isGuest
+      `SELECT ${TOKEN_OWNER_COLUMNS}
        FROM access_tokens t JOIN users u ON u.user_id = t.user_id
        WHERE t.token_hash = ? AND u.deactivated = 0`,
     );
@@ -387,9 +402,8 @@ class SqliteTokenStore implements TokenStore {
   }
 
   async lookup(tokenHash: string): Promise<TokenOwner | undefined> {
-    const row = this.select.get(tokenHash) as
-      { userId: string; deviceId: string; isGuest: number } | undefined;
-    return row && { userId: row.userId, deviceId: row.deviceId, isGuest: row.isGuest === 1 };
+    const row = this.select.get(tokenHash) as TokenOwnerRow | undefined;
+    return row && toTokenOwner(row);
   }
 }
 
