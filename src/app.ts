@@ -99,6 +99,7 @@ import { registerTimestampToEventRoutes } from './api/client/timestamp-to-event.
 import { registerAdminTimestampRoutes } from './api/admin/room-timestamp.js';
 import { AdminEventService } from './admin/admin-event-service.js';
 import { registerAdminEventRoutes } from './api/admin/events.js';
+import { registerVoipRoutes } from './api/client/voip.js';
 import { registerSharedSecretRoutes } from './api/admin/register.js';
 import type { AdminApiServices } from './api/admin/services.js';
 import { registerAdminServerRoutes } from './api/admin/server.js';
@@ -458,6 +459,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerTimestampToEventRoutes(router, timestamps);
   registerAdminTimestampRoutes(router, timestamps);
   registerAdminEventRoutes(router, new AdminEventService(storage));
+  registerVoipRoutes(router, config.voip);
   registerSharedSecretRoutes(
     router,
     new SharedSecretRegistration(

@@ -75,6 +75,7 @@ export interface Config {
     /** Search every user, not only those sharing a room with the searcher or in public rooms. */
     search_all_users: boolean;
   };
+  voip: VoipConfig;
   push: PushConfig;
   metrics: MetricsConfig;
 }
@@ -135,6 +136,21 @@ export interface MediaConfig {
   max_thumbnail_source_bytes: number;
 }
 
+/** TURN credentials for calls (`GET /voip/turnServer`), as Synapse's turn_* options. */
+export interface VoipConfig {
+  /** `turn:`/`turns:` URIs; none: the endpoint answers `{}` (no TURN here). */
+  turn_uris: string[];
+  /** coturn's `static-auth-secret`: time-limited credentials per user. */
+  turn_shared_secret: string | null;
+  /** Fixed credentials, when there is no shared secret. */
+  turn_username: string | null;
+  turn_password: string | null;
+  /** How long time-limited credentials last, in milliseconds. */
+  turn_user_lifetime_ms: number;
+  /** Whether guests get credentials too. */
+  turn_allow_guests: boolean;
+}
+
 export function defaultConfig(): Config {
   return {
     server_name: 'localhost',
@@ -178,6 +194,15 @@ export function defaultConfig(): Config {
     // Synapse's timers: idle after 5 minutes, offline 30 seconds after the last sync.
     presence: { enabled: true, idle_timeout_ms: 5 * 60 * 1000, offline_timeout_ms: 30 * 1000 },
     user_directory: { search_all_users: false },
+    // Synapse's defaults: an hour's credentials, guests included.
+    voip: {
+      turn_uris: [],
+      turn_shared_secret: null,
+      turn_username: null,
+      turn_password: null,
+      turn_user_lifetime_ms: 60 * 60 * 1000,
+      turn_allow_guests: true,
+    },
     push: {
       enabled: true,
       http_allowed_hosts: ['localhost', '127.0.0.1', '[::1]'],
@@ -269,7 +294,24 @@ export function checkConfig(config: Config): Config {
     );
   }
   checkMetricsConfig(config);
+  checkVoipConfig(config.voip);
   return config;
+}
+
+function checkVoipConfig(voip: VoipConfig): void {
+  const badUri = voip.turn_uris.find((uri) => typeof uri !== 'string' || !/^turns?:/.test(uri));
+  if (badUri !== undefined) {
+    throw new ConfigError(`voip.turn_uris must be turn: or turns: URIs, got ${String(badUri)}`);
+  }
+  if (voip.turn_shared_secret === '') {
+    throw new ConfigError('voip.turn_shared_secret must not be empty (leave it null)');
+  }
+  if ((voip.turn_username === null) !== (voip.turn_password === null)) {
+    throw new ConfigError('voip.turn_username and voip.turn_password go together');
+  }
+  if (!Number.isInteger(voip.turn_user_lifetime_ms) || voip.turn_user_lifetime_ms < 1000) {
+    throw new ConfigError('voip.turn_user_lifetime_ms must be a whole number of at least 1000');
+  }
 }
 
 function checkMetricsConfig(config: Config): void {

@@ -132,6 +132,21 @@ user_directory:
   # world-readable rooms. true: every user of this server.
   search_all_users: ${config.user_directory.search_all_users}
 
+# TURN servers for voice and video calls (GET /voip/turnServer); no URIs: no TURN.
+voip:
+  # turn: or turns: URIs, e.g. "turn:turn.example.com:3478?transport=udp".
+  turn_uris: ${JSON.stringify(config.voip.turn_uris)}
+  # coturn's static-auth-secret: each user gets credentials that expire (preferred).
+  turn_shared_secret: ${JSON.stringify(config.voip.turn_shared_secret)}
+  # Or fixed credentials for every user, when there is no shared secret: the name...
+  turn_username: ${JSON.stringify(config.voip.turn_username)}
+  # ...and the password.
+  turn_password: ${JSON.stringify(config.voip.turn_password)}
+  # How long credentials from the shared secret last, in milliseconds.
+  turn_user_lifetime_ms: ${config.voip.turn_user_lifetime_ms}
+  # Whether guests get credentials too.
+  turn_allow_guests: ${config.voip.turn_allow_guests}
+
 push:
   # Off: push rules are not evaluated: no unread counts, no notifications, no pushes.
   enabled: ${config.push.enabled}

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import {
   applyEnvironment,
+  checkConfig,
   ConfigError,
   defaultConfig,
   mergeConfig,
@@ -45,6 +46,23 @@ describe('config', () => {
     assert.equal(fromFile.rate_limits.enabled, true, 'the input is not changed');
     assert.throws(() => applyEnvironment(fromFile, { WEFT_PORT: 'eighty' }), ConfigError);
     assert.throws(() => applyEnvironment(fromFile, { WEFT_RATE_LIMITS: 'maybe' }), ConfigError);
+  });
+
+  it('refuses TURN options that cannot work', () => {
+    const voip = (over: Partial<ReturnType<typeof defaultConfig>['voip']>) =>
+      checkConfig(mergeConfig(defaultConfig(), { voip: over }));
+    assert.equal(
+      voip({ turn_uris: ['turn:a.example', 'turns:b.example'] }).voip.turn_uris.length,
+      2,
+    );
+    for (const bad of [
+      { turn_uris: ['https://a.example'] },
+      { turn_shared_secret: '' },
+      { turn_username: 'only-a-name' },
+      { turn_user_lifetime_ms: 10 },
+    ]) {
+      assert.throws(() => voip(bad), ConfigError, JSON.stringify(bad));
+    }
   });
 
   it('derives the public base URL', () => {
