@@ -100,6 +100,7 @@ import { registerAdminTimestampRoutes } from './api/admin/room-timestamp.js';
 import { AdminEventService } from './admin/admin-event-service.js';
 import { registerAdminEventRoutes } from './api/admin/events.js';
 import { registerVoipRoutes } from './api/client/voip.js';
+import { registerWhoisRoutes } from './api/client/whois.js';
 import { registerSharedSecretRoutes } from './api/admin/register.js';
 import type { AdminApiServices } from './api/admin/services.js';
 import { registerAdminServerRoutes } from './api/admin/server.js';
@@ -460,6 +461,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerAdminTimestampRoutes(router, timestamps);
   registerAdminEventRoutes(router, new AdminEventService(storage));
   registerVoipRoutes(router, config.voip);
+  registerWhoisRoutes(router, adminApi.admin);
   registerSharedSecretRoutes(
     router,
     new SharedSecretRegistration(

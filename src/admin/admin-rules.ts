@@ -133,11 +133,14 @@ export function userListJson(
 export interface LastConnection {
   ip: string;
   lastSeen: number;
+  userAgent: string | null;
 }
 
 /**
- * `GET /_synapse/admin/v1/whois/{userId}`: every device's last connection,
- * newest first, in Synapse's one session (Weft keeps no user agents).
+ * `GET /_synapse/admin/v1/whois/{userId}` (and the client API's
+ * `/admin/whois`): every device's last connection, newest first, in
+ * Synapse's one session. An unknown user agent is "", as Synapse stores a
+ * missing header (the spec's schema wants a string).
  */
 export function whoisJson(userId: string, connections: readonly LastConnection[]) {
   const sorted = [...connections].sort((a, b) => b.lastSeen - a.lastSeen);
@@ -150,7 +153,7 @@ export function whoisJson(userId: string, connections: readonly LastConnection[]
             connections: sorted.map((c) => ({
               ip: c.ip,
               last_seen: c.lastSeen,
-              user_agent: null,
+              user_agent: c.userAgent ?? '',
             })),
           },
         ],

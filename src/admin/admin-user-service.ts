@@ -81,9 +81,13 @@ export class AdminUserService {
   async whois(userId: string) {
     await this.existingUser(userId);
     const connections: LastConnection[] = [];
-    for (const device of await this.devices.list(userId)) {
+    for (const device of await this.devices.list(userId, { userAgents: true })) {
       if (device.last_seen_ip !== undefined && device.last_seen_ts !== undefined) {
-        connections.push({ ip: device.last_seen_ip, lastSeen: device.last_seen_ts });
+        connections.push({
+          ip: device.last_seen_ip,
+          lastSeen: device.last_seen_ts,
+          userAgent: device.last_seen_user_agent ?? null,
+        });
       }
     }
     return whoisJson(userId, connections);

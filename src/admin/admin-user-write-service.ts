@@ -133,13 +133,17 @@ export class AdminUserWriteService {
 
   async devices(userId: string): Promise<{ devices: AdminDeviceJson[]; total: number }> {
     await this.existingUser(userId);
-    const devices = (await this.deps.devices.list(userId)).map((d) => adminDeviceJson(userId, d));
+    const listed = await this.deps.devices.list(userId, { userAgents: true });
+    const devices = listed.map((d) => adminDeviceJson(userId, d));
     return { devices, total: devices.length };
   }
 
   async device(userId: string, deviceId: string): Promise<AdminDeviceJson> {
     await this.existingUser(userId);
-    return adminDeviceJson(userId, await this.deps.devices.get(userId, deviceId));
+    return adminDeviceJson(
+      userId,
+      await this.deps.devices.get(userId, deviceId, { userAgents: true }),
+    );
   }
 
   /**

@@ -84,14 +84,14 @@ export function parsePasswordReset(body: JsonObject): { password: string; logout
   return { password, logoutDevices: flag(body, 'logout_devices') ?? true };
 }
 
-/** A device as the Admin API lists it (Weft keeps no user agents). */
+/** A device as the Admin API lists it. */
 export interface AdminDeviceJson {
   user_id: string;
   device_id: string;
   display_name: string | null;
   last_seen_ip: string | null;
   last_seen_ts: number | null;
-  last_seen_user_agent: null;
+  last_seen_user_agent: string | null;
 }
 
 export function adminDeviceJson(
@@ -101,6 +101,7 @@ export function adminDeviceJson(
     display_name?: string;
     last_seen_ip?: string;
     last_seen_ts?: number;
+    last_seen_user_agent?: string;
   },
 ): AdminDeviceJson {
   return {
@@ -109,7 +110,7 @@ export function adminDeviceJson(
     display_name: device.display_name ?? null,
     last_seen_ip: device.last_seen_ip ?? null,
     last_seen_ts: device.last_seen_ts ?? null,
-    last_seen_user_agent: null,
+    last_seen_user_agent: device.last_seen_user_agent ?? null,
   };
 }
 

@@ -30,6 +30,9 @@ export interface SessionServiceStorage {
 const unexpired = (owner: TokenOwner, now = Date.now()): TokenOwner | undefined =>
   owner.validUntilMs !== undefined && owner.validUntilMs <= now ? undefined : owner;
 
+/** Longer User-Agent headers are cut to this length before they are stored. */
+export const MAX_USER_AGENT_LENGTH = 512;
+
 export class SessionService {
   private readonly cache = new Map<string, TokenOwner>();
   /** Bumped on every revocation, so a lookup that raced with one is not cached. */
@@ -98,18 +101,22 @@ export class SessionService {
   }
 
   /** Notes that a device was used; written to storage in batches. */
-  touch(owner: TokenOwner, ip: string): void {
+  touch(owner: TokenOwner, ip: string, userAgent: string | undefined): void {
     const key = `${owner.userId}|${owner.deviceId}`;
+    // Bounded, so no client can bloat the devices table through its header.
+    const agent = userAgent === undefined ? null : userAgent.slice(0, MAX_USER_AGENT_LENGTH);
     const pending = this.pendingLastSeen.get(key);
     if (pending) {
       pending.ts = Date.now();
       pending.ip = ip;
+      pending.userAgent = agent;
     } else {
       this.pendingLastSeen.set(key, {
         userId: owner.userId,
         deviceId: owner.deviceId,
         ts: Date.now(),
         ip,
+        userAgent: agent,
       });
     }
   }

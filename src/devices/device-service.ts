@@ -8,6 +8,13 @@ export interface DeviceView {
   display_name?: string;
   last_seen_ip?: string;
   last_seen_ts?: number;
+  /** Only when asked for (admins): the client API's device has no user agent. */
+  last_seen_user_agent?: string;
+}
+
+export interface DeviceViewOptions {
+  /** Adds `last_seen_user_agent` (whois and the Admin API; Synapse's clients do not get it). */
+  userAgents?: boolean;
 }
 
 /** The devices' own store. */
@@ -21,14 +28,18 @@ export class DeviceService {
     private readonly devicesDeleted: (userId: string) => Promise<void> = async () => {},
   ) {}
 
-  async list(userId: string): Promise<DeviceView[]> {
-    return (await this.storage.devices.listDevices(userId)).map((d) => this.view(d));
+  async list(userId: string, options: DeviceViewOptions = {}): Promise<DeviceView[]> {
+    return (await this.storage.devices.listDevices(userId)).map((d) => this.view(d, options));
   }
 
-  async get(userId: string, deviceId: string): Promise<DeviceView> {
+  async get(
+    userId: string,
+    deviceId: string,
+    options: DeviceViewOptions = {},
+  ): Promise<DeviceView> {
     const device = await this.storage.devices.getDevice(userId, deviceId);
     if (!device) throw errors.notFound('Unknown device');
-    return this.view(device);
+    return this.view(device, options);
   }
 
   async rename(userId: string, deviceId: string, displayName: string | null): Promise<void> {
@@ -47,7 +58,7 @@ export class DeviceService {
     await this.devicesDeleted(userId);
   }
 
-  private view(device: DeviceRecord): DeviceView {
+  private view(device: DeviceRecord, options: DeviceViewOptions): DeviceView {
     const pending = this.sessions.pendingLastSeenFor(device.userId, device.deviceId);
     const view: DeviceView = { device_id: device.deviceId };
     if (device.displayName !== null) view.display_name = device.displayName;
@@ -55,6 +66,8 @@ export class DeviceService {
     const ts = pending?.ts ?? device.lastSeenTs;
     if (ip !== null) view.last_seen_ip = ip;
     if (ts !== null) view.last_seen_ts = ts;
+    const agent = pending ? pending.userAgent : device.lastSeenUserAgent;
+    if (options.userAgents && agent !== null) view.last_seen_user_agent = agent;
     return view;
   }
 }

@@ -134,7 +134,7 @@ export class Router {
         throw errors.forbidden('You are not a server admin');
       }
       request.owner = owner;
-      sessions.touch(owner, request.ip);
+      sessions.touch(owner, request.ip, request.headers['user-agent']);
     };
   }
 }

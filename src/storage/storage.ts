@@ -59,6 +59,8 @@ export interface DeviceRecord {
   displayName: string | null;
   lastSeenTs: number | null;
   lastSeenIp: string | null;
+  /** The User-Agent of the device's last request (for admins: whois and device lists). */
+  lastSeenUserAgent: string | null;
 }
 
 /** A new device session: the device is created or kept, its earlier tokens revoked. */
@@ -99,6 +101,7 @@ export interface LastSeen {
   deviceId: string;
   ts: number;
   ip: string;
+  userAgent: string | null;
 }
 
 export interface Storage {

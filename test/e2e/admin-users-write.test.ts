@@ -17,7 +17,7 @@ interface DeviceJson {
   display_name: string | null;
   last_seen_ip: string | null;
   last_seen_ts: number | null;
-  last_seen_user_agent: null;
+  last_seen_user_agent: string | null;
 }
 
 describe('Admin API: user writes', () => {
@@ -228,7 +228,8 @@ describe('Admin API: user writes', () => {
     assert.equal(listed.body.total, 2);
     const first = listed.body.devices.find((d) => d.device_id === ivy.device_id)!;
     assert.equal(first.user_id, ivy.user_id);
-    assert.equal(first.last_seen_user_agent, null);
+    // The test client's own User-Agent header (Node's fetch sends one).
+    assert.equal(typeof first.last_seen_user_agent, 'string');
     assert.equal(typeof first.last_seen_ip, 'string');
     assert.equal(typeof first.last_seen_ts, 'number');
     assert.deepEqual(Object.keys(first).sort(), [

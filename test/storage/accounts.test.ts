@@ -206,6 +206,7 @@ for (const backend of storageBackends()) {
             displayName: 'DEV name',
             lastSeenTs: 1000,
             lastSeenIp: '10.0.0.1',
+            lastSeenUserAgent: null,
           });
           const revoked = await storage.tokens.createSession({
             ...session(alice, 'DEV', 'second', 2000),
@@ -219,6 +220,7 @@ for (const backend of storageBackends()) {
             displayName: 'DEV name',
             lastSeenTs: 2000,
             lastSeenIp: '10.0.0.2',
+            lastSeenUserAgent: null,
           });
           assert.equal(await storage.tokens.lookup('first'), undefined);
           assert.equal((await storage.tokens.lookup('second'))?.deviceId, 'DEV');
@@ -253,24 +255,26 @@ for (const backend of storageBackends()) {
           assert.equal(await storage.devices.setDisplayName(bob, 'DEV', 'x'), false);
         }));
 
-      it('records last seen times, the last entry of a device winning, unknown devices ignored', () =>
+      it('records last seen times, IPs and user agents, the last entry of a device winning, unknown devices ignored', () =>
         withStorage(backend, async (storage) => {
           await createUser(storage, alice, session(alice, 'D1', 't1'), session(alice, 'D2', 't2'));
+          assert.equal((await storage.devices.getDevice(alice, 'D1'))?.lastSeenUserAgent, null);
           await storage.devices.recordLastSeen([]);
           await storage.devices.recordLastSeen([
-            { userId: alice, deviceId: 'D1', ts: 5000, ip: '1.1.1.1' },
-            { userId: alice, deviceId: 'D2', ts: 6000, ip: '2.2.2.2' },
-            { userId: alice, deviceId: 'D1', ts: 7000, ip: '3.3.3.3' },
-            { userId: alice, deviceId: 'GONE', ts: 8000, ip: '4.4.4.4' },
+            { userId: alice, deviceId: 'D1', ts: 5000, ip: '1.1.1.1', userAgent: 'Old/1' },
+            { userId: alice, deviceId: 'D2', ts: 6000, ip: '2.2.2.2', userAgent: null },
+            { userId: alice, deviceId: 'D1', ts: 7000, ip: '3.3.3.3', userAgent: 'Element/2' },
+            { userId: alice, deviceId: 'GONE', ts: 8000, ip: '4.4.4.4', userAgent: 'x' },
           ]);
           const seen = (await storage.devices.listDevices(alice)).map((d) => [
             d.deviceId,
             d.lastSeenTs,
             d.lastSeenIp,
+            d.lastSeenUserAgent,
           ]);
           assert.deepEqual(seen, [
-            ['D1', 7000, '3.3.3.3'],
-            ['D2', 6000, '2.2.2.2'],
+            ['D1', 7000, '3.3.3.3', 'Element/2'],
+            ['D2', 6000, '2.2.2.2', null],
           ]);
           assert.equal(await storage.devices.getDevice(alice, 'GONE'), undefined);
         }));

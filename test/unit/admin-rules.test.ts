@@ -130,11 +130,11 @@ describe('admin rules', () => {
     });
   });
 
-  it('whois lists connections newest first in one session', () => {
+  it('whois lists connections newest first in one session, an unknown user agent as ""', () => {
     assert.deepEqual(
       whoisJson('@a:x', [
-        { ip: '10.0.0.1', lastSeen: 5 },
-        { ip: '10.0.0.2', lastSeen: 9 },
+        { ip: '10.0.0.1', lastSeen: 5, userAgent: null },
+        { ip: '10.0.0.2', lastSeen: 9, userAgent: 'Element/1.11' },
       ]),
       {
         user_id: '@a:x',
@@ -143,8 +143,8 @@ describe('admin rules', () => {
             sessions: [
               {
                 connections: [
-                  { ip: '10.0.0.2', last_seen: 9, user_agent: null },
-                  { ip: '10.0.0.1', last_seen: 5, user_agent: null },
+                  { ip: '10.0.0.2', last_seen: 9, user_agent: 'Element/1.11' },
+                  { ip: '10.0.0.1', last_seen: 5, user_agent: '' },
                 ],
               },
             ],

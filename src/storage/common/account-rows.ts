@@ -45,6 +45,7 @@ export interface DeviceRow {
   display_name: string | null;
   last_seen_ts: number | null;
   last_seen_ip: string | null;
+  last_seen_user_agent: string | null;
 }
 
 export const toDevice = (row: DeviceRow): DeviceRecord => ({
@@ -53,6 +54,7 @@ export const toDevice = (row: DeviceRow): DeviceRecord => ({
   displayName: row.display_name,
   lastSeenTs: row.last_seen_ts,
   lastSeenIp: row.last_seen_ip,
+  lastSeenUserAgent: row.last_seen_user_agent,
 });
 
 /** The counter of guest localparts in the counters table. */

@@ -35,6 +35,11 @@ export const postgresMigrations: PostgresMigration[] = [
     version: 8,
     sql: `CREATE INDEX events_invites_by_sender ON events (sender) WHERE membership = 'invite';`,
   },
+  {
+    // As SQLite's migration 24: the User-Agent of a device's last request.
+    version: 9,
+    sql: 'ALTER TABLE devices ADD COLUMN last_seen_user_agent TEXT;',
+  },
 ];
 
 export const latestPostgresSchemaVersion = Math.max(...postgresMigrations.map((m) => m.version));

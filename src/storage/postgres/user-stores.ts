@@ -49,13 +49,15 @@ import { forgetDeviceAfterCommit, forgetDeviceInTransaction } from './e2ee-store
 import { writeProfile } from './profile-store.js';
 import { forgetDevicePushers } from './pusher-store.js';
 
-const DEVICE_COLUMNS = 'user_id, device_id, display_name, last_seen_ts, last_seen_ip';
+const DEVICE_COLUMNS =
+  'user_id, device_id, display_name, last_seen_ts, last_seen_ip, last_seen_user_agent';
 
 /** Creates or keeps the device and gives it the session's token; returns the device's earlier tokens. */
 async function createSessionIn(tx: PgExecutor, s: NewSession): Promise<string[]> {
   // The upsert locks the device row: sessions and deletions of one device take turns.
   await tx.run(
-    `INSERT INTO devices (${DEVICE_COLUMNS}, created_ts) VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO devices (user_id, device_id, display_name, last_seen_ts, last_seen_ip, created_ts)
+     VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_ts = EXCLUDED.last_seen_ts,
        last_seen_ip = EXCLUDED.last_seen_ip`,
     [s.userId, s.deviceId, s.initialDisplayName, s.now, s.ip, s.now],
@@ -370,14 +372,17 @@ export class PgDeviceStore implements DeviceStore {
     // In a transaction so that a deadlock with another writer of these rows is run again.
     await this.db.transaction((tx) =>
       tx.run(
-        `UPDATE devices SET last_seen_ts = seen.ts, last_seen_ip = seen.ip
-         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS seen(user_id, device_id, ts, ip)
+        `UPDATE devices
+         SET last_seen_ts = seen.ts, last_seen_ip = seen.ip, last_seen_user_agent = seen.agent
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+           AS seen(user_id, device_id, ts, ip, agent)
          WHERE devices.user_id = seen.user_id AND devices.device_id = seen.device_id`,
         [
           rows.map((e) => e.userId),
           rows.map((e) => e.deviceId),
           rows.map((e) => e.ts),
           rows.map((e) => e.ip),
+          rows.map((e) => e.userAgent),
         ],
       ),
     );

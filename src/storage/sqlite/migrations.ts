@@ -660,6 +660,15 @@ export const migrations: Migration[] = [
       CREATE INDEX events_invites_by_sender ON events (sender) WHERE membership = 'invite';
     `,
   },
+  {
+    version: 24,
+    description: "devices' last user agent",
+    sql: `
+      -- The User-Agent of a device's last request, next to its IP: whois and the
+      -- Admin API's device lists show it (Synapse keeps it per connection).
+      ALTER TABLE devices ADD COLUMN last_seen_user_agent TEXT;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

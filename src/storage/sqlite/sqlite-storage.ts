@@ -344,7 +344,8 @@ class SqliteDeviceStore implements DeviceStore {
       'UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?',
     );
     this.updateLastSeen = db.prepare(
-      'UPDATE devices SET last_seen_ts = ?, last_seen_ip = ? WHERE user_id = ? AND device_id = ?',
+      `UPDATE devices SET last_seen_ts = ?, last_seen_ip = ?, last_seen_user_agent = ?
+       WHERE user_id = ? AND device_id = ?`,
     );
   }
 
@@ -379,7 +380,9 @@ class SqliteDeviceStore implements DeviceStore {
 
   async recordLastSeen(entries: LastSeen[]): Promise<void> {
     writeTransaction(this.db, () => {
-      for (const e of entries) this.updateLastSeen.run(e.ts, e.ip, e.userId, e.deviceId);
+      for (const e of entries) {
+        this.updateLastSeen.run(e.ts, e.ip, e.userAgent, e.userId, e.deviceId);
+      }
     })();
   }
 }
