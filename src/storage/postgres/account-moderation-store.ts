@@ -75,8 +75,11 @@ export async function revokeOtherTokens(
   keepDeviceId: string | null,
 ): Promise<string[]> {
   const rows = await tx.rows<{ token_hash: string }>(
-    `DELETE FROM access_tokens WHERE user_id = $1 AND device_id IS DISTINCT FROM $2
-     RETURNING token_hash`,
+    // Device-less tokens only: a device (with its token) a racing session created after this
+    // deletion listed the devices is no puppet and stays whole.
+    `DELETE FROM access_tokens t WHERE t.user_id = $1 AND t.device_id IS DISTINCT FROM $2
+       AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = t.user_id AND d.device_id = t.device_id)
+     RETURNING t.token_hash`,
     [userId, keepDeviceId],
   );
   return rows.map((row) => row.token_hash);
