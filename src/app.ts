@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { logDestination } from './http/log-destination.js';
 import type { Config } from './config/config.js';
 import { AccountService } from './account/account-service.js';
 import { DeactivationLeaves } from './account/deactivation-leaves.js';
@@ -12,6 +13,7 @@ import { LoginService } from './auth/login-service.js';
 import { SessionService } from './auth/sessions.js';
 import { UiaEngine } from './auth/uia.js';
 import { STAGE_DUMMY, STAGE_PASSWORD, uiaStageVerifiers } from './auth/uia-stages.js';
+import { RegistrationTokenService } from './auth/registration-token-service.js';
 import { loadOrCreateServerKeys, type ServerKeys } from './crypto/server-keys.js';
 import { DeviceService } from './devices/device-service.js';
 import { RateLimiter } from './auth/rate-limit.js';
@@ -92,6 +94,8 @@ import { AdminUserService, weftVersion } from './admin/admin-user-service.js';
 import { AdminRoomService } from './admin/admin-room-service.js';
 import { SharedSecretRegistration } from './admin/shared-secret-registration.js';
 import { registerAdminRoomRoutes } from './api/admin/rooms.js';
+import { registerAdminRoomModerationRoutes } from './api/admin/room-moderation.js';
+import { buildRoomModeration } from './admin/room-moderation-build.js';
 import { AdminAccountDataService } from './admin/admin-account-data.js';
 import { registerAdminAccountDataRoutes } from './api/admin/user-account-data.js';
 import { EventByTimestampService } from './rooms/event-by-timestamp.js';
@@ -99,6 +103,11 @@ import { registerTimestampToEventRoutes } from './api/client/timestamp-to-event.
 import { registerAdminTimestampRoutes } from './api/admin/room-timestamp.js';
 import { AdminEventService } from './admin/admin-event-service.js';
 import { registerAdminEventRoutes } from './api/admin/events.js';
+import { AdminReportService } from './admin/admin-report-service.js';
+import { registerAdminReportRoutes } from './api/admin/reports.js';
+import { registerAdminRoomActionRoutes } from './api/admin/room-actions.js';
+import { registerServerNoticeRoutes } from './api/admin/server-notices.js';
+import { buildRoomActions } from './admin/room-actions-build.js';
 import { registerVoipRoutes } from './api/client/voip.js';
 import { registerWhoisRoutes } from './api/client/whois.js';
 import { registerSharedSecretRoutes } from './api/admin/register.js';
@@ -111,6 +120,10 @@ import { AccountModerationService } from './admin/account-moderation-service.js'
 import { AccountModerationGate } from './auth/account-moderation-gate.js';
 import { MessageRateLimit } from './auth/message-rate-limit.js';
 import { registerAdminUserModerationRoutes } from './api/admin/user-moderation.js';
+import { AdminRegistrationTokenService } from './admin/registration-token-service.js';
+import { registerAdminRegistrationTokenRoutes } from './api/admin/registration-tokens.js';
+import { AdminMediaService } from './admin/admin-media-service.js';
+import { registerAdminMediaRoutes } from './api/admin/media.js';
 import { registerAccountModerationRoutes } from './api/client/account-moderation.js';
 
 export interface Weft {
@@ -135,22 +148,25 @@ export function databasePath(config: Config): string {
 }
 
 export function createLogger(config: Config): Logger {
-  return pino({
-    level: config.log_level,
-    // Defence in depth: never let a secret through, whatever gets logged. No
-    // wildcard paths: they make every per-request child logger slower to create.
-    redact: {
-      paths: [
-        'password',
-        'new_password',
-        'access_token',
-        'auth.password',
-        'headers.authorization',
-        'req.headers.authorization',
-      ],
-      censor: '[redacted]',
+  return pino(
+    {
+      level: config.log_level,
+      // Defence in depth: never let a secret through, whatever gets logged. No
+      // wildcard paths: they make every per-request child logger slower to create.
+      redact: {
+        paths: [
+          'password',
+          'new_password',
+          'access_token',
+          'auth.password',
+          'headers.authorization',
+          'req.headers.authorization',
+        ],
+        censor: '[redacted]',
+      },
     },
-  });
+    logDestination(config.log_format),
+  );
 }
 
 /**
@@ -291,17 +307,33 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     usernameAvailablePerIp: new RateLimiter(rl.username_available_per_ip, rl.enabled),
     getLoginTokenPerUser: new RateLimiter(rl.get_login_token_per_user, rl.enabled),
   };
-  const stageVerifiers = uiaStageVerifiers(config, storage, login, {
-    passwordFailuresPerAccount: limits.loginFailuresPerAccount,
-    registrationTokensPerIp: limits.registrationTokenValidityPerIp,
-  });
+  // Registration tokens: the config's and the Admin API's (stored, their uses counted).
+  const registrationTokens = new RegistrationTokenService(
+    config.registration,
+    storage.registrationTokens,
+  );
+  const stageVerifiers = uiaStageVerifiers(
+    storage,
+    login,
+    {
+      passwordFailuresPerAccount: limits.loginFailuresPerAccount,
+      registrationTokensPerIp: limits.registrationTokenValidityPerIp,
+    },
+    registrationTokens,
+  );
   const rooms = new RoomService(config, storage, keys.signingKey, bus);
   // Wakes long-polls. Every stream besides room events is a provider of /sync (sync-streams.ts)
   // whose service tells the notifier of each committed change.
   const notifier = new Notifier();
   // Prometheus metrics (metrics.enabled); without them nothing is measured and no hook runs.
   const metrics = config.metrics.enabled
-    ? new Metrics({ longPollsWaiting: () => notifier.waitingCount })
+    ? new Metrics({
+        longPollsWaiting: () => notifier.waitingCount,
+        notifierWakeUps: () => notifier.wakeUpCount,
+        // Read at a scrape, after the push services below exist.
+        pushQueueLength: () => push.notifications.queuedEventCount,
+        pushersRunning: () => push.pushers.runningCount,
+      })
     : undefined;
   // One FilterService for the filter endpoints and /sync: it caches parsed filters.
   const filters = new FilterService(storage.filters);
@@ -348,7 +380,10 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     rooms,
     views,
     directory,
-    membership: new MembershipService(storage, rooms, directory, memberProfiles),
+    // Rooms an admin blocked refuse every membership but leaves and bans.
+    membership: new MembershipService(storage, rooms, directory, memberProfiles, async (roomId) =>
+      Boolean(await storage.adminJobs.roomBlock(roomId)),
+    ),
     state: new RoomStateService(storage, rooms, memberProfiles),
     creation: {
       create: (request) => createRoom(request, config, storage, rooms),
@@ -360,6 +395,24 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   deactivationLeaves
     .resume()
     .catch((err: unknown) => logger.error({ err }, 'deactivation: resuming leaves failed'));
+  // Room deletions and history purges: background jobs, those a crash cut short resumed here.
+  const roomModeration = buildRoomModeration(
+    config.server_name,
+    storage,
+    {
+      membership: roomDeps.membership,
+      createRoom: roomDeps.creation.create,
+      send: (roomId, sender, draft) => rooms.send(roomId, sender, draft),
+      forgetRoomInMemory: (roomId) => {
+        rooms.forgetHead(roomId);
+        recent.forget(roomId);
+      },
+    },
+    logger,
+  );
+  roomModeration.runner
+    .resume()
+    .catch((err: unknown) => logger.error({ err }, 'admin jobs: resuming failed'));
   // Deleting devices removes their keys in storage; others' long-polls hear of it here.
   const devicesDeleted = (userId: string) => e2ee.services.deviceLists.announce(userId);
 
@@ -390,6 +443,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     login,
     sessions,
     uia: new UiaEngine(storage, config.uia.session_lifetime_ms, stageVerifiers),
+    registrationTokens,
     devices: new DeviceService(storage, sessions, devicesDeleted),
     limits,
     // Users without a password (upgraded guests who set none) confirm with a dummy stage.
@@ -453,13 +507,33 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerReportRoutes(router, userData.deps);
   const media = buildMediaService(config, storage, logger);
   registerMediaRoutes(router, media);
+  registerAdminMediaRoutes(
+    router,
+    new AdminMediaService(config.server_name, storage, media),
+    config.server_name,
+  );
   registerAdminServerRoutes(router, adminApi);
   registerAdminRoomRoutes(router, new AdminRoomService(config.server_name, storage));
+  registerAdminRoomModerationRoutes(router, roomModeration.moderation, config.server_name);
   registerAdminAccountDataRoutes(router, new AdminAccountDataService(config.server_name, storage));
   const timestamps = new EventByTimestampService(storage);
   registerTimestampToEventRoutes(router, timestamps);
   registerAdminTimestampRoutes(router, timestamps);
-  registerAdminEventRoutes(router, new AdminEventService(storage));
+  const adminEvents = new AdminEventService(storage);
+  registerAdminEventRoutes(router, adminEvents);
+  registerAdminReportRoutes(router, new AdminReportService(storage, adminEvents));
+  registerAdminRegistrationTokenRoutes(
+    router,
+    new AdminRegistrationTokenService(storage.registrationTokens),
+  );
+  const roomActions = buildRoomActions(
+    config,
+    storage,
+    { ...roomDeps, history: syncDeps.history, accountData, createRoom: roomDeps.creation.create },
+    logger,
+  );
+  registerAdminRoomActionRoutes(router, roomActions.actions);
+  registerServerNoticeRoutes(router, roomActions.notices);
   registerVoipRoutes(router, config.voip);
   registerWhoisRoutes(router, adminApi.admin);
   registerSharedSecretRoutes(
@@ -496,11 +570,13 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     services.syncDeps.stopWaiting();
     userData.close();
     await app.close();
+    await roomModeration.runner.close();
     await deactivationLeaves.close();
     await media.close();
     await sessions.close();
     await push.close();
     await storage.close();
+    metrics?.close();
   };
   return { app, storage, keys, services, metrics, close };
 }

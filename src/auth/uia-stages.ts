@@ -1,5 +1,4 @@
 /** The UIA stages Weft supports, each a check of the client's `auth` dict. */
-import type { Config } from '../config/config.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { UserReader } from '../storage/readers.js';
 import { MatrixError, errors } from '../protocol/errors.js';
@@ -7,6 +6,7 @@ import { requiredString } from '../protocol/params.js';
 import type { StageVerifier } from './uia.js';
 import type { LoginService } from './login-service.js';
 import { checkPassword } from './password-check.js';
+import type { RegistrationTokenService } from './registration-token-service.js';
 
 export const STAGE_DUMMY = 'm.login.dummy';
 export const STAGE_PASSWORD = 'm.login.password';
@@ -25,10 +25,10 @@ export interface StageLimits {
  * page) is no faster oracle than /login.
  */
 export function uiaStageVerifiers(
-  config: Config,
   storage: { users: UserReader },
   login: LoginService,
   limits: StageLimits,
+  registrationTokens: RegistrationTokenService,
 ): Record<string, StageVerifier> {
   return {
     [STAGE_DUMMY]: async () => {},
@@ -48,16 +48,11 @@ export function uiaStageVerifiers(
         throw err;
       }
     },
-    [STAGE_REGISTRATION_TOKEN]: async (auth, _session, ip) => {
+    [STAGE_REGISTRATION_TOKEN]: async (auth, session, ip) => {
       limits.registrationTokensPerIp.take(ip);
       const token = requiredString(auth, 'token', 'auth.');
-      if (!isValidRegistrationToken(config, token)) {
-        throw errors.forbidden('Invalid registration token');
-      }
+      // Takes a pending use of a stored token for this session (403 if none is left).
+      await registrationTokens.reserve(token, session);
     },
   };
-}
-
-export function isValidRegistrationToken(config: Config, token: string): boolean {
-  return config.registration.registration_tokens.includes(token);
 }

@@ -39,6 +39,8 @@ export interface UiaRequest {
 
 /** What a finished UIA session hands to the operation it authorises. */
 export interface UiaGrant {
+  /** The finished session (what a registration token's use is counted against). */
+  sessionId: string;
   /** The `remember` values of the session's requests, the latest winning. */
   remembered: Record<string, string>;
 }
@@ -90,7 +92,10 @@ export class UiaEngine {
     const { sessionId } = await this.finishedSession(auth, request);
     await this.claim(sessionId, request);
     try {
-      const result = await operation({ remembered: { ...this.remembered.get(sessionId)?.values } });
+      const result = await operation({
+        sessionId,
+        remembered: { ...this.remembered.get(sessionId)?.values },
+      });
       await this.useUp(sessionId);
       return result;
     } finally {

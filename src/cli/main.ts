@@ -23,6 +23,8 @@ import { AccountService } from '../account/account-service.js';
 import { SessionService } from '../auth/sessions.js';
 import { MatrixError } from '../protocol/errors.js';
 import { MigrationError, migrateSqliteToPostgres } from './migrate-db.js';
+import { ADMIN_COMMAND_SUMMARY, isAdminCommand, runAdminCommand } from './admin-commands.js';
+import { COMMAND_USAGE, UsageError } from './usage.js';
 
 const USAGE = `Usage: weft <command> [options]
 
@@ -33,6 +35,7 @@ Commands:
   migrate-db            Copy a stopped server's SQLite database into an empty
                         PostgreSQL one: --to postgres://USER@HOST/DB (default:
                         the config's database.url when its backend is postgres)
+${ADMIN_COMMAND_SUMMARY}
 
 Options:
   --config PATH         Config file (default: $WEFT_CONFIG or ./weft.yaml)
@@ -141,9 +144,20 @@ async function migrateDatabase(configPath: string, to: string | undefined): Prom
   });
 }
 
-class UsageError extends Error {}
-
 async function main(argv: string[]): Promise<void> {
+  // The operator's commands read their own options (admin-commands.ts).
+  const adminAt = argv.findIndex(isAdminCommand);
+  if (adminAt !== -1 && argv.slice(0, adminAt).every((arg, i) => isConfigOption(argv, i))) {
+    return runAdminCommand(
+      argv[adminAt]!,
+      [...argv.slice(0, adminAt), ...argv.slice(adminAt + 1)],
+      {
+        loadConfig: loadOrGenerateConfig,
+        configPath: configPathFrom,
+        print: (line) => console.log(line),
+      },
+    );
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -158,7 +172,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const command = positionals[0];
   if (values.help || !command) {
-    console.log(USAGE);
+    console.log((command && COMMAND_USAGE[command]) ?? USAGE);
     return;
   }
   const configPath = configPathFrom(values.config);
@@ -177,6 +191,11 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new UsageError(`Unknown command '${command}'\n\n${USAGE}`);
   }
+}
+
+/** Whether argv[i] is `--config` or its value (what may come before an operator's command). */
+function isConfigOption(argv: string[], i: number): boolean {
+  return argv[i] === '--config' || argv[i - 1] === '--config' || argv[i]!.startsWith('--config=');
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -28,11 +28,18 @@ export interface Config {
   log_level: string;
   /** Log one line per request (method, path without query, status, time). */
   log_requests: boolean;
+  /** `json` (one object a line, the default) or `pretty` (coloured lines for a terminal, pino-pretty). */
+  log_format: 'json' | 'pretty';
   registration: {
     enabled: boolean;
     allow_guests: boolean;
     /** Pre-shared tokens; when any exist, registration requires one. */
     registration_tokens: string[];
+    /**
+     * Registration requires a token even when none is listed here (Synapse's
+     * registration_requires_token): the Admin API's tokens, kept in the database.
+     */
+    registration_requires_token: boolean;
   };
   /** Enables Synapse's shared-secret registration (`/_synapse/admin/v1/register`); null: off. */
   registration_shared_secret: string | null;
@@ -76,6 +83,7 @@ export interface Config {
     search_all_users: boolean;
   };
   voip: VoipConfig;
+  server_notices: ServerNoticesConfig;
   push: PushConfig;
   metrics: MetricsConfig;
 }
@@ -136,6 +144,18 @@ export interface MediaConfig {
   max_thumbnail_source_bytes: number;
 }
 
+/** Server notices (Synapse's `server_notices`): a system user's messages to users, sent by admins. */
+export interface ServerNoticesConfig {
+  /** The system user's localpart; null (the default, as Synapse): server notices are off. */
+  system_mxid_localpart: string | null;
+  /** The system user's display name (null: none). */
+  system_mxid_display_name: string | null;
+  /** The name each user's notices room gets. */
+  room_name: string;
+  /** Whether the user is joined to the notices room at once rather than invited (Synapse's auto_join). */
+  auto_join: boolean;
+}
+
 /** TURN credentials for calls (`GET /voip/turnServer`), as Synapse's turn_* options. */
 export interface VoipConfig {
   /** `turn:`/`turns:` URIs; none: the endpoint answers `{}` (no TURN here). */
@@ -163,7 +183,13 @@ export function defaultConfig(): Config {
     max_request_body_bytes: 1024 * 1024,
     log_level: 'info',
     log_requests: true,
-    registration: { enabled: true, allow_guests: true, registration_tokens: [] },
+    log_format: 'json',
+    registration: {
+      enabled: true,
+      allow_guests: true,
+      registration_tokens: [],
+      registration_requires_token: false,
+    },
     registration_shared_secret: null,
     login: { get_login_token_enabled: true, login_token_lifetime_ms: 2 * 60 * 1000 },
     uia: { session_lifetime_ms: 15 * 60 * 1000 },
@@ -202,6 +228,13 @@ export function defaultConfig(): Config {
       turn_password: null,
       turn_user_lifetime_ms: 60 * 60 * 1000,
       turn_allow_guests: true,
+    },
+    // Off unless a localpart is set, as Synapse: the system user's ID is reserved then.
+    server_notices: {
+      system_mxid_localpart: null,
+      system_mxid_display_name: null,
+      room_name: 'Server Notices',
+      auto_join: false,
     },
     push: {
       enabled: true,
@@ -293,9 +326,23 @@ export function checkConfig(config: Config): Config {
       'registration_shared_secret must not be empty (leave it null to turn it off)',
     );
   }
+  if (config.log_format !== 'json' && config.log_format !== 'pretty') {
+    throw new ConfigError(`log_format must be 'json' or 'pretty'`);
+  }
   checkMetricsConfig(config);
   checkVoipConfig(config.voip);
+  checkServerNoticesConfig(config.server_notices);
   return config;
+}
+
+function checkServerNoticesConfig(notices: ServerNoticesConfig): void {
+  const localpart = notices.system_mxid_localpart;
+  // The spec's user ID grammar for localparts of new users.
+  if (localpart !== null && !/^[a-z0-9._=\-/+]+$/.test(localpart)) {
+    throw new ConfigError(
+      'server_notices.system_mxid_localpart must be a localpart (a-z, 0-9, ._=-/+) or null',
+    );
+  }
 }
 
 function checkVoipConfig(voip: VoipConfig): void {
@@ -353,6 +400,7 @@ export function applyEnvironment(config: Config, env: NodeJS.ProcessEnv): Config
     result.rate_limits.enabled = value === 'on';
   }
   if (env.WEFT_LOG_LEVEL) result.log_level = env.WEFT_LOG_LEVEL;
+  if (env.WEFT_LOG_FORMAT) result.log_format = env.WEFT_LOG_FORMAT as Config['log_format'];
   return result;
 }
 

@@ -56,6 +56,9 @@ max_request_body_bytes: ${config.max_request_body_bytes}
 log_level: ${JSON.stringify(config.log_level)}
 # Log one line per request (never with tokens or passwords).
 log_requests: ${config.log_requests}
+# Log format: json (one JSON object a line, for log collectors) or pretty (readable
+# coloured lines for a terminal); WEFT_LOG_FORMAT overrides it. See docs/logging.md.
+log_format: ${JSON.stringify(config.log_format)}
 
 registration:
   # Whether new accounts can be registered through the client API.
@@ -65,6 +68,10 @@ registration:
   # Pre-shared registration tokens (m.login.registration_token). When any are listed,
   # registering requires one of them.
   registration_tokens: ${JSON.stringify(config.registration.registration_tokens)}
+  # Require a registration token even when none is listed above: the tokens made through
+  # the Admin API (/_synapse/admin/v1/registration_tokens). Registration also requires one
+  # whenever the database holds any token, used up or not.
+  registration_requires_token: ${config.registration.registration_requires_token}
 
 # A secret that lets tools register accounts (admins too) without an access token, through
 # Synapse's shared-secret registration (/_synapse/admin/v1/register, an HMAC of the request).
@@ -146,6 +153,19 @@ voip:
   turn_user_lifetime_ms: ${config.voip.turn_user_lifetime_ms}
   # Whether guests get credentials too.
   turn_allow_guests: ${config.voip.turn_allow_guests}
+
+# Server notices: messages from a system user to one user (POST
+# /_synapse/admin/v1/send_server_notice), in a room of their own tagged m.server_notice.
+server_notices:
+  # The system user's localpart (e.g. "notices"); null: server notices are off. When set,
+  # the account is made at start, so nobody can register it.
+  system_mxid_localpart: ${JSON.stringify(config.server_notices.system_mxid_localpart)}
+  # The system user's display name (null: none).
+  system_mxid_display_name: ${JSON.stringify(config.server_notices.system_mxid_display_name)}
+  # The name of each user's server notices room.
+  room_name: ${JSON.stringify(config.server_notices.room_name)}
+  # true: the user is joined to the room at once; false: invited, and joins from their client.
+  auto_join: ${config.server_notices.auto_join}
 
 push:
   # Off: push rules are not evaluated: no unread counts, no notifications, no pushes.

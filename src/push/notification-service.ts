@@ -123,6 +123,11 @@ export class NotificationService {
   private draining: Promise<void> | undefined;
   private closed = false;
 
+  /** Committed events still waiting for push rule evaluation (a metrics gauge). */
+  get queuedEventCount(): number {
+    return this.pending.length;
+  }
+
   constructor(
     private readonly storage: NotificationServiceStorage,
     private readonly pushRules: PushRuleService,

@@ -55,6 +55,11 @@ export class PusherService {
    */
   private usersWithPushers: Set<string> | undefined;
 
+  /** Pushers walking their notifications now (a metrics gauge). */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
   constructor(
     private readonly storage: PusherServiceStorage,
     private readonly config: PushConfig,

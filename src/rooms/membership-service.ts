@@ -35,6 +35,8 @@ export class MembershipService {
     private readonly rooms: RoomService,
     private readonly directory: DirectoryService,
     private readonly memberProfiles: MemberProfiles,
+    /** Rooms an admin blocked (Admin API): only leaves and bans may be sent there. */
+    private readonly isBlocked: (roomId: string) => Promise<boolean> = async () => false,
   ) {}
 
   /** Joins a room named by ID or alias; answers the room ID. */
@@ -111,6 +113,10 @@ export class MembershipService {
     reason: string | undefined,
     extra: JsonObject = {},
   ): Promise<void> {
+    // As Synapse: every membership but leave and ban is refused in a blocked room.
+    if (membership !== 'leave' && membership !== 'ban' && (await this.isBlocked(roomId))) {
+      throw errors.forbidden('This room has been blocked on this server');
+    }
     const content: JsonObject = { ...extra, membership };
     if (reason !== undefined) content.reason = reason;
     const draft = { type: 'm.room.member', stateKey: target, content };

@@ -146,6 +146,26 @@ export class RoomService {
     return this.lock.run(roomId, task);
   }
 
+  /**
+   * Runs a change of the room's extremities made outside the event path (the
+   * Admin API's pruning) under the room's lock, then forgets the room's head so
+   * the next event builds on what storage now holds.
+   */
+  async rewriteExtremities<T>(roomId: string, change: () => Promise<T>): Promise<T> {
+    return this.lock.run(roomId, async () => {
+      try {
+        return await change();
+      } finally {
+        this.heads.drop(roomId);
+      }
+    });
+  }
+
+  /** An admin purge deleted the room's rows: its head goes (the next event reloads it, or finds no room). */
+  forgetHead(roomId: string): void {
+    this.heads.drop(roomId);
+  }
+
   async requireRoom(roomId: string): Promise<RoomRecord> {
     const head = await this.heads.get(roomId);
     if (!head) throw errors.notFound('Unknown room');

@@ -1,5 +1,6 @@
 import type { Pdu } from '../events/pdu.js';
 import type { UserPushRules } from '../domain/push-rules.js';
+import type { ReportKind, ReportListQuery, ReportRecord } from '../domain/reports.js';
 import type {
   AccountDataRecord,
   BackupKeyRecord,
@@ -17,6 +18,17 @@ import type {
   PuppetToken,
   RateLimitOverride,
 } from '../domain/account-moderation.js';
+import type {
+  AdminJob,
+  AdminJobKind,
+  AdminJobUpdate,
+  HistoryPurgeScope,
+  PurgeBatch,
+  PurgedFromCaches,
+  RoomBlock,
+} from '../domain/admin-jobs.js';
+import type { RegistrationTokenStore } from '../domain/registration-tokens.js';
+import type { MediaAdminStore } from '../domain/media-admin.js';
 
 // Storage's own records, defined with the rules that read them; every backend uses them.
 export type {
@@ -129,9 +141,44 @@ export interface Storage {
   notifications: NotificationStore;
   pushers: PusherStore;
   moderation: AccountModerationStore;
+  /** Rooms' forward extremities, as the Admin API shows and prunes them. */
+  extremities: ForwardExtremityStore;
+  /** Registration tokens made through the Admin API (config tokens are not stored). */
+  registrationTokens: RegistrationTokenStore;
+  /** The Admin API's media reads and bulk changes (MediaStore serves the media repository). */
+  mediaAdmin: MediaAdminStore;
+  adminJobs: AdminJobStore;
   /** A trivial query: resolves if the database answers, rejects if not (GET /health). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The Admin API's background jobs (room deletion, history purges), blocked rooms,
+ * and the purges' deletions (admin/admin-jobs.ts runs them).
+ */
+export interface AdminJobStore {
+  insertJob(job: AdminJob): Promise<void>;
+  updateJob(id: string, update: AdminJobUpdate, now: number): Promise<void>;
+  getJob(id: string): Promise<AdminJob | undefined>;
+  /** The room's jobs of a kind, oldest first. */
+  jobsOfRoom(roomId: string, kind: AdminJobKind): Promise<AdminJob[]>;
+  /** Scheduled or active jobs, oldest first (resumed at start). */
+  unfinishedJobs(): Promise<AdminJob[]>;
+  setRoomBlock(roomId: string, userId: string | null, now: number): Promise<void>;
+  clearRoomBlock(roomId: string): Promise<void>;
+  roomBlock(roomId: string): Promise<RoomBlock | undefined>;
+  /**
+   * Deletes up to `limit` of the room's events with their per-event rows; once
+   * none is left, every row keyed by the room (state, aliases, directory,
+   * receipts, notifications, the room itself), in one transaction per call.
+   */
+  purgeRoomBatch(roomId: string, limit: number): Promise<PurgeBatch>;
+  /**
+   * Deletes up to `scope.limit` of the room's non-state events before the
+   * position, never a forward extremity, with their per-event rows.
+   */
+  purgeHistoryBatch(scope: HistoryPurgeScope): Promise<PurgeBatch>;
 }
 
 /** Locks, suspensions, shadow bans, rate limit overrides and puppet tokens (the Admin API). */
@@ -333,6 +380,8 @@ export interface RoomStore {
    * (the Admin API's room list), in a few queries whatever the number of rooms; unordered.
    */
   listRooms(scope: RoomListScope): Promise<ListedRoom[]>;
+  /** Purged events (and the room's members' memberships) leave this process's caches. */
+  forgetPurged(roomId: string, purged: PurgedFromCaches): void;
 }
 
 export interface RoomEventsQuery {
@@ -546,9 +595,30 @@ export interface NewReport {
   receivedTs: number;
 }
 
+/** A forward extremity with what Synapse's Admin API shows of it. */
+export interface ForwardExtremityRecord {
+  eventId: string;
+  stateGroup: number;
+  depth: number;
+  streamOrdering: number;
+}
+
+/** Rooms' forward extremities for the Admin API (RoomStore keeps them as events are stored). */
+export interface ForwardExtremityStore {
+  /** The room's extremities, newest (by stream order) first. */
+  list(roomId: string): Promise<ForwardExtremityRecord[]>;
+  /** Deletes every extremity of the room but the newest; answers how many went. */
+  deleteAllButNewest(roomId: string): Promise<number>;
+}
+
 /** Content reports, kept for the server's admins. */
 export interface ReportStore {
   add(report: NewReport): Promise<void>;
+  /** A page of reports of the kind, and how many match the filters in all. */
+  list(query: ReportListQuery): Promise<{ reports: ReportRecord[]; total: number }>;
+  get(kind: ReportKind, id: number): Promise<ReportRecord | undefined>;
+  /** Whether a report of that kind and ID existed (and is now gone). */
+  delete(kind: ReportKind, id: number): Promise<boolean>;
 }
 
 // End-to-end encryption (src/e2ee/): the server stores and routes opaque key material.

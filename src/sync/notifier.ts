@@ -154,6 +154,7 @@ export class Notifier {
   private readonly waitersByRoom = new WaiterIndex();
   private readonly waiters = new Set<Waiter>();
   private closed = false;
+  private wakeUps = 0;
 
   constructor(options: NotifierOptions = {}) {
     this.current = options.initialPositions ?? zeroPositions();
@@ -199,13 +200,23 @@ export class Notifier {
     this.waitersByUser.collect(userIds, concerned);
     this.waitersByRoom.collect(roomIds, concerned);
     for (const waiter of concerned) {
-      if (position > waiter.since[stream]) waiter.finish('changed');
+      if (position > waiter.since[stream]) this.wake(waiter);
     }
+  }
+
+  /** Long-polls woken by a change so far (the metrics' wake-up counter). */
+  get wakeUpCount(): number {
+    return this.wakeUps;
+  }
+
+  private wake(waiter: Waiter): void {
+    this.wakeUps++;
+    waiter.finish('changed');
   }
 
   /** Wake every waiting request (bus reconnection): each re-reads storage. */
   wakeAll(): void {
-    for (const waiter of [...this.waiters]) waiter.finish('changed');
+    for (const waiter of [...this.waiters]) this.wake(waiter);
   }
 
   /**

@@ -65,6 +65,11 @@ export class RecentEvents {
     return order === 'newest-first' ? inRange.reverse().slice(0, limit) : inRange.slice(0, limit);
   }
 
+  /** An admin purge deleted some of the room's events: its window goes (reads fall back to storage). */
+  forget(roomId: string): void {
+    this.rooms.delete(roomId);
+  }
+
   /** The room's window, made most recently used; a new one starts at `floor`. */
   private touch(roomId: string, floor: number): RoomWindow {
     const window = this.rooms.get(roomId) ?? { floor, events: [] };

@@ -148,6 +148,8 @@ describe('metrics', () => {
 
     it('show the long-polls waiting', async () => {
       const { next_batch: since } = await suite.sync(alice);
+      const wakeUps = seriesValue(await scrape(metricsUrl()), 'weft_notifier_wakeups_total');
+      assert.ok(wakeUps !== undefined, 'weft_notifier_wakeups_total');
       assert.equal(seriesValue(await scrape(metricsUrl()), 'weft_sync_long_polls_in_flight'), 0);
       const poll = api.get(`${SYNC}?since=${since}&timeout=20000`, { token: alice.access_token });
       let waiting = 0;
@@ -159,7 +161,37 @@ describe('metrics', () => {
       // A new room wakes it.
       await suite.createRoom(alice);
       assert.equal((await poll).status, 200);
-      assert.equal(seriesValue(await scrape(metricsUrl()), 'weft_sync_long_polls_in_flight'), 0);
+      const after = await scrape(metricsUrl());
+      assert.equal(seriesValue(after, 'weft_sync_long_polls_in_flight'), 0);
+      assert.ok((seriesValue(after, 'weft_notifier_wakeups_total') ?? 0) >= wakeUps + 1);
+    });
+
+    it('time database round trips, count cache lookups and show the push queues', async () => {
+      const roomId = await suite.createRoom(alice);
+      await suite.send(alice, roomId, 'measured');
+      await suite.sync(alice);
+      await suite.sync(alice);
+      const text = await scrape(metricsUrl());
+      // SQLite's writer thread stores the events; PostgreSQL runs every statement as a query.
+      const kind = suite.server.config.database.backend === 'postgres' ? 'query' : 'writer';
+      const queries = `weft_database_query_duration_seconds_count{kind="${kind}"}`;
+      assert.ok((seriesValue(text, queries) ?? 0) > 0, queries);
+      const lookups = (result: string) =>
+        text
+          .split('\n')
+          .filter(
+            (l) => l.startsWith('weft_cache_lookups_total{') && l.includes(`result="${result}"`),
+          )
+          .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+      assert.ok(lookups('hit') > 0, 'cache hits counted');
+      assert.ok(lookups('miss') > 0, 'cache misses counted');
+      assert.ok(
+        text.includes('weft_cache_lookups_total{cache="current_state",result="hit"}'),
+        text,
+      );
+      // Nothing is waiting by now: both gauges are there, at 0.
+      assert.equal(seriesValue(text, 'weft_push_evaluation_queue_events'), 0);
+      assert.equal(seriesValue(text, 'weft_pushers_running'), 0);
     });
 
     it('answer only GET and HEAD /metrics on their listener', async () => {

@@ -9,13 +9,29 @@ import { parse } from 'yaml';
 import { checkConfig, defaultConfig, mergeConfig, ConfigError } from '../../src/config/config.js';
 import { renderConfigYaml } from '../../src/config/generate.js';
 import type { EventRecord } from '../../src/storage/storage.js';
-import { Metrics, UNMATCHED_ROUTE, routeLabel } from '../../src/metrics/metrics.js';
+import {
+  Metrics,
+  type MetricsSources,
+  UNMATCHED_ROUTE,
+  routeLabel,
+} from '../../src/metrics/metrics.js';
 import { listenMetrics } from '../../src/metrics/metrics-server.js';
 
 const ROUTE = '/_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId';
 
 function eventAt(ts: number): EventRecord {
   return { pdu: { origin_server_ts: ts } } as unknown as EventRecord;
+}
+
+/** Sources that all read 0, but for those given. */
+function sources(given: Partial<MetricsSources> = {}): MetricsSources {
+  return {
+    longPollsWaiting: () => 0,
+    notifierWakeUps: () => 0,
+    pushQueueLength: () => 0,
+    pushersRunning: () => 0,
+    ...given,
+  };
 }
 
 describe('metrics', () => {
@@ -26,7 +42,7 @@ describe('metrics', () => {
   });
 
   it('count and time requests per method, route and status', async () => {
-    const metrics = new Metrics({ longPollsWaiting: () => 0 });
+    const metrics = new Metrics(sources());
     metrics.observeRequest('PUT', ROUTE, 200, 12);
     metrics.observeRequest('PUT', ROUTE, 200, 3000);
     metrics.observeRequest('PUT', ROUTE, 403, 1);
@@ -46,7 +62,7 @@ describe('metrics', () => {
   });
 
   it('count persisted events and their age at commit (a clock stepped back: zero)', async () => {
-    const metrics = new Metrics({ longPollsWaiting: () => 0 });
+    const metrics = new Metrics(sources());
     metrics.eventsCommitted([eventAt(1000), eventAt(998), eventAt(1005)], 1002);
     const { body } = await metrics.exposition();
     const lines = body.split('\n');
@@ -59,14 +75,14 @@ describe('metrics', () => {
 
   it('read the long-polls waiting when scraped', async () => {
     let waiting = 3;
-    const metrics = new Metrics({ longPollsWaiting: () => waiting });
+    const metrics = new Metrics(sources({ longPollsWaiting: () => waiting }));
     assert.ok((await metrics.exposition()).body.includes('\nweft_sync_long_polls_in_flight 3\n'));
     waiting = 0;
     assert.ok((await metrics.exposition()).body.includes('\nweft_sync_long_polls_in_flight 0\n'));
   });
 
   it('are served at /metrics on a listener of their own (GET, HEAD; 405, 404 else)', async () => {
-    const metrics = new Metrics({ longPollsWaiting: () => 0 });
+    const metrics = new Metrics(sources());
     const errors: unknown[] = [];
     const listener = await listenMetrics(metrics, '127.0.0.1', 0, (err) => errors.push(err));
     try {

@@ -1,9 +1,5 @@
 /** Registration: users, guests, guest upgrades, username availability, registration tokens. */
-import {
-  STAGE_DUMMY,
-  STAGE_REGISTRATION_TOKEN,
-  isValidRegistrationToken,
-} from '../../auth/uia-stages.js';
+import { STAGE_DUMMY, STAGE_REGISTRATION_TOKEN } from '../../auth/uia-stages.js';
 import { checkPasswordPolicy } from '../../auth/passwords.js';
 import { errors } from '../../protocol/errors.js';
 import {
@@ -18,11 +14,9 @@ import { MAX_DEVICE_ID_LENGTH, MAX_DISPLAY_NAME_LENGTH } from './login.js';
 import type { ClientApiServices } from './services.js';
 
 export function registerRegistrationRoutes(router: Router, services: ClientApiServices): void {
-  const { config, accounts, sessions, uia, limits } = services;
-  const registrationFlows = () =>
-    config.registration.registration_tokens.length > 0
-      ? [[STAGE_REGISTRATION_TOKEN]]
-      : [[STAGE_DUMMY]];
+  const { config, accounts, sessions, uia, limits, registrationTokens } = services;
+  const registrationFlows = async () =>
+    (await registrationTokens.required()) ? [[STAGE_REGISTRATION_TOKEN]] : [[STAGE_DUMMY]];
 
   router.client('POST', '/register', { auth: 'none' }, async (request) => {
     limits.registrationPerIp.take(request.ip);
@@ -69,17 +63,23 @@ export function registerRegistrationRoutes(router: Router, services: ClientApiSe
     const uiaRequest = {
       operation: 'POST /register',
       userId: null,
-      flows: registrationFlows(),
+      flows: await registrationFlows(),
       ip,
       remember: { password: givenPassword },
     };
-    return uia.authorise(body.auth, uiaRequest, async ({ remembered }) => {
+    return uia.authorise(body.auth, uiaRequest, async ({ sessionId, remembered }) => {
       // As Synapse: the password may come with any request of the UIA session.
       const password = remembered.password;
       if (password === undefined) throw errors.missingParam('password');
       const login: RegistrationLogin = { deviceId, initialDeviceDisplayName, inhibitLogin, ip };
-      if (guest) return upgradeGuest(guest, password, login);
+      if (guest) {
+        const upgraded = await upgradeGuest(guest, password, login);
+        await registrationTokens.completed(sessionId);
+        return upgraded;
+      }
       const registered = await accounts.register({ userId, password, ...login });
+      // The session's pending token use, if any, is now a completed one.
+      await registrationTokens.completed(sessionId);
       return registrationResponse(config.server_name, registered.userId, registered.session);
     });
   }
@@ -126,7 +126,7 @@ export function registerRegistrationRoutes(router: Router, services: ClientApiSe
       limits.registrationTokenValidityPerIp.take(request.ip);
       const token = queryString(request.query, 'token');
       if (token === undefined) throw errors.missingParam('token');
-      return { valid: isValidRegistrationToken(config, token) };
+      return { valid: await registrationTokens.isValid(token) };
     },
   );
 }

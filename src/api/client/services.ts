@@ -1,4 +1,5 @@
 /** What the handlers of the client API are given: config and services, no storage. */
+import type { RegistrationTokenService } from '../../auth/registration-token-service.js';
 import type { Config } from '../../config/config.js';
 import type { AccountService } from '../../account/account-service.js';
 import type { LoginService } from '../../auth/login-service.js';
@@ -67,6 +68,8 @@ export interface ClientApiServices {
   login: LoginService;
   sessions: SessionService;
   uia: UiaEngine;
+  /** Whether registration needs a token, validity, and counting a token's uses. */
+  registrationTokens: RegistrationTokenService;
   devices: DeviceService;
   e2ee: E2eeServices;
   limits: RateLimiters;

@@ -8,13 +8,18 @@
  * write meanwhile.
  */
 import { LruCache } from '../../util/lru-cache.js';
+import { probes, probing } from '../../util/probes.js';
 
 export class ReadThroughCache<K, V> {
   private readonly entries: LruCache<K, V>;
   /** The newest read in flight per key; a write removes it, so that read caches nothing. */
   private readonly reading = new Map<K, symbol>();
 
-  constructor(capacity: number) {
+  constructor(
+    capacity: number,
+    /** The cache's name in the metrics' lookup counts (weft_cache_lookups_total). */
+    private readonly name = 'unnamed',
+  ) {
     this.entries = new LruCache<K, V>(capacity);
   }
 
@@ -24,7 +29,10 @@ export class ReadThroughCache<K, V> {
 
   /** The cached value, or `read()`'s (cached first); `read` must be synchronous. */
   getOrSet(key: K, read: () => V): V {
-    return this.entries.getOrSet(key, read);
+    if (!probing()) return this.entries.getOrSet(key, read);
+    const cached = this.entries.get(key);
+    probes.cacheLookups(this.name, cached !== undefined ? 1 : 0, cached !== undefined ? 0 : 1);
+    return cached !== undefined ? cached : this.entries.getOrSet(key, read);
   }
 
   /** A writer's new value. */
@@ -64,6 +72,7 @@ export class ReadThroughCache<K, V> {
       if (value !== undefined) found.set(key, value);
       else missing.add(key);
     }
+    if (probing()) probes.cacheLookups(this.name, found.size, missing.size);
     if (missing.size === 0) return found;
     const ticket = Symbol('read');
     for (const key of missing) this.reading.set(key, ticket);

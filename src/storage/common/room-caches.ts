@@ -11,6 +11,8 @@
  * notifiers (docs/ARCHITECTURE.md, "Stream positions").
  */
 import type { EventRecord, MembershipEvent, NewRoomEvent, StateIds } from '../storage.js';
+import type { PurgedFromCaches } from '../../domain/admin-jobs.js';
+import { splitStateMapKey } from '../../events/auth/auth-state.js';
 import { LruCache } from '../../util/lru-cache.js';
 import { ReadThroughCache } from './read-through-cache.js';
 import { currentStateKey, membershipOf, redactionTarget } from './room-rows.js';
@@ -38,7 +40,7 @@ export interface PersistedEvent {
 }
 
 export class RoomCaches {
-  readonly events = new ReadThroughCache<string, EventRecord>(EVENT_CACHE_SIZE);
+  readonly events = new ReadThroughCache<string, EventRecord>(EVENT_CACHE_SIZE, 'events');
   /** State groups never change once committed: their resolved state is cached. */
   readonly groups = new LruCache<number, StateIds>(GROUP_CACHE_SIZE);
   /**
@@ -46,14 +48,44 @@ export class RoomCaches {
    * reported when they were read, oldest first: `committed` appends new ones,
    * in commit order, so an entry stays whole.
    */
-  readonly memberships = new ReadThroughCache<string, MembershipEvent[]>(MEMBERSHIP_CACHE_SIZE);
-  readonly forgotten = new ReadThroughCache<string, string[]>(MEMBERSHIP_CACHE_SIZE);
+  readonly memberships = new ReadThroughCache<string, MembershipEvent[]>(
+    MEMBERSHIP_CACHE_SIZE,
+    'memberships',
+  );
+  readonly forgotten = new ReadThroughCache<string, string[]>(MEMBERSHIP_CACHE_SIZE, 'forgotten');
   /** Current state event IDs by `currentStateKey` (null: none); `committed` sets new ones. */
-  readonly currentState = new ReadThroughCache<string, string | null>(CURRENT_STATE_CACHE_SIZE);
+  readonly currentState = new ReadThroughCache<string, string | null>(
+    CURRENT_STATE_CACHE_SIZE,
+    'current_state',
+  );
   /** The state group after each event: fixed once the event is stored. */
   readonly eventGroups = new LruCache<string, number>(EVENT_CACHE_SIZE);
   /** Joined and invited members per room; a member event committed there drops the entry. */
-  readonly memberCounts = new ReadThroughCache<string, MemberCounts>(MEMBER_COUNTS_CACHE_SIZE);
+  readonly memberCounts = new ReadThroughCache<string, MemberCounts>(
+    MEMBER_COUNTS_CACHE_SIZE,
+    'member_counts',
+  );
+
+  /**
+   * An admin purge deleted these events (and, for a whole room, its state):
+   * they, the members' membership lists, the room's counts and the current
+   * state entries named (`stateMapKey`s) leave the caches.
+   */
+  forgetPurged(roomId: string, purged: PurgedFromCaches): void {
+    for (const eventId of purged.eventIds) {
+      this.events.delete(eventId);
+      this.eventGroups.delete(eventId);
+    }
+    for (const userId of purged.memberIds) {
+      this.memberships.delete(userId);
+      this.forgotten.delete(userId);
+    }
+    this.memberCounts.delete(roomId);
+    for (const key of purged.stateMapKeys) {
+      const { type, stateKey } = splitStateMapKey(key);
+      this.currentState.delete(currentStateKey(roomId, type, stateKey));
+    }
+  }
 
   /** After the commit, in commit order: the caches learn of the event, and its record is made. */
   committed(event: NewRoomEvent, persisted: PersistedEvent): EventRecord {

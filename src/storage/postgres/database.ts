@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { errors } from '../../protocol/errors.js';
+import { probes, probing, secondsSince } from '../../util/probes.js';
 import { latestPostgresSchemaVersion, postgresMigrations } from './migrations.js';
 
 /** What runs a statement: the pool, or one transaction's connection. */
@@ -71,6 +72,13 @@ function holdsNul(value: unknown): boolean {
   return Array.isArray(value) && value.some(holdsNul);
 }
 
+/** A statement's round trip for the metrics (failed ones too: they cost the wait). */
+function timed<T>(query: Promise<T>, start: number): Promise<T> {
+  const observe = () => probes.databaseQuery('query', secondsSince(start));
+  query.then(observe, observe);
+  return query;
+}
+
 class Executor implements PgExecutor {
   constructor(private readonly target: pg.Pool | pg.PoolClient) {}
 
@@ -94,7 +102,14 @@ class Executor implements PgExecutor {
     }
     // A statement of several commands (a migration) cannot be prepared.
     const name = params.length > 0 || !sql.includes(';') ? statementName(sql) : undefined;
-    return this.target.query({ name, text: sql, values: params as unknown[], types: numberTypes });
+    const start = probing() ? performance.now() : undefined;
+    const query = this.target.query({
+      name,
+      text: sql,
+      values: params as unknown[],
+      types: numberTypes,
+    });
+    return start === undefined ? query : timed(query, start);
   }
 }
 

@@ -3,7 +3,8 @@
  * name for name (`weft migrate-db` copies table to table), with BIGINT for
  * SQLite's INTEGER, BYTEA for BLOB, and sequences (`<table>_<column>_seq`) for
  * AUTOINCREMENT columns. Each area's tables are in schema/<area>.ts; version 1
- * is all of them. Later changes are new numbered migrations here.
+ * is all of them. Later changes are new numbered migrations here (4 and 6 were
+ * never used: reserved during parallel work).
  */
 import { accountsSchema } from './schema/accounts.js';
 import { roomsSchema } from './schema/rooms.js';
@@ -11,6 +12,8 @@ import { relationsPushSchema } from './schema/relations-push.js';
 import { e2eeSchema } from './schema/e2ee.js';
 import { userDataSchema } from './schema/user-data.js';
 import { accountModerationSchema } from './schema/account-moderation.js';
+import { adminJobsSchema } from './schema/admin-jobs.js';
+import { mediaTokensSchema } from './schema/media-tokens.js';
 
 export interface PostgresMigration {
   version: number;
@@ -23,12 +26,17 @@ export const postgresMigrations: PostgresMigration[] = [
     sql: [accountsSchema, roomsSchema, relationsPushSchema, e2eeSchema, userDataSchema].join('\n'),
   },
   { version: 2, sql: accountModerationSchema },
+  // Admin jobs and blocked rooms, as SQLite's migration 18.
+  { version: 3, sql: adminJobsSchema },
+  // Media administration and registration tokens, as SQLite's migration 20.
+  { version: 5, sql: mediaTokensSchema },
   {
     // timestamp_to_event, as SQLite's migration 22: an index on the expression, so the
     // write path is unchanged; queries must spell it the same way.
     version: 7,
-    sql: `CREATE INDEX events_by_room_ts
-      ON events (room_id, ((json::jsonb ->> 'origin_server_ts')::bigint), stream_ordering);`,
+    // An event whose JSON holds \u0000 (which PostgreSQL's JSON parsing refuses) gets NULL.
+    sql: `CREATE INDEX events_by_room_ts ON events (room_id, (CASE WHEN strpos(json, '\\u0000') = 0
+      THEN (json::json ->> 'origin_server_ts')::bigint END), stream_ordering);`,
   },
   {
     // sent_invite_count, as SQLite's migration 23: invites only, so other sends write nothing more.

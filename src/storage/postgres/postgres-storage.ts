@@ -8,6 +8,10 @@ import { openE2eeStores } from './e2ee-stores.js';
 import { openUserDataStores } from './user-data-stores.js';
 import { openStreams } from './streams.js';
 import { PgAccountModerationStore } from './account-moderation-store.js';
+import { PgForwardExtremityStore } from './forward-extremity-store.js';
+import { PgAdminJobStore } from './admin-job-store.js';
+import { PgRegistrationTokenStore } from './registration-token-store.js';
+import { PgMediaAdminStore } from './media-admin-store.js';
 
 export interface PostgresStorageOptions {
   /** Connections the pool opens at most. */
@@ -34,6 +38,10 @@ export async function openPostgresStorage(
       ...e2ee,
       ...userData,
       moderation: new PgAccountModerationStore(db),
+      registrationTokens: new PgRegistrationTokenStore(db),
+      mediaAdmin: new PgMediaAdminStore(db),
+      extremities: new PgForwardExtremityStore(db),
+      adminJobs: new PgAdminJobStore(db),
       // A connection of the pool answers (waiting for one if all are busy).
       ping: async () => {
         await db.run('SELECT 1');

@@ -26,6 +26,7 @@ import type {
   StateIds,
 } from '../storage.js';
 import type { ListedRoom, RoomListScope } from '../../domain/room-list.js';
+import type { PurgedFromCaches } from '../../domain/admin-jobs.js';
 import { listRooms } from './room-listing.js';
 import { OrderedCommits } from '../common/ordered-commits.js';
 import {
@@ -63,6 +64,15 @@ const MEMBERSHIP_EVENTS = `SELECT room_id AS "roomId", event_id AS "eventId", me
     stream_ordering AS "streamOrdering"
   FROM events WHERE type = 'm.room.member' AND state_key = $1 AND stream_ordering <= $2
   ORDER BY stream_ordering`;
+
+/**
+ * An event's origin_server_ts, as the events_by_room_ts index (migration 7)
+ * spells it, so queries spelled so use the index. PostgreSQL's JSON parsing
+ * refuses \u0000, which event JSON may hold: such events get NULL here and are
+ * left out of timestamp lookups and counts rather than failing their insert.
+ */
+const EVENT_TS = `(CASE WHEN strpos(json, '\\u0000') = 0
+  THEN (json::json ->> 'origin_server_ts')::bigint END)`;
 
 export class PgRoomStore implements RoomStore {
   private readonly caches = new RoomCaches();
@@ -245,7 +255,7 @@ export class PgRoomStore implements RoomStore {
   async invitesSentSince(userId: string, fromTs: number): Promise<number> {
     const row = await this.db.row<{ count: string }>(
       `SELECT COUNT(*) AS count FROM events WHERE sender = $1 AND membership = 'invite'
-         AND type = 'm.room.member' AND (json::jsonb ->> 'origin_server_ts')::bigint >= $2`,
+         AND type = 'm.room.member' AND ${EVENT_TS} >= $2`,
       [userId, fromTs],
     );
     return Number(row?.count ?? 0);
@@ -255,7 +265,7 @@ export class PgRoomStore implements RoomStore {
     const row = await this.db.row<{ count: string }>(
       `SELECT COUNT(DISTINCT room_id) AS count FROM events WHERE state_key = $1
          AND type = 'm.room.member' AND membership = 'join'
-         AND (json::jsonb ->> 'origin_server_ts')::bigint >= $2`,
+         AND ${EVENT_TS} >= $2`,
       [userId, fromTs],
     );
     return Number(row?.count ?? 0);
@@ -266,10 +276,10 @@ export class PgRoomStore implements RoomStore {
     // only events below the persisted position (none still committing before it).
     const [compare, order] = direction === 'f' ? ['>=', 'ASC'] : ['<=', 'DESC'];
     const row = await this.db.row<{ event_id: string; ts: string }>(
-      `SELECT event_id, (json::jsonb ->> 'origin_server_ts')::bigint AS ts FROM events
-       WHERE room_id = $1 AND (json::jsonb ->> 'origin_server_ts')::bigint ${compare} $2
+      `SELECT event_id, ${EVENT_TS} AS ts FROM events
+       WHERE room_id = $1 AND ${EVENT_TS} ${compare} $2
          AND stream_ordering <= $3
-       ORDER BY (json::jsonb ->> 'origin_server_ts')::bigint ${order}, stream_ordering ${order}
+       ORDER BY ${EVENT_TS} ${order}, stream_ordering ${order}
        LIMIT 1`,
       [roomId, ts, this.stream.persistedUpTo()],
     );
@@ -326,6 +336,10 @@ export class PgRoomStore implements RoomStore {
 
   async listRooms(scope: RoomListScope): Promise<ListedRoom[]> {
     return listRooms(this.db, scope);
+  }
+
+  forgetPurged(roomId: string, purged: PurgedFromCaches): void {
+    this.caches.forgetPurged(roomId, purged);
   }
 
   async someMembers(

@@ -2,8 +2,11 @@
  * Numbered schema migrations, applied in order at start and recorded in
  * `schema_version`. Never edit a released migration: add a new one.
  * (Migration 1 was still being written before Weft's first release.)
+ * Numbers 19 and 21 were never used (reserved during parallel work).
  */
 import { accountModerationSql } from './account-moderation-schema.js';
+import { adminJobsSql } from './admin-job-schema.js';
+import { mediaTokensSql } from './media-tokens-schema.js';
 
 export interface Migration {
   version: number;
@@ -640,6 +643,16 @@ export const migrations: Migration[] = [
     description:
       'account moderation: locks, suspensions, shadow bans, rate limit overrides, puppet tokens',
     sql: accountModerationSql,
+  },
+  {
+    version: 18,
+    description: 'admin jobs (room deletion, history purges) and blocked rooms',
+    sql: adminJobsSql,
+  },
+  {
+    version: 20,
+    description: 'media administration and registration tokens',
+    sql: mediaTokensSql,
   },
   {
     version: 22,

@@ -13,6 +13,7 @@ import type {
   StateIds,
 } from '../storage.js';
 import type { ListedRoom, RoomListScope } from '../../domain/room-list.js';
+import type { PurgedFromCaches } from '../../domain/admin-jobs.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 import type { RelationParents } from '../common/relation-parents.js';
 import {
@@ -240,6 +241,10 @@ export class SqliteRoomStore implements RoomStore {
 
   async listRooms(scope: RoomListScope): Promise<ListedRoom[]> {
     return listRooms(this.roomList, scope);
+  }
+
+  forgetPurged(roomId: string, purged: PurgedFromCaches): void {
+    this.caches.forgetPurged(roomId, purged);
   }
 
   async someMembers(roomId: string, limit: number, options?: { former?: boolean }) {

@@ -37,6 +37,7 @@ import {
   toTokenOwner,
 } from '../common/account-moderation-rows.js';
 import { otherTokenRevoker, SqliteAccountModerationStore } from './account-moderation-store.js';
+import { SqliteForwardExtremityStore } from './forward-extremity-store.js';
 import { SqliteAccountDataStore } from './account-data-store.js';
 import { SqliteDirectoryStore } from './directory-store.js';
 import { SqliteFilterStore } from './filter-store.js';
@@ -55,6 +56,9 @@ import { DeviceKeyCleanup, SqliteDeviceListStore, SqliteE2eeKeyStore } from './e
 import { SqliteKeyBackupStore } from './key-backup-store.js';
 import { SqliteToDeviceStore } from './to-device-store.js';
 import { SqliteUserDirectoryStore } from './user-directory-store.js';
+import { SqliteAdminJobStore } from './admin-job-store.js';
+import { SqliteRegistrationTokenStore } from './registration-token-store.js';
+import { SqliteMediaAdminStore } from './media-admin-store.js';
 
 export interface SqliteStorageOptions {
   /**
@@ -97,6 +101,10 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     notifications,
     pushers: new SqlitePusherStore(db),
     moderation: new SqliteAccountModerationStore(db),
+    registrationTokens: new SqliteRegistrationTokenStore(db),
+    mediaAdmin: new SqliteMediaAdminStore(db),
+    extremities: new SqliteForwardExtremityStore(db),
+    adminJobs: new SqliteAdminJobStore(db),
     // The main connection (what most reads use); throws once it is closed.
     ping: async () => {
       selectOne.get();

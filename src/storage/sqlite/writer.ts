@@ -20,6 +20,7 @@ import type { NewRoomEvent, NotificationCutoffs, PruneStep } from '../storage.js
 import type { EvaluationRows } from '../common/notification-cache.js';
 import { packEvaluation, type PackedEvaluation } from './evaluation-packing.js';
 import type { PersistedEvent } from '../common/room-caches.js';
+import { probes, probing, secondsSince } from '../../util/probes.js';
 
 /** What the events' transaction reports of each event, in order. */
 export type { PersistedEvent };
@@ -110,6 +111,16 @@ export class SqliteWriter {
   }
 
   private send(request: WriterRequest): Promise<unknown> {
+    if (!probing()) return this.sendNow(request);
+    // The round trip as the main thread waits for it (the metrics' writer query time).
+    const start = performance.now();
+    const reply = this.sendNow(request);
+    const observe = () => probes.databaseQuery('writer', secondsSince(start));
+    reply.then(observe, observe);
+    return reply;
+  }
+
+  private sendNow(request: WriterRequest): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const worker = this.started();
       // A write in flight keeps the process alive; an idle writer does not.
