@@ -38,6 +38,29 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * A job as first stored: scheduled, with a fresh ID. Stored by a stopped
+ * server's CLI too, it runs when the server next starts (resume).
+ */
+export function newAdminJob(
+  kind: AdminJobKind,
+  roomId: string,
+  params: Record<string, unknown>,
+  now: number,
+): AdminJob {
+  return {
+    id: randomBytes(12).toString('base64url'),
+    kind,
+    roomId,
+    params,
+    status: 'scheduled',
+    error: null,
+    result: null,
+    createdTs: now,
+    updatedTs: now,
+  };
+}
+
 export class AdminJobRunner {
   private readonly handlers = new Map<AdminJobKind, JobHandler>();
   private readonly queue: AdminJob[] = [];
@@ -62,18 +85,7 @@ export class AdminJobRunner {
     roomId: string,
     params: Record<string, unknown>,
   ): Promise<AdminJob> {
-    const now = this.now();
-    const job: AdminJob = {
-      id: randomBytes(12).toString('base64url'),
-      kind,
-      roomId,
-      params,
-      status: 'scheduled',
-      error: null,
-      result: null,
-      createdTs: now,
-      updatedTs: now,
-    };
+    const job = newAdminJob(kind, roomId, params, this.now());
     await this.store.insertJob(job);
     this.enqueue(job);
     return job;

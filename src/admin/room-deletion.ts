@@ -64,7 +64,9 @@ export class RoomDeletionJobs {
     const result = shutdownResultOf(job);
     const save = () => context.progress({ ...result });
     if (deletion.block) {
-      await this.storage.adminJobs.setRoomBlock(job.roomId, deletion.requesterId, Date.now());
+      // From the shell (weft delete-room) there is no requesting user: blocked by no one.
+      const blocker = deletion.requesterId === '' ? null : deletion.requesterId;
+      await this.storage.adminJobs.setRoomBlock(job.roomId, blocker, Date.now());
     }
     if (!(await this.storage.rooms.getRoom(job.roomId))) {
       // Blocked (if asked) and nothing else here: as Synapse, done.

@@ -11,6 +11,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AccountService } from '../account/account-service.js';
 import { parseUserListQuery } from '../admin/admin-rules.js';
 import { AdminUserService } from '../admin/admin-user-service.js';
+import { newAdminJob } from '../admin/admin-jobs.js';
+import { AdminRegistrationTokenService } from '../admin/registration-token-service.js';
+import { parseRoomDeletion } from '../admin/room-moderation-rules.js';
 import { SessionService } from '../auth/sessions.js';
 import type { Config } from '../config/config.js';
 import { errors } from '../protocol/errors.js';
@@ -199,23 +202,21 @@ Makes a user a server admin, or with --revoke takes the flag away.
   'create-registration-token': {
     usage: `Usage: weft create-registration-token [--uses N] [--expiry-ts MS] [--length N]
 
-Creates a registration token (running server only) and prints it. --uses limits
-how many registrations it allows, --expiry-ts is when it stops (ms since 1970).
+Creates a registration token and prints it. --uses limits how many
+registrations it allows, --expiry-ts is when it stops (ms since 1970).
 `,
     options: {
       uses: { type: 'string' },
       'expiry-ts': { type: 'string' },
       length: { type: 'string' },
     },
+    stopped: async (server, values, print) => {
+      const tokens = new AdminRegistrationTokenService(server.storage.registrationTokens);
+      const created = await tokens.create(newTokenBody(values));
+      print(String(created.token));
+    },
     running: async (http, values, _config, print) => {
-      const body: Record<string, number> = {};
-      const uses = numberOption(values, 'uses');
-      const expiry = numberOption(values, 'expiry-ts');
-      const length = numberOption(values, 'length');
-      if (uses !== undefined) body.uses_allowed = uses;
-      if (expiry !== undefined) body.expiry_time = expiry;
-      if (length !== undefined) body.length = length;
-      const created = await http.call('POST', '/v1/registration_tokens/new', body);
+      const created = await http.call('POST', '/v1/registration_tokens/new', newTokenBody(values));
       print(String(created.token));
     },
   },
@@ -223,18 +224,29 @@ how many registrations it allows, --expiry-ts is when it stops (ms since 1970).
   'delete-room': {
     usage: `Usage: weft delete-room --room ROOM_ID [--purge] [--block]
 
-Deletes a room (running server only): its local members are removed, and with
---purge its events are deleted from the database; --block stops it being joined.
+Deletes a room: its local members are removed, and with --purge its events are
+deleted from the database; --block stops it being joined. On a stopped server
+the deletion is stored and runs when the server starts.
 `,
     options: {
       room: { type: 'string' },
       purge: { type: 'boolean' },
       block: { type: 'boolean' },
     },
+    stopped: async (server, values, print) => {
+      const roomId = roomIdOf(values);
+      if (!values.block && !(await server.storage.rooms.getRoom(roomId))) {
+        throw new UsageError(`Unknown room ${roomId}`);
+      }
+      const body = { purge: values.purge === true, block: values.block === true };
+      // No requesting user from the shell ('').
+      const deletion = parseRoomDeletion(body, '', server.config.server_name);
+      const job = newAdminJob('room_delete', roomId, { ...deletion }, Date.now());
+      await server.storage.adminJobs.insertJob(job);
+      print(`Deletion of ${roomId} stored (delete_id ${job.id}): it runs when the server starts`);
+    },
     running: async (http, values, _config, print) => {
-      const roomId = values.room;
-      if (typeof roomId !== 'string' || roomId === '')
-        throw new UsageError('--room ID is required');
+      const roomId = roomIdOf(values);
       const answer = await http.call('DELETE', `/v2/rooms/${enc(roomId)}`, {
         purge: values.purge === true,
         block: values.block === true,
@@ -355,6 +367,24 @@ function adminHttp(baseUrl: string, token: string): AdminHttp {
       return answer;
     },
   };
+}
+
+function roomIdOf(values: Values): string {
+  const roomId = values.room;
+  if (typeof roomId !== 'string' || roomId === '') throw new UsageError('--room ID is required');
+  return roomId;
+}
+
+/** The Admin API's body for a new registration token, from --uses, --expiry-ts and --length. */
+function newTokenBody(values: Values): Record<string, number> {
+  const body: Record<string, number> = {};
+  const uses = numberOption(values, 'uses');
+  const expiry = numberOption(values, 'expiry-ts');
+  const length = numberOption(values, 'length');
+  if (uses !== undefined) body.uses_allowed = uses;
+  if (expiry !== undefined) body.expiry_time = expiry;
+  if (length !== undefined) body.length = length;
+  return body;
 }
 
 async function withStoppedServer(

@@ -122,15 +122,22 @@ describe('weft operator commands', { timeout: 180_000 }, () => {
     const missing = await weft(['reset-password', '--user', 'bob']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /--password/);
-    // What only the running server can do is refused, naming the fix.
-    const token = await weft(['create-registration-token']);
-    assert.equal(token.code, 1);
-    assert.match(token.stderr, /start the server/);
-    const room = await weft(['delete-room', '--room', '!r:localhost']);
-    assert.match(room.stderr, /start the server/);
+    // Erasing writes member events: only the running server writes events.
+    const erase = await weft(['deactivate', '--user', 'bob', '--erase']);
+    assert.equal(erase.code, 1);
+    assert.match(erase.stderr, /start the server/);
+    const registrationToken = (await ok(['create-registration-token', '--uses', '1'])).trim();
+    assert.match(registrationToken, /^[A-Za-z0-9._~-]{16}$/);
+    const room = await weft(['delete-room', '--room', '!unknown:localhost']);
+    assert.equal(room.code, 1);
+    assert.match(room.stderr, /Unknown room/);
 
     server = await startWeftProcess({ cwd: dir.path, env });
     api = new Api(server.url);
+    const validity = await api.get(
+      `/_matrix/client/v1/register/m.login.registration_token/validity?token=${registrationToken}`,
+    );
+    assert.deepEqual(validity.body, { valid: true });
     assert.equal((await api.login('bob', 'bob-new-pw')).status, 200);
     assert.equal((await api.login('bob', 'bob-pw')).status, 403);
     assert.equal((await api.login('carol', 'carol-pw')).status, 403);
@@ -172,5 +179,30 @@ describe('weft operator commands', { timeout: 180_000 }, () => {
     assert.equal(gone.status, 401);
     assert.equal((await api.login('alice', 'alice-pw')).status, 403);
     assert.deepEqual((await listed(asRoot))[0], ['@alice:localhost', 'admin,deactivated']);
+  });
+
+  it('stores a room deletion on a stopped server, and the server runs it at start', async () => {
+    const root = await api.login('root', 'root-pw');
+    const token = root.body.access_token as string;
+    const created = await api.post<{ room_id: string }>(`${CLIENT_V3}/createRoom`, {}, { token });
+    assert.equal(created.status, 200);
+    const roomId = created.body.room_id;
+    await server?.stop();
+    server = undefined;
+    const stored = await ok(['delete-room', '--room', roomId, '--purge']);
+    const deleteId = /delete_id (\S+)\)/.exec(stored)?.[1];
+    assert.ok(deleteId, stored);
+
+    server = await startWeftProcess({ cwd: dir.path, env });
+    api = new Api(server.url);
+    const status = `/_synapse/admin/v2/rooms/delete_status/${deleteId}`;
+    let answer: { status?: string } = {};
+    for (let tries = 0; tries < 100 && answer.status !== 'complete'; tries++) {
+      answer = (await api.get<{ status: string }>(status, { token })).body;
+      if (answer.status !== 'complete') await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(answer.status, 'complete', JSON.stringify(answer));
+    const room = await api.get(`/_synapse/admin/v1/rooms/${encodeURIComponent(roomId)}`, { token });
+    assert.equal(room.status, 404);
   });
 });
