@@ -13,7 +13,20 @@ export function routePath(url: string): string {
   return match ? match[1]! : url;
 }
 
-const key = (method: string, url: string) => `${method} ${routePath(url)}`;
+/**
+ * `GET /rooms/:roomId/...`: the route's method and path. Routes are few and fixed, and the gate
+ * asks on every request, so each key is worked out once.
+ */
+const routeKeys = new Map<string, string>();
+function key(method: string, url: string): string {
+  const full = `${method} ${url}`;
+  let routeKey = routeKeys.get(full);
+  if (routeKey === undefined) {
+    routeKey = `${method} ${routePath(url)}`;
+    routeKeys.set(full, routeKey);
+  }
+  return routeKey;
+}
 
 /** The spec: a locked user may still log out (the token goes, the lock stays). */
 const LOCKED_ALLOWED = new Set(['POST /logout', 'POST /logout/all']);
