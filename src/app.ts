@@ -341,9 +341,14 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   const accountData = new AccountDataService(storage.accountData, notifier);
   // One PushRuleService: it serialises each user's edits. Each edit moves the accountData
   // stream before it is answered, so the client's next sync sends m.push_rules again.
-  const pushRules = new PushRuleService(storage.pushRules, bus, async (userId) => {
-    await accountData.put(userId, undefined, PUSH_RULES, {});
-  });
+  const pushRules = new PushRuleService(
+    storage.pushRules,
+    bus,
+    async (userId) => {
+      await accountData.put(userId, undefined, PUSH_RULES, {});
+    },
+    { legacyMentionRules: config.push.legacy_mention_rules },
+  );
   const ignoredBy: HiddenSenders = (userId) => accountData.ignoredBy(userId);
   const views = new EventViews(storage, ignoredBy);
   const push = buildPush(config, storage, pushRules, ignoredBy, logger);

@@ -121,6 +121,11 @@ export interface PushConfig {
   retry_initial_ms: number;
   /** A push still failing this long after its first try is given up, in milliseconds. */
   give_up_after_ms: number;
+  /**
+   * Restores the default mention rules v1.17 removed (contains_display_name, contains_user_name,
+   * roomnotif), for servers with many clients that send no `m.mentions`; docs/spec-versions.md.
+   */
+  legacy_mention_rules: boolean;
 }
 
 export interface MediaConfig {
@@ -241,6 +246,7 @@ export function defaultConfig(): Config {
       http_allowed_hosts: ['localhost', '127.0.0.1', '[::1]'],
       retry_initial_ms: 1000,
       give_up_after_ms: 10 * 60 * 1000,
+      legacy_mention_rules: false,
     },
     metrics: { enabled: false, bind: '127.0.0.1', port: 9009 },
   };

@@ -178,6 +178,10 @@ push:
   # A push still failing this long after its first try is given up (and the reason
   # recorded on the pusher), in milliseconds.
   give_up_after_ms: ${config.push.give_up_after_ms}
+  # true: also the default mention rules Matrix v1.17 removed (display name, user name and
+  # "@room" in the body highlight), for events without m.mentions, for servers whose users
+  # have clients older than v1.7. Off: the current spec's rules (docs/spec-versions.md).
+  legacy_mention_rules: ${config.push.legacy_mention_rules}
 
 # Prometheus metrics (process, HTTP requests by route, long-polls, events stored) at
 # http://<bind>:<port>/metrics, a listener of their own, never the client port. Keep it

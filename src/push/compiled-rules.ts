@@ -13,8 +13,10 @@
  *   with member tests (the user's ID, display name) and the rule that matches
  *   when no candidate does.
  */
+import { LEGACY_MENTION_RULE_IDS } from './default-rules.js';
 import {
   displayNameRegex,
+  hasMentions,
   isNonCompound,
   memberCountMatches,
   senderMayNotify,
@@ -92,13 +94,24 @@ function userNeutral(condition: PushCondition, userId: string) {
 
 /** Equal keys: rulesets that evaluate alike for their own users (compile either one). */
 export function rulesetKey(rules: PushRuleset, userId: string): string {
+  const localpart = localpartOf(userId);
   const neutral = RULE_KINDS.map((kind) =>
     rules[kind].map((rule) => ({
       ...rule,
+      // The legacy `.m.rule.contains_user_name` names the user by localpart.
+      pattern: isOwnLocalpartRule(kind, rule, localpart) ? { localpart: true } : rule.pattern,
       conditions: rule.conditions?.map((condition) => userNeutral(condition, userId)),
     })),
   );
   return JSON.stringify(neutral);
+}
+
+function localpartOf(userId: string): string {
+  return userId.slice(1, userId.indexOf(':'));
+}
+
+function isOwnLocalpartRule(kind: RuleKind, rule: PushRule, localpart: string): boolean {
+  return kind === 'content' && rule.default && rule.pattern === localpart;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,11 +215,34 @@ function compileCondition(condition: PushCondition, userId: string): CompiledCon
 // ---------------------------------------------------------------------------------------------
 // Rules
 
+/** The member's localpart on word boundaries, each member's expression made once. */
+const localpartRegexes = new Map<string, RegExp>();
+const MAX_LOCALPART_REGEXES = 10_000;
+
+function memberLocalpartRegex(userId: string): RegExp {
+  let regex = localpartRegexes.get(userId);
+  if (!regex) {
+    if (localpartRegexes.size >= MAX_LOCALPART_REGEXES) localpartRegexes.clear();
+    regex = wordsGlobRegex(localpartOf(userId));
+    localpartRegexes.set(userId, regex);
+  }
+  return regex;
+}
+
 /** Content, room and sender rules: their one condition derives from the rule itself. */
-function impliedCondition(kind: RuleKind, rule: PushRule): CompiledCondition {
+function impliedCondition(kind: RuleKind, rule: PushRule, userId: string): CompiledCondition {
   switch (kind) {
     case 'content': {
       if (typeof rule.pattern !== 'string') return NEVER;
+      if (isOwnLocalpartRule(kind, rule, localpartOf(userId))) {
+        // Shared like the rules naming the user's ID: "the member's localpart".
+        return (event) => {
+          const body = event.content.body;
+          return (
+            typeof body === 'string' && ((member) => memberLocalpartRegex(member.userId).test(body))
+          );
+        };
+      }
       const regex = wordsGlobRegex(rule.pattern);
       return (event) => typeof event.content.body === 'string' && regex.test(event.content.body);
     }
@@ -217,12 +253,16 @@ function impliedCondition(kind: RuleKind, rule: PushRule): CompiledCondition {
   }
 }
 
+/** v1.7: the legacy mention rules apply only to events without `m.mentions`. */
+const WITHOUT_MENTIONS: CompiledCondition = (event) => !hasMentions(event);
+
 function compileRule(kind: RuleKind, rule: PushRule, userId: string): CompiledRule {
   const { rule_id: ruleId, actions } = rule;
   const conditions =
     kind === 'override' || kind === 'underride'
       ? (rule.conditions ?? []).map((condition) => compileCondition(condition, userId))
-      : [impliedCondition(kind, rule)];
+      : [impliedCondition(kind, rule, userId)];
+  if (rule.default && LEGACY_MENTION_RULE_IDS.has(ruleId)) conditions.unshift(WITHOUT_MENTIONS);
   return { match: { kind, ruleId, actions, effect: notificationEffect(actions) }, conditions };
 }
 

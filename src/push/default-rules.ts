@@ -6,11 +6,28 @@
  * `.m.rule.contains_display_name`, `.m.rule.roomnotif` (override) and
  * `.m.rule.contains_user_name` (content). Weft does not serve them; the
  * `m.mentions` rules `.m.rule.is_user_mention` and `.m.rule.is_room_mention`
- * replace them. There are therefore no default content rules.
+ * replace them. There are therefore no default content rules. A server with many
+ * clients older than v1.7 (which send no `m.mentions`) may restore them with
+ * `push.legacy_mention_rules` (docs/spec-versions.md): they then take the places
+ * v1.16 gave them, and, as v1.7 says, match only events without `m.mentions`.
  */
 import type { PushAction, PushCondition, PushRule, PushRuleset } from '../domain/push-rules.js';
 
 export const MASTER_RULE_ID = '.m.rule.master';
+
+/** Which default rule set: the current spec's, or with v1.16's legacy mention rules. */
+export interface DefaultRuleOptions {
+  legacyMentionRules: boolean;
+}
+
+export const CURRENT_DEFAULT_RULES: DefaultRuleOptions = { legacyMentionRules: false };
+
+/** The rules v1.7 deprecated and v1.17 removed (MSC4210); never applied to events with `m.mentions`. */
+export const LEGACY_MENTION_RULE_IDS: ReadonlySet<string> = new Set([
+  '.m.rule.contains_display_name',
+  '.m.rule.roomnotif',
+  '.m.rule.contains_user_name',
+]);
 
 const NOTIFY_WITH_SOUND: PushAction[] = ['notify', { set_tweak: 'sound', value: 'default' }];
 const HIGHLIGHT: PushAction = { set_tweak: 'highlight' };
@@ -28,7 +45,7 @@ function rule(ruleId: string, conditions: PushCondition[], actions: PushAction[]
   return { rule_id: ruleId, default: true, enabled: true, conditions, actions };
 }
 
-function defaultOverrideRules(userId: string): PushRule[] {
+function defaultOverrideRules(userId: string, legacy: boolean): PushRule[] {
   return [
     // Disabled by default; enabling it silences everything (it outranks every user rule).
     { ...rule(MASTER_RULE_ID, [], []), enabled: false },
@@ -53,6 +70,15 @@ function defaultOverrideRules(userId: string): PushRule[] {
       [{ kind: 'event_property_contains', key: 'content.m\\.mentions.user_ids', value: userId }],
       [...NOTIFY_WITH_SOUND, HIGHLIGHT],
     ),
+    ...(legacy
+      ? [
+          rule(
+            '.m.rule.contains_display_name',
+            [{ kind: 'contains_display_name' }],
+            [...NOTIFY_WITH_SOUND, HIGHLIGHT],
+          ),
+        ]
+      : []),
     rule(
       '.m.rule.is_room_mention',
       [
@@ -61,6 +87,18 @@ function defaultOverrideRules(userId: string): PushRule[] {
       ],
       ['notify', HIGHLIGHT],
     ),
+    ...(legacy
+      ? [
+          rule(
+            '.m.rule.roomnotif',
+            [
+              { kind: 'event_match', key: 'content.body', pattern: '@room' },
+              { kind: 'sender_notification_permission', key: 'room' },
+            ],
+            ['notify', HIGHLIGHT],
+          ),
+        ]
+      : []),
     rule('.m.rule.tombstone', [typeIs('m.room.tombstone'), EMPTY_STATE_KEY], ['notify', HIGHLIGHT]),
     rule('.m.rule.reaction', [typeIs('m.reaction')], []),
     rule('.m.rule.room.server_acl', [typeIs('m.room.server_acl'), EMPTY_STATE_KEY], []),
@@ -91,14 +129,32 @@ function defaultUnderrideRules(): PushRule[] {
   ];
 }
 
+/** v1.16's one default content rule: the user's localpart, on word boundaries. */
+function legacyContentRules(userId: string): PushRule[] {
+  const localpart = userId.slice(1, userId.indexOf(':'));
+  return [
+    {
+      rule_id: '.m.rule.contains_user_name',
+      default: true,
+      enabled: true,
+      pattern: localpart,
+      actions: [...NOTIFY_WITH_SOUND, HIGHLIGHT],
+    },
+  ];
+}
+
 /**
  * The server-default rules for `userId` (the invite and mention rules name the user),
  * fresh objects on every call so callers may change them.
  */
-export function defaultRules(userId: string): PushRuleset {
+export function defaultRules(
+  userId: string,
+  options: DefaultRuleOptions = CURRENT_DEFAULT_RULES,
+): PushRuleset {
+  const legacy = options.legacyMentionRules;
   return structuredClone({
-    override: defaultOverrideRules(userId),
-    content: [],
+    override: defaultOverrideRules(userId, legacy),
+    content: legacy ? legacyContentRules(userId) : [],
     room: [],
     sender: [],
     underride: defaultUnderrideRules(),

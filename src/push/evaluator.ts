@@ -11,6 +11,7 @@ import type {
   RuleKind,
 } from '../domain/push-rules.js';
 import { RULE_KINDS } from '../domain/push-rules.js';
+import { LEGACY_MENTION_RULE_IDS } from './default-rules.js';
 
 /** The event as the rules see it: its client-format fields (`type`, `content`, `sender`, ...). */
 export type PushEvent = Readonly<Record<string, unknown>> & {
@@ -257,6 +258,11 @@ export function conditionMatches(
 // ---------------------------------------------------------------------------------------------
 // Rules
 
+/** Whether the event says whom it mentions (v1.7's `m.mentions`, even if empty). */
+export function hasMentions(event: PushEvent): boolean {
+  return Object.hasOwn(event.content, 'm.mentions');
+}
+
 /** Content, room and sender rules have predefined conditions derived from the rule itself. */
 function ruleMatches(
   kind: RuleKind,
@@ -264,6 +270,9 @@ function ruleMatches(
   event: PushEvent,
   context: PushContext,
 ): boolean {
+  // v1.7: the legacy mention rules "should only be enabled if the event does not have an
+  // m.mentions property".
+  if (rule.default && LEGACY_MENTION_RULE_IDS.has(rule.rule_id) && hasMentions(event)) return false;
   switch (kind) {
     case 'content': {
       const body = event.content.body;

@@ -6,6 +6,7 @@
  * Edits are read-modify-write of the user's whole rule set, so they run one at
  * a time per user: two concurrent PUTs by one user must both land.
  */
+import { CURRENT_DEFAULT_RULES, type DefaultRuleOptions } from './default-rules.js';
 import type { ServerEventBus } from '../domain/server-events.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import type { PushRuleStore } from '../storage/storage.js';
@@ -50,21 +51,23 @@ export class PushRuleService {
     private readonly bus: ServerEventBus,
     /** Awaited after each edit, before its answer: moves the user's m.push_rules account data. */
     private readonly markChanged: (userId: string) => Promise<void>,
+    /** The current spec's defaults, or with the legacy mention rules (`push.legacy_mention_rules`). */
+    private readonly defaults: DefaultRuleOptions = CURRENT_DEFAULT_RULES,
   ) {}
 
   /** `{global: …}`: the body of `GET /pushrules/` and the content of `m.push_rules`. */
   async content(userId: string): Promise<PushRulesContent> {
-    return pushRulesContent(userId, await this.userRules(userId));
+    return pushRulesContent(userId, await this.userRules(userId), this.defaults);
   }
 
   /** The ruleset in evaluation order (the body of `GET /pushrules/global/`). */
   async ruleset(userId: string): Promise<PushRuleset> {
-    return mergedRuleset(userId, await this.userRules(userId));
+    return mergedRuleset(userId, await this.userRules(userId), this.defaults);
   }
 
   /** One rule as clients see it; 404 M_NOT_FOUND if the user has no such rule. */
   async rule(userId: string, kind: RuleKind, ruleId: string): Promise<PushRule> {
-    return findRule(userId, await this.userRules(userId), kind, ruleId);
+    return findRule(userId, await this.userRules(userId), kind, ruleId, this.defaults);
   }
 
   /** Creates or replaces a user rule from a `PUT` body, placed by `before`/`after`. */
@@ -84,12 +87,16 @@ export class PushRuleService {
   }
 
   async setEnabled(userId: string, kind: RuleKind, ruleId: string, enabled: boolean) {
-    await this.edit(userId, (rules) => setRuleEnabled(userId, rules, kind, ruleId, enabled));
+    await this.edit(userId, (rules) =>
+      setRuleEnabled(userId, rules, kind, ruleId, enabled, this.defaults),
+    );
   }
 
   /** `actions` as the client sent them; normalised (and refused if unknown) by ruleset.ts. */
   async setActions(userId: string, kind: RuleKind, ruleId: string, actions: unknown) {
-    await this.edit(userId, (rules) => setRuleActions(userId, rules, kind, ruleId, actions));
+    await this.edit(userId, (rules) =>
+      setRuleActions(userId, rules, kind, ruleId, actions, this.defaults),
+    );
   }
 
   private async userRules(userId: string): Promise<UserPushRules> {

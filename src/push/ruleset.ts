@@ -5,7 +5,12 @@
  * push-rule endpoints (client-server API, "Push Rules" and "Push Rules: API").
  */
 import { errors, MatrixError } from '../protocol/errors.js';
-import { defaultRules, MASTER_RULE_ID } from './default-rules.js';
+import {
+  CURRENT_DEFAULT_RULES,
+  defaultRules,
+  MASTER_RULE_ID,
+  type DefaultRuleOptions,
+} from './default-rules.js';
 import {
   RULE_KINDS,
   type PushAction,
@@ -42,8 +47,12 @@ function withUserChange(rule: PushRule, userRules: UserPushRules): PushRule {
  * The ruleset in evaluation order. "Predefined Rules": server-default rules rank below the
  * user's rules of the same kind, except `.m.rule.master`, which outranks every other rule.
  */
-export function mergedRuleset(userId: string, userRules: UserPushRules): PushRuleset {
-  const defaults = defaultRules(userId);
+export function mergedRuleset(
+  userId: string,
+  userRules: UserPushRules,
+  options: DefaultRuleOptions = CURRENT_DEFAULT_RULES,
+): PushRuleset {
+  const defaults = defaultRules(userId, options);
   const merged = {} as PushRuleset;
   for (const kind of RULE_KINDS) {
     const serverRules = defaults[kind].map((rule) => withUserChange(rule, userRules));
@@ -55,8 +64,12 @@ export function mergedRuleset(userId: string, userRules: UserPushRules): PushRul
 }
 
 /** The body of `GET /pushrules/` and the content of `m.push_rules` global account data. */
-export function pushRulesContent(userId: string, userRules: UserPushRules): PushRulesContent {
-  return { global: mergedRuleset(userId, userRules) };
+export function pushRulesContent(
+  userId: string,
+  userRules: UserPushRules,
+  options: DefaultRuleOptions = CURRENT_DEFAULT_RULES,
+): PushRulesContent {
+  return { global: mergedRuleset(userId, userRules, options) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,8 +207,13 @@ function notFound(): MatrixError {
   return errors.notFound('Push rule not found');
 }
 
-function isDefaultRuleId(userId: string, kind: RuleKind, ruleId: string): boolean {
-  return defaultRules(userId)[kind].some((rule) => rule.rule_id === ruleId);
+function isDefaultRuleId(
+  userId: string,
+  kind: RuleKind,
+  ruleId: string,
+  options: DefaultRuleOptions,
+): boolean {
+  return defaultRules(userId, options)[kind].some((rule) => rule.rule_id === ruleId);
 }
 
 /** One rule as clients see it (`GET /pushrules/global/{kind}/{ruleId}`), or 404 M_NOT_FOUND. */
@@ -204,8 +222,9 @@ export function findRule(
   userRules: UserPushRules,
   kind: RuleKind,
   ruleId: string,
+  options: DefaultRuleOptions = CURRENT_DEFAULT_RULES,
 ): PushRule {
-  const rule = mergedRuleset(userId, userRules)[kind].find((r) => r.rule_id === ruleId);
+  const rule = mergedRuleset(userId, userRules, options)[kind].find((r) => r.rule_id === ruleId);
   if (!rule) throw notFound();
   return rule;
 }
@@ -274,8 +293,9 @@ function changeRule(
   kind: RuleKind,
   ruleId: string,
   change: Partial<Pick<PushRule, 'enabled' | 'actions'>>,
+  options: DefaultRuleOptions,
 ): UserPushRules {
-  if (isDefaultRuleId(userId, kind, ruleId)) {
+  if (isDefaultRuleId(userId, kind, ruleId, options)) {
     const defaults = {
       ...userRules.defaults,
       [ruleId]: { ...userRules.defaults[ruleId], ...change },
@@ -296,8 +316,9 @@ export function setRuleEnabled(
   kind: RuleKind,
   ruleId: string,
   enabled: boolean,
+  options: DefaultRuleOptions = CURRENT_DEFAULT_RULES,
 ): UserPushRules {
-  return changeRule(userId, userRules, kind, ruleId, { enabled });
+  return changeRule(userId, userRules, kind, ruleId, { enabled }, options);
 }
 
 /** `PUT .../actions` (body `{actions}`, normalised here), for user and server-default rules alike. */
@@ -307,6 +328,8 @@ export function setRuleActions(
   kind: RuleKind,
   ruleId: string,
   actions: unknown,
+  options: DefaultRuleOptions = CURRENT_DEFAULT_RULES,
 ): UserPushRules {
-  return changeRule(userId, userRules, kind, ruleId, { actions: normaliseActions(actions) });
+  const change = { actions: normaliseActions(actions) };
+  return changeRule(userId, userRules, kind, ruleId, change, options);
 }

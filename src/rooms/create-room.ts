@@ -9,6 +9,7 @@
  * any is stored: parameters the auth rules refuse (a power level override below
  * what the name needs, say) are 400 M_INVALID_ROOM_STATE and leave no room.
  */
+import { acceptingInvitees, type InvitePermissionStorage } from './invite-permission.js';
 import { randomBytes } from 'node:crypto';
 import { MemberProfiles } from './member-profiles.js';
 import type { Config } from '../config/config.js';
@@ -41,17 +42,20 @@ export interface CreateRoomRequest {
 }
 
 /** The alias and the published list a new room may get, and the profiles its member events carry. */
-export interface CreateRoomStorage {
+export interface CreateRoomStorage extends InvitePermissionStorage {
   directory: DirectoryStore;
   profiles: ProfileReader;
 }
 
 export async function createRoom(
-  request: CreateRoomRequest,
+  asked: CreateRoomRequest,
   config: Config,
   storage: CreateRoomStorage,
   rooms: RoomService,
 ): Promise<string> {
+  // Invite blocking (v1.18): "one of the invited users [may be] rejected whilst the room
+  // creation as a whole succeeds" — left out before they shape the creators or power levels.
+  const request = { ...asked, invite: await acceptingInvitees(storage, asked.invite) };
   const version = roomVersion(request.roomVersion ?? config.default_room_version);
   const preset =
     request.preset ?? (request.visibility === 'public' ? 'public_chat' : 'private_chat');

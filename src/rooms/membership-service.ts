@@ -12,6 +12,7 @@ import type { MemberProfiles } from './member-profiles.js';
 import type { Storage, TokenOwner } from '../storage/storage.js';
 import { currentMembership, currentStateEvent } from './current-membership.js';
 import type { DirectoryService } from './directory-service.js';
+import { refuseBlockedInvite, type InvitePermissionStorage } from './invite-permission.js';
 import { restrictedJoinAuthoriser } from './restricted-join.js';
 import type { RoomService } from './room-service.js';
 
@@ -27,7 +28,7 @@ const MEMBERSHIP_OF_ACTION: Record<MemberAction, string> = {
 const KICKABLE: ReadonlySet<string | undefined> = new Set(['join', 'invite', 'knock']);
 
 /** The rooms' store: current memberships, restricted joins, forgetting. */
-export type MembershipServiceStorage = Pick<Storage, 'rooms'>;
+export type MembershipServiceStorage = Pick<Storage, 'rooms'> & InvitePermissionStorage;
 
 export class MembershipService {
   constructor(
@@ -80,6 +81,7 @@ export class MembershipService {
         throw new MatrixError(403, 'M_BAD_STATE', `${target} is not in the room`);
       }
     }
+    if (action === 'invite') await refuseBlockedInvite(this.storage, target);
     await this.sendMember(roomId, userId, target, MEMBERSHIP_OF_ACTION[action], reason);
   }
 

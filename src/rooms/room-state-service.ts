@@ -3,6 +3,7 @@
  * checks the auth rules do not make. (The state as a user may read it is
  * HistoryService's: who may read up to where.)
  */
+import { refuseBlockedInvite, type InvitePermissionStorage } from './invite-permission.js';
 import type { JsonObject } from '../events/pdu.js';
 import { errors, MatrixError } from '../protocol/errors.js';
 import type { MemberProfiles } from './member-profiles.js';
@@ -21,7 +22,7 @@ export interface JoinedMemberProfile {
 }
 
 /** The room's current state and members, the user's joined rooms, and the aliases an edit names. */
-export interface RoomStateServiceStorage {
+export interface RoomStateServiceStorage extends InvitePermissionStorage {
   rooms: RoomStateReader & MembershipReader;
   directory: DirectoryStore;
 }
@@ -42,6 +43,9 @@ export class RoomStateService {
     content: JsonObject,
   ): Promise<string> {
     if (type === CANONICAL_ALIAS && stateKey === '') await this.checkNewAliases(roomId, content);
+    if (type === 'm.room.member' && content.membership === 'invite') {
+      await refuseBlockedInvite(this.storage, stateKey);
+    }
     // A member event sent as state gets the profile too, where its content leaves it out.
     const draft = await this.memberProfiles.complete({ type, stateKey, content });
     return (await this.rooms.send(roomId, userId, draft)).eventId;

@@ -51,7 +51,7 @@ export type StateHistoryReader = Pick<RoomStore, 'stateIdsAt' | 'stateIdsAfter'>
 export type MembershipHistoryReader = Pick<RoomStore, 'membershipEventsOf' | 'forgottenRooms'>;
 
 /** A user's account data, global and of some rooms, whole: /sync and /initialSync. */
-export type AccountDataReader = Pick<AccountDataStore, 'whole'>;
+export type AccountDataReader = Pick<AccountDataStore, 'whole' | 'get'>;
 
 /** Events' children and their threads' summaries: bundled aggregations (sync/aggregations.ts). */
 export type ChildEventsReader = Pick<

@@ -16,6 +16,7 @@
  * to-device, device lists) is a provider (sync-streams.ts) that adds its part;
  * the fields the spec requires are present even when no provider fills them.
  */
+import { blocksInvites } from '../rooms/invite-permission.js';
 import { stateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import type { EventViews, Viewer } from './event-views.js';
@@ -66,6 +67,11 @@ export interface SyncRequest {
   since: StreamPositions | undefined;
   filter: SyncFilter;
   fullState: boolean;
+  /**
+   * v1.16's `use_state_after` (MSC4222): the state up to the END of the timeline, as
+   * `state_after`, instead of up to its start as `state`.
+   */
+  useStateAfter?: boolean;
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -203,6 +209,8 @@ export class SyncService {
       case 'invite':
         if (!(changed || window.fullState)) return undefined;
         if (await this.fromIgnored(request.viewer.userId, now)) return undefined;
+        // Invite blocking (v1.18): stored invites are not served while it is on.
+        if (await blocksInvites(this.storage, request.viewer.userId)) return undefined;
         return placed('invite', await this.invitedRoom(now));
       case 'knock':
         if (!(changed || window.fullState)) return undefined;
@@ -225,7 +233,11 @@ export class SyncService {
     joinedRoomIds: string[],
     freshRoomIds: ReadonlySet<string> = new Set(),
   ) {
-    const parts = new ResponseParts(window, rooms.join as Record<string, JoinedRoomSection>);
+    const parts = new ResponseParts(
+      window,
+      rooms.join as Record<string, JoinedRoomSection>,
+      request.useStateAfter ? 'state_after' : 'state',
+    );
     const context: StreamContext = {
       viewer: request.viewer,
       since: window.since,
@@ -392,7 +404,9 @@ export class SyncService {
     const stateFilter = request.filter.room.state;
     const lazy = stateFilter.lazyLoadMembers;
     let state: StateIds = new Map();
-    if (range.fresh || limited || lazy) {
+    if (request.useStateAfter) {
+      state = await this.stateAfterTimeline(request, roomId, timeline, range);
+    } else if (range.fresh || limited || lazy) {
       const atStart = await this.stateAtTimelineStart(roomId, timeline, range.upTo);
       if (range.fresh) {
         // Lazy loading: only the senders' member events, and the user's own on a full section.
@@ -406,11 +420,32 @@ export class SyncService {
         if (lazy) for (const [key, id] of membersOfSenders(atStart, timeline)) state.set(key, id);
       }
     }
-    state = withoutTimelineEvents(state, timeline);
+    // `state_after` is the whole update: clients read no state from the timeline then.
+    if (!request.useStateAfter) state = withoutTimelineEvents(state, timeline);
     const stateEvents = (await this.storage.rooms.getEvents([...state.values()])).filter((e) =>
       eventMatchesFilter(e.pdu, stateFilter, roomId),
     );
     return { timeline, limited, prevBatchPosition: startPosition, state, stateEvents };
+  }
+
+  /**
+   * `state_after`: all the state at the end of the range for a fresh section, else what
+   * changed between `since` and the end (timeline events included, limited or not). Lazy
+   * loading keeps the timeline senders' member events (and the user's own on a fresh one).
+   */
+  private async stateAfterTimeline(
+    request: SyncRequest,
+    roomId: string,
+    timeline: EventRecord[],
+    range: { after: number; upTo: number; fresh: boolean },
+  ): Promise<StateIds> {
+    const atEnd = await this.storage.rooms.stateIdsAt(roomId, range.upTo);
+    const lazy = request.filter.room.state.lazyLoadMembers;
+    if (range.fresh)
+      return lazy ? lazyLoadedState(atEnd, timeline, [request.viewer.userId]) : atEnd;
+    const changed = stateDelta(await this.storage.rooms.stateIdsAt(roomId, range.after), atEnd);
+    if (lazy) for (const [key, id] of membersOfSenders(atEnd, timeline)) changed.set(key, id);
+    return changed;
   }
 
   /** The state just before the timeline's first event (or at `upTo` when the timeline is empty). */
@@ -438,7 +473,9 @@ export class SyncService {
         limited: section.limited,
         prev_batch: prevBatch,
       },
-      state: { events: await this.render(request, section.stateEvents) },
+      [request.useStateAfter ? 'state_after' : 'state']: {
+        events: await this.render(request, section.stateEvents),
+      },
     };
   }
 
@@ -558,6 +595,8 @@ class ResponseParts implements SyncResponseParts {
   constructor(
     private readonly window: SyncWindow,
     sections: Record<string, JoinedRoomSection>,
+    /** `use_state_after`: an empty section names its (empty) state `state_after`. */
+    private readonly stateField: 'state' | 'state_after' = 'state',
   ) {
     this.top = emptyTopLevel(window);
     this.sections = new Map(Object.entries(sections));
@@ -574,7 +613,7 @@ class ResponseParts implements SyncResponseParts {
       const prevBatch = encodeSyncToken(this.window.upper);
       section = {
         timeline: { events: [], limited: false, prev_batch: prevBatch },
-        state: { events: [] },
+        [this.stateField]: { events: [] },
         ...emptyRoomParts(),
       };
       this.sections.set(roomId, section);

@@ -465,3 +465,42 @@ describe('push notifications', () => {
     });
   });
 });
+
+describe('push.legacy_mention_rules', () => {
+  const countsIn = (body: SyncBody, roomId: string): Counts | undefined =>
+    (body.rooms.join[roomId] as unknown as { unread_notifications?: Counts } | undefined)
+      ?.unread_notifications;
+
+  it('restores v1.16’s mention rules, for events without m.mentions only', async () => {
+    await withServer(
+      async (own) => {
+        const dan = await own.register('dan');
+        const eve = await own.register('eve');
+        const roomId = await own.createRoom(dan, { preset: 'public_chat' });
+        await own.join(eve, roomId);
+        const rules = await own.api.get(`${CLIENT_V3}/pushrules/`, { token: eve.access_token });
+        const content = (rules.body.global as Record<string, { rule_id: string }[]>).content!;
+        assert.deepEqual(
+          content.map((rule) => rule.rule_id),
+          ['.m.rule.contains_user_name'],
+        );
+        // An old client's message naming Eve highlights; a v1.7 client's, without her in
+        // m.mentions, does not; "@room" from the room's creator highlights too.
+        await own.send(dan, roomId, 'eve, are you there?');
+        const counts = async () => countsIn(await own.sync(eve), roomId);
+        assert.deepEqual(await counts(), { notification_count: 1, highlight_count: 1 });
+        const modern = { msgtype: 'm.text', body: 'eve, are you there?', 'm.mentions': {} };
+        const sent = await own.api.put(
+          `${CLIENT_V3}/rooms/${roomId}/send/m.room.message/new-client`,
+          modern,
+          { token: dan.access_token },
+        );
+        assert.equal(sent.status, 200);
+        assert.deepEqual(await counts(), { notification_count: 2, highlight_count: 1 });
+        await own.send(dan, roomId, '@room lunch');
+        assert.deepEqual(await counts(), { notification_count: 3, highlight_count: 2 });
+      },
+      { config: { push: { legacy_mention_rules: true } } },
+    );
+  });
+});

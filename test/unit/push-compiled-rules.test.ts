@@ -245,3 +245,63 @@ describe('compiled push rules', () => {
     assert.equal(matchFor(withMention, { userId: ALICE })?.ruleId, '.m.rule.message');
   });
 });
+
+describe('the legacy mention rules (push.legacy_mention_rules)', () => {
+  const LEGACY = { legacyMentionRules: true };
+  const legacyEvents: PushEvent[] = [
+    message({ body: 'hey alice, look' }),
+    message({ body: 'hey alice, look', 'm.mentions': {} }),
+    message({ body: '@room wake up' }),
+    message({ body: '@room wake up', 'm.mentions': {} }),
+    message({ body: 'Ally: hi' }),
+  ];
+
+  it('are served where v1.16 put them, and not by default', () => {
+    const ids = (rules: PushRuleset, kind: RuleKind) => rules[kind].map((rule) => rule.rule_id);
+    const legacy = mergedRuleset(ALICE, emptyUserPushRules(), LEGACY);
+    assert.deepEqual(ids(legacy, 'override').slice(4, 8), [
+      '.m.rule.is_user_mention',
+      '.m.rule.contains_display_name',
+      '.m.rule.is_room_mention',
+      '.m.rule.roomnotif',
+    ]);
+    assert.deepEqual(legacy.content, [
+      {
+        rule_id: '.m.rule.contains_user_name',
+        default: true,
+        enabled: true,
+        pattern: 'alice',
+        actions: ['notify', { set_tweak: 'sound', value: 'default' }, { set_tweak: 'highlight' }],
+      },
+    ]);
+    const current = mergedRuleset(ALICE, emptyUserPushRules());
+    assert.equal(current.content.length, 0);
+    assert.ok(!ids(current, 'override').includes('.m.rule.roomnotif'));
+  });
+
+  it('highlight only events without m.mentions', () => {
+    const rules = mergedRuleset(ALICE, emptyUserPushRules(), LEGACY);
+    const context: PushContext = { userId: ALICE, displayName: 'Ally', ...ROOMS[1]! };
+    const decided = legacyEvents.map((event) => evaluate(event, context, rules)?.ruleId);
+    assert.deepEqual(decided, [
+      '.m.rule.contains_user_name',
+      '.m.rule.message',
+      '.m.rule.roomnotif',
+      '.m.rule.message',
+      '.m.rule.contains_display_name',
+    ]);
+  });
+
+  it('compile to the same answers, one compilation shared by every user', () => {
+    EVENTS.push(...legacyEvents);
+    try {
+      const aliceRules = mergedRuleset(ALICE, emptyUserPushRules(), LEGACY);
+      const carolRules = mergedRuleset(CAROL, emptyUserPushRules(), LEGACY);
+      assert.equal(rulesetKey(aliceRules, ALICE), rulesetKey(carolRules, CAROL));
+      assertAgrees(aliceRules, compileRuleset(aliceRules, ALICE), ALICE, 'legacy');
+      assertAgrees(carolRules, compileRuleset(aliceRules, ALICE), CAROL, 'legacy, shared');
+    } finally {
+      EVENTS.splice(EVENTS.length - legacyEvents.length);
+    }
+  });
+});

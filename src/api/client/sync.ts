@@ -29,6 +29,8 @@ export function registerSyncRoutes(router: Router, services: ClientApiServices):
       throw errors.invalidParam('set_presence must be online, offline or unavailable');
     }
     const fullState = booleanParam(queryString(query, 'full_state'), 'full_state') ?? false;
+    const useStateAfter =
+      booleanParam(queryString(query, 'use_state_after'), 'use_state_after') ?? false;
     const filter: SyncFilter = await resolveFilter(owner.userId, queryString(query, 'filter'));
     const timeoutMs = Math.min(
       integerParam(queryString(query, 'timeout'), 'timeout') ?? 0,
@@ -43,6 +45,7 @@ export function registerSyncRoutes(router: Router, services: ClientApiServices):
         since,
         filter,
         fullState,
+        useStateAfter,
         // The spec: full_state ignores timeout and answers at once.
         timeoutMs: fullState ? 0 : timeoutMs,
         signal: abortedWhenClosed(reply),
