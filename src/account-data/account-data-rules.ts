@@ -83,11 +83,3 @@ export function withoutTag(
   delete tags[tag];
   return { tags };
 }
-
-/** v1.18's invite permission module: the user's wish about invites. */
-export const INVITE_PERMISSION_CONFIG = 'm.invite_permission_config';
-
-/** `default_action: "block"` refuses every invite; any other value or none lets them through. */
-export function blocksAllInvites(content: AccountDataContent | undefined): boolean {
-  return content?.default_action === 'block';
-}

@@ -5,8 +5,15 @@
  * room, as the spec allows; /sync hides invites already stored.
  */
 import { MatrixError } from '../protocol/errors.js';
-import { blocksAllInvites, INVITE_PERMISSION_CONFIG } from '../account-data/account-data-rules.js';
 import type { AccountDataStore } from '../storage/storage.js';
+
+/** The account data type of v1.18's invite permission module. */
+export const INVITE_PERMISSION_CONFIG = 'm.invite_permission_config';
+
+/** `default_action: "block"` refuses every invite; any other value or none lets them through. */
+export function blocksAllInvites(content: Record<string, unknown> | undefined): boolean {
+  return content?.default_action === 'block';
+}
 
 export type InvitePermissionStorage = { accountData: Pick<AccountDataStore, 'get'> };
 

@@ -297,6 +297,8 @@ export class RoomService {
   /**
    * Redacts an event: one's own with the power to send m.room.redaction (the
    * auth rules check that), another's only with the `redact` level as well.
+   * A suspended sender (`suspended`) may redact only their own events (the
+   * spec's "Account suspension").
    */
   async redact(
     roomId: string,
@@ -304,11 +306,19 @@ export class RoomService {
     targetEventId: string,
     content: JsonObject,
     transaction?: TransactionScope,
+    suspended = false,
   ): Promise<EventRecord> {
     return this.once(roomId, transaction, async (room) => {
       const version = roomVersion(room.version);
       const target = await this.storage.rooms.getEvent(targetEventId);
       if (!target || target.roomId !== roomId) throw errors.notFound('Unknown event');
+      if (suspended && target.pdu.sender !== sender) {
+        throw new MatrixError(
+          403,
+          'M_USER_SUSPENDED',
+          'A suspended account may redact only its own events',
+        );
+      }
       // The room's head, not storage: a power level change may still be committing.
       const head = await this.heads.get(roomId);
       if (!head) throw errors.notFound('Unknown room');

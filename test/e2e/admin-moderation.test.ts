@@ -169,6 +169,28 @@ describe('Admin API: user moderation', () => {
     assert.ok((await messagesOf(bob, roomId)).includes(own));
     const redact = await api.put(`${CLIENT_V3}/rooms/${roomId}/redact/${own}/r1`, {}, as(bob));
     assert.equal(redact.status, 200, JSON.stringify(redact.body));
+    // Only their own: "Redacting other users' events" is on the spec's refused list, by
+    // /redact and through /send alike (Bob is made a moderator so only the suspension refuses).
+    const alices = await suite.send(alice, roomId, 'alice speaks');
+    const levels = await api.get(
+      `${CLIENT_V3}/rooms/${roomId}/state/m.room.power_levels`,
+      as(alice),
+    );
+    const users = { ...(levels.body.users as object), [bob.user_id]: 50 };
+    const raised = await api.put(
+      `${CLIENT_V3}/rooms/${roomId}/state/m.room.power_levels`,
+      { ...levels.body, users },
+      as(alice),
+    );
+    assert.equal(raised.status, 200);
+    const others = await api.put(`${CLIENT_V3}/rooms/${roomId}/redact/${alices}/r2`, {}, as(bob));
+    expectError(others, 403, 'M_USER_SUSPENDED');
+    const viaSend = await api.put(
+      `${CLIENT_V3}/rooms/${roomId}/send/m.room.redaction/r3`,
+      { redacts: alices },
+      as(bob),
+    );
+    expectError(viaSend, 403, 'M_USER_SUSPENDED');
     // Nothing Bob was refused happened.
     const members = await api.get(`${CLIENT_V3}/rooms/${roomId}/joined_members`, as(alice));
     assert.deepEqual(

@@ -81,7 +81,14 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
       // A redaction sent through /send gets the same checks and placement of `redacts`.
       const event =
         eventType === 'm.room.redaction'
-          ? await rooms.redact(roomId, owner.userId, redactsOf(content), content, txn)
+          ? await rooms.redact(
+              roomId,
+              owner.userId,
+              redactsOf(content),
+              content,
+              txn,
+              owner.suspended,
+            )
           : await rooms.send(roomId, owner.userId, { type: eventType!, content }, txn);
       return { event_id: event.eventId };
     },
@@ -102,7 +109,14 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
         endpoint: `redact/${roomId}/${eventId!}`,
         txnId: txnId!,
       };
-      const event = await rooms.redact(roomId, owner.userId, eventId!, content, txn);
+      const event = await rooms.redact(
+        roomId,
+        owner.userId,
+        eventId!,
+        content,
+        txn,
+        owner.suspended,
+      );
       return { event_id: event.eventId };
     },
   );
