@@ -47,6 +47,8 @@ import { HierarchyService } from './rooms/hierarchy.js';
 import { RelationService } from './relations/relation-service.js';
 import { registerMediaRoutes, registerMediaUploadRoutes } from './api/client/media.js';
 import { buildMediaService } from './media/build.js';
+import { registerUrlPreviewRoutes } from './api/client/url-preview.js';
+import { buildUrlPreviewService } from './media/url-preview-service.js';
 import { registerLegacySyncRoutes } from './api/client/legacy-sync.js';
 import { EventViews } from './sync/event-views.js';
 import { createRoom } from './rooms/create-room.js';
@@ -512,6 +514,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerReportRoutes(router, userData.deps);
   const media = buildMediaService(config, storage, logger);
   registerMediaRoutes(router, media);
+  registerUrlPreviewRoutes(router, buildUrlPreviewService(config.url_preview, media, logger));
   registerAdminMediaRoutes(
     router,
     new AdminMediaService(config.server_name, storage, media),

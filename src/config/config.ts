@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseRange } from '../net/address-rules.js';
 
 export interface RateLimitRule {
   /** Tokens added per second. */
@@ -70,6 +71,7 @@ export interface Config {
   };
   default_room_version: string;
   media: MediaConfig;
+  url_preview: UrlPreviewConfig;
   presence: {
     /** Off: the presence endpoints still answer, but nothing is tracked and /sync sends none. */
     enabled: boolean;
@@ -128,6 +130,19 @@ export interface PushConfig {
   legacy_mention_rules: boolean;
 }
 
+/** URL previews (`/media/preview_url`), as Synapse's url_preview_* options (docs/url-previews.md). */
+export interface UrlPreviewConfig {
+  /** Off by default, as Synapse: the endpoint answers 404 M_UNRECOGNIZED. */
+  enabled: boolean;
+  /** IP ranges (CIDR or single addresses) denied on top of the built-in private and reserved ones. */
+  ip_range_blacklist: string[];
+  /** IP ranges reachable even when denied (e.g. a service on the local network). */
+  ip_range_whitelist: string[];
+  /** Largest page or image fetched, in bytes. */
+  max_spider_size: number;
+  /** Longest a preview's fetch may take, redirects and the image included, in milliseconds. */
+  timeout_ms: number;
+}
 export interface MediaConfig {
   /** Largest upload accepted, in bytes (413 M_TOO_LARGE above it). */
   max_upload_bytes: number;
@@ -249,6 +264,14 @@ export function defaultConfig(): Config {
       legacy_mention_rules: false,
     },
     metrics: { enabled: false, bind: '127.0.0.1', port: 9009 },
+    // Synapse's defaults: off, 10 MiB.
+    url_preview: {
+      enabled: false,
+      ip_range_blacklist: [],
+      ip_range_whitelist: [],
+      max_spider_size: 10 * 1024 * 1024,
+      timeout_ms: 20_000,
+    },
   };
 }
 
@@ -338,9 +361,26 @@ export function checkConfig(config: Config): Config {
   checkMetricsConfig(config);
   checkVoipConfig(config.voip);
   checkServerNoticesConfig(config.server_notices);
+  checkUrlPreviewConfig(config.url_preview);
   return config;
 }
 
+function checkUrlPreviewConfig(preview: UrlPreviewConfig): void {
+  for (const key of ['ip_range_blacklist', 'ip_range_whitelist'] as const) {
+    for (const range of preview[key]) {
+      try {
+        parseRange(String(range));
+      } catch (err) {
+        throw new ConfigError(`url_preview.${key}: ${(err as Error).message}`);
+      }
+    }
+  }
+  for (const key of ['max_spider_size', 'timeout_ms'] as const) {
+    if (!Number.isInteger(preview[key]) || preview[key] < 1) {
+      throw new ConfigError(`url_preview.${key} must be a positive whole number`);
+    }
+  }
+}
 function checkServerNoticesConfig(notices: ServerNoticesConfig): void {
   const localpart = notices.system_mxid_localpart;
   // The spec's user ID grammar for localparts of new users.

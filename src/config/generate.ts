@@ -125,6 +125,21 @@ media:
   # Files larger than this, in bytes, are not thumbnailed.
   max_thumbnail_source_bytes: ${config.media.max_thumbnail_source_bytes}
 
+# URL previews (GET /_matrix/client/v1/media/preview_url): the server fetches the page a
+# client names and answers its OpenGraph data (docs/url-previews.md). Private, loopback,
+# link-local and reserved addresses (IPv4 and IPv6) are always refused, checked after DNS
+# resolution and at every redirect.
+url_preview:
+  # Off by default (the endpoint answers 404 M_UNRECOGNIZED, as Synapse's does).
+  enabled: ${config.url_preview.enabled}
+  # More IP ranges (CIDR, e.g. "203.0.113.0/24", or single addresses) to refuse.
+  ip_range_blacklist: ${JSON.stringify(config.url_preview.ip_range_blacklist)}
+  # IP ranges that may be fetched even though they are refused by default or above.
+  ip_range_whitelist: ${JSON.stringify(config.url_preview.ip_range_whitelist)}
+  # Largest page or image downloaded for a preview, in bytes.
+  max_spider_size: ${config.url_preview.max_spider_size}
+  # Longest one fetch may take, redirects included, in milliseconds.
+  timeout_ms: ${config.url_preview.timeout_ms}
 presence:
   # Off: the presence endpoints still answer, but nothing is tracked and /sync sends none.
   enabled: ${config.presence.enabled}

@@ -95,6 +95,18 @@ export class MediaService {
   /** POST /upload: stores the content under a new media ID. */
   async upload(userId: string, input: UploadInput): Promise<string> {
     this.deps.uploadLimiter.take(userId);
+    return this.storeContent(userId, input);
+  }
+
+  /**
+   * Stores content the server fetched on a user's behalf (URL previews' images),
+   * owned by that user as in Synapse; the user's upload rate limit does not apply.
+   */
+  storeFetched(userId: string, input: UploadInput): Promise<string> {
+    return this.storeContent(userId, input);
+  }
+
+  private async storeContent(userId: string, input: UploadInput): Promise<string> {
     this.checkDeclaredLength(input.declaredLength);
     const received = await this.deps.files.receive(input.body, this.maxUploadBytes);
     const mediaId = generateMediaId();

@@ -4,8 +4,7 @@
  * /_matrix/client/v1/media, and the legacy unauthenticated /_matrix/media/{v3,r0}
  * downloads and thumbnails, which serve only media from before the freeze.
  *
- * Not registered yet: preview_url (Synapse too answers 404 M_UNRECOGNIZED while
- * URL previews are off, which is Weft's only setting for now).
+ * preview_url has a file of its own (url-preview.ts): it fetches remote pages.
  */
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
