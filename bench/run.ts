@@ -4,7 +4,7 @@
  * table. Shorter runs for smoke tests: BENCH_DURATION_S=1 BENCH_WARMUP_S=0
  * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8 BENCH_MESSAGES=500 BENCH_ROOMS=20; one
  * group only: BENCH_ONLY=rooms (groups: startup, whoami, auth, rooms, sync, ephemeral, relations,
- * e2ee, media, push). See docs/benchmarks.md.
+ * e2ee, media, push, search). See docs/benchmarks.md.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { ephemeralFanOut } from './ephemeral.js';
 import { mediaThroughput } from './media.js';
 import { pushEvaluationCost } from './push.js';
 import { threadedMessages } from './relations.js';
+import { searchWorkload } from './search.js';
 import { median, startups, type StartupRuns } from './startup.js';
 import {
   passwordLogins,
@@ -48,6 +49,7 @@ const GROUPS = [
   'e2ee',
   'media',
   'push',
+  'search',
 ] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -76,6 +78,8 @@ const settings = {
   toDeviceSends: envNumber('BENCH_TO_DEVICE_SENDS', 20),
   pushMembers: envNumber('BENCH_PUSH_MEMBERS', 500),
   pushSends: envNumber('BENCH_PUSH_SENDS', 200),
+  searchMessages: envNumber('BENCH_SEARCH_MESSAGES', 50_000),
+  searchRooms: envNumber('BENCH_SEARCH_ROOMS', 100),
   roomConcurrency: envNumber('BENCH_ROOM_CONCURRENCY', 10),
   /** Adds a whoami run against a Weft with the default `log_requests: true`. */
   requestLogs: process.env.BENCH_REQUEST_LOGS === '1',
@@ -282,6 +286,51 @@ async function pushWorkload(checks: string[]): Promise<number> {
   return cost.peakRssBytes;
 }
 
+/** Issue 21: sends with the search index written, then /search on a common and a rare word. */
+async function searchWorkloads(rows: Row[], checks: string[]): Promise<void> {
+  const { searchMessages: messages, searchRooms: rooms } = settings;
+  log(`${messages} messages over ${rooms} rooms by 10 senders, then /search`);
+  const weft = await using(startWeftServer({ logRequests: false }));
+  const result = await searchWorkload(weft.url, {
+    messages,
+    rooms,
+    senders: 10,
+    inFlight: 2,
+    searches: 20,
+  });
+  await stopAndForget(weft);
+  rows.push({
+    workload: 'search: indexed sends',
+    measurement: {
+      rate: result.sendRate,
+      p50Ms: NaN,
+      p99Ms: NaN,
+      ok: result.sent,
+      failed: 0,
+      seconds: result.sendSeconds,
+    },
+    notes: `${messages} msgs, ${rooms} rooms, 10 senders × 2 in flight; rate = msgs/s`,
+  });
+  for (const query of result.queries) {
+    rows.push({
+      workload: `search: ${query.term}, ${query.order}`,
+      measurement: {
+        rate: 1000 / query.p50Ms,
+        p50Ms: query.p50Ms,
+        p99Ms: query.p99Ms,
+        ok: 20,
+        failed: 0,
+        seconds: 0,
+      },
+      notes: `sequential, count=${query.count}, 10 results; rate = 1000/p50`,
+    });
+    checks.push(
+      `search ${query.term} (${query.order}): median ${query.p50Ms.toFixed(1)} ms (goal ≤ 20)` +
+        (query.p50Ms <= 20 ? '' : '  ← above goal'),
+    );
+  }
+  closeBenchConnections();
+}
 /** A table row for start-ups: p50 is the median, p99 the slowest start. */
 function startupRow(workload: string, starts: StartupRuns): Row {
   const n = starts.readyMs.length;
@@ -408,6 +457,7 @@ async function main(): Promise<void> {
 
   let pushPeakRss: number | undefined;
   if (runs('push')) pushPeakRss = await pushWorkload(checks);
+  if (runs('search')) await searchWorkloads(rows, checks);
 
   let bareWhoami: Measurement | undefined;
   if (runs('whoami')) {

@@ -102,6 +102,8 @@ import { AdminAccountDataService } from './admin/admin-account-data.js';
 import { registerAdminAccountDataRoutes } from './api/admin/user-account-data.js';
 import { EventByTimestampService } from './rooms/event-by-timestamp.js';
 import { registerTimestampToEventRoutes } from './api/client/timestamp-to-event.js';
+import { registerSearchRoutes } from './api/client/search.js';
+import { SearchService } from './search/search-service.js';
 import { registerAdminTimestampRoutes } from './api/admin/room-timestamp.js';
 import { AdminEventService } from './admin/admin-event-service.js';
 import { registerAdminEventRoutes } from './api/admin/events.js';
@@ -526,6 +528,12 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerAdminAccountDataRoutes(router, new AdminAccountDataService(config.server_name, storage));
   const timestamps = new EventByTimestampService(storage);
   registerTimestampToEventRoutes(router, timestamps);
+  // Its own RoomHistory: the same visibility check and ignore lists as /messages.
+  const searchHistory = new RoomHistory(storage, visibilityCheckFor(storage), recent, ignoredBy);
+  registerSearchRoutes(
+    router,
+    new SearchService(storage, views, searchHistory, syncDeps.history, notifier),
+  );
   registerAdminTimestampRoutes(router, timestamps);
   const adminEvents = new AdminEventService(storage);
   registerAdminEventRoutes(router, adminEvents);

@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { latestSchemaVersion } from '../storage/sqlite/migrations.js';
 import { PgDatabase, SchemaTooNewError } from '../storage/postgres/database.js';
+import { searchBackfillSql } from '../storage/postgres/schema/search.js';
 
 /** A migration refused or failed for a reason the operator can act on: one line, exit code 1. */
 export class MigrationError extends Error {}
@@ -236,7 +237,17 @@ function sourceTables(source: Database.Database): string[] {
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     .pluck()
     .all() as string[];
-  return names.filter((name) => !SKIPPED_TABLES.has(name) && !name.startsWith('sqlite_'));
+  return names.filter(
+    (name) => !SKIPPED_TABLES.has(name) && !name.startsWith('sqlite_') && !isSearchIndex(name),
+  );
+}
+
+/**
+ * SQLite's search index: an FTS5 table and its shadow tables, which have no
+ * PostgreSQL twin; the target's index is rebuilt from the copied events instead.
+ */
+function isSearchIndex(name: string): boolean {
+  return name === 'event_search' || name.startsWith('event_search_');
 }
 
 function schemaMismatch(detail: string): MigrationError {
@@ -317,6 +328,8 @@ async function copyEverything(
       );
     }
     for (const table of plan) await continueSequences(source, client, table);
+    progress('Building the search index from the events');
+    await client.query(searchBackfillSql());
     source.exec('COMMIT');
     if (dataVersion() !== versionAtStart) {
       throw new MigrationError(

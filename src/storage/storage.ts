@@ -11,6 +11,7 @@ import type {
 } from '../domain/records.js';
 import type { EventRecord, StateIds } from '../events/records.js';
 import type { IndexedRelation } from '../events/relation-types.js';
+import type { SearchKey } from '../events/search-fields.js';
 import type { ListedUser, UserListOrder, UserListQuery } from '../domain/user-list.js';
 import type { ListedRoom, RoomListScope } from '../domain/room-list.js';
 import type {
@@ -148,6 +149,8 @@ export interface Storage {
   /** The Admin API's media reads and bulk changes (MediaStore serves the media repository). */
   mediaAdmin: MediaAdminStore;
   adminJobs: AdminJobStore;
+  /** The full-text index of room events, written with the events (RoomStore.persistEvents). */
+  search: SearchStore;
   /** A trivial query: resolves if the database answers, rejects if not (GET /health). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -866,6 +869,46 @@ export interface ThreadsQuery {
   participant?: string;
 }
 
+/** One room searched, up to the last position the searcher may read it at. */
+export interface SearchedRoom {
+  roomId: string;
+  upTo: number;
+}
+/** A full-text query over the rooms given (src/search/search-service.ts builds it). */
+export interface SearchQuery {
+  /** Folded words (letters and digits only), all required; the last matched as a prefix. */
+  terms: readonly string[];
+  keys: readonly SearchKey[];
+  rooms: readonly SearchedRoom[];
+  /** Only this sender's events (a `sender` group's pages). */
+  sender?: string;
+}
+export interface SearchPageQuery extends SearchQuery {
+  /** rank: best first (then newest) of the newest RANKED_MATCHES matches; recent: newest first. */
+  order: 'rank' | 'recent';
+  limit: number;
+  /** rank: the hits of the ranked list to skip. */
+  offset?: number;
+  /** recent: only hits below this stream position. */
+  before?: number;
+}
+export interface SearchHit {
+  eventId: string;
+  roomId: string;
+  streamOrdering: number;
+  /** Higher is closer; comparable within one answer only. */
+  rank: number;
+}
+/**
+ * The search index (`event_search`): the room stores write an event's
+ * searchable text in the events' own transaction and delete a redacted
+ * event's; these are its reads.
+ */
+export interface SearchStore {
+  search(query: SearchPageQuery): Promise<SearchHit[]>;
+  /** How many indexed events match, before visibility (the spec's "approximate count"). */
+  count(query: SearchQuery): Promise<number>;
+}
 /** The index of event relationships, written with the events (RoomStore.persistEvents). */
 export interface RelationStore {
   /** The thread an event belongs to: its root's ID, or 'main' (receipts, push counts). */

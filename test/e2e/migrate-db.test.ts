@@ -164,6 +164,16 @@ async function checkMigrated(api: Api, scenario: Scenario): Promise<void> {
   const chunk = messages.body.chunk as { event_id: string; type: string; content: Body }[];
   const timeline = chunk.filter((e) => e.type === 'm.room.message').map((e) => e.event_id);
   assert.deepEqual(timeline, [...scenario.messageIds].reverse(), 'the history, newest first');
+  // The search index is rebuilt from the copied events (SQLite's FTS5 table is not copied).
+  const search = await api.post(
+    `${CLIENT_V3}/search`,
+    { search_categories: { room_events: { search_term: 'message', order_by: 'recent' } } },
+    as(alice),
+  );
+  const found = (
+    search.body.search_categories as { room_events: { results: Body[] } }
+  ).room_events.results.map((r) => (r.result as { event_id: string }).event_id);
+  assert.deepEqual(found, scenario.messageIds.slice(0, 5).reverse(), 'searchable after the move');
   const topic = await api.get(`${CLIENT_V3}/rooms/${roomId}/state/m.room.topic`, as(bob));
   assert.deepEqual(topic.body, { topic: 'kept' });
   const name = await api.get(`${CLIENT_V3}/rooms/${roomId}/state/m.room.name`, as(bob));

@@ -151,6 +151,7 @@ async function deleteEventRows(
   await tx.run('DELETE FROM threads WHERE root_id = ANY($1::text[])', [ids]);
   await tx.run('DELETE FROM redactions WHERE redacted_event_id = ANY($1::text[])', [ids]);
   await tx.run('DELETE FROM event_transactions WHERE event_id = ANY($1::text[])', [ids]);
+  await tx.run('DELETE FROM event_search WHERE stream_ordering = ANY($1::bigint[])', [positions]);
   await tx.run(
     `DELETE FROM push_notifications WHERE user_nid IN (SELECT n.id FROM push_names n
        WHERE n.name IN (${ROOM_MEMBERS})) AND stream_ordering = ANY($2::bigint[])`,

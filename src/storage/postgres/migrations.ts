@@ -14,6 +14,7 @@ import { userDataSchema } from './schema/user-data.js';
 import { accountModerationSchema } from './schema/account-moderation.js';
 import { adminJobsSchema } from './schema/admin-jobs.js';
 import { mediaTokensSchema } from './schema/media-tokens.js';
+import { searchSchema } from './schema/search.js';
 
 export interface PostgresMigration {
   version: number;
@@ -48,6 +49,8 @@ export const postgresMigrations: PostgresMigration[] = [
     version: 9,
     sql: 'ALTER TABLE devices ADD COLUMN last_seen_user_agent TEXT;',
   },
+  // The full-text search index, as SQLite's migration 25.
+  { version: 10, sql: searchSchema },
 ];
 
 export const latestPostgresSchemaVersion = Math.max(...postgresMigrations.map((m) => m.version));

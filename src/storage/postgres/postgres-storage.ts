@@ -12,6 +12,7 @@ import { PgForwardExtremityStore } from './forward-extremity-store.js';
 import { PgAdminJobStore } from './admin-job-store.js';
 import { PgRegistrationTokenStore } from './registration-token-store.js';
 import { PgMediaAdminStore } from './media-admin-store.js';
+import { PgSearchStore } from './search-store.js';
 
 export interface PostgresStorageOptions {
   /** Connections the pool opens at most. */
@@ -42,6 +43,7 @@ export async function openPostgresStorage(
       mediaAdmin: new PgMediaAdminStore(db),
       extremities: new PgForwardExtremityStore(db),
       adminJobs: new PgAdminJobStore(db),
+      search: new PgSearchStore(db),
       // A connection of the pool answers (waiting for one if all are busy).
       ping: async () => {
         await db.run('SELECT 1');

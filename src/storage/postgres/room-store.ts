@@ -49,6 +49,7 @@ import {
 import type { StreamPositions } from '../common/stream-positions.js';
 import type { PgDatabase, PgExecutor } from './database.js';
 import type { IndexedEvent, PgRelationIndex } from './relation-index.js';
+import { writeSearchIndex } from './search-store.js';
 
 /** Events one transaction holds at most (batches are never split). */
 const MAX_EVENTS_PER_TRANSACTION = 2_000;
@@ -449,6 +450,8 @@ async function writeEvents(
     if (redacts !== undefined) await relationIndex.unindex(tx, redacts);
     await relationIndex.index(tx, indexed);
   }
+  const redacted = events.flatMap((event) => redactionTarget(event.pdu) ?? []);
+  await writeSearchIndex(tx, plan.indexed, redacted);
   return { persisted: plan.persisted, indexed: plan.indexed };
 }
 

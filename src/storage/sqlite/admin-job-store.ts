@@ -169,6 +169,9 @@ export class SqliteAdminJobStore implements AdminJobStore {
     this.db.prepare(`DELETE FROM threads WHERE root_id IN (${list})`).run(...ids);
     this.db.prepare(`DELETE FROM redactions WHERE redacted_event_id IN (${list})`).run(...ids);
     this.db.prepare(`DELETE FROM event_transactions WHERE event_id IN (${list})`).run(...ids);
+    this.db
+      .prepare(`DELETE FROM event_search WHERE rowid IN (${placeholders(positions.length)})`)
+      .run(...positions);
     // Notifications are keyed by (user, position): the room's members' rows at these positions.
     this.db
       .prepare(

@@ -7,6 +7,7 @@
 import { accountModerationSql } from './account-moderation-schema.js';
 import { adminJobsSql } from './admin-job-schema.js';
 import { mediaTokensSql } from './media-tokens-schema.js';
+import { searchIndexSql } from './search-schema.js';
 
 export interface Migration {
   version: number;
@@ -681,6 +682,11 @@ export const migrations: Migration[] = [
       -- Admin API's device lists show it (Synapse keeps it per connection).
       ALTER TABLE devices ADD COLUMN last_seen_user_agent TEXT;
     `,
+  },
+  {
+    version: 25,
+    description: 'the full-text search index of room events',
+    sql: searchIndexSql,
   },
 ];
 

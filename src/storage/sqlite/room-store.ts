@@ -33,6 +33,7 @@ import {
   toStateIds,
 } from '../common/room-rows.js';
 import { RelationIndexWriter } from './relation-store.js';
+import { SearchIndexWriter } from './search-store.js';
 import { listRooms, roomListStatements } from './room-listing.js';
 import type { SqliteWriter } from './writer.js';
 
@@ -46,6 +47,7 @@ export class SqliteRoomStore implements RoomStore {
   private readonly statements;
   private readonly roomList;
   private readonly relations: RelationIndexWriter;
+  private readonly search: SearchIndexWriter;
   /** Membership caches hold events up to `reportedUpTo()` (reads are synchronous here). */
   private readonly caches = new RoomCaches();
   constructor(
@@ -57,6 +59,7 @@ export class SqliteRoomStore implements RoomStore {
     this.statements = prepare(db);
     this.roomList = roomListStatements(db);
     this.relations = new RelationIndexWriter(db);
+    this.search = new SearchIndexWriter(db);
   }
 
   async createRoom(room: RoomRecord, now: number): Promise<void> {
@@ -295,9 +298,11 @@ export class SqliteRoomStore implements RoomStore {
     if (redacts !== undefined) {
       s.insertRedaction.run(redacts, event.eventId);
       this.relations.unindex(redacts);
+      this.search.unindex(redacts);
     }
     const streamOrdering = Number(lastInsertRowid);
     this.relations.index(event.eventId, event.roomId, pdu, event.relation, streamOrdering);
+    this.search.index(streamOrdering, event.roomId, pdu);
     for (const prev of pdu.prev_events) s.deleteExtremity.run(event.roomId, prev);
     s.insertExtremity.run(event.roomId, event.eventId);
     const txn = event.transaction;

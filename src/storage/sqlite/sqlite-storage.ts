@@ -59,6 +59,7 @@ import { SqliteUserDirectoryStore } from './user-directory-store.js';
 import { SqliteAdminJobStore } from './admin-job-store.js';
 import { SqliteRegistrationTokenStore } from './registration-token-store.js';
 import { SqliteMediaAdminStore } from './media-admin-store.js';
+import { SqliteSearchStore } from './search-store.js';
 
 export interface SqliteStorageOptions {
   /**
@@ -105,6 +106,7 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     mediaAdmin: new SqliteMediaAdminStore(db),
     extremities: new SqliteForwardExtremityStore(db),
     adminJobs: new SqliteAdminJobStore(db),
+    search: new SqliteSearchStore(db),
     // The main connection (what most reads use); throws once it is closed.
     ping: async () => {
       selectOne.get();
