@@ -114,6 +114,16 @@ import { registerServerNoticeRoutes } from './api/admin/server-notices.js';
 import { buildRoomActions } from './admin/room-actions-build.js';
 import { registerVoipRoutes } from './api/client/voip.js';
 import { registerWhoisRoutes } from './api/client/whois.js';
+import { registerRoomSummaryRoutes } from './api/client/room-summary.js';
+import { RoomSummaryService } from './rooms/room-summary-service.js';
+import { registerMutualRoomsRoutes } from './api/client/mutual-rooms.js';
+import { MutualRoomsService } from './rooms/mutual-rooms.js';
+import { registerOpenIdRoutes } from './api/client/openid.js';
+import { OpenIdTokenService } from './auth/openid-tokens.js';
+import { registerThirdPartyRoutes } from './api/client/thirdparty.js';
+import { ThirdPartyService } from './thirdparty/thirdparty-service.js';
+import { registerSupportRoutes } from './api/client/support.js';
+import { registerThreepidRoutes } from './api/client/threepid.js';
 import { registerSharedSecretRoutes } from './api/admin/register.js';
 import type { AdminApiServices } from './api/admin/services.js';
 import { registerAdminServerRoutes } from './api/admin/server.js';
@@ -552,6 +562,20 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerServerNoticeRoutes(router, roomActions.notices);
   registerVoipRoutes(router, config.voip);
   registerWhoisRoutes(router, adminApi.admin);
+  // Room summaries, mutual rooms, OpenID, third-party networks (asked of the application
+  // services), the support contacts, the 3PID refusals (docs/client-endpoints.md).
+  registerRoomSummaryRoutes(router, new RoomSummaryService(storage));
+  registerMutualRoomsRoutes(
+    router,
+    new MutualRoomsService(storage.mutualRooms, keys.loginTokenSecret),
+  );
+  const openid = new OpenIdTokenService(storage.openIdTokens, config.server_name, (err) =>
+    logger.error({ err }, 'pruning expired OpenID tokens failed'),
+  );
+  registerOpenIdRoutes(router, openid);
+  registerThirdPartyRoutes(router, new ThirdPartyService(() => []));
+  registerSupportRoutes(router, config.support);
+  registerThreepidRoutes(router);
   registerSharedSecretRoutes(
     router,
     new SharedSecretRegistration(
@@ -586,6 +610,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     services.syncDeps.stopWaiting();
     userData.close();
     await app.close();
+    openid.close();
     await roomModeration.runner.close();
     await deactivationLeaves.close();
     await media.close();

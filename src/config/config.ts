@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseRange } from '../net/address-rules.js';
+import { DEFAULT_SUPPORT, supportConfigProblems, type SupportConfig } from './support.js';
 
 export interface RateLimitRule {
   /** Tokens added per second. */
@@ -88,6 +89,8 @@ export interface Config {
   server_notices: ServerNoticesConfig;
   push: PushConfig;
   metrics: MetricsConfig;
+  /** Contacts and a help page for GET /.well-known/matrix/support (config/support.ts). */
+  support: SupportConfig;
 }
 
 /** Prometheus metrics, on a listener of their own (never the client port). */
@@ -264,6 +267,8 @@ export function defaultConfig(): Config {
       legacy_mention_rules: false,
     },
     metrics: { enabled: false, bind: '127.0.0.1', port: 9009 },
+    // Nothing configured: /.well-known/matrix/support answers 404.
+    support: { ...DEFAULT_SUPPORT, contacts: [] },
     // Synapse's defaults: off, 10 MiB.
     url_preview: {
       enabled: false,
@@ -361,6 +366,8 @@ export function checkConfig(config: Config): Config {
   checkMetricsConfig(config);
   checkVoipConfig(config.voip);
   checkServerNoticesConfig(config.server_notices);
+  const supportProblems = supportConfigProblems(config.support);
+  if (supportProblems.length > 0) throw new ConfigError(supportProblems.join('; '));
   checkUrlPreviewConfig(config.url_preview);
   return config;
 }

@@ -207,5 +207,14 @@ metrics:
   # The address and port of the metrics listener (port 0: any free port).
   bind: ${JSON.stringify(config.metrics.bind)}
   port: ${config.metrics.port}
+# What GET /.well-known/matrix/support tells users: how to reach the admins, and a help page.
+# Nothing set: the endpoint answers 404. Checked at start-up.
+support:
+  # Each contact: a role (m.role.admin, m.role.security, or a namespaced one) and a
+  # matrix_id and/or email_address, e.g.
+  # [{ role: m.role.admin, matrix_id: "@admin:example.org", email_address: "admin@example.org" }]
+  contacts: ${JSON.stringify(config.support.contacts)}
+  # The URL of a page with help specific to this server (null: none).
+  support_page: ${JSON.stringify(config.support.support_page)}
 `;
 }

@@ -12,7 +12,12 @@ import { errors } from '../protocol/errors.js';
 import type { MembershipReader, RoomStateReader } from '../storage/readers.js';
 import type { EventRecord, StateIds } from '../storage/storage.js';
 import { allowedRoomIds } from './restricted-join.js';
-import { roomSummary, SUMMARY_STATE_TYPES } from './room-summary.js';
+import {
+  DETAIL_STATE_TYPES,
+  roomDetails,
+  roomSummary,
+  SUMMARY_STATE_TYPES,
+} from './room-summary.js';
 import { roomVersion } from '../events/room-versions.js';
 
 const SPACE_CHILD = 'm.space.child';
@@ -258,17 +263,18 @@ export class HierarchyService {
     const { joined } = await this.storage.rooms.memberCounts(roomId);
     const summary = roomSummary(roomId, (type) => content(type), joined);
     const children = childrenToShow(summary, [...state.values()], suggestedOnly);
+    const details = roomDetails(room.version, (type) => content(type));
     return {
       roomId,
       childIds: children.map((child) => child.pdu.state_key!),
-      entry: { ...summary, children_state: children.map(strippedChild) },
+      entry: { ...summary, ...details, children_state: children.map(strippedChild) },
     };
   }
 
   /** The summary's state events, the viewer's member event and every space child event. */
   private async stateEvents(ids: StateIds, viewer: string): Promise<Map<string, EventRecord>> {
     const keys = [
-      ...SUMMARY_STATE_TYPES.map((type) => stateMapKey(type, '')),
+      ...[...SUMMARY_STATE_TYPES, ...DETAIL_STATE_TYPES].map((type) => stateMapKey(type, '')),
       stateMapKey('m.room.member', viewer),
       ...[...ids.keys()].filter(isSpaceChildKey),
     ];

@@ -4,6 +4,8 @@
  */
 import { isObject } from '../events/auth/auth-state.js';
 import type { JsonObject, JsonValue } from '../events/pdu.js';
+import { roomVersion } from '../events/room-versions.js';
+import { allowedRoomIds, isRestrictedJoinRule } from './restricted-join.js';
 
 /** The state events (empty state key) a summary reads. */
 export const SUMMARY_STATE_TYPES = [
@@ -16,6 +18,9 @@ export const SUMMARY_STATE_TYPES = [
   'm.room.history_visibility',
   'm.room.guest_access',
 ];
+
+/** What `roomDetails` reads besides: the summary's state events are read by then. */
+export const DETAIL_STATE_TYPES = ['m.room.encryption'];
 
 /** The content of a state event with an empty state key, if the room has one. */
 export type StateContent = (type: string) => JsonObject | undefined;
@@ -48,6 +53,24 @@ export function roomSummary(
     delete summary.canonical_alias;
   }
   return summary;
+}
+
+/**
+ * What v1.15 (MSC3266) adds to a summary in `/room_summary` and `/hierarchy`: the
+ * room's version, its encryption algorithm, and the rooms a restricted join rule
+ * allows (left out when there are none, as Synapse).
+ */
+export function roomDetails(version: string, content: StateContent): JsonObject {
+  const details: JsonObject = { room_version: version };
+  const algorithm = content('m.room.encryption')?.algorithm;
+  if (typeof algorithm === 'string') details.encryption = algorithm;
+  const joinRules = content('m.room.join_rules');
+  const joinRule = joinRules?.join_rule;
+  const allowed = allowedRoomIds(joinRules);
+  const restricted =
+    typeof joinRule === 'string' && isRestrictedJoinRule(joinRule, roomVersion(version));
+  if (restricted && allowed.length > 0) details.allowed_room_ids = allowed;
+  return details;
 }
 
 /**

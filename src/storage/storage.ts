@@ -30,6 +30,8 @@ import type {
 } from '../domain/admin-jobs.js';
 import type { RegistrationTokenStore } from '../domain/registration-tokens.js';
 import type { MediaAdminStore } from '../domain/media-admin.js';
+import type { MutualRoomStore } from '../domain/mutual-rooms.js';
+import type { OpenIdTokenStore } from '../domain/openid-tokens.js';
 
 // Storage's own records, defined with the rules that read them; every backend uses them.
 export type {
@@ -149,6 +151,10 @@ export interface Storage {
   /** The Admin API's media reads and bulk changes (MediaStore serves the media repository). */
   mediaAdmin: MediaAdminStore;
   adminJobs: AdminJobStore;
+  /** The rooms two users share (GET /v1/mutual_rooms). */
+  mutualRooms: MutualRoomStore;
+  /** OpenID tokens for integration servers, hashed, with their expiry. */
+  openIdTokens: OpenIdTokenStore;
   /** The full-text index of room events, written with the events (RoomStore.persistEvents). */
   search: SearchStore;
   /** A trivial query: resolves if the database answers, rejects if not (GET /health). */

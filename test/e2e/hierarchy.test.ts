@@ -74,6 +74,7 @@ describe('space hierarchy', () => {
             allow: [{ type: 'm.room_membership', room_id: room.space }],
           },
         },
+        { type: 'm.room.encryption', content: { algorithm: 'm.megolm.v1.aes-sha2' } },
       ],
     });
     await create('subspace', { ...space, preset: 'public_chat' });
@@ -121,6 +122,16 @@ describe('space hierarchy', () => {
     assert.equal(lobby!.topic, 'Say hi');
     assert.equal(lobby!.room_type, undefined);
     assert.deepEqual(lobby!.children_state, []);
+  });
+
+  it('adds v1.15’s room version, encryption and allowed rooms (MSC3266)', async () => {
+    const rooms = expectPage(await hierarchyOf(bob, room.space!)).rooms as unknown as Body[];
+    const byName = (name: string) => rooms.find((entry) => entry.room_id === room[name])!;
+    assert.equal(byName('lobby').room_version, '12');
+    assert.equal(byName('lobby').encryption, undefined);
+    assert.equal(byName('lobby').allowed_room_ids, undefined);
+    assert.equal(byName('members').encryption, 'm.megolm.v1.aes-sha2');
+    assert.deepEqual(byName('members').allowed_room_ids, [room.space]);
   });
 
   it('shows restricted rooms only to members of an allowed room', async () => {

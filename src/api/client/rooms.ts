@@ -16,6 +16,7 @@ import type { Preset } from '../../rooms/create-room.js';
 import type { MemberAction } from '../../rooms/membership-service.js';
 import type { EventDraft } from '../../rooms/room-service.js';
 import type { ClientApiServices } from './services.js';
+import { refuseThirdPartyInvite } from './threepid.js';
 
 const PRESETS: readonly string[] = ['private_chat', 'public_chat', 'trusted_private_chat'];
 const MEMBERSHIPS: readonly string[] = ['join', 'invite', 'knock', 'leave', 'ban'];
@@ -232,6 +233,7 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   for (const action of MEMBER_ACTIONS) {
     router.client('POST', `/rooms/:roomId/${action}`, { auth: 'required' }, async (request) => {
       const body = objectBody(request.body);
+      if (action === 'invite') refuseThirdPartyInvite(body);
       const target = requiredString(body, 'user_id');
       if (!isValidUserId(target)) throw errors.invalidParam('user_id is not a valid user ID');
       const { userId } = ownerOf(request);

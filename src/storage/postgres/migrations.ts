@@ -51,6 +51,16 @@ export const postgresMigrations: PostgresMigration[] = [
   },
   // The full-text search index, as SQLite's migration 25.
   { version: 10, sql: searchSchema },
+  {
+    // OpenID tokens, as SQLite's migration 27.
+    version: 12,
+    sql: `CREATE TABLE openid_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        expires_ts BIGINT NOT NULL
+      );
+      CREATE INDEX openid_tokens_by_expiry ON openid_tokens (expires_ts);`,
+  },
 ];
 
 export const latestPostgresSchemaVersion = Math.max(...postgresMigrations.map((m) => m.version));

@@ -10,6 +10,8 @@ import { openStreams } from './streams.js';
 import { PgAccountModerationStore } from './account-moderation-store.js';
 import { PgForwardExtremityStore } from './forward-extremity-store.js';
 import { PgAdminJobStore } from './admin-job-store.js';
+import { PgMutualRoomStore } from './mutual-room-store.js';
+import { PgOpenIdTokenStore } from './openid-token-store.js';
 import { PgRegistrationTokenStore } from './registration-token-store.js';
 import { PgMediaAdminStore } from './media-admin-store.js';
 import { PgSearchStore } from './search-store.js';
@@ -44,6 +46,8 @@ export async function openPostgresStorage(
       extremities: new PgForwardExtremityStore(db),
       adminJobs: new PgAdminJobStore(db),
       search: new PgSearchStore(db),
+      mutualRooms: new PgMutualRoomStore(db),
+      openIdTokens: new PgOpenIdTokenStore(db),
       // A connection of the pool answers (waiting for one if all are busy).
       ping: async () => {
         await db.run('SELECT 1');

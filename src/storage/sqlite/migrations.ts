@@ -688,6 +688,20 @@ export const migrations: Migration[] = [
     description: 'the full-text search index of room events',
     sql: searchIndexSql,
   },
+  {
+    version: 27,
+    description: 'OpenID tokens',
+    sql: `
+      -- OpenID tokens (POST /user/{userId}/openid/request_token), hashed as access tokens
+      -- are; /openid/userinfo answers only before expires_ts, and expired rows are pruned.
+      CREATE TABLE openid_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        expires_ts INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX openid_tokens_by_expiry ON openid_tokens (expires_ts);
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

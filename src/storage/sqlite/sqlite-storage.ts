@@ -57,6 +57,8 @@ import { SqliteKeyBackupStore } from './key-backup-store.js';
 import { SqliteToDeviceStore } from './to-device-store.js';
 import { SqliteUserDirectoryStore } from './user-directory-store.js';
 import { SqliteAdminJobStore } from './admin-job-store.js';
+import { SqliteMutualRoomStore } from './mutual-room-store.js';
+import { SqliteOpenIdTokenStore } from './openid-token-store.js';
 import { SqliteRegistrationTokenStore } from './registration-token-store.js';
 import { SqliteMediaAdminStore } from './media-admin-store.js';
 import { SqliteSearchStore } from './search-store.js';
@@ -107,6 +109,8 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     extremities: new SqliteForwardExtremityStore(db),
     adminJobs: new SqliteAdminJobStore(db),
     search: new SqliteSearchStore(db),
+    mutualRooms: new SqliteMutualRoomStore(db),
+    openIdTokens: new SqliteOpenIdTokenStore(db),
     // The main connection (what most reads use); throws once it is closed.
     ping: async () => {
       selectOne.get();
