@@ -4,7 +4,7 @@
  * table. Shorter runs for smoke tests: BENCH_DURATION_S=1 BENCH_WARMUP_S=0
  * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8 BENCH_MESSAGES=500 BENCH_ROOMS=20; one
  * group only: BENCH_ONLY=rooms (groups: startup, whoami, auth, rooms, sync, ephemeral, relations,
- * e2ee, media, push, search). See docs/benchmarks.md.
+ * e2ee, media, push, search, appservice). See docs/benchmarks.md.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { mediaThroughput } from './media.js';
 import { pushEvaluationCost } from './push.js';
 import { threadedMessages } from './relations.js';
 import { searchWorkload } from './search.js';
+import { appServiceWorkload } from './appservice.js';
 import { median, startups, type StartupRuns } from './startup.js';
 import {
   passwordLogins,
@@ -50,6 +51,7 @@ const GROUPS = [
   'media',
   'push',
   'search',
+  'appservice',
 ] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -286,6 +288,39 @@ async function pushWorkload(checks: string[]): Promise<number> {
   return cost.peakRssBytes;
 }
 
+/** Issue 24: messages into a room a service watches; delivery time, send rate with a slow service. */
+async function appServiceWorkloads(rows: Row[], checks: string[]): Promise<void> {
+  const messages = envNumber('BENCH_AS_MESSAGES', 1000);
+  log(`${messages} messages into a room an application service watches`);
+  const result = await appServiceWorkload(messages);
+  const sendRow = (workload: string, rate: number, notes: string) =>
+    rows.push({
+      workload,
+      measurement: {
+        rate,
+        p50Ms: NaN,
+        p99Ms: NaN,
+        ok: messages,
+        failed: 0,
+        seconds: messages / rate,
+      },
+      notes,
+    });
+  sendRow(
+    'appservice: delivered',
+    messages / result.deliverySeconds,
+    `${messages} msgs until the service has all, ${result.transactions} transactions; rate = msgs/s`,
+  );
+  sendRow('appservice: sends, slow service', result.slowServiceSendRate, '100 ms per transaction');
+  sendRow('appservice: sends, no service', result.noServiceSendRate, '4 in flight');
+  checks.push(
+    `appservice: ${messages} msgs delivered in ${result.deliverySeconds.toFixed(2)} s; sends ` +
+      `${result.slowServiceSendRate.toFixed(0)}/s with a slow service vs ` +
+      `${result.noServiceSendRate.toFixed(0)}/s with none`,
+  );
+  closeBenchConnections();
+}
+
 /** Issue 21: sends with the search index written, then /search on a common and a rare word. */
 async function searchWorkloads(rows: Row[], checks: string[]): Promise<void> {
   const { searchMessages: messages, searchRooms: rooms } = settings;
@@ -331,6 +366,7 @@ async function searchWorkloads(rows: Row[], checks: string[]): Promise<void> {
   }
   closeBenchConnections();
 }
+
 /** A table row for start-ups: p50 is the median, p99 the slowest start. */
 function startupRow(workload: string, starts: StartupRuns): Row {
   const n = starts.readyMs.length;
@@ -458,6 +494,7 @@ async function main(): Promise<void> {
   let pushPeakRss: number | undefined;
   if (runs('push')) pushPeakRss = await pushWorkload(checks);
   if (runs('search')) await searchWorkloads(rows, checks);
+  if (runs('appservice')) await appServiceWorkloads(rows, checks);
 
   let bareWhoami: Measurement | undefined;
   if (runs('whoami')) {

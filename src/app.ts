@@ -2,6 +2,9 @@
  * Wires Weft together: storage → services → HTTP routes. `startWeft` is what
  * `weft start` and the end-to-end tests call.
  */
+import { loadRegistrations } from './appservice/registration-files.js';
+import { buildAppServiceClientDeps } from './appservice/appservice-build.js';
+import { registerAppServiceDirectoryRoutes } from './api/client/appservice-directory.js';
 import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
@@ -113,6 +116,8 @@ import { registerAdminRoomActionRoutes } from './api/admin/room-actions.js';
 import { registerServerNoticeRoutes } from './api/admin/server-notices.js';
 import { buildRoomActions } from './admin/room-actions-build.js';
 import { registerVoipRoutes } from './api/client/voip.js';
+import { registerAppServicePingRoutes } from './api/client/appservice-ping.js';
+import { buildAppServiceOut } from './appservice/appservice-out-build.js';
 import { registerWhoisRoutes } from './api/client/whois.js';
 import { registerRoomSummaryRoutes } from './api/client/room-summary.js';
 import { RoomSummaryService } from './rooms/room-summary-service.js';
@@ -304,6 +309,8 @@ async function startPositions(
  */
 export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   const keys = loadOrCreateServerKeys(config.data_dir, config.server_name);
+  // Application services, from their registration files (a bad one stops the start).
+  const appServices = loadRegistrations(config.app_service_config_files);
   const bus: ServerEventBus = new EventBus<ServerEvents>((err, name) =>
     logger.error({ err, event: name }, 'a listener of a server event failed'),
   );
@@ -393,7 +400,17 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     notifier,
     ignoredBy,
   );
-  const directory = new DirectoryService(config, storage, rooms);
+  // Homeserver → application services: transactions (fed below), ping, queries, third party.
+  const appServiceOut = buildAppServiceOut(config, appServices, storage, logger, {
+    notifier,
+    sources: {
+      typists: (roomId) => userData.deps.typing.typists(roomId),
+      receiptChanges: (after, upTo) => userData.deps.receipts.changes(after, upTo),
+      presenceOf: (userId) => userData.deps.presence.status(userId, userId),
+    },
+  });
+  // An unknown alias in a service's namespace: the service is asked (it may create the room).
+  const directory = new DirectoryService(config, storage, rooms, appServiceOut.queries);
   const memberProfiles = userData.memberProfiles;
   const roomDeps: RoomDeps = {
     rooms,
@@ -439,6 +456,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   const { presence, propagation } = userData;
   bus.on('eventsCommitted', (records) => presence.eventsSent(records));
   bus.on('eventsCommitted', (records) => push.notifications.enqueue(records));
+  bus.on('eventsCommitted', (records) => appServiceOut.pushers.eventsCommitted(records));
   bus.on('eventsCommitted', (records) => announceCommitted(recent, notifier, records));
   bus.on('userActive', (userId) => presence.activity(userId));
   // A new name or avatar reaches the user's rooms and room-mates.
@@ -449,6 +467,18 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   bus.on('pushRulesChanged', (userId) => push.notifications.rulesChanged(userId));
   if (metrics) bus.on('eventsCommitted', (records) => metrics.eventsCommitted(records));
 
+  const accounts = new AccountService(config, storage, sessions, devicesDeleted, (userId) =>
+    deactivationLeaves.kick(userId),
+  );
+  const devices = new DeviceService(storage, sessions, devicesDeleted);
+  // Application services as clients: as_tokens, their users' registration, devices, room lists.
+  const appServiceDeps = buildAppServiceClientDeps(
+    config.server_name,
+    appServices,
+    storage,
+    { sessions, accounts, devices, rooms, devicesChanged: devicesDeleted },
+    logger,
+  );
   const services: ClientApiServices = {
     config,
     roomDeps,
@@ -456,14 +486,13 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     relations,
     userData: userData.deps,
     e2ee: e2ee.services,
-    accounts: new AccountService(config, storage, sessions, devicesDeleted, (userId) =>
-      deactivationLeaves.kick(userId),
-    ),
+    accounts,
     login,
     sessions,
     uia: new UiaEngine(storage, config.uia.session_lifetime_ms, stageVerifiers),
     registrationTokens,
-    devices: new DeviceService(storage, sessions, devicesDeleted),
+    devices,
+    ...appServiceDeps,
     limits,
     // Users without a password (upgraded guests who set none) confirm with a dummy stage.
     reauthFlows: async (userId) =>
@@ -492,6 +521,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   );
   const moderationGate = new AccountModerationGate(messageRateLimit);
   router.useGate((request) => moderationGate.check(request));
+  router.useAppServices(appServiceDeps.appServices);
   const moderation = new AccountModerationService(config.server_name, storage, {
     sessions,
     messages: messageRateLimit,
@@ -506,6 +536,8 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerDeviceRoutes(router, services);
   registerRoomRoutes(router, services);
   registerDirectoryRoutes(router, services);
+  registerAppServiceDirectoryRoutes(router, services);
+  registerAppServicePingRoutes(router, appServiceOut.ping);
   registerFilterRoutes(router, filters);
   registerPushRuleRoutes(router, pushRules);
   registerPusherRoutes(router, push.pushers);
@@ -573,7 +605,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     logger.error({ err }, 'pruning expired OpenID tokens failed'),
   );
   registerOpenIdRoutes(router, openid);
-  registerThirdPartyRoutes(router, new ThirdPartyService(() => []));
+  registerThirdPartyRoutes(router, new ThirdPartyService(() => [appServiceOut.thirdParty]));
   registerSupportRoutes(router, config.support);
   registerThreepidRoutes(router);
   registerSharedSecretRoutes(
@@ -601,6 +633,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   withRawBodyRoutes(app, (scope) => {
     const uploadRouter = new Router(scope, sessions);
     uploadRouter.useGate((request) => moderationGate.check(request));
+    uploadRouter.useAppServices(appServiceDeps.appServices);
     registerMediaUploadRoutes(uploadRouter, media);
     uploadRouter.finish();
   });
@@ -615,6 +648,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     await deactivationLeaves.close();
     await media.close();
     await sessions.close();
+    await appServiceOut.close();
     await push.close();
     await storage.close();
     metrics?.close();

@@ -35,7 +35,9 @@ export class AccountModerationGate {
   async check({ owner, method, url, params }: GatedRequest): Promise<unknown> {
     const eventType = (params as { eventType?: string } | undefined)?.eventType;
     if (owner.suspended && suspensionRefuses(method, url, eventType)) throw userSuspended();
-    if (isMessageSend(method, url)) await this.messages.take(owner.userId);
+    // Application services' senders (and `rate_limited: false` services) are not limited.
+    const limited = !owner.rateLimitExempt;
+    if (limited && isMessageSend(method, url)) await this.messages.take(owner.userId);
     if (!owner.shadowBanned) return undefined;
     switch (shadowBanAnswer(method, url)) {
       case 'fake-event':

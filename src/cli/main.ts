@@ -4,6 +4,7 @@
  * from the shell (as Synapse's register_new_matrix_user does), or copy a
  * SQLite database into PostgreSQL (migrate-db.ts).
  */
+import { RegistrationError } from '../appservice/registration-rules.js';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -215,7 +216,8 @@ function describeFailure(err: unknown): unknown {
     err instanceof UsageError ||
     err instanceof ConfigError ||
     err instanceof SchemaTooNewError ||
-    err instanceof MigrationError
+    err instanceof MigrationError ||
+    err instanceof RegistrationError
   ) {
     return `weft: ${err.message}`;
   }

@@ -91,6 +91,13 @@ export interface Config {
   metrics: MetricsConfig;
   /** Contacts and a help page for GET /.well-known/matrix/support (config/support.ts). */
   support: SupportConfig;
+  /** Application service registration files (bridges' YAML), read at start-up. */
+  app_service_config_files: string[];
+  /**
+   * Addresses application services may be reached at although they are private or
+   * loopback (CIDR ranges): bridges usually run beside the homeserver.
+   */
+  app_service_ip_range_whitelist: string[];
 }
 
 /** Prometheus metrics, on a listener of their own (never the client port). */
@@ -146,6 +153,7 @@ export interface UrlPreviewConfig {
   /** Longest a preview's fetch may take, redirects and the image included, in milliseconds. */
   timeout_ms: number;
 }
+
 export interface MediaConfig {
   /** Largest upload accepted, in bytes (413 M_TOO_LARGE above it). */
   max_upload_bytes: number;
@@ -277,6 +285,9 @@ export function defaultConfig(): Config {
       max_spider_size: 10 * 1024 * 1024,
       timeout_ms: 20_000,
     },
+    app_service_config_files: [],
+    // Loopback only: a bridge on this machine works as installed; others are named.
+    app_service_ip_range_whitelist: ['127.0.0.0/8', '::1/128'],
   };
 }
 
@@ -369,6 +380,7 @@ export function checkConfig(config: Config): Config {
   const supportProblems = supportConfigProblems(config.support);
   if (supportProblems.length > 0) throw new ConfigError(supportProblems.join('; '));
   checkUrlPreviewConfig(config.url_preview);
+  checkAppServiceConfig(config);
   return config;
 }
 
@@ -388,6 +400,7 @@ function checkUrlPreviewConfig(preview: UrlPreviewConfig): void {
     }
   }
 }
+
 function checkServerNoticesConfig(notices: ServerNoticesConfig): void {
   const localpart = notices.system_mxid_localpart;
   // The spec's user ID grammar for localparts of new users.
@@ -395,6 +408,17 @@ function checkServerNoticesConfig(notices: ServerNoticesConfig): void {
     throw new ConfigError(
       'server_notices.system_mxid_localpart must be a localpart (a-z, 0-9, ._=-/+) or null',
     );
+  }
+}
+
+function checkAppServiceConfig(config: Config): void {
+  const strings = (value: unknown): boolean =>
+    Array.isArray(value) && value.every((item) => typeof item === 'string' && item !== '');
+  if (!strings(config.app_service_config_files)) {
+    throw new ConfigError('app_service_config_files must be a list of file paths');
+  }
+  if (!strings(config.app_service_ip_range_whitelist)) {
+    throw new ConfigError('app_service_ip_range_whitelist must be a list of CIDR ranges');
   }
 }
 

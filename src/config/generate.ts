@@ -140,6 +140,7 @@ url_preview:
   max_spider_size: ${config.url_preview.max_spider_size}
   # Longest one fetch may take, redirects included, in milliseconds.
   timeout_ms: ${config.url_preview.timeout_ms}
+
 presence:
   # Off: the presence endpoints still answer, but nothing is tracked and /sync sends none.
   enabled: ${config.presence.enabled}
@@ -207,6 +208,7 @@ metrics:
   # The address and port of the metrics listener (port 0: any free port).
   bind: ${JSON.stringify(config.metrics.bind)}
   port: ${config.metrics.port}
+
 # What GET /.well-known/matrix/support tells users: how to reach the admins, and a help page.
 # Nothing set: the endpoint answers 404. Checked at start-up.
 support:
@@ -216,5 +218,14 @@ support:
   contacts: ${JSON.stringify(config.support.contacts)}
   # The URL of a page with help specific to this server (null: none).
   support_page: ${JSON.stringify(config.support.support_page)}
+
+# Application services (bridges, bots): the registration YAML file of each, as the bridge
+# generates it (id, url, as_token, hs_token, sender_localpart, namespaces, rate_limited,
+# protocols, receive_ephemeral, org.matrix.msc3202, io.element.msc4190; docs/appservices.md).
+# Read at start-up; a bad file stops the server with a message naming the file and field.
+app_service_config_files: ${JSON.stringify(config.app_service_config_files)}
+# Private or loopback addresses (CIDR ranges) an application service's url may resolve to;
+# every other private, loopback or reserved address is refused. Loopback by default.
+app_service_ip_range_whitelist: ${JSON.stringify(config.app_service_ip_range_whitelist)}
 `;
 }

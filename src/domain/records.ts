@@ -2,6 +2,7 @@
  * Records that storage holds and the pure rules read: types only, so rule
  * modules need not import the storage interface.
  */
+import type { AppServiceRegistration } from './appservice.js';
 
 /** What an access token resolves to. */
 export interface TokenOwner {
@@ -14,6 +15,10 @@ export interface TokenOwner {
   shadowBanned?: boolean;
   /** A puppet token's expiry (ms since the epoch); absent: it never expires. */
   validUntilMs?: number;
+  /** Set when an application service's as_token made the request (appservice/appservice-auth.ts). */
+  appService?: AppServiceRegistration;
+  /** An application service's request that no rate limit counts (its sender, or `rate_limited: false`). */
+  rateLimitExempt?: boolean;
 }
 
 /** One piece of account data: global (no roomId) or for one room. */

@@ -10,6 +10,11 @@ import type { SessionService } from '../auth/sessions.js';
 import { errors } from '../protocol/errors.js';
 import { lockAllows, userLocked } from '../auth/account-moderation-rules.js';
 
+/** Resolves application services' as_tokens (appservice/appservice-auth.ts); undefined: not one. */
+export interface AppServiceTokens {
+  authenticate(token: string, query: unknown): Promise<TokenOwner | undefined>;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** Who the access token belongs to, on authenticated routes. */
@@ -48,6 +53,7 @@ const ALL_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PAT
 export class Router {
   private readonly methodsByPath = new Map<string, Set<string>>();
   private gate: RequestGate | undefined;
+  private appServices: AppServiceTokens | undefined;
 
   constructor(
     private readonly app: FastifyInstance,
@@ -59,6 +65,11 @@ export class Router {
   /** Sets the gate every authenticated route passes (routes registered before included). */
   useGate(gate: RequestGate): void {
     this.gate = gate;
+  }
+
+  /** Lets application services' as_tokens authenticate (routes registered before included). */
+  useAppServices(appServices: AppServiceTokens): void {
+    this.appServices = appServices;
   }
 
   /** An endpoint of the current API and its r0 alias: `/_matrix/client/{v3,r0}{path}`. */
@@ -125,7 +136,9 @@ export class Router {
         if (options.auth === 'required') throw errors.missingToken();
         return;
       }
-      const owner = await sessions.authenticate(token);
+      // A service's as_token first (a Map lookup), as Synapse does; then the stored tokens.
+      const service = await this.appServices?.authenticate(token, request.query);
+      const owner = service ?? (await sessions.authenticate(token));
       if (!owner) throw errors.unknownToken();
       if (owner.locked && !lockAllows(method, url)) throw userLocked();
       // The one place guests are kept to the endpoints the spec allows them.
@@ -134,7 +147,8 @@ export class Router {
         throw errors.forbidden('You are not a server admin');
       }
       request.owner = owner;
-      sessions.touch(owner, request.ip, request.headers['user-agent']);
+      // As Synapse by default: a service's requests are not tracked as its users' devices' use.
+      if (!service) sessions.touch(owner, request.ip, request.headers['user-agent']);
     };
   }
 }

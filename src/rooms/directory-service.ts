@@ -37,7 +37,12 @@ export interface PublicRoomsQuery {
   searchTerm?: string;
   /** `null` in the list stands for rooms without a type. */
   roomTypes?: (string | null)[];
+  /** Another list than the server's published rooms (an application service's network's). */
+  list?: PublishedList;
 }
+
+/** A list of published rooms in the directory's order: the server's, or an application service's. */
+export type PublishedList = Pick<DirectoryStore, 'scanPublished' | 'countPublished'>;
 
 /** `#localpart:server_name`; the localpart may hold anything but `:` and NUL. */
 export function parseAlias(alias: string): { localpart: string; serverName: string } {
@@ -71,10 +76,16 @@ export class DirectoryService {
     private readonly config: Config,
     private readonly storage: DirectoryServiceStorage,
     private readonly rooms: RoomService,
+    /** Application services asked about unknown aliases in their namespaces (appservice-queries.ts). */
+    private readonly aliasQueries?: { aliasExists(alias: string): Promise<boolean> },
   ) {}
 
   async resolve(alias: string): Promise<{ room_id: string; servers: string[] }> {
-    const record = this.isLocal(alias) ? await this.storage.directory.getAlias(alias) : undefined;
+    let record = this.isLocal(alias) ? await this.storage.directory.getAlias(alias) : undefined;
+    // As Synapse: a service answering 200 has just created the alias; look again.
+    if (!record && this.isLocal(alias) && (await this.aliasQueries?.aliasExists(alias))) {
+      record = await this.storage.directory.getAlias(alias);
+    }
     if (!record) throw errors.notFound(`Room alias ${alias} not found`);
     // Every member is local until federation, so this server is the only one to ask.
     return { room_id: record.roomId, servers: [this.config.server_name] };
@@ -144,7 +155,8 @@ export class DirectoryService {
       summaries.set(roomId, summary);
       return matchesFilter(summary, query);
     };
-    const page = await publishedPage(this.storage.directory, limit, query.since, accept);
+    const list = query.list ?? this.storage.directory;
+    const page = await publishedPage(list, limit, query.since, accept);
     if (!page) throw errors.invalidParam('Unknown since token');
     return {
       chunk: page.roomIds.map((id) => summaries.get(id)!),
@@ -216,7 +228,7 @@ interface PublishedPage {
  * anything lies beyond the page; on the other side, a look for one match.
  */
 async function publishedPage(
-  directory: DirectoryStore,
+  directory: PublishedList,
   limit: number,
   since: string | undefined,
   accept: Accept,
@@ -246,7 +258,7 @@ async function publishedPage(
 }
 
 async function anyAcceptedFrom(
-  directory: DirectoryStore,
+  directory: PublishedList,
   token: string,
   accept: Accept,
 ): Promise<boolean> {
@@ -255,7 +267,7 @@ async function anyAcceptedFrom(
 
 /** Up to `wanted` accepted rooms beyond the token's place, nearest first, read in batches. */
 async function acceptedFrom(
-  directory: DirectoryStore,
+  directory: PublishedList,
   since: string | undefined,
   wanted: number,
   accept: Accept,

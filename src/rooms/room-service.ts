@@ -44,6 +44,8 @@ export interface EventDraft {
   content: JsonObject;
   /** For m.room.redaction: the event redacted (placed where the room version wants it). */
   redacts?: string;
+  /** An application service's `?ts=` (timestamp massaging); absent: now. */
+  originServerTs?: number;
 }
 
 export interface TransactionScope {
@@ -229,7 +231,7 @@ export class RoomService {
       type: draft.type,
       room_id: room.roomId,
       sender,
-      origin_server_ts: Date.now(),
+      origin_server_ts: draft.originServerTs ?? Date.now(),
       ...contentAndRedacts(draft, version),
       ...(draft.stateKey === undefined ? {} : { state_key: draft.stateKey }),
       prev_events: extremities.map((e) => e.eventId),

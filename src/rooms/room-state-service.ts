@@ -11,7 +11,7 @@ import type { MembershipReader, RoomStateReader } from '../storage/readers.js';
 import type { DirectoryStore, EventRecord } from '../storage/storage.js';
 import { currentMembership, currentStateEvent } from './current-membership.js';
 import { parseAlias } from './directory-service.js';
-import type { RoomService } from './room-service.js';
+import type { EventDraft, RoomService } from './room-service.js';
 
 const CANONICAL_ALIAS = 'm.room.canonical_alias';
 
@@ -41,13 +41,18 @@ export class RoomStateService {
     type: string,
     stateKey: string,
     content: JsonObject,
+    /** An application service's `?ts=` (EventDraft.originServerTs). */
+    timestamp: Pick<EventDraft, 'originServerTs'> = {},
   ): Promise<string> {
     if (type === CANONICAL_ALIAS && stateKey === '') await this.checkNewAliases(roomId, content);
     if (type === 'm.room.member' && content.membership === 'invite') {
       await refuseBlockedInvite(this.storage, stateKey);
     }
     // A member event sent as state gets the profile too, where its content leaves it out.
-    const draft = await this.memberProfiles.complete({ type, stateKey, content });
+    const draft = {
+      ...(await this.memberProfiles.complete({ type, stateKey, content })),
+      ...timestamp,
+    };
     return (await this.rooms.send(roomId, userId, draft)).eventId;
   }
 

@@ -32,6 +32,7 @@ import type { RegistrationTokenStore } from '../domain/registration-tokens.js';
 import type { MediaAdminStore } from '../domain/media-admin.js';
 import type { MutualRoomStore } from '../domain/mutual-rooms.js';
 import type { OpenIdTokenStore } from '../domain/openid-tokens.js';
+import type { AppServiceTransactionStore } from '../domain/appservice-transactions.js';
 
 // Storage's own records, defined with the rules that read them; every backend uses them.
 export type {
@@ -155,6 +156,11 @@ export interface Storage {
   mutualRooms: MutualRoomStore;
   /** OpenID tokens for integration servers, hashed, with their expiry. */
   openIdTokens: OpenIdTokenStore;
+  /** Per application service: delivered up to where, the transaction in flight. */
+  appServiceTransactions: AppServiceTransactionStore;
+  /** Rooms application services publish under their third-party networks. */
+  appServiceRoomList: AppServiceRoomListStore;
+  appServiceDevices: AppServiceDeviceStore;
   /** The full-text index of room events, written with the events (RoomStore.persistEvents). */
   search: SearchStore;
   /** A trivial query: resolves if the database answers, rejects if not (GET /health). */
@@ -441,6 +447,42 @@ export interface PublishedRoomsQuery {
   /** A token of a PublishedRoom: the place (exclusive) and the direction; absent: the start. */
   since?: string;
   limit: number;
+}
+
+/** Devices application services make for their users (PUT /devices/{deviceId}, MSC4190). */
+export interface AppServiceDeviceStore {
+  /** Makes the device, with no token (the service acts as it with ?device_id=); false if it existed. */
+  createDevice(
+    userId: string,
+    deviceId: string,
+    displayName: string | null,
+    now: number,
+  ): Promise<boolean>;
+}
+
+/** An application service's third-party network: Synapse's `{service id}|{network id}` instance. */
+export interface NetworkKey {
+  serviceId: string;
+  networkId: string;
+}
+
+/** Which rooms a scan reads: one network's, or every list (the server's own and each network's). */
+export type NetworkListScope = { network: NetworkKey } | 'all';
+
+/** The rooms services publish under their networks (PUT /directory/list/appservice/...). */
+export interface AppServiceRoomListStore {
+  /** Publishes the room under the network; publishing again keeps its place in the order. */
+  publish(network: NetworkKey, roomId: string, now: number): Promise<void>;
+  unpublish(network: NetworkKey, roomId: string): Promise<void>;
+  /**
+   * As DirectoryStore.scanPublished, over the scope's rooms (a room in several
+   * lists once, at its earliest publication), with the same tokens.
+   */
+  scan(
+    scope: NetworkListScope,
+    query: PublishedRoomsQuery,
+  ): Promise<PublishedRoomsScan | undefined>;
+  count(scope: NetworkListScope): Promise<number>;
 }
 
 /** Room aliases (local ones only, for now) and the published room directory. */
@@ -880,6 +922,7 @@ export interface SearchedRoom {
   roomId: string;
   upTo: number;
 }
+
 /** A full-text query over the rooms given (src/search/search-service.ts builds it). */
 export interface SearchQuery {
   /** Folded words (letters and digits only), all required; the last matched as a prefix. */
@@ -889,6 +932,7 @@ export interface SearchQuery {
   /** Only this sender's events (a `sender` group's pages). */
   sender?: string;
 }
+
 export interface SearchPageQuery extends SearchQuery {
   /** rank: best first (then newest) of the newest RANKED_MATCHES matches; recent: newest first. */
   order: 'rank' | 'recent';
@@ -898,6 +942,7 @@ export interface SearchPageQuery extends SearchQuery {
   /** recent: only hits below this stream position. */
   before?: number;
 }
+
 export interface SearchHit {
   eventId: string;
   roomId: string;
@@ -905,6 +950,7 @@ export interface SearchHit {
   /** Higher is closer; comparable within one answer only. */
   rank: number;
 }
+
 /**
  * The search index (`event_search`): the room stores write an event's
  * searchable text in the events' own transaction and delete a redacted
@@ -915,6 +961,7 @@ export interface SearchStore {
   /** How many indexed events match, before visibility (the spec's "approximate count"). */
   count(query: SearchQuery): Promise<number>;
 }
+
 /** The index of event relationships, written with the events (RoomStore.persistEvents). */
 export interface RelationStore {
   /** The thread an event belongs to: its root's ID, or 'main' (receipts, push counts). */

@@ -70,6 +70,14 @@ export interface Change {
   roomIds?: Iterable<string>;
 }
 
+/** A change as observers see it: its users and rooms as arrays. */
+export interface ObservedChange {
+  stream: StreamName;
+  position: number;
+  userIds: string[];
+  roomIds: string[];
+}
+
 export interface NotifierOptions {
   /** The streams' positions in storage at start-up (what `currentPositions` starts from). */
   initialPositions?: StreamPositions;
@@ -155,6 +163,7 @@ export class Notifier {
   private readonly waiters = new Set<Waiter>();
   private closed = false;
   private wakeUps = 0;
+  private readonly observers: ((change: ObservedChange) => void)[] = [];
 
   constructor(options: NotifierOptions = {}) {
     this.current = options.initialPositions ?? zeroPositions();
@@ -188,6 +197,15 @@ export class Notifier {
     for (const userId of userIds) this.latestByUser.advance(userId, stream, position);
     for (const roomId of roomIds) this.latestByRoom.advance(roomId, stream, position);
     this.wakeConcerned(userIds, roomIds, stream, position);
+    for (const observer of this.observers) observer({ stream, position, userIds, roomIds });
+  }
+
+  /**
+   * Hears of every change after the waiters are woken (application services'
+   * ephemeral events). Observers must not throw nor block: they queue work.
+   */
+  observe(observer: (change: ObservedChange) => void): void {
+    this.observers.push(observer);
   }
 
   private wakeConcerned(

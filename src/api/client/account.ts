@@ -11,7 +11,9 @@ export function registerAccountRoutes(router: Router, services: ClientApiService
 
   router.client('GET', '/account/whoami', { auth: 'required', guest: true }, async (request) => {
     const owner = ownerOf(request);
-    return { user_id: owner.userId, device_id: owner.deviceId, is_guest: owner.isGuest };
+    // An application service acting without ?device_id= has no device (Synapse leaves it out).
+    const device = owner.deviceId === '' ? {} : { device_id: owner.deviceId };
+    return { user_id: owner.userId, ...device, is_guest: owner.isGuest };
   });
 
   // The spec makes the token optional so that a server may offer a reset by

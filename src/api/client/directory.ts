@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { errors } from '../../protocol/errors.js';
 import {
   objectBody,
+  optionalBoolean,
   optionalObject,
   optionalString,
   queryString,
@@ -35,6 +36,8 @@ export function registerDirectoryRoutes(router: Router, services: ClientApiServi
   router.client('PUT', '/directory/room/:roomAlias', { auth: 'required' }, async (request) => {
     const alias = aliasOf(request);
     const roomId = requiredString(objectBody(request.body), 'room_id');
+    // Aliases in an application service's exclusive namespace are the service's (M_EXCLUSIVE).
+    services.appServices.checkAlias(alias, ownerOf(request));
     await directory.createAlias(alias, roomId, ownerOf(request).userId);
     return {};
   });
@@ -73,7 +76,7 @@ export function registerDirectoryRoutes(router: Router, services: ClientApiServi
   );
 
   router.client('POST', '/publicRooms', { auth: 'required' }, async (request) =>
-    directory.publicRooms(parsePublicRoomsBody(request)),
+    directory.publicRooms(parsePublicRoomsBody(request, services)),
   );
 }
 
@@ -92,7 +95,10 @@ function parseLimit(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-function parsePublicRoomsBody(request: FastifyRequest): PublicRoomsQuery {
+function parsePublicRoomsBody(
+  request: FastifyRequest,
+  services: ClientApiServices,
+): PublicRoomsQuery {
   const body = objectBody(request.body, { allowEmpty: true });
   const limit = body.limit;
   if (limit !== undefined && limit !== null && !Number.isInteger(limit)) {
@@ -105,6 +111,11 @@ function parsePublicRoomsBody(request: FastifyRequest): PublicRoomsQuery {
     server: queryString(request.query, 'server'),
     searchTerm: optionalString(filter, 'generic_search_term', 'filter.'),
     roomTypes: parseRoomTypes(filter),
+    // Application services' networks (appservice/appservice-directory.ts); else the server's list.
+    list: services.appServiceDirectory.listFor(
+      optionalString(body, 'third_party_instance_id'),
+      optionalBoolean(body, 'include_all_networks') ?? false,
+    ),
   };
 }
 

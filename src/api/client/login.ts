@@ -4,6 +4,11 @@ import { checkLength, objectBody, optionalString, requiredString } from '../../p
 import { ownerOf, type Router } from '../../http/router.js';
 import { withReauthentication } from './reauth.js';
 import type { ClientApiServices } from './services.js';
+import {
+  appServiceLoginFlows,
+  isAppServiceRequest,
+  loginForAppService,
+} from './appservice-register.js';
 
 export const MAX_DEVICE_ID_LENGTH = 255;
 export const MAX_DISPLAY_NAME_LENGTH = 512;
@@ -11,9 +16,13 @@ export const MAX_DISPLAY_NAME_LENGTH = 512;
 export function registerLoginRoutes(router: Router, services: ClientApiServices): void {
   const { config, login, devices, limits } = services;
 
-  router.client('GET', '/login', { auth: 'none' }, async () => ({ flows: login.flows() }));
+  router.client('GET', '/login', { auth: 'none' }, async () => ({
+    flows: [...login.flows(), ...appServiceLoginFlows(services)],
+  }));
 
   router.client('POST', '/login', { auth: 'none' }, async (request) => {
+    // A service logs in its users with its as_token (limited per IP only when rate_limited).
+    if (isAppServiceRequest(request.body)) return loginForAppService(services, request);
     limits.loginPerIp.take(request.ip);
     const body = objectBody(request.body);
     const type = requiredString(body, 'type');

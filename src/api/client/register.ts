@@ -12,13 +12,16 @@ import {
 import type { Router } from '../../http/router.js';
 import { MAX_DEVICE_ID_LENGTH, MAX_DISPLAY_NAME_LENGTH } from './login.js';
 import type { ClientApiServices } from './services.js';
+import { isAppServiceRequest, registerForAppService } from './appservice-register.js';
 
 export function registerRegistrationRoutes(router: Router, services: ClientApiServices): void {
-  const { config, accounts, sessions, uia, limits, registrationTokens } = services;
+  const { config, accounts, sessions, uia, limits, registrationTokens, appServices } = services;
   const registrationFlows = async () =>
     (await registrationTokens.required()) ? [[STAGE_REGISTRATION_TOKEN]] : [[STAGE_DUMMY]];
 
   router.client('POST', '/register', { auth: 'none' }, async (request) => {
+    // Services register their users with their as_token: no UIA, no per-IP limit (as Synapse).
+    if (isAppServiceRequest(request.body)) return registerForAppService(services, request);
     limits.registrationPerIp.take(request.ip);
     if (!config.registration.enabled) throw errors.forbidden('Registration is disabled');
     const kind = queryString(request.query, 'kind') ?? 'user';
@@ -57,6 +60,8 @@ export function registerRegistrationRoutes(router: Router, services: ClientApiSe
     if (givenPassword !== undefined) checkPasswordPolicy(givenPassword);
     const guest = await guestToUpgrade(optionalString(body, 'guest_access_token'));
     if (guest) accounts.checkGuestUpgrade(guest, username);
+    // A name in a service's exclusive namespace is the service's to register (M_EXCLUSIVE).
+    if (!guest && username !== undefined) appServices.checkUsernameNotExclusive(username);
     const userId =
       guest ?? (username === undefined ? undefined : await accounts.claimableUserId(username));
 
@@ -113,6 +118,7 @@ export function registerRegistrationRoutes(router: Router, services: ClientApiSe
     limits.usernameAvailablePerIp.take(request.ip);
     const username = queryString(request.query, 'username');
     if (username === undefined) throw errors.missingParam('username');
+    appServices.checkUsernameNotExclusive(username);
     await accounts.claimableUserId(username);
     return { available: true };
   });

@@ -17,6 +17,7 @@ import type { MemberAction } from '../../rooms/membership-service.js';
 import type { EventDraft } from '../../rooms/room-service.js';
 import type { ClientApiServices } from './services.js';
 import { refuseThirdPartyInvite } from './threepid.js';
+import { aliasOfCreateRoom, serviceTimestamp } from './appservice-rooms.js';
 
 const PRESETS: readonly string[] = ['private_chat', 'public_chat', 'trusted_private_chat'];
 const MEMBERSHIPS: readonly string[] = ['join', 'invite', 'knock', 'leave', 'ban'];
@@ -41,7 +42,11 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   router.client('POST', '/createRoom', { auth: 'required' }, async (request) => {
     const owner = ownerOf(request);
     const body = objectBody(request.body, { allowEmpty: true });
-    return { room_id: await creation.create(parseCreateRoom(owner.userId, body)) };
+    const parsed = parseCreateRoom(owner.userId, body);
+    // An alias in an application service's exclusive namespace is the service's (M_EXCLUSIVE).
+    const alias = aliasOfCreateRoom(parsed.roomAliasName, services.config.server_name);
+    if (alias !== undefined) services.appServices.checkAlias(alias, owner);
+    return { room_id: await creation.create(parsed) };
   });
 
   router.client('POST', '/rooms/:roomId/upgrade', { auth: 'required' }, async (request) => {
@@ -80,6 +85,8 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
         await services.relations.checkSend(roomId, eventType!, content, owner.userId, txn);
       }
       // A redaction sent through /send gets the same checks and placement of `redacts`.
+      // `?ts=`: an application service's bridged history keeps its own time (v1.3).
+      const originServerTs = serviceTimestamp(owner, request.query);
       const event =
         eventType === 'm.room.redaction'
           ? await rooms.redact(
@@ -90,7 +97,12 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
               txn,
               owner.suspended,
             )
-          : await rooms.send(roomId, owner.userId, { type: eventType!, content }, txn);
+          : await rooms.send(
+              roomId,
+              owner.userId,
+              { type: eventType!, content, ...originServerTs },
+              txn,
+            );
       return { event_id: event.eventId };
     },
   );
@@ -125,10 +137,14 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
   const putState = async (request: FastifyRequest) => {
     const { roomId, eventType, stateKey = '' } = params(request);
     const content = objectBody(request.body) as JsonObject;
-    const userId = ownerOf(request).userId;
+    const owner = ownerOf(request);
+    const userId = owner.userId;
     // A state event may carry a relation too: the same rules (no thread off a thread event).
     await services.relations.checkSend(roomId, eventType!, content, userId);
-    return { event_id: await state.put(userId, roomId, eventType!, stateKey, content) };
+    const originServerTs = serviceTimestamp(owner, request.query);
+    return {
+      event_id: await state.put(userId, roomId, eventType!, stateKey, content, originServerTs),
+    };
   };
   const getState = async (request: FastifyRequest) => {
     const owner = ownerOf(request);

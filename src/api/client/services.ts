@@ -21,6 +21,10 @@ import type { HistoryService } from '../../sync/history-service.js';
 import type { LegacySyncService } from '../../sync/legacy-sync.js';
 import type { SyncService } from '../../sync/sync-service.js';
 import type { UserDataDeps } from './user-data.js';
+import type { AppServiceAuth } from '../../appservice/appservice-auth.js';
+import type { AppServiceAccounts } from '../../appservice/appservice-registration.js';
+import type { AppServiceDirectory } from '../../appservice/appservice-directory.js';
+import type { AppServiceDevices } from '../../appservice/appservice-devices.js';
 
 export interface RateLimiters {
   loginPerIp: RateLimiter;
@@ -75,4 +79,12 @@ export interface ClientApiServices {
   limits: RateLimiters;
   /** The UIA flows that re-authenticate an existing user. */
   reauthFlows(userId: string): Promise<string[][]>;
+  /** Application services: their tokens and namespaces (M_EXCLUSIVE checks). */
+  appServices: AppServiceAuth;
+  /** Services' registrations and logins of their users (m.login.application_service). */
+  appServiceAccounts: AppServiceAccounts;
+  /** Rooms services publish under their third-party networks. */
+  appServiceDirectory: AppServiceDirectory;
+  /** Devices services make and delete for their users (MSC4190). */
+  appServiceDevices: AppServiceDevices;
 }

@@ -61,6 +61,31 @@ export const postgresMigrations: PostgresMigration[] = [
       );
       CREATE INDEX openid_tokens_by_expiry ON openid_tokens (expires_ts);`,
   },
+  {
+    // Application service delivery, as SQLite's migration 28.
+    version: 13,
+    sql: `CREATE TABLE appservice_delivery (
+        service_id TEXT PRIMARY KEY,
+        delivered_up_to BIGINT NOT NULL,
+        last_txn_number BIGINT NOT NULL,
+        in_flight_txn_id TEXT,
+        in_flight_body TEXT,
+        in_flight_up_to BIGINT
+      );`,
+  },
+  {
+    // Application service room lists, as SQLite's migration 29.
+    version: 14,
+    sql: `CREATE TABLE appservice_room_list (
+        service_id TEXT NOT NULL,
+        network_id TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        published_ts BIGINT NOT NULL,
+        PRIMARY KEY (service_id, network_id, room_id)
+      );
+      CREATE INDEX appservice_room_list_order
+        ON appservice_room_list (service_id, network_id, published_ts, room_id COLLATE "C");`,
+  },
 ];
 
 export const latestPostgresSchemaVersion = Math.max(...postgresMigrations.map((m) => m.version));

@@ -12,6 +12,9 @@ import { PgForwardExtremityStore } from './forward-extremity-store.js';
 import { PgAdminJobStore } from './admin-job-store.js';
 import { PgMutualRoomStore } from './mutual-room-store.js';
 import { PgOpenIdTokenStore } from './openid-token-store.js';
+import { PgAppServiceTransactionStore } from './appservice-store.js';
+import { PgAppServiceRoomListStore } from './appservice-room-list-store.js';
+import { PgAppServiceDeviceStore } from './appservice-device-store.js';
 import { PgRegistrationTokenStore } from './registration-token-store.js';
 import { PgMediaAdminStore } from './media-admin-store.js';
 import { PgSearchStore } from './search-store.js';
@@ -48,6 +51,9 @@ export async function openPostgresStorage(
       search: new PgSearchStore(db),
       mutualRooms: new PgMutualRoomStore(db),
       openIdTokens: new PgOpenIdTokenStore(db),
+      appServiceTransactions: new PgAppServiceTransactionStore(db),
+      appServiceRoomList: new PgAppServiceRoomListStore(db),
+      appServiceDevices: new PgAppServiceDeviceStore(db),
       // A connection of the pool answers (waiting for one if all are busy).
       ping: async () => {
         await db.run('SELECT 1');

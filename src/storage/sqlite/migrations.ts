@@ -702,6 +702,41 @@ export const migrations: Migration[] = [
       CREATE INDEX openid_tokens_by_expiry ON openid_tokens (expires_ts);
     `,
   },
+  {
+    version: 28,
+    description: 'application service delivery',
+    sql: `
+      -- Per application service: delivered up to which stream position, and the
+      -- transaction in flight (its ID and exact body), stored before it is sent so a
+      -- restart retries it unchanged (appservice/appservice-pusher.ts).
+      CREATE TABLE appservice_delivery (
+        service_id TEXT PRIMARY KEY,
+        delivered_up_to INTEGER NOT NULL,
+        last_txn_number INTEGER NOT NULL,
+        in_flight_txn_id TEXT,
+        in_flight_body TEXT,
+        in_flight_up_to INTEGER
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 29,
+    description: 'application service room lists',
+    sql: `
+      -- Rooms application services publish under their third-party networks
+      -- (PUT /directory/list/appservice/{networkId}/{roomId}; appservice/appservice-directory.ts),
+      -- in the published directory's order (published_ts, room_id).
+      CREATE TABLE appservice_room_list (
+        service_id TEXT NOT NULL,
+        network_id TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        published_ts INTEGER NOT NULL,
+        PRIMARY KEY (service_id, network_id, room_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX appservice_room_list_order
+        ON appservice_room_list (service_id, network_id, published_ts, room_id);
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

@@ -59,6 +59,9 @@ import { SqliteUserDirectoryStore } from './user-directory-store.js';
 import { SqliteAdminJobStore } from './admin-job-store.js';
 import { SqliteMutualRoomStore } from './mutual-room-store.js';
 import { SqliteOpenIdTokenStore } from './openid-token-store.js';
+import { SqliteAppServiceTransactionStore } from './appservice-store.js';
+import { SqliteAppServiceRoomListStore } from './appservice-room-list-store.js';
+import { SqliteAppServiceDeviceStore } from './appservice-device-store.js';
 import { SqliteRegistrationTokenStore } from './registration-token-store.js';
 import { SqliteMediaAdminStore } from './media-admin-store.js';
 import { SqliteSearchStore } from './search-store.js';
@@ -111,6 +114,9 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     search: new SqliteSearchStore(db),
     mutualRooms: new SqliteMutualRoomStore(db),
     openIdTokens: new SqliteOpenIdTokenStore(db),
+    appServiceTransactions: new SqliteAppServiceTransactionStore(db),
+    appServiceRoomList: new SqliteAppServiceRoomListStore(db),
+    appServiceDevices: new SqliteAppServiceDeviceStore(db),
     // The main connection (what most reads use); throws once it is closed.
     ping: async () => {
       selectOne.get();
