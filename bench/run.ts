@@ -4,7 +4,7 @@
  * table. Shorter runs for smoke tests: BENCH_DURATION_S=1 BENCH_WARMUP_S=0
  * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8 BENCH_MESSAGES=500 BENCH_ROOMS=20; one
  * group only: BENCH_ONLY=rooms (groups: startup, whoami, auth, rooms, sync, ephemeral, relations,
- * e2ee, media, push, search, appservice). See docs/benchmarks.md.
+ * e2ee, media, push, search, sliding, appservice). See docs/benchmarks.md.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { pushEvaluationCost } from './push.js';
 import { threadedMessages } from './relations.js';
 import { searchWorkload } from './search.js';
 import { appServiceWorkload } from './appservice.js';
+import { slidingSyncWorkload } from './sliding-sync.js';
 import { median, startups, type StartupRuns } from './startup.js';
 import {
   passwordLogins,
@@ -51,6 +52,7 @@ const GROUPS = [
   'media',
   'push',
   'search',
+  'sliding',
   'appservice',
 ] as const;
 type Group = (typeof GROUPS)[number];
@@ -82,6 +84,8 @@ const settings = {
   pushSends: envNumber('BENCH_PUSH_SENDS', 200),
   searchMessages: envNumber('BENCH_SEARCH_MESSAGES', 50_000),
   searchRooms: envNumber('BENCH_SEARCH_ROOMS', 100),
+  slidingRooms: envNumber('BENCH_SLIDING_ROOMS', 500),
+  slidingRuns: envNumber('BENCH_SLIDING_RUNS', 5),
   roomConcurrency: envNumber('BENCH_ROOM_CONCURRENCY', 10),
   /** Adds a whoami run against a Weft with the default `log_requests: true`. */
   requestLogs: process.env.BENCH_REQUEST_LOGS === '1',
@@ -367,6 +371,40 @@ async function searchWorkloads(rows: Row[], checks: string[]): Promise<void> {
   closeBenchConnections();
 }
 
+/**
+ * Issue 20: Element X's room-list connection for an account in many rooms (20 messages
+ * each): the first response (0–19), the list grown to the whole, a long-poll's wake-up.
+ */
+async function slidingWorkloads(rows: Row[], checks: string[]): Promise<void> {
+  const { slidingRooms: rooms, slidingRuns: runCount } = settings;
+  log(`sliding sync: ${rooms} rooms × 20 messages, ${runCount} runs`);
+  const weft = await using(startWeftServer({ logRequests: false }));
+  const result = await slidingSyncWorkload(weft.url, {
+    rooms,
+    messagesPerRoom: 20,
+    runs: runCount,
+  });
+  await stopAndForget(weft);
+  const measured = [
+    ['first response (0–19)', result.firstResponse, 30],
+    [`list grown to 0–${rooms - 1}`, result.fullList, undefined],
+    ['long-poll wake-up', result.wakeUp, 10],
+  ] as const;
+  for (const [name, measurement, goalMs] of measured) {
+    rows.push({
+      workload: `sliding sync: ${name}`,
+      measurement,
+      notes: `${rooms} rooms, n=${measurement.ok}; p50 = median`,
+    });
+    if (goalMs === undefined) continue;
+    checks.push(
+      `sliding sync ${name}: median ${measurement.p50Ms.toFixed(1)} ms (goal ≤ ${goalMs})` +
+        (measurement.p50Ms <= goalMs ? '' : '  ← above goal'),
+    );
+  }
+  closeBenchConnections();
+}
+
 /** A table row for start-ups: p50 is the median, p99 the slowest start. */
 function startupRow(workload: string, starts: StartupRuns): Row {
   const n = starts.readyMs.length;
@@ -495,6 +533,7 @@ async function main(): Promise<void> {
   if (runs('push')) pushPeakRss = await pushWorkload(checks);
   if (runs('search')) await searchWorkloads(rows, checks);
   if (runs('appservice')) await appServiceWorkloads(rows, checks);
+  if (runs('sliding')) await slidingWorkloads(rows, checks);
 
   let bareWhoami: Measurement | undefined;
   if (runs('whoami')) {

@@ -72,6 +72,8 @@ import { RecentEvents } from './sync/recent-events.js';
 import { RoomHistory } from './sync/room-history.js';
 import { visibilityCheckFor } from './sync/room-visibility.js';
 import { SyncService } from './sync/sync-service.js';
+import { SlidingSyncService } from './sliding-sync/sliding-sync-service.js';
+import { registerSlidingSyncRoutes } from './api/client/sliding-sync.js';
 import type { SyncStreamProvider } from './sync/sync-streams.js';
 import { registerFallbackRoutes } from './api/static/fallback.js';
 import { AccountDataService } from './account-data/account-data-service.js';
@@ -206,6 +208,7 @@ function buildSync(
   const historyService = new HistoryService(storage, views, history, notifier);
   return {
     sync: new SyncService(storage, views, history, notifier, ready, providers),
+    slidingSync: new SlidingSyncService(storage, views, history, notifier, ready, providers),
     history: historyService,
     legacy: new LegacySyncService(storage, views, history, historyService, notifier, ready),
     resolveFilter: (userId, param) => filters.resolve(userId, param),
@@ -543,6 +546,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerPusherRoutes(router, push.pushers);
   registerNotificationRoutes(router, push.notifications, views);
   registerSyncRoutes(router, services);
+  registerSlidingSyncRoutes(router, services);
   registerKeyRoutes(router, services);
   registerToDeviceRoutes(router, services);
   registerRoomKeyRoutes(router, services);

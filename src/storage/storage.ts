@@ -33,6 +33,7 @@ import type { MediaAdminStore } from '../domain/media-admin.js';
 import type { MutualRoomStore } from '../domain/mutual-rooms.js';
 import type { OpenIdTokenStore } from '../domain/openid-tokens.js';
 import type { AppServiceTransactionStore } from '../domain/appservice-transactions.js';
+import type { SlidingSyncStore } from '../domain/sliding-sync-connections.js';
 
 // Storage's own records, defined with the rules that read them; every backend uses them.
 export type {
@@ -163,6 +164,8 @@ export interface Storage {
   appServiceDevices: AppServiceDeviceStore;
   /** The full-text index of room events, written with the events (RoomStore.persistEvents). */
   search: SearchStore;
+  /** Simplified sliding sync's connection positions (MSC4186). */
+  slidingSync: SlidingSyncStore;
   /** A trivial query: resolves if the database answers, rejects if not (GET /health). */
   ping(): Promise<void>;
   close(): Promise<void>;

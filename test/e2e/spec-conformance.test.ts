@@ -66,8 +66,12 @@ describe('spec conformance', () => {
       for (const version of body.versions as string[]) {
         assert.match(version, /^(v\d+\.\d+|r\d+\.\d+\.\d+)$/);
       }
-      // Authenticated media, which the media freeze (on by default) needs clients to use.
-      assert.deepEqual(body.unstable_features, { 'org.matrix.msc3916.stable': true });
+      // Authenticated media, which the media freeze (on by default) needs clients to use,
+      // and simplified sliding sync, without which Element X refuses the server.
+      assert.deepEqual(body.unstable_features, {
+        'org.matrix.msc3916.stable': true,
+        'org.matrix.simplified_msc3575': true,
+      });
       // Authentication is optional; the answer must still be valid with it.
       const { access_token } = await api.register('versions_user');
       expectSpec(

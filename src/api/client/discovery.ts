@@ -41,7 +41,11 @@ export function registerDiscoveryRoutes(router: Router, { config }: ClientApiSer
     // Authenticated media is built, v1.11 is not yet listed: this is how clients (Element)
     // learn to use /_matrix/client/v1/media before v1.11, as Synapse told them. Without it,
     // media uploaded under the freeze (the default) would not load in them.
-    unstable_features: { 'org.matrix.msc3916.stable': true },
+    unstable_features: {
+      'org.matrix.msc3916.stable': true,
+      // Simplified sliding sync (MSC4186): Element X refuses a server without it.
+      'org.matrix.simplified_msc3575': true,
+    },
   }));
 
   router.route('GET', '/.well-known/matrix/client', { auth: 'none' }, async (request) => {

@@ -20,6 +20,7 @@ import type { SyncFilter } from '../../sync/filters.js';
 import type { HistoryService } from '../../sync/history-service.js';
 import type { LegacySyncService } from '../../sync/legacy-sync.js';
 import type { SyncService } from '../../sync/sync-service.js';
+import type { SlidingSyncService } from '../../sliding-sync/sliding-sync-service.js';
 import type { UserDataDeps } from './user-data.js';
 import type { AppServiceAuth } from '../../appservice/appservice-auth.js';
 import type { AppServiceAccounts } from '../../appservice/appservice-registration.js';
@@ -51,6 +52,8 @@ export interface RoomDeps {
 
 export interface SyncDeps {
   sync: SyncService;
+  /** Simplified sliding sync (MSC4186), Element X's sync. */
+  slidingSync: SlidingSyncService;
   history: HistoryService;
   /** The r0-era /initialSync, /rooms/{roomId}/initialSync and /events. */
   legacy: LegacySyncService;

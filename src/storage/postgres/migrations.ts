@@ -15,6 +15,7 @@ import { accountModerationSchema } from './schema/account-moderation.js';
 import { adminJobsSchema } from './schema/admin-jobs.js';
 import { mediaTokensSchema } from './schema/media-tokens.js';
 import { searchSchema } from './schema/search.js';
+import { SLIDING_SYNC_TABLE_SQL } from '../common/sliding-sync-sql.js';
 
 export interface PostgresMigration {
   version: number;
@@ -86,6 +87,8 @@ export const postgresMigrations: PostgresMigration[] = [
       CREATE INDEX appservice_room_list_order
         ON appservice_room_list (service_id, network_id, published_ts, room_id COLLATE "C");`,
   },
+  // Sliding sync's connection positions, as SQLite's migration 30.
+  { version: 15, sql: SLIDING_SYNC_TABLE_SQL.replace('%INTEGER%', 'BIGINT') },
 ];
 
 export const latestPostgresSchemaVersion = Math.max(...postgresMigrations.map((m) => m.version));

@@ -12,6 +12,7 @@ import { PgForwardExtremityStore } from './forward-extremity-store.js';
 import { PgAdminJobStore } from './admin-job-store.js';
 import { PgMutualRoomStore } from './mutual-room-store.js';
 import { PgOpenIdTokenStore } from './openid-token-store.js';
+import { PgSlidingSyncStore } from './sliding-sync-store.js';
 import { PgAppServiceTransactionStore } from './appservice-store.js';
 import { PgAppServiceRoomListStore } from './appservice-room-list-store.js';
 import { PgAppServiceDeviceStore } from './appservice-device-store.js';
@@ -54,6 +55,7 @@ export async function openPostgresStorage(
       appServiceTransactions: new PgAppServiceTransactionStore(db),
       appServiceRoomList: new PgAppServiceRoomListStore(db),
       appServiceDevices: new PgAppServiceDeviceStore(db),
+      slidingSync: new PgSlidingSyncStore(db),
       // A connection of the pool answers (waiting for one if all are busy).
       ping: async () => {
         await db.run('SELECT 1');

@@ -8,6 +8,7 @@ import { accountModerationSql } from './account-moderation-schema.js';
 import { adminJobsSql } from './admin-job-schema.js';
 import { mediaTokensSql } from './media-tokens-schema.js';
 import { searchIndexSql } from './search-schema.js';
+import { SLIDING_SYNC_TABLE_SQL } from '../common/sliding-sync-sql.js';
 
 export interface Migration {
   version: number;
@@ -736,6 +737,11 @@ export const migrations: Migration[] = [
       CREATE INDEX appservice_room_list_order
         ON appservice_room_list (service_id, network_id, published_ts, room_id);
     `,
+  },
+  {
+    version: 30,
+    description: 'sliding sync connection positions',
+    sql: SLIDING_SYNC_TABLE_SQL.replace('%INTEGER%', 'INTEGER'),
   },
 ];
 

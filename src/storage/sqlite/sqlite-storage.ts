@@ -59,6 +59,7 @@ import { SqliteUserDirectoryStore } from './user-directory-store.js';
 import { SqliteAdminJobStore } from './admin-job-store.js';
 import { SqliteMutualRoomStore } from './mutual-room-store.js';
 import { SqliteOpenIdTokenStore } from './openid-token-store.js';
+import { SqliteSlidingSyncStore } from './sliding-sync-store.js';
 import { SqliteAppServiceTransactionStore } from './appservice-store.js';
 import { SqliteAppServiceRoomListStore } from './appservice-room-list-store.js';
 import { SqliteAppServiceDeviceStore } from './appservice-device-store.js';
@@ -117,6 +118,7 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     appServiceTransactions: new SqliteAppServiceTransactionStore(db),
     appServiceRoomList: new SqliteAppServiceRoomListStore(db),
     appServiceDevices: new SqliteAppServiceDeviceStore(db),
+    slidingSync: new SqliteSlidingSyncStore(db),
     // The main connection (what most reads use); throws once it is closed.
     ping: async () => {
       selectOne.get();

@@ -1,0 +1,188 @@
+/**
+ * The sliding sync workloads (issue 20): an account in R rooms with M messages
+ * each, then Element X's `room-list` connection:
+ * - the first response (range 0–19, timeout=0), over several new connections;
+ * - the list grown in Element X's batches of 100 to the whole list;
+ * - the wake-up of a long-polling connection when a message arrives in one
+ *   of its rooms (send answered → response received), over several sends.
+ * Setup is not measured. Medians over the runs.
+ */
+import { callJson } from './http-client.js';
+import { registerMany, summarise, type BenchAccount, type Measurement } from './workloads.js';
+
+const PATH = '/_matrix/client/unstable/org.matrix.simplified_msc3575/sync';
+
+export interface SlidingSyncOptions {
+  rooms: number;
+  messagesPerRoom: number;
+  runs: number;
+}
+
+export interface SlidingSyncResults {
+  firstResponse: Measurement;
+  fullList: Measurement;
+  wakeUp: Measurement;
+}
+
+// matrix-rust-sdk's room list required_state (as test/e2e/sliding-sync.test.ts).
+const REQUIRED_STATE = [
+  ['m.room.name', ''],
+  ['m.room.encryption', ''],
+  ['m.room.member', '$LAZY'],
+  ['m.room.member', '$ME'],
+  ['m.room.topic', ''],
+  ['m.room.canonical_alias', ''],
+  ['m.room.power_levels', ''],
+  ['org.matrix.msc3401.call.member', '*'],
+  ['m.room.join_rules', ''],
+  ['m.room.tombstone', ''],
+  ['m.room.create', ''],
+  ['m.room.history_visibility', ''],
+  ['m.space.parent', '*'],
+  ['m.space.child', '*'],
+];
+
+interface SlidingBody {
+  pos: string;
+  lists: Record<string, { count: number }>;
+  rooms: Record<string, { timeline?: { content?: { body?: unknown } }[] }>;
+}
+
+function roomListBody(end: number, connId: string) {
+  return {
+    conn_id: connId,
+    lists: {
+      all_rooms: {
+        ranges: [[0, end]],
+        required_state: REQUIRED_STATE,
+        timeline_limit: 1,
+        include_heroes: true,
+      },
+    },
+    extensions: {
+      account_data: { enabled: true },
+      receipts: { enabled: true, rooms: ['*'] },
+      typing: { enabled: true },
+    },
+  };
+}
+
+export async function slidingSyncWorkload(
+  baseUrl: string,
+  options: SlidingSyncOptions,
+): Promise<SlidingSyncResults> {
+  const [account] = await registerMany(baseUrl, 'sliding', 1);
+  const roomIds = await populate(baseUrl, account!, options);
+  const firsts: number[] = [];
+  const fulls: number[] = [];
+  const wakes: number[] = [];
+  let started = performance.now();
+  for (let run = 0; run < options.runs; run++) {
+    const connId = `room-list-${run}`;
+    const sent = performance.now();
+    const first = await slide(baseUrl, account!, roomListBody(19, connId));
+    firsts.push(performance.now() - sent);
+    if (first.lists.all_rooms?.count !== options.rooms) throw new Error('wrong list count');
+    fulls.push(await growToFull(baseUrl, account!, first.pos, connId, options.rooms));
+  }
+  const firstSeconds = (performance.now() - started) / 1000;
+  started = performance.now();
+  let pos = (await slide(baseUrl, account!, roomListBody(options.rooms - 1, 'waker'))).pos;
+  for (let run = 0; run < options.runs; run++) {
+    const woken = await wakeUp(baseUrl, account!, pos, roomIds[run % roomIds.length]!, run);
+    wakes.push(woken.ms);
+    pos = woken.pos;
+  }
+  return {
+    firstResponse: summarise(firsts, firstSeconds),
+    fullList: summarise(fulls, firstSeconds),
+    wakeUp: summarise(wakes, (performance.now() - started) / 1000),
+  };
+}
+
+/** Grows the list 0–19 → 0–119 → … in Element X's batches of 100: the time for all of them. */
+async function growToFull(
+  baseUrl: string,
+  account: BenchAccount,
+  pos: string,
+  connId: string,
+  rooms: number,
+): Promise<number> {
+  const sent = performance.now();
+  let end = 19;
+  while (end < rooms - 1) {
+    end = Math.min(end + 100, rooms - 1);
+    pos = (await slide(baseUrl, account, roomListBody(end, connId), pos)).pos;
+  }
+  return performance.now() - sent;
+}
+
+/** A long-poll waiting, then a message: the time from the send's answer to the poll's. */
+async function wakeUp(
+  baseUrl: string,
+  account: BenchAccount,
+  pos: string,
+  roomId: string,
+  run: number,
+): Promise<{ ms: number; pos: string }> {
+  let answered = 0;
+  const poll = slide(baseUrl, account, roomListBody(19, 'waker'), pos, 30_000).then((body) => {
+    answered = performance.now();
+    return body;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const path = `/_matrix/client/v3/rooms/${roomId}/send/m.room.message/wake${run}`;
+  const send = await callJson('PUT', baseUrl + path, account.token, {
+    msgtype: 'm.text',
+    body: `wake ${run}`,
+  });
+  const sentAt = performance.now();
+  if (!send.ok) throw new Error(`send: ${send.status}`);
+  const body = await poll;
+  if (!body.rooms[roomId]) throw new Error('the woken response lacks the room');
+  return { ms: Math.max(0, answered - sentAt), pos: body.pos };
+}
+
+async function populate(
+  baseUrl: string,
+  account: BenchAccount,
+  options: SlidingSyncOptions,
+): Promise<string[]> {
+  const roomIds: string[] = [];
+  for (let r = 0; r < options.rooms; r++) {
+    const created = await callJson(
+      'POST',
+      `${baseUrl}/_matrix/client/v3/createRoom`,
+      account.token,
+      {
+        name: `room ${r}`,
+      },
+    );
+    const roomId = (created.json as { room_id: string }).room_id;
+    roomIds.push(roomId);
+    await Promise.all(
+      Array.from({ length: options.messagesPerRoom }, (_, m) =>
+        callJson(
+          'PUT',
+          `${baseUrl}/_matrix/client/v3/rooms/${roomId}/send/m.room.message/s${r}-${m}`,
+          account.token,
+          { msgtype: 'm.text', body: `message ${m}` },
+        ),
+      ),
+    );
+  }
+  return roomIds;
+}
+
+async function slide(
+  baseUrl: string,
+  account: BenchAccount,
+  body: object,
+  pos?: string,
+  timeoutMs = 0,
+): Promise<SlidingBody> {
+  const query = `timeout=${timeoutMs}${pos ? `&pos=${encodeURIComponent(pos)}` : ''}`;
+  const res = await callJson('POST', `${baseUrl}${PATH}?${query}`, account.token, body, 60_000);
+  if (!res.ok) throw new Error(`sliding sync: ${res.status} ${JSON.stringify(res.json)}`);
+  return res.json as SlidingBody;
+}

@@ -1,0 +1,616 @@
+/**
+ * Simplified sliding sync (MSC4186) over HTTP, with the requests Element X
+ * (matrix-rust-sdk) sends on its three connections: `room-list` (one growing
+ * list, timeline 1, subscriptions with timeline 20), `encryption` (to-device
+ * and E2EE only) and `notifications` (an invites list and subscriptions).
+ *
+ * The endpoint is unstable, so the spec has no schema for it: each response
+ * is checked for what Ruma's `sync_events::v5` refuses to parse without
+ * (pos, each list's count, to_device.next_batch, heroes' user_id), and for
+ * the types of the fields Element X reads.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
+import { deviceKeysFor, oneTimeKeys } from '../support/e2ee.js';
+import { expectError } from '../support/spec-schemas.js';
+
+const PATH = '/_matrix/client/unstable/org.matrix.simplified_msc3575/sync';
+
+type Json = Record<string, unknown>;
+interface SlidingEvent {
+  type: string;
+  sender: string;
+  state_key?: string;
+  event_id?: string;
+  content: Json;
+  room_id?: string;
+  unsigned?: Json;
+}
+interface SlidingRoom {
+  name?: string;
+  initial?: boolean;
+  is_dm?: boolean;
+  heroes?: { user_id: string; displayname?: string }[];
+  invite_state?: SlidingEvent[];
+  required_state?: SlidingEvent[];
+  timeline?: SlidingEvent[];
+  prev_batch?: string;
+  limited?: boolean;
+  num_live?: number;
+  joined_count?: number;
+  invited_count?: number;
+  notification_count?: number;
+  highlight_count?: number;
+  bump_stamp?: number;
+  unstable_expanded_timeline?: boolean;
+}
+interface SlidingResponse {
+  pos: string;
+  lists: Record<string, { count: number }>;
+  rooms: Record<string, SlidingRoom>;
+  extensions: {
+    to_device?: { next_batch: string; events: SlidingEvent[] };
+    e2ee?: {
+      device_lists: { changed: string[]; left: string[] };
+      device_one_time_keys_count: Record<string, number>;
+      device_unused_fallback_key_types: string[];
+    };
+    account_data?: { global: SlidingEvent[]; rooms: Record<string, SlidingEvent[]> };
+    receipts?: { rooms: Record<string, SlidingEvent> };
+    typing?: { rooms: Record<string, SlidingEvent> };
+  };
+}
+
+// matrix-rust-sdk's room list service: DEFAULT_REQUIRED_STATE, and the extra state of subscriptions.
+const ROOM_LIST_REQUIRED_STATE = [
+  ['m.room.name', ''],
+  ['m.room.encryption', ''],
+  ['m.room.member', '$LAZY'],
+  ['m.room.member', '$ME'],
+  ['m.room.topic', ''],
+  ['m.room.canonical_alias', ''],
+  ['m.room.power_levels', ''],
+  ['org.matrix.msc3401.call.member', '*'],
+  ['m.room.join_rules', ''],
+  ['m.room.tombstone', ''],
+  ['m.room.create', ''],
+  ['m.room.history_visibility', ''],
+  ['io.element.functional_members', ''],
+  ['m.space.parent', '*'],
+  ['m.space.child', '*'],
+  ['m.beacon_info', '*'],
+];
+const SUBSCRIPTION_REQUIRED_STATE = [...ROOM_LIST_REQUIRED_STATE, ['m.room.pinned_events', '']];
+
+function roomListBody(end: number, subscriptions: string[] = []): Json {
+  return {
+    conn_id: 'room-list',
+    lists: {
+      all_rooms: {
+        ranges: [[0, end]],
+        required_state: ROOM_LIST_REQUIRED_STATE,
+        timeline_limit: 1,
+        include_heroes: true,
+        filters: {},
+      },
+    },
+    room_subscriptions: Object.fromEntries(
+      subscriptions.map((roomId) => [
+        roomId,
+        { required_state: SUBSCRIPTION_REQUIRED_STATE, timeline_limit: 20 },
+      ]),
+    ),
+    extensions: {
+      account_data: { enabled: true },
+      receipts: { enabled: true, rooms: ['*'] },
+      typing: { enabled: true },
+    },
+  };
+}
+
+function encryptionBody(since?: string): Json {
+  return {
+    conn_id: 'encryption',
+    extensions: {
+      to_device: { enabled: true, ...(since ? { since } : {}) },
+      e2ee: { enabled: true },
+    },
+  };
+}
+
+// matrix-rust-sdk's notification client.
+function notificationsBody(roomId?: string): Json {
+  const requiredState = [
+    ['m.room.encryption', ''],
+    ['m.room.member', '$LAZY'],
+    ['m.room.member', '$ME'],
+    ['m.room.canonical_alias', ''],
+    ['m.room.name', ''],
+    ['m.room.avatar', ''],
+    ['m.room.power_levels', ''],
+    ['m.room.join_rules', ''],
+    ['m.room.create', ''],
+  ];
+  return {
+    conn_id: 'notifications',
+    lists: {
+      invites: {
+        ranges: [[0, 16]],
+        required_state: requiredState,
+        timeline_limit: 8,
+        filters: { is_invite: true },
+      },
+    },
+    room_subscriptions: roomId
+      ? { [roomId]: { required_state: requiredState, timeline_limit: 16 } }
+      : {},
+    extensions: { account_data: { enabled: true }, receipts: { enabled: true, rooms: ['*'] } },
+  };
+}
+
+/** What Ruma refuses a response without, and the types Element X reads. */
+function assertParsable(body: SlidingResponse): void {
+  assert.equal(typeof body.pos, 'string');
+  for (const list of Object.values(body.lists)) assert.equal(typeof list.count, 'number');
+  if (body.extensions.to_device)
+    assert.equal(typeof body.extensions.to_device.next_batch, 'string');
+  for (const room of Object.values(body.rooms)) {
+    for (const hero of room.heroes ?? []) assert.equal(typeof hero.user_id, 'string');
+    if (room.bump_stamp !== undefined) assert.equal(typeof room.bump_stamp, 'number');
+    for (const event of room.timeline ?? []) {
+      assert.equal(typeof event.event_id, 'string');
+      assert.equal(event.room_id, undefined, 'sync format: no room_id');
+    }
+  }
+}
+
+describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
+  const suite = serverSuite();
+  const { api } = suite;
+  const [alice, bob, carol] = suite.users('alice', 'bob', 'carol');
+
+  const slide = async (who: Session, body: Json, query: Record<string, string> = {}) => {
+    const params = new URLSearchParams({ timeout: '0', ...query }).toString();
+    const res = await api.post(`${PATH}?${params}`, body, { token: who.access_token });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const parsed = res.body as unknown as SlidingResponse;
+    assertParsable(parsed);
+    return parsed;
+  };
+  const stateOf = (room: SlidingRoom, type: string) =>
+    (room.required_state ?? []).filter((e) => e.type === type);
+
+  it('is advertised in /versions', async () => {
+    const res = await api.get('/_matrix/client/versions');
+    const features = res.body.unstable_features as Record<string, boolean>;
+    assert.equal(features['org.matrix.simplified_msc3575'], true);
+  });
+
+  const rooms: string[] = [];
+  it('grows the room list from 0–19 to 0–99, sending each room once', async () => {
+    for (let i = 0; i < 25; i++) {
+      rooms.push(await suite.createRoom(alice, { name: `room ${i}` }));
+    }
+    const first = await slide(alice, roomListBody(19));
+    assert.equal(first.lists.all_rooms!.count, 25);
+    const firstIds = Object.keys(first.rooms);
+    assert.equal(firstIds.length, 20);
+    // The 20 newest: the last rooms created.
+    assert.deepEqual(firstIds.sort(), rooms.slice(5).sort());
+    const room = first.rooms[rooms[24]!]!;
+    assert.equal(room.initial, true);
+    assert.equal(room.name, 'room 24');
+    assert.equal(room.timeline!.length, 1);
+    assert.equal(room.joined_count, 1);
+    assert.equal(room.is_dm, false);
+    assert.equal(typeof room.prev_batch, 'string');
+    assert.equal(stateOf(room, 'm.room.create').length, 1);
+    const own = stateOf(room, 'm.room.member');
+    assert.deepEqual(
+      own.map((e) => e.state_key),
+      [alice.user_id],
+      '$ME brings the user’s own membership',
+    );
+    assert.ok(first.extensions.account_data, 'account_data extension present');
+    assert.ok(first.extensions.receipts && first.extensions.typing);
+
+    const grown = await slide(alice, roomListBody(99), { pos: first.pos });
+    assert.equal(grown.lists.all_rooms!.count, 25);
+    assert.deepEqual(Object.keys(grown.rooms).sort(), rooms.slice(0, 5).sort());
+    for (const sent of Object.values(grown.rooms)) assert.equal(sent.initial, true);
+
+    // A message moves the oldest room to the top and arrives in the next response.
+    const eventId = await suite.send(alice, rooms[0]!, 'to the top');
+    const next = await slide(alice, roomListBody(99), { pos: grown.pos });
+    assert.deepEqual(Object.keys(next.rooms), [rooms[0]]);
+    const moved = next.rooms[rooms[0]!]!;
+    assert.equal(moved.initial, undefined);
+    assert.deepEqual(
+      moved.timeline!.map((e) => e.event_id),
+      [eventId],
+    );
+    assert.equal(moved.num_live, 1);
+    const others = Object.values(first.rooms).map((r) => r.bump_stamp!);
+    assert.ok(moved.bump_stamp! > Math.max(...others), 'its bump_stamp is the newest');
+    const top = await slide(alice, { lists: { top: { ranges: [[0, 0]], timeline_limit: 1 } } });
+    assert.deepEqual(Object.keys(top.rooms), [rooms[0]], 'first in the recency order');
+
+    // prev_batch pages back with /messages.
+    const messages = await api.get(
+      `${CLIENT_V3}/rooms/${rooms[0]}/messages?dir=b&limit=5&from=${moved.prev_batch}`,
+      { token: alice.access_token },
+    );
+    assert.equal(messages.status, 200);
+    const chunk = messages.body.chunk as SlidingEvent[];
+    assert.ok(chunk.length > 0);
+    assert.ok(!chunk.some((e) => e.event_id === eventId), 'from before the timeline');
+  });
+
+  it('expands a room’s timeline when it is subscribed to', async () => {
+    for (let i = 0; i < 3; i++) await suite.send(alice, rooms[1]!, `m${i}`);
+    const start = await slide(alice, roomListBody(99));
+    assert.equal(start.rooms[rooms[1]!]!.timeline!.length, 1);
+    const subscribed = await slide(alice, roomListBody(99, [rooms[1]!]), { pos: start.pos });
+    const room = subscribed.rooms[rooms[1]!]!;
+    assert.equal(room.unstable_expanded_timeline, true);
+    assert.ok(room.timeline!.length > 3, 'the newest 20, not only what is new');
+    assert.equal(stateOf(room, 'm.room.member').length, 1);
+  });
+
+  it('sends invites with invite_state on the notifications connection', async () => {
+    const roomId = await suite.createRoom(bob, { name: 'invitation' });
+    await suite.invite(bob, roomId, alice.user_id);
+    const res = await slide(alice, notificationsBody());
+    assert.equal(res.lists.invites!.count, 1);
+    const invite = res.rooms[roomId]!;
+    assert.ok(invite, 'the invite is in the list');
+    const types = invite.invite_state!.map((e) => e.type);
+    assert.ok(types.includes('m.room.create'));
+    assert.ok(types.includes('m.room.name'));
+    const member = invite.invite_state!.find((e) => e.type === 'm.room.member')!;
+    assert.equal(member.state_key, alice.user_id);
+    assert.equal(member.content.membership, 'invite');
+    // The room list has it too.
+    const list = await slide(alice, roomListBody(99));
+    assert.ok(list.rooms[roomId]?.invite_state, 'invites are in the room list');
+    await suite.join(alice, roomId);
+    const joined = await slide(alice, notificationsBody(), { pos: res.pos });
+    assert.equal(joined.lists.invites!.count, 0);
+  });
+
+  it('resolves $LAZY, $ME, * and ["*","*"], and heroes', async () => {
+    const roomId = await suite.createRoom(bob, { preset: 'public_chat' });
+    await suite.join(alice, roomId);
+    await suite.join(carol, roomId);
+    for (const [stateKey, via] of [
+      ['!child1:localhost', ['a']],
+      ['!child2:localhost', ['b']],
+    ] as const) {
+      const res = await api.put(
+        `${CLIENT_V3}/rooms/${roomId}/state/m.space.child/${encodeURIComponent(stateKey)}`,
+        { via },
+        { token: bob.access_token },
+      );
+      assert.equal(res.status, 200);
+    }
+    await suite.send(carol, roomId, 'from carol');
+    const lazy = await slide(alice, {
+      room_subscriptions: {
+        [roomId]: {
+          timeline_limit: 1,
+          required_state: [
+            ['m.room.member', '$LAZY'],
+            ['m.space.child', '*'],
+          ],
+        },
+      },
+    });
+    const room = lazy.rooms[roomId]!;
+    assert.deepEqual(
+      stateOf(room, 'm.room.member').map((e) => e.state_key),
+      [carol.user_id],
+      'only the timeline’s sender',
+    );
+    assert.deepEqual(
+      stateOf(room, 'm.space.child')
+        .map((e) => e.state_key)
+        .sort(),
+      ['!child1:localhost', '!child2:localhost'],
+    );
+    assert.equal(room.joined_count, 3);
+    assert.deepEqual(
+      room.heroes!.map((h) => h.user_id).sort(),
+      [bob.user_id, carol.user_id].sort(),
+    );
+    assert.equal(room.heroes!.find((h) => h.user_id === bob.user_id)!.displayname, 'bob');
+
+    const me = await slide(alice, {
+      room_subscriptions: {
+        [roomId]: { timeline_limit: 0, required_state: [['m.room.member', '$ME']] },
+      },
+    });
+    assert.deepEqual(
+      stateOf(me.rooms[roomId]!, 'm.room.member').map((e) => e.state_key),
+      [alice.user_id],
+    );
+    const all = await slide(alice, {
+      room_subscriptions: { [roomId]: { timeline_limit: 0, required_state: [['*', '*']] } },
+    });
+    const state = await api.get(`${CLIENT_V3}/rooms/${roomId}/state`, {
+      token: alice.access_token,
+    });
+    assert.equal(
+      all.rooms[roomId]!.required_state!.length,
+      (state.body as unknown as Json[]).length,
+    );
+  });
+
+  it('carries receipts, typing, account data and unread counts', async () => {
+    const roomId = await suite.createRoom(bob, { preset: 'public_chat' });
+    await suite.join(alice, roomId);
+    const start = await slide(alice, roomListBody(99));
+    assert.equal(start.rooms[roomId]!.notification_count, 0);
+
+    const eventId = await suite.send(bob, roomId, 'hello alice');
+    const unread = await slide(alice, roomListBody(99), { pos: start.pos });
+    assert.equal(unread.rooms[roomId]!.notification_count, 1);
+
+    await suite.postOk(
+      bob,
+      `${CLIENT_V3}/rooms/${roomId}/receipt/m.read/${encodeURIComponent(eventId)}`,
+    );
+    const typing = await api.put(
+      `${CLIENT_V3}/rooms/${roomId}/typing/${encodeURIComponent(bob.user_id)}`,
+      { typing: true, timeout: 30_000 },
+      { token: bob.access_token },
+    );
+    assert.equal(typing.status, 200);
+    const put = await api.put(
+      `${CLIENT_V3}/user/${encodeURIComponent(alice.user_id)}/account_data/m.test.global`,
+      { n: 1 },
+      { token: alice.access_token },
+    );
+    assert.equal(put.status, 200);
+    const ephemeral = await slide(alice, roomListBody(99), { pos: unread.pos });
+    const receipt = ephemeral.extensions.receipts!.rooms[roomId]!;
+    assert.equal(receipt.type, 'm.receipt');
+    assert.ok((receipt.content[eventId] as Json)['m.read'], 'bob’s receipt');
+    const typingEvent = ephemeral.extensions.typing!.rooms[roomId]!;
+    assert.deepEqual(typingEvent.content.user_ids, [bob.user_id]);
+    const global = ephemeral.extensions.account_data!.global;
+    assert.deepEqual(global.find((e) => e.type === 'm.test.global')?.content, { n: 1 });
+
+    // Alice reads: her count goes back to 0.
+    await suite.postOk(
+      alice,
+      `${CLIENT_V3}/rooms/${roomId}/receipt/m.read/${encodeURIComponent(eventId)}`,
+    );
+    const read = await slide(alice, roomListBody(99), { pos: ephemeral.pos });
+    assert.equal(read.rooms[roomId]!.notification_count, 0);
+  });
+
+  it('keeps rooms the user was kicked from, and ones they left only once sent', async () => {
+    const kicked = await suite.createRoom(bob, { preset: 'public_chat' });
+    const leftUnsent = await suite.createRoom(bob, { preset: 'public_chat' });
+    const leftSent = await suite.createRoom(bob, { preset: 'public_chat' });
+    for (const roomId of [kicked, leftUnsent, leftSent]) await suite.join(carol, roomId);
+    const start = await slide(carol, roomListBody(99));
+    assert.ok(start.rooms[leftSent] && start.rooms[kicked]);
+    await suite.postOk(bob, `${CLIENT_V3}/rooms/${kicked}/kick`, { user_id: carol.user_id });
+    await suite.leave(carol, leftSent);
+    const after = await slide(carol, roomListBody(99), { pos: start.pos });
+    const kickEvent = after.rooms[kicked]!.timeline!.at(-1)!;
+    assert.equal(kickEvent.content.membership, 'leave');
+    assert.equal(kickEvent.sender, bob.user_id);
+    assert.equal(after.rooms[leftSent]!.timeline!.at(-1)!.content.membership, 'leave');
+    // A new connection: the room left by choice is gone, the kick stays.
+    await suite.leave(carol, leftUnsent);
+    const fresh = await slide(carol, { ...roomListBody(99), conn_id: 'fresh' });
+    assert.ok(fresh.rooms[kicked], 'kicked: still listed');
+    assert.equal(fresh.rooms[leftUnsent], undefined);
+    assert.equal(fresh.rooms[leftSent], undefined);
+    const bobSends = await suite.send(bob, kicked, 'after the kick');
+    const later = await slide(carol, roomListBody(99), { pos: after.pos });
+    const seen = (later.rooms[kicked]?.timeline ?? []).map((e) => e.event_id);
+    assert.ok(!seen.includes(bobSends), 'nothing after the kick');
+  });
+
+  it('marks DMs from m.direct', async () => {
+    const roomId = await suite.createRoom(bob, { is_direct: true, invite: [alice.user_id] });
+    await suite.join(alice, roomId);
+    const put = await api.put(
+      `${CLIENT_V3}/user/${encodeURIComponent(alice.user_id)}/account_data/m.direct`,
+      { [bob.user_id]: [roomId] },
+      { token: alice.access_token },
+    );
+    assert.equal(put.status, 200);
+    const res = await slide(alice, {
+      lists: { dms: { ranges: [[0, 99]], timeline_limit: 0, filters: { is_dm: true } } },
+    });
+    assert.equal(res.lists.dms!.count, 1);
+    assert.equal(res.rooms[roomId]!.is_dm, true);
+  });
+
+  it('delivers to-device messages and E2EE counts on the encryption connection', async () => {
+    const { identity, keys } = deviceKeysFor(alice);
+    const upload = await api.post(
+      `${CLIENT_V3}/keys/upload`,
+      {
+        device_keys: keys,
+        one_time_keys: oneTimeKeys(alice, identity, 3),
+        fallback_keys: { 'signed_curve25519:FB1': { key: 'fallback', fallback: true } },
+      },
+      { token: alice.access_token },
+    );
+    assert.equal(upload.status, 200, JSON.stringify(upload.body));
+    const first = await slide(alice, encryptionBody());
+    assert.equal(first.extensions.e2ee!.device_one_time_keys_count.signed_curve25519, 3);
+    assert.deepEqual(first.extensions.e2ee!.device_unused_fallback_key_types, [
+      'signed_curve25519',
+    ]);
+    const send = await api.put(
+      `${CLIENT_V3}/sendToDevice/m.test/t1`,
+      { messages: { [alice.user_id]: { [alice.device_id]: { n: 1 } } } },
+      { token: bob.access_token },
+    );
+    assert.equal(send.status, 200);
+    const since = first.extensions.to_device!.next_batch;
+    const delivered = await slide(alice, encryptionBody(since), { pos: first.pos });
+    assert.deepEqual(
+      delivered.extensions.to_device!.events.map((e) => e.content.n),
+      [1],
+    );
+    // The client lost that response: the same pos and since deliver it again.
+    const again = await slide(alice, encryptionBody(since), { pos: first.pos });
+    assert.deepEqual(
+      again.extensions.to_device!.events.map((e) => e.content.n),
+      [1],
+    );
+    const acknowledged = await slide(
+      alice,
+      encryptionBody(again.extensions.to_device!.next_batch),
+      {
+        pos: again.pos,
+      },
+    );
+    assert.deepEqual(acknowledged.extensions.to_device!.events, []);
+
+    // Bob, who shares rooms with alice, changes his device keys: alice hears of it.
+    const bobKeys = deviceKeysFor(bob);
+    const bobUpload = await api.post(
+      `${CLIENT_V3}/keys/upload`,
+      { device_keys: bobKeys.keys },
+      { token: bob.access_token },
+    );
+    assert.equal(bobUpload.status, 200);
+    const changed = await slide(
+      alice,
+      encryptionBody(acknowledged.extensions.to_device!.next_batch),
+      {
+        pos: acknowledged.pos,
+      },
+    );
+    assert.ok(changed.extensions.e2ee!.device_lists.changed.includes(bob.user_id));
+  });
+
+  it('answers the same pos twice alike, losing nothing', async () => {
+    const roomId = await suite.createRoom(alice);
+    const start = await slide(alice, roomListBody(99));
+    const eventId = await suite.send(alice, roomId, 'once');
+    const firstTry = await slide(alice, roomListBody(99), { pos: start.pos });
+    const secondTry = await slide(alice, roomListBody(99), { pos: start.pos });
+    for (const res of [firstTry, secondTry]) {
+      assert.deepEqual(
+        res.rooms[roomId]!.timeline!.map((e) => e.event_id),
+        [eventId],
+      );
+    }
+    assert.notEqual(firstTry.pos, secondTry.pos);
+    // Nothing new: the same pos comes back.
+    const quiet = await slide(alice, roomListBody(99), { pos: secondTry.pos });
+    assert.deepEqual(quiet.rooms, {});
+    assert.equal(quiet.pos, secondTry.pos);
+  });
+
+  it('refuses unknown positions and others’ positions with M_UNKNOWN_POS', async () => {
+    const refused = async (who: Session, body: Json, pos: string) => {
+      const res = await api.post(`${PATH}?timeout=0&pos=${encodeURIComponent(pos)}`, body, {
+        token: who.access_token,
+      });
+      expectError(res, 400, 'M_UNKNOWN_POS');
+    };
+    const mine = await slide(alice, roomListBody(19));
+    await refused(alice, roomListBody(19), 'not-a-pos');
+    await refused(bob, roomListBody(19), mine.pos);
+    await refused(alice, notificationsBody(), mine.pos);
+    const otherDevice = await api.login(alice.user_id);
+    assert.equal(otherDevice.status, 200);
+    await refused(otherDevice.body, roomListBody(19), mine.pos);
+  });
+
+  it('refuses malformed requests with Matrix errors', async () => {
+    const post = (body: unknown, query = 'timeout=0') =>
+      api.post(`${PATH}?${query}`, body as Json, { token: alice.access_token });
+    expectError(await post({ lists: { l: { ranges: [[0]] } } }), 400, 'M_BAD_JSON');
+    expectError(await post({ lists: { l: { ranges: [[3, 1]] } } }), 400, 'M_INVALID_PARAM');
+    expectError(await post({ conn_id: 7 }), 400, 'M_BAD_JSON');
+    expectError(await post({ lists: { l: { required_state: 'all' } } }), 400, 'M_BAD_JSON');
+    expectError(await post({}, 'timeout=soon'), 400, 'M_INVALID_PARAM');
+    expectError(await post({}, 'set_presence=busy'), 400, 'M_INVALID_PARAM');
+    const anonymous = await api.post(`${PATH}`, {});
+    expectError(anonymous, 401, 'M_MISSING_TOKEN');
+  });
+
+  it('never answers a 5xx to a wrong type anywhere in Element X’s bodies', async () => {
+    const bodies = [
+      roomListBody(19, [rooms[0]!]),
+      encryptionBody('0'),
+      notificationsBody(rooms[0]),
+    ];
+    const wrong: unknown[] = [5, -1, 1.5, 'x', null, true, [], {}, [['a']], { a: 1 }];
+    let tried = 0;
+    for (const body of bodies) {
+      for (const path of leafPaths(body)) {
+        for (const value of wrong) {
+          const res = await api.post(`${PATH}?timeout=0`, withValueAt(body, path, value), {
+            token: alice.access_token,
+          });
+          tried++;
+          assert.ok(
+            res.status < 500,
+            `${path.join('.')} = ${JSON.stringify(value)}: ${res.status}`,
+          );
+          if (res.status !== 200) assert.equal(typeof res.body.errcode, 'string');
+        }
+      }
+    }
+    assert.ok(tried > 100);
+  });
+
+  it('wakes a long-poll promptly when a message arrives', async () => {
+    const roomId = await suite.createRoom(alice);
+    const start = await slide(alice, roomListBody(99));
+    const began = Date.now();
+    const waiting = slide(alice, roomListBody(99), { pos: start.pos, timeout: '20000' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const eventId = await suite.send(alice, roomId, 'wake up');
+    const woken = await waiting;
+    assert.ok(Date.now() - began < 10_000, 'answered before the timeout');
+    assert.deepEqual(
+      woken.rooms[roomId]!.timeline!.map((e) => e.event_id),
+      [eventId],
+    );
+  });
+
+  it('keeps connections across a restart', async () => {
+    const roomId = await suite.createRoom(alice);
+    const before = await slide(alice, roomListBody(99));
+    await suite.server.restart();
+    const eventId = await suite.send(alice, roomId, 'after the restart');
+    const after = await slide(alice, roomListBody(99), { pos: before.pos });
+    const room = after.rooms[roomId]!;
+    assert.equal(room.initial, undefined, 'an incremental response, not a new connection');
+    assert.deepEqual(
+      room.timeline!.map((e) => e.event_id),
+      [eventId],
+    );
+  });
+});
+
+/** Every path to a value in a JSON tree (objects and arrays walked), the containers' too. */
+function leafPaths(value: unknown, prefix: string[] = []): string[][] {
+  if (value === null || typeof value !== 'object') return [prefix];
+  const entries = Object.entries(value as Json);
+  return [prefix, ...entries.flatMap(([key, child]) => leafPaths(child, [...prefix, key]))].filter(
+    (path) => path.length > 0,
+  );
+}
+
+function withValueAt(body: Json, path: string[], value: unknown): Json {
+  const copy = structuredClone(body);
+  let at = copy as Record<string, unknown>;
+  for (const key of path.slice(0, -1)) at = at[key] as Record<string, unknown>;
+  at[path.at(-1)!] = value;
+  return copy;
+}
