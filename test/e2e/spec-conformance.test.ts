@@ -61,6 +61,21 @@ describe('spec conformance', () => {
         'v1.2',
         'v1.3',
         'v1.4',
+        'v1.5',
+        'v1.6',
+        'v1.7',
+        'v1.8',
+        'v1.9',
+        'v1.10',
+        'v1.11',
+        'v1.12',
+        'v1.13',
+        'v1.14',
+        'v1.15',
+        'v1.16',
+        'v1.17',
+        'v1.18',
+        'v1.19',
       ]);
       // "Values will take the form vX.Y or rX.Y.Z in historical cases."
       for (const version of body.versions as string[]) {
@@ -70,6 +85,7 @@ describe('spec conformance', () => {
       // and simplified sliding sync, without which Element X refuses the server.
       assert.deepEqual(body.unstable_features, {
         'org.matrix.msc3916.stable': true,
+        'uk.half-shot.msc2666.query_mutual_rooms': true,
         'org.matrix.simplified_msc3575': true,
       });
       // Authentication is optional; the answer must still be valid with it.

@@ -9,16 +9,17 @@ import type { ClientApiServices } from './services.js';
  * clients switch on. r0.x are listed for old clients; v1.1 is the floor
  * modern SDKs insist on.
  * - v1.2: spaces and the hierarchy, restricted rooms, registration tokens,
- *   fallback keys, is_guest, profile capabilities. `m.login.appservice` login
- *   needs application services, which Weft does not host: no token can use it.
+ *   fallback keys, is_guest, profile capabilities.
  * - v1.3: /messages without `from`, relations and aggregations,
  *   `knock_restricted`. Refresh tokens are optional for servers: Weft never
  *   issues them (/refresh answers M_UNKNOWN_TOKEN), as the spec allows.
  * - v1.4: threads (server-side, per-thread receipts and notifications),
  *   edits, private read receipts, room types in /publicRooms and upgrades,
  *   CORP headers on media, the server ACL push rule.
- * Next: v1.5+ as the media (v1.11: authenticated media) issues land. Never
- * beyond v1.19: v1.20 drops the `access_token` query parameter, which Weft keeps.
+ * - v1.5 to v1.19: docs/spec-versions.md audits each release's changelog, says
+ *   where Weft does each of its server duties, and what it leaves out and why.
+ * Never beyond v1.19: later versions drop the `access_token` query parameter,
+ * which Weft keeps for old clients.
  */
 export const SUPPORTED_VERSIONS = [
   'r0.0.1',
@@ -33,16 +34,32 @@ export const SUPPORTED_VERSIONS = [
   'v1.2',
   'v1.3',
   'v1.4',
+  'v1.5',
+  'v1.6',
+  'v1.7',
+  'v1.8',
+  'v1.9',
+  'v1.10',
+  'v1.11',
+  'v1.12',
+  'v1.13',
+  'v1.14',
+  'v1.15',
+  'v1.16',
+  'v1.17',
+  'v1.18',
+  'v1.19',
 ];
 
 export function registerDiscoveryRoutes(router: Router, { config }: ClientApiServices): void {
   router.route('GET', '/_matrix/client/versions', { auth: 'none' }, async () => ({
     versions: SUPPORTED_VERSIONS,
-    // Authenticated media is built, v1.11 is not yet listed: this is how clients (Element)
-    // learn to use /_matrix/client/v1/media before v1.11, as Synapse told them. Without it,
-    // media uploaded under the freeze (the default) would not load in them.
     unstable_features: {
+      // Authenticated media, as Synapse still says beside v1.11: clients from before v1.11
+      // look for it, and media uploaded under the freeze (the default) loads only that way.
       'org.matrix.msc3916.stable': true,
+      // The unstable mutual rooms path (api/client/mutual-rooms.ts), as Synapse names it.
+      'uk.half-shot.msc2666.query_mutual_rooms': true,
       // Simplified sliding sync (MSC4186): Element X refuses a server without it.
       'org.matrix.simplified_msc3575': true,
     },
