@@ -29,6 +29,8 @@ type Json = Record<string, unknown>;
 
 export class AppServiceEphemeral {
   private readonly workers: ServiceWorker[];
+  /** The workers of services doing end-to-bridge encryption (MSC3202): device list changes. */
+  private readonly encryptionWorkers: ServiceWorker[];
   private receiptsAfter?: number;
   private toDeviceAfter?: number;
   /** One change at a time, in order. */
@@ -41,11 +43,12 @@ export class AppServiceEphemeral {
     private readonly logger: Logger,
   ) {
     this.workers = workers.filter((worker) => worker.registration.ephemeral !== 'none');
+    this.encryptionWorkers = workers.filter((worker) => worker.registration.msc3202);
   }
 
   /** The Notifier's observer: queues the change's work, never throws. */
   observe(change: ObservedChange): void {
-    if (this.workers.length === 0) return;
+    if (this.workers.length === 0 && this.encryptionWorkers.length === 0) return;
     this.chain = this.chain
       .then(() => this.handle(change))
       .catch((err: unknown) => this.logger.warn({ err }, 'appservice: ephemeral events failed'));
@@ -56,6 +59,26 @@ export class AppServiceEphemeral {
     else if (change.stream === 'receipts') await this.receipts(change.position);
     else if (change.stream === 'presence') await this.presence(change);
     else if (change.stream === 'toDevice') await this.toDevice(change);
+    else if (change.stream === 'deviceLists') await this.deviceLists(change);
+  }
+
+  /**
+   * MSC3202: a device list change at `position`, announced to everyone sharing a
+   * room with the user who changed (DeviceLists.announce). A service hears of it
+   * when one of those is its own user (Synapse's rule: its namespace, or a room it
+   * is interested in); which user changed is read from the stream.
+   */
+  private async deviceLists(change: ObservedChange): Promise<void> {
+    for (const worker of this.encryptionWorkers) {
+      const viewer = change.userIds.find((userId) => worker.interestedInUser(userId));
+      if (viewer === undefined) continue;
+      const changed = await this.storage.deviceLists.changedUsers(
+        viewer,
+        change.position - 1,
+        change.position,
+      );
+      for (const userId of changed) worker.addDeviceListChange(userId);
+    }
   }
 
   private async typing(roomIds: string[]): Promise<void> {

@@ -29,6 +29,7 @@ import type { EventRecord } from '../events/records.js';
 import { toClientEvent } from '../events/client-format.js';
 import type { Storage } from '../storage/storage.js';
 import { LruCache } from '../util/lru-cache.js';
+import { encryptionSummary, type EncryptionSummary } from './appservice-encryption.js';
 import { AppServiceRequestError, type AppServiceHttp } from './appservice-http.js';
 import {
   applyToRoomInterest,
@@ -110,6 +111,8 @@ export class ServiceWorker {
   private lastSkipSave = 0;
   private ephemeral: Json[] = [];
   private toDevice: Json[] = [];
+  /** MSC3202: users whose device lists changed since the last transaction. */
+  private readonly changedDeviceLists = new Set<string>();
   private wake?: () => void;
   /** A kick while the worker was busy: its next sleep returns at once (no wake-up lost). */
   private kicked = false;
@@ -157,6 +160,13 @@ export class ServiceWorker {
   addEphemeral(event: Json): void {
     if (this.registration.ephemeral === 'none' || this.closed) return;
     pushBounded(this.ephemeral, event);
+    this.kick();
+  }
+
+  /** MSC3202: a user of interest to the service changed their devices or cross-signing keys. */
+  addDeviceListChange(userId: string): void {
+    if (!this.registration.msc3202 || this.closed) return;
+    if (this.changedDeviceLists.size < MAX_QUEUED_EPHEMERAL) this.changedDeviceLists.add(userId);
     this.kick();
   }
 
@@ -248,10 +258,12 @@ export class ServiceWorker {
   private async buildNext(): Promise<boolean> {
     const { events, upTo } = await this.nextEvents();
     await this.ensureUsersKnown(events);
+    const toDevice = this.toDevice.splice(0, MAX_TO_DEVICE_PER_TRANSACTION);
     const content: TransactionContent = {
       events: events.map((record) => clientEventFor(record, this.now())),
       ephemeral: this.ephemeral.splice(0, MAX_EPHEMERAL_PER_TRANSACTION),
-      toDevice: this.toDevice.splice(0, MAX_TO_DEVICE_PER_TRANSACTION),
+      toDevice,
+      ...(await this.encryptionSummary(events, toDevice)),
     };
     if (!hasContent(content)) {
       if (upTo <= this.state.deliveredUpTo) return false;
@@ -270,6 +282,21 @@ export class ServiceWorker {
     this.state.lastTxnNumber = txnNumber;
     this.state.inFlight = inFlight;
     return true;
+  }
+
+  /** MSC3202's fields for a registration that asks for them (appservice-encryption.ts). */
+  private async encryptionSummary(
+    events: readonly EventRecord[],
+    toDevice: readonly Json[],
+  ): Promise<EncryptionSummary> {
+    if (!this.registration.msc3202) return {};
+    const changedDeviceLists = [...this.changedDeviceLists];
+    this.changedDeviceLists.clear();
+    return encryptionSummary(this.storage, this.registration, this.deps.serverName, {
+      events,
+      toDevice,
+      changedDeviceLists,
+    });
   }
 
   /** Senders and member events' targets the server does not know are asked of the services first. */

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { withServer, type Fixture } from '../support/fixture.js';
 import { CLIENT_V3, type Session } from '../support/client.js';
+import { deviceKeysFor, oneTimeKeys } from '../support/e2ee.js';
 import { FakeAppService, type ReceivedTransaction } from '../support/fake-appservice.js';
 import { testRegistration, writeRegistrations } from '../support/appservice-registrations.js';
 import { assertMatchesSpecDefinition, expectError, expectSpec } from '../support/spec-schemas.js';
@@ -222,6 +223,73 @@ describe('application service transactions', { timeout: 120_000 }, () => {
         testRegistration('dead', { url: 'http://127.0.0.1:1' }),
         testRegistration('private', { url: 'http://10.255.255.1:8009' }),
       ],
+    );
+  });
+
+  it('tells an MSC3202 service of device list changes and its users’ key counts', async () => {
+    await withAppService(
+      async (fixture, service) => {
+        const registered = await fixture.api.post(
+          `${CLIENT_V3}/register`,
+          { type: 'm.login.application_service', username: 'bridge_crypto' },
+          { token: 'bridge-as-token' },
+        );
+        assert.equal(registered.status, 200, JSON.stringify(registered.body));
+        const puppet = registered.body as unknown as Session;
+        const { identity, keys } = deviceKeysFor(puppet);
+        const uploaded = await fixture.api.post(
+          `${CLIENT_V3}/keys/upload`,
+          {
+            device_keys: keys,
+            one_time_keys: oneTimeKeys(puppet, identity, 2),
+            fallback_keys: {
+              'signed_curve25519:FB01': oneTimeKeys(puppet, identity, 1, 'FB')[
+                'signed_curve25519:FB0001'
+              ]!,
+            },
+          },
+          { token: puppet.access_token },
+        );
+        assert.equal(uploaded.status, 200, JSON.stringify(uploaded.body));
+        const alice = await fixture.register('alice');
+        const roomId = await fixture.createRoom(alice, { preset: 'public_chat' });
+        await fixture.join(puppet, roomId);
+        // Alice's new device keys change her device list, which the puppet shares a room with.
+        const aliceKeys = await fixture.api.post(
+          `${CLIENT_V3}/keys/upload`,
+          { device_keys: deviceKeysFor(alice).keys },
+          { token: alice.access_token },
+        );
+        assert.equal(aliceKeys.status, 200);
+        const field = (name: string) =>
+          service.transactions.map((txn) => txn.body[name]).filter((value) => value !== undefined);
+        await service.waitFor(
+          () =>
+            field('org.matrix.msc3202.device_lists').some((lists) =>
+              (lists as { changed: string[] }).changed.includes(alice.user_id),
+            ),
+          15_000,
+          'alice’s device list change',
+        );
+        await fixture.send(puppet, roomId, 'from the bridge');
+        await service.waitFor(
+          () => field('org.matrix.msc3202.device_one_time_keys_count').length > 0,
+          15_000,
+          'the key counts',
+        );
+        const counts = field('org.matrix.msc3202.device_one_time_keys_count').at(-1) as Record<
+          string,
+          Record<string, Record<string, number>>
+        >;
+        assert.equal(counts[puppet.user_id]?.[puppet.device_id]?.signed_curve25519, 2);
+        assert.deepEqual(field('org.matrix.msc3202.device_one_time_key_counts').at(-1), counts);
+        const fallback = field('org.matrix.msc3202.device_unused_fallback_key_types').at(
+          -1,
+        ) as Record<string, Record<string, string[]>>;
+        assert.deepEqual(fallback[puppet.user_id]?.[puppet.device_id], ['signed_curve25519']);
+        assert.equal(counts[alice.user_id], undefined, 'only the service’s own users');
+      },
+      (url) => [bridgeRegistration(url, { 'org.matrix.msc3202': true })],
     );
   });
 
