@@ -12,12 +12,9 @@
  * TODO(lead): src/net/safe-fetch.ts does the same for GETs only; once it takes a
  * method and a body, this module should call it instead of its own request.
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress } from 'node:dns';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { LookupFunction } from 'node:net';
-import { addressFamily, AddressPolicy } from '../net/address-rules.js';
+import { AddressPolicy } from '../net/address-rules.js';
+import { OutboundError, safeFetch } from '../net/safe-fetch.js';
 import type { AppServiceRegistration } from '../domain/appservice.js';
 
 export const APP_PREFIX = '/_matrix/app/v1';
@@ -85,130 +82,47 @@ export class AppServiceHttp {
     for (const [name, value] of Object.entries(request.query ?? {})) {
       for (const one of Array.isArray(value) ? value : [value]) url.searchParams.append(name, one);
     }
-    const timeout = AbortSignal.timeout(
-      request.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    );
-    const deadline = request.signal ? AbortSignal.any([timeout, request.signal]) : timeout;
-    const addresses = await this.checkedAddresses(url, deadline);
     const headers: Record<string, string> = { Authorization: `Bearer ${service.hsToken}` };
     if (request.body !== undefined) headers['Content-Type'] = 'application/json';
-    const response = await send(url, request, headers, addresses, deadline);
-    return readAnswer(
-      response,
-      this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
-      deadline,
-    );
-  }
-
-  private async checkedAddresses(url: URL, deadline: AbortSignal): Promise<LookupAddress[]> {
-    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    const family = addressFamily(host);
-    const addresses = family
-      ? [{ address: host, family: family === 'ipv4' ? 4 : 6 }]
-      : await withDeadline(this.resolve(host), deadline);
-    if (addresses.length === 0 || addresses.some(({ address }) => !this.policy.permits(address))) {
-      throw new AppServiceRequestError(
-        'blocked',
-        `${host} is not an address application services may have (app_service_ip_range_whitelist)`,
-      );
-    }
-    return addresses;
-  }
-
-  private async resolve(host: string): Promise<LookupAddress[]> {
     try {
-      return await (this.options.resolve ?? defaultResolve)(host);
-    } catch {
-      throw new AppServiceRequestError('connection', `${host} does not resolve`);
+      const response = await safeFetch(url.href, {
+        policy: this.policy,
+        method: request.method,
+        body: request.body,
+        headers,
+        maxBytes: this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+        timeoutMs: request.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        followRedirects: false,
+        resolve: this.options.resolve,
+        signal: request.signal,
+      });
+      const text = response.body.toString('utf8');
+      return { status: response.status, text, json: parseJson(text) };
+    } catch (err) {
+      throw err instanceof OutboundError ? failureOf(err) : err;
     }
   }
 }
 
-const defaultResolve = (host: string) => dnsLookup(host, { all: true, verbatim: true });
-
-function withDeadline<T>(promise: Promise<T>, deadline: AbortSignal): Promise<T> {
-  if (deadline.aborted) return Promise.reject(timeoutError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(timeoutError());
-    deadline.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => deadline.removeEventListener('abort', onAbort));
-  });
-}
-
-function timeoutError(): AppServiceRequestError {
-  return new AppServiceRequestError('timeout', 'The application service took too long to answer');
-}
-
-/** The socket's name resolution: only the addresses already checked. */
-function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
-  return ((_host: string, options: { all?: boolean }, callback: PinnedCallback) => {
-    if (options.all) callback(null, addresses);
-    else callback(null, addresses[0]!.address, addresses[0]!.family);
-  }) as LookupFunction;
-}
-
-type PinnedCallback = (
-  err: NodeJS.ErrnoException | null,
-  address: string | LookupAddress[],
-  family?: number,
-) => void;
-
-function send(
-  url: URL,
-  request: AppServiceRequest,
-  headers: Record<string, string>,
-  addresses: LookupAddress[],
-  deadline: AbortSignal,
-): Promise<IncomingMessage> {
-  const start = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const outgoing = start(url, {
-      method: request.method,
-      headers,
-      lookup: pinnedLookup(addresses),
-      agent: false,
-      signal: deadline,
-    });
-    outgoing.on('response', resolve);
-    outgoing.on('error', (err) =>
-      reject(
-        deadline.aborted
-          ? timeoutError()
-          : new AppServiceRequestError('connection', `Request failed: ${err.message}`),
-      ),
-    );
-    outgoing.end(request.body);
-  });
-}
-
-async function readAnswer(
-  response: IncomingMessage,
-  maxBytes: number,
-  deadline: AbortSignal,
-): Promise<AppServiceResponse> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of response) {
-      size += (chunk as Buffer).length;
-      if (size > maxBytes) {
-        throw new AppServiceRequestError(
-          'too-large',
-          `The answer is larger than ${maxBytes} bytes`,
-        );
-      }
-      chunks.push(chunk as Buffer);
-    }
-  } catch (err) {
-    if (err instanceof AppServiceRequestError) throw err;
-    throw deadline.aborted
-      ? timeoutError()
-      : new AppServiceRequestError('connection', `The answer was cut: ${(err as Error).message}`);
-  } finally {
-    response.destroy();
+/** The outbound failure as the callers tell them apart (ping's errors, retries). */
+function failureOf(err: OutboundError): AppServiceRequestError {
+  switch (err.reason) {
+    case 'blocked-ip-literal':
+    case 'blocked-address':
+      return new AppServiceRequestError(
+        'blocked',
+        `${err.message}: not an address application services may have (app_service_ip_range_whitelist)`,
+      );
+    case 'timeout':
+      return new AppServiceRequestError(
+        'timeout',
+        'The application service took too long to answer',
+      );
+    case 'too-large':
+      return new AppServiceRequestError('too-large', err.message);
+    default:
+      return new AppServiceRequestError('connection', err.message);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
-  return { status: response.statusCode ?? 0, text, json: parseJson(text) };
 }
 
 function parseJson(text: string): unknown {

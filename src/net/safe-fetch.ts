@@ -69,6 +69,8 @@ export interface SafeFetchOptions {
   checkResponse?: (status: number, headers: IncomingHttpHeaders) => void;
   /** Name resolution (every address); dns.lookup by default. */
   resolve?: (host: string) => Promise<LookupAddress[]>;
+  /** Cuts the exchange short (the server is stopping); reported as a timeout. */
+  signal?: AbortSignal;
 }
 
 export interface FetchedResponse {
@@ -91,7 +93,8 @@ interface Outgoing {
 
 /** Requests `url` under the options' rules (see the module comment). */
 export async function safeFetch(url: string, options: SafeFetchOptions): Promise<FetchedResponse> {
-  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const deadline = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
   let outgoing: Outgoing = {
     url: parseHttpUrl(url),
