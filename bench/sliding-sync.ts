@@ -7,6 +7,7 @@
  *   of its rooms (send answered → response received), over several sends.
  * Setup is not measured. Medians over the runs.
  */
+import { ROOM_LIST_REQUIRED_STATE } from '../test/support/element-x.js';
 import { callJson } from './http-client.js';
 import { registerMany, summarise, type BenchAccount, type Measurement } from './workloads.js';
 
@@ -24,24 +25,6 @@ export interface SlidingSyncResults {
   wakeUp: Measurement;
 }
 
-// matrix-rust-sdk's room list required_state (as test/e2e/sliding-sync.test.ts).
-const REQUIRED_STATE = [
-  ['m.room.name', ''],
-  ['m.room.encryption', ''],
-  ['m.room.member', '$LAZY'],
-  ['m.room.member', '$ME'],
-  ['m.room.topic', ''],
-  ['m.room.canonical_alias', ''],
-  ['m.room.power_levels', ''],
-  ['org.matrix.msc3401.call.member', '*'],
-  ['m.room.join_rules', ''],
-  ['m.room.tombstone', ''],
-  ['m.room.create', ''],
-  ['m.room.history_visibility', ''],
-  ['m.space.parent', '*'],
-  ['m.space.child', '*'],
-];
-
 interface SlidingBody {
   pos: string;
   lists: Record<string, { count: number }>;
@@ -54,7 +37,7 @@ function roomListBody(end: number, connId: string) {
     lists: {
       all_rooms: {
         ranges: [[0, end]],
-        required_state: REQUIRED_STATE,
+        required_state: ROOM_LIST_REQUIRED_STATE,
         timeline_limit: 1,
         include_heroes: true,
       },

@@ -11,7 +11,7 @@
  * (RoomInterest below), so deciding costs no member scan per event.
  */
 import type { AppServiceRegistration } from '../domain/appservice.js';
-import { inNamespace, senderUserId } from './registration-rules.js';
+import { inNamespace, mayActAs } from './registration-rules.js';
 
 /** The parts of a room event the rules read. */
 export interface InterestEvent {
@@ -38,9 +38,8 @@ export function interestedInUser(
   userId: string,
   serverName: string,
 ): boolean {
-  return (
-    userId === senderUserId(registration, serverName) || inNamespace(registration, 'users', userId)
-  );
+  // The users a service hears of are the users it may act as.
+  return mayActAs(registration, userId, serverName);
 }
 
 /** Whether the room as known interests the service (its ID, an alias, a joined user of its). */

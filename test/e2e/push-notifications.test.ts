@@ -95,6 +95,12 @@ class Gateway {
   }
 }
 
+/** A joined room's unread counts in a sync body. */
+function countsIn(body: SyncBody, roomId: string): Counts | undefined {
+  return (body.rooms.join[roomId] as unknown as { unread_notifications?: Counts } | undefined)
+    ?.unread_notifications;
+}
+
 describe('push notifications', () => {
   const suite = serverSuite({ push: { retry_initial_ms: 50 } });
   const { api } = suite;
@@ -140,10 +146,6 @@ describe('push notifications', () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return String(res.body.event_id);
   };
-
-  const countsIn = (body: SyncBody, roomId: string): Counts | undefined =>
-    (body.rooms.join[roomId] as unknown as { unread_notifications?: Counts } | undefined)
-      ?.unread_notifications;
 
   /** The user's current counts in the room (an initial sync shows every joined room). */
   const countsNow = async (who: Session, roomId: string): Promise<Counts> => {
@@ -467,10 +469,6 @@ describe('push notifications', () => {
 });
 
 describe('push.legacy_mention_rules', () => {
-  const countsIn = (body: SyncBody, roomId: string): Counts | undefined =>
-    (body.rooms.join[roomId] as unknown as { unread_notifications?: Counts } | undefined)
-      ?.unread_notifications;
-
   it('restores v1.16’s mention rules, for events without m.mentions only', async () => {
     await withServer(
       async (own) => {

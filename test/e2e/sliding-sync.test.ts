@@ -9,6 +9,7 @@
  * (pos, each list's count, to_device.next_batch, heroes' user_id), and for
  * the types of the fields Element X reads.
  */
+import { ROOM_LIST_REQUIRED_STATE } from '../support/element-x.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
@@ -62,25 +63,6 @@ interface SlidingResponse {
   };
 }
 
-// matrix-rust-sdk's room list service: DEFAULT_REQUIRED_STATE, and the extra state of subscriptions.
-const ROOM_LIST_REQUIRED_STATE = [
-  ['m.room.name', ''],
-  ['m.room.encryption', ''],
-  ['m.room.member', '$LAZY'],
-  ['m.room.member', '$ME'],
-  ['m.room.topic', ''],
-  ['m.room.canonical_alias', ''],
-  ['m.room.power_levels', ''],
-  ['org.matrix.msc3401.call.member', '*'],
-  ['m.room.join_rules', ''],
-  ['m.room.tombstone', ''],
-  ['m.room.create', ''],
-  ['m.room.history_visibility', ''],
-  ['io.element.functional_members', ''],
-  ['m.space.parent', '*'],
-  ['m.space.child', '*'],
-  ['m.beacon_info', '*'],
-];
 const SUBSCRIPTION_REQUIRED_STATE = [...ROOM_LIST_REQUIRED_STATE, ['m.room.pinned_events', '']];
 
 function roomListBody(end: number, subscriptions: string[] = []): Json {
