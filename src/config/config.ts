@@ -138,6 +138,11 @@ export interface PushConfig {
    * roomnotif), for servers with many clients that send no `m.mentions`; docs/spec-versions.md.
    */
   legacy_mention_rules: boolean;
+  /**
+   * Private or loopback addresses (CIDR ranges) a gateway may be at; every other private,
+   * loopback or reserved address is refused (net/address-rules.ts). Loopback by default.
+   */
+  ip_range_whitelist: string[];
 }
 
 /** URL previews (`/media/preview_url`), as Synapse's url_preview_* options (docs/url-previews.md). */
@@ -273,6 +278,8 @@ export function defaultConfig(): Config {
       retry_initial_ms: 1000,
       give_up_after_ms: 10 * 60 * 1000,
       legacy_mention_rules: false,
+      // A gateway on this machine (Sygnal beside Weft) works as installed, as http does.
+      ip_range_whitelist: ['127.0.0.0/8', '::1/128'],
     },
     metrics: { enabled: false, bind: '127.0.0.1', port: 9009 },
     // Nothing configured: /.well-known/matrix/support answers 404.
@@ -380,20 +387,26 @@ export function checkConfig(config: Config): Config {
   const supportProblems = supportConfigProblems(config.support);
   if (supportProblems.length > 0) throw new ConfigError(supportProblems.join('; '));
   checkUrlPreviewConfig(config.url_preview);
+  checkRanges('push.ip_range_whitelist', config.push.ip_range_whitelist);
   checkAppServiceConfig(config);
   return config;
 }
 
-function checkUrlPreviewConfig(preview: UrlPreviewConfig): void {
-  for (const key of ['ip_range_blacklist', 'ip_range_whitelist'] as const) {
-    for (const range of preview[key]) {
-      try {
-        parseRange(String(range));
-      } catch (err) {
-        throw new ConfigError(`url_preview.${key}: ${(err as Error).message}`);
-      }
+/** A list of IP ranges (CIDR or single addresses), each one parsed as net/address-rules.ts will. */
+function checkRanges(field: string, ranges: unknown): void {
+  if (!Array.isArray(ranges)) throw new ConfigError(`${field} must be a list of IP ranges`);
+  for (const range of ranges) {
+    try {
+      parseRange(String(range));
+    } catch (err) {
+      throw new ConfigError(`${field}: ${(err as Error).message}`);
     }
   }
+}
+
+function checkUrlPreviewConfig(preview: UrlPreviewConfig): void {
+  checkRanges('url_preview.ip_range_blacklist', preview.ip_range_blacklist);
+  checkRanges('url_preview.ip_range_whitelist', preview.ip_range_whitelist);
   for (const key of ['max_spider_size', 'timeout_ms'] as const) {
     if (!Number.isInteger(preview[key]) || preview[key] < 1) {
       throw new ConfigError(`url_preview.${key} must be a positive whole number`);
@@ -417,9 +430,7 @@ function checkAppServiceConfig(config: Config): void {
   if (!strings(config.app_service_config_files)) {
     throw new ConfigError('app_service_config_files must be a list of file paths');
   }
-  if (!strings(config.app_service_ip_range_whitelist)) {
-    throw new ConfigError('app_service_ip_range_whitelist must be a list of CIDR ranges');
-  }
+  checkRanges('app_service_ip_range_whitelist', config.app_service_ip_range_whitelist);
 }
 
 function checkVoipConfig(voip: VoipConfig): void {

@@ -198,6 +198,9 @@ push:
   # "@room" in the body highlight), for events without m.mentions, for servers whose users
   # have clients older than v1.7. Off: the current spec's rules (docs/spec-versions.md).
   legacy_mention_rules: ${config.push.legacy_mention_rules}
+  # Private or loopback addresses (CIDR ranges) a pusher's gateway may resolve to; every other
+  # private, loopback or reserved address is refused, checked after DNS. Loopback by default.
+  ip_range_whitelist: ${JSON.stringify(config.push.ip_range_whitelist)}
 
 # Prometheus metrics (process, HTTP requests by route, long-polls, events stored) at
 # http://<bind>:<port>/metrics, a listener of their own, never the client port. Keep it

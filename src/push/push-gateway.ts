@@ -1,11 +1,18 @@
 /**
  * The push gateway API as a client (push gateway spec, `POST /_matrix/push/v1/notify`):
- * the notification body for one device, and the call itself.
+ * the notification body for one device, and the call itself. A pusher's URL is
+ * chosen by a user, so the call goes through net/safe-fetch.ts: private,
+ * loopback and reserved addresses are refused unless `push.ip_range_whitelist`
+ * names them, and redirects are not followed (as Synapse's SimpleHttpClient).
  */
 import type { JsonObject, JsonValue } from '../events/pdu.js';
+import type { AddressPolicy } from '../net/address-rules.js';
+import { safeFetch } from '../net/safe-fetch.js';
 
 /** How long one call may take before it counts as failed. */
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A gateway answers `{rejected: [...]}`: small. */
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 export interface GatewayDevice {
   app_id: string;
@@ -80,18 +87,24 @@ export function notificationBody(input: NotificationInput): JsonObject {
 export async function sendToGateway(
   url: string,
   body: JsonObject,
+  policy: AddressPolicy,
   signal: AbortSignal,
 ): Promise<GatewayOutcome> {
   try {
-    const response = await fetch(url, {
+    const response = await safeFetch(url, {
+      policy,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+      maxBytes: MAX_ANSWER_BYTES,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+      followRedirects: false,
+      signal,
     });
-    const text = await response.text();
-    if (!response.ok) return { ok: false, reason: `HTTP ${response.status}` };
-    return { ok: true, rejected: rejectedOf(text) };
+    if (response.status < 200 || response.status >= 300) {
+      return { ok: false, reason: `HTTP ${response.status}` };
+    }
+    return { ok: true, rejected: rejectedOf(response.body.toString('utf8')) };
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }

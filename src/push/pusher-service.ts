@@ -23,6 +23,7 @@ import type {
 } from '../storage/storage.js';
 import { notificationEffect } from './evaluator.js';
 import { eventDetails } from './event-details.js';
+import { AddressPolicy } from '../net/address-rules.js';
 import { notificationBody, sendToGateway } from './push-gateway.js';
 import type { PushAction } from '../domain/push-rules.js';
 import { gatewayData, parsePusherRequest, pusherJson } from './pusher-rules.js';
@@ -60,11 +61,16 @@ export class PusherService {
     return this.running.size;
   }
 
+  /** Where gateways may be: public addresses, and the private ones the config names. */
+  private readonly addresses: AddressPolicy;
+
   constructor(
     private readonly storage: PusherServiceStorage,
     private readonly config: PushConfig,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.addresses = new AddressPolicy({ allowed: config.ip_range_whitelist });
+  }
 
   async list(userId: string) {
     return { pushers: (await this.storage.pushers.list(userId)).map(pusherJson) };
@@ -189,7 +195,7 @@ export class PusherService {
     const failingSince = Date.now();
     let delay = this.config.retry_initial_ms;
     for (;;) {
-      const result = await sendToGateway(url, body, this.stop.signal);
+      const result = await sendToGateway(url, body, this.addresses, this.stop.signal);
       if (this.stop.signal.aborted) return { delivery: 'stopped' as const };
       if (result.ok) return { delivery: await this.handleRejected(pusher, result.rejected) };
       if (Date.now() + delay - failingSince > this.config.give_up_after_ms) {
