@@ -127,15 +127,17 @@ export class ToDeviceProvider implements SyncStreamProvider {
     const device = { userId: context.viewer.userId, deviceId: context.viewer.deviceId };
     const after = context.since?.toDevice ?? 0;
     if (context.since) await this.storage.toDevice.acknowledge(device, after);
+    // At least one: a limit of 0 would move next_batch past messages never delivered.
+    const most = Math.max(1, Math.min(context.toDeviceLimit ?? MAX_PER_SYNC, MAX_PER_SYNC));
     const batch = await this.storage.toDevice.pending(
       device,
       after,
       context.upper.toDevice,
-      MAX_PER_SYNC + 1,
+      most + 1,
     );
-    const delivered = batch.slice(0, MAX_PER_SYNC);
+    const delivered = batch.slice(0, most);
     const last = delivered.at(-1);
-    if (batch.length > MAX_PER_SYNC && last) parts.heldBack.toDevice = last.position;
+    if (batch.length > most && last) parts.heldBack.toDevice = last.position;
     parts.top.to_device.events = delivered.map((m) => JSON.parse(m.messageJson) as EventJson);
     return delivered.length > 0;
   }

@@ -83,10 +83,11 @@ export async function runProviders(
  * does (and a new connection acknowledges nothing).
  */
 function toDeviceContext(context: StreamContext, run: ExtensionRun): StreamContext {
-  const since = run.config.toDevice.since;
-  if (since === undefined) return context;
+  const { since, limit } = run.config.toDevice;
+  const limited = limit === undefined ? context : { ...context, toDeviceLimit: limit };
+  if (since === undefined) return limited;
   const base = run.since ?? zeroPositions();
-  return { ...context, since: { ...base, toDevice: Math.min(since, run.upper.toDevice) } };
+  return { ...limited, since: { ...base, toDevice: Math.min(since, run.upper.toDevice) } };
 }
 
 /** As /sync: a provider whose stream did not move adds nothing unless a room is fresh. */

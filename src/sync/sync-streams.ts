@@ -29,6 +29,8 @@ export interface StreamContext {
    * since `since`): a provider gives their current ephemeral/account data whole.
    */
   freshRoomIds: ReadonlySet<string>;
+  /** Sliding sync's `to_device.limit`: fewer to-device messages than the usual most per response. */
+  toDeviceLimit?: number;
 }
 
 export interface EventList {

@@ -91,11 +91,15 @@ function roomListBody(end: number, subscriptions: string[] = []): Json {
   };
 }
 
-function encryptionBody(since?: string): Json {
+function encryptionBody(since?: string, limit?: number): Json {
   return {
     conn_id: 'encryption',
     extensions: {
-      to_device: { enabled: true, ...(since ? { since } : {}) },
+      to_device: {
+        enabled: true,
+        ...(since ? { since } : {}),
+        ...(limit === undefined ? {} : { limit }),
+      },
       e2ee: { enabled: true },
     },
   };
@@ -458,6 +462,38 @@ describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
     );
     assert.deepEqual(acknowledged.extensions.to_device!.events, []);
 
+    // to_device.limit: at most that many a response; the rest follow from its next_batch.
+    const more = await api.put(
+      `${CLIENT_V3}/sendToDevice/m.test/t2`,
+      { messages: { [alice.user_id]: { [alice.device_id]: { n: 2 } } } },
+      { token: bob.access_token },
+    );
+    assert.equal(more.status, 200);
+    for (const [txn, n] of [
+      ['t3', 3],
+      ['t4', 4],
+    ] as const) {
+      const sent = await api.put(
+        `${CLIENT_V3}/sendToDevice/m.test/${txn}`,
+        { messages: { [alice.user_id]: { [alice.device_id]: { n } } } },
+        { token: bob.access_token },
+      );
+      assert.equal(sent.status, 200);
+    }
+    const limitedSince = acknowledged.extensions.to_device!.next_batch;
+    const two = await slide(alice, encryptionBody(limitedSince, 2), { pos: acknowledged.pos });
+    assert.deepEqual(
+      two.extensions.to_device!.events.map((e) => e.content.n),
+      [2, 3],
+    );
+    const rest = await slide(alice, encryptionBody(two.extensions.to_device!.next_batch, 2), {
+      pos: two.pos,
+    });
+    assert.deepEqual(
+      rest.extensions.to_device!.events.map((e) => e.content.n),
+      [4],
+    );
+
     // Bob, who shares rooms with alice, changes his device keys: alice hears of it.
     const bobKeys = deviceKeysFor(bob);
     const bobUpload = await api.post(
@@ -466,13 +502,9 @@ describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
       { token: bob.access_token },
     );
     assert.equal(bobUpload.status, 200);
-    const changed = await slide(
-      alice,
-      encryptionBody(acknowledged.extensions.to_device!.next_batch),
-      {
-        pos: acknowledged.pos,
-      },
-    );
+    const changed = await slide(alice, encryptionBody(rest.extensions.to_device!.next_batch), {
+      pos: rest.pos,
+    });
     assert.ok(changed.extensions.e2ee!.device_lists.changed.includes(bob.user_id));
   });
 
