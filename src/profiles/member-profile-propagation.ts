@@ -92,6 +92,7 @@ export class MemberProfilePropagation {
     const same =
       content.displayname === draft.content.displayname &&
       content.avatar_url === draft.content.avatar_url;
-    if (!same) await this.rooms.send(roomId, userId, draft);
+    // Checked again under the room's lock: a leave queued since this read wins.
+    if (!same) await this.rooms.sendWhileJoined(roomId, userId, draft);
   }
 }

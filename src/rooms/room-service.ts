@@ -122,6 +122,30 @@ export class RoomService {
   }
 
   /**
+   * A member event that keeps its sender joined (a profile change spreading to
+   * the user's rooms): sent only if the sender is joined at the room's head,
+   * decided under the room's lock. A leave queued meanwhile (a deactivation's)
+   * thus always wins; a join built from an older read would rejoin the room.
+   * Undefined when not sent.
+   */
+  async sendWhileJoined(
+    roomId: string,
+    sender: string,
+    draft: EventDraft,
+  ): Promise<EventRecord | undefined> {
+    const built = await this.lock.run(roomId, async () => {
+      const room = await this.requireRoom(roomId);
+      const head = await this.heads.get(roomId);
+      if (!head) return undefined;
+      const ids = await this.heads.stateIds(head, [{ type: 'm.room.member', stateKey: sender }]);
+      const [member] = await this.heads.eventsById([...ids.values()]);
+      if (member?.pdu.content.membership !== 'join') return undefined;
+      return this.buildAndEnqueue(room, sender, draft);
+    });
+    return built?.committed;
+  }
+
+  /**
    * Runs `task` under the room's lock, unless the client transaction already
    * produced an event: then that event is the answer (idempotent retries).
    */

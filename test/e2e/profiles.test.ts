@@ -185,6 +185,32 @@ describe('profiles and the user directory', () => {
     ]);
   });
 
+  it('never rejoins a room left while the change was spreading', async () => {
+    const erin = await api.register('erin');
+    const rooms: string[] = [];
+    for (let i = 0; i < 20; i++) rooms.push(await suite.createRoom(bob, { preset: 'public_chat' }));
+    for (const roomId of rooms) await suite.join(erin, roomId);
+    const put = api.put(
+      field(erin, 'displayname'),
+      { displayname: 'Erin' },
+      {
+        token: erin.access_token,
+      },
+    );
+    // The leaves race the background propagation of the new name.
+    await Promise.all([put, ...rooms.map((roomId) => suite.leave(erin, roomId))]);
+    const membership = async (roomId: string) =>
+      (
+        await api.get(
+          `${CLIENT_V3}/rooms/${roomId}/state/m.room.member/${encodeURIComponent(erin.user_id)}`,
+          { token: bob.access_token },
+        )
+      ).body.membership;
+    // Long enough for the propagation to have reached every room it was going to.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    for (const roomId of rooms) assert.equal(await membership(roomId), 'leave', roomId);
+  });
+
   it('searches users sharing a room or in public rooms, with limit and limited', async () => {
     const users = await Promise.all(['zed1', 'zed2', 'zed3'].map((n) => api.register(n)));
     const loner = await api.register('zedloner');
