@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'test/vendor/'] },
+  { ignores: ['dist/', '.test-build/', 'node_modules/', 'data/', 'test/vendor/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,10 +3,12 @@
 // WEFT_TEST_POSTGRES_URL, a throw-away cluster is started for the run when PostgreSQL
 // is installed (scripts/postgres-cluster.sh), and stopped after. WEFT_REQUIRE_POSTGRES=1
 // (CI) makes a missing PostgreSQL an error instead of a skip. WEFT_TEST_DATABASE=postgres
-// runs the end-to-end suites on PostgreSQL too.
+// runs the end-to-end suites on PostgreSQL too. The tests run compiled to JavaScript
+// (scripts/compile-tests.mjs: the same code, loaded without tsx's per-process cost).
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { compileTests, compiledPath } from './compile-tests.mjs';
 
 function testFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -44,9 +46,16 @@ if (!process.env.WEFT_TEST_POSTGRES_URL) {
     ownCluster = true;
   }
 }
+await compileTests();
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+  [
+    '--enable-source-maps',
+    '--test',
+    '--test-reporter=spec',
+    '--test-concurrency=2',
+    ...files.map(compiledPath),
+  ],
   { stdio: 'inherit' },
 );
 if (ownCluster) spawnSync(cluster, ['stop', CLUSTER_PORT], { stdio: 'inherit' });

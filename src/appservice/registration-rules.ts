@@ -3,13 +3,14 @@
  * checked field by field (a clear message naming the file and the field), and
  * the namespace questions the rest of Weft asks.
  */
+import { OperatorError } from '../util/operator-error.js';
 import type {
   AppServiceNamespace,
   AppServiceNamespaces,
   AppServiceRegistration,
 } from '../domain/appservice.js';
 
-export class RegistrationError extends Error {}
+export class RegistrationError extends OperatorError {}
 
 /** Checks one registration document read from `file`. */
 export function parseRegistration(document: unknown, file: string): AppServiceRegistration {

@@ -19,7 +19,7 @@ import type { Config } from '../config/config.js';
 import { errors } from '../protocol/errors.js';
 import { openStorage } from '../storage/open-storage.js';
 import type { Storage } from '../storage/storage.js';
-import { UsageError } from './usage.js';
+import { UsageError, type AdminCommandName } from './usage.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | undefined>;
@@ -102,7 +102,7 @@ function userListQuery(values: Values): Record<string, string> {
   return query;
 }
 
-const COMMANDS: Record<string, AdminCommand> = {
+const COMMANDS: Record<AdminCommandName, AdminCommand> = {
   'reset-password': {
     usage: `Usage: weft reset-password --user NAME --password PW [--keep-devices]
 
@@ -260,23 +260,9 @@ the deletion is stored and runs when the server starts.
   },
 };
 
-export function isAdminCommand(name: string | undefined): boolean {
-  return name !== undefined && Object.hasOwn(COMMANDS, name);
+export function adminCommandUsage(name: AdminCommandName): string {
+  return COMMANDS[name].usage + COMMON;
 }
-
-export function adminCommandUsage(name: string): string {
-  return COMMANDS[name]!.usage + COMMON;
-}
-
-/** The one-line summaries of the main usage text. */
-export const ADMIN_COMMAND_SUMMARY = `  reset-password        Set a user's password: --user NAME --password PW
-  deactivate            Deactivate a user: --user NAME [--erase]
-  list-users            Print every user
-  make-admin            Make a user a server admin: --user NAME [--revoke]
-  create-registration-token  Create a registration token (running server)
-  delete-room           Delete a room: --room ROOM_ID (running server)
-  (weft <command> --help: that command's options; with the server running they
-  go through its Admin API, with an admin's --token or $WEFT_ADMIN_TOKEN)`;
 
 export interface AdminCommandContext {
   loadConfig: (path: string) => Config;
@@ -286,11 +272,11 @@ export interface AdminCommandContext {
 
 /** Runs `weft <name> <args>`; args hold every option but the command itself. */
 export async function runAdminCommand(
-  name: string,
+  name: AdminCommandName,
   args: string[],
   context: AdminCommandContext,
 ): Promise<void> {
-  const command = COMMANDS[name]!;
+  const command = COMMANDS[name];
   const { values } = parseArgs({
     args,
     options: {

@@ -4,28 +4,18 @@
  * from the shell (as Synapse's register_new_matrix_user does), or copy a
  * SQLite database into PostgreSQL (migrate-db.ts).
  */
-import { RegistrationError } from '../appservice/registration-rules.js';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import {
-  ConfigError,
-  defaultConfig,
-  applyEnvironment,
-  loadConfig,
-  type Config,
-} from '../config/config.js';
+import { defaultConfig, applyEnvironment, loadConfig, type Config } from '../config/config.js';
 import { renderConfigYaml } from '../config/generate.js';
-import { SchemaTooNewError } from '../storage/sqlite/database.js';
-import { createLogger, startWeft } from '../app.js';
-import { openStorage, sqliteDatabasePath } from '../storage/open-storage.js';
-import { AccountService } from '../account/account-service.js';
-import { SessionService } from '../auth/sessions.js';
 import { MatrixError } from '../protocol/errors.js';
-import { MigrationError, migrateSqliteToPostgres } from './migrate-db.js';
-import { ADMIN_COMMAND_SUMMARY, isAdminCommand, runAdminCommand } from './admin-commands.js';
-import { COMMAND_USAGE, UsageError } from './usage.js';
+import { OperatorError } from '../util/operator-error.js';
+import { ADMIN_COMMAND_SUMMARY, COMMAND_USAGE, UsageError, isAdminCommand } from './usage.js';
+
+// The server, the storage drivers and the migrator are imported by the commands that
+// use them: `--help`, `generate-config` and the others start without loading the rest.
 
 const USAGE = `Usage: weft <command> [options]
 
@@ -62,6 +52,7 @@ function writeConfigFile(configPath: string, config: Config): void {
 
 async function start(configPath: string): Promise<void> {
   const config = loadOrGenerateConfig(configPath);
+  const { createLogger, startWeft } = await import('../app.js');
   const logger = createLogger(config);
   const weft = await startWeft(config, { logger });
   logger.info(
@@ -93,6 +84,11 @@ async function registerUser(
   if (!args.user) throw new UsageError('register-user needs --user NAME');
   const password = args.password ?? (await askPassword());
   mkdirSync(config.data_dir, { recursive: true });
+  const [{ openStorage }, { SessionService }, { AccountService }] = await Promise.all([
+    import('../storage/open-storage.js'),
+    import('../auth/sessions.js'),
+    import('../account/account-service.js'),
+  ]);
   const storage = await openStorage(config, 'tool');
   const sessions = new SessionService(storage);
   try {
@@ -137,6 +133,10 @@ async function migrateDatabase(configPath: string, to: string | undefined): Prom
   if (!/^postgres(ql)?:\/\//.test(targetUrl)) {
     throw new UsageError('migrate-db --to must be a postgres:// URL');
   }
+  const [{ migrateSqliteToPostgres }, { sqliteDatabasePath }] = await Promise.all([
+    import('./migrate-db.js'),
+    import('../storage/open-storage.js'),
+  ]);
   await migrateSqliteToPostgres({
     sqliteFile: sqliteDatabasePath(config),
     targetUrl,
@@ -148,16 +148,17 @@ async function migrateDatabase(configPath: string, to: string | undefined): Prom
 async function main(argv: string[]): Promise<void> {
   // The operator's commands read their own options (admin-commands.ts).
   const adminAt = argv.findIndex(isAdminCommand);
-  if (adminAt !== -1 && argv.slice(0, adminAt).every((arg, i) => isConfigOption(argv, i))) {
-    return runAdminCommand(
-      argv[adminAt]!,
-      [...argv.slice(0, adminAt), ...argv.slice(adminAt + 1)],
-      {
-        loadConfig: loadOrGenerateConfig,
-        configPath: configPathFrom,
-        print: (line) => console.log(line),
-      },
-    );
+  const adminCommand = argv[adminAt];
+  if (
+    isAdminCommand(adminCommand) &&
+    argv.slice(0, adminAt).every((_, i) => isConfigOption(argv, i))
+  ) {
+    const { runAdminCommand } = await import('./admin-commands.js');
+    return runAdminCommand(adminCommand, [...argv.slice(0, adminAt), ...argv.slice(adminAt + 1)], {
+      loadConfig: loadOrGenerateConfig,
+      configPath: configPathFrom,
+      print: (line) => console.log(line),
+    });
   }
   const { values, positionals } = parseArgs({
     args: argv,
@@ -212,15 +213,7 @@ function describeFailure(err: unknown): unknown {
   if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
     return `weft: cannot listen: ${(err as Error).message}`;
   }
-  if (
-    err instanceof UsageError ||
-    err instanceof ConfigError ||
-    err instanceof SchemaTooNewError ||
-    err instanceof MigrationError ||
-    err instanceof RegistrationError
-  ) {
-    return `weft: ${err.message}`;
-  }
+  if (err instanceof OperatorError) return `weft: ${err.message}`;
   if (err instanceof MatrixError) return `weft: ${err.errcode}: ${err.message}`;
   return err;
 }

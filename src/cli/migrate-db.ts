@@ -13,13 +13,14 @@
  */
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { OperatorError } from '../util/operator-error.js';
 import type pg from 'pg';
 import { latestSchemaVersion } from '../storage/sqlite/migrations.js';
 import { PgDatabase, SchemaTooNewError } from '../storage/postgres/database.js';
 import { searchBackfillSql } from '../storage/postgres/schema/search.js';
 
 /** A migration refused or failed for a reason the operator can act on: one line, exit code 1. */
-export class MigrationError extends Error {}
+export class MigrationError extends OperatorError {}
 
 export interface MigrationOptions {
   sqliteFile: string;

@@ -1,7 +1,9 @@
 /** What the `weft` command prints for --help, per command, and its usage errors. */
 
-/** A mistake the operator can fix: printed as one line, exit status 1. */
-export class UsageError extends Error {}
+import { OperatorError } from '../util/operator-error.js';
+
+/** A mistake in the command line: printed as one line, exit status 1. */
+export class UsageError extends OperatorError {}
 
 const CONFIG_OPTION = `
 Options:
@@ -29,3 +31,28 @@ Copies a stopped server's SQLite database into an empty PostgreSQL one
 (default target: the config's database.url when its backend is postgres).
 ${CONFIG_OPTION}`,
 };
+
+/** The operator's commands (admin-commands.ts runs them; its table must name each). */
+export const ADMIN_COMMANDS = [
+  'reset-password',
+  'deactivate',
+  'list-users',
+  'make-admin',
+  'create-registration-token',
+  'delete-room',
+] as const;
+export type AdminCommandName = (typeof ADMIN_COMMANDS)[number];
+
+export function isAdminCommand(name: string | undefined): name is AdminCommandName {
+  return (ADMIN_COMMANDS as readonly (string | undefined)[]).includes(name);
+}
+
+/** The one-line summaries of the main usage text. */
+export const ADMIN_COMMAND_SUMMARY = `  reset-password        Set a user's password: --user NAME --password PW
+  deactivate            Deactivate a user: --user NAME [--erase]
+  list-users            Print every user
+  make-admin            Make a user a server admin: --user NAME [--revoke]
+  create-registration-token  Create a registration token (running server)
+  delete-room           Delete a room: --room ROOM_ID (running server)
+  (weft <command> --help: that command's options; with the server running they
+  go through its Admin API, with an admin's --token or $WEFT_ADMIN_TOKEN)`;

@@ -2,6 +2,7 @@
  * Weft's configuration: defaults, the YAML file, then environment variables
  * (the environment wins over the file).
  */
+import { OperatorError } from '../util/operator-error.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -338,7 +339,7 @@ function mergeObject(base: object, overrides: unknown, where: string): object {
   return result;
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends OperatorError {}
 
 export interface LoadedConfig {
   config: Config;

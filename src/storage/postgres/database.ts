@@ -4,6 +4,7 @@
  * placeholders; BIGINT columns come back as JavaScript numbers (every integer
  * Weft stores is below 2^53: positions, timestamps, counts).
  */
+import { OperatorError } from '../../util/operator-error.js';
 import pg from 'pg';
 import { errors } from '../../protocol/errors.js';
 import { probes, probing, secondsSince } from '../../util/probes.js';
@@ -24,7 +25,7 @@ export interface PgOptions {
   poolSize: number;
 }
 
-export class SchemaTooNewError extends Error {}
+export class SchemaTooNewError extends OperatorError {}
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;

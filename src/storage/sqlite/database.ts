@@ -1,10 +1,11 @@
 /** Opens the SQLite database (WAL, synchronous writes) and applies migrations. */
+import { OperatorError } from '../../util/operator-error.js';
 import Database from 'better-sqlite3';
 import { latestSchemaVersion, migrations } from './migrations.js';
 
 export type SqliteDatabase = Database.Database;
 
-export class SchemaTooNewError extends Error {}
+export class SchemaTooNewError extends OperatorError {}
 
 const WAL_CHECKPOINT_PAGES = 4000;
 
