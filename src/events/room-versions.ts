@@ -38,6 +38,14 @@ export interface RoomVersion {
   additionalCreators: boolean;
   /** The create event is selected for `auth_events` (v1–11); in v12 the room ID implies it instead. */
   authEventsIncludeCreate: boolean;
+
+  // --- State resolution ---
+  /**
+   * `v2` (rooms/v2, v2–v11) or `v2.1` (v12, MSC4297): the first iterative auth
+   * checks start from an empty state, and the full conflicted set adds the
+   * conflicted state subgraph.
+   */
+  stateResolution: 'v2' | 'v2.1';
 }
 
 const V10: RoomVersion = {
@@ -53,6 +61,7 @@ const V10: RoomVersion = {
   creatorsHaveInfinitePower: false,
   additionalCreators: false,
   authEventsIncludeCreate: true,
+  stateResolution: 'v2',
 };
 
 const V11: RoomVersion = {
@@ -70,6 +79,7 @@ const V12: RoomVersion = {
   creatorsHaveInfinitePower: true,
   additionalCreators: true,
   authEventsIncludeCreate: false,
+  stateResolution: 'v2.1',
 };
 
 export const ROOM_VERSIONS: ReadonlyMap<string, RoomVersion> = new Map(
