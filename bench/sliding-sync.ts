@@ -1,13 +1,19 @@
 /**
  * The sliding sync workloads (issue 20): an account in R rooms with M messages
- * each, then Element X's `room-list` connection:
+ * each, then Element X's `room-list` connection, with the bodies and query
+ * parameters matrix-rust-sdk sends (test/support/element-x.ts):
  * - the first response (range 0–19, timeout=0), over several new connections;
- * - the list grown in Element X's batches of 100 to the whole list;
- * - the wake-up of a long-polling connection when a message arrives in one
- *   of its rooms (send answered → response received), over several sends.
+ * - the list grown as Element X grows it (0–99, 0–199, … to the whole list);
+ * - the wake-up of a long-polling connection (the whole range, timeout=30000)
+ *   when a message arrives in one of its rooms (send answered → response
+ *   received), over several sends.
  * Setup is not measured. Medians over the runs.
  */
-import { ROOM_LIST_REQUIRED_STATE } from '../test/support/element-x.js';
+import {
+  FIRST_RANGE_END,
+  GROWING_BATCH,
+  roomListBody as elementXBody,
+} from '../test/support/element-x.js';
 import { callJson } from './http-client.js';
 import { registerMany, summarise, type BenchAccount, type Measurement } from './workloads.js';
 
@@ -17,6 +23,13 @@ export interface SlidingSyncOptions {
   rooms: number;
   messagesPerRoom: number;
   runs: number;
+  /**
+   * The account to measure with; by default one registered through /register
+   * (bench/synapse-sliding.ts passes one from Synapse's shared-secret API).
+   */
+  account?: BenchAccount;
+  /** Rooms set up at once (setup only: a slower server's 500 rooms take a while). */
+  setupConcurrency?: number;
 }
 
 export interface SlidingSyncResults {
@@ -31,30 +44,16 @@ interface SlidingBody {
   rooms: Record<string, { timeline?: { content?: { body?: unknown } }[] }>;
 }
 
+/** Element X's room list body, on a connection of the bench's own naming. */
 function roomListBody(end: number, connId: string) {
-  return {
-    conn_id: connId,
-    lists: {
-      all_rooms: {
-        ranges: [[0, end]],
-        required_state: ROOM_LIST_REQUIRED_STATE,
-        timeline_limit: 1,
-        include_heroes: true,
-      },
-    },
-    extensions: {
-      account_data: { enabled: true },
-      receipts: { enabled: true, rooms: ['*'] },
-      typing: { enabled: true },
-    },
-  };
+  return { ...elementXBody(end), conn_id: connId };
 }
 
 export async function slidingSyncWorkload(
   baseUrl: string,
   options: SlidingSyncOptions,
 ): Promise<SlidingSyncResults> {
-  const [account] = await registerMany(baseUrl, 'sliding', 1);
+  const account = options.account ?? (await registerMany(baseUrl, 'sliding', 1))[0];
   const roomIds = await populate(baseUrl, account!, options);
   const firsts: number[] = [];
   const fulls: number[] = [];
@@ -63,7 +62,7 @@ export async function slidingSyncWorkload(
   for (let run = 0; run < options.runs; run++) {
     const connId = `room-list-${run}`;
     const sent = performance.now();
-    const first = await slide(baseUrl, account!, roomListBody(19, connId));
+    const first = await slide(baseUrl, account!, roomListBody(FIRST_RANGE_END, connId));
     firsts.push(performance.now() - sent);
     if (first.lists.all_rooms?.count !== options.rooms) throw new Error('wrong list count');
     fulls.push(await growToFull(baseUrl, account!, first.pos, connId, options.rooms));
@@ -72,7 +71,8 @@ export async function slidingSyncWorkload(
   started = performance.now();
   let pos = (await slide(baseUrl, account!, roomListBody(options.rooms - 1, 'waker'))).pos;
   for (let run = 0; run < options.runs; run++) {
-    const woken = await wakeUp(baseUrl, account!, pos, roomIds[run % roomIds.length]!, run);
+    const roomId = roomIds[run % roomIds.length]!;
+    const woken = await wakeUp(baseUrl, account!, pos, roomId, run, options.rooms);
     wakes.push(woken.ms);
     pos = woken.pos;
   }
@@ -83,7 +83,7 @@ export async function slidingSyncWorkload(
   };
 }
 
-/** Grows the list 0–19 → 0–119 → … in Element X's batches of 100: the time for all of them. */
+/** Grows the list 0–19 → 0–99 → 0–199 → … as Element X does: the time for all of them. */
 async function growToFull(
   baseUrl: string,
   account: BenchAccount,
@@ -92,9 +92,9 @@ async function growToFull(
   rooms: number,
 ): Promise<number> {
   const sent = performance.now();
-  let end = 19;
+  let end = FIRST_RANGE_END;
   while (end < rooms - 1) {
-    end = Math.min(end + 100, rooms - 1);
+    end = Math.min((Math.floor(end / GROWING_BATCH) + 1) * GROWING_BATCH - 1, rooms - 1);
     pos = (await slide(baseUrl, account, roomListBody(end, connId), pos)).pos;
   }
   return performance.now() - sent;
@@ -107,12 +107,16 @@ async function wakeUp(
   pos: string,
   roomId: string,
   run: number,
+  rooms: number,
 ): Promise<{ ms: number; pos: string }> {
   let answered = 0;
-  const poll = slide(baseUrl, account, roomListBody(19, 'waker'), pos, 30_000).then((body) => {
-    answered = performance.now();
-    return body;
-  });
+  // The list whole: Element X long-polls with the full range and a 30 s timeout.
+  const poll = slide(baseUrl, account, roomListBody(rooms - 1, 'waker'), pos, 30_000).then(
+    (body) => {
+      answered = performance.now();
+      return body;
+    },
+  );
   await new Promise((resolve) => setTimeout(resolve, 50));
   const path = `/_matrix/client/v3/rooms/${roomId}/send/m.room.message/wake${run}`;
   const send = await callJson('PUT', baseUrl + path, account.token, {
@@ -132,29 +136,40 @@ async function populate(
   options: SlidingSyncOptions,
 ): Promise<string[]> {
   const roomIds: string[] = [];
-  for (let r = 0; r < options.rooms; r++) {
-    const created = await callJson(
-      'POST',
-      `${baseUrl}/_matrix/client/v3/createRoom`,
-      account.token,
-      {
-        name: `room ${r}`,
-      },
-    );
-    const roomId = (created.json as { room_id: string }).room_id;
-    roomIds.push(roomId);
-    await Promise.all(
-      Array.from({ length: options.messagesPerRoom }, (_, m) =>
-        callJson(
-          'PUT',
-          `${baseUrl}/_matrix/client/v3/rooms/${roomId}/send/m.room.message/s${r}-${m}`,
-          account.token,
-          { msgtype: 'm.text', body: `message ${m}` },
-        ),
-      ),
-    );
-  }
+  let next = 0;
+  const worker = async () => {
+    while (next < options.rooms)
+      roomIds.push(await populateRoom(baseUrl, account, next++, options));
+  };
+  await Promise.all(Array.from({ length: options.setupConcurrency ?? 1 }, worker));
   return roomIds;
+}
+
+/** Room `r` with its messages, sent at once. */
+async function populateRoom(
+  baseUrl: string,
+  account: BenchAccount,
+  r: number,
+  options: SlidingSyncOptions,
+): Promise<string> {
+  const created = await callJson('POST', `${baseUrl}/_matrix/client/v3/createRoom`, account.token, {
+    name: `room ${r}`,
+  });
+  if (!created.ok) throw new Error(`createRoom: ${created.status} ${JSON.stringify(created.json)}`);
+  const roomId = (created.json as { room_id: string }).room_id;
+  const sends = await Promise.all(
+    Array.from({ length: options.messagesPerRoom }, (_, m) =>
+      callJson(
+        'PUT',
+        `${baseUrl}/_matrix/client/v3/rooms/${roomId}/send/m.room.message/s${r}-${m}`,
+        account.token,
+        { msgtype: 'm.text', body: `message ${m}` },
+      ),
+    ),
+  );
+  const failed = sends.find((send) => !send.ok);
+  if (failed) throw new Error(`send: ${failed.status} ${JSON.stringify(failed.json)}`);
+  return roomId;
 }
 
 async function slide(

@@ -27,6 +27,8 @@ export interface RoomSent {
   timelineLimit: number;
   notificationCount: number;
   highlightCount: number;
+  /** Sent as an invite or knock (stripped state only): once joined it is sent whole. */
+  stripped?: true;
 }
 
 export interface ConnectionState {
@@ -51,8 +53,8 @@ interface StoredState {
   v: 1;
   positions: Record<string, number>;
   configs: string[];
-  /** roomId → [config index, upTo, timeline limit, notifications, highlights]. */
-  rooms: Record<string, [number, number, number, number, number]>;
+  /** roomId → [config index, upTo, timeline limit, notifications, highlights, 1 if stripped]. */
+  rooms: Record<string, [number, number, number, number, number, 1?]>;
   lists: Record<string, number>;
 }
 
@@ -66,7 +68,15 @@ export function encodeState(state: ConnectionState): string {
       i = configs.push(sent.stateKey) - 1;
       index.set(sent.stateKey, i);
     }
-    rooms[roomId] = [i, sent.upTo, sent.timelineLimit, sent.notificationCount, sent.highlightCount];
+    const row: StoredState['rooms'][string] = [
+      i,
+      sent.upTo,
+      sent.timelineLimit,
+      sent.notificationCount,
+      sent.highlightCount,
+    ];
+    if (sent.stripped) row.push(1);
+    rooms[roomId] = row;
   }
   const stored: StoredState = {
     v: 1,
@@ -96,11 +106,12 @@ export function decodeState(text: string): ConnectionState | undefined {
   const rooms = new Map<string, RoomSent>();
   for (const [
     roomId,
-    [i, upTo, timelineLimit, notificationCount, highlightCount],
+    [i, upTo, timelineLimit, notificationCount, highlightCount, stripped],
   ] of Object.entries(stored.rooms)) {
     const stateKey = stored.configs[i];
     if (stateKey === undefined) return undefined;
-    rooms.set(roomId, { stateKey, upTo, timelineLimit, notificationCount, highlightCount });
+    const sent: RoomSent = { stateKey, upTo, timelineLimit, notificationCount, highlightCount };
+    rooms.set(roomId, stripped === 1 ? { ...sent, stripped: true } : sent);
   }
   return { positions, rooms, listCounts: new Map(Object.entries(stored.lists)) };
 }

@@ -1,15 +1,26 @@
 /**
  * One room of a sliding sync response: its timeline, required_state, name,
- * avatar, heroes, counts and stripped invite state, built from what the
- * connection last sent of it (connections.ts RoomSent).
+ * avatar, heroes, counts and stripped state, built from what the connection
+ * last sent of it (connections.ts RoomSent).
  *
  * A room not sent before on the connection is `initial`: its newest events
  * and the required state whole. One sent before gets the events after what
  * it was sent up to and the required state that changed since (all of it
  * again when its `required_state` changed). A larger `timeline_limit` than
- * last time sends the newest events again, flagged
- * `unstable_expanded_timeline` (as Synapse does for a room that moves from
- * the room list, timeline 1, to a subscription, timeline 20).
+ * last time sends the newest events again, flagged `expanded_timeline` (as
+ * Synapse does for a room that moves from the room list, timeline 1, to a
+ * subscription, timeline 20). A room sent as an invite or knock and joined
+ * since is initial again, as Synapse sends a newly joined room.
+ *
+ * Three forms, by the user's membership (as the MSC and Synapse shape them):
+ * - invite, knock: the stripped state after the membership event, with that
+ *   event last (`invite_state`, which Ruma reads and from whose own member
+ *   event matrix-rust-sdk tells a knock; `stripped_state`, the MSC's newer name);
+ * - leave or ban without ever having joined (an invite withdrawn, a knock
+ *   refused): only that membership event, in `required_state` and `timeline`,
+ *   so the client learns of it (matrix-rust-sdk reads the user's own member
+ *   event there) and nothing of a room the user never was in;
+ * - otherwise a member's view, read up to the user's leave when they left.
  */
 import { stateMapKey, splitStateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
@@ -21,7 +32,7 @@ import type { MembershipEvent, EventRecord, RoomStore, StateIds } from '../stora
 import type { RoomSent } from './connections.js';
 import {
   lazyUsersOf,
-  requiredStateKey,
+  configStateKey,
   resolveRequiredState,
   wantsState,
   type RoomConfig,
@@ -42,10 +53,11 @@ export type SlidingRoomStorage = Pick<
 export interface RoomInput {
   roomId: string;
   membership: MembershipEvent;
+  /** Whether the user was joined at some point (a leave without: an invite withdrawn, a knock refused). */
+  everJoined: boolean;
   config: RoomConfig;
   previous: RoomSent | undefined;
   isDm: boolean;
-  bumpStamp: number;
   /** The position of the room's latest event the user may see. */
   latest: number;
   counts: { notificationCount: number; highlightCount: number };
@@ -57,6 +69,21 @@ export interface BuiltRoom {
   sent: RoomSent;
 }
 
+type RoomForm = 'stripped' | 'rejection' | 'member';
+
+/** Which of the three forms (module comment) the room takes. */
+export function roomForm(room: Pick<RoomInput, 'membership' | 'everJoined'>): RoomForm {
+  const { membership } = room.membership;
+  if (membership === 'invite' || membership === 'knock') return 'stripped';
+  if (membership !== 'join' && !room.everJoined) return 'rejection';
+  return 'member';
+}
+
+/** Never negative (Ruma reads a UInt): a position from before a room was rejoined, say. */
+function stamp(position: number): number {
+  return Math.max(0, position);
+}
+
 export class SlidingRoomBuilder {
   constructor(
     private readonly storage: SlidingRoomStorage,
@@ -64,29 +91,81 @@ export class SlidingRoomBuilder {
     private readonly history: RoomHistory,
   ) {}
 
-  async build(viewer: Viewer, upper: StreamPositions, room: RoomInput): Promise<BuiltRoom> {
-    if (room.membership.membership === 'invite') return this.invite(room);
-    return this.member(viewer, upper, room);
+  /**
+   * What the connection keeps of a room with nothing to say in this response
+   * (it is then not built, and no bump stamp is read for it); undefined when
+   * it has something.
+   */
+  unchanged(upper: StreamPositions, room: RoomInput): RoomSent | undefined {
+    const { membership, previous, config } = room;
+    if (!previous) return undefined;
+    const form = roomForm(room);
+    if (form !== 'member') {
+      const sent = this.sentState(room, membership.streamOrdering, form === 'stripped');
+      return previous.upTo >= membership.streamOrdering ? sent : undefined;
+    }
+    if (previous.stripped) return undefined;
+    const upTo = membership.membership === 'join' ? upper.roomEvents : membership.streamOrdering;
+    const sent = this.sentState(room, upTo, false);
+    const nothingNew = previous.upTo >= Math.min(room.latest, upTo);
+    const expanded = config.timelineLimit > previous.timelineLimit;
+    if (!nothingNew || previous.stateKey !== sent.stateKey || expanded) return undefined;
+    return sameCounts(previous, sent) ? { ...sent, upTo: previous.upTo } : undefined;
   }
 
-  /** An invite: stripped state, sent when the invite is new to the connection. */
-  private async invite(room: RoomInput): Promise<BuiltRoom> {
-    const { membership, previous, config } = room;
-    const sent = this.sentState(room, membership.streamOrdering);
-    if (previous && previous.upTo >= membership.streamOrdering) return { json: undefined, sent };
+  /** The room's part of the response; `bumpStamp` for a joined room (others use their membership's). */
+  async build(
+    viewer: Viewer,
+    upper: StreamPositions,
+    room: RoomInput,
+    bumpStamp: number,
+  ): Promise<BuiltRoom> {
+    const kept = this.unchanged(upper, room);
+    if (kept) return { json: undefined, sent: kept };
+    const form = roomForm(room);
+    if (form === 'stripped') return this.stripped(room);
+    if (form === 'rejection') return this.rejection(viewer, room);
+    return this.member(viewer, upper, room, bumpStamp);
+  }
+
+  /** An invite or knock: stripped state, sent when it is new to the connection. */
+  private async stripped(room: RoomInput): Promise<BuiltRoom> {
+    const { membership, config } = room;
     const state = (await this.storage.stateIdsAfter(membership.eventId)) ?? new Map();
     const events = await this.storage.getEvents([...strippedStateIds(state), membership.eventId]);
     const name = events.find((e) => e.pdu.type === 'm.room.name')?.pdu.content.name;
+    const stripped = events.map(strippedState);
     return {
       json: {
-        ...(typeof name === 'string' ? { name } : {}),
+        ...(typeof name === 'string' && name !== '' ? { name } : {}),
         initial: true,
-        invite_state: events.map(strippedState),
+        membership: membership.membership,
+        invite_state: stripped,
+        stripped_state: stripped,
         is_dm: room.isDm,
-        bump_stamp: room.bumpStamp,
+        bump_stamp: stamp(membership.streamOrdering),
         ...(config.timelineLimit > 0 ? { timeline: [] } : {}),
       },
-      sent,
+      sent: this.sentState(room, membership.streamOrdering, true),
+    };
+  }
+
+  /** A leave or ban in a room the user never joined: that event alone. */
+  private async rejection(viewer: Viewer, room: RoomInput): Promise<BuiltRoom> {
+    const { membership, config, previous } = room;
+    const event = await this.render(await this.storage.getEvents([membership.eventId]), viewer);
+    return {
+      json: {
+        ...(previous ? {} : { initial: true }),
+        membership: membership.membership,
+        is_dm: room.isDm,
+        required_state: event,
+        timeline: config.timelineLimit > 0 ? event : [],
+        limited: false,
+        num_live: previous && config.timelineLimit > 0 ? event.length : 0,
+        bump_stamp: stamp(membership.streamOrdering),
+      },
+      sent: this.sentState(room, membership.streamOrdering, false),
     };
   }
 
@@ -95,17 +174,14 @@ export class SlidingRoomBuilder {
     viewer: Viewer,
     upper: StreamPositions,
     room: RoomInput,
+    bumpStamp: number,
   ): Promise<BuiltRoom> {
-    const { roomId, membership, previous, config } = room;
+    const { roomId, membership, config } = room;
+    // Sent before only as an invite or knock: the client has none of it yet.
+    const previous = room.previous?.stripped ? undefined : room.previous;
     const upTo = membership.membership === 'join' ? upper.roomEvents : membership.streamOrdering;
-    const stateKey = requiredStateKey(config.requiredState);
-    const sent = this.sentState(room, upTo);
-    const sameConfig = previous?.stateKey === stateKey;
+    const sameConfig = previous?.stateKey === configStateKey(config);
     const expanded = previous !== undefined && config.timelineLimit > previous.timelineLimit;
-    const nothingNew = previous !== undefined && previous.upTo >= Math.min(room.latest, upTo);
-    if (nothingNew && sameConfig && !expanded && sameCounts(previous, sent)) {
-      return { json: undefined, sent: { ...sent, upTo: previous.upTo } };
-    }
     const after = !previous || expanded ? 0 : Math.min(previous.upTo, upTo);
     const page = await this.history.newest({
       roomId,
@@ -121,12 +197,12 @@ export class SlidingRoomBuilder {
       stateNow,
       timeline,
       limited,
-      whole: !previous || !sameConfig,
+      before: previous && sameConfig ? previous.upTo : undefined,
     });
     const [timelineJson, stateJson, details] = await Promise.all([
       this.render(timeline, viewer),
       this.render(await this.storage.getEvents(stateIds), viewer),
-      this.details(roomId, viewer, stateNow),
+      this.details(roomId, viewer, stateNow, previous === undefined),
     ]);
     const startPosition = timeline[0] ? timeline[0].streamOrdering - 1 : upTo;
     const live = previous ? timeline.filter((e) => e.streamOrdering > previous.upTo).length : 0;
@@ -134,7 +210,9 @@ export class SlidingRoomBuilder {
       json: {
         ...details,
         ...(previous ? {} : { initial: true }),
-        ...(expanded ? { unstable_expanded_timeline: true } : {}),
+        // The unstable name Element X reads, and the MSC's newer one.
+        ...(expanded ? { unstable_expanded_timeline: true, expanded_timeline: true } : {}),
+        membership: membership.membership,
         is_dm: room.isDm,
         required_state: stateJson,
         timeline: timelineJson,
@@ -143,24 +221,25 @@ export class SlidingRoomBuilder {
         num_live: live,
         notification_count: room.counts.notificationCount,
         highlight_count: room.counts.highlightCount,
-        bump_stamp: room.bumpStamp,
+        bump_stamp: stamp(bumpStamp),
       },
-      sent,
+      sent: this.sentState(room, upTo, false),
     };
   }
 
-  private sentState(room: RoomInput, upTo: number): RoomSent {
+  private sentState(room: RoomInput, upTo: number, stripped: boolean): RoomSent {
     return {
-      stateKey: requiredStateKey(room.config.requiredState),
+      stateKey: configStateKey(room.config),
       upTo,
       timelineLimit: room.config.timelineLimit,
       ...room.counts,
+      ...(stripped ? { stripped: true } : {}),
     };
   }
 
   /**
    * The required state's event IDs: all of it when the room is sent whole,
-   * else what changed since the last response. `$LAZY` brings the members of
+   * else what changed since `before`, where the last response left it. `$LAZY` brings the members of
    * the timeline (its senders and membership targets; never the user, who
    * has `$ME`), and on a non-limited incremental response every membership
    * change. Members the client may already hold are sent again: redundant,
@@ -169,9 +248,16 @@ export class SlidingRoomBuilder {
   private async requiredStateIds(
     viewer: Viewer,
     room: RoomInput,
-    input: { stateNow: StateIds; timeline: EventRecord[]; limited: boolean; whole: boolean },
+    input: {
+      stateNow: StateIds;
+      timeline: EventRecord[];
+      limited: boolean;
+      /** Undefined: the room is sent whole. */
+      before: number | undefined;
+    },
   ): Promise<string[]> {
-    const wanted = resolveRequiredState(room.config.requiredState, viewer.userId);
+    const { requiredState, excludedState } = room.config;
+    const wanted = resolveRequiredState(requiredState, viewer.userId, excludedState);
     const lazy = lazyUsersOf(
       input.timeline.map((e) => ({
         sender: e.pdu.sender,
@@ -180,8 +266,8 @@ export class SlidingRoomBuilder {
       })),
     );
     lazy.delete(viewer.userId);
-    if (input.whole) return selectState(input.stateNow, wanted, lazy);
-    const before = await this.storage.stateIdsAt(room.roomId, room.previous!.upTo);
+    if (input.before === undefined) return selectState(input.stateNow, wanted, lazy);
+    const before = await this.storage.stateIdsAt(room.roomId, input.before);
     const delta = stateDelta(before, input.stateNow);
     const lazyInDelta = new Set(lazy);
     if (!input.limited) for (const userId of memberKeys(delta)) lazyInDelta.add(userId);
@@ -196,8 +282,17 @@ export class SlidingRoomBuilder {
     return [...ids];
   }
 
-  /** Name, avatar, heroes (for an unnamed room) and member counts, from the current state. */
-  private async details(roomId: string, viewer: Viewer, state: StateIds): Promise<JsonObject> {
+  /**
+   * Name, avatar, heroes (for an unnamed room) and member counts, from the
+   * current state. On an incremental response a room without a name or
+   * avatar says `null` (the MSC's "removed"; Ruma reads a null avatar so).
+   */
+  private async details(
+    roomId: string,
+    viewer: Viewer,
+    state: StateIds,
+    initial: boolean,
+  ): Promise<JsonObject> {
     const ids = [stateMapKey('m.room.name', ''), stateMapKey('m.room.avatar', '')]
       .map((key) => state.get(key))
       .filter((id): id is string => id !== undefined);
@@ -208,17 +303,23 @@ export class SlidingRoomBuilder {
     const avatar = contentOf('m.room.avatar')?.url;
     const counts = await this.storage.memberCounts(roomId);
     const named = typeof name === 'string' && name !== '';
+    const hasAvatar = typeof avatar === 'string' && avatar !== '';
     return {
-      ...(named ? { name } : { heroes: await this.heroes(roomId, viewer, state) }),
-      ...(typeof avatar === 'string' && avatar !== '' ? { avatar } : {}),
+      ...(named ? { name } : { heroes: await this.heroes(roomId, viewer, state, counts) }),
+      ...(!named && !initial ? { name: null } : {}),
+      ...(hasAvatar ? { avatar } : initial ? {} : { avatar: null }),
       joined_count: counts.joined,
       invited_count: counts.invited,
     };
   }
 
   /** As /sync's summary: other members by user ID, former ones when nobody else is left. */
-  private async heroes(roomId: string, viewer: Viewer, state: StateIds): Promise<JsonObject[]> {
-    const counts = await this.storage.memberCounts(roomId);
+  private async heroes(
+    roomId: string,
+    viewer: Viewer,
+    state: StateIds,
+    counts: { joined: number; invited: number },
+  ): Promise<JsonObject[]> {
     const former = counts.joined + counts.invited <= 1;
     const userIds = (await this.storage.someMembers(roomId, MAX_HEROES + 1, { former }))
       .filter((userId) => userId !== viewer.userId)

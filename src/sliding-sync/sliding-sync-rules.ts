@@ -6,8 +6,9 @@
  * No storage, no HTTP.
  *
  * The shapes read are those matrix-rust-sdk sends today (Ruma's
- * `sync_events::v5`). The MSC's newer form (one `range`, `required_state` as
- * `{include, exclude}`) is read too where it costs nothing; unknown fields are
+ * `sync_events::v5`). The MSC's newer form is read too: `pos` in the body, one
+ * `range`, `required_state` as `{include, exclude, lazy_members}` of
+ * `{type, state_key}` objects, the `is_invited` filter. Unknown fields are
  * ignored, fields of the wrong type are a 400.
  */
 import { errors, type MatrixError } from '../protocol/errors.js';
@@ -17,6 +18,8 @@ export type StatePattern = readonly [type: string, stateKey: string];
 
 export interface RoomConfig {
   requiredState: readonly StatePattern[];
+  /** The MSC's newer `exclude`: state not sent although `requiredState` matches it. */
+  excludedState?: readonly StatePattern[];
   timelineLimit: number;
 }
 
@@ -183,29 +186,57 @@ function parseSubscriptions(value: unknown): Map<string, RoomConfig> {
 
 function parseRoomConfig(config: Json, where: string): RoomConfig {
   const limit = nonNegativeInteger(config.timeline_limit, `${where}.timeline_limit`) ?? 0;
+  const { include, exclude } = parseRequiredState(config.required_state, `${where}.required_state`);
   return {
-    requiredState: parseRequiredState(config.required_state, `${where}.required_state`),
+    requiredState: include,
+    ...(exclude.length > 0 ? { excludedState: exclude } : {}),
     timelineLimit: Math.min(limit, MAX_TIMELINE_LIMIT),
   };
 }
 
 /**
- * `[[type, state_key], ...]` (Ruma), or the MSC's newer `{include: [...]}`,
- * whose `exclude` is not sent by any client yet and is ignored.
+ * `[[type, state_key], ...]` (Ruma), or the MSC's newer
+ * `{include, exclude, lazy_members}`, whose elements are `{type, state_key}`
+ * objects (an omitted field matches everything: `{}` is all state) or pairs;
+ * `lazy_members: true` is `["m.room.member", "$LAZY"]`.
  */
-export function parseRequiredState(value: unknown, where: string): StatePattern[] {
+export function parseRequiredState(
+  value: unknown,
+  where: string,
+): { include: StatePattern[]; exclude: StatePattern[] } {
+  if (value === undefined || value === null) return { include: [], exclude: [] };
+  if (Array.isArray(value)) return { include: parsePatterns(value, where), exclude: [] };
+  const request = objectAt(value, where);
+  const include = parsePatterns(request.include, `${where}.include`);
+  const exclude = parsePatterns(request.exclude, `${where}.exclude`);
+  if (optionalBoolean(request.lazy_members, `${where}.lazy_members`)) {
+    include.push(['m.room.member', LAZY]);
+  }
+  return { include, exclude };
+}
+
+function parsePatterns(value: unknown, where: string): StatePattern[] {
   if (value === undefined || value === null) return [];
-  const list = typeof value === 'object' && !Array.isArray(value) ? (value as Json).include : value;
-  if (list === undefined) return [];
-  if (!Array.isArray(list) || list.length > MAX_ITEMS) throw bad(where, 'an array of pairs');
-  return list.map((pair, i) => {
-    const [type, stateKey] = Array.isArray(pair) ? (pair as unknown[]) : [];
-    if (!Array.isArray(pair) || pair.length !== 2) throw bad(`${where}[${i}]`, 'a pair');
-    if (typeof type !== 'string' || typeof stateKey !== 'string') {
-      throw bad(`${where}[${i}]`, 'a pair of strings');
+  if (!Array.isArray(value) || value.length > MAX_ITEMS) throw bad(where, 'an array');
+  return value.map((element, i) => parsePattern(element, `${where}[${i}]`));
+}
+
+/** `[type, state_key]`, or `{type?, state_key?}` (an omitted one is the `*` wildcard). */
+function parsePattern(element: unknown, where: string): StatePattern {
+  if (Array.isArray(element)) {
+    const [type, stateKey] = element as unknown[];
+    if (element.length !== 2 || typeof type !== 'string' || typeof stateKey !== 'string') {
+      throw bad(where, 'a pair of strings');
     }
-    return [type, stateKey] as const;
-  });
+    return [type, stateKey];
+  }
+  if (element === null || typeof element !== 'object') throw bad(where, 'a pair or an object');
+  const { type, state_key: stateKey } = element as Json;
+  if (type !== undefined && typeof type !== 'string') throw bad(`${where}.type`, 'a string');
+  if (stateKey !== undefined && typeof stateKey !== 'string') {
+    throw bad(`${where}.state_key`, 'a string');
+  }
+  return [type ?? WILDCARD, stateKey ?? WILDCARD];
 }
 
 /** `ranges: [[a, b], ...]` (Ruma) or the MSC's newer single `range: [a, b]`. */
@@ -229,7 +260,11 @@ function parseFilters(value: unknown, where: string): ListFilters {
   return {
     isDm: optionalBoolean(filters.is_dm, `${where}.is_dm`),
     isEncrypted: optionalBoolean(filters.is_encrypted, `${where}.is_encrypted`),
-    isInvite: optionalBoolean(filters.is_invite, `${where}.is_invite`),
+    // `is_invited` is the MSC's newer name.
+    isInvite: optionalBoolean(
+      filters.is_invite ?? filters.is_invited,
+      `${where}.${filters.is_invite === undefined ? 'is_invited' : 'is_invite'}`,
+    ),
     roomTypes: roomTypeArray(filters.room_types, `${where}.room_types`),
     notRoomTypes: roomTypeArray(filters.not_room_types, `${where}.not_room_types`),
   };
@@ -289,11 +324,14 @@ export interface StateWanted {
   anyTypeKeys: ReadonlySet<string>;
   /** `["m.room.member", "$LAZY"]`. */
   lazyMembers: boolean;
+  /** What `exclude` takes out again (never the lazy members, as the MSC says). */
+  excluded?: StateWanted;
 }
 
 export function resolveRequiredState(
   patterns: readonly StatePattern[],
   userId: string,
+  excluded: readonly StatePattern[] = [],
 ): StateWanted {
   let all = false;
   let lazyMembers = false;
@@ -312,7 +350,8 @@ export function resolveRequiredState(
       else byType.set(type, new Set([stateKey]));
     }
   }
-  return { all, byType, anyTypeKeys, lazyMembers };
+  const exclusion = excluded.length > 0 ? resolveRequiredState(excluded, userId) : undefined;
+  return { all, byType, anyTypeKeys, lazyMembers, ...(exclusion ? { excluded: exclusion } : {}) };
 }
 
 /**
@@ -325,10 +364,15 @@ export function wantsState(
   stateKey: string,
   lazyUsers: ReadonlySet<string>,
 ): boolean {
+  if (type === 'm.room.member' && wanted.lazyMembers && lazyUsers.has(stateKey)) return true;
+  if (!matchesPatterns(wanted, type, stateKey)) return false;
+  return !(wanted.excluded && matchesPatterns(wanted.excluded, type, stateKey));
+}
+
+function matchesPatterns(wanted: StateWanted, type: string, stateKey: string): boolean {
   if (wanted.all || wanted.anyTypeKeys.has(stateKey)) return true;
   const keys = wanted.byType.get(type);
-  if (keys === WILDCARD || keys?.has(stateKey)) return true;
-  return type === 'm.room.member' && wanted.lazyMembers && lazyUsers.has(stateKey);
+  return keys === WILDCARD || keys?.has(stateKey) === true;
 }
 
 /** The users `$LAZY` loads for a timeline: its senders and the targets of its member events. */
@@ -343,8 +387,13 @@ export function lazyUsersOf(
   return users;
 }
 
-/** Merges the configs of a room in several lists and subscriptions: every pattern, the longest timeline. */
+/**
+ * Merges the configs of a room in several lists and subscriptions: every
+ * pattern, the longest timeline, and only the exclusions all of them make
+ * (more state than asked is allowed; less is not).
+ */
 export function mergeRoomConfigs(configs: readonly RoomConfig[]): RoomConfig {
+  if (configs.length === 1) return configs[0]!;
   const seen = new Set<string>();
   const requiredState: StatePattern[] = [];
   let timelineLimit = 0;
@@ -357,13 +406,42 @@ export function mergeRoomConfigs(configs: readonly RoomConfig[]): RoomConfig {
       requiredState.push(pattern);
     }
   }
-  return { requiredState, timelineLimit };
+  const [first, ...others] = configs.map((config) => config.excludedState ?? []);
+  const excludedState = first!.filter((pattern) =>
+    others.every((list) => list.some((other) => samePattern(other, pattern))),
+  );
+  return { requiredState, ...(excludedState.length ? { excludedState } : {}), timelineLimit };
 }
 
-/** A canonical text of a `required_state`: equal texts ask for the same state. */
-export function requiredStateKey(patterns: readonly StatePattern[]): string {
-  const texts = [...new Set(patterns.map((pattern) => JSON.stringify(pattern)))].sort();
-  return `[${texts.join(',')}]`;
+function samePattern(a: StatePattern, b: StatePattern): boolean {
+  return a[0] === b[0] && a[1] === b[1];
+}
+
+const configKeys = new WeakMap<RoomConfig, string>();
+
+/**
+ * requiredStateKey() of a room config, worked out once per config object: a
+ * list's rooms share their list's config, and a long-poll over the whole list
+ * asks it of every room on each wake-up.
+ */
+export function configStateKey(config: RoomConfig): string {
+  let key = configKeys.get(config);
+  if (key === undefined) {
+    key = requiredStateKey(config.requiredState, config.excludedState);
+    configKeys.set(config, key);
+  }
+  return key;
+}
+
+/** A canonical text of a `required_state` (and its exclusions): equal texts ask for the same state. */
+export function requiredStateKey(
+  patterns: readonly StatePattern[],
+  excluded: readonly StatePattern[] = [],
+): string {
+  const canonical = (list: readonly StatePattern[]) =>
+    [...new Set(list.map((pattern) => JSON.stringify(pattern)))].sort().join(',');
+  const included = `[${canonical(patterns)}]`;
+  return excluded.length > 0 ? `${included}-[${canonical(excluded)}]` : included;
 }
 
 // ---------------------------------------------------------------------------

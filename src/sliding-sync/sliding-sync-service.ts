@@ -9,12 +9,14 @@
  * their rooms commits, then reads again.
  *
  * Which rooms a list holds (the MSC's rules, as Synapse and Tuwunel apply
- * them): every room the user is joined to or invited to, or was kicked or
- * banned from; a room they left themselves only if this connection already
- * sent it; never a forgotten room, and never an invite while the user blocks
- * invites or one from a user they ignore. A list's order is recency: for a
- * joined room the position of its latest event, for the others the position
- * of the user's membership event (nothing after it is theirs to see).
+ * them): every room the user is joined to, invited to or knocked on, or was
+ * kicked or banned from (a knock refused too); a room they left themselves
+ * only if this connection already sent it; never a forgotten room, and never
+ * an invite while the user blocks invites or one from a user they ignore. A
+ * list's order is recency: for a joined room the position of its latest event
+ * (kept in memory from the notifier's changes, room-recency.ts, so a woken
+ * long-poll reads no position from storage), for the others the position of
+ * the user's membership event (nothing after it is theirs to see).
  */
 import { blocksInvites } from '../rooms/invite-permission.js';
 import type { ConnectionKey, SlidingSyncStore } from '../domain/sliding-sync-connections.js';
@@ -35,7 +37,12 @@ import {
   runProviders,
   type ExtensionResult,
 } from './sliding-sync-extensions.js';
-import { SlidingRoomBuilder, type SlidingRoomStorage } from './sliding-sync-rooms.js';
+import { RoomRecency } from './room-recency.js';
+import {
+  SlidingRoomBuilder,
+  type RoomInput,
+  type SlidingRoomStorage,
+} from './sliding-sync-rooms.js';
 import {
   BUMP_EVENT_TYPES,
   matchesListFilters,
@@ -71,6 +78,8 @@ const ROOMS_IN_FLIGHT = 8;
 interface Candidate {
   roomId: string;
   membership: MembershipEvent;
+  /** Whether the user was ever joined to the room (up to the response's bound). */
+  everJoined: boolean;
   recency: number;
   facts: RoomFacts;
 }
@@ -87,6 +96,7 @@ export class SlidingSyncService {
   private readonly providers: readonly SyncStreamProvider[];
   private readonly connections: SlidingSyncConnections;
   private readonly rooms: SlidingRoomBuilder;
+  private readonly recency = new RoomRecency();
 
   constructor(
     private readonly storage: SlidingSyncStorage,
@@ -101,6 +111,7 @@ export class SlidingSyncService {
     this.providers = orderProviders(providers);
     this.connections = new SlidingSyncConnections(storage.slidingSync);
     this.rooms = new SlidingRoomBuilder(storage.rooms, views, history);
+    notifier.observe((change) => this.recency.observe(change));
   }
 
   async sync(call: SlidingSyncCall): Promise<JsonObject> {
@@ -166,7 +177,10 @@ export class SlidingSyncService {
       upper,
       config: request.extensions,
       joinedRoomIds,
-      freshRoomIds: new Set(sentJoined.filter((id) => !base?.rooms.has(id))),
+      // Sent whole: new to the connection, or sent only as an invite or knock until now.
+      freshRoomIds: new Set(
+        sentJoined.filter((id) => !base?.rooms.get(id) || base.rooms.get(id)!.stripped),
+      ),
       roomIds: sentJoined,
     });
     const roomsPart = await this.roomsPart(viewer, upper, base, configs, byId, extensions);
@@ -192,7 +206,11 @@ export class SlidingSyncService {
     };
   }
 
-  /** Each room to send built; the connection's record of every room it has sent, updated. */
+  /**
+   * Each room to send built; the connection's record of every room it has
+   * sent, updated. Rooms with nothing new are found first, so that the bump
+   * stamps are read only for the joined rooms that are sent.
+   */
   private async roomsPart(
     viewer: Viewer,
     upper: StreamPositions,
@@ -201,32 +219,46 @@ export class SlidingSyncService {
     byId: ReadonlyMap<string, Candidate>,
     extensions: ExtensionResult,
   ) {
-    const roomIds = [...configs.keys()];
-    const bumps = await this.storage.slidingSync.latestPositions(
-      roomIds,
-      upper.roomEvents,
-      BUMP_EVENT_TYPES,
-    );
-    const built = await mapConcurrently(roomIds, ROOMS_IN_FLIGHT, (roomId) => {
+    const sent = new Map<string, RoomSent>(base?.rooms ?? []);
+    const toBuild: RoomInput[] = [];
+    for (const [roomId, config] of configs) {
       const candidate = byId.get(roomId)!;
-      return this.rooms.build(viewer, upper, {
+      const input: RoomInput = {
         roomId,
         membership: candidate.membership,
-        config: configs.get(roomId)!,
+        everJoined: candidate.everJoined,
+        config,
         previous: base?.rooms.get(roomId),
         isDm: candidate.facts.isDm,
-        // A bump type not yet seen (a room joined over federation mid-history): its recency.
-        bumpStamp: Math.min(bumps.get(roomId) ?? candidate.recency, candidate.recency),
         latest: candidate.recency,
         counts: extensions.parts.counts(roomId),
-      });
-    });
+      };
+      const kept = this.rooms.unchanged(upper, input);
+      if (kept) sent.set(roomId, kept);
+      else toBuild.push(input);
+    }
+    const joined = toBuild.filter((room) => room.membership.membership === 'join');
+    const bumps = joined.length
+      ? await this.storage.slidingSync.latestPositions(
+          joined.map((room) => room.roomId),
+          upper.roomEvents,
+          BUMP_EVENT_TYPES,
+        )
+      : new Map<string, number>();
+    const built = await mapConcurrently(toBuild, ROOMS_IN_FLIGHT, (room) =>
+      // A bump type not yet seen (a room joined over federation mid-history): its recency.
+      this.rooms.build(
+        viewer,
+        upper,
+        room,
+        Math.min(bumps.get(room.roomId) ?? room.latest, room.latest),
+      ),
+    );
     const json: Record<string, JsonObject> = {};
-    const sent = new Map<string, RoomSent>(base?.rooms ?? []);
-    roomIds.forEach((roomId, i) => {
-      const room = built[i]!;
-      if (room.json) json[roomId] = room.json;
-      sent.set(roomId, room.sent);
+    toBuild.forEach((room, i) => {
+      const result = built[i]!;
+      if (result.json) json[room.roomId] = result.json;
+      sent.set(room.roomId, result.sent);
     });
     return { json, sent };
   }
@@ -238,11 +270,11 @@ export class SlidingSyncService {
     base: ConnectionState | undefined,
     withStateFacts: boolean,
   ): Promise<Candidate[]> {
-    const latest = await this.latestMemberships(viewer.userId, upper.roomEvents);
+    const { latest, everJoined } = await this.latestMemberships(viewer.userId, upper.roomEvents);
     const forgotten = new Set(await this.storage.rooms.forgottenRooms(viewer.userId));
     const kept = await this.keptMemberships(viewer.userId, latest, base, forgotten);
     const joined = kept.filter((m) => m.membership === 'join').map((m) => m.roomId);
-    const positions = await this.storage.slidingSync.latestPositions(joined, upper.roomEvents);
+    const positions = await this.latestPositions(joined, upper.roomEvents);
     const dmRooms = await this.directRooms(viewer.userId);
     // Without state filters, no read per room: the usual case, and every request reads them all.
     const stateFacts = withStateFacts
@@ -251,6 +283,7 @@ export class SlidingSyncService {
     return kept.map((membership, i) => ({
       roomId: membership.roomId,
       membership,
+      everJoined: everJoined.has(membership.roomId),
       recency:
         membership.membership === 'join'
           ? (positions.get(membership.roomId) ?? membership.streamOrdering)
@@ -263,12 +296,25 @@ export class SlidingSyncService {
     }));
   }
 
-  private async latestMemberships(userId: string, upTo: number): Promise<MembershipEvent[]> {
+  /** Each room's latest position up to `upTo`: from memory where it is known, else storage. */
+  private async latestPositions(roomIds: string[], upTo: number): Promise<Map<string, number>> {
+    const { known, missing } = this.recency.lookup(roomIds, upTo);
+    if (missing.length === 0) return known;
+    const read = await this.storage.slidingSync.latestPositions(missing, upTo);
+    this.recency.fill(read, upTo);
+    for (const [roomId, position] of read) known.set(roomId, position);
+    return known;
+  }
+
+  /** The user's latest membership event per room, and the rooms they were ever joined to. */
+  private async latestMemberships(userId: string, upTo: number) {
     const latest = new Map<string, MembershipEvent>();
+    const everJoined = new Set<string>();
     for (const event of await this.storage.rooms.membershipEventsOf(userId, upTo)) {
       latest.set(event.roomId, event);
+      if (event.membership === 'join') everJoined.add(event.roomId);
     }
-    return [...latest.values()];
+    return { latest: [...latest.values()], everJoined };
   }
 
   /** The MSC's rules of which memberships put a room in the lists (see the module comment). */
@@ -278,7 +324,7 @@ export class SlidingSyncService {
     base: ConnectionState | undefined,
     forgotten: ReadonlySet<string>,
   ): Promise<MembershipEvent[]> {
-    const visible = memberships.filter((m) => !forgotten.has(m.roomId) && m.membership !== 'knock');
+    const visible = memberships.filter((m) => !forgotten.has(m.roomId));
     const askSender = visible.filter((m) => m.membership === 'invite' || m.membership === 'leave');
     const senders = new Map(
       (await this.storage.rooms.getEvents(askSender.map((m) => m.eventId))).map((e) => [

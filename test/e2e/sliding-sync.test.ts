@@ -1,22 +1,29 @@
 /**
- * Simplified sliding sync (MSC4186) over HTTP, with the requests Element X
- * (matrix-rust-sdk) sends on its three connections: `room-list` (one growing
- * list, timeline 1, subscriptions with timeline 20), `encryption` (to-device
- * and E2EE only) and `notifications` (an invites list and subscriptions).
+ * Simplified sliding sync (MSC4186) over HTTP, with the bodies and query
+ * parameters Element X (matrix-rust-sdk) sends on its three connections
+ * (test/support/element-x.ts): `room-list` (one growing list, timeline 1,
+ * subscriptions with timeline 20), `encryption` (to-device and E2EE only) and
+ * `notifications` (an invites list and subscriptions).
  *
- * The endpoint is unstable, so the spec has no schema for it: each response
- * is checked for what Ruma's `sync_events::v5` refuses to parse without
- * (pos, each list's count, to_device.next_batch, heroes' user_id), and for
- * the types of the fields Element X reads.
+ * The endpoint is unstable, so the spec has no schema for it: every response
+ * is checked against what Ruma's `sync_events::v5::Response` refuses to parse
+ * (test/support/ruma-sliding-sync.ts), and for the values Element X reads.
  */
-import { ROOM_LIST_REQUIRED_STATE } from '../support/element-x.js';
+import {
+  encryptionBody as elementXEncryptionBody,
+  notificationsBody as elementXNotificationsBody,
+  roomListBody,
+} from '../support/element-x.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CLIENT_V3, serverSuite, type Session } from '../support/fixture.js';
 import { deviceKeysFor, oneTimeKeys } from '../support/e2ee.js';
+import { assertRumaParses } from '../support/ruma-sliding-sync.js';
 import { expectError } from '../support/spec-schemas.js';
 
 const PATH = '/_matrix/client/unstable/org.matrix.simplified_msc3575/sync';
+/** Element X's long-poll, once its room list is whole. */
+const LONG_POLL_MS = '30000';
 
 type Json = Record<string, unknown>;
 interface SlidingEvent {
@@ -29,11 +36,14 @@ interface SlidingEvent {
   unsigned?: Json;
 }
 interface SlidingRoom {
-  name?: string;
+  name?: string | null;
+  avatar?: string | null;
   initial?: boolean;
   is_dm?: boolean;
+  membership?: string;
   heroes?: { user_id: string; displayname?: string }[];
   invite_state?: SlidingEvent[];
+  stripped_state?: SlidingEvent[];
   required_state?: SlidingEvent[];
   timeline?: SlidingEvent[];
   prev_batch?: string;
@@ -45,9 +55,11 @@ interface SlidingRoom {
   highlight_count?: number;
   bump_stamp?: number;
   unstable_expanded_timeline?: boolean;
+  expanded_timeline?: boolean;
 }
 interface SlidingResponse {
   pos: string;
+  txn_id?: string;
   lists: Record<string, { count: number }>;
   rooms: Record<string, SlidingRoom>;
   extensions: {
@@ -63,92 +75,17 @@ interface SlidingResponse {
   };
 }
 
-const SUBSCRIPTION_REQUIRED_STATE = [...ROOM_LIST_REQUIRED_STATE, ['m.room.pinned_events', '']];
-
-function roomListBody(end: number, subscriptions: string[] = []): Json {
-  return {
-    conn_id: 'room-list',
-    lists: {
-      all_rooms: {
-        ranges: [[0, end]],
-        required_state: ROOM_LIST_REQUIRED_STATE,
-        timeline_limit: 1,
-        include_heroes: true,
-        filters: {},
-      },
-    },
-    room_subscriptions: Object.fromEntries(
-      subscriptions.map((roomId) => [
-        roomId,
-        { required_state: SUBSCRIPTION_REQUIRED_STATE, timeline_limit: 20 },
-      ]),
-    ),
-    extensions: {
-      account_data: { enabled: true },
-      receipts: { enabled: true, rooms: ['*'] },
-      typing: { enabled: true },
-    },
-  };
-}
-
+/** Element X's encryption body, with the to-device `limit` Ruma can send (Element X does not). */
 function encryptionBody(since?: string, limit?: number): Json {
-  return {
-    conn_id: 'encryption',
-    extensions: {
-      to_device: {
-        enabled: true,
-        ...(since ? { since } : {}),
-        ...(limit === undefined ? {} : { limit }),
-      },
-      e2ee: { enabled: true },
-    },
-  };
+  const body = elementXEncryptionBody(since);
+  if (limit === undefined) return body;
+  const extensions = body.extensions as { to_device: Json };
+  extensions.to_device.limit = limit;
+  return body;
 }
 
-// matrix-rust-sdk's notification client.
 function notificationsBody(roomId?: string): Json {
-  const requiredState = [
-    ['m.room.encryption', ''],
-    ['m.room.member', '$LAZY'],
-    ['m.room.member', '$ME'],
-    ['m.room.canonical_alias', ''],
-    ['m.room.name', ''],
-    ['m.room.avatar', ''],
-    ['m.room.power_levels', ''],
-    ['m.room.join_rules', ''],
-    ['m.room.create', ''],
-  ];
-  return {
-    conn_id: 'notifications',
-    lists: {
-      invites: {
-        ranges: [[0, 16]],
-        required_state: requiredState,
-        timeline_limit: 8,
-        filters: { is_invite: true },
-      },
-    },
-    room_subscriptions: roomId
-      ? { [roomId]: { required_state: requiredState, timeline_limit: 16 } }
-      : {},
-    extensions: { account_data: { enabled: true }, receipts: { enabled: true, rooms: ['*'] } },
-  };
-}
-
-/** What Ruma refuses a response without, and the types Element X reads. */
-function assertParsable(body: SlidingResponse): void {
-  assert.equal(typeof body.pos, 'string');
-  for (const list of Object.values(body.lists)) assert.equal(typeof list.count, 'number');
-  if (body.extensions.to_device)
-    assert.equal(typeof body.extensions.to_device.next_batch, 'string');
-  for (const room of Object.values(body.rooms)) {
-    for (const hero of room.heroes ?? []) assert.equal(typeof hero.user_id, 'string');
-    if (room.bump_stamp !== undefined) assert.equal(typeof room.bump_stamp, 'number');
-    for (const event of room.timeline ?? []) {
-      assert.equal(typeof event.event_id, 'string');
-      assert.equal(event.room_id, undefined, 'sync format: no room_id');
-    }
-  }
+  return elementXNotificationsBody(roomId ? [roomId] : []);
 }
 
 describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
@@ -160,9 +97,8 @@ describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
     const params = new URLSearchParams({ timeout: '0', ...query }).toString();
     const res = await api.post(`${PATH}?${params}`, body, { token: who.access_token });
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    const parsed = res.body as unknown as SlidingResponse;
-    assertParsable(parsed);
-    return parsed;
+    assertRumaParses(res.body);
+    return res.body as unknown as SlidingResponse;
   };
   const stateOf = (room: SlidingRoom, type: string) =>
     (room.required_state ?? []).filter((e) => e.type === type);
@@ -240,6 +176,7 @@ describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
     const subscribed = await slide(alice, roomListBody(99, [rooms[1]!]), { pos: start.pos });
     const room = subscribed.rooms[rooms[1]!]!;
     assert.equal(room.unstable_expanded_timeline, true);
+    assert.equal(room.expanded_timeline, true, 'the MSC’s newer name too');
     assert.ok(room.timeline!.length > 3, 'the newest 20, not only what is new');
     assert.equal(stateOf(room, 'm.room.member').length, 1);
   });
@@ -257,6 +194,8 @@ describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
     const member = invite.invite_state!.find((e) => e.type === 'm.room.member')!;
     assert.equal(member.state_key, alice.user_id);
     assert.equal(member.content.membership, 'invite');
+    assert.equal(invite.membership, 'invite');
+    assert.deepEqual(invite.stripped_state, invite.invite_state);
     // The room list has it too.
     const list = await slide(alice, roomListBody(99));
     assert.ok(list.rooms[roomId]?.invite_state, 'invites are in the room list');
@@ -586,7 +525,7 @@ describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
     const roomId = await suite.createRoom(alice);
     const start = await slide(alice, roomListBody(99));
     const began = Date.now();
-    const waiting = slide(alice, roomListBody(99), { pos: start.pos, timeout: '20000' });
+    const waiting = slide(alice, roomListBody(99), { pos: start.pos, timeout: LONG_POLL_MS });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const eventId = await suite.send(alice, roomId, 'wake up');
     const woken = await waiting;
@@ -594,6 +533,155 @@ describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
     assert.deepEqual(
       woken.rooms[roomId]!.timeline!.map((e) => e.event_id),
       [eventId],
+    );
+  });
+
+  it('lists knocks with their stripped state, apart from invites', async () => {
+    const roomId = await suite.createRoom(bob, {
+      name: 'knock here',
+      initial_state: [
+        { type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } },
+      ],
+    });
+    const start = await slide(carol, roomListBody(99));
+    await suite.postOk(carol, `${CLIENT_V3}/knock/${encodeURIComponent(roomId)}`, {});
+    const knocked = await slide(carol, roomListBody(99), { pos: start.pos });
+    const room = knocked.rooms[roomId]!;
+    assert.equal(room.membership, 'knock');
+    assert.equal(room.initial, true);
+    assert.equal(room.name, 'knock here');
+    // matrix-rust-sdk tells a knock by the user's own member event in invite_state: it comes last.
+    const own = room.invite_state!.at(-1)!;
+    assert.equal(own.state_key, carol.user_id);
+    assert.equal(own.content.membership, 'knock');
+    assert.ok(room.invite_state!.some((e) => e.type === 'm.room.join_rules'));
+    assert.deepEqual(room.stripped_state, room.invite_state, 'the MSC’s newer name too');
+    assert.equal(room.required_state, undefined, 'no state of a room not joined');
+    assert.equal(typeof room.bump_stamp, 'number');
+    // is_invite: true leaves knocks out (as Synapse); false keeps them.
+    const invites = await slide(carol, notificationsBody());
+    assert.equal(invites.rooms[roomId], undefined);
+    const notInvites = await slide(carol, {
+      lists: { others: { ranges: [[0, 99]], timeline_limit: 0, filters: { is_invite: false } } },
+    });
+    assert.ok(notInvites.rooms[roomId], 'is_invite: false lists the knock');
+
+    // Bob lets carol in (an invite), she joins: the room is sent whole, as new.
+    await suite.invite(bob, roomId, carol.user_id);
+    const invited = await slide(carol, roomListBody(99), { pos: knocked.pos });
+    assert.equal(invited.rooms[roomId]!.membership, 'invite');
+    await suite.join(carol, roomId);
+    const joined = await slide(carol, roomListBody(99), { pos: invited.pos });
+    const whole = joined.rooms[roomId]!;
+    assert.equal(whole.membership, 'join');
+    assert.equal(whole.initial, true, 'first sent as a member: initial');
+    assert.equal(whole.invite_state, undefined);
+    assert.ok((whole.required_state ?? []).some((e) => e.type === 'm.room.create'));
+  });
+
+  it('sends a refused knock or withdrawn invite as the membership event alone', async () => {
+    const refused = await suite.createRoom(bob, {
+      name: 'private',
+      topic: 'secret topic',
+      initial_state: [
+        { type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } },
+      ],
+    });
+    const withdrawn = await suite.createRoom(bob, { name: 'withdrawn' });
+    await suite.postOk(carol, `${CLIENT_V3}/knock/${encodeURIComponent(refused)}`, {});
+    await suite.invite(bob, withdrawn, carol.user_id);
+    const start = await slide(carol, roomListBody(99));
+    assert.equal(start.rooms[refused]!.membership, 'knock');
+    assert.equal(start.rooms[withdrawn]!.membership, 'invite');
+    for (const roomId of [refused, withdrawn]) {
+      await suite.postOk(bob, `${CLIENT_V3}/rooms/${roomId}/kick`, { user_id: carol.user_id });
+    }
+    const after = await slide(carol, roomListBody(99), { pos: start.pos });
+    for (const roomId of [refused, withdrawn]) {
+      const room = after.rooms[roomId]!;
+      assert.equal(room.membership, 'leave');
+      assert.equal(room.initial, undefined);
+      assert.deepEqual(
+        room.required_state!.map((e) => [e.type, e.state_key, e.content.membership]),
+        [['m.room.member', carol.user_id, 'leave']],
+        'only her own membership: nothing of a room she never joined',
+      );
+      assert.deepEqual(
+        room.timeline!.map((e) => e.event_id),
+        room.required_state!.map((e) => e.event_id),
+      );
+      assert.equal(room.name, undefined);
+      assert.equal(room.heroes, undefined);
+      assert.equal(room.joined_count, undefined);
+    }
+    // Still listed (not left by her own choice), and not sent again.
+    const quiet = await slide(carol, roomListBody(99), { pos: after.pos });
+    assert.equal(quiet.rooms[refused], undefined);
+    assert.equal(quiet.lists.all_rooms!.count, after.lists.all_rooms!.count);
+  });
+
+  it('reads the MSC’s newer request names and sends its newer room fields', async () => {
+    const roomId = await suite.createRoom(bob, { preset: 'public_chat', name: 'newer' });
+    await suite.join(alice, roomId);
+    const eventId = await suite.send(bob, roomId, 'hello');
+    const body = {
+      conn_id: 'newer',
+      txn_id: 'txn-1',
+      lists: {
+        one: {
+          range: [0, 0],
+          timeline_limit: 1,
+          required_state: {
+            include: [{ type: 'm.room.name', state_key: '' }, { type: 'm.room.topic' }, {}],
+            exclude: [{ type: 'm.room.power_levels', state_key: '' }],
+            lazy_members: true,
+          },
+        },
+      },
+    };
+    const first = await slide(alice, body);
+    assert.equal(first.txn_id, 'txn-1', 'txn_id echoed');
+    assert.deepEqual(Object.keys(first.rooms), [roomId], 'range: [0, 0] is one room');
+    const room = first.rooms[roomId]!;
+    assert.equal(room.membership, 'join');
+    const types = new Set(room.required_state!.map((e) => e.type));
+    assert.ok(types.has('m.room.create') && types.has('m.room.join_rules'), '{} is all state');
+    assert.ok(!types.has('m.room.power_levels'), 'exclude takes it out');
+    assert.ok(
+      room.required_state!.some((e) => e.type === 'm.room.member' && e.state_key === bob.user_id),
+      'lazy_members: the timeline’s sender',
+    );
+    assert.deepEqual(
+      room.timeline!.map((e) => e.event_id),
+      [eventId],
+    );
+
+    // `pos` in the body; a room that lost its name says null on an incremental response.
+    const renamed = await api.put(
+      `${CLIENT_V3}/rooms/${roomId}/state/m.room.name/`,
+      {},
+      { token: bob.access_token },
+    );
+    assert.equal(renamed.status, 200);
+    const next = await slide(alice, { ...body, pos: first.pos });
+    const changed = next.rooms[roomId]!;
+    assert.equal(changed.initial, undefined, 'the body’s pos continues the connection');
+    assert.equal(changed.name, null);
+    assert.equal(changed.avatar, null);
+    assert.ok(changed.heroes, 'unnamed: heroes');
+    // is_invited, the newer filter name.
+    const filtered = await slide(alice, {
+      lists: { inv: { range: [0, 9], timeline_limit: 0, filters: { is_invited: true } } },
+    });
+    assert.equal(filtered.rooms[roomId], undefined);
+    expectError(
+      await api.post(
+        `${PATH}?timeout=0`,
+        { lists: { l: { required_state: { include: [{ type: 5 }] } } } },
+        { token: alice.access_token },
+      ),
+      400,
+      'M_BAD_JSON',
     );
   });
 

@@ -34,8 +34,20 @@ const state: ConnectionState = {
         highlightCount: 0,
       },
     ],
+    [
+      '!invite:x',
+      {
+        stateKey: '[["a",""]]',
+        upTo: 42,
+        timelineLimit: 1,
+        notificationCount: 0,
+        highlightCount: 0,
+        // Sent as an invite: joined, it is sent whole.
+        stripped: true,
+      },
+    ],
   ]),
-  listCounts: new Map([['all_rooms', 2]]),
+  listCounts: new Map([['all_rooms', 3]]),
 };
 
 describe('sliding sync connection state', () => {

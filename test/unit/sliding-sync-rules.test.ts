@@ -232,4 +232,83 @@ describe('lists', () => {
     const some = roomsInScope({ enabled: true, lists: ['invites'], rooms: [] }, lists, ['!s']);
     assert.deepEqual([...some], ['!i']);
   });
+
+  it('reads the MSC’s newer required_state: {type, state_key} objects, exclude, lazy_members', () => {
+    const request = parseSlidingSyncRequest({
+      lists: {
+        l: {
+          range: [0, 9],
+          required_state: {
+            include: [{ type: 'm.room.name', state_key: '' }, { type: 'm.space.child' }, {}],
+            exclude: [{ type: 'm.room.create', state_key: '' }],
+            lazy_members: true,
+          },
+          filters: { is_invited: true },
+        },
+      },
+    });
+    const list = request.lists.get('l')!;
+    assert.deepEqual(list.requiredState, [
+      ['m.room.name', ''],
+      ['m.space.child', '*'],
+      ['*', '*'],
+      ['m.room.member', '$LAZY'],
+    ]);
+    assert.deepEqual(list.excludedState, [['m.room.create', '']]);
+    assert.equal(list.filters.isInvite, true, 'is_invited, the newer name');
+    const wanted = resolveRequiredState(list.requiredState, '@me:x', list.excludedState);
+    const lazy = new Set(['@sender:x']);
+    assert.ok(wantsState(wanted, 'm.room.topic', '', lazy), '{} matches everything');
+    assert.ok(!wantsState(wanted, 'm.room.create', '', lazy), 'but what exclude names');
+    // Lazy members are not filtered by exclude (the MSC).
+    const noMembers = resolveRequiredState([['m.room.member', '$LAZY']], '@me:x', [
+      ['m.room.member', '*'],
+    ]);
+    assert.ok(wantsState(noMembers, 'm.room.member', '@sender:x', lazy));
+    assert.ok(!wantsState(noMembers, 'm.room.member', '@other:x', lazy));
+    for (const bad of [
+      { include: [{ type: 5 }] },
+      { include: [{ state_key: [] }] },
+      { include: 'all' },
+      { include: [7] },
+      { exclude: {} },
+      { lazy_members: 'yes' },
+    ]) {
+      assert.equal(
+        refusal(() => parseSlidingSyncRequest({ lists: { l: { required_state: bad } } })),
+        'M_BAD_JSON',
+        JSON.stringify(bad),
+      );
+    }
+  });
+
+  it('merges exclusions only where every config makes them, and keys configs by them', () => {
+    const a = {
+      requiredState: [['*', '*']] as const,
+      excludedState: [['m.room.create', '']] as const,
+    };
+    const merged = mergeRoomConfigs([
+      { ...a, timelineLimit: 1 },
+      {
+        ...a,
+        excludedState: [
+          ['m.room.create', ''],
+          ['m.room.topic', ''],
+        ],
+        timelineLimit: 5,
+      },
+    ]);
+    assert.deepEqual(merged.excludedState, [['m.room.create', '']]);
+    assert.equal(merged.timelineLimit, 5);
+    const none = mergeRoomConfigs([
+      { ...a, timelineLimit: 1 },
+      { requiredState: [], timelineLimit: 1 },
+    ]);
+    assert.equal(none.excludedState, undefined, 'one config wants it all: nothing excluded');
+    assert.notEqual(
+      requiredStateKey([['*', '*']], [['m.room.create', '']]),
+      requiredStateKey([['*', '*']]),
+    );
+    assert.equal(requiredStateKey([['*', '*']], []), requiredStateKey([['*', '*']]));
+  });
 });
