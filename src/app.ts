@@ -146,6 +146,19 @@ import { registerAdminRegistrationTokenRoutes } from './api/admin/registration-t
 import { AdminMediaService } from './admin/admin-media-service.js';
 import { registerAdminMediaRoutes } from './api/admin/media.js';
 import { registerAccountModerationRoutes } from './api/client/account-moderation.js';
+// federation
+import { buildFederationReceiving } from './federation/receiving-build.js';
+import { registerFederationKeyRoutes } from './api/federation/keys.js';
+import { registerFederationVersionRoute } from './api/federation/version.js';
+import { registerFederationMembershipRoutes } from './api/federation/membership.js';
+import { registerFederationEventRoutes } from './api/federation/events.js';
+import { buildFederationHttp, type FederationHttp } from './federation/federation-http.js';
+import { buildFederationSending } from './federation/sending-build.js';
+import {
+  listenFederation,
+  wantsFederationListener,
+  type FederationListener,
+} from './http/federation-listener.js';
 
 export interface Weft {
   app: FastifyInstance;
@@ -156,6 +169,10 @@ export interface Weft {
   url: string;
   /** The metrics listener's base URL (`<metricsUrl>/metrics`), when metrics.enabled. */
   metricsUrl?: string;
+  /** The federation TLS listener's base URL (`https://…`), when federation.listener has a certificate. */
+  federationUrl?: string;
+  /** The client that speaks to other servers (resolution, TLS, X-Matrix signatures). */
+  federation: FederationHttp;
   close(): Promise<void>;
 }
 
@@ -312,6 +329,8 @@ async function startPositions(
  */
 export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   const keys = loadOrCreateServerKeys(config.data_dir, config.server_name);
+  // Federation's client: requests to other servers (federation.hosts, discovery, TLS, X-Matrix).
+  const federation = buildFederationHttp(config.federation, config.server_name, keys.signingKey);
   // Application services, from their registration files (a bad one stops the start).
   const appServices = loadRegistrations(config.app_service_config_files);
   const bus: ServerEventBus = new EventBus<ServerEvents>((err, name) =>
@@ -391,7 +410,10 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     },
     logger,
   );
-  const e2ee = buildE2ee(config.server_name, storage, notifier);
+  // To-device messages to remote users go to their servers' queues (federation sending).
+  const e2ee = buildE2ee(config.server_name, storage, notifier, {
+    sendToDevice: (message) => federationOut.sending.sendToDevice(message),
+  });
   const recent = new RecentEvents();
   const syncProviders = [...userData.providers, ...e2ee.providers, push.syncProvider];
   const syncDeps = buildSync(storage, views, filters, notifier, recent, syncProviders, ignoredBy);
@@ -455,11 +477,36 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   // Deleting devices removes their keys in storage; others' long-polls hear of it here.
   const devicesDeleted = (userId: string) => e2ee.services.deviceLists.announce(userId);
 
+  // Federation out: events and EDUs to other servers (per-destination queues, stored
+  // before they are sent, resumed at start); `federationOut.edus` receives other servers' EDUs.
+  const federationOut = buildFederationSending(
+    {
+      serverName: config.server_name,
+      presenceEnabled: config.presence.enabled,
+      retryInitialMs: config.federation.sending_retry_initial_ms,
+      retryMaxMs: config.federation.sending_retry_max_ms,
+    },
+    storage,
+    federation,
+    {
+      notifier,
+      sources: {
+        typists: (roomId) => userData.deps.typing.typists(roomId),
+        receiptChanges: (after, upTo) => userData.deps.receipts.changes(after, upTo),
+        presenceOf: (userId) => userData.deps.presence.status(userId, userId),
+      },
+      typing: userData.deps.typing,
+      deviceLists: e2ee.services.deviceLists,
+    },
+    logger,
+  );
+
   // What each area does when another's event happens.
   const { presence, propagation } = userData;
   bus.on('eventsCommitted', (records) => presence.eventsSent(records));
   bus.on('eventsCommitted', (records) => push.notifications.enqueue(records));
   bus.on('eventsCommitted', (records) => appServiceOut.pushers.eventsCommitted(records));
+  bus.on('eventsCommitted', (records) => federationOut.sending.eventsCommitted(records));
   bus.on('eventsCommitted', (records) => announceCommitted(recent, notifier, records));
   bus.on('userActive', (userId) => presence.activity(userId));
   // A new name or avatar reaches the user's rooms and room-mates.
@@ -632,6 +679,25 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
       moderation,
     }),
   );
+  // Federation in (src/federation/receiving-build.ts): keys and the notary, X-Matrix checks,
+  // received transactions, events served to other servers, membership handshakes both ways.
+  const federationIn = buildFederationReceiving({
+    serverName: config.server_name,
+    config: config.federation,
+    keys,
+    storage,
+    sender: federation,
+    rooms,
+    bus,
+    edus: federationOut.edus,
+    logger,
+  });
+  router.useFederationAuth(federationIn.inboundAuth);
+  registerFederationKeyRoutes(router, federationIn.keys);
+  registerFederationVersionRoute(router, weftVersion());
+  registerFederationEventRoutes(router, federationIn.transactions, federationIn.serving);
+  registerFederationMembershipRoutes(router, federationIn.membershipServing, directory);
+  roomDeps.membership.useRemote(federationIn.remoteMembership, config.server_name);
   router.finish();
   // Uploads get their body as a stream: their own scope, parser and router.
   withRawBodyRoutes(app, (scope) => {
@@ -653,11 +719,13 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     await media.close();
     await sessions.close();
     await appServiceOut.close();
+    await federationOut.close();
     await push.close();
     await storage.close();
     metrics?.close();
+    federation.close();
   };
-  return { app, storage, keys, services, metrics, close };
+  return { app, storage, keys, services, metrics, federation, close };
 }
 
 export async function startWeft(config: Config, options: StartOptions = {}): Promise<Weft> {
@@ -689,6 +757,17 @@ export async function startWeft(config: Config, options: StartOptions = {}): Pro
     await built.close();
     throw err;
   }
+  // The federation listener: the same routes over TLS on a port of its own (federation.listener).
+  let federationListener: FederationListener | undefined;
+  try {
+    federationListener = wantsFederationListener(config.federation.listener)
+      ? await listenFederation(built.app, config.federation.listener)
+      : undefined;
+  } catch (err) {
+    await metricsListener?.close();
+    await built.close();
+    throw err;
+  }
   const address = built.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind;
@@ -699,7 +778,10 @@ export async function startWeft(config: Config, options: StartOptions = {}): Pro
     keys: built.keys,
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     metricsUrl: metricsListener?.url,
+    federationUrl: federationListener?.url,
+    federation: built.federation,
     close: async () => {
+      await federationListener?.close();
       await metricsListener?.close();
       await built.close();
     },

@@ -99,6 +99,66 @@ export interface Config {
    * loopback (CIDR ranges): bridges usually run beside the homeserver.
    */
   app_service_ip_range_whitelist: string[];
+  /** Talking to other homeservers (server-server API). */
+  federation: FederationConfig;
+}
+
+// --- federation (server-server API) ---
+export interface FederationConfig {
+  // federation keys (request signing, key fetching, notary)
+  /**
+   * Notaries asked (`POST /_matrix/key/v2/query`) for a server's keys when that server
+   * cannot be asked itself. `verify_keys` (key ID → unpadded base64): the notary's
+   * response must carry a signature by one of them; absent: its TLS is trusted.
+   */
+  trusted_key_servers: TrustedKeyServer[];
+  /** How long our published key document says our keys stay valid, in milliseconds. */
+  key_validity_period_ms: number;
+  /** Keys this server signed with before (public parts), published as old_verify_keys. */
+  old_signing_keys: OldSigningKey[];
+  // federation client and listener (finding servers, TLS)
+  /**
+   * Server name → `host:port` to connect to instead of discovering it (no well-known, no
+   * SRV). `http://host:port` speaks plain HTTP (tests, a proxy on this machine), else TLS
+   * with the certificate checked for the server name. The operator's word: the address
+   * is not checked against the private ranges.
+   */
+  hosts: Record<string, string>;
+  /** A PEM file of CA certificates trusted besides Node's bundled ones (a private CA); null: none. */
+  ca_file: string | null;
+  /** Check other servers' TLS certificates (never turn off on a public server). */
+  verify_certificates: boolean;
+  /** Private, loopback or reserved ranges (CIDR) other servers may be at nonetheless. */
+  ip_range_whitelist: string[];
+  /** A TLS listener of its own for federation; no certificate: none (a TLS proxy in front). */
+  listener: FederationListenerConfig;
+
+  /** A destination that failed is tried again after this long, in milliseconds; each next failure doubles it. */
+  sending_retry_initial_ms: number;
+  /** The longest wait between two attempts at a failing destination, in milliseconds. */
+  sending_retry_max_ms: number;
+}
+
+export interface FederationListenerConfig {
+  port: number;
+  bind_address: string;
+  /** PEM certificate chain and private key; both empty: no federation listener. */
+  tls_certificate_path: string;
+  tls_private_key_path: string;
+}
+
+export interface TrustedKeyServer {
+  server_name: string;
+  verify_keys?: Record<string, string>;
+}
+
+export interface OldSigningKey {
+  /** e.g. `ed25519:a_Old1` */
+  key_id: string;
+  /** The public key, unpadded base64. */
+  key: string;
+  /** When we stopped signing with it, a millisecond POSIX timestamp. */
+  expired_ts: number;
 }
 
 /** Prometheus metrics, on a listener of their own (never the client port). */
@@ -296,6 +356,27 @@ export function defaultConfig(): Config {
     app_service_config_files: [],
     // Loopback only: a bridge on this machine works as installed; others are named.
     app_service_ip_range_whitelist: ['127.0.0.0/8', '::1/128'],
+    federation: {
+      // federation keys: no notary unless named (Synapse defaults to matrix.org; a private
+      // deployment opts in); our key document valid a day, Synapse's key_refresh_interval.
+      trusted_key_servers: [],
+      key_validity_period_ms: 24 * 60 * 60 * 1000,
+      old_signing_keys: [],
+      // federation client and listener: Synapse blocks private ranges by default too.
+      hosts: {},
+      ca_file: null,
+      verify_certificates: true,
+      ip_range_whitelist: [],
+      listener: {
+        port: 8448,
+        bind_address: '0.0.0.0',
+        tls_certificate_path: '',
+        tls_private_key_path: '',
+      },
+      // federation sending: Synapse's backoff, 5 s doubling to an hour.
+      sending_retry_initial_ms: 5_000,
+      sending_retry_max_ms: 60 * 60 * 1000,
+    },
   };
 }
 
@@ -310,7 +391,10 @@ export function mergeConfig(
   return mergeObject(base, overrides, where) as unknown as Config;
 }
 
-function mergeObject(base: object, overrides: unknown, where: string): object {
+/** Options whose value is a mapping of the operator's own keys, replaced whole by a later layer. */
+const FREE_FORM_MAPS = new Set(['federation.hosts']);
+
+function mergeObject(base: object, overrides: unknown, where: string, keyPath = ''): object {
   if (overrides === null || overrides === undefined) return base;
   if (typeof overrides !== 'object' || Array.isArray(overrides)) {
     throw new ConfigError(`${where} must be a mapping`);
@@ -320,8 +404,13 @@ function mergeObject(base: object, overrides: unknown, where: string): object {
     if (!(key in result)) throw new ConfigError(`${where}: unknown option '${key}'`);
     const current = result[key];
     const isSection = typeof current === 'object' && current !== null && !Array.isArray(current);
-    if (isSection) {
-      result[key] = mergeObject(current as object, value, `${where}.${key}`);
+    if (FREE_FORM_MAPS.has(`${keyPath}${key}`) && value !== undefined) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new ConfigError(`${where}.${key} must be a mapping`);
+      }
+      result[key] = { ...(value as object) };
+    } else if (isSection) {
+      result[key] = mergeObject(current as object, value, `${where}.${key}`, `${keyPath}${key}.`);
     } else {
       // A null default (an optional string, off by default) takes a string or null.
       const wrongType =
@@ -390,6 +479,9 @@ export function checkConfig(config: Config): Config {
   checkUrlPreviewConfig(config.url_preview);
   checkRanges('push.ip_range_whitelist', config.push.ip_range_whitelist);
   checkAppServiceConfig(config);
+  checkFederationKeysConfig(config.federation); // federation keys
+  checkFederationClientConfig(config.federation); // federation client and listener
+  checkFederationSendingConfig(config.federation);
   return config;
 }
 
@@ -432,6 +524,102 @@ function checkAppServiceConfig(config: Config): void {
     throw new ConfigError('app_service_config_files must be a list of file paths');
   }
   checkRanges('app_service_ip_range_whitelist', config.app_service_ip_range_whitelist);
+}
+
+// --- federation keys ---
+const KEY_ID = /^ed25519:[A-Za-z0-9_]+$/;
+const PUBLIC_KEY = /^[A-Za-z0-9+/]{43}$/;
+
+function checkFederationKeysConfig(federation: FederationConfig): void {
+  const period = federation.key_validity_period_ms;
+  // Under an hour, servers refetch all the time (the spec asks for at least an hour left).
+  if (!Number.isInteger(period) || period < 60 * 60 * 1000) {
+    throw new ConfigError(
+      'federation.key_validity_period_ms must be a whole number of at least 3600000',
+    );
+  }
+  if (!Array.isArray(federation.trusted_key_servers)) {
+    throw new ConfigError('federation.trusted_key_servers must be a list');
+  }
+  for (const server of federation.trusted_key_servers as unknown[]) {
+    const where = 'federation.trusted_key_servers';
+    const entry = server as TrustedKeyServer;
+    if (
+      typeof entry !== 'object' ||
+      entry === null ||
+      typeof entry.server_name !== 'string' ||
+      entry.server_name === ''
+    ) {
+      throw new ConfigError(`${where}: each entry needs a server_name`);
+    }
+    const keys: unknown = entry.verify_keys;
+    if (keys === undefined) continue;
+    if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) {
+      throw new ConfigError(
+        `${where}: verify_keys of ${entry.server_name} must map key IDs to keys`,
+      );
+    }
+    for (const [keyId, key] of Object.entries(keys))
+      checkPublicKey(`${where} (${entry.server_name})`, keyId, key);
+  }
+  if (!Array.isArray(federation.old_signing_keys)) {
+    throw new ConfigError('federation.old_signing_keys must be a list');
+  }
+  for (const old of federation.old_signing_keys as unknown[]) {
+    const entry = (old ?? {}) as Partial<OldSigningKey>;
+    checkPublicKey('federation.old_signing_keys', entry.key_id, entry.key);
+    if (!Number.isSafeInteger(entry.expired_ts) || (entry.expired_ts as number) < 0) {
+      throw new ConfigError(
+        `federation.old_signing_keys: ${String(entry.key_id)} needs an expired_ts (milliseconds)`,
+      );
+    }
+  }
+}
+
+/** An ed25519 key ID and its 32-byte public key in unpadded base64 (43 characters). */
+function checkPublicKey(where: string, keyId: unknown, key: unknown): void {
+  if (typeof keyId !== 'string' || !KEY_ID.test(keyId)) {
+    throw new ConfigError(
+      `${where}: ${String(keyId)} is not an ed25519 key ID (ed25519:<version>)`,
+    );
+  }
+  if (typeof key !== 'string' || !PUBLIC_KEY.test(key)) {
+    throw new ConfigError(`${where}: the key of ${keyId} must be 32 bytes in unpadded base64`);
+  }
+}
+
+// --- federation sending ---
+function checkFederationSendingConfig(federation: FederationConfig): void {
+  const { sending_retry_initial_ms: initial, sending_retry_max_ms: max } = federation;
+  if (!Number.isInteger(initial) || initial < 1 || !Number.isInteger(max) || max < initial) {
+    throw new ConfigError(
+      'federation.sending_retry_initial_ms must be a positive whole number, and sending_retry_max_ms at least as large',
+    );
+  }
+}
+
+// --- federation client and listener ---
+/** `host:port`, optionally after http:// or https:// (federation/resolve-server.ts parses it). */
+const HOST_OVERRIDE = /^(https?:\/\/)?(\[[0-9A-Fa-f:.]+\]|[^:/[\]]+):\d{1,5}$/;
+
+function checkFederationClientConfig(federation: FederationConfig): void {
+  for (const [name, target] of Object.entries(federation.hosts)) {
+    if (typeof target !== 'string' || !HOST_OVERRIDE.test(target)) {
+      throw new ConfigError(
+        `federation.hosts: ${name} must map to host:port (or http://host:port, https://host:port)`,
+      );
+    }
+  }
+  checkRanges('federation.ip_range_whitelist', federation.ip_range_whitelist);
+  const listener = federation.listener;
+  if (!Number.isInteger(listener.port) || listener.port < 0 || listener.port > 65535) {
+    throw new ConfigError('federation.listener.port must be a port number');
+  }
+  if ((listener.tls_certificate_path === '') !== (listener.tls_private_key_path === '')) {
+    throw new ConfigError(
+      'federation.listener.tls_certificate_path and tls_private_key_path go together',
+    );
+  }
 }
 
 function checkVoipConfig(voip: VoipConfig): void {

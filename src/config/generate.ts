@@ -230,5 +230,55 @@ app_service_config_files: ${JSON.stringify(config.app_service_config_files)}
 # Private or loopback addresses (CIDR ranges) an application service's url may resolve to;
 # every other private, loopback or reserved address is refused. Loopback by default.
 app_service_ip_range_whitelist: ${JSON.stringify(config.app_service_ip_range_whitelist)}
+
+# Federation: talking to other homeservers (the server-server API).
+federation:
+  # --- federation keys ---
+  # Notaries asked for another server's signing keys when that server does not answer
+  # itself (POST /_matrix/key/v2/query), e.g.
+  # [{ server_name: "matrix.org", verify_keys: { "ed25519:auto": "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw" } }].
+  # With verify_keys, a notary's answer must be signed by one of them; without, its TLS
+  # certificate is trusted. Empty by default: Synapse asks matrix.org unless told
+  # otherwise, but a private deployment should choose its notaries (or none) itself.
+  trusted_key_servers: ${JSON.stringify(config.federation.trusted_key_servers)}
+  # How long our published keys (GET /_matrix/key/v2/server) are said to stay valid, in
+  # milliseconds (valid_until_ts); the document is renewed when half of it is left. A
+  # day, as Synapse's key_refresh_interval; other servers cap it at 7 days anyway.
+  key_validity_period_ms: ${config.federation.key_validity_period_ms}
+  # Keys this server used to sign with, published as old_verify_keys so that events they
+  # signed still verify: [{ key_id: "ed25519:a_old", key: "<public key, unpadded
+  # base64>", expired_ts: <when it stopped being used, ms> }].
+  old_signing_keys: ${JSON.stringify(config.federation.old_signing_keys)}
+  # --- federation client and listener ---
+  # Where to reach some servers instead of discovering it (/.well-known/matrix/server, SRV):
+  # { "example.org": "10.0.0.5:8448" }, or "http://127.0.0.1:8008" for plain HTTP (tests,
+  # a proxy on this machine). TLS certificates are still checked for the server name; the
+  # address is taken as written, even a private one (your choice, not another server's).
+  hosts: ${JSON.stringify(config.federation.hosts)}
+  # A PEM file of CA certificates to trust besides the usual public ones (a private CA for
+  # a private federation or tests); null: none.
+  ca_file: ${JSON.stringify(config.federation.ca_file)}
+  # Check other servers' TLS certificates. Never set to false on a server others reach.
+  verify_certificates: ${config.federation.verify_certificates}
+  # Private, loopback or reserved addresses (CIDR ranges) other servers may resolve to;
+  # every other one is refused, checked after DNS (as Synapse's federation_ip_range_blacklist).
+  ip_range_whitelist: ${JSON.stringify(config.federation.ip_range_whitelist)}
+  # A TLS listener serving the federation API (and the rest of the routes) by itself, for
+  # servers reached directly on 8448. Without a certificate there is none: put a TLS proxy
+  # in front of the main port instead.
+  listener:
+    # port and bind_address: where it listens.
+    port: ${config.federation.listener.port}
+    bind_address: ${JSON.stringify(config.federation.listener.bind_address)}
+    # tls_certificate_path: the PEM certificate chain (valid for server_name, or for the
+    # delegated name of a well-known); tls_private_key_path: its private key.
+    tls_certificate_path: ${JSON.stringify(config.federation.listener.tls_certificate_path)}
+    tls_private_key_path: ${JSON.stringify(config.federation.listener.tls_private_key_path)}
+  # --- federation sending ---
+  # A server that does not answer our transactions is tried again after this long (ms),
+  # twice as long after each further failure, and at once when it sends us anything.
+  sending_retry_initial_ms: ${config.federation.sending_retry_initial_ms}
+  # The longest wait between two attempts at such a server (ms): an hour, as Synapse's.
+  sending_retry_max_ms: ${config.federation.sending_retry_max_ms}
 `;
 }

@@ -7,7 +7,7 @@ import { CrossSigningService } from './cross-signing.js';
 import { DeviceListProvider, DeviceLists } from './device-lists.js';
 import { KeyBackupService } from './key-backup.js';
 import { KeyCountsProvider, KeysService } from './keys-service.js';
-import { ToDeviceProvider, ToDeviceService } from './to-device.js';
+import { ToDeviceProvider, ToDeviceService, type RemoteToDeviceSink } from './to-device.js';
 
 export interface E2eeServices {
   keys: KeysService;
@@ -27,6 +27,8 @@ export function buildE2ee(
   serverName: string,
   storage: E2eeStorage,
   notifier: Notifier,
+  /** Federation's sender of to-device messages to remote users (federation sending, F). */
+  remoteToDevice?: RemoteToDeviceSink,
 ): { services: E2eeServices; providers: SyncStreamProvider[] } {
   const deviceLists = new DeviceLists(storage.deviceLists, notifier);
   const keys = new KeysService(storage, serverName, deviceLists);
@@ -34,7 +36,7 @@ export function buildE2ee(
     services: {
       keys,
       crossSigning: new CrossSigningService(storage, deviceLists),
-      toDevice: new ToDeviceService(storage, notifier, serverName),
+      toDevice: new ToDeviceService(storage, notifier, serverName, remoteToDevice),
       keyBackup: new KeyBackupService(storage),
       deviceLists,
     },

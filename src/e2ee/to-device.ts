@@ -41,17 +41,42 @@ export interface ToDeviceServiceStorage {
   devices: DeviceReader;
 }
 
+/** A to-device message for other servers' users (federation: remote user → device or `*` → content). */
+export interface RemoteToDeviceMessage {
+  sender: { userId: string; deviceId: string };
+  eventType: string;
+  txnId: string;
+  messages: Record<string, Record<string, JsonObject>>;
+}
+
+/** Where messages to remote users go: stored for their servers before the client is answered. */
+export interface RemoteToDeviceSink {
+  sendToDevice(message: RemoteToDeviceMessage): Promise<void>;
+}
+
 export class ToDeviceService {
   constructor(
     private readonly storage: ToDeviceServiceStorage,
     private readonly notifier: Notifier,
     private readonly serverName: string,
+    /** Federation's sender; without it, messages to remote users are dropped (as to unknown devices). */
+    private readonly remote?: RemoteToDeviceSink,
   ) {}
 
   /** PUT /sendToDevice: queues the messages once per (device, event type, txnId). */
   async send(request: SendToDevice): Promise<void> {
     const { sender, eventType, txnId } = request;
-    const queued = await this.recipientMessages(request);
+    const { queued, remote } = await this.recipientMessages(request);
+    // Remote first: stored per destination (a client's retry stores it again under the same
+    // message_id, which the receiving server drops), then the local queues under the txnId.
+    if (this.remote && Object.keys(remote).length > 0) {
+      await this.remote.sendToDevice({
+        sender: { userId: sender.userId, deviceId: sender.deviceId },
+        eventType,
+        txnId,
+        messages: remote,
+      });
+    }
     const done = await this.storage.toDevice.enqueue(
       {
         userId: sender.userId,
@@ -73,10 +98,13 @@ export class ToDeviceService {
   private async recipientMessages(request: SendToDevice) {
     if (!isObject(request.messages)) throw errors.badJson('messages must be an object');
     const queued: { recipient: ToDeviceRecipient; messageJson: string }[] = [];
+    const remote: Record<string, Record<string, JsonObject>> = {};
     for (const [userId, byDevice] of Object.entries(request.messages)) {
       if (!isObject(byDevice)) throw errors.badJson(`messages.${userId} must be an object`);
-      // No federation yet: messages to remote users are dropped, as to unknown devices.
-      if (serverNameOf(userId) !== this.serverName) continue;
+      if (serverNameOf(userId) !== this.serverName) {
+        this.addRemote(request, remote, userId, byDevice);
+        continue;
+      }
       for (const [deviceId, content] of Object.entries(byDevice)) {
         const messageJson = messageFor(request, content);
         for (const recipient of await this.devicesNamed(userId, deviceId)) {
@@ -84,7 +112,23 @@ export class ToDeviceService {
         }
       }
     }
-    return queued;
+    return { queued, remote };
+  }
+
+  /** A remote user's messages, checked as local ones are (objects, size), for federation. */
+  private addRemote(
+    request: SendToDevice,
+    remote: Record<string, Record<string, JsonObject>>,
+    userId: string,
+    byDevice: JsonObject,
+  ): void {
+    if (!this.remote || serverNameOf(userId) === undefined) return;
+    const devices: Record<string, JsonObject> = {};
+    for (const [deviceId, content] of Object.entries(byDevice)) {
+      messageFor(request, content);
+      devices[deviceId] = content as JsonObject;
+    }
+    remote[userId] = devices;
   }
 
   /** The device, or every device of the user for `*`; none when unknown. */

@@ -20,6 +20,8 @@ import type { StreamContext, SyncResponseParts, SyncStreamProvider } from '../sy
 /** Longest typing period a client may ask for; the spec sets none (Synapse neither), clients use 30 s. */
 export const MAX_TYPING_TIMEOUT_MS = 120_000;
 export const DEFAULT_TYPING_TIMEOUT_MS = 30_000;
+/** A remote user's typing lasts this long unless renewed (Synapse's FEDERATION_TIMEOUT). */
+export const REMOTE_TYPING_TIMEOUT_MS = 60_000;
 
 const TYPING_EVENT = { type: 'm.typing' };
 
@@ -64,6 +66,16 @@ export class TypingService implements SyncStreamProvider {
     } else {
       this.stop(roomId, userId);
     }
+  }
+
+  /**
+   * A remote user's typing, from their server's m.typing EDU (federation/edu-receiver.ts has
+   * checked they are joined): no activity of ours, and it ends after Synapse's federation
+   * timeout unless renewed.
+   */
+  setRemoteTyping(roomId: string, userId: string, typing: boolean): void {
+    if (typing) this.start(roomId, userId, REMOTE_TYPING_TIMEOUT_MS);
+    else this.stop(roomId, userId);
   }
 
   /** The users typing in a room now. */

@@ -19,8 +19,25 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who the access token belongs to, on authenticated routes. */
     owner: TokenOwner | null;
+    /** The server whose X-Matrix signature verified, on federation routes. */
+    origin: string | null;
   }
 }
+
+// --- federation request authentication ---
+/** Verifies a federation request's X-Matrix signature (federation/inbound-auth.ts). */
+export interface FederationAuthenticator {
+  /** The origin server name, or throws 401 M_UNAUTHORIZED. */
+  authenticate(request: {
+    method: string;
+    uri: string;
+    body: unknown;
+    authorization: readonly string[];
+  }): Promise<string>;
+}
+
+/** A federation route's handler: `origin` is the server whose signature verified. */
+export type FederationHandler = (request: FastifyRequest, origin: string) => Promise<unknown>;
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -54,13 +71,36 @@ export class Router {
   private readonly methodsByPath = new Map<string, Set<string>>();
   private gate: RequestGate | undefined;
   private appServices: AppServiceTokens | undefined;
+  private federationAuth: FederationAuthenticator | undefined;
 
   constructor(
     private readonly app: FastifyInstance,
     private readonly sessions: SessionService,
     /** Whether the user is a server admin now (no caching: a demotion counts at the next call). */
     private readonly isServerAdmin: (userId: string) => Promise<boolean> = async () => false,
-  ) {}
+  ) {
+    if (!app.hasRequestDecorator('origin')) app.decorateRequest('origin', null);
+  }
+
+  /** Sets how federation routes verify their signatures (routes registered before included). */
+  useFederationAuth(auth: FederationAuthenticator): void {
+    this.federationAuth = auth;
+  }
+
+  /**
+   * A server-server endpoint, `path` in full (`/_matrix/federation/v1/version`):
+   * its X-Matrix signature is checked once the body is parsed (the signature
+   * covers it), and the handler gets the origin; no access token is read.
+   */
+  federation(method: Method, path: string, handler: FederationHandler): void {
+    this.record(method, path);
+    this.app.route({
+      method,
+      url: path,
+      preHandler: this.federationHook(),
+      handler: async (request) => handler(request, request.origin!),
+    });
+  }
 
   /** Sets the gate every authenticated route passes (routes registered before included). */
   useGate(gate: RequestGate): void {
@@ -90,10 +130,7 @@ export class Router {
 
   /** Any other path, given in full. */
   route(method: Method, url: string, options: RouteOptions, handler: Handler): void {
-    const methods = this.methodsByPath.get(url) ?? new Set<string>();
-    methods.add(method);
-    if (method === 'GET') methods.add('HEAD');
-    this.methodsByPath.set(url, methods);
+    this.record(method, url);
     this.app.route({
       method,
       url,
@@ -101,6 +138,14 @@ export class Router {
       preHandler: options.auth === 'none' ? undefined : this.gateHook(method, url),
       handler,
     });
+  }
+
+  /** Notes the path's method, for the 405 answers of `finish`. */
+  private record(method: Method, url: string): void {
+    const methods = this.methodsByPath.get(url) ?? new Set<string>();
+    methods.add(method);
+    if (method === 'GET') methods.add('HEAD');
+    this.methodsByPath.set(url, methods);
   }
 
   /** Registers 405 answers for the methods each known path does not serve. */
@@ -117,6 +162,20 @@ export class Router {
         },
       });
     }
+  }
+
+  private federationHook() {
+    return async (request: FastifyRequest) => {
+      if (!this.federationAuth) throw errors.unknown('Federation is not set up', 401);
+      const authorization = request.raw.headersDistinct.authorization ?? [];
+      request.origin = await this.federationAuth.authenticate({
+        method: request.method,
+        // The target as the sender wrote it (and signed it): path and query, still encoded.
+        uri: request.raw.url ?? request.url,
+        body: request.body,
+        authorization,
+      });
+    };
   }
 
   private gateHook(method: Method, url: string) {

@@ -15,6 +15,8 @@ import type { DirectoryService } from './directory-service.js';
 import { refuseBlockedInvite, type InvitePermissionStorage } from './invite-permission.js';
 import { restrictedJoinAuthoriser } from './restricted-join.js';
 import type { RoomService } from './room-service.js';
+import type { RemoteMembership } from './remote-membership.js';
+import { serverNameOf } from '../events/auth/ids.js';
 
 /** What another member can do to a user, and the membership each one sends. */
 export type MemberAction = 'invite' | 'kick' | 'ban' | 'unban';
@@ -40,9 +42,68 @@ export class MembershipService {
     private readonly isBlocked: (roomId: string) => Promise<boolean> = async () => false,
   ) {}
 
-  /** Joins a room named by ID or alias; answers the room ID. */
-  async join(owner: TokenOwner, roomIdOrAlias: string, reason?: string): Promise<string> {
-    const roomId = await this.roomIdOf(roomIdOrAlias);
+  // --- federation joins (issue 25): rooms this server is not in go through another server ---
+  private remote: { membership: RemoteMembership; serverName: string } | undefined;
+
+  /** Set once federation is built (app.ts): joins, knocks, leaves and invites reach other servers. */
+  useRemote(membership: RemoteMembership, serverName: string): void {
+    this.remote = { membership, serverName };
+  }
+
+  /**
+   * The servers to go through when this server has no joined member in the
+   * room (else undefined: the change is a local event): the client's `via`,
+   * the alias's, the inviter's, and the room ID's server (v1–11 room IDs).
+   */
+  private async remoteServers(roomId: string, userId: string, via: string[]) {
+    if (!this.remote) return undefined;
+    const { serverName } = this.remote;
+    if (await this.storage.rooms.hasJoinedMember(roomId, serverName)) return undefined;
+    const member = await currentStateEvent(this.storage, roomId, 'm.room.member', userId);
+    const servers = [...via, serverNameOf(member?.pdu.sender ?? ''), serverNameOf(roomId)];
+    const others = [...new Set(servers)].filter((s): s is string => !!s && s !== serverName);
+    return others.length > 0 ? others : undefined;
+  }
+
+  private async memberContent(userId: string, membership: string, reason?: string) {
+    const content: JsonObject = { membership };
+    if (reason !== undefined) content.reason = reason;
+    const draft = { type: 'm.room.member', stateKey: userId, content };
+    return (await this.memberProfiles.complete(draft)).content;
+  }
+
+  private async resolveRoom(roomIdOrAlias: string): Promise<{ roomId: string; via: string[] }> {
+    const alias = roomIdOrAlias.startsWith('#') ? roomIdOrAlias : undefined;
+    if (alias && this.remote && serverNameOf(alias) !== this.remote.serverName) {
+      const found = await this.remote.membership.resolveAlias(alias);
+      return { roomId: found.room_id, via: found.servers };
+    }
+    return { roomId: await this.roomIdOf(roomIdOrAlias), via: [] };
+  }
+  // --- end federation joins ---
+
+  private async refuseIfBlocked(roomId: string): Promise<void> {
+    if (await this.isBlocked(roomId)) {
+      throw errors.forbidden('This room has been blocked on this server');
+    }
+  }
+
+  /** Joins a room named by ID or alias (`via`: servers to join a remote room through); answers the room ID. */
+  async join(
+    owner: TokenOwner,
+    roomIdOrAlias: string,
+    reason?: string,
+    via: string[] = [],
+  ): Promise<string> {
+    const resolved = await this.resolveRoom(roomIdOrAlias);
+    const roomId = resolved.roomId;
+    await this.refuseIfBlocked(roomId);
+    const servers = await this.remoteServers(roomId, owner.userId, [...via, ...resolved.via]);
+    if (servers && this.remote) {
+      const content = await this.memberContent(owner.userId, 'join', reason);
+      await this.remote.membership.join(owner.userId, roomId, servers, content);
+      return roomId;
+    }
     if (owner.isGuest) await this.requireGuestAccess(roomId);
     const authoriser = await restrictedJoinAuthoriser(this.storage, roomId, owner.userId);
     const extra: JsonObject = authoriser ? { join_authorised_via_users_server: authoriser } : {};
@@ -51,13 +112,34 @@ export class MembershipService {
   }
 
   /** Asks to be invited; the auth rules allow it only where the join rule says knock. */
-  async knock(userId: string, roomIdOrAlias: string, reason?: string): Promise<string> {
-    const roomId = await this.roomIdOf(roomIdOrAlias);
+  async knock(
+    userId: string,
+    roomIdOrAlias: string,
+    reason?: string,
+    via: string[] = [],
+  ): Promise<string> {
+    const resolved = await this.resolveRoom(roomIdOrAlias);
+    const roomId = resolved.roomId;
+    await this.refuseIfBlocked(roomId);
+    const servers = await this.remoteServers(roomId, userId, [...via, ...resolved.via]);
+    if (servers && this.remote) {
+      const content = await this.memberContent(userId, 'knock', reason);
+      await this.remote.membership.knock(userId, roomId, servers, content);
+      return roomId;
+    }
     await this.sendMember(roomId, userId, userId, 'knock', reason);
     return roomId;
   }
 
   async leave(userId: string, roomId: string, reason?: string): Promise<void> {
+    // An invite or knock to a room we are not in is answered through the server it came from.
+    const servers = await this.remoteServers(roomId, userId, []);
+    if (servers && this.remote) {
+      const content: JsonObject = { membership: 'leave' };
+      if (reason !== undefined) content.reason = reason;
+      await this.remote.membership.leave(userId, roomId, servers, content);
+      return;
+    }
     await this.sendMember(roomId, userId, userId, 'leave', reason);
   }
 
@@ -82,6 +164,12 @@ export class MembershipService {
       }
     }
     if (action === 'invite') await refuseBlockedInvite(this.storage, target);
+    if (action === 'invite' && this.remote && serverNameOf(target) !== this.remote.serverName) {
+      await this.rooms.requireRoom(roomId);
+      const content = await this.memberContent(target, 'invite', reason);
+      await this.remote.membership.invite(userId, roomId, target, content);
+      return;
+    }
     await this.sendMember(roomId, userId, target, MEMBERSHIP_OF_ACTION[action], reason);
   }
 
@@ -116,9 +204,7 @@ export class MembershipService {
     extra: JsonObject = {},
   ): Promise<void> {
     // As Synapse: every membership but leave and ban is refused in a blocked room.
-    if (membership !== 'leave' && membership !== 'ban' && (await this.isBlocked(roomId))) {
-      throw errors.forbidden('This room has been blocked on this server');
-    }
+    if (membership !== 'leave' && membership !== 'ban') await this.refuseIfBlocked(roomId);
     const content: JsonObject = { ...extra, membership };
     if (reason !== undefined) content.reason = reason;
     const draft = { type: 'm.room.member', stateKey: target, content };

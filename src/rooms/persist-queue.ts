@@ -36,6 +36,8 @@ export class PersistQueue {
   private enqueued = 0;
   private flushScheduled = false;
   private readonly generations = new Map<string, number>();
+  /** Per room, the newest event's commit (settled either way): batches commit in order. */
+  private readonly lastOfRoom = new Map<string, Promise<void>>();
 
   constructor(
     private readonly storage: PersistQueueStorage,
@@ -54,11 +56,32 @@ export class PersistQueue {
    * messages from 20 clients: +19% (median of 7 interleaved pairs).
    */
   enqueue(event: NewRoomEvent): Promise<EventRecord> {
-    return new Promise((resolve, reject) => {
+    const committed = new Promise<EventRecord>((resolve, reject) => {
       this.queue.push({ event, generation: this.generationOf(event.roomId), resolve, reject });
       this.enqueued++;
       if (this.queue.length >= HAND_OVER_EVENTS) this.flush();
       else if (!this.flushScheduled) this.scheduleFlush();
+    });
+    this.noteLast(event.roomId, committed);
+    return committed;
+  }
+
+  /**
+   * Resolves once every event of the room handed in so far has committed or
+   * failed: received events are planned on what storage holds (room-service.ts).
+   */
+  idle(roomId: string): Promise<void> {
+    return this.lastOfRoom.get(roomId) ?? Promise.resolve();
+  }
+
+  private noteLast(roomId: string, committed: Promise<EventRecord>): void {
+    const settled = committed.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lastOfRoom.set(roomId, settled);
+    void settled.then(() => {
+      if (this.lastOfRoom.get(roomId) === settled) this.lastOfRoom.delete(roomId);
     });
   }
 
@@ -114,7 +137,10 @@ export class PersistQueue {
       for (const q of batch) q.reject(err);
       return;
     }
-    this.onCommitted(records);
+    // Events held off the stream (federation's outliers, soft-failed and rejected events, at
+    // position 0) reach no listener: no client, push rule or application service sees them.
+    const streamed = records.filter((record) => record.streamOrdering > 0);
+    if (streamed.length > 0) this.onCommitted(streamed);
     batch.forEach((q, i) => q.resolve(records[i]!));
   }
 

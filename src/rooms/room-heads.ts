@@ -88,13 +88,41 @@ export class RoomHeads {
     });
   }
 
-  /** Records an event handed to storage as the room's new head (before its commit: see PersistQueue). */
+  /**
+   * Records a local event handed to storage as the room's new head (before its
+   * commit: see PersistQueue): its prev_events stop being extremities (all of
+   * them, unless there were more than a local event names), it is the new one.
+   */
   applied(head: RoomHead, event: StoredEvent): void {
-    head.extremities = [{ eventId: event.eventId, depth: event.pdu.depth }];
+    const named = new Set(event.pdu.prev_events);
+    head.extremities = [
+      ...head.extremities.filter((e) => !named.has(e.eventId)),
+      { eventId: event.eventId, depth: event.pdu.depth },
+    ];
     if (event.pdu.state_key !== undefined) {
       head.state.set(stateMapKey(event.pdu.type, event.pdu.state_key), event.eventId);
       this.remember(event);
     }
+  }
+
+  // --- federated events ---
+  /**
+   * Records a received event handed to storage: the extremities as they now
+   * are and, when resolution changed the current state, the entries this head
+   * had looked up, from the new state (the others are read from storage, which
+   * RoomService lets commit before the room's next event is built).
+   */
+  received(
+    head: RoomHead,
+    event: StoredEvent,
+    extremities: { eventId: string; depth: number }[],
+    currentState: StateIds | undefined,
+  ): void {
+    head.extremities = extremities;
+    if (currentState) {
+      for (const key of head.state.keys()) head.state.set(key, currentState.get(key) ?? null);
+    }
+    if (event.pdu.state_key !== undefined) this.remember(event);
   }
 
   drop(roomId: string): void {

@@ -34,9 +34,17 @@ import { KeyedLock } from '../util/keyed-lock.js';
 import { PersistQueue } from './persist-queue.js';
 import { RoomHeads, type RoomHead } from './room-heads.js';
 import { roomVersion, type RoomVersion } from '../events/room-versions.js';
+import { ReceivedPlanner, type OutlierEvent, type ReceivedEvent } from './received-events.js';
+
+export type { OutlierEvent, ReceivedEvent };
 
 /** The spec's limit on a PDU, measured as canonical JSON. */
 export const MAX_PDU_BYTES = 65_536;
+/**
+ * A local event names at most this many forward extremities as prev_events
+ * (the deepest), as Synapse does; the others stay extremities for the next.
+ */
+export const MAX_PREV_EVENTS = 10;
 
 export interface EventDraft {
   type: string;
@@ -187,6 +195,85 @@ export class RoomService {
     });
   }
 
+  // --- federated events ---
+
+  /**
+   * Stores events received over federation, in order, under the room's lock
+   * (local events never build on a stale head). Each moves the extremities
+   * and current state (received-events.ts: resolution when the room forks),
+   * goes through the same persist queue as local events, and is told to the
+   * `eventsCommitted` listeners as they are; soft-failed and rejected events
+   * are stored off the stream, so no listener, timeline or sync sees them.
+   * Events already held (but as outliers) are skipped: their records come
+   * back as stored. Resolves after the commit.
+   */
+  async persistReceived(roomId: string, events: readonly ReceivedEvent[]): Promise<EventRecord[]> {
+    return this.lock.run(roomId, async () => {
+      // Storage holds every earlier event of the room: their states are read from it.
+      await this.queue.idle(roomId);
+      const head = await this.heads.get(roomId);
+      if (!head) throw errors.notFound('Unknown room');
+      const held = new Map(
+        (await this.storage.rooms.heldEvents(events.map((r) => r.event.eventId)))
+          .filter((e) => !e.outlier)
+          .map((e) => [e.eventId, e]),
+      );
+      const planner = new ReceivedPlanner(this.storage.rooms, head);
+      const inCall = new Map<string, Promise<EventRecord>>();
+      const committed: Promise<EventRecord>[] = [];
+      for (const received of events) {
+        const { eventId } = received.event;
+        const known = held.get(eventId);
+        const again = known ? Promise.resolve<EventRecord>(known) : inCall.get(eventId);
+        if (again) {
+          committed.push(again);
+          continue;
+        }
+        const plan = await planner.plan(received);
+        const stored = this.queue.enqueue(plan.stored);
+        inCall.set(eventId, stored);
+        committed.push(stored);
+        if (plan.extremities) {
+          this.heads.received(head, received.event, plan.extremities, plan.currentState);
+        }
+      }
+      // Held until they commit: the head's entries not looked up yet are read from storage.
+      return Promise.all(committed);
+    });
+  }
+
+  /**
+   * Stores events known without their state (auth chains, state fetched to
+   * fill a gap): by ID only, off the stream; those already held are left as
+   * they are. They touch no head, so no lock is taken.
+   */
+  async persistOutliers(roomId: string, events: readonly OutlierEvent[]): Promise<void> {
+    await Promise.all(
+      events.map(({ event, rejectedReason }) =>
+        this.queue.enqueue({
+          eventId: event.eventId,
+          roomId,
+          pdu: event.pdu,
+          outlier: true,
+          ...(rejectedReason === undefined ? {} : { rejectedReason }),
+        }),
+      ),
+    );
+  }
+
+  /**
+   * The record of a room joined over federation, before its first event (the
+   * join, with the state send_join gave as its state before) is persisted
+   * with persistReceived. Nothing if the room is already known.
+   */
+  async createRemoteRoom(room: RoomRecord): Promise<void> {
+    await this.lock.run(room.roomId, async () => {
+      if (await this.storage.rooms.getRoom(room.roomId)) return;
+      await this.storage.rooms.createRoom(room, Date.now());
+      this.heads.drop(room.roomId);
+    });
+  }
+
   /** An admin purge deleted the room's rows: its head goes (the next event reloads it, or finds no room). */
   forgetHead(roomId: string): void {
     this.heads.drop(roomId);
@@ -250,7 +337,11 @@ export class RoomService {
 
   /** The event on the head's extremities and state, sealed and authorised; the head moves on to it. */
   private async build(head: RoomHead, sender: string, draft: EventDraft): Promise<StoredEvent> {
-    const { room, version, extremities } = head;
+    const { room, version } = head;
+    // The deepest extremities (a room forked by federation may have many).
+    const extremities = [...head.extremities]
+      .sort((a, b) => b.depth - a.depth)
+      .slice(0, MAX_PREV_EVENTS);
     const unsigned: Pdu = {
       type: draft.type,
       room_id: room.roomId,

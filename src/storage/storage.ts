@@ -1,4 +1,4 @@
-import type { Pdu } from '../events/pdu.js';
+import type { JsonObject, Pdu } from '../events/pdu.js';
 import type { UserPushRules } from '../domain/push-rules.js';
 import type { ReportKind, ReportListQuery, ReportRecord } from '../domain/reports.js';
 import type {
@@ -34,6 +34,7 @@ import type { MutualRoomStore } from '../domain/mutual-rooms.js';
 import type { OpenIdTokenStore } from '../domain/openid-tokens.js';
 import type { AppServiceTransactionStore } from '../domain/appservice-transactions.js';
 import type { SlidingSyncStore } from '../domain/sliding-sync-connections.js';
+import type { FederationSendingStore } from '../domain/federation-sending.js';
 
 // Storage's own records, defined with the rules that read them; every backend uses them.
 export type {
@@ -166,9 +167,42 @@ export interface Storage {
   search: SearchStore;
   /** Simplified sliding sync's connection positions (MSC4186). */
   slidingSync: SlidingSyncStore;
+  /** Federation keys: other servers' verify keys, with the signed responses they came in. */
+  serverKeys: ServerKeyStore;
+  /** Per destination server: the queued PDUs and durable EDUs, stream marks, backoff. */
+  federationSending: FederationSendingStore;
   /** A trivial query: resolves if the database answers, rejects if not (GET /health). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+// --- federation keys ---
+/** One verify key of another server, as a key response (`/_matrix/key/v2/server`) gave it. */
+export interface ServerKeyRecord {
+  serverName: string;
+  /** e.g. `ed25519:abc123` */
+  keyId: string;
+  /** Unpadded base64. */
+  publicKey: string;
+  /** The response's own `valid_until_ts` (federation/key-rules.ts caps it when judging). */
+  validUntilTs: number;
+  /** Set for a key the response listed in `old_verify_keys`: when it stopped being used. */
+  expiredTs: number | null;
+  /** When we received the response. */
+  fetchedTs: number;
+  /** The whole signed response, as received: what a notary serves again. */
+  response: JsonObject;
+}
+
+export interface ServerKeyStore {
+  /**
+   * Stores the keys of one or more responses in one transaction. A key already
+   * stored is replaced only by a response at least as recent (a `validUntilTs`
+   * not smaller): a notary's stale copy does not undo a key's expiry.
+   */
+  storeKeys(records: ServerKeyRecord[]): Promise<void>;
+  /** The server's stored keys: those named, or all of them when `keyIds` is absent. */
+  keysOf(serverName: string, keyIds?: readonly string[]): Promise<ServerKeyRecord[]>;
 }
 
 /**
@@ -322,13 +356,62 @@ export interface NewRoomEvent {
   relation?: IndexedRelation;
   /** Set when the event came with a client transaction ID, for idempotent retries. */
   transaction?: { userId: string; deviceId: string; endpoint: string; txnId: string };
+  // --- federated events: events not built on the room's head. Local events leave these out. ---
+  /**
+   * The full state before the event (received events). Its state group (the
+   * state after it) is a delta over the group of one of its prev_events when
+   * that group holds no entry the state lacks, the delta is small and the chain
+   * short; else a snapshot; a message whose state equals a prev's reuses its group.
+   * With it, `currentState` absent means the room's current state stays as it is.
+   */
+  stateBefore?: StateIds;
+  /** The room's current state after this event, as resolution decided it (whole, not a delta). */
+  currentState?: StateIds;
+  /** The forward extremities to drop and add, instead of "prev_events out, this event in". */
+  extremities?: { remove: string[]; add: string[] };
+  /**
+   * Stored with its state (needs `stateBefore`) but off the event stream:
+   * never a timeline, sync, search, relation or push event, never an
+   * extremity or current state; found by ID (getEvents, heldEvents).
+   */
+  softFailed?: boolean;
+  /**
+   * Known without its state (auth chains, state fetched for a gap, an invite
+   * to a room we are not in): stored by ID only, off the event stream. An
+   * event already held is left as it is; a later copy without `outlier`
+   * moves the event into the stream ("de-outliers" it).
+   */
+  outlier?: boolean;
+  /**
+   * Rejected by the auth rules: kept off the stream with the reason, so a
+   * repeat arrival is answered at once; never served (not by getEvents, only
+   * by heldEvents). With `stateBefore`, the state after it is the state before
+   * it (the spec: rejected events do not change the state); else an outlier.
+   */
+  rejectedReason?: string;
+}
+
+// --- federated events ---
+/** An event this server holds, in the stream or off it, as federation reads it. */
+export interface HeldEvent extends EventRecord {
+  /** Held without its state (no state before or after it is known); streamOrdering 0. */
+  outlier: boolean;
+  /** Held with its state but off the stream; streamOrdering 0. */
+  softFailed: boolean;
+  /** Why it was rejected (off the stream; streamOrdering 0); absent for accepted events. */
+  rejectedReason?: string;
 }
 
 export interface RoomStore {
   /** Records a new room; its events follow through persistEvent. */
   createRoom(room: RoomRecord, now: number): Promise<void>;
   getRoom(roomId: string): Promise<RoomRecord | undefined>;
+  /**
+   * An event by ID: stream events and (federation) outliers and soft-failed
+   * events, the last two at streamOrdering 0; never a rejected one.
+   */
   getEvent(eventId: string): Promise<EventRecord | undefined>;
+  /** getEvent for several, in the order asked, the unknown left out. */
   getEvents(eventIds: string[]): Promise<EventRecord[]>;
   /** The room's current state as event IDs. */
   currentStateIds(roomId: string): Promise<StateIds>;
@@ -337,7 +420,7 @@ export interface RoomStore {
     roomId: string,
     pairs: { type: string; stateKey: string }[],
   ): Promise<StateIds>;
-  /** The state after the given event, as event IDs. */
+  /** The state after the given event, as event IDs (undefined for outliers and unknown events). */
   stateIdsAfter(eventId: string): Promise<StateIds | undefined>;
   /** The current forward extremities of the room, with their depths. */
   forwardExtremities(roomId: string): Promise<{ eventId: string; depth: number }[]>;
@@ -400,6 +483,27 @@ export interface RoomStore {
   listRooms(scope: RoomListScope): Promise<ListedRoom[]>;
   /** Purged events (and the room's members' memberships) leave this process's caches. */
   forgetPurged(roomId: string, purged: PurgedFromCaches): void;
+
+  // --- federated events ---
+  /**
+   * The events held among these IDs, in the order asked: stream events,
+   * outliers, soft-failed and rejected ones (getEvents leaves the rejected out).
+   */
+  heldEvents(eventIds: string[]): Promise<HeldEvent[]>;
+  /** Which of these IDs are held in any form (outliers and rejected ones included). */
+  eventsExist(eventIds: string[]): Promise<Set<string>>;
+  /** Why a held event was rejected; undefined when it was not (or is unknown). */
+  rejectedReason(eventId: string): Promise<string | undefined>;
+  /**
+   * The state before an event held with its state (stream, soft-failed or
+   * rejected); undefined for outliers and unknown events. stateIdsAfter
+   * answers for the same events (a rejected event's is the state before it).
+   */
+  stateIdsBefore(eventId: string): Promise<StateIds | undefined>;
+  /** Which of these events a received event held with its state names as a prev_event. */
+  referencedEvents(eventIds: string[]): Promise<Set<string>>;
+  /** Whether a user of `serverName` is joined to the room in its current state. */
+  hasJoinedMember(roomId: string, serverName: string): Promise<boolean>;
 }
 
 export interface RoomEventsQuery {

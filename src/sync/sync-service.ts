@@ -375,6 +375,10 @@ export class SyncService {
     const state = (await this.storage.rooms.stateIdsAfter(membership.eventId)) ?? new Map();
     const ids = [...strippedStateIds(state), membership.eventId];
     const events = await this.storage.rooms.getEvents(ids);
+    // federation joins: an invite or knock to a room we are not in carries the room's state itself.
+    const own = events.at(-1);
+    const carried = own?.eventId === membership.eventId ? carriedRoomState(own) : undefined;
+    if (carried) return [...carried, strippedState(own!)];
     return events.map(strippedState);
   }
 
@@ -638,4 +642,19 @@ function clampTo(since: StreamPositions, upper: StreamPositions): StreamPosition
     clamped[stream] = Math.min(since[stream], upper[stream]);
   }
   return clamped;
+}
+
+// --- federation joins ---
+/** The `invite_room_state` / `knock_room_state` a remote server gave with the event, stripped. */
+function carriedRoomState(event: EventRecord): JsonObject[] | undefined {
+  const unsigned = event.pdu.unsigned;
+  const list = unsigned?.invite_room_state ?? unsigned?.knock_room_state;
+  if (!Array.isArray(list)) return undefined;
+  return list.flatMap((entry) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return [];
+    const { type, state_key: stateKey, content, sender } = entry;
+    if (typeof type !== 'string' || typeof stateKey !== 'string') return [];
+    if (typeof content !== 'object' || content === null) return [];
+    return [{ type, state_key: stateKey, content, sender: sender ?? '' } as JsonObject];
+  });
 }

@@ -112,7 +112,8 @@ describe('HTTP behaviour', () => {
         ['GET', '/_matrix/client/v3/devices/a/b'],
         ['GET', '/nonsense'],
         ['GET', '/'],
-        ['PUT', '/_matrix/federation/v1/version'],
+        // federation keys: /_matrix/federation/v1/version is a route now (PUT → 405).
+        ['PUT', '/_matrix/federation/v1/nonsense'],
         // A room path the server does not serve (rooms/{roomId}/state is a route since the rooms issue).
         ['GET', '/_matrix/client/v3/rooms/!room:localhost/nonsense'],
       ];

@@ -24,6 +24,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 /** The spec data the tests read, copied into the repository (test/spec-data/README.md). */
 export const SPEC_DIR = path.resolve(repoRoot, 'test/spec-data');
 const CLIENT_SERVER_DIR = path.join(SPEC_DIR, 'api/client-server');
+/** The Server-Server API (federation, keys): its responses are checked too, its operations listed apart. */
+const SERVER_SERVER_DIR = path.join(SPEC_DIR, 'api/server-server');
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
@@ -200,6 +202,7 @@ interface Operation {
 }
 
 let operations: Map<string, Operation> | undefined;
+let serverServerOperations: Map<string, Operation> | undefined;
 
 function opKey(method: string, fullPath: string): string {
   return `${method.toUpperCase()} ${fullPath}`;
@@ -207,14 +210,24 @@ function opKey(method: string, fullPath: string): string {
 
 /** Every Client-Server operation, keyed `METHOD /full/path` (basePath + paths key). */
 function allOperations(): Map<string, Operation> {
-  if (operations) return operations;
-  if (!existsSync(CLIENT_SERVER_DIR)) {
+  operations ??= loadOperations(CLIENT_SERVER_DIR);
+  return operations;
+}
+
+/** Every Server-Server operation (`/_matrix/federation/...`, `/_matrix/key/v2/...`), keyed the same way. */
+function allServerServerOperations(): Map<string, Operation> {
+  serverServerOperations ??= loadOperations(SERVER_SERVER_DIR);
+  return serverServerOperations;
+}
+
+function loadOperations(dir: string): Map<string, Operation> {
+  if (!existsSync(dir)) {
     throw new Error(`Matrix spec data not found at ${SPEC_DIR}`);
   }
   const found = new Map<string, Operation>();
-  for (const name of readdirSync(CLIENT_SERVER_DIR).sort()) {
+  for (const name of readdirSync(dir).sort()) {
     if (!name.endsWith('.yaml')) continue;
-    const file = path.join(CLIENT_SERVER_DIR, name);
+    const file = path.join(dir, name);
     const doc = loadFile(file);
     if (!isObject(doc) || !isObject(doc.paths)) continue;
     const servers = doc.servers;
@@ -235,7 +248,6 @@ function allOperations(): Map<string, Operation> {
       }
     }
   }
-  operations = found;
   return found;
 }
 
@@ -308,7 +320,7 @@ export function responseValidator(
   const cacheKey = `${key} ${status}`;
   const cached = validators.get(cacheKey);
   if (cached) return cached;
-  const op = allOperations().get(key);
+  const op = allOperations().get(key) ?? allServerServerOperations().get(key);
   if (!op) throw new Error(`The Matrix spec has no operation ${key}`);
   const responses = derefObject(op.node.responses ?? null, op.file);
   if (!isObject(responses.node)) throw new Error(`The Matrix spec lists no responses for ${key}`);

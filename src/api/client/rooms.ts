@@ -224,12 +224,16 @@ export function registerRoomRoutes(router: Router, services: ClientApiServices):
     joinRoom(request, params(request).roomId),
   );
   async function joinRoom(request: FastifyRequest, roomIdOrAlias: string) {
-    return { room_id: await membership.join(ownerOf(request), roomIdOrAlias, reasonOf(request)) };
+    const owner = ownerOf(request);
+    const via = viaServers(request.query); // federation joins: servers to join through
+    return { room_id: await membership.join(owner, roomIdOrAlias, reasonOf(request), via) };
   }
 
   router.client('POST', '/knock/:roomId', { auth: 'required' }, async (request) => {
     const { userId } = ownerOf(request);
-    return { room_id: await membership.knock(userId, params(request).roomId, reasonOf(request)) };
+    const roomId = params(request).roomId;
+    const via = viaServers(request.query); // federation joins
+    return { room_id: await membership.knock(userId, roomId, reasonOf(request), via) };
   });
 
   router.client('POST', '/rooms/:roomId/forget', { auth: 'required' }, async (request) => {
@@ -329,4 +333,12 @@ function redactsOf(content: JsonObject): string {
   const redacts = content.redacts;
   if (typeof redacts !== 'string') throw errors.missingParam('redacts');
   return redacts;
+}
+
+// --- federation joins: `via` (v1.12+) and the older `server_name`, each one or repeated ---
+function viaServers(query: unknown): string[] {
+  const record = (query ?? {}) as Record<string, unknown>;
+  return [record.via, record.server_name].flatMap((value) =>
+    (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string'),
+  );
 }

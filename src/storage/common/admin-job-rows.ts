@@ -57,6 +57,9 @@ export const ROOM_KEYED_TABLES = [
   'room_directory',
   'receipts',
   'threads',
+  // Federated events: events off the stream, memberships made current by resolution.
+  'off_stream_events',
+  'membership_changes',
   'rooms',
 ] as const;
 

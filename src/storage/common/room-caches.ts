@@ -16,6 +16,7 @@ import { splitStateMapKey } from '../../events/auth/auth-state.js';
 import { LruCache } from '../../util/lru-cache.js';
 import { ReadThroughCache } from './read-through-cache.js';
 import { currentStateKey, membershipOf, redactionTarget } from './room-rows.js';
+import type { CurrentChange, MembershipChange } from './received-state.js';
 
 /** Events and resolved state groups kept in memory (reads of hot rooms' state repeat a lot). */
 const EVENT_CACHE_SIZE = 20_000;
@@ -37,6 +38,19 @@ export interface PersistedEvent {
   streamOrdering: number;
   /** The state event this one replaced in the room's current state. */
   replacesState?: string;
+  // --- federated events ---
+  /** Held off the event stream (an outlier, soft-failed or rejected event): no position, nothing cached changes. */
+  offStream?: boolean;
+  /**
+   * A received event's changes to the current state (resolution may change
+   * several entries, or none): applied instead of "a state event is its
+   * entry", which is how local events' entries are cached.
+   */
+  currentChanges?: CurrentChange[];
+  /** Memberships made current otherwise than by this event's own arrival (received-state.ts). */
+  membershipChanges?: MembershipChange[];
+  /** The event was held as an outlier (at position 0) until now: its cached record is stale. */
+  deOutliered?: boolean;
 }
 
 export class RoomCaches {
@@ -90,10 +104,28 @@ export class RoomCaches {
   /** After the commit, in commit order: the caches learn of the event, and its record is made. */
   committed(event: NewRoomEvent, persisted: PersistedEvent): EventRecord {
     const { pdu } = event;
+    if (persisted.deOutliered) this.events.delete(event.eventId);
+    if (!persisted.offStream) this.streamEventCommitted(event, persisted);
+    const stored: EventRecord = {
+      eventId: event.eventId,
+      roomId: event.roomId,
+      pdu,
+      streamOrdering: persisted.streamOrdering,
+    };
+    if (persisted.replacesState !== undefined) stored.replacesState = persisted.replacesState;
+    const txn = event.transaction;
+    if (txn) stored.transaction = { userId: txn.userId, deviceId: txn.deviceId, txnId: txn.txnId };
+    return stored;
+  }
+
+  private streamEventCommitted(event: NewRoomEvent, persisted: PersistedEvent): void {
+    const { pdu } = event;
     const redacts = redactionTarget(pdu);
     if (redacts !== undefined) this.events.delete(redacts);
-    // Every state event stored becomes its room's current entry (one line of history).
-    if (pdu.state_key !== undefined) {
+    if (event.stateBefore !== undefined) {
+      this.currentChanged(event.roomId, persisted.currentChanges ?? []);
+    } else if (pdu.state_key !== undefined) {
+      // Every local state event stored becomes its room's current entry (one line of history).
       this.currentState.set(currentStateKey(event.roomId, pdu.type, pdu.state_key), event.eventId);
     }
     if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
@@ -109,16 +141,25 @@ export class RoomCaches {
         }),
       );
     }
-    const stored: EventRecord = {
-      eventId: event.eventId,
-      roomId: event.roomId,
-      pdu,
-      streamOrdering: persisted.streamOrdering,
-    };
-    if (persisted.replacesState !== undefined) stored.replacesState = persisted.replacesState;
-    const txn = event.transaction;
-    if (txn) stored.transaction = { userId: txn.userId, deviceId: txn.deviceId, txnId: txn.txnId };
-    return stored;
+    // After the event's own entry: "the newest is current" then finds the current-state membership.
+    for (const change of persisted.membershipChanges ?? []) {
+      this.memberships.update(change.userId, (events) =>
+        events.push({
+          roomId: change.roomId,
+          eventId: change.eventId,
+          membership: change.membership,
+          streamOrdering: persisted.streamOrdering,
+        }),
+      );
+    }
+  }
+
+  /** Resolution's changes to a room's current state: entries set or removed, member counts dropped. */
+  private currentChanged(roomId: string, changes: readonly CurrentChange[]): void {
+    for (const change of changes) {
+      this.currentState.set(currentStateKey(roomId, change.type, change.stateKey), change.eventId);
+      if (change.type === 'm.room.member') this.memberCounts.delete(roomId);
+    }
   }
 }
 

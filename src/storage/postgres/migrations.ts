@@ -16,6 +16,8 @@ import { adminJobsSchema } from './schema/admin-jobs.js';
 import { mediaTokensSchema } from './schema/media-tokens.js';
 import { searchSchema } from './schema/search.js';
 import { SLIDING_SYNC_TABLE_SQL } from '../common/sliding-sync-sql.js';
+import { receivedEventsTablesSql } from '../common/received-events-sql.js';
+import { FEDERATION_SENDING_TABLES_SQL } from '../common/federation-sending-sql.js';
 
 export interface PostgresMigration {
   version: number;
@@ -89,6 +91,33 @@ export const postgresMigrations: PostgresMigration[] = [
   },
   // Sliding sync's connection positions, as SQLite's migration 30.
   { version: 15, sql: SLIDING_SYNC_TABLE_SQL.replace('%INTEGER%', 'BIGINT') },
+  // --- federation keys ---
+  {
+    // Other servers' verify keys, as SQLite's migration 31.
+    version: 16,
+    sql: `CREATE TABLE server_keys (
+        server_name TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        valid_until_ts BIGINT NOT NULL,
+        expired_ts BIGINT,
+        fetched_ts BIGINT NOT NULL,
+        response_json TEXT NOT NULL,
+        PRIMARY KEY (server_name, key_id)
+      );`,
+  },
+  // --- federated events ---
+  // Events off the stream, edges of received events, membership changes: SQLite's migration 32.
+  { version: 17, sql: receivedEventsTablesSql('BIGINT', '') },
+  // --- federation sending ---
+  // The federation sender's queues, marks and backoff, as SQLite's migration 33.
+  {
+    version: 18,
+    sql: FEDERATION_SENDING_TABLES_SQL.replaceAll('%INTEGER%', 'BIGINT').replace(
+      '%ID%',
+      'BIGSERIAL PRIMARY KEY',
+    ),
+  },
 ];
 
 export const latestPostgresSchemaVersion = Math.max(...postgresMigrations.map((m) => m.version));

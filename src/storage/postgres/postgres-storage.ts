@@ -19,6 +19,8 @@ import { PgAppServiceDeviceStore } from './appservice-device-store.js';
 import { PgRegistrationTokenStore } from './registration-token-store.js';
 import { PgMediaAdminStore } from './media-admin-store.js';
 import { PgSearchStore } from './search-store.js';
+import { PgServerKeyStore } from './server-key-store.js'; // federation keys
+import { PgFederationSendingStore } from './federation-sending-store.js';
 
 export interface PostgresStorageOptions {
   /** Connections the pool opens at most. */
@@ -56,6 +58,8 @@ export async function openPostgresStorage(
       appServiceRoomList: new PgAppServiceRoomListStore(db),
       appServiceDevices: new PgAppServiceDeviceStore(db),
       slidingSync: new PgSlidingSyncStore(db),
+      serverKeys: new PgServerKeyStore(db), // federation keys
+      federationSending: new PgFederationSendingStore(db),
       // A connection of the pool answers (waiting for one if all are busy).
       ping: async () => {
         await db.run('SELECT 1');

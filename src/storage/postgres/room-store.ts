@@ -18,6 +18,7 @@
 import { stateMapKey } from '../../events/auth/auth-state.js';
 import type {
   EventRecord,
+  HeldEvent,
   MembershipEvent,
   NewRoomEvent,
   RoomEventsQuery,
@@ -50,6 +51,8 @@ import type { StreamPositions } from '../common/stream-positions.js';
 import type { PgDatabase, PgExecutor } from './database.js';
 import type { IndexedEvent, PgRelationIndex } from './relation-index.js';
 import { writeSearchIndex } from './search-store.js';
+import { isReceived, isStreamed } from '../common/received-state.js';
+import * as received from './received-events.js';
 
 /** Events one transaction holds at most (batches are never split). */
 const MAX_EVENTS_PER_TRANSACTION = 2_000;
@@ -61,10 +64,18 @@ const SELECT_EVENTS = `SELECT e.stream_ordering, e.event_id, e.room_id, e.json, 
     t.user_id AS txn_user, t.device_id AS txn_device, t.txn_id AS txn_id
   FROM events e LEFT JOIN event_transactions t ON t.stream_ordering = e.stream_ordering`;
 
-const MEMBERSHIP_EVENTS = `SELECT room_id AS "roomId", event_id AS "eventId", membership,
-    stream_ordering AS "streamOrdering"
-  FROM events WHERE type = 'm.room.member' AND state_key = $1 AND stream_ordering <= $2
-  ORDER BY stream_ordering`;
+/**
+ * With the memberships resolution made current (federated events), each after
+ * the event at its position: the newest is then the current-state membership.
+ */
+const MEMBERSHIP_EVENTS = `SELECT "roomId", "eventId", membership, "streamOrdering" FROM (
+    SELECT room_id AS "roomId", event_id AS "eventId", membership,
+      stream_ordering AS "streamOrdering", 0 AS changed
+    FROM events WHERE type = 'm.room.member' AND state_key = $1 AND stream_ordering <= $2
+    UNION ALL
+    SELECT room_id, event_id, membership, stream_ordering, 1 FROM membership_changes
+    WHERE user_id = $1 AND stream_ordering <= $2) AS m
+  ORDER BY "streamOrdering", changed`;
 
 /**
  * An event's origin_server_ts, as the events_by_room_ts index (migration 7)
@@ -129,7 +140,13 @@ export class PgRoomStore implements RoomStore {
         `${SELECT_EVENTS} WHERE e.event_id = ANY($1::text[])`,
         [missing],
       );
-      return new Map(rows.map((row) => [row.event_id, toEvent(row)]));
+      const found = new Map<string, EventRecord>(rows.map((row) => [row.event_id, toEvent(row)]));
+      // Outliers and soft-failed events, at position 0 (a later stream copy drops the entry).
+      const others = missing.filter((id) => !found.has(id));
+      for (const [id, held] of await received.offStreamEvents(this.db, others)) {
+        if (held.rejectedReason === undefined) found.set(id, held);
+      }
+      return found;
     });
   }
 
@@ -174,12 +191,9 @@ export class PgRoomStore implements RoomStore {
   async stateIdsAfter(eventId: string): Promise<StateIds | undefined> {
     let group = this.caches.eventGroups.get(eventId);
     if (group === undefined) {
-      const row = await this.db.row<{ state_group: number }>(
-        'SELECT state_group FROM events WHERE event_id = $1',
-        [eventId],
-      );
-      if (!row) return undefined;
-      group = row.state_group;
+      // Stream events, and soft-failed or rejected ones held with their state.
+      group = await received.groupOf(this.db, eventId);
+      if (group === undefined) return undefined;
       this.caches.eventGroups.set(eventId, group);
     }
     return this.resolveGroup(group);
@@ -209,17 +223,29 @@ export class PgRoomStore implements RoomStore {
    * after its commit, in order, the relation index and the caches learn of it.
    */
   private commitEvents(events: NewRoomEvent[]): Promise<EventRecord[]> {
-    return this.stream.run(events.length, async (positions) => {
+    // Events held off the stream (federation's outliers, soft-failed, rejected) take no position.
+    const streamed = events.filter(isStreamed).length;
+    const commit = async (positions: number[]) => {
       const plan = await this.db.transaction((tx) =>
-        writeEvents(tx, this.relationIndex, events, positions),
+        writeEventRuns(tx, this.receivedContext, events, positions),
       );
       // Before the positions are published: no reader may see an event that
       // the relation parents and the caches do not know of yet.
-      this.relationIndex.noteCommitted(plan.indexed);
+      if (plan.indexed.length > 0) this.relationIndex.noteCommitted(plan.indexed);
       const records = events.map((event, i) => this.caches.committed(event, plan.persisted[i]!));
-      this.reportedUpTo = Math.max(this.reportedUpTo, plan.indexed.at(-1)!.streamOrdering);
+      const last = plan.indexed.at(-1);
+      if (last) this.reportedUpTo = Math.max(this.reportedUpTo, last.streamOrdering);
       return records;
-    });
+    };
+    return streamed === 0 ? commit([]) : this.stream.run(streamed, commit);
+  }
+
+  /** What the received events' writes borrow: group resolution on their transaction, the relation index. */
+  private get receivedContext(): received.ReceivedWriteContext {
+    return {
+      resolveGroup: (group, executor) => this.resolveGroup(group, executor),
+      relationIndex: this.relationIndex,
+    };
   }
 
   async transactionEvent(
@@ -374,10 +400,10 @@ export class PgRoomStore implements RoomStore {
    * group already resolved) in one query, their entries in another; the
    * newest entry for a pair wins. Callers get their own copy to change.
    */
-  private async resolveGroup(group: number): Promise<StateIds> {
+  private async resolveGroup(group: number, db: PgExecutor = this.db): Promise<StateIds> {
     const cached = this.caches.groups.get(group);
     if (cached) return new Map(cached);
-    const chain = await this.db.rows<{ id: number }>(
+    const chain = await db.rows<{ id: number }>(
       `WITH RECURSIVE chain (id, prev_group, depth) AS (
          SELECT id, prev_group, 0 FROM state_groups WHERE id = $1
          UNION ALL
@@ -389,7 +415,7 @@ export class PgRoomStore implements RoomStore {
     );
     const resolvedAt = chain.findIndex((link) => this.caches.groups.get(link.id) !== undefined);
     const toRead = (resolvedAt < 0 ? chain : chain.slice(0, resolvedAt)).map((link) => link.id);
-    const rows = await this.db.rows<StateRow & { state_group: number }>(
+    const rows = await db.rows<StateRow & { state_group: number }>(
       `SELECT state_group, type, state_key, event_id FROM state_group_entries
        WHERE state_group = ANY($1::bigint[])`,
       [toRead],
@@ -405,9 +431,90 @@ export class PgRoomStore implements RoomStore {
     this.caches.groups.set(group, new Map(state));
     return state;
   }
+
+  // --- federated events ---
+
+  async heldEvents(eventIds: string[]): Promise<HeldEvent[]> {
+    const rows = await this.db.rows<EventRow>(
+      `${SELECT_EVENTS} WHERE e.event_id = ANY($1::text[])`,
+      [eventIds],
+    );
+    const found = new Map<string, HeldEvent>(
+      rows.map((row) => [row.event_id, { ...toEvent(row), outlier: false, softFailed: false }]),
+    );
+    const others = eventIds.filter((id) => !found.has(id));
+    for (const [id, held] of await received.offStreamEvents(this.db, others)) found.set(id, held);
+    return eventIds.flatMap((id) => found.get(id) ?? []);
+  }
+
+  async eventsExist(eventIds: string[]): Promise<Set<string>> {
+    return received.existingEvents(this.db, eventIds);
+  }
+
+  async rejectedReason(eventId: string): Promise<string | undefined> {
+    return (await received.offStreamEvents(this.db, [eventId])).get(eventId)?.rejectedReason;
+  }
+
+  async stateIdsBefore(eventId: string): Promise<StateIds | undefined> {
+    const parts = await received.stateBeforeParts(this.db, eventId);
+    if (!parts || parts.state_group === null) return undefined;
+    return received.stateBeforeFrom(await this.resolveGroup(parts.state_group), parts);
+  }
+
+  async referencedEvents(eventIds: string[]): Promise<Set<string>> {
+    return received.referencedEvents(this.db, eventIds);
+  }
+
+  async hasJoinedMember(roomId: string, serverName: string): Promise<boolean> {
+    return received.hasJoinedMember(this.db, roomId, serverName);
+  }
 }
 
 // The events transaction.
+
+/**
+ * A batch's events in runs: local events through the batched statement
+ * (`writeEvents`), received ones one by one (received-events.ts), in order,
+ * so each run reads what the runs before it wrote. `positions` are those of
+ * the stream events, in order.
+ */
+async function writeEventRuns(
+  tx: PgExecutor,
+  context: received.ReceivedWriteContext,
+  events: NewRoomEvent[],
+  positions: number[],
+): Promise<WrittenEvents> {
+  if (!events.some(isReceived)) return writeEvents(tx, context.relationIndex, events, positions);
+  const written: WrittenEvents = { persisted: [], indexed: [] };
+  let next = 0;
+  let local: NewRoomEvent[] = [];
+  const flushLocal = async () => {
+    if (local.length === 0) return;
+    const run = await writeEvents(
+      tx,
+      context.relationIndex,
+      local,
+      positions.slice(next, next + local.length),
+    );
+    next += local.length;
+    written.persisted.push(...run.persisted);
+    written.indexed.push(...run.indexed);
+    local = [];
+  };
+  for (const event of events) {
+    if (!isReceived(event)) {
+      local.push(event);
+      continue;
+    }
+    await flushLocal();
+    const position = isStreamed(event) ? positions[next++] : undefined;
+    const write = await received.writeReceivedEvent(tx, context, event, position);
+    written.persisted.push(write.persisted);
+    if (write.indexed) written.indexed.push(write.indexed);
+  }
+  await flushLocal();
+  return written;
+}
 
 /** What a room's rows look like as the batch goes: its current group, the state entries it set. */
 interface RoomWrite {

@@ -9,6 +9,8 @@ import { adminJobsSql } from './admin-job-schema.js';
 import { mediaTokensSql } from './media-tokens-schema.js';
 import { searchIndexSql } from './search-schema.js';
 import { SLIDING_SYNC_TABLE_SQL } from '../common/sliding-sync-sql.js';
+import { receivedEventsTablesSql } from '../common/received-events-sql.js';
+import { FEDERATION_SENDING_TABLES_SQL } from '../common/federation-sending-sql.js';
 
 export interface Migration {
   version: number;
@@ -742,6 +744,41 @@ export const migrations: Migration[] = [
     version: 30,
     description: 'sliding sync connection positions',
     sql: SLIDING_SYNC_TABLE_SQL.replace('%INTEGER%', 'INTEGER'),
+  },
+  // --- federation keys ---
+  {
+    version: 31,
+    description: "federation: other servers' verify keys",
+    sql: `
+      -- Other servers' verify keys (federation/key-service.ts), each with the whole signed
+      -- response it came in, which a notary serves again; expired_ts is set for keys the
+      -- response listed as old_verify_keys. One row per key: a newer response replaces it.
+      CREATE TABLE server_keys (
+        server_name TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        valid_until_ts INTEGER NOT NULL,
+        expired_ts INTEGER,
+        fetched_ts INTEGER NOT NULL,
+        response_json TEXT NOT NULL,
+        PRIMARY KEY (server_name, key_id)
+      ) WITHOUT ROWID;
+    `,
+  },
+  // --- federated events ---
+  {
+    version: 32,
+    description: 'federation: events off the stream, edges of received events, membership changes',
+    sql: receivedEventsTablesSql('INTEGER', ' WITHOUT ROWID'),
+  },
+  // --- federation sending ---
+  {
+    version: 33,
+    description: 'federation: per-destination queues of PDUs and EDUs, stream marks, backoff',
+    sql: FEDERATION_SENDING_TABLES_SQL.replaceAll('%INTEGER%', 'INTEGER').replace(
+      '%ID%',
+      'INTEGER PRIMARY KEY AUTOINCREMENT',
+    ),
   },
 ];
 

@@ -5,6 +5,7 @@
 import { stateMapKey } from '../../events/auth/auth-state.js';
 import type {
   EventRecord,
+  HeldEvent,
   MembershipEvent,
   NewRoomEvent,
   RoomEventsQuery,
@@ -36,6 +37,8 @@ import { RelationIndexWriter } from './relation-store.js';
 import { SearchIndexWriter } from './search-store.js';
 import { listRooms, roomListStatements } from './room-listing.js';
 import type { SqliteWriter } from './writer.js';
+import { isReceived } from '../common/received-state.js';
+import { SqliteReceivedEvents } from './received-events.js';
 
 interface GroupRow {
   id: number;
@@ -48,6 +51,8 @@ export class SqliteRoomStore implements RoomStore {
   private readonly roomList;
   private readonly relations: RelationIndexWriter;
   private readonly search: SearchIndexWriter;
+  /** Federation's events: their writes in the events transaction, and their reads. */
+  private readonly received: SqliteReceivedEvents;
   /** Membership caches hold events up to `reportedUpTo()` (reads are synchronous here). */
   private readonly caches = new RoomCaches();
   constructor(
@@ -60,6 +65,7 @@ export class SqliteRoomStore implements RoomStore {
     this.roomList = roomListStatements(db);
     this.relations = new RelationIndexWriter(db);
     this.search = new SearchIndexWriter(db);
+    this.received = new SqliteReceivedEvents(db, (group) => this.resolveGroup(group));
   }
 
   async createRoom(room: RoomRecord, now: number): Promise<void> {
@@ -85,8 +91,9 @@ export class SqliteRoomStore implements RoomStore {
     const cached = this.caches.events.get(eventId);
     if (cached) return cached;
     const row = this.statements.selectEvent.get(eventId) as EventRow | undefined;
-    if (!row) return undefined;
-    const event = toEvent(row);
+    // Outliers and soft-failed events, at position 0 (a later stream copy drops the entry).
+    const event = row ? toEvent(row) : this.received.servedOffStream(eventId);
+    if (!event) return undefined;
     this.caches.events.set(eventId, event);
     return event;
   }
@@ -115,7 +122,8 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   async stateIdsAfter(eventId: string): Promise<StateIds | undefined> {
-    const group = this.statements.selectEventGroup.get(eventId) as number | undefined;
+    // Stream events, and soft-failed or rejected ones held with their state.
+    const group = this.received.groupOf(eventId);
     return group === undefined ? undefined : this.resolveGroup(group);
   }
 
@@ -154,6 +162,7 @@ export class SqliteRoomStore implements RoomStore {
   /** After the commit, in commit order: the caches and relation parents learn of it. */
   private committed(event: NewRoomEvent, persisted: PersistedEvent): EventRecord {
     const stored = this.caches.committed(event, persisted);
+    if (persisted.offStream) return stored;
     this.relationParents.noteStored(persisted.streamOrdering);
     const parent = event.relation?.parentId;
     if (parent !== undefined) this.relationParents.noteChild(parent);
@@ -217,7 +226,7 @@ export class SqliteRoomStore implements RoomStore {
 
   async membershipEventsOf(userId: string, upTo: number): Promise<MembershipEvent[]> {
     if (upTo > this.reportedUpTo()) {
-      return this.statements.selectMembershipEvents.all(userId, upTo) as MembershipEvent[];
+      return this.statements.selectMembershipEvents.all({ userId, upTo }) as MembershipEvent[];
     }
     return this.cachedMemberships(userId).filter((event) => event.streamOrdering <= upTo);
   }
@@ -226,10 +235,10 @@ export class SqliteRoomStore implements RoomStore {
     return this.caches.memberships.getOrSet(
       userId,
       () =>
-        this.statements.selectMembershipEvents.all(
+        this.statements.selectMembershipEvents.all({
           userId,
-          this.reportedUpTo(),
-        ) as MembershipEvent[],
+          upTo: this.reportedUpTo(),
+        }) as MembershipEvent[],
     );
   }
 
@@ -264,6 +273,12 @@ export class SqliteRoomStore implements RoomStore {
   }
 
   private persistInTransaction(event: NewRoomEvent): PersistedEvent {
+    // Federation's events (off the stream, or with a state of their own): received-events.ts.
+    if (isReceived(event)) {
+      return this.received.persist(event, (group, replaces) =>
+        this.insertStreamEvent(event, group, replaces),
+      );
+    }
     const s = this.statements;
     const { pdu } = event;
     const currentGroup = s.selectRoomGroup.get(event.roomId) as number | null | undefined;
@@ -276,7 +291,20 @@ export class SqliteRoomStore implements RoomStore {
     const group =
       pdu.state_key === undefined ? currentGroup : this.appendStateGroup(event, currentGroup);
     if (group === null) throw new Error('The first event of a room must be a state event');
+    const streamOrdering = this.insertStreamEvent(event, group, replacesState);
+    for (const prev of pdu.prev_events) s.deleteExtremity.run(event.roomId, prev);
+    s.insertExtremity.run(event.roomId, event.eventId);
+    return replacesState === undefined ? { streamOrdering } : { streamOrdering, replacesState };
+  }
 
+  /** A stream event's row and the rows keyed by it; returns its position. */
+  private insertStreamEvent(
+    event: NewRoomEvent,
+    group: number,
+    replacesState: string | undefined,
+  ): number {
+    const s = this.statements;
+    const { pdu } = event;
     const json = JSON.stringify(pdu);
     const { lastInsertRowid } = s.insertEvent.run(
       event.eventId,
@@ -303,8 +331,6 @@ export class SqliteRoomStore implements RoomStore {
     const streamOrdering = Number(lastInsertRowid);
     this.relations.index(event.eventId, event.roomId, pdu, event.relation, streamOrdering);
     this.search.index(streamOrdering, event.roomId, pdu);
-    for (const prev of pdu.prev_events) s.deleteExtremity.run(event.roomId, prev);
-    s.insertExtremity.run(event.roomId, event.eventId);
     const txn = event.transaction;
     if (txn)
       s.insertTransaction.run(
@@ -315,7 +341,7 @@ export class SqliteRoomStore implements RoomStore {
         txn.txnId,
         event.eventId,
       );
-    return replacesState === undefined ? { streamOrdering } : { streamOrdering, replacesState };
+    return streamOrdering;
   }
 
   /** Adds the state group after a state event and makes it the room's current state. */
@@ -336,6 +362,32 @@ export class SqliteRoomStore implements RoomStore {
     s.upsertCurrentState.run(event.roomId, type, stateKey, event.eventId, membershipOf(event.pdu));
     s.updateRoomGroup.run(group, event.roomId);
     return group;
+  }
+
+  // --- federated events ---
+
+  async heldEvents(eventIds: string[]): Promise<HeldEvent[]> {
+    return this.received.heldEvents(eventIds);
+  }
+
+  async eventsExist(eventIds: string[]): Promise<Set<string>> {
+    return this.received.eventsExist(eventIds);
+  }
+
+  async rejectedReason(eventId: string): Promise<string | undefined> {
+    return this.received.rejectedReason(eventId);
+  }
+
+  async stateIdsBefore(eventId: string): Promise<StateIds | undefined> {
+    return this.received.stateIdsBefore(eventId);
+  }
+
+  async referencedEvents(eventIds: string[]): Promise<Set<string>> {
+    return this.received.referencedEvents(eventIds);
+  }
+
+  async hasJoinedMember(roomId: string, serverName: string): Promise<boolean> {
+    return this.received.hasJoinedMember(roomId, serverName);
   }
 
   /**
@@ -419,10 +471,18 @@ function prepare(db: SqliteDatabase) {
          ORDER BY stream_ordering DESC LIMIT 1`,
       )
       .pluck(),
+    // With the memberships resolution made current (federated events), each after the
+    // event at its position: the newest is then the current-state membership.
     selectMembershipEvents: db.prepare(
-      `SELECT room_id AS roomId, event_id AS eventId, membership, stream_ordering AS streamOrdering
-       FROM events WHERE type = 'm.room.member' AND state_key = ? AND stream_ordering <= ?
-       ORDER BY stream_ordering ASC`,
+      `SELECT roomId, eventId, membership, streamOrdering FROM (
+         SELECT room_id AS roomId, event_id AS eventId, membership,
+           stream_ordering AS streamOrdering, 0 AS changed
+         FROM events WHERE type = 'm.room.member' AND state_key = @userId
+           AND stream_ordering <= @upTo
+         UNION ALL
+         SELECT room_id, event_id, membership, stream_ordering, 1 FROM membership_changes
+         WHERE user_id = @userId AND stream_ordering <= @upTo)
+       ORDER BY streamOrdering ASC, changed ASC`,
     ),
     selectMemberCounts: db.prepare(
       `SELECT membership, COUNT(*) AS count FROM current_state
@@ -450,7 +510,6 @@ function prepare(db: SqliteDatabase) {
       `INSERT INTO redactions (redacted_event_id, redaction_event_id) VALUES (?, ?)
        ON CONFLICT DO NOTHING`,
     ),
-    selectEventGroup: db.prepare('SELECT state_group FROM events WHERE event_id = ?').pluck(),
     insertEvent: db.prepare(
       `INSERT INTO events (event_id, room_id, type, state_key, sender, depth, state_group, json,
          replaces_state, membership)

@@ -66,6 +66,8 @@ import { SqliteAppServiceDeviceStore } from './appservice-device-store.js';
 import { SqliteRegistrationTokenStore } from './registration-token-store.js';
 import { SqliteMediaAdminStore } from './media-admin-store.js';
 import { SqliteSearchStore } from './search-store.js';
+import { SqliteServerKeyStore } from './server-key-store.js'; // federation keys
+import { SqliteFederationSendingStore } from './federation-sending-store.js';
 
 export interface SqliteStorageOptions {
   /**
@@ -119,6 +121,8 @@ export function openSqliteStorage(file: string, options: SqliteStorageOptions = 
     appServiceRoomList: new SqliteAppServiceRoomListStore(db),
     appServiceDevices: new SqliteAppServiceDeviceStore(db),
     slidingSync: new SqliteSlidingSyncStore(db),
+    serverKeys: new SqliteServerKeyStore(db), // federation keys
+    federationSending: new SqliteFederationSendingStore(db),
     // The main connection (what most reads use); throws once it is closed.
     ping: async () => {
       selectOne.get();
