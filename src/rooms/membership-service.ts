@@ -80,6 +80,18 @@ export class MembershipService {
     }
     return { roomId: await this.roomIdOf(roomIdOrAlias), via: [] };
   }
+
+  /**
+   * The room a join or knock is for, refused if blocked here (before any
+   * remote server is asked), and the servers to go through when it is remote.
+   */
+  private async joinTarget(roomIdOrAlias: string, userId: string, via: string[]) {
+    const resolved = await this.resolveRoom(roomIdOrAlias);
+    const roomId = resolved.roomId;
+    await this.refuseIfBlocked(roomId);
+    const servers = await this.remoteServers(roomId, userId, [...via, ...resolved.via]);
+    return { roomId, servers };
+  }
   // --- end federation joins ---
 
   private async refuseIfBlocked(roomId: string): Promise<void> {
@@ -95,10 +107,7 @@ export class MembershipService {
     reason?: string,
     via: string[] = [],
   ): Promise<string> {
-    const resolved = await this.resolveRoom(roomIdOrAlias);
-    const roomId = resolved.roomId;
-    await this.refuseIfBlocked(roomId);
-    const servers = await this.remoteServers(roomId, owner.userId, [...via, ...resolved.via]);
+    const { roomId, servers } = await this.joinTarget(roomIdOrAlias, owner.userId, via);
     if (servers && this.remote) {
       const content = await this.memberContent(owner.userId, 'join', reason);
       await this.remote.membership.join(owner.userId, roomId, servers, content);
@@ -118,10 +127,7 @@ export class MembershipService {
     reason?: string,
     via: string[] = [],
   ): Promise<string> {
-    const resolved = await this.resolveRoom(roomIdOrAlias);
-    const roomId = resolved.roomId;
-    await this.refuseIfBlocked(roomId);
-    const servers = await this.remoteServers(roomId, userId, [...via, ...resolved.via]);
+    const { roomId, servers } = await this.joinTarget(roomIdOrAlias, userId, via);
     if (servers && this.remote) {
       const content = await this.memberContent(userId, 'knock', reason);
       await this.remote.membership.knock(userId, roomId, servers, content);

@@ -22,6 +22,11 @@ function deferred() {
   return { promise, resolve, reject };
 }
 
+/** Resolves once `condition` holds, checked after each turn of the event loop. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('stream positions', () => {
   it('starts where the stream stood and hands out ascending positions', async () => {
     const stream = new StreamPositions(41, sequenceFrom(41));
@@ -43,7 +48,9 @@ describe('stream positions', () => {
       order.push(`second committed ${position}`);
     });
     const secondDone = second.then(() => order.push('second answered'));
-    // The second write committed, but position 1 has not: readers stay at 0.
+    // The second write committed, but position 1 has not: readers stay at 0. (Waiting for
+    // the commit itself, not a fixed time: on a loaded machine 20 ms was sometimes too few.)
+    await until(() => order.length > 0);
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.deepEqual(order, ['second committed 2']);
     assert.equal(stream.persistedUpTo(), 0);
