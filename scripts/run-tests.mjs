@@ -6,7 +6,7 @@
 // runs the end-to-end suites on PostgreSQL too. The tests run compiled to JavaScript
 // (scripts/compile-tests.mjs: the same code, loaded without tsx's per-process cost).
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { compileTests, compiledPath } from './compile-tests.mjs';
 
@@ -40,10 +40,20 @@ const files = (arg.length > 0 ? arg : ['test']).flatMap((name) =>
 );
 let ownCluster = false;
 if (!process.env.WEFT_TEST_POSTGRES_URL) {
+  // A cluster already running on the port is another run's (a second run on the same
+  // machine): use it, and leave it running after, or that run's tests would lose it.
+  const alreadyRunning = existsSync(
+    path.join(
+      process.env.TMPDIR || '/tmp',
+      `weft-postgres-${CLUSTER_PORT}`,
+      'data',
+      'postmaster.pid',
+    ),
+  );
   const url = startCluster();
   if (url) {
     process.env.WEFT_TEST_POSTGRES_URL = url;
-    ownCluster = true;
+    ownCluster = !alreadyRunning;
   }
 }
 await compileTests();
