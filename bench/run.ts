@@ -4,7 +4,7 @@
  * table. Shorter runs for smoke tests: BENCH_DURATION_S=1 BENCH_WARMUP_S=0
  * BENCH_LOGINS=5 BENCH_REGISTRATIONS=8 BENCH_MESSAGES=500 BENCH_ROOMS=20; one
  * group only: BENCH_ONLY=rooms (groups: startup, whoami, auth, rooms, sync, ephemeral, relations,
- * e2ee, media, push, search, sliding, appservice). See docs/benchmarks.md.
+ * e2ee, media, push, search, sliding, appservice, federation). See docs/benchmarks.md.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { threadedMessages } from './relations.js';
 import { searchWorkload } from './search.js';
 import { appServiceWorkload } from './appservice.js';
 import { slidingSyncWorkload } from './sliding-sync.js';
+import { crossServerLatency, inboundThroughput, PDUS_PER_TRANSACTION } from './federation.js';
 import { median, startups, type StartupRuns } from './startup.js';
 import {
   passwordLogins,
@@ -54,6 +55,7 @@ const GROUPS = [
   'search',
   'sliding',
   'appservice',
+  'federation',
 ] as const;
 type Group = (typeof GROUPS)[number];
 
@@ -86,6 +88,18 @@ const settings = {
   searchRooms: envNumber('BENCH_SEARCH_ROOMS', 100),
   slidingRooms: envNumber('BENCH_SLIDING_ROOMS', 500),
   slidingRuns: envNumber('BENCH_SLIDING_RUNS', 5),
+  slidingWakes: envNumber('BENCH_SLIDING_WAKES', 20),
+  /** A folder for a V8 CPU profile of the sliding sync Weft. */
+  slidingCpuProfileDir: process.env.BENCH_SLIDING_CPU_PROF
+    ? path.resolve(process.env.BENCH_SLIDING_CPU_PROF)
+    : undefined,
+  federationSends: envNumber('BENCH_FEDERATION_SENDS', 300),
+  federationRuns: envNumber('BENCH_FEDERATION_RUNS', 5),
+  federationTransactions: envNumber('BENCH_FEDERATION_TRANSACTIONS', 20),
+  /** A folder for a V8 CPU profile of the Weft receiving the inbound /send transactions. */
+  federationCpuProfileDir: process.env.BENCH_FEDERATION_CPU_PROF
+    ? path.resolve(process.env.BENCH_FEDERATION_CPU_PROF)
+    : undefined,
   roomConcurrency: envNumber('BENCH_ROOM_CONCURRENCY', 10),
   /** Adds a whoami run against a Weft with the default `log_requests: true`. */
   requestLogs: process.env.BENCH_REQUEST_LOGS === '1',
@@ -377,12 +391,16 @@ async function searchWorkloads(rows: Row[], checks: string[]): Promise<void> {
  */
 async function slidingWorkloads(rows: Row[], checks: string[]): Promise<void> {
   const { slidingRooms: rooms, slidingRuns: runCount } = settings;
-  log(`sliding sync: ${rooms} rooms × 20 messages, ${runCount} runs`);
-  const weft = await using(startWeftServer({ logRequests: false }));
+  const wakes = settings.slidingWakes;
+  log(`sliding sync: ${rooms} rooms × 20 messages, ${runCount} runs, ${wakes} wake-ups`);
+  const weft = await using(
+    startWeftServer({ logRequests: false, cpuProfileDir: settings.slidingCpuProfileDir }),
+  );
   const result = await slidingSyncWorkload(weft.url, {
     rooms,
     messagesPerRoom: 20,
     runs: runCount,
+    wakes,
   });
   await stopAndForget(weft);
   const measured = [
@@ -403,6 +421,59 @@ async function slidingWorkloads(rows: Row[], checks: string[]): Promise<void> {
     );
   }
   closeBenchConnections();
+}
+
+/**
+ * Issue 25: a message from one Weft to a long-polling client on another, and
+ * inbound /send throughput (transactions of 50 signed PDUs from a fake remote).
+ */
+async function federationWorkloads(rows: Row[], checks: string[]): Promise<void> {
+  const { federationSends: sends, federationRuns: runs } = settings;
+  const transactions = settings.federationTransactions;
+  const warmupSends = Math.min(20, Math.ceil(sends / 10));
+  log(`federation: ${sends} messages from one Weft to a /sync long-poll on another`);
+  const pair: ChildServer[] = [];
+  const latency = await crossServerLatency({ sends, warmupSends }, (server) => {
+    live.add(server);
+    pair.push(server);
+  });
+  closeBenchConnections();
+  for (const server of pair) await stopAndForget(server);
+  rows.push({
+    workload: 'federation: send → remote /sync',
+    measurement: latency,
+    notes: `n=${latency.ok} sequential sends (after ${warmupSends}); latency = send on A → B's long-poll has it`,
+  });
+
+  const pdus = runs * transactions * PDUS_PER_TRANSACTION;
+  log(
+    `federation: ${runs} runs × ${transactions} inbound transactions of ${PDUS_PER_TRANSACTION} PDUs`,
+  );
+  let receiver: ChildServer | undefined;
+  const inbound = await inboundThroughput(
+    {
+      runs,
+      transactions,
+      warmupTransactions: 10,
+      cpuProfileDir: settings.federationCpuProfileDir,
+    },
+    (server) => {
+      live.add(server);
+      receiver = server;
+    },
+  );
+  if (receiver) await stopAndForget(receiver);
+  rows.push({
+    workload: 'federation: inbound /send',
+    measurement: inbound.transactions,
+    notes:
+      `${pdus} PDUs in ${runs} runs, 1 txn in flight; rate = PDUs/s (median run), ` +
+      `latency per ${PDUS_PER_TRANSACTION}-PDU txn; server CPU ${percent(inbound.serverCpu)}`,
+  });
+  checks.push(
+    `federation inbound /send: ${inbound.runRates.map((r) => r.toFixed(0)).join(', ')} PDUs/s ` +
+      `per run (median ${inbound.transactions.rate.toFixed(0)})`,
+  );
 }
 
 /** A table row for start-ups: p50 is the median, p99 the slowest start. */
@@ -534,6 +605,7 @@ async function main(): Promise<void> {
   if (runs('search')) await searchWorkloads(rows, checks);
   if (runs('appservice')) await appServiceWorkloads(rows, checks);
   if (runs('sliding')) await slidingWorkloads(rows, checks);
+  if (runs('federation')) await federationWorkloads(rows, checks);
 
   let bareWhoami: Measurement | undefined;
   if (runs('whoami')) {

@@ -48,6 +48,8 @@ export interface WeftOptions {
    * the server stops (the caller removes it), so that a later Weft can start on it.
    */
   dataDir?: string;
+  /** The port to listen on, when the caller must know it first (two federating Wefts); else a free one. */
+  port?: number;
 }
 
 /** Every child still running, and its temporary folder, for when the bench dies early. */
@@ -63,7 +65,7 @@ process.on('exit', () => {
 /** Starts `node dist/cli/main.js start` with a fresh data folder and config file. */
 export async function startWeftServer(options: WeftOptions): Promise<ChildServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'weft-bench-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const configPath = path.join(dir, 'weft.yaml');
   // Request lines are logged at `info`, so that level is needed to see their cost.
   const logLevel = options.logRequests ? 'info' : 'warn';
@@ -200,7 +202,7 @@ function environmentWithoutWeft(): NodeJS.ProcessEnv {
 }
 
 /** A port that was free a moment ago (the kernel picks it; the race is harmless on loopback). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

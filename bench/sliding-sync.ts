@@ -23,6 +23,8 @@ export interface SlidingSyncOptions {
   rooms: number;
   messagesPerRoom: number;
   runs: number;
+  /** Long-poll wake-ups measured (one message each); `runs` when unset. */
+  wakes?: number;
   /**
    * The account to measure with; by default one registered through /register
    * (bench/synapse-sliding.ts passes one from Synapse's shared-secret API).
@@ -70,7 +72,7 @@ export async function slidingSyncWorkload(
   const firstSeconds = (performance.now() - started) / 1000;
   started = performance.now();
   let pos = (await slide(baseUrl, account!, roomListBody(options.rooms - 1, 'waker'))).pos;
-  for (let run = 0; run < options.runs; run++) {
+  for (let run = 0; run < (options.wakes ?? options.runs); run++) {
     const roomId = roomIds[run % roomIds.length]!;
     const woken = await wakeUp(baseUrl, account!, pos, roomId, run, options.rooms);
     wakes.push(woken.ms);
@@ -94,7 +96,8 @@ async function growToFull(
   const sent = performance.now();
   let end = FIRST_RANGE_END;
   while (end < rooms - 1) {
-    end = Math.min((Math.floor(end / GROWING_BATCH) + 1) * GROWING_BATCH - 1, rooms - 1);
+    // The next batch's end: 19 → 99 → 199 … (from 99, floor(99 / 100) + 1 would stay at 99).
+    end = Math.min((Math.floor((end + 1) / GROWING_BATCH) + 1) * GROWING_BATCH - 1, rooms - 1);
     pos = (await slide(baseUrl, account, roomListBody(end, connId), pos)).pos;
   }
   return performance.now() - sent;

@@ -25,6 +25,7 @@
 import { stateMapKey, splitStateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import type { EventViews, Viewer } from '../sync/event-views.js';
+import { withMembershipAt, type MembershipStep } from '../sync/membership-at-event.js';
 import type { RoomHistory } from '../sync/room-history.js';
 import { encodeSyncToken, type StreamPositions } from '../sync/stream-token.js';
 import { MAX_HEROES, stateDelta, strippedState, strippedStateIds } from '../sync/sync-response.js';
@@ -55,6 +56,8 @@ export interface RoomInput {
   membership: MembershipEvent;
   /** Whether the user was joined at some point (a leave without: an invite withdrawn, a knock refused). */
   everJoined: boolean;
+  /** The user's memberships in the room, oldest first: each timeline event's `unsigned.membership`. */
+  memberships: readonly MembershipStep[];
   config: RoomConfig;
   previous: RoomSent | undefined;
   isDm: boolean;
@@ -153,16 +156,16 @@ export class SlidingRoomBuilder {
   /** A leave or ban in a room the user never joined: that event alone. */
   private async rejection(viewer: Viewer, room: RoomInput): Promise<BuiltRoom> {
     const { membership, config, previous } = room;
-    const event = await this.render(await this.storage.getEvents([membership.eventId]), viewer);
+    const events = await this.storage.getEvents([membership.eventId]);
     return {
       json: {
         ...(previous ? {} : { initial: true }),
         membership: membership.membership,
         is_dm: room.isDm,
-        required_state: event,
-        timeline: config.timelineLimit > 0 ? event : [],
+        required_state: await this.render(events, viewer),
+        timeline: config.timelineLimit > 0 ? await this.renderTimeline(events, viewer, room) : [],
         limited: false,
-        num_live: previous && config.timelineLimit > 0 ? event.length : 0,
+        num_live: previous && config.timelineLimit > 0 ? events.length : 0,
         bump_stamp: stamp(membership.streamOrdering),
       },
       sent: this.sentState(room, membership.streamOrdering, false),
@@ -200,7 +203,7 @@ export class SlidingRoomBuilder {
       before: previous && sameConfig ? previous.upTo : undefined,
     });
     const [timelineJson, stateJson, details] = await Promise.all([
-      this.render(timeline, viewer),
+      this.renderTimeline(timeline, viewer, room),
       this.render(await this.storage.getEvents(stateIds), viewer),
       this.details(roomId, viewer, stateNow, previous === undefined),
     ]);
@@ -340,6 +343,21 @@ export class SlidingRoomBuilder {
         ...(typeof avatarUrl === 'string' ? { avatar_url: avatarUrl } : {}),
       };
     });
+  }
+
+  /**
+   * Timeline events as `render` gives them, with the user's membership at each
+   * (`unsigned.membership`, MSC4115), which Synapse adds to sliding sync's
+   * timelines as to /sync's. Not on `required_state`: Synapse neither.
+   */
+  private async renderTimeline(
+    events: EventRecord[],
+    viewer: Viewer,
+    room: RoomInput,
+  ): Promise<JsonObject[]> {
+    const json = await this.render(events, viewer);
+    const positions = events.map((e) => e.streamOrdering);
+    return withMembershipAt(json, positions, room.memberships);
   }
 
   /** Client format with /sync's unsigned and bundled aggregations, without `room_id`. */

@@ -6,8 +6,8 @@
  * No storage, no HTTP.
  *
  * The shapes read are those matrix-rust-sdk sends today (Ruma's
- * `sync_events::v5`). The MSC's newer form is read too: `pos` in the body, one
- * `range`, `required_state` as `{include, exclude, lazy_members}` of
+ * `sync_events::v5`). The MSC's newer form is read too: `pos`, `timeout` and
+ * `set_presence` in the body, one `range`, `required_state` as `{include, exclude, lazy_members}` of
  * `{type, state_key}` objects, the `is_invited` filter. Unknown fields are
  * ignored, fields of the wrong type are a 400.
  */
@@ -61,9 +61,24 @@ export interface SlidingSyncRequest {
   txnId?: string;
   /** The MSC's newer form carries `pos` in the body; today's clients put it in the query. */
   bodyPos?: string;
+  /** Likewise `timeout` (milliseconds) and `set_presence`: the MSC's body fields. */
+  bodyTimeoutMs?: number;
+  bodySetPresence?: PresenceSetting;
   lists: ReadonlyMap<string, ListConfig>;
   roomSubscriptions: ReadonlyMap<string, RoomConfig>;
   extensions: ExtensionsConfig;
+}
+
+/** What `set_presence` may say, in the query or the body (as /sync's). */
+export const PRESENCE_SETTINGS = ['online', 'offline', 'unavailable'] as const;
+export type PresenceSetting = (typeof PRESENCE_SETTINGS)[number];
+
+/** `set_presence`'s value checked: an unknown one is 400 M_INVALID_PARAM, as the MSC says. */
+export function presenceSetting(value: string, where: string): PresenceSetting {
+  if (!(PRESENCE_SETTINGS as readonly string[]).includes(value)) {
+    throw errors.invalidParam(`${where} must be online, offline or unavailable`);
+  }
+  return value as PresenceSetting;
 }
 
 /** The MSC's bump event types: what moves `bump_stamp`. */
@@ -146,10 +161,18 @@ export function parseSlidingSyncRequest(body: unknown): SlidingSyncRequest {
   if (top.pos !== undefined && top.pos !== null && typeof top.pos !== 'string') {
     throw bad('pos', 'a string');
   }
+  const bodyTimeoutMs = nonNegativeInteger(top.timeout, 'timeout');
+  if (top.set_presence !== undefined && top.set_presence !== null) {
+    if (typeof top.set_presence !== 'string') throw bad('set_presence', 'a string');
+  }
   return {
     connId,
     txnId,
     bodyPos: typeof top.pos === 'string' ? top.pos : undefined,
+    ...(bodyTimeoutMs === undefined ? {} : { bodyTimeoutMs }),
+    ...(typeof top.set_presence === 'string'
+      ? { bodySetPresence: presenceSetting(top.set_presence, 'set_presence') }
+      : {}),
     lists: parseLists(top.lists),
     roomSubscriptions: parseSubscriptions(top.room_subscriptions),
     extensions: parseExtensions(top.extensions),

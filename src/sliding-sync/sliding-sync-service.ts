@@ -25,6 +25,7 @@ import type { JsonObject } from '../events/pdu.js';
 import type { AccountDataReader } from '../storage/readers.js';
 import type { MembershipEvent, RoomStore } from '../storage/storage.js';
 import type { EventViews, Viewer } from '../sync/event-views.js';
+import { membershipHistories, type MembershipStep } from '../sync/membership-at-event.js';
 import type { Notifier } from '../sync/notifier.js';
 import type { RoomHistory } from '../sync/room-history.js';
 import { samePositions, type StreamPositions } from '../sync/stream-token.js';
@@ -80,6 +81,8 @@ interface Candidate {
   membership: MembershipEvent;
   /** Whether the user was ever joined to the room (up to the response's bound). */
   everJoined: boolean;
+  /** The user's memberships in the room, oldest first (timeline events' `unsigned.membership`). */
+  memberships: readonly MembershipStep[];
   recency: number;
   facts: RoomFacts;
 }
@@ -227,6 +230,7 @@ export class SlidingSyncService {
         roomId,
         membership: candidate.membership,
         everJoined: candidate.everJoined,
+        memberships: candidate.memberships,
         config,
         previous: base?.rooms.get(roomId),
         isDm: candidate.facts.isDm,
@@ -270,7 +274,10 @@ export class SlidingSyncService {
     base: ConnectionState | undefined,
     withStateFacts: boolean,
   ): Promise<Candidate[]> {
-    const { latest, everJoined } = await this.latestMemberships(viewer.userId, upper.roomEvents);
+    const { latest, everJoined, histories } = await this.latestMemberships(
+      viewer.userId,
+      upper.roomEvents,
+    );
     const forgotten = new Set(await this.storage.rooms.forgottenRooms(viewer.userId));
     const kept = await this.keptMemberships(viewer.userId, latest, base, forgotten);
     const joined = kept.filter((m) => m.membership === 'join').map((m) => m.roomId);
@@ -284,6 +291,7 @@ export class SlidingSyncService {
       roomId: membership.roomId,
       membership,
       everJoined: everJoined.has(membership.roomId),
+      memberships: histories.get(membership.roomId) ?? [],
       recency:
         membership.membership === 'join'
           ? (positions.get(membership.roomId) ?? membership.streamOrdering)
@@ -306,15 +314,19 @@ export class SlidingSyncService {
     return known;
   }
 
-  /** The user's latest membership event per room, and the rooms they were ever joined to. */
+  /**
+   * The user's latest membership event per room, the rooms they were ever
+   * joined to, and each room's membership history.
+   */
   private async latestMemberships(userId: string, upTo: number) {
+    const events = await this.storage.rooms.membershipEventsOf(userId, upTo);
     const latest = new Map<string, MembershipEvent>();
     const everJoined = new Set<string>();
-    for (const event of await this.storage.rooms.membershipEventsOf(userId, upTo)) {
+    for (const event of events) {
       latest.set(event.roomId, event);
       if (event.membership === 'join') everJoined.add(event.roomId);
     }
-    return { latest: [...latest.values()], everJoined };
+    return { latest: [...latest.values()], everJoined, histories: membershipHistories(events) };
   }
 
   /** The MSC's rules of which memberships put a room in the lists (see the module comment). */

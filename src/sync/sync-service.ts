@@ -20,6 +20,11 @@ import { blocksInvites } from '../rooms/invite-permission.js';
 import { stateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import type { EventViews, Viewer } from './event-views.js';
+import {
+  membershipHistories,
+  withMembershipAt,
+  type MembershipStep,
+} from './membership-at-event.js';
 import type {
   AccountDataReader,
   MembershipHistoryReader,
@@ -88,6 +93,8 @@ interface RoomMemberships {
   atUpper: Map<string, MembershipEvent>;
   /** The same at `since` (empty on an initial sync). */
   atSince: Map<string, MembershipEvent>;
+  /** Each room's memberships up to the upper bound, oldest first (`unsigned.membership`). */
+  histories: Map<string, MembershipStep[]>;
 }
 
 /**
@@ -175,6 +182,7 @@ export class SyncService {
         before: memberships.atSince.get(roomId),
         forgotten: forgotten.has(roomId),
         freshRoomIds,
+        memberships: memberships.histories.get(roomId) ?? [],
       }),
     );
     const rooms = emptyRooms();
@@ -191,9 +199,14 @@ export class SyncService {
     window: SyncWindow,
     roomId: string,
     now: MembershipEvent,
-    room: { before?: MembershipEvent; forgotten: boolean; freshRoomIds: Set<string> },
+    room: {
+      before?: MembershipEvent;
+      forgotten: boolean;
+      freshRoomIds: Set<string>;
+      memberships: readonly MembershipStep[];
+    },
   ): Promise<{ kind: keyof SyncRooms; section: unknown } | undefined> {
-    const { before } = room;
+    const { before, memberships } = room;
     const changed = !window.since || now.streamOrdering > window.since.roomEvents;
     const placed = (kind: keyof SyncRooms, section: unknown) =>
       section === undefined ? undefined : { kind, section };
@@ -204,7 +217,12 @@ export class SyncService {
         if (fresh) room.freshRoomIds.add(roomId);
         // full_state sends all the state, but the timeline still starts at `since` (sync.yaml).
         const after = newlyJoined ? 0 : window.since!.roomEvents;
-        return placed('join', await this.joinedRoom(request, window, roomId, { fresh, after }));
+        const joined = await this.joinedRoom(request, window, roomId, {
+          fresh,
+          after,
+          memberships,
+        });
+        return placed('join', joined);
       }
       case 'invite':
         if (!(changed || window.fullState)) return undefined;
@@ -220,7 +238,7 @@ export class SyncService {
         // an initial or full-state one lists left rooms only when the filter asks.
         const tell = window.since && changed ? true : request.filter.room.includeLeave;
         if (!tell || room.forgotten) return undefined;
-        return placed('leave', await this.leftRoom(request, window, now, before));
+        return placed('leave', await this.leftRoom(request, window, now, before, memberships));
       }
     }
   }
@@ -266,7 +284,7 @@ export class SyncService {
       atUpper.set(event.roomId, event);
       if (event.streamOrdering <= sincePosition) atSince.set(event.roomId, event);
     }
-    return { atUpper, atSince };
+    return { atUpper, atSince, histories: membershipHistories(events) };
   }
 
   /** A joined room's section; undefined when an incremental sync has nothing new in it. */
@@ -274,7 +292,11 @@ export class SyncService {
     request: SyncRequest,
     window: SyncWindow,
     roomId: string,
-    { fresh, after }: { fresh: boolean; after: number },
+    {
+      fresh,
+      after,
+      memberships,
+    }: { fresh: boolean; after: number; memberships: readonly MembershipStep[] },
   ): Promise<JsonObject | undefined> {
     const section = await this.roomTimelineAndState(request, window, roomId, {
       after,
@@ -293,7 +315,7 @@ export class SyncService {
       await this.addHeroMembers(roomId, section, heroes, request);
     }
     return {
-      ...(await this.renderRoom(request, window, roomId, section)),
+      ...(await this.renderRoom(request, window, roomId, section, memberships)),
       ...(summary ? { summary } : {}),
       ...emptyRoomParts(),
     };
@@ -329,6 +351,7 @@ export class SyncService {
     window: SyncWindow,
     leave: MembershipEvent,
     before: MembershipEvent | undefined,
+    memberships: readonly MembershipStep[],
   ): Promise<JsonObject> {
     const wasJoined = window.since !== undefined && before?.membership === 'join';
     const section = await this.roomTimelineAndState(request, window, leave.roomId, {
@@ -337,7 +360,7 @@ export class SyncService {
       fresh: !wasJoined,
     });
     return {
-      ...(await this.renderRoom(request, window, leave.roomId, section)),
+      ...(await this.renderRoom(request, window, leave.roomId, section, memberships)),
       account_data: { events: await this.roomAccountData(request, leave.roomId) },
     };
   }
@@ -458,10 +481,22 @@ export class SyncService {
     timeline: EventRecord[],
     upTo: number,
   ): Promise<StateIds> {
-    const first = timeline[0];
-    if (!first) return this.storage.rooms.stateIdsAt(roomId, upTo);
-    const after = await this.storage.rooms.stateIdsAfter(first.eventId);
-    return stateBefore(first, after ?? new Map());
+    if (!timeline[0]) return this.storage.rooms.stateIdsAt(roomId, upTo);
+    // Our user's invites or knocks to a room joined later over federation were stored
+    // without the room's state (federation/membership-writer.ts persistStateless): the
+    // state before them is next to nothing. The room's state starts at the first event
+    // held with it (the join, on send_join's state); the client reads the earlier
+    // events from the timeline on top of it. Synapse keeps such events out of band.
+    let start: StateIds | undefined;
+    for (const event of timeline) {
+      const after = await this.storage.rooms.stateIdsAfter(event.eventId);
+      const before = stateBefore(event, after ?? new Map());
+      start ??= before;
+      if (event.pdu.type === 'm.room.create' || before.has(stateMapKey('m.room.create', ''))) {
+        return before;
+      }
+    }
+    return start!;
   }
 
   private async renderRoom(
@@ -469,11 +504,12 @@ export class SyncService {
     window: SyncWindow,
     roomId: string,
     section: RoomSection,
+    memberships: readonly MembershipStep[],
   ): Promise<JsonObject> {
     const prevBatch = encodeSyncToken({ ...window.upper, roomEvents: section.prevBatchPosition });
     return {
       timeline: {
-        events: await this.render(request, section.timeline),
+        events: await this.render(request, section.timeline, memberships),
         limited: section.limited,
         prev_batch: prevBatch,
       },
@@ -483,15 +519,31 @@ export class SyncService {
     };
   }
 
-  /** Events in the format and with the fields the filter asks for, without `room_id` (sync's format). */
-  private async render(request: SyncRequest, events: EventRecord[]): Promise<JsonObject[]> {
+  /**
+   * Events in the format and with the fields the filter asks for, without
+   * `room_id` (sync's format). Timeline events (`memberships` given) carry the
+   * user's membership at each (`unsigned.membership`, MSC4115), as Synapse's do;
+   * state events do not, nor does the federation format.
+   */
+  private async render(
+    request: SyncRequest,
+    events: EventRecord[],
+    memberships?: readonly MembershipStep[],
+  ): Promise<JsonObject[]> {
     const { eventFields, eventFormat } = request.filter;
     if (eventFormat === 'federation') {
       return events.map(
         (e) => applyEventFields(e.pdu as unknown as JsonObject, eventFields) as JsonObject,
       );
     }
-    const clientEvents = await this.views.forClient(events, request.viewer);
+    const views = (await this.views.forClient(events, request.viewer)) as unknown as JsonObject[];
+    const clientEvents = memberships
+      ? withMembershipAt(
+          views,
+          events.map((e) => e.streamOrdering),
+          memberships,
+        )
+      : views;
     return clientEvents.map((event) => {
       const withoutRoom: Partial<typeof event> = { ...event };
       delete withoutRoom.room_id;

@@ -91,7 +91,7 @@ function notificationsBody(roomId?: string): Json {
 describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
   const suite = serverSuite();
   const { api } = suite;
-  const [alice, bob, carol] = suite.users('alice', 'bob', 'carol');
+  const [alice, bob, carol, dave, erin] = suite.users('alice', 'bob', 'carol', 'dave', 'erin');
 
   const slide = async (who: Session, body: Json, query: Record<string, string> = {}) => {
     const params = new URLSearchParams({ timeout: '0', ...query }).toString();
@@ -683,6 +683,126 @@ describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
       400,
       'M_BAD_JSON',
     );
+  });
+
+  it('reads timeout and set_presence from the body too, the query winning', async () => {
+    const roomId = await suite.createRoom(erin);
+    const start = await slide(erin, roomListBody(99));
+    const post = (body: Json, query = '') =>
+      api.post(`${PATH}${query}`, body, { token: erin.access_token });
+    // timeout in the body alone: the request waits for the message.
+    const began = Date.now();
+    const waiting = post({ ...roomListBody(99), pos: start.pos, timeout: 30_000 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const eventId = await suite.send(erin, roomId, 'waited for');
+    const woken = await waiting;
+    assert.equal(woken.status, 200, JSON.stringify(woken.body));
+    assert.ok(Date.now() - began >= 300, 'it waited');
+    const wokenBody = woken.body as unknown as SlidingResponse;
+    assert.deepEqual(
+      wokenBody.rooms[roomId]!.timeline!.map((e) => e.event_id),
+      [eventId],
+    );
+    // The query's timeout=0 wins over the body's: answered at once, nothing new, the same pos.
+    const quick = Date.now();
+    const atOnce = await post(
+      { ...roomListBody(99), pos: wokenBody.pos, timeout: 30_000 },
+      '?timeout=0',
+    );
+    assert.equal(atOnce.status, 200);
+    assert.ok(Date.now() - quick < 5_000, 'the query timeout won');
+    assert.equal((atOnce.body as unknown as SlidingResponse).pos, wokenBody.pos);
+    // set_presence in the body sets it; with one in the query too, the query's wins.
+    const presenceNow = async () => {
+      const res = await api.get(
+        `${CLIENT_V3}/presence/${encodeURIComponent(erin.user_id)}/status`,
+        { token: erin.access_token },
+      );
+      assert.equal(res.status, 200);
+      return res.body.presence;
+    };
+    const setOnline = await api.put(
+      `${CLIENT_V3}/presence/${encodeURIComponent(erin.user_id)}/status`,
+      { presence: 'online' },
+      { token: erin.access_token },
+    );
+    assert.equal(setOnline.status, 200);
+    assert.equal(await presenceNow(), 'online');
+    const idle = await post({ ...roomListBody(0), set_presence: 'unavailable' }, '?timeout=0');
+    assert.equal(idle.status, 200);
+    assert.equal(await presenceNow(), 'unavailable', 'the body’s set_presence');
+    await api.put(
+      `${CLIENT_V3}/presence/${encodeURIComponent(erin.user_id)}/status`,
+      { presence: 'online' },
+      { token: erin.access_token },
+    );
+    // offline in the body would leave presence alone; the query's unavailable wins.
+    const both = await post(
+      { ...roomListBody(0), set_presence: 'offline' },
+      '?timeout=0&set_presence=unavailable',
+    );
+    assert.equal(both.status, 200);
+    assert.equal(await presenceNow(), 'unavailable', 'the query’s set_presence');
+    // Refusals: a body value of the wrong type or an unknown presence.
+    expectError(await post({ timeout: 'soon' }, '?timeout=0'), 400, 'M_BAD_JSON');
+    expectError(await post({ timeout: -1 }, '?timeout=0'), 400, 'M_BAD_JSON');
+    expectError(await post({ set_presence: 3 }, '?timeout=0'), 400, 'M_BAD_JSON');
+    expectError(await post({ set_presence: 'busy' }, '?timeout=0'), 400, 'M_INVALID_PARAM');
+  });
+
+  it('gives each timeline event the user’s membership at it (unsigned.membership)', async () => {
+    // Shared history: dave, invited and joined later, sees what was sent before.
+    const roomId = await suite.createRoom(bob, { preset: 'public_chat', name: 'memberships' });
+    const beforeId = await suite.send(bob, roomId, 'before dave');
+    await suite.invite(bob, roomId, dave.user_id);
+    await suite.join(dave, roomId);
+    const afterId = await suite.send(bob, roomId, 'after dave joined');
+    const expected = (e: SlidingEvent, order: string[]) => {
+      const own = e.type === 'm.room.member' && e.state_key === dave.user_id;
+      if (own) return e.content.membership;
+      return order.indexOf(e.event_id!) < order.indexOf(beforeId) + 1 ? 'leave' : 'join';
+    };
+    const body = {
+      room_subscriptions: {
+        [roomId]: { timeline_limit: 20, required_state: [['m.room.member', '$ME']] },
+      },
+    };
+    const first = await slide(dave, body);
+    const timeline = first.rooms[roomId]!.timeline!;
+    const order = timeline.map((e) => e.event_id!);
+    assert.ok(order.includes(beforeId) && order.includes(afterId));
+    const memberships = timeline.map((e) => e.unsigned?.membership);
+    assert.deepEqual(
+      memberships,
+      timeline.map((e) => expected(e, order)),
+    );
+    assert.ok(memberships.includes('invite') && memberships.includes('leave'));
+    assert.equal(timeline.find((e) => e.event_id === afterId)!.unsigned!.membership, 'join');
+    // State events carry none (as Synapse's).
+    const ownState = first.rooms[roomId]!.required_state!.find((e) => e.type === 'm.room.member')!;
+    assert.equal(ownState.unsigned?.membership, undefined);
+
+    // /sync shares the code: the same memberships on the same events.
+    const filter = JSON.stringify({ room: { timeline: { limit: 20 } } });
+    const synced = await api.get(`${CLIENT_V3}/sync?filter=${encodeURIComponent(filter)}`, {
+      token: dave.access_token,
+    });
+    assert.equal(synced.status, 200);
+    const rooms = synced.body.rooms as {
+      join: Record<string, { timeline: { events: SlidingEvent[] } }>;
+    };
+    const syncTimeline = rooms.join[roomId]!.timeline.events;
+    assert.deepEqual(
+      syncTimeline.map((e) => [e.event_id, e.unsigned?.membership]),
+      timeline.map((e) => [e.event_id, e.unsigned?.membership]),
+    );
+
+    // After a leave, the events up to it: the leave itself says leave.
+    await suite.leave(dave, roomId);
+    const next = await slide(dave, body, { pos: first.pos });
+    const leave = next.rooms[roomId]!.timeline!.at(-1)!;
+    assert.equal(leave.type, 'm.room.member');
+    assert.equal(leave.unsigned!.membership, 'leave');
   });
 
   it('keeps connections across a restart', async () => {

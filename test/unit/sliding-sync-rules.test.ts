@@ -115,6 +115,32 @@ describe('parseSlidingSyncRequest', () => {
     );
   });
 
+  it('reads timeout and set_presence from the body (the MSC’s newer form)', () => {
+    const request = parseSlidingSyncRequest({ timeout: 30_000, set_presence: 'unavailable' });
+    assert.equal(request.bodyTimeoutMs, 30_000);
+    assert.equal(request.bodySetPresence, 'unavailable');
+    const none = parseSlidingSyncRequest({ timeout: null, set_presence: null });
+    assert.equal(none.bodyTimeoutMs, undefined);
+    assert.equal(none.bodySetPresence, undefined);
+    assert.equal(
+      refusal(() => parseSlidingSyncRequest({ timeout: '30000' })),
+      'M_BAD_JSON',
+    );
+    assert.equal(
+      refusal(() => parseSlidingSyncRequest({ timeout: 1.5 })),
+      'M_BAD_JSON',
+    );
+    assert.equal(
+      refusal(() => parseSlidingSyncRequest({ set_presence: true })),
+      'M_BAD_JSON',
+    );
+    // The MSC: an unknown value is 400 M_INVALID_PARAM.
+    assert.equal(
+      refusal(() => parseSlidingSyncRequest({ set_presence: 'busy' })),
+      'M_INVALID_PARAM',
+    );
+  });
+
   it('caps the timeline limit', () => {
     const request = parseSlidingSyncRequest({ lists: { l: { timeline_limit: 10 ** 9 } } });
     assert.equal(request.lists.get('l')!.timelineLimit, 1000);

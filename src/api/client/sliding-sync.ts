@@ -1,19 +1,24 @@
 /**
  * POST /_matrix/client/unstable/org.matrix.simplified_msc3575/sync: simplified
  * sliding sync (MSC4186), what Element X syncs with. `pos`, `timeout` and
- * `set_presence` come in the query string, the rest in the body
- * (sliding-sync/sliding-sync-rules.ts reads it).
+ * `set_presence` come in the query string (Ruma's `sync_events::v5`, what
+ * matrix-rust-sdk sends) or in the body (the MSC's current text lists them
+ * among the body's top-level fields and names no query parameters); the rest
+ * is in the body (sliding-sync/sliding-sync-rules.ts reads it).
+ *
+ * When both carry one, the query's wins: the MSC is silent on it, Synapse reads
+ * these three from the query only, and today's clients put them there, so the
+ * query is what a client that sends both has been tested against.
  */
 import { errors } from '../../protocol/errors.js';
 import { queryString } from '../../protocol/params.js';
 import { ownerOf, type Router } from '../../http/router.js';
-import { parseSlidingSyncRequest } from '../../sliding-sync/sliding-sync-rules.js';
+import { parseSlidingSyncRequest, presenceSetting } from '../../sliding-sync/sliding-sync-rules.js';
 import type { ClientApiServices } from './services.js';
 import { abortedWhenClosed, integerParam, MAX_SYNC_TIMEOUT_MS } from './sync.js';
 
 export const SLIDING_SYNC_PATH = '/_matrix/client/unstable/org.matrix.simplified_msc3575/sync';
 
-const PRESENCE_STATES: readonly string[] = ['online', 'offline', 'unavailable'];
 /** A pos this server issues is 16 characters; anything much longer is not one. */
 const MAX_POS_LENGTH = 64;
 
@@ -29,12 +34,13 @@ export function registerSlidingSyncRoutes(router: Router, services: ClientApiSer
     if (pos !== undefined && pos.length > MAX_POS_LENGTH) {
       throw errors.invalidParam('pos is not a position of this server');
     }
-    const setPresence = queryString(query, 'set_presence');
-    if (setPresence !== undefined && !PRESENCE_STATES.includes(setPresence)) {
-      throw errors.invalidParam('set_presence must be online, offline or unavailable');
-    }
+    const querySetPresence = queryString(query, 'set_presence');
+    const setPresence =
+      querySetPresence === undefined
+        ? parsed.bodySetPresence
+        : presenceSetting(querySetPresence, 'set_presence');
     const timeoutMs = Math.min(
-      integerParam(queryString(query, 'timeout'), 'timeout') ?? 0,
+      integerParam(queryString(query, 'timeout'), 'timeout') ?? parsed.bodyTimeoutMs ?? 0,
       MAX_SYNC_TIMEOUT_MS,
     );
     // A syncing user is online (or what set_presence says) until the request ends, as with /sync.
