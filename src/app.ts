@@ -55,6 +55,7 @@ import { buildUrlPreviewService } from './media/url-preview-service.js';
 import { registerLegacySyncRoutes } from './api/client/legacy-sync.js';
 import { EventViews } from './sync/event-views.js';
 import { createRoom } from './rooms/create-room.js';
+import type { RemoteMembership } from './rooms/remote-membership.js';
 import { DirectoryService } from './rooms/directory-service.js';
 import { MembershipService } from './rooms/membership-service.js';
 import { RoomService } from './rooms/room-service.js';
@@ -154,6 +155,9 @@ import { registerFederationMembershipRoutes } from './api/federation/membership.
 import { registerFederationEventRoutes } from './api/federation/events.js';
 import { buildFederationHttp, type FederationHttp } from './federation/federation-http.js';
 import { buildFederationSending } from './federation/sending-build.js';
+import { FederationQueryClient } from './federation/query-client.js';
+import { QueryServing } from './federation/query-serving.js';
+import { registerFederationQueryRoutes } from './api/federation/queries.js';
 import {
   listenFederation,
   wantsFederationListener,
@@ -331,6 +335,8 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   const keys = loadOrCreateServerKeys(config.data_dir, config.server_name);
   // Federation's client: requests to other servers (federation.hosts, discovery, TLS, X-Matrix).
   const federation = buildFederationHttp(config.federation, config.server_name, keys.signingKey);
+  // What our users ask of other servers: their users' keys and profiles (Server-Server queries).
+  const federationQueries = new FederationQueryClient(federation);
   // Application services, from their registration files (a bad one stops the start).
   const appServices = loadRegistrations(config.app_service_config_files);
   const bus: ServerEventBus = new EventBus<ServerEvents>((err, name) =>
@@ -411,9 +417,16 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     logger,
   );
   // To-device messages to remote users go to their servers' queues (federation sending).
-  const e2ee = buildE2ee(config.server_name, storage, notifier, {
-    sendToDevice: (message) => federationOut.sending.sendToDevice(message),
-  });
+  const e2ee = buildE2ee(
+    config.server_name,
+    storage,
+    notifier,
+    { sendToDevice: (message) => federationOut.sending.sendToDevice(message) },
+    {
+      servers: federationQueries,
+      onError: (err) => logger.warn({ err }, 'e2ee: dropping cached remote keys failed'),
+    },
+  );
   const recent = new RecentEvents();
   const syncProviders = [...userData.providers, ...e2ee.providers, push.syncProvider];
   const syncDeps = buildSync(storage, views, filters, notifier, recent, syncProviders, ignoredBy);
@@ -437,6 +450,8 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   // An unknown alias in a service's namespace: the service is asked (it may create the room).
   const directory = new DirectoryService(config, storage, rooms, appServiceOut.queries);
   const memberProfiles = userData.memberProfiles;
+  // Federation is built further down; createRoom reads this when it runs.
+  const remoteInvites: { membership?: RemoteMembership } = {};
   const roomDeps: RoomDeps = {
     rooms,
     views,
@@ -447,7 +462,8 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     ),
     state: new RoomStateService(storage, rooms, memberProfiles),
     creation: {
-      create: (request) => createRoom(request, config, storage, rooms),
+      // Remote invitees go through federation's /invite once it is built (useRemote below).
+      create: (request) => createRoom(request, config, storage, rooms, remoteInvites.membership),
       upgrade: (request) => upgradeRoom(request, config, storage, rooms),
     },
   };
@@ -508,6 +524,8 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   bus.on('eventsCommitted', (records) => appServiceOut.pushers.eventsCommitted(records));
   bus.on('eventsCommitted', (records) => federationOut.sending.eventsCommitted(records));
   bus.on('eventsCommitted', (records) => announceCommitted(recent, notifier, records));
+  // Membership moves which remote users' key changes we hear of: their cached keys go.
+  bus.on('eventsCommitted', (records) => e2ee.services.remoteKeys?.eventsCommitted(records));
   bus.on('userActive', (userId) => presence.activity(userId));
   // A new name or avatar reaches the user's rooms and room-mates.
   bus.on('profileChanged', (userId) => {
@@ -698,6 +716,19 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerFederationEventRoutes(router, federationIn.transactions, federationIn.serving);
   registerFederationMembershipRoutes(router, federationIn.membershipServing, directory);
   roomDeps.membership.useRemote(federationIn.remoteMembership, config.server_name);
+  syncDeps.history.useBackfill(federationIn.backfill);
+  remoteInvites.membership = federationIn.remoteMembership;
+  // The queries other servers make of our users, and remote users' profiles asked of theirs.
+  registerFederationQueryRoutes(
+    router,
+    new QueryServing({
+      serverName: config.server_name,
+      keys: e2ee.services.keys,
+      profiles: userData.deps.profiles,
+      deviceLists: storage.deviceLists,
+    }),
+  );
+  userData.deps.profiles.useRemote(config.server_name, federationQueries);
   router.finish();
   // Uploads get their body as a stream: their own scope, parser and router.
   withRawBodyRoutes(app, (scope) => {

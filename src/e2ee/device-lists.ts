@@ -37,6 +37,8 @@ export class DeviceLists {
   constructor(
     private readonly store: DeviceListStore,
     private readonly notifier: Notifier,
+    /** Told of each change recorded for another server's user (their cached keys are stale). */
+    private readonly remoteChanged?: (userId: string) => void,
   ) {}
 
   /**
@@ -52,8 +54,13 @@ export class DeviceLists {
     this.notifier.notify({ stream: 'deviceLists', position: at, userIds });
   }
 
-  /** Records a change made outside any other storage write, and announces it. */
+  /**
+   * Records a change made outside any other storage write, and announces it:
+   * a remote user's, told by their server's EDU (the cached keys are dropped
+   * first, so the clients this wakes find the new ones).
+   */
   async recordChange(userId: string): Promise<void> {
+    this.remoteChanged?.(userId);
     await this.announce(userId, await this.store.recordChange(userId));
   }
 

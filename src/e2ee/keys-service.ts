@@ -15,6 +15,7 @@ import type {
 import type { StreamPositions } from '../sync/stream-token.js';
 import type { StreamContext, SyncResponseParts, SyncStreamProvider } from '../sync/sync-streams.js';
 import type { DeviceListDelta, DeviceLists } from './device-lists.js';
+import type { RemoteKeys } from './remote-keys.js';
 import {
   checkDeviceKeys,
   checkSameIdentity,
@@ -42,11 +43,16 @@ export interface KeysServiceStorage {
   rooms: MembershipReader;
 }
 
+/** The spec's default `timeout` of /keys/query and /keys/claim (10 s). */
+export const DEFAULT_REMOTE_TIMEOUT_MS = 10_000;
+
 export class KeysService {
   constructor(
     private readonly storage: KeysServiceStorage,
     private readonly serverName: string,
     private readonly deviceLists: DeviceLists,
+    /** Other servers' users' keys; without it they are failures (no federation). */
+    private readonly remote?: RemoteKeys,
   ) {}
 
   /** POST /keys/upload: stores what is given, all or nothing; returns the one-time key counts. */
@@ -85,25 +91,29 @@ export class KeysService {
     return { [SIGNED_CURVE25519]: 0, ...counts };
   }
 
-  /** POST /keys/query. */
-  async query(viewerId: string, request: UserMap<string[]>): Promise<JsonObject> {
-    const deviceKeys: UserMap<JsonObject> = {};
+  /**
+   * POST /keys/query: our users' keys from storage, other servers' users'
+   * from their servers (RemoteKeys: in parallel, each within `timeoutMs`).
+   */
+  async query(
+    viewerId: string,
+    request: UserMap<string[]>,
+    timeoutMs = DEFAULT_REMOTE_TIMEOUT_MS,
+  ): Promise<JsonObject> {
+    const crossSigning = emptyCrossSigning();
     const failures: JsonObject = {};
-    const crossSigning: Record<CrossSigningKeyType, UserMap<JsonObject>> = {
-      master: {},
-      self_signing: {},
-      user_signing: {},
-    };
-    for (const [userId, deviceIds] of Object.entries(request)) {
-      const server = serverOf(userId);
-      if (server !== this.serverName) {
-        // No federation yet: the spec's way to say a server could not be asked.
-        failures[server] = { status: 503, message: 'Federation is not available' };
-        continue;
+    const { local, remote } = this.split(Object.keys(request), failures);
+    const [deviceKeys, remoteAnswer] = await Promise.all([
+      this.localDeviceKeys(local, request, viewerId, crossSigning),
+      this.remote && remote.length > 0 ? this.remote.query(remote, timeoutMs) : undefined,
+    ]);
+    if (remoteAnswer) {
+      Object.assign(failures, remoteAnswer.failures);
+      for (const [userId, keys] of remoteAnswer.users) {
+        deviceKeys[userId] = onlyDevices(keys.devices, request[userId] ?? []);
+        if (keys.master) crossSigning.master[userId] = keys.master;
+        if (keys.selfSigning) crossSigning.self_signing[userId] = keys.selfSigning;
       }
-      const signatures = await this.storage.e2eeKeys.signaturesOn(userId);
-      deviceKeys[userId] = await this.devicesOf(userId, deviceIds, signatures);
-      await this.addCrossSigningKeys(viewerId, userId, signatures, crossSigning);
     }
     return {
       device_keys: deviceKeys,
@@ -114,10 +124,68 @@ export class KeysService {
     };
   }
 
+  /**
+   * Our users' keys as another server may see them (`/user/keys/query`):
+   * no user-signing keys, only the owners' own signatures on the master keys
+   * and no device display names (Synapse's default,
+   * `allow_device_name_lookup_over_federation: false`).
+   */
+  async keysForServers(request: UserMap<string[]>): Promise<JsonObject> {
+    const crossSigning = emptyCrossSigning();
+    const deviceKeys = await this.localDeviceKeys(
+      Object.keys(request),
+      request,
+      undefined,
+      crossSigning,
+    );
+    return {
+      device_keys: deviceKeys,
+      master_keys: crossSigning.master,
+      self_signing_keys: crossSigning.self_signing,
+    };
+  }
+
+  /** Our users among these, the others' servers (with RemoteKeys), and failures for the rest. */
+  private split(userIds: string[], failures: JsonObject): { local: string[]; remote: string[] } {
+    const local: string[] = [];
+    const remote: string[] = [];
+    for (const userId of userIds) {
+      const server = serverOf(userId);
+      if (server === this.serverName) local.push(userId);
+      else if (this.remote) remote.push(userId);
+      // No federation: the spec's way to say a server could not be asked.
+      else failures[server] = { status: 503, message: 'Federation is not available' };
+    }
+    return { local, remote };
+  }
+
+  /** Device keys of our users (the viewer's view of them; none: another server's). */
+  private async localDeviceKeys(
+    userIds: string[],
+    request: UserMap<string[]>,
+    viewerId: string | undefined,
+    crossSigning: CrossSigningMaps,
+  ): Promise<UserMap<JsonObject>> {
+    const deviceKeys: UserMap<JsonObject> = {};
+    for (const userId of userIds) {
+      const signatures = await this.storage.e2eeKeys.signaturesOn(userId);
+      const withNames = viewerId !== undefined;
+      deviceKeys[userId] = await this.devicesOf(
+        userId,
+        request[userId] ?? [],
+        signatures,
+        withNames,
+      );
+      await this.addCrossSigningKeys(viewerId, userId, signatures, crossSigning);
+    }
+    return deviceKeys;
+  }
+
   private async devicesOf(
     userId: string,
     deviceIds: string[],
     signatures: StoredSignature[],
+    withDisplayNames: boolean,
   ): Promise<JsonObject> {
     const devices: JsonObject = {};
     for (const stored of await this.storage.e2eeKeys.deviceKeys(userId, deviceIds)) {
@@ -127,7 +195,9 @@ export class KeysService {
         stored.deviceId,
       );
       const unsigned = isObject(keys.unsigned) ? keys.unsigned : {};
-      if (stored.displayName !== null) unsigned.device_display_name = stored.displayName;
+      if (withDisplayNames && stored.displayName !== null) {
+        unsigned.device_display_name = stored.displayName;
+      }
       devices[stored.deviceId] = { ...keys, unsigned };
     }
     return devices;
@@ -136,13 +206,14 @@ export class KeysService {
   /**
    * The user's cross-signing keys with the signatures on them that the viewer
    * may see: the owner's own, and the viewer's (their user-signing key's
-   * signature on someone's master key is for the viewer alone).
+   * signature on someone's master key is for the viewer alone). Without a
+   * viewer (another server asks), the owner's only.
    */
   private async addCrossSigningKeys(
-    viewerId: string,
+    viewerId: string | undefined,
     userId: string,
     signatures: StoredSignature[],
-    into: Record<CrossSigningKeyType, UserMap<JsonObject>>,
+    into: CrossSigningMaps,
   ): Promise<void> {
     const keys = await this.storage.e2eeKeys.crossSigningKeys(userId);
     const visible = signatures.filter(
@@ -156,16 +227,34 @@ export class KeysService {
     }
   }
 
-  /** POST /keys/claim: one key per (user, device, algorithm) asked for. */
-  async claim(request: UserMap<Record<string, string>>): Promise<JsonObject> {
-    const claims: KeyClaim[] = [];
+  /**
+   * POST /keys/claim: one key per (user, device, algorithm) asked for; other
+   * servers' users' from their servers, in parallel, each within `timeoutMs`.
+   */
+  async claim(
+    request: UserMap<Record<string, string>>,
+    timeoutMs = DEFAULT_REMOTE_TIMEOUT_MS,
+  ): Promise<JsonObject> {
     const failures: JsonObject = {};
+    const { local, remote } = this.split(Object.keys(request), failures);
+    const remoteClaims = Object.fromEntries(remote.map((userId) => [userId, request[userId]!]));
+    const [oneTimeKeys, remoteAnswer] = await Promise.all([
+      this.claimLocal(Object.fromEntries(local.map((userId) => [userId, request[userId]!]))),
+      this.remote && remote.length > 0 ? this.remote.claim(remoteClaims, timeoutMs) : undefined,
+    ]);
+    if (remoteAnswer) {
+      Object.assign(failures, remoteAnswer.failures);
+      Object.assign(oneTimeKeys, remoteAnswer.keys);
+    }
+    return { one_time_keys: oneTimeKeys, failures };
+  }
+
+  /** Claims of our users' keys (`/user/keys/claim` serves this for other servers). */
+  async claimLocal(
+    request: UserMap<Record<string, string>>,
+  ): Promise<UserMap<Record<string, JsonObject>>> {
+    const claims: KeyClaim[] = [];
     for (const [userId, devices] of Object.entries(request)) {
-      const server = serverOf(userId);
-      if (server !== this.serverName) {
-        failures[server] = { status: 503, message: 'Federation is not available' };
-        continue;
-      }
       for (const [deviceId, algorithm] of Object.entries(devices)) {
         claims.push({ userId, deviceId, algorithm });
       }
@@ -175,7 +264,7 @@ export class KeysService {
       const devices = (oneTimeKeys[key.userId] ??= {});
       devices[key.deviceId] = { [`${key.algorithm}:${key.keyId}`]: JSON.parse(key.keyJson) };
     }
-    return { one_time_keys: oneTimeKeys, failures };
+    return oneTimeKeys;
   }
 
   /** GET /keys/changes: device list changes between two sync tokens. */
@@ -191,6 +280,20 @@ export class KeysService {
       joinedRoomIds: await this.storage.rooms.roomsWithMembership(viewerId, 'join'),
     });
   }
+}
+
+type CrossSigningMaps = Record<CrossSigningKeyType, UserMap<JsonObject>>;
+
+function emptyCrossSigning(): CrossSigningMaps {
+  return { master: {}, self_signing: {}, user_signing: {} };
+}
+
+/** The devices asked for (all of them for an empty list). */
+function onlyDevices(devices: Record<string, JsonObject>, deviceIds: string[]): JsonObject {
+  if (deviceIds.length === 0) return { ...devices };
+  return Object.fromEntries(
+    deviceIds.filter((id) => Object.hasOwn(devices, id)).map((id) => [id, devices[id]]),
+  );
 }
 
 /** The key's stored signatures merged into its own `signatures`. */

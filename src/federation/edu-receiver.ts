@@ -5,6 +5,9 @@
  * those users are joined to; a malformed or unauthorised EDU is dropped with
  * a debug line (EDUs get no answer, and a bad one never fails the request).
  *
+ * The room EDUs (typing, receipts) of a server the room's server ACL denies
+ * are dropped too (MSC4163, as Synapse; server-acl.ts).
+ *
  * Not yet: device list updates only mark the user's list changed (local
  * room-mates' clients see `device_lists.changed` and query the keys again);
  * fetching and caching the remote devices (`/user/devices`, `/user/keys/query`
@@ -32,6 +35,7 @@ import {
   type RemoteReceipt,
   type RemoteToDevice,
 } from './edu-rules.js';
+import { ServerAclCheck } from './server-acl.js';
 
 /** The typing area's side for remote users (ephemeral/typing-service.ts). */
 export interface RemoteTyping {
@@ -61,6 +65,8 @@ export interface EduReceiverDeps {
   presenceEnabled: boolean;
   /** Told of every origin that sent EDUs: it is up (FederationSending.heardFrom). */
   heardFrom?: (origin: string) => void;
+  /** The rooms' server ACLs; by default read from `storage.rooms`. */
+  acl?: Pick<ServerAclCheck, 'isAllowed'>;
   logger: Logger;
   now?: () => number;
 }
@@ -68,7 +74,11 @@ export interface EduReceiverDeps {
 type Json = Record<string, unknown>;
 
 export class EduReceiver {
-  constructor(private readonly deps: EduReceiverDeps) {}
+  private readonly acl: Pick<ServerAclCheck, 'isAllowed'>;
+
+  constructor(private readonly deps: EduReceiverDeps) {
+    this.acl = deps.acl ?? new ServerAclCheck(deps.storage.rooms);
+  }
 
   async receive(origin: string, edus: readonly unknown[]): Promise<void> {
     this.deps.heardFrom?.(origin);
@@ -111,6 +121,9 @@ export class EduReceiver {
   private async typing(origin: string, content: Json): Promise<void> {
     const typing = parseTyping(origin, content);
     if (!typing) return this.ignore(origin, 'm.typing', 'malformed or not the origin’s user');
+    if (!(await this.acl.isAllowed(typing.roomId, origin))) {
+      return this.ignore(origin, 'm.typing', 'denied by the room’s server ACL');
+    }
     if (!(await this.joined(typing.roomId, typing.userId))) {
       return this.ignore(origin, 'm.typing', 'the user is not joined');
     }
@@ -119,6 +132,9 @@ export class EduReceiver {
 
   private async receipt(origin: string, receipt: RemoteReceipt): Promise<void> {
     const { roomId, userId, eventId } = receipt;
+    if (!(await this.acl.isAllowed(roomId, origin))) {
+      return this.ignore(origin, 'm.receipt', 'denied by the room’s server ACL');
+    }
     if (!(await this.joined(roomId, userId))) {
       return this.ignore(origin, 'm.receipt', 'the user is not joined');
     }

@@ -111,6 +111,17 @@ export interface ReceivedEventWriter {
   persistOutliers(roomId: string, events: OutlierWrite[]): Promise<void>;
 }
 
+/**
+ * Where backfilled events go (backfill.ts): positions below everything the
+ * room holds, and storage without the room's head (no extremity, current
+ * state, notification or push: they are history).
+ */
+export interface BackfilledEventWriter {
+  /** `count` positions, highest first (storage's reserveBackfillPositions). */
+  reservePositions(count: number): Promise<number[]>;
+  persistBackfilled(roomId: string, event: ReceivedEventWrite, position: number): Promise<void>;
+}
+
 /** A server's public key by key ID, valid at a time (the key service, A). */
 export interface ServerKeyLookup {
   verifyKeyFor(serverName: string, keyId: string, atTs: number): Promise<string | undefined>;
@@ -211,6 +222,68 @@ export class EventReceiver {
     }
   }
 
+  /**
+   * Events a `/backfill` from `origin` answered, for a client paging back:
+   * each gets the checks a received PDU gets (format, signatures, hash, auth
+   * events fetched when missing, auth against the state before it, which for
+   * the oldest comes from the origin's `/state_ids`), oldest first, but no
+   * soft-failure check (as Synapse: history is not judged by today's state)
+   * and no gap filling. They are stored at positions reserved for the batch,
+   * the oldest lowest, so /messages reads them in order before what the room
+   * held. Returns how many were stored in the timeline.
+   */
+  async receiveBackfilled(
+    origin: string,
+    roomId: string,
+    jsons: readonly unknown[],
+    writer: BackfilledEventWriter,
+  ): Promise<number> {
+    return this.lock.run(roomId, async () => {
+      const versionId = await this.deps.store.roomVersion(roomId);
+      const version = versionId === undefined ? undefined : ROOM_VERSIONS.get(versionId);
+      if (!version) return 0;
+      const fresh = await this.freshEvents(jsons, version, roomId, { timelineOnly: true });
+      if (fresh.length === 0) return 0;
+      // Highest first from storage; the oldest event (first here) takes the lowest.
+      const positions = (await writer.reservePositions(fresh.length)).reverse();
+      let stored = 0;
+      const context = { origin, version, roomId, what: 'backfill' };
+      await this.eachVerifiedAtItsPlace(context, fresh, async (verified, stateBefore, i) => {
+        const judged = await this.authorizeHistoric(origin, version, verified, stateBefore);
+        // Its auth events are nowhere: nothing to judge it by, so not stored.
+        if (judged === 'unauthorisable') return;
+        const write: ReceivedEventWrite = {
+          event: { eventId: verified.checked.eventId, pdu: verified.checked.pdu },
+          stateBefore,
+          ...(judged.rejectedReason === undefined ? {} : { rejectedReason: judged.rejectedReason }),
+        };
+        await writer.persistBackfilled(roomId, write, positions[i]!);
+        if (judged.rejectedReason === undefined) stored++;
+      });
+      return stored;
+    });
+  }
+
+  /** Steps 4 and 5 for a historic event: whether it is rejected, and why. */
+  private async authorizeHistoric(
+    origin: string,
+    version: RoomVersion,
+    verified: Verified,
+    stateBefore: StateIds,
+  ): Promise<'unauthorisable' | { rejectedReason: string | undefined }> {
+    const authEvents = await this.authEventsFetchingMissing(origin, version, verified.checked);
+    if (!authEvents) return 'unauthorisable';
+    const rejectedReason =
+      this.refusalByAuthEvents(version, verified, authEvents) ??
+      (await this.refusalByState(
+        version,
+        verified.checked.pdu,
+        stateBefore,
+        verifierFor(verified.signers),
+      ));
+    return { rejectedReason };
+  }
+
   /** One pushed PDU, already in the right format: steps 2–6 and storage. */
   private async receivePushed(
     origin: string,
@@ -291,7 +364,24 @@ export class EventReceiver {
     jsons: readonly unknown[],
   ): Promise<void> {
     const fresh = await this.freshEvents(jsons, version, roomId, { timelineOnly: true });
-    for (const checked of fresh) {
+    const context = { origin, version, roomId, what: 'pulled' };
+    await this.eachVerifiedAtItsPlace(context, fresh, (verified, stateBefore) =>
+      this.authorizeAndStore(origin, version, verified, stateBefore),
+    );
+  }
+
+  /**
+   * For each event in order: its signatures and hash checked (a bad one is
+   * skipped), the state before it (fetched from the origin when unknown),
+   * then `handle`. One event's failure is logged and does not stop the rest.
+   */
+  private async eachVerifiedAtItsPlace(
+    context: { origin: string; version: RoomVersion; roomId: string; what: string },
+    events: readonly CheckedPdu[],
+    handle: (verified: Verified, stateBefore: StateIds, index: number) => Promise<unknown>,
+  ): Promise<void> {
+    const { origin, version, roomId } = context;
+    for (const [i, checked] of events.entries()) {
       const verified = await this.verify(checked, version);
       if ('error' in verified) {
         this.deps.logger.warn({ origin, eventId: checked.eventId }, verified.error);
@@ -300,9 +390,12 @@ export class EventReceiver {
       try {
         const prevs = checked.pdu.prev_events;
         const stateBefore = await this.stateBefore(origin, version, roomId, prevs, true);
-        await this.authorizeAndStore(origin, version, verified, stateBefore);
+        await handle(verified, stateBefore, i);
       } catch (err) {
-        this.deps.logger.warn({ err, origin, eventId: checked.eventId }, 'federation: pulled');
+        this.deps.logger.warn(
+          { err, origin, eventId: checked.eventId },
+          `federation: ${context.what}`,
+        );
       }
     }
   }

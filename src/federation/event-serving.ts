@@ -9,7 +9,8 @@
  * server-visibility.ts, from the state after the event (outliers, whose state
  * we do not hold, count as `shared`, as Synapse); an event it may not see, or
  * one redacted here, is served redacted, so the DAG it walks stays whole.
- * An unknown event, or one of another room, is 404 M_NOT_FOUND.
+ * An unknown event, or one of another room, is 404 M_NOT_FOUND. A server the
+ * room's server ACL denies is refused (403 M_FORBIDDEN, server-acl.ts).
  */
 import { stateMapKey, splitStateMapKey } from '../events/auth-rules.js';
 import type { JsonObject, Pdu } from '../events/pdu.js';
@@ -19,6 +20,7 @@ import { roomVersion } from '../events/room-versions.js';
 import { errors } from '../protocol/errors.js';
 import type { HeldEvent } from './event-receiver.js';
 import type { MissingEventsQuery } from './retrieval-rules.js';
+import type { ServerAclCheck } from './server-acl.js';
 import { isUserOfServer, isVisibleToServer } from './server-visibility.js';
 
 /** The reads serving needs (E1's stores). */
@@ -53,6 +55,7 @@ export class EventServing {
     private readonly serverName: string,
     private readonly store: ServingStore,
     private readonly now: () => number = Date.now,
+    private readonly acl?: Pick<ServerAclCheck, 'requireAllowed'>,
   ) {}
 
   async event(origin: string, eventId: string): Promise<PduTransaction> {
@@ -177,6 +180,7 @@ export class EventServing {
     if (!(await this.store.hasJoinedMember(roomId, origin))) {
       throw errors.forbidden(`${origin} is not in the room`);
     }
+    await this.acl?.requireAllowed(roomId, origin);
   }
 
   private async inRoom(roomId: string, ids: string[]): Promise<Served[]> {

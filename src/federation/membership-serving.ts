@@ -9,6 +9,10 @@
  * `invite` of one of our users is checked, signed by us and stored so /sync
  * shows it.
  *
+ * A server the room's server ACL denies is refused every one of them (403
+ * M_FORBIDDEN, server-acl.ts); for an invite to a room we do not hold, there
+ * is no ACL to apply.
+ *
  * Not done: partial state joins (MSC3706 `omit_members` is read and ignored:
  * every answer has `members_omitted: false`); third-party invites.
  */
@@ -33,6 +37,7 @@ import {
   type VerifiedPdu,
 } from './membership-checks.js';
 import type { MembershipWriter } from './membership-writer.js';
+import type { ServerAclCheck } from './server-acl.js';
 
 export type HandshakeMembership = 'join' | 'leave' | 'knock';
 
@@ -68,6 +73,8 @@ export interface MembershipServingDeps {
   storage: MembershipServingStorage;
   checks: MembershipChecks;
   writer: MembershipWriter;
+  /** The room's server ACL; absent: no server is refused by one. */
+  acl?: Pick<ServerAclCheck, 'requireAllowed'>;
 }
 
 export interface SendJoinAnswer {
@@ -94,6 +101,7 @@ export class MembershipServing {
       throw errors.forbidden(`${userId} is not a user of ${origin}`);
     }
     const { version } = await this.residentRoom(roomId);
+    await this.deps.acl?.requireAllowed(roomId, origin);
     if (membership !== 'leave' && !supportedVersions.includes(version.id)) {
       throw new MatrixError(
         400,
@@ -166,6 +174,7 @@ export class MembershipServing {
     eventId: string,
     body: unknown,
   ): Promise<{ event: JsonObject }> {
+    await this.deps.acl?.requireAllowed(roomId, origin);
     const { versionId, json, roomState } = parseInviteBody(body);
     const version = ROOM_VERSIONS.get(versionId);
     if (!version) {
@@ -275,6 +284,7 @@ export class MembershipServing {
     membership: HandshakeMembership,
   ): Promise<{ event: StoredEvent; stateBefore: StateIds; version: RoomVersion }> {
     const { version } = await this.residentRoom(roomId);
+    await this.deps.acl?.requireAllowed(roomId, origin);
     const event = await this.checkHandshakeEvent(
       origin,
       roomId,

@@ -11,6 +11,7 @@ import type { FederationConfig } from '../config/config.js';
 import type { ServerEventBus } from '../domain/server-events.js';
 import type { RoomService } from '../rooms/room-service.js';
 import type { Storage } from '../storage/storage.js';
+import { Backfill } from './backfill.js';
 import { EventReceiver, type ReceiverStore } from './event-receiver.js';
 import { EventServing } from './event-serving.js';
 import { InboundAuth } from './inbound-auth.js';
@@ -21,6 +22,7 @@ import { MembershipWriter } from './membership-writer.js';
 import type { FederationSender } from './outbound.js';
 import { RemoteEvents } from './remote-events.js';
 import { RemoteMembershipClient } from './remote-membership.js';
+import { ServerAclCheck } from './server-acl.js';
 import { TransactionReceiver, type EduReceiver } from './transaction-receiver.js';
 
 export interface FederationReceivingDeps {
@@ -48,6 +50,7 @@ export function buildFederationReceiving(deps: FederationReceivingDeps) {
     logger,
   });
   const store = receiverStore(storage);
+  const acl = new ServerAclCheck(storage.rooms);
   const events = new EventReceiver({
     serverName,
     store,
@@ -67,11 +70,16 @@ export function buildFederationReceiving(deps: FederationReceivingDeps) {
   return {
     keys: keyService,
     inboundAuth: new InboundAuth(serverName, keyService),
-    transactions: new TransactionReceiver(events, deps.edus, (err) =>
-      logger.warn({ err }, 'federation: receiving EDUs failed'),
+    transactions: new TransactionReceiver(
+      events,
+      deps.edus,
+      (err) => logger.warn({ err }, 'federation: receiving EDUs failed'),
+      Date.now,
+      acl,
     ),
-    serving: new EventServing(serverName, store),
-    membershipServing: new MembershipServing(membershipDeps),
+    serving: new EventServing(serverName, store, Date.now, acl),
+    membershipServing: new MembershipServing({ ...membershipDeps, acl }),
+    backfill: new Backfill({ serverName, storage, sender, receiver: events, acl, logger }),
     remoteMembership: new RemoteMembershipClient({ ...membershipDeps, sender, logger }),
   };
 }

@@ -12,6 +12,7 @@
  * events; one that left later missed by the events before its leave, which it
  * can backfill).
  */
+import { serverNameOf } from '../events/auth/ids.js';
 import type { EventRecord } from '../events/records.js';
 import type { DeviceListStore } from '../storage/storage.js';
 import { LruCache } from '../util/lru-cache.js';
@@ -50,13 +51,28 @@ export class RoomServers {
    * answers its servers before and after it.
    */
   async apply(record: EventRecord): Promise<{ before: Set<string>; after: Set<string> }> {
-    const joined = await this.joined(record.roomId);
+    let joined = await this.joined(record.roomId);
     const before = serversOf(joined, this.ourServer);
     const { type, state_key: stateKey, content } = record.pdu;
     if (type !== 'm.room.member' || stateKey === undefined) return { before, after: before };
+    if (content.membership === 'join' && this.firstOfOurs(joined, stateKey)) {
+      // Our first member in the room: if it joined a remote room, send_join brought the
+      // whole state with it (every member already there) and no member event of theirs
+      // will ever be committed here. A room held before the join (an invite received)
+      // would keep its members as they were then, and nothing would be sent to them.
+      this.rooms.delete(record.roomId);
+      joined = await this.joined(record.roomId);
+    }
     if (content.membership === 'join') joined.add(stateKey);
     else joined.delete(stateKey);
     return { before, after: serversOf(joined, this.ourServer) };
+  }
+
+  /** Whether `userId` is one of ours and none of ours is among `joined`. */
+  private firstOfOurs(joined: Members, userId: string): boolean {
+    if (serverNameOf(userId) !== this.ourServer) return false;
+    for (const member of joined) if (serverNameOf(member) === this.ourServer) return false;
+    return true;
   }
 
   /** Forgets a room (purged, deleted): loaded again at its next use. */

@@ -12,10 +12,15 @@
  * again is harmless: every PDU already held is recognised before any check
  * and answered as before, and storing an event already stored is a no-op.
  * A retry arriving while the first attempt still runs waits for its answer.
+ *
+ * Server ACLs (server-acl.ts): the PDUs of a room whose ACL denies the
+ * origin are answered with that reason and not processed; the room EDUs are
+ * screened by the EDU receiver.
  */
 import { LruCache } from '../util/lru-cache.js';
 import { pairKey } from '../util/pair-key.js';
 import type { EventReceiver, PduResult } from './event-receiver.js';
+import type { ServerAclCheck } from './server-acl.js';
 import type { Edu, TransactionBody } from './transaction-rules.js';
 
 /** Hands a transaction's EDUs on (typing, receipts, presence, to-device, device lists). */
@@ -44,6 +49,7 @@ export class TransactionReceiver {
     private readonly edus: EduReceiver | undefined,
     private readonly onEduError: (err: unknown) => void,
     private readonly now: () => number = Date.now,
+    private readonly acl?: Pick<ServerAclCheck, 'screenPdus'>,
   ) {}
 
   receive(txnId: string, body: TransactionBody): Promise<TransactionAnswer> {
@@ -61,9 +67,12 @@ export class TransactionReceiver {
 
   private async process(body: TransactionBody): Promise<TransactionAnswer> {
     const edus = this.receiveEdus(body);
-    const pdus = await this.events.receivePdus(body.origin, body.pdus);
+    const screened = this.acl
+      ? await this.acl.screenPdus(body.origin, body.pdus)
+      : { admitted: body.pdus, refused: {} };
+    const pdus = await this.events.receivePdus(body.origin, screened.admitted);
     await edus;
-    return { pdus };
+    return { pdus: { ...pdus, ...screened.refused } };
   }
 
   /** EDUs are best effort (the spec gives them no answer): a failure is logged, not returned. */

@@ -21,6 +21,8 @@ import type { ProfileReader } from '../storage/readers.js';
 import type { DirectoryStore } from '../storage/storage.js';
 import { localAliasFor, roomInUse } from './directory-service.js';
 import type { EventDraft, RoomService } from './room-service.js';
+import type { RemoteMembership } from './remote-membership.js';
+import { serverNameOf } from '../events/auth/ids.js';
 import { roomVersion, type RoomVersion } from '../events/room-versions.js';
 
 export type Preset = 'private_chat' | 'public_chat' | 'trusted_private_chat';
@@ -52,6 +54,8 @@ export async function createRoom(
   config: Config,
   storage: CreateRoomStorage,
   rooms: RoomService,
+  /** Federation's invites (v2 /invite), once built: how users of other servers are invited. */
+  remote?: RemoteMembership,
 ): Promise<string> {
   // Invite blocking (v1.18): "one of the invited users [may be] rejected whilst the room
   // creation as a whole succeeds" — left out before they shape the creators or power levels.
@@ -68,7 +72,18 @@ export async function createRoom(
       ? undefined
       : localAliasFor(request.roomAliasName, config.server_name);
   const profiles = new MemberProfiles(storage.profiles, config.server_name);
-  const drafts = await profiles.completeAll(followingEvents(request, preset, version, alias));
+  const allDrafts = await profiles.completeAll(followingEvents(request, preset, version, alias));
+  // A user of another server is invited through its server (the spec's "Inviting to a room":
+  // it must sign the invite), after the room exists, as Synapse's createRoom invites; a plain
+  // invite event in the sequence would reach it only as a PDU of a room it is not in, which
+  // Synapse drops. Without federation such users get the local event as before.
+  const isRemoteInvite = (draft: EventDraft) =>
+    remote !== undefined &&
+    draft.type === 'm.room.member' &&
+    draft.content.membership === 'invite' &&
+    serverNameOf(draft.stateKey ?? '') !== config.server_name;
+  const drafts = allDrafts.filter((draft) => !isRemoteInvite(draft));
+  const remoteInvites = allDrafts.filter(isRemoteInvite);
 
   // Reserved before anything is stored, so a taken alias leaves no half-made room behind.
   const creator = request.creator;
@@ -86,6 +101,10 @@ export async function createRoom(
   }
   if (request.visibility === 'public') {
     await storage.directory.setPublished(roomId, true, Date.now());
+  }
+  // One at a time, in the order asked; a refusal fails the request, the room made (as Synapse).
+  for (const invite of remoteInvites) {
+    await remote!.invite(creator, roomId, invite.stateKey!, invite.content);
   }
   return roomId;
 }

@@ -389,6 +389,14 @@ export interface NewRoomEvent {
    * it (the spec: rejected events do not change the state); else an outlier.
    */
   rejectedReason?: string;
+  /**
+   * A historic event fetched by backfill (a client paging back past what the
+   * room holds): stored with its state (needs `stateBefore`) in the events
+   * table at this position, one reserveBackfillPositions gave, so it reads
+   * before every event the room held; never an extremity, current state, a
+   * membership change or an end to "forgotten", and no one is told of it.
+   */
+  backfillPosition?: number;
 }
 
 // --- federated events ---
@@ -504,6 +512,12 @@ export interface RoomStore {
   referencedEvents(eventIds: string[]): Promise<Set<string>>;
   /** Whether a user of `serverName` is joined to the room in its current state. */
   hasJoinedMember(roomId: string, serverName: string): Promise<boolean>;
+  /**
+   * `count` positions for backfilled events (NewRoomEvent.backfillPosition),
+   * highest first, each below every position held: the event stream counts up
+   * from 1, backfill counts down from -1, so each batch reads before the last.
+   */
+  reserveBackfillPositions(count: number): Promise<number[]>;
 }
 
 export interface RoomEventsQuery {

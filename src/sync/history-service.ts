@@ -6,6 +6,11 @@
  * Who may read: a member reads up to now, a former member up to their leave
  * (unless they forgot the room), anyone else only a `world_readable` room;
  * within that, history visibility (RoomHistory's check) decides event by event.
+ *
+ * Paging back past the oldest event held of a room joined over federation
+ * asks other servers for the earlier history first (federation/backfill.ts);
+ * it is stored at positions below everything the room held (negative ones),
+ * so the tokens already given out stay valid and the next page reads on.
  */
 import { stateMapKey } from '../events/auth/auth-state.js';
 import { stateMapKeyType } from '../events/auth-rules.js';
@@ -21,8 +26,8 @@ import type {
 import type { EventRecord, StateIds } from '../storage/storage.js';
 import { DEFAULT_TIMELINE_LIMIT, eventMatchesFilter, type RoomEventFilter } from './filters.js';
 import type { Notifier } from './notifier.js';
-import type { RoomHistory } from './room-history.js';
-import { encodeSyncToken, parseSyncToken } from './stream-token.js';
+import type { HistoryPage, RoomHistory } from './room-history.js';
+import { encodeSyncToken, parsePaginationToken } from './stream-token.js';
 import { lazyLoadedState } from './sync-response.js';
 
 export interface MessagesRequest {
@@ -48,18 +53,36 @@ export interface ContextRequest {
   filter?: RoomEventFilter;
 }
 
+/** Fetches a room's history from before its oldest held event (federation/backfill.ts). */
+export interface HistoryBackfill {
+  /** True when it stored events (the room is read again), false when there were none to get. */
+  backfill(roomId: string): Promise<boolean>;
+}
+
+/** The lowest position of all: a read from it includes backfilled history (negative positions). */
+const EARLIEST = Number.MIN_SAFE_INTEGER;
+/** Backfills one /messages may wait for while its page is not full. */
+const MAX_BACKFILL_ROUNDS = 3;
+
 /** Rooms' state (current, at a position, after an event), events, forgotten rooms: reads only. */
 export interface HistoryServiceStorage {
   rooms: RoomStateReader & StateHistoryReader & MembershipHistoryReader;
 }
 
 export class HistoryService {
+  private backfiller: HistoryBackfill | undefined;
+
   constructor(
     private readonly storage: HistoryServiceStorage,
     private readonly views: EventViews,
     private readonly history: RoomHistory,
     private readonly notifier: Notifier,
   ) {}
+
+  /** Federation, once built: /messages then backfills rooms joined over it. */
+  useBackfill(backfiller: HistoryBackfill): void {
+    this.backfiller = backfiller;
+  }
 
   async messages(request: MessagesRequest): Promise<JsonObject> {
     const { viewer, roomId } = request;
@@ -71,7 +94,7 @@ export class HistoryService {
       request.from === undefined
         ? request.dir === 'b'
           ? now.roomEvents
-          : 0
+          : EARLIEST
         : positionOf(request.from);
     const to = request.to === undefined ? undefined : positionOf(request.to);
     const limit = request.limit ?? DEFAULT_TIMELINE_LIMIT;
@@ -82,18 +105,22 @@ export class HistoryService {
       filter: request.filter,
       allVisible: request.asServerAdmin,
     };
-    const page =
+    const readPage = () =>
       request.dir === 'b'
-        ? await this.history.newest({
+        ? this.history.newest({
             ...read,
-            after: to ?? 0,
+            after: to ?? EARLIEST,
             upTo: Math.min(from, readableUpTo),
           })
-        : await this.history.oldest({
+        : this.history.oldest({
             ...read,
             after: from,
             upTo: Math.min(to ?? readableUpTo, readableUpTo),
           });
+    let page = await readPage();
+    if (request.dir === 'b' && to === undefined) {
+      page = await this.withBackfill(roomId, page, readPage, Math.min(from, readableUpTo));
+    }
     const chunk = request.dir === 'b' ? [...page.events].reverse() : page.events;
     const token = (position: number) => encodeSyncToken({ ...now, roomEvents: position });
     const response: JsonObject = {
@@ -108,6 +135,38 @@ export class HistoryService {
     return response;
   }
 
+  /**
+   * A backward page that read all the room holds below `from`: while it is
+   * so, the history before is fetched (a few rounds at most) and the page read
+   * again. A full page that reached the oldest event backfills too, so that it
+   * ends with an `end` token when there is more.
+   */
+  private async withBackfill(
+    roomId: string,
+    page: HistoryPage,
+    readPage: () => Promise<HistoryPage>,
+    upTo: number,
+  ): Promise<HistoryPage> {
+    const backfiller = this.backfiller;
+    if (!backfiller) return page;
+    let fetched = false;
+    for (let round = 0; page.resumeAt === undefined && round < MAX_BACKFILL_ROUNDS; round++) {
+      // The room's first event reached: nothing came before it.
+      if (page.events[0]?.pdu.type === 'm.room.create') return page;
+      // A failed backfill answers the client with what is held.
+      fetched = await backfiller.backfill(roomId).catch(() => false);
+      if (!fetched) return page;
+      page = await readPage();
+    }
+    // Still short after the rounds, though the last one found more: an `end` below what
+    // the page holds brings the client back for the rest.
+    if (page.resumeAt === undefined && fetched) {
+      const oldest = page.events[0];
+      return { ...page, resumeAt: oldest ? oldest.streamOrdering - 1 : upTo };
+    }
+    return page;
+  }
+
   async context(request: ContextRequest): Promise<JsonObject> {
     const { viewer, roomId, eventId } = request;
     const now = this.notifier.currentPositions();
@@ -120,7 +179,7 @@ export class HistoryService {
     const before = await this.history.newest({
       ...read,
       limit: beforeLimit,
-      after: 0,
+      after: EARLIEST,
       upTo: event.streamOrdering - 1,
     });
     const after = await this.history.oldest({
@@ -295,5 +354,5 @@ function isMemberKey(key: string): boolean {
 
 /** A pagination token: sync's token format; only its room-event position matters here. */
 function positionOf(token: string): number {
-  return parseSyncToken(token).roomEvents;
+  return parsePaginationToken(token).roomEvents;
 }

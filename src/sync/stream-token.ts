@@ -29,7 +29,12 @@ export const STREAM_NAMES = [
 
 export type StreamName = (typeof STREAM_NAMES)[number];
 
-/** A position per stream. Positions are non-negative safe integers. */
+/**
+ * A position per stream. Positions are non-negative safe integers, except in
+ * pagination tokens (/messages), whose `roomEvents` may be negative: events
+ * backfilled over federation sit below the stream's first position
+ * (storage's reserveBackfillPositions). /sync refuses those.
+ */
 export type StreamPositions = Readonly<Record<StreamName, number>>;
 
 /** Token format version → how many streams (a prefix of STREAM_NAMES) it holds. */
@@ -42,6 +47,8 @@ export const CURRENT_TOKEN_VERSION = 1;
 const MAX_TOKEN_LENGTH = 256;
 /** Canonical decimal: no sign, no leading zeros, no exponent, at most 16 digits. */
 const POSITION_PATTERN = /^(0|[1-9][0-9]{0,15})$/;
+/** The same, or a negative one: a pagination token's room events position. */
+const SIGNED_POSITION_PATTERN = /^(0|-?[1-9][0-9]{0,15})$/;
 const HEADER_PATTERN = /^s([1-9][0-9]{0,3})$/;
 
 export function zeroPositions(): StreamPositions {
@@ -64,7 +71,9 @@ export function encodeSyncToken(positions: StreamPositions): string {
   const parts = STREAM_NAMES.map((stream) => {
     const position = positions[stream];
     // A bad position here is a bug in the server, not the client's fault: fail loudly.
-    if (!isValidPosition(position)) throw new Error(`Invalid ${stream} position: ${position}`);
+    const valid =
+      stream === 'roomEvents' ? Number.isSafeInteger(position) : isValidPosition(position);
+    if (!valid) throw new Error(`Invalid ${stream} position: ${position}`);
     return String(position);
   });
   return `s${CURRENT_TOKEN_VERSION}_${parts.join('_')}`;
@@ -75,10 +84,19 @@ export function parseSyncToken(text: unknown): StreamPositions {
   return parseSyncTokenWithVersions(text, TOKEN_VERSIONS);
 }
 
+/**
+ * A token /messages or /context takes (`from`, `to`): a sync token, or one
+ * whose room events position is negative (backfilled history).
+ */
+export function parsePaginationToken(text: unknown): StreamPositions {
+  return parseSyncTokenWithVersions(text, TOKEN_VERSIONS, { negativeRoomEvents: true });
+}
+
 /** parseSyncToken against an explicit version table (so older formats can be tested). */
 export function parseSyncTokenWithVersions(
   text: unknown,
   versions: TokenVersions,
+  { negativeRoomEvents = false }: { negativeRoomEvents?: boolean } = {},
 ): StreamPositions {
   if (typeof text !== 'string' || text.length === 0 || text.length > MAX_TOKEN_LENGTH) {
     throw invalidToken();
@@ -86,7 +104,9 @@ export function parseSyncTokenWithVersions(
   const [header = '', ...parts] = text.split('_');
   const streamCount = streamCountOf(header, versions);
   if (parts.length !== streamCount) throw invalidToken();
-  const values = parts.map(parsePosition);
+  const values = parts.map((part, index) =>
+    parsePosition(part, negativeRoomEvents && STREAM_NAMES[index] === 'roomEvents'),
+  );
   return positionsFrom((_stream, index) => values[index] ?? 0);
 }
 
@@ -97,8 +117,8 @@ function streamCountOf(header: string, versions: TokenVersions): number {
   return count;
 }
 
-function parsePosition(part: string): number {
-  if (!POSITION_PATTERN.test(part)) throw invalidToken();
+function parsePosition(part: string, signed: boolean): number {
+  if (!(signed ? SIGNED_POSITION_PATTERN : POSITION_PATTERN).test(part)) throw invalidToken();
   const position = Number(part);
   if (!Number.isSafeInteger(position)) throw invalidToken();
   return position;

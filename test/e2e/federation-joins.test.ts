@@ -4,77 +4,26 @@
  * plain HTTP to each other through `federation.hosts`.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { JsonObject, Pdu } from '../../src/events/pdu.js';
 import { eventIdFor } from '../../src/events/hashing.js';
 import { roomVersion } from '../../src/events/room-versions.js';
 import { sealEvent } from '../../src/events/signing.js';
 import {
-  Api,
   assertResponseMatchesSpec,
   CLIENT_V3,
-  InProcessServer,
-  UserHelpers,
   type Session,
   type SyncBody,
 } from '../support/fixture.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { federatingPair, syncUntil, type FederatingSide } from '../support/federation-pair.js';
 
 type Rooms = { leave?: Record<string, unknown>; knock?: Record<string, unknown> };
 
-interface Side {
-  server: InProcessServer;
-  api: Api;
-  helpers: UserHelpers;
-}
-
-function side(name: string, port: number, peer: string, peerPort: number): Side {
-  const server = new InProcessServer({
-    server_name: name,
-    port,
-    registration: { enabled: true },
-    federation: {
-      hosts: { [peer]: `http://127.0.0.1:${peerPort}` },
-      ip_range_whitelist: ['127.0.0.0/8'],
-    },
-  });
-  const api = new Api(() => server.url);
-  return { server, api, helpers: new UserHelpers(api) };
-}
-
-async function register(s: Side, name: string): Promise<Session> {
+async function register(s: FederatingSide, name: string): Promise<Session> {
   return s.api.register(name);
 }
 
-/** Syncs until `check` holds for the body (federation is asynchronous), or fails after a while. */
-async function syncUntil(
-  s: Side,
-  who: Session,
-  check: (body: SyncBody) => boolean,
-  query: Record<string, string> = {},
-): Promise<SyncBody> {
-  let last: SyncBody | undefined;
-  for (let i = 0; i < 50; i++) {
-    const body: SyncBody = await s.helpers.sync(who, query);
-    last = body;
-    if (check(body)) return body;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`sync never matched: ${JSON.stringify(last)}`);
-}
-
-async function memberOf(s: Side, who: Session, roomId: string, userId: string) {
+async function memberOf(s: FederatingSide, who: Session, roomId: string, userId: string) {
   const res = await s.api.get(
     `${CLIENT_V3}/rooms/${encodeURIComponent(roomId)}/state/m.room.member/${encodeURIComponent(userId)}`,
     { token: who.access_token },
@@ -83,15 +32,13 @@ async function memberOf(s: Side, who: Session, roomId: string, userId: string) {
 }
 
 describe('federation joins', { timeout: 120_000 }, () => {
-  let a: Side;
-  let b: Side;
+  let a: FederatingSide;
+  let b: FederatingSide;
   let alice: Session;
   let bob: Session;
 
   before(async () => {
-    const [portA, portB] = [await freePort(), await freePort()];
-    a = side('a.test', portA, 'b.test', portB);
-    b = side('b.test', portB, 'a.test', portA);
+    [a, b] = await federatingPair();
     await a.server.start();
     await b.server.start();
     alice = await register(a, 'alice');

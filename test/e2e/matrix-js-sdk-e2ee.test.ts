@@ -7,39 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import {
-  MatrixEventEvent,
-  MsgType,
-  RoomEvent,
-  type MatrixClient,
-  type MatrixEvent,
-  type Room,
-} from 'matrix-js-sdk';
+import { MsgType } from 'matrix-js-sdk';
 import { CLIENT_V3, type Session } from '../support/fixture.js';
-import { sdkSuite, until, withTimeout } from '../support/sdk.js';
+import { decryptedMessage, sdkSuite, until, withTimeout } from '../support/sdk.js';
 
 // The Rust crypto's tracing writes straight to the console: keep the test output clean.
 const quietConsole = { debug: console.debug, info: console.info, warn: console.warn };
 console.debug = console.info = console.warn = () => {};
-
-/** Resolves with the decrypted body of the first encrypted event in the room from `sender`. */
-function decryptedMessage(
-  client: MatrixClient,
-  roomId: string,
-  body: string,
-): Promise<MatrixEvent> {
-  return new Promise((resolve) => {
-    const check = (event: MatrixEvent) => {
-      if (event.getRoomId() === roomId && event.isEncrypted() && event.getContent().body === body) {
-        resolve(event);
-      }
-    };
-    client.on(RoomEvent.Timeline, (event: MatrixEvent, room: Room | undefined) => {
-      if (room?.roomId === roomId) check(event);
-    });
-    client.on(MatrixEventEvent.Decrypted, check);
-  });
-}
 
 describe('matrix-js-sdk with Rust crypto', { timeout: 60_000 }, () => {
   const { api, clients } = sdkSuite();

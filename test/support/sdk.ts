@@ -6,6 +6,7 @@
 import {
   ClientEvent,
   createClient,
+  MatrixEventEvent,
   RoomEvent,
   SyncState,
   type ICreateClientOpts,
@@ -166,4 +167,23 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
     await new Promise((resolve) => originalSetTimeout(resolve, 25));
   }
+}
+
+/** Resolves with the first event in the room that arrived encrypted and decrypts to `body`. */
+export function decryptedMessage(
+  client: MatrixClient,
+  roomId: string,
+  body: string,
+): Promise<MatrixEvent> {
+  return new Promise((resolve) => {
+    const check = (event: MatrixEvent) => {
+      if (event.getRoomId() === roomId && event.isEncrypted() && event.getContent().body === body) {
+        resolve(event);
+      }
+    };
+    client.on(RoomEvent.Timeline, (event: MatrixEvent, room: Room | undefined) => {
+      if (room?.roomId === roomId) check(event);
+    });
+    client.on(MatrixEventEvent.Decrypted, check);
+  });
 }

@@ -5,6 +5,9 @@ import { ownerOf, type Router } from '../../http/router.js';
 import { parseSyncToken } from '../../sync/stream-token.js';
 import { reauthenticate } from './reauth.js';
 import type { ClientApiServices } from './services.js';
+import { DEFAULT_REMOTE_TIMEOUT_MS } from '../../e2ee/keys-service.js';
+
+const MAX_REMOTE_TIMEOUT_MS = 60_000;
 
 export function registerKeyRoutes(router: Router, services: ClientApiServices): void {
   const { keys, crossSigning } = services.e2ee;
@@ -26,7 +29,7 @@ export function registerKeyRoutes(router: Router, services: ClientApiServices): 
       'device_keys',
       (value) => Array.isArray(value) && value.every((id) => typeof id === 'string'),
     ) as Record<string, string[]>;
-    return keys.query(ownerOf(request).userId, wanted);
+    return keys.query(ownerOf(request).userId, wanted, remoteTimeout(body));
   });
 
   router.client('POST', '/keys/claim', { auth: 'required', guest: true }, async (request) => {
@@ -40,7 +43,7 @@ export function registerKeyRoutes(router: Router, services: ClientApiServices): 
         !Array.isArray(value) &&
         Object.values(value).every((algorithm) => typeof algorithm === 'string'),
     ) as Record<string, Record<string, string>>;
-    return keys.claim(wanted);
+    return keys.claim(wanted, remoteTimeout(body));
   });
 
   router.client('GET', '/keys/changes', { auth: 'required', guest: true }, async (request) => {
@@ -66,6 +69,20 @@ export function registerKeyRoutes(router: Router, services: ClientApiServices): 
     );
     return { failures };
   });
+}
+
+/**
+ * The body's `timeout`: how long other servers are waited for, in ms (the
+ * spec's default, 10 s). Capped at a minute, so that no client holds a request
+ * to another server open for long (Synapse takes any value).
+ */
+function remoteTimeout(body: JsonObject): number {
+  const value = body.timeout;
+  if (value === undefined || value === null) return DEFAULT_REMOTE_TIMEOUT_MS;
+  if (!Number.isSafeInteger(value) || (value as number) < 0) {
+    throw errors.invalidParam('timeout must be a non-negative integer');
+  }
+  return Math.min(value as number, MAX_REMOTE_TIMEOUT_MS);
 }
 
 /** A required `{userId: value}` field whose values pass the check. */

@@ -132,14 +132,17 @@ export class RoomCaches {
       this.memberCounts.delete(event.roomId);
       // The transaction un-forgot the room (a new membership ends "forgotten").
       this.forgotten.delete(pdu.state_key);
-      this.memberships.update(pdu.state_key, (events) =>
-        events.push({
-          roomId: event.roomId,
-          eventId: event.eventId,
-          membership: membershipOf(pdu) as string,
-          streamOrdering: persisted.streamOrdering,
-        }),
-      );
+      // Backfilled history goes before the list's events, not after: it is read again.
+      if (event.backfillPosition !== undefined) this.memberships.delete(pdu.state_key);
+      else
+        this.memberships.update(pdu.state_key, (events) =>
+          events.push({
+            roomId: event.roomId,
+            eventId: event.eventId,
+            membership: membershipOf(pdu) as string,
+            streamOrdering: persisted.streamOrdering,
+          }),
+        );
     }
     // After the event's own entry: "the newest is current" then finds the current-state membership.
     for (const change of persisted.membershipChanges ?? []) {

@@ -106,8 +106,14 @@ class ReceivedEventWrite {
       group,
       replacesState,
     });
-    await this.moveExtremities();
     await this.insertEdges();
+    // Backfilled history changes no extremity, current state or membership.
+    if (event.backfillPosition !== undefined) {
+      const persisted: PersistedEvent = { streamOrdering: position };
+      if (replacesState !== undefined) persisted.replacesState = replacesState;
+      return { persisted, indexed };
+    }
+    await this.moveExtremities();
     const changes = event.currentState
       ? await this.applyCurrentState(event.currentState, room.state_group, { group, state: after })
       : [];
@@ -370,7 +376,12 @@ async function insertStreamEvent(
     ],
   );
   // As Synapse, "forgotten" belongs to a membership: a new one (an invite, a join) ends it.
-  if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
+  // A backfilled one is old history, not a new membership.
+  if (
+    pdu.type === 'm.room.member' &&
+    pdu.state_key !== undefined &&
+    event.backfillPosition === undefined
+  ) {
     await tx.run('DELETE FROM forgotten_rooms WHERE user_id = $1 AND room_id = $2', [
       pdu.state_key,
       event.roomId,

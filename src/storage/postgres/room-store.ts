@@ -53,6 +53,7 @@ import type { IndexedEvent, PgRelationIndex } from './relation-index.js';
 import { writeSearchIndex } from './search-store.js';
 import { isReceived, isStreamed } from '../common/received-state.js';
 import * as received from './received-events.js';
+import { BackfillPositions } from '../common/backfill-positions.js';
 
 /** Events one transaction holds at most (batches are never split). */
 const MAX_EVENTS_PER_TRANSACTION = 2_000;
@@ -94,6 +95,12 @@ export class PgRoomStore implements RoomStore {
   );
   /** The newest position whose commit the caches have learned of (membership caches stop here). */
   private reportedUpTo: number;
+  private readonly backfillPositions = new BackfillPositions(async () => {
+    const row = await this.db.row<{ lowest: string }>(
+      'SELECT COALESCE(MIN(stream_ordering), 0) AS lowest FROM events',
+    );
+    return Number(row?.lowest ?? 0);
+  });
 
   constructor(
     private readonly db: PgDatabase,
@@ -224,7 +231,10 @@ export class PgRoomStore implements RoomStore {
    */
   private commitEvents(events: NewRoomEvent[]): Promise<EventRecord[]> {
     // Events held off the stream (federation's outliers, soft-failed, rejected) take no position.
-    const streamed = events.filter(isStreamed).length;
+    // Backfilled ones bring their own (reserveBackfillPositions).
+    const streamed = events.filter(
+      (event) => isStreamed(event) && event.backfillPosition === undefined,
+    ).length;
     const commit = async (positions: number[]) => {
       const plan = await this.db.transaction((tx) =>
         writeEventRuns(tx, this.receivedContext, events, positions),
@@ -465,6 +475,10 @@ export class PgRoomStore implements RoomStore {
     return received.referencedEvents(this.db, eventIds);
   }
 
+  async reserveBackfillPositions(count: number): Promise<number[]> {
+    return this.backfillPositions.reserve(count);
+  }
+
   async hasJoinedMember(roomId: string, serverName: string): Promise<boolean> {
     return received.hasJoinedMember(this.db, roomId, serverName);
   }
@@ -507,7 +521,7 @@ async function writeEventRuns(
       continue;
     }
     await flushLocal();
-    const position = isStreamed(event) ? positions[next++] : undefined;
+    const position = event.backfillPosition ?? (isStreamed(event) ? positions[next++] : undefined);
     const write = await received.writeReceivedEvent(tx, context, event, position);
     written.persisted.push(write.persisted);
     if (write.indexed) written.indexed.push(write.indexed);

@@ -85,8 +85,12 @@ export class SqliteReceivedEvents {
       return { streamOrdering: 0, offStream: true };
     }
     const streamOrdering = insertStreamEvent(group, replacesState);
-    this.moveExtremities(event);
     this.insertEdges(event);
+    // Backfilled history changes no extremity, current state or membership.
+    if (event.backfillPosition !== undefined) {
+      return replacesState === undefined ? { streamOrdering } : { streamOrdering, replacesState };
+    }
+    this.moveExtremities(event);
     const changes = event.currentState
       ? this.applyCurrentState(event, event.currentState, roomGroup, { group, state: after })
       : [];

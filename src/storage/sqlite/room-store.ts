@@ -39,6 +39,7 @@ import { listRooms, roomListStatements } from './room-listing.js';
 import type { SqliteWriter } from './writer.js';
 import { isReceived } from '../common/received-state.js';
 import { SqliteReceivedEvents } from './received-events.js';
+import { BackfillPositions } from '../common/backfill-positions.js';
 
 interface GroupRow {
   id: number;
@@ -55,6 +56,9 @@ export class SqliteRoomStore implements RoomStore {
   private readonly received: SqliteReceivedEvents;
   /** Membership caches hold events up to `reportedUpTo()` (reads are synchronous here). */
   private readonly caches = new RoomCaches();
+  private readonly backfillPositions = new BackfillPositions(
+    async () => this.statements.selectMinStreamOrdering.get() as number,
+  );
   constructor(
     private readonly db: SqliteDatabase,
     private readonly relationParents: RelationParents,
@@ -306,7 +310,10 @@ export class SqliteRoomStore implements RoomStore {
     const s = this.statements;
     const { pdu } = event;
     const json = JSON.stringify(pdu);
-    const { lastInsertRowid } = s.insertEvent.run(
+    const backfilled = event.backfillPosition !== undefined;
+    // A backfilled event takes the position reserved for it, the others the next one.
+    const { lastInsertRowid } = (backfilled ? s.insertEventAt : s.insertEvent).run(
+      ...(backfilled ? [event.backfillPosition] : []),
       event.eventId,
       event.roomId,
       pdu.type,
@@ -319,7 +326,8 @@ export class SqliteRoomStore implements RoomStore {
       membershipOf(pdu),
     );
     // As Synapse, "forgotten" belongs to a membership: a new one (an invite, a join) ends it.
-    if (pdu.type === 'm.room.member' && pdu.state_key !== undefined) {
+    // A backfilled one is old history, not a new membership.
+    if (pdu.type === 'm.room.member' && pdu.state_key !== undefined && !backfilled) {
       s.deleteForgotten.run(pdu.state_key, event.roomId);
     }
     const redacts = redactionTarget(pdu);
@@ -388,6 +396,10 @@ export class SqliteRoomStore implements RoomStore {
 
   async hasJoinedMember(roomId: string, serverName: string): Promise<boolean> {
     return this.received.hasJoinedMember(roomId, serverName);
+  }
+
+  async reserveBackfillPositions(count: number): Promise<number[]> {
+    return this.backfillPositions.reserve(count);
   }
 
   /**
@@ -515,6 +527,14 @@ function prepare(db: SqliteDatabase) {
          replaces_state, membership)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
+    insertEventAt: db.prepare(
+      `INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, depth,
+         state_group, json, replaces_state, membership)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    selectMinStreamOrdering: db
+      .prepare('SELECT COALESCE(MIN(stream_ordering), 0) FROM events')
+      .pluck(),
     selectExtremities: db.prepare(
       `SELECT f.event_id AS eventId, e.depth AS depth FROM forward_extremities f
        JOIN events e ON e.event_id = f.event_id WHERE f.room_id = ?`,
