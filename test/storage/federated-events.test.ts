@@ -144,6 +144,11 @@ for (const backend of storageBackends()) {
         assert.deepEqual(await storage.rooms.stateIdsAfter('$fork-msg'), sTopic);
         assert.deepEqual(await storage.rooms.stateIdsBefore('$fork-msg'), sTopic);
         assert.deepEqual(await storage.rooms.stateIdsBefore('$name'), s1);
+        // The room's state at a position is the resolved one, not the fork's own.
+        const stateAt = (s: Storage, position: number) => s.rooms.stateIdsAt(ROOM, position);
+        assert.deepEqual(await stateAt(storage, topic!.streamOrdering - 1), s2);
+        assert.deepEqual(await stateAt(storage, topic!.streamOrdering), resolved);
+        assert.deepEqual(await stateAt(storage, msg!.streamOrdering), resolved);
         // The current state is resolution's, whole; the message kept it.
         assert.deepEqual(await storage.rooms.currentStateIds(ROOM), resolved);
         const pairs = [
@@ -179,6 +184,7 @@ for (const backend of storageBackends()) {
         const reopened = await reopen();
         assert.deepEqual(await reopened.rooms.currentStateIds(ROOM), resolved);
         assert.deepEqual(await reopened.rooms.stateIdsBefore('$topic'), s1);
+        assert.deepEqual(await stateAt(reopened, msg!.streamOrdering), resolved);
         assert.deepEqual(await reopened.rooms.currentStateIdsFor(ROOM, pairs), expectedPairs);
         // A later state event builds on the resolved state too.
         await reopened.rooms.persistEvent(

@@ -118,6 +118,8 @@ export const postgresMigrations: PostgresMigration[] = [
       'BIGSERIAL PRIMARY KEY',
     ),
   },
+  // The room's resolved state after an event on a fork: SQLite's migration 34.
+  { version: 19, sql: 'ALTER TABLE events ADD COLUMN resolved_state_group BIGINT;' },
 ];
 
 export const latestPostgresSchemaVersion = Math.max(...postgresMigrations.map((m) => m.version));

@@ -114,9 +114,10 @@ class ReceivedEventWrite {
       return { persisted, indexed };
     }
     await this.moveExtremities();
-    const changes = event.currentState
+    const { changes, roomGroupAfter } = event.currentState
       ? await this.applyCurrentState(event.currentState, room.state_group, { group, state: after })
-      : [];
+      : { changes: [], roomGroupAfter: room.state_group };
+    await this.recordResolvedState(group, roomGroupAfter);
     const persisted: PersistedEvent = { streamOrdering: position, currentChanges: changes };
     if (replacesState !== undefined) persisted.replacesState = replacesState;
     const memberships = await this.membershipChanges(changes, position);
@@ -258,7 +259,7 @@ class ReceivedEventWrite {
     target: StateIds,
     roomGroup: number | null,
     own: { group: number; state: StateIds },
-  ): Promise<CurrentChange[]> {
+  ): Promise<{ changes: CurrentChange[]; roomGroupAfter: number | null }> {
     const { tx, event } = this;
     const before = roomGroup === null ? new Map() : await this.context.resolveGroup(roomGroup, tx);
     const changes = currentChanges(before, target);
@@ -296,7 +297,7 @@ class ReceivedEventWrite {
         ],
       );
     }
-    if (changes.length === 0 && roomGroup !== null) return changes;
+    if (changes.length === 0 && roomGroup !== null) return { changes, roomGroupAfter: roomGroup };
     let group = own.group;
     if (!sameState(target, own.state)) {
       const bases = [await this.baseOf(own.group, own.state)];
@@ -304,7 +305,19 @@ class ReceivedEventWrite {
       group = await this.groupFor(target, bases);
     }
     await tx.run('UPDATE rooms SET state_group = $1 WHERE room_id = $2', [group, event.roomId]);
-    return changes;
+    return { changes, roomGroupAfter: group };
+  }
+
+  /**
+   * An event on a fork: the room's state after it (resolution's, or the current
+   * state it left alone) is not the event's own, so stateIdsAt reads it from here.
+   */
+  private async recordResolvedState(own: number, roomGroup: number | null): Promise<void> {
+    if (roomGroup === null || roomGroup === own) return;
+    await this.tx.run('UPDATE events SET resolved_state_group = $1 WHERE event_id = $2', [
+      roomGroup,
+      this.event.eventId,
+    ]);
   }
 }
 

@@ -336,8 +336,8 @@ export class PgRoomStore implements RoomStore {
 
   async stateIdsAt(roomId: string, position: number): Promise<StateIds> {
     const row = await this.db.row<{ state_group: number }>(
-      `SELECT state_group FROM events WHERE room_id = $1 AND stream_ordering <= $2
-       ORDER BY stream_ordering DESC LIMIT 1`,
+      `SELECT coalesce(resolved_state_group, state_group) AS state_group FROM events
+       WHERE room_id = $1 AND stream_ordering <= $2 ORDER BY stream_ordering DESC LIMIT 1`,
       [roomId, position],
     );
     return row ? this.resolveGroup(row.state_group) : new Map();

@@ -780,6 +780,12 @@ export const migrations: Migration[] = [
       'INTEGER PRIMARY KEY AUTOINCREMENT',
     ),
   },
+  {
+    version: 34,
+    description: "federation: the room's resolved state after an event on a fork",
+    // NULL unless the room's state after the event differs from the event's own (stateIdsAt).
+    sql: 'ALTER TABLE events ADD COLUMN resolved_state_group INTEGER;',
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

@@ -91,9 +91,10 @@ export class SqliteReceivedEvents {
       return replacesState === undefined ? { streamOrdering } : { streamOrdering, replacesState };
     }
     this.moveExtremities(event);
-    const changes = event.currentState
+    const { changes, roomGroupAfter } = event.currentState
       ? this.applyCurrentState(event, event.currentState, roomGroup, { group, state: after })
-      : [];
+      : { changes: [], roomGroupAfter: roomGroup };
+    this.recordResolvedState(eventId, group, roomGroupAfter);
     const memberships = membershipChanges(
       event,
       changes,
@@ -189,7 +190,7 @@ export class SqliteReceivedEvents {
     target: StateIds,
     roomGroup: number | null,
     own: { group: number; state: StateIds },
-  ): CurrentChange[] {
+  ): { changes: CurrentChange[]; roomGroupAfter: number | null } {
     const { roomId } = event;
     const before = roomGroup === null ? new Map<string, string>() : this.resolveGroup(roomGroup);
     const changes = currentChanges(before, target);
@@ -210,12 +211,22 @@ export class SqliteReceivedEvents {
         membership,
       );
     }
-    if (changes.length === 0 && roomGroup !== null) return changes;
+    if (changes.length === 0 && roomGroup !== null) return { changes, roomGroupAfter: roomGroup };
     const bases = [this.baseOf(own.group, own.state)];
     if (roomGroup !== null) bases.push(this.baseOf(roomGroup, before));
     const group = sameState(target, own.state) ? own.group : this.groupFor(roomId, target, bases);
     this.s.updateRoomGroup.run(group, roomId);
-    return changes;
+    return { changes, roomGroupAfter: group };
+  }
+
+  /**
+   * An event on a fork: the room's state after it (resolution's, or the current
+   * state it left alone) is not the event's own, so stateIdsAt reads it from here.
+   */
+  private recordResolvedState(eventId: string, own: number, roomGroup: number | null): void {
+    if (roomGroup !== null && roomGroup !== own) {
+      this.s.updateResolvedGroup.run(roomGroup, eventId);
+    }
   }
 
   private membershipOfId(eventId: string): string | null {
@@ -345,6 +356,9 @@ function prepare(db: SqliteDatabase) {
       .pluck(),
     selectRoomGroup: db.prepare('SELECT state_group FROM rooms WHERE room_id = ?').pluck(),
     updateRoomGroup: db.prepare('UPDATE rooms SET state_group = ? WHERE room_id = ?'),
+    updateResolvedGroup: db.prepare(
+      'UPDATE events SET resolved_state_group = ? WHERE event_id = ?',
+    ),
     selectGroup: db.prepare('SELECT id, chain_length FROM state_groups WHERE id = ?'),
     insertGroup: db.prepare(
       'INSERT INTO state_groups (room_id, prev_group, chain_length) VALUES (?, ?, ?)',

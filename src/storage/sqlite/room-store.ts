@@ -479,8 +479,8 @@ function prepare(db: SqliteDatabase) {
       .pluck(),
     selectGroupAt: db
       .prepare(
-        `SELECT state_group FROM events WHERE room_id = ? AND stream_ordering <= ?
-         ORDER BY stream_ordering DESC LIMIT 1`,
+        `SELECT coalesce(resolved_state_group, state_group) FROM events
+         WHERE room_id = ? AND stream_ordering <= ? ORDER BY stream_ordering DESC LIMIT 1`,
       )
       .pluck(),
     // With the memberships resolution made current (federated events), each after the
