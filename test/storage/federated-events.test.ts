@@ -452,23 +452,32 @@ for (const backend of storageBackends()) {
             prev: ['$r-bob'],
             sender: BOB,
           }),
+          local('$r-avatar', {
+            type: 'm.room.avatar',
+            stateKey: '',
+            content: { url: 'mxc://remote.example/room' },
+            prev: ['$r-rules'],
+            sender: BOB,
+          }),
         ].map((event) => ({ ...event, outlier: true }));
         await storage.rooms.persistEvents(outliers);
         const stateBefore = new Map([
           [key('m.room.create', ''), '$r-create'],
           [key('m.room.member', BOB), '$r-bob'],
           [key('m.room.join_rules', ''), '$r-rules'],
+          [key('m.room.avatar', ''), '$r-avatar'],
         ]);
         const after = withEntry(stateBefore, 'm.room.member', ALICE, '$r-alice');
         const join = await storage.rooms.persistEvent(
-          received('$r-alice', memberFields(ALICE, 'join', ['$r-rules']), stateBefore, {
+          received('$r-alice', memberFields(ALICE, 'join', ['$r-avatar']), stateBefore, {
             extremities: { remove: [], add: ['$r-alice'] },
             currentState: after,
           }),
         );
         assert.equal(join.replacesState, undefined);
         for (const open of [async () => storage, reopen]) {
-          const { rooms } = await open();
+          const opened = await open();
+          const { rooms } = opened;
           assert.deepEqual(await rooms.currentStateIds(ROOM), after);
           assert.deepEqual(await rooms.stateIdsAt(ROOM, join.streamOrdering), after);
           assert.deepEqual(await rooms.stateIdsBefore('$r-alice'), stateBefore);
@@ -488,9 +497,25 @@ for (const backend of storageBackends()) {
               ['$r-create', false],
               ['$r-bob', false],
               ['$r-rules', false],
+              ['$r-avatar', false],
               ['$r-alice', true],
             ],
           );
+          // What reads current state's content finds the state held off the stream too.
+          const [listed] = await rooms.listRooms({ roomId: ROOM, serverName: 'localhost' });
+          assert.deepEqual(listed!.state['m.room.join_rules'], { join_rule: 'public' });
+          const found = await opened.userDirectory.search({
+            searcher: CAROL,
+            words: ['bob'],
+            limit: 10,
+            searchAllUsers: false,
+          });
+          assert.deepEqual(
+            found.map((user) => user.userId),
+            [BOB],
+          );
+          const avatars = await opened.mediaAdmin.avatarUrls();
+          assert.ok(avatars.includes('mxc://remote.example/room'));
         }
       }));
   });

@@ -19,6 +19,7 @@ import {
   userMediaOrderBy,
 } from '../common/media-admin-sql.js';
 import type { PgExecutor } from './database.js';
+import { CURRENT_STATE_WITH_JSON, STATE_EVENT_JSON } from '../common/current-state-sql.js';
 
 export class PgMediaAdminStore implements MediaAdminStore {
   constructor(private readonly db: PgExecutor) {}
@@ -129,8 +130,8 @@ export class PgMediaAdminStore implements MediaAdminStore {
       'SELECT avatar_url AS url FROM profiles WHERE avatar_url IS NOT NULL',
     );
     const avatars = await this.db.rows<{ json: string }>(
-      `SELECT e.json FROM current_state c JOIN events e ON e.event_id = c.event_id
-       WHERE c.type = 'm.room.avatar'`,
+      `SELECT ${STATE_EVENT_JSON} AS json FROM ${CURRENT_STATE_WITH_JSON}
+       WHERE cs.type = 'm.room.avatar'`,
     );
     const roomAvatars = avatars.map((row) => contentOf(row.json).url);
     return [...profiles.map((row) => row.url), ...roomAvatars].filter(

@@ -12,6 +12,7 @@ import {
   toListedRooms,
 } from '../common/room-list-rows.js';
 import type { PgDatabase } from './database.js';
+import { CURRENT_STATE_WITH_JSON, STATE_EVENT_JSON } from '../common/current-state-sql.js';
 
 export async function listRooms(db: PgDatabase, scope: RoomListScope): Promise<ListedRoom[]> {
   const roomId = scope.roomId ?? null;
@@ -31,8 +32,8 @@ export async function listRooms(db: PgDatabase, scope: RoomListScope): Promise<L
       [roomId, localUserPattern(scope.serverName)],
     ),
     db.rows<ListedStateRow>(
-      `SELECT cs.room_id, cs.type, e.json
-       FROM current_state cs JOIN events e ON e.event_id = cs.event_id
+      `SELECT cs.room_id, cs.type, ${STATE_EVENT_JSON} AS json
+       FROM ${CURRENT_STATE_WITH_JSON}
        WHERE ($1::text IS NULL OR cs.room_id = $1) AND cs.state_key = '' AND cs.type = ANY($2::text[])`,
       [roomId, LISTED_ROOM_STATE_TYPES],
     ),

@@ -13,6 +13,7 @@ import {
   toDirectoryUser,
 } from '../common/user-data-rows.js';
 import type { PgExecutor } from './database.js';
+import { CURRENT_STATE_WITH_JSON, STATE_EVENT_JSON } from '../common/current-state-sql.js';
 
 const ICU_ROOT_COLLATION = 'und-x-icu';
 
@@ -22,18 +23,18 @@ const ICU_ROOT_COLLATION = 'und-x-icu';
  * of the same shape first, which keeps the JSON valid and every other value as it was.
  */
 const contentField = (field: string): string =>
-  `replace(e.json, '\\u0000', '\\ufffd')::json #>> '{content,${field}}'`;
+  `replace(${STATE_EVENT_JSON}, '\\u0000', '\\ufffd')::json #>> '{content,${field}}'`;
 
 /** Rooms whose joined members the searcher may find: theirs, and public or world-readable ones. */
 const visibleRooms = (searcher: string): string => `
   SELECT room_id FROM current_state
     WHERE type = 'm.room.member' AND state_key = ${searcher} AND membership = 'join'
   UNION
-  SELECT cs.room_id FROM current_state cs JOIN events e ON e.event_id = cs.event_id
+  SELECT cs.room_id FROM ${CURRENT_STATE_WITH_JSON}
     WHERE cs.type = 'm.room.join_rules' AND cs.state_key = ''
       AND ${contentField('join_rule')} = 'public'
   UNION
-  SELECT cs.room_id FROM current_state cs JOIN events e ON e.event_id = cs.event_id
+  SELECT cs.room_id FROM ${CURRENT_STATE_WITH_JSON}
     WHERE cs.type = 'm.room.history_visibility' AND cs.state_key = ''
       AND ${contentField('history_visibility')} = 'world_readable'`;
 

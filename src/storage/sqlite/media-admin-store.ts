@@ -19,6 +19,7 @@ import {
   userMediaOrderBy,
 } from '../common/media-admin-sql.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
+import { CURRENT_STATE_WITH_JSON, STATE_EVENT_JSON } from '../common/current-state-sql.js';
 
 export class SqliteMediaAdminStore implements MediaAdminStore {
   private readonly selectOne;
@@ -53,9 +54,9 @@ export class SqliteMediaAdminStore implements MediaAdminStore {
       .prepare(
         `SELECT avatar_url FROM profiles WHERE avatar_url IS NOT NULL
          UNION
-         SELECT json_extract(e.json, '$.content.url') FROM current_state c
-           JOIN events e ON e.event_id = c.event_id
-         WHERE c.type = 'm.room.avatar' AND json_extract(e.json, '$.content.url') IS NOT NULL`,
+         SELECT json_extract(${STATE_EVENT_JSON}, '$.content.url') FROM ${CURRENT_STATE_WITH_JSON}
+         WHERE cs.type = 'm.room.avatar'
+           AND json_extract(${STATE_EVENT_JSON}, '$.content.url') IS NOT NULL`,
       )
       .pluck();
     const quarantine = db.prepare(

@@ -12,6 +12,7 @@ import {
   toListedRooms,
 } from '../common/room-list-rows.js';
 import type { SqliteDatabase } from './database.js';
+import { CURRENT_STATE_WITH_JSON, STATE_EVENT_JSON } from '../common/current-state-sql.js';
 
 export function roomListStatements(db: SqliteDatabase) {
   const typeList = LISTED_ROOM_STATE_TYPES.map(() => '?').join(', ');
@@ -28,8 +29,8 @@ export function roomListStatements(db: SqliteDatabase) {
        FROM current_state WHERE (? IS NULL OR room_id = ?) GROUP BY room_id`,
     ),
     state: db.prepare(
-      `SELECT cs.room_id, cs.type, e.json
-       FROM current_state cs JOIN events e ON e.event_id = cs.event_id
+      `SELECT cs.room_id, cs.type, ${STATE_EVENT_JSON} AS json
+       FROM ${CURRENT_STATE_WITH_JSON}
        WHERE (? IS NULL OR cs.room_id = ?) AND cs.state_key = '' AND cs.type IN (${typeList})`,
     ),
   };

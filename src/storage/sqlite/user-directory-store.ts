@@ -11,19 +11,20 @@ import {
   toDirectoryUser,
 } from '../common/user-data-rows.js';
 import type { SqliteDatabase } from './database.js';
+import { CURRENT_STATE_WITH_JSON, STATE_EVENT_JSON } from '../common/current-state-sql.js';
 
 /** Rooms whose joined members the searcher may find: theirs, and public or world-readable ones. */
 const VISIBLE_ROOMS = `
   SELECT room_id FROM current_state
     WHERE type = 'm.room.member' AND state_key = :searcher AND membership = 'join'
   UNION
-  SELECT cs.room_id FROM current_state cs JOIN events e ON e.event_id = cs.event_id
+  SELECT cs.room_id FROM ${CURRENT_STATE_WITH_JSON}
     WHERE cs.type = 'm.room.join_rules' AND cs.state_key = ''
-      AND json_extract(e.json, '$.content.join_rule') = 'public'
+      AND json_extract(${STATE_EVENT_JSON}, '$.content.join_rule') = 'public'
   UNION
-  SELECT cs.room_id FROM current_state cs JOIN events e ON e.event_id = cs.event_id
+  SELECT cs.room_id FROM ${CURRENT_STATE_WITH_JSON}
     WHERE cs.type = 'm.room.history_visibility' AND cs.state_key = ''
-      AND json_extract(e.json, '$.content.history_visibility') = 'world_readable'`;
+      AND json_extract(${STATE_EVENT_JSON}, '$.content.history_visibility') = 'world_readable'`;
 
 const SHARED_CANDIDATES = `
   SELECT DISTINCT cs.state_key AS user_id FROM current_state cs
