@@ -501,6 +501,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
       presenceEnabled: config.presence.enabled,
       retryInitialMs: config.federation.sending_retry_initial_ms,
       retryMaxMs: config.federation.sending_retry_max_ms,
+      catchUpAfterPdus: config.federation.sending_catch_up_after_pdus,
     },
     storage,
     federation,

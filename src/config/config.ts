@@ -137,6 +137,11 @@ export interface FederationConfig {
   sending_retry_initial_ms: number;
   /** The longest wait between two attempts at a failing destination, in milliseconds. */
   sending_retry_max_ms: number;
+  /**
+   * A failing destination with more PDUs than this queued catches up: only each
+   * room's newest few are kept, the peer fetches the rest (as Synapse does).
+   */
+  sending_catch_up_after_pdus: number;
 }
 
 export interface FederationListenerConfig {
@@ -376,6 +381,8 @@ export function defaultConfig(): Config {
       // federation sending: Synapse's backoff, 5 s doubling to an hour.
       sending_retry_initial_ms: 5_000,
       sending_retry_max_ms: 60 * 60 * 1000,
+      // Ten transactions' worth: an outage of minutes is sent whole, a long one caught up.
+      sending_catch_up_after_pdus: 500,
     },
   };
 }
@@ -595,6 +602,10 @@ function checkFederationSendingConfig(federation: FederationConfig): void {
     throw new ConfigError(
       'federation.sending_retry_initial_ms must be a positive whole number, and sending_retry_max_ms at least as large',
     );
+  }
+  const catchUp = federation.sending_catch_up_after_pdus;
+  if (!Number.isInteger(catchUp) || catchUp < 0) {
+    throw new ConfigError('federation.sending_catch_up_after_pdus must be a whole number ≥ 0');
   }
 }
 

@@ -280,5 +280,8 @@ federation:
   sending_retry_initial_ms: ${config.federation.sending_retry_initial_ms}
   # The longest wait between two attempts at such a server (ms): an hour, as Synapse's.
   sending_retry_max_ms: ${config.federation.sending_retry_max_ms}
+  # A failing server with more of our events queued than this catches up when it is back:
+  # it gets each room's 10 newest and fetches the rest itself (as Synapse does).
+  sending_catch_up_after_pdus: ${config.federation.sending_catch_up_after_pdus}
 `;
 }

@@ -63,6 +63,11 @@ export interface FederationSendingStore {
   pendingEdus(destination: string, limit: number): Promise<QueuedEdu[]>;
   /** How many PDUs wait for the destination. */
   pduBacklog(destination: string): Promise<number>;
+  /**
+   * Catching up: drops the destination's queued PDUs but each room's newest
+   * `keepPerRoom`; returns how many went.
+   */
+  dropOlderPdusPerRoom(destination: string, keepPerRoom: number): Promise<number>;
   /** A transaction was acknowledged: its rows go (named one by one, never by range). */
   removeSent(
     destination: string,

@@ -12,10 +12,13 @@
  * the stored queue under a new txnId: the receiver recognises PDUs it holds
  * by event ID and to-device messages by message_id, so a repeat is harmless.
  *
- * TODO(federation catch-up): a destination back after a long outage gets its
- * whole backlog, 50 PDUs a transaction. Synapse sends only each room's newest
- * events past a large gap and lets the peer backfill (or /get_missing_events)
- * the rest; Weft should too once backfill is served.
+ * Catching up: a failing destination with more than `catchUpAfterPdus` PDUs
+ * queued keeps only each room's newest CATCH_UP_PDUS_PER_ROOM before the next
+ * attempt. The peer fetches the events they build on itself (get_missing_events,
+ * then /state_ids and backfill past a larger gap), as after Synapse's catch-up,
+ * which sends each room's newest event; a day's outage of a busy room then
+ * costs a few transactions, not thousands. The dropped rows go for good: the
+ * events stay in the room, served to whoever asks.
  */
 import type { Logger } from 'pino';
 import type { FederationSendingStore, QueuedEdu, QueuedPdu } from '../domain/federation-sending.js';
@@ -49,6 +52,8 @@ export interface DestinationDeps {
   now?: () => number;
   /** How long one attempt may take. */
   requestTimeoutMs?: number;
+  /** A failing destination's backlog past which it catches up (default 500). */
+  catchUpAfterPdus?: number;
 }
 
 interface Transaction {
@@ -59,6 +64,9 @@ interface Transaction {
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+const DEFAULT_CATCH_UP_AFTER_PDUS = 500;
+/** What a caught-up room keeps: one get_missing_events' worth (Synapse asks for 10). */
+export const CATCH_UP_PDUS_PER_ROOM = 10;
 
 export class DestinationQueue {
   private ephemeral: Edu[] = [];
@@ -139,9 +147,23 @@ export class DestinationQueue {
     const wait = this.retryAt - this.now();
     // New queue entries do not cut a backoff short; only `wake` (or close) does.
     if (wait > 0) return this.sleep(wait, true);
+    if (this.failures > 0) await this.catchUp();
     this.current ??= await this.cut();
     if (!this.current) return this.sleep();
     await this.attempt(this.current);
+  }
+
+  /** A failing destination's long backlog cut to each room's newest PDUs (the file's comment). */
+  private async catchUp(): Promise<void> {
+    const { store, logger } = this.deps;
+    const threshold = this.deps.catchUpAfterPdus ?? DEFAULT_CATCH_UP_AFTER_PDUS;
+    const backlog = await store.pduBacklog(this.destination);
+    if (backlog <= threshold) return;
+    const dropped = await store.dropOlderPdusPerRoom(this.destination, CATCH_UP_PDUS_PER_ROOM);
+    if (dropped === 0) return;
+    logger.info({ destination: this.destination, backlog, dropped }, 'federation: catching up');
+    // The transaction retried so far may hold dropped PDUs: cut it again from what is left.
+    this.current = undefined;
   }
 
   /** The next transaction from the stored queue and the in-memory EDUs; undefined: nothing. */

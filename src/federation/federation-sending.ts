@@ -97,6 +97,8 @@ export interface FederationSendingDeps {
   sources: EphemeralSources;
   logger: Logger;
   backoff?: BackoffSettings;
+  /** DestinationDeps.catchUpAfterPdus. */
+  catchUpAfterPdus?: number;
   now?: () => number;
 }
 
@@ -211,6 +213,9 @@ export class FederationSending {
         rooms: this.deps.storage.rooms,
         sender: this.deps.sender,
         backoff: this.deps.backoff ?? DEFAULT_BACKOFF,
+        ...(this.deps.catchUpAfterPdus === undefined
+          ? {}
+          : { catchUpAfterPdus: this.deps.catchUpAfterPdus }),
         logger: this.deps.logger,
         nextTxnId: () => `${this.txnBase}.${++this.txnCounter}`,
         ...(this.deps.now ? { now: this.deps.now } : {}),

@@ -15,6 +15,7 @@ export interface FederationSendingSettings {
   presenceEnabled: boolean;
   retryInitialMs: number;
   retryMaxMs: number;
+  catchUpAfterPdus: number;
 }
 
 export interface FederationSendingParts {
@@ -42,6 +43,7 @@ export function buildFederationSending(
     sources: ephemeral.sources,
     logger,
     backoff: { initialMs: settings.retryInitialMs, maxMs: settings.retryMaxMs },
+    catchUpAfterPdus: settings.catchUpAfterPdus,
   });
   ephemeral.notifier.observe((change) => sending.observe(change));
   const edus = new EduReceiver({

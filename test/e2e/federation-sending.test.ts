@@ -7,7 +7,8 @@
  * PDUs arrive in order, without unsigned, each once; a to-device message to the
  * remote user arrives as m.direct_to_device; typing goes out as m.typing; the
  * destination answering 503, then its port closed, then Weft restarted while it
- * is down: everything arrives once it is back, in order, nothing lost.
+ * is down: everything arrives once it is back, in order, nothing lost. A
+ * destination down with a long backlog catches up: each room's newest PDUs.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -207,6 +208,44 @@ describe('federation sending', () => {
               hosts: { [DEST]: `http://127.0.0.1:${destination.port}` },
               sending_retry_initial_ms: 100,
               sending_retry_max_ms: 400,
+            },
+          },
+        },
+      );
+    } finally {
+      await destination.close();
+    }
+  });
+
+  it('catches a destination up after a long outage: only each room’s newest PDUs', async () => {
+    const destination = new Destination();
+    await destination.open();
+    try {
+      await withServer(
+        async (fixture) => {
+          const alice = await fixture.register('alice');
+          const roomId = await fixture.createRoom(alice, { preset: 'public_chat' });
+          await addRemoteMember(fixture, roomId);
+          destination.status = 503;
+          const bodies = Array.from({ length: 30 }, (_, i) => `m${i}`);
+          for (const body of bodies) await fixture.send(alice, roomId, body);
+          // The retry after the whole backlog was queued: the catch-up came before it.
+          await until('the retry', () => destination.refused >= 2);
+          destination.status = 200;
+          await until('the newest message', () => destination.bodies().includes('m29'));
+          assert.deepEqual(destination.bodies(), bodies.slice(-10));
+          // The peer fetches the rest itself: the newest PDU names the one before it.
+          const [oldestSent] = destination.pdus();
+          assert.equal((oldestSent!.prev_events as string[]).length, 1);
+        },
+        {
+          config: {
+            federation: {
+              hosts: { [DEST]: `http://127.0.0.1:${destination.port}` },
+              // The first retry comes after every message is queued (30 sends take ~0.2 s here).
+              sending_retry_initial_ms: 2_500,
+              sending_retry_max_ms: 2_500,
+              sending_catch_up_after_pdus: 20,
             },
           },
         },

@@ -89,6 +89,30 @@ for (const backend of storageBackends()) {
         assert.equal(await store.retry('a.test'), undefined);
       }));
 
+    it('catching up, keeps only each room’s newest PDUs of one destination', () =>
+      withStorage(backend, async (storage) => {
+        const store = storage.federationSending;
+        const busy = await TestRoom.create(storage, '!busy:localhost');
+        const quiet = await TestRoom.create(storage, '!quiet:localhost');
+        const queue = async (room: TestRoom, eventId: string) => {
+          const sent = await room.send({ eventId });
+          for (const destination of ['a.test', 'b.test']) {
+            await store.enqueuePdus(
+              [{ destination, streamOrdering: sent.streamOrdering, eventId }],
+              0,
+            );
+          }
+        };
+        for (let i = 0; i < 5; i++) await queue(busy, `$busy${i}`);
+        await queue(quiet, '$quiet0');
+        await queue(busy, '$busy5');
+        assert.equal(await store.dropOlderPdusPerRoom('b.test', 2), 4);
+        const kept = (await store.pendingPdus('b.test', 100)).map((pdu) => pdu.eventId);
+        assert.deepEqual(kept, ['$busy4', '$quiet0', '$busy5']);
+        assert.equal(await store.pduBacklog('a.test'), 7, 'other destinations keep theirs');
+        assert.equal(await store.dropOlderPdusPerRoom('b.test', 2), 0);
+      }));
+
     it('reads the event and device list streams after a position', () =>
       withStorage(backend, async (storage) => {
         const room = await TestRoom.create(storage, '!fed:localhost');

@@ -87,6 +87,15 @@ export function federationSendingSql(p: Placeholder) {
     pendingEdus: `SELECT id, destination, edu_type, content_json FROM federation_edu_queue
       WHERE destination = ${p(1)} ORDER BY id LIMIT ${p(2)}`,
     pduBacklog: `SELECT COUNT(*) AS n FROM federation_pdu_queue WHERE destination = ${p(1)}`,
+    // Parameters: the destination twice, then how many of each room's newest stay.
+    dropOlderPdusPerRoom: `DELETE FROM federation_pdu_queue WHERE destination = ${p(1)}
+      AND stream_ordering IN (
+        SELECT stream_ordering FROM (
+          SELECT q.stream_ordering, ROW_NUMBER() OVER (
+            PARTITION BY e.room_id ORDER BY q.stream_ordering DESC) AS newer
+          FROM federation_pdu_queue q JOIN events e ON e.stream_ordering = q.stream_ordering
+          WHERE q.destination = ${p(2)}
+        ) ranked WHERE newer > ${p(3)})`,
     deletePdu: `DELETE FROM federation_pdu_queue WHERE destination = ${p(1)}
       AND stream_ordering = ${p(2)}`,
     deleteEdu: `DELETE FROM federation_edu_queue WHERE destination = ${p(1)} AND id = ${p(2)}`,

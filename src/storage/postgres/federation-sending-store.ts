@@ -74,6 +74,10 @@ export class PgFederationSendingStore implements FederationSendingStore {
     return Number(row?.n ?? 0);
   }
 
+  async dropOlderPdusPerRoom(destination: string, keepPerRoom: number): Promise<number> {
+    return this.db.run(SQL.dropOlderPdusPerRoom, [destination, destination, keepPerRoom]);
+  }
+
   async removeSent(
     destination: string,
     streamOrderings: readonly number[],

@@ -39,6 +39,7 @@ export class SqliteFederationSendingStore implements FederationSendingStore {
       pendingPdus: db.prepare(sql.pendingPdus),
       pendingEdus: db.prepare(sql.pendingEdus),
       pduBacklog: db.prepare(sql.pduBacklog).pluck(),
+      dropOlderPdusPerRoom: db.prepare(sql.dropOlderPdusPerRoom),
       deletePdu: db.prepare(sql.deletePdu),
       deleteEdu: db.prepare(sql.deleteEdu),
       retry: db.prepare(sql.retry),
@@ -102,6 +103,10 @@ export class SqliteFederationSendingStore implements FederationSendingStore {
 
   async pduBacklog(destination: string): Promise<number> {
     return Number(this.s.pduBacklog.get(destination));
+  }
+
+  async dropOlderPdusPerRoom(destination: string, keepPerRoom: number): Promise<number> {
+    return this.s.dropOlderPdusPerRoom.run(destination, destination, keepPerRoom).changes;
   }
 
   async removeSent(
