@@ -2,12 +2,15 @@
  * Backfill for clients between two real Weft servers (a.test and b.test),
  * each with its own database: a user of B joins a room of A that already
  * holds 300 messages, and pages back through B's /messages, which fetches
- * the history from A (`/backfill`) as it goes, until the room's creation.
+ * the history from A (`/backfill`) as it goes, until the room's creation;
+ * and matrix-js-sdk's scrollback does the same in another room.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { EventTimeline, type MatrixEvent } from 'matrix-js-sdk';
 import { assertResponseMatchesSpec, CLIENT_V3, type Session } from '../support/fixture.js';
 import { federatingPair, syncUntil, type FederatingSide } from '../support/federation-pair.js';
+import { releaseTimers, SdkClients, until } from '../support/sdk.js';
 
 const MESSAGES = 300;
 
@@ -75,6 +78,7 @@ describe('federation backfill', { timeout: 300_000 }, () => {
   after(async () => {
     await b?.server.close();
     await a?.server.close();
+    releaseTimers();
   });
 
   it('holds none of the history before paging back (only the join and its state)', async () => {
@@ -155,5 +159,33 @@ describe('federation backfill', { timeout: 300_000 }, () => {
       { token: bob.access_token },
     );
     assert.equal(state.body.name, 'History');
+  });
+
+  it('lets matrix-js-sdk scroll back through a remote room to its creation', async () => {
+    // A room of A that B has never paged back in: the SDK's scrollback makes B backfill.
+    const room2 = await a.helpers.createRoom(alice, { preset: 'public_chat', name: 'Scroll' });
+    const history = Array.from({ length: 60 }, (_, i) => `scroll ${i + 1}`);
+    for (const body of history) await a.helpers.send(alice, room2, body);
+    const carol = await b.api.register('carol');
+    const clients = new SdkClients(() => b.server.url);
+    try {
+      const client = await clients.started(carol, { initialSyncLimit: 5 });
+      await client.joinRoom(room2, { viaServers: ['a.test'] });
+      await until(() => client.getRoom(room2) !== null, 'the SDK has the room');
+      const room = client.getRoom(room2)!;
+      const timeline = room.getLiveTimeline();
+      for (let round = 0; timeline.getPaginationToken(EventTimeline.BACKWARDS) !== null; round++) {
+        assert.ok(round < 20, 'scrollback never reached the start');
+        await client.scrollback(room, 20);
+      }
+      const events: MatrixEvent[] = timeline.getEvents();
+      assert.equal(events[0]?.getType(), 'm.room.create');
+      const bodies = events.flatMap((e) =>
+        e.getType() === 'm.room.message' ? [e.getContent().body as string] : [],
+      );
+      assert.deepEqual(bodies, history);
+    } finally {
+      clients.stop();
+    }
   });
 });
