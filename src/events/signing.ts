@@ -11,6 +11,7 @@ import { canonicalJsonBytes, canonicalJsonLengthWith } from './canonical-json.js
 import { contentHashInput, contentHashOf, sha256, unpaddedBase64, withoutKeys } from './hashing.js';
 import type { JsonObject, Pdu } from './pdu.js';
 import { redactEvent } from './redaction.js';
+import { LruCache } from '../util/lru-cache.js';
 
 export type Signatures = { [serverName: string]: { [keyId: string]: string } };
 
@@ -126,15 +127,26 @@ function decodeBase64(value: unknown): Buffer | undefined {
   return unpaddedBase64(bytes) === unpadded ? bytes : undefined;
 }
 
+/**
+ * Public keys by their base64, made once: a KeyObject costs about as much to
+ * build as the verification it serves, and every PDU of a transaction is
+ * checked against the same few server keys. Invalid keys are not kept.
+ */
+const publicKeys = new LruCache<string, KeyObject>(1_000);
+
 function ed25519PublicKey(publicKeyBase64: string): KeyObject | undefined {
+  const cached = publicKeys.get(publicKeyBase64);
+  if (cached) return cached;
   const raw = decodeBase64(publicKeyBase64);
   if (raw?.length !== ED25519_KEY_BYTES) return undefined;
   try {
-    return createPublicKey({
+    const key = createPublicKey({
       key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
       format: 'der',
       type: 'spki',
     });
+    publicKeys.set(publicKeyBase64, key);
+    return key;
   } catch {
     return undefined;
   }
