@@ -27,6 +27,7 @@ import {
 } from './key-rules.js';
 import type { FederationSender } from './outbound.js';
 import { parseServerName } from './server-name.js';
+import { LruCache } from '../util/lru-cache.js';
 
 /** How long a lookup that found no usable key is not repeated. */
 export const KEY_MISS_MEMORY_MS = 60_000;
@@ -55,6 +56,12 @@ export class KeyService {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Per `server \n keyId`: until when a lookup that found nothing is not repeated. */
   private readonly misses = new Map<string, number>();
+  /**
+   * Stored keys by server and key ID, read once: every PDU of a transaction
+   * asks for the same few. Emptied whenever keys are stored (this process is
+   * storage's only writer of them).
+   */
+  private readonly storedKeys = new LruCache<string, ServerKeyRecord>(1_000);
   private readonly now: () => number;
 
   constructor(private readonly options: KeyServiceOptions) {
@@ -138,8 +145,18 @@ export class KeyService {
   }
 
   private async storedKey(serverName: string, keyId: string, atTs: number) {
-    const [key] = await this.options.store.keysOf(serverName, [keyId]);
+    const cacheKey = `${serverName}\n${keyId}`;
+    let key = this.storedKeys.get(cacheKey);
+    if (!key) {
+      [key] = await this.options.store.keysOf(serverName, [keyId]);
+      if (key) this.storedKeys.set(cacheKey, key);
+    }
     return key && keyValidAt(key, atTs) ? key.publicKey : undefined;
+  }
+
+  private async storeKeys(records: ServerKeyRecord[]): Promise<void> {
+    await this.options.store.storeKeys(records);
+    this.storedKeys.clear();
   }
 
   /** Runs `fetch` unless a fetch of the server is in flight already; then waits for that one. */
@@ -186,7 +203,7 @@ export class KeyService {
       if (answer.status !== 200) throw new Error(`status ${answer.status}`);
       const check = checkKeyResponse(answer.body, serverName);
       if (!check.ok) throw new Error(check.reason);
-      await this.options.store.storeKeys(recordsOf(check.checked, this.now()));
+      await this.storeKeys(recordsOf(check.checked, this.now()));
     } catch (err) {
       this.logFailure(serverName, serverName, err);
     }
@@ -209,7 +226,7 @@ export class KeyService {
       });
       if (answer.status !== 200) throw new Error(`status ${answer.status}`);
       const records = this.notaryRecords(answer.body, notary, serverName);
-      await this.options.store.storeKeys(records);
+      await this.storeKeys(records);
     } catch (err) {
       this.logFailure(serverName, notary.server_name, err);
     }
