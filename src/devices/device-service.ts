@@ -24,8 +24,11 @@ export class DeviceService {
   constructor(
     private readonly storage: DeviceServiceStorage,
     private readonly sessions: SessionService,
-    /** Told after devices were deleted (their keys with them), so others hear of it. */
-    private readonly devicesDeleted: (userId: string) => Promise<void> = async () => {},
+    /**
+     * Told after devices were deleted (their keys with them) or renamed, so
+     * others hear of it: the storage recorded the device list changes.
+     */
+    private readonly deviceListChanged: (userId: string) => Promise<void> = async () => {},
   ) {}
 
   async list(userId: string, options: DeviceViewOptions = {}): Promise<DeviceView[]> {
@@ -46,16 +49,17 @@ export class DeviceService {
     if (!(await this.storage.devices.setDisplayName(userId, deviceId, displayName))) {
       throw errors.notFound('Unknown device');
     }
+    await this.deviceListChanged(userId);
   }
 
   async delete(userId: string, deviceIds: string[]): Promise<void> {
     this.sessions.forget(await this.storage.devices.deleteDevices(userId, deviceIds));
-    await this.devicesDeleted(userId);
+    await this.deviceListChanged(userId);
   }
 
   async deleteAll(userId: string): Promise<void> {
     this.sessions.forget(await this.storage.devices.deleteOtherDevices(userId, null));
-    await this.devicesDeleted(userId);
+    await this.deviceListChanged(userId);
   }
 
   private view(device: DeviceRecord, options: DeviceViewOptions): DeviceView {

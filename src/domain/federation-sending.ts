@@ -34,11 +34,6 @@ export interface DestinationRetry {
   retryAtTs: number;
 }
 
-export interface StreamChange {
-  position: number;
-  userId: string;
-}
-
 export interface FederationSendingStore {
   /** The mark of a stream; undefined before the first start. */
   position(stream: SendingStream): Promise<number | undefined>;
@@ -79,6 +74,4 @@ export interface FederationSendingStore {
   setRetry(destination: string, retry: DestinationRetry | undefined): Promise<void>;
   /** Event IDs with stream positions in (after, upTo], in stream order, at most `limit`. */
   eventIdsAfter(after: number, upTo: number, limit: number): Promise<string[]>;
-  /** Device list changes (of any user) in (after, upTo], in stream order, at most `limit`. */
-  deviceListChangesAfter(after: number, upTo: number, limit: number): Promise<StreamChange[]>;
 }

@@ -1,7 +1,10 @@
 /**
  * Device lists: which users' devices or cross-signing keys changed, so clients
  * know whose keys to query again. Each change is a position in the deviceLists
- * stream (device_list_changes); users who share a room with the changed user
+ * stream (device_list_changes), recorded by the write it is about: per device
+ * (keys uploaded or signed, renamed, deleted) or for the cross-signing keys; the
+ * federation sender sends each device's as its own m.device_list_update
+ * (federation-sending.ts). Users who share a room with the changed user
  * (both joined) see it in /sync's `device_lists.changed` and in /keys/changes.
  * Joining and leaving shared rooms counts as a change too (`left` for a user
  * one no longer shares any room with).

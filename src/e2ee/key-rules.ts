@@ -159,3 +159,28 @@ export function isBetterBackupKey(candidate: BackupKeyRecord, stored: BackupKeyR
 export function jsonSize(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), 'utf8');
 }
+
+/** A signature stored apart from the key it signs (storage's StoredSignature). */
+export interface KeySignature {
+  targetKeyId: string;
+  signerUserId: string;
+  signingKeyId: string;
+  signature: string;
+}
+
+/** The key's stored signatures merged into its own `signatures`. */
+export function withSignatures(
+  key: JsonObject,
+  signatures: readonly KeySignature[],
+  targetKeyId: string,
+): JsonObject {
+  const merged: Record<string, Record<string, string>> = {};
+  for (const [userId, byKey] of Object.entries(isObject(key.signatures) ? key.signatures : {})) {
+    merged[userId] = { ...(byKey as Record<string, string>) };
+  }
+  for (const s of signatures) {
+    if (s.targetKeyId !== targetKeyId) continue;
+    (merged[s.signerUserId] ??= {})[s.signingKeyId] = s.signature;
+  }
+  return { ...key, signatures: merged };
+}

@@ -23,6 +23,7 @@ import {
   isObject,
   lastPerAlgorithm,
   parseKeyMap,
+  withSignatures,
   type JsonObject,
 } from './key-rules.js';
 
@@ -294,23 +295,6 @@ function onlyDevices(devices: Record<string, JsonObject>, deviceIds: string[]): 
   return Object.fromEntries(
     deviceIds.filter((id) => Object.hasOwn(devices, id)).map((id) => [id, devices[id]]),
   );
-}
-
-/** The key's stored signatures merged into its own `signatures`. */
-function withSignatures(
-  key: JsonObject,
-  signatures: StoredSignature[],
-  targetKeyId: string,
-): JsonObject {
-  const merged: Record<string, Record<string, string>> = {};
-  for (const [userId, byKey] of Object.entries(isObject(key.signatures) ? key.signatures : {})) {
-    merged[userId] = { ...(byKey as Record<string, string>) };
-  }
-  for (const s of signatures) {
-    if (s.targetKeyId !== targetKeyId) continue;
-    (merged[s.signerUserId] ??= {})[s.signingKeyId] = s.signature;
-  }
-  return { ...key, signatures: merged };
 }
 
 function serverOf(userId: string): string {

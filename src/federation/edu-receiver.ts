@@ -8,11 +8,10 @@
  * The room EDUs (typing, receipts) of a server the room's server ACL denies
  * are dropped too (MSC4163, as Synapse; server-acl.ts).
  *
- * Not yet: device list updates only mark the user's list changed (local
- * room-mates' clients see `device_lists.changed` and query the keys again);
- * fetching and caching the remote devices (`/user/devices`, `/user/keys/query`
- * over federation) is a later step, and so is storing a signing key update's
- * keys.
+ * Device list and signing key updates are not applied as deltas: each marks
+ * the user's list changed (local room-mates' clients see
+ * `device_lists.changed` and query the keys again) and drops the keys cached
+ * for the user (e2ee/remote-keys.ts), so the next query asks their server.
  */
 import type { Logger } from 'pino';
 import type { JsonObject } from '../events/pdu.js';

@@ -20,7 +20,9 @@
  *
  * Device list and signing key updates are found the same way, from the
  * deviceLists stream (device_list_changes) after their own mark, and stored
- * as EDU rows (federation_edu_queue) with the mark; to-device messages to
+ * as EDU rows (federation_edu_queue) with the mark: an m.device_list_update per
+ * changed device, whose `prev_id` names the one queued for that server before
+ * (the chain heads of device_list_outbound); to-device messages to
  * remote users are stored as EDU rows before /sendToDevice answers. Typing,
  * receipts and presence are in memory only (as Synapse: stale after a
  * restart anyway).
@@ -37,9 +39,11 @@ import type {
 } from '../domain/federation-sending.js';
 import type { JsonObject } from '../events/pdu.js';
 import type { EventRecord } from '../events/records.js';
+import { withSignatures } from '../e2ee/key-rules.js';
 import type { RemoteToDeviceMessage } from '../e2ee/to-device.js';
 import type { DeviceReader, MembershipReader, RoomStateReader } from '../storage/readers.js';
 import type {
+  DeviceListOutboundHead,
   DeviceListStore,
   E2eeKeyStore,
   ReceiptRecord,
@@ -53,15 +57,19 @@ import { RoomServers } from './room-servers.js';
 import {
   DEFAULT_BACKOFF,
   destinationsOf,
-  deviceListUpdateEdu,
   directToDeviceEdus,
+  groupDeviceListChanges,
   isLocal,
+  planDeviceListUpdates,
   presenceEdu,
   receiptEdus,
   signingKeyUpdateEdu,
   typingEdu,
   type BackoffSettings,
+  type DeviceListPlan,
+  type DeviceListUpdate,
   type Edu,
+  type UserDeviceListChanges,
 } from './sending-rules.js';
 
 /** Events read from the store per step when catching up. */
@@ -77,8 +85,16 @@ export interface FederationSendingStorage {
   rooms: Pick<RoomStateReader, 'getEvents'> &
     MembershipReader &
     Pick<RoomStore, 'maxStreamOrdering'>;
-  deviceLists: Pick<DeviceListStore, 'joinedMembers' | 'maxPosition'>;
-  e2eeKeys: Pick<E2eeKeyStore, 'deviceKeys' | 'crossSigningKeys'>;
+  deviceLists: Pick<
+    DeviceListStore,
+    | 'joinedMembers'
+    | 'maxPosition'
+    | 'changesAfter'
+    | 'outboundHeads'
+    | 'setOutboundHeads'
+    | 'breakOutboundChains'
+  >;
+  e2eeKeys: Pick<E2eeKeyStore, 'deviceKeys' | 'crossSigningKeys' | 'signaturesOn'>;
   devices: DeviceReader;
 }
 
@@ -88,6 +104,13 @@ export interface EphemeralSources {
   receiptChanges(after: number, upTo: number): Promise<ReceiptRecord[]>;
   /** The user's presence as clients see it (presence, last_active_ago, ...). */
   presenceOf(userId: string): Promise<Record<string, unknown>>;
+}
+
+/** What one page of the deviceLists stream queues, and what it does to the EDUs' chains. */
+interface DeviceListPage {
+  rows: NewQueuedEdu[];
+  heads: DeviceListOutboundHead[];
+  broken: { userId: string; destination: string }[];
 }
 
 export interface FederationSendingDeps {
@@ -305,80 +328,108 @@ export class FederationSending {
       );
   }
 
-  /** The deviceLists stream's changes after the mark up to `upTo`, as stored EDUs. */
+  /**
+   * The deviceLists stream's changes after the mark up to `upTo`, as stored
+   * EDUs: per changed device an m.device_list_update, chained per destination
+   * (planDeviceListUpdates), and m.signing_key_update for cross-signing keys.
+   */
   private async queueDeviceListChanges(upTo: number): Promise<void> {
+    const { deviceLists } = this.deps.storage;
     while (this.deviceListsUpTo < upTo && !this.closed) {
-      const changes = await this.store.deviceListChangesAfter(
-        this.deviceListsUpTo,
-        upTo,
-        STORE_PAGE,
-      );
+      const changes = await deviceLists.changesAfter(this.deviceListsUpTo, upTo, STORE_PAGE);
       if (changes.length === 0) break;
-      const rows: NewQueuedEdu[] = [];
-      for (const change of changes) {
-        if (!isLocal(change.userId, this.deps.serverName)) continue;
-        const destinations = await this.servers.serversOfRooms(
-          await this.deps.storage.rooms.roomsWithMembership(change.userId, 'join'),
-        );
-        if (destinations.size === 0) continue;
-        const edus = await this.deviceListEdus(change.userId, change.position);
-        for (const destination of destinations) {
-          for (const edu of edus) rows.push(eduRow(destination, edu));
-        }
-      }
+      const local = changes.filter((change) => isLocal(change.userId, this.deps.serverName));
+      const page = await this.planDeviceListPage(groupDeviceListChanges(local));
+      // Ended before the EDUs are queued: a crash between must not leave a chain
+      // to a server that missed an update (its next one would pass as a delta).
+      await deviceLists.breakOutboundChains(page.broken);
       const position = changes.at(-1)!.position;
-      await this.store.enqueueEdus(rows, { stream: 'deviceLists', upTo: position });
+      await this.store.enqueueEdus(page.rows, { stream: 'deviceLists', upTo: position });
       this.deviceListsUpTo = position;
-      for (const destination of new Set(rows.map((row) => row.destination))) {
+      // Moved after: a crash before leaves older heads, which the servers have too;
+      // the next update names one that is not their latest, and they resync.
+      await deviceLists.setOutboundHeads(page.heads);
+      for (const destination of new Set(page.rows.map((row) => row.destination))) {
         this.queueFor(destination).kick();
       }
     }
   }
 
-  /** The update of the user's device list, and of their cross-signing keys when those changed. */
-  private async deviceListEdus(userId: string, streamId: number): Promise<Edu[]> {
-    const { devices, e2eeKeys } = this.deps.storage;
-    const listed = (await devices.listDevices(userId)).sort((a, b) =>
-      a.deviceId < b.deviceId ? -1 : 1,
-    );
-    const first = listed[0];
-    let keys: JsonObject | undefined;
-    if (first) {
-      const stored = await e2eeKeys.deviceKeys(userId, [first.deviceId]);
-      if (stored[0]) keys = JSON.parse(stored[0].keyJson) as JsonObject;
-    }
-    const edus = [
-      deviceListUpdateEdu({
-        userId,
-        streamId,
-        ...(first
-          ? {
-              device: {
-                deviceId: first.deviceId,
-                displayName: first.displayName,
-                ...(keys ? { keys } : {}),
-              },
-            }
-          : {}),
-      }),
-    ];
-    const crossSigning = await e2eeKeys.crossSigningKeys(userId);
-    const shared = JSON.stringify([crossSigning.master, crossSigning.self_signing]);
-    if (
-      (crossSigning.master || crossSigning.self_signing) &&
-      this.signingKeysSent.get(userId) !== shared
-    ) {
-      this.signingKeysSent.set(userId, shared);
-      edus.push(
-        signingKeyUpdateEdu(userId, {
-          ...(crossSigning.master ? { master: JSON.parse(crossSigning.master) as JsonObject } : {}),
-          ...(crossSigning.self_signing
-            ? { selfSigning: JSON.parse(crossSigning.self_signing) as JsonObject }
-            : {}),
-        }),
+  /** The EDU rows of a page's users, and what happens to their chains. */
+  private async planDeviceListPage(users: UserDeviceListChanges[]): Promise<DeviceListPage> {
+    const heads = await this.deps.storage.deviceLists.outboundHeads(users.map((u) => u.userId));
+    const page: DeviceListPage = { rows: [], heads: [], broken: [] };
+    for (const user of users) {
+      const chains = new Map(
+        heads.filter((h) => h.userId === user.userId).map((h) => [h.destination, h.streamId]),
       );
+      const { rows, plan } = await this.planDeviceListsOf(user, chains);
+      page.rows.push(...rows);
+      page.heads.push(...plan.heads);
+      page.broken.push(...plan.broken);
     }
-    return edus;
+    return page;
+  }
+
+  /** One user's EDUs to each server that shares a room with them now. */
+  private async planDeviceListsOf(
+    user: UserDeviceListChanges,
+    chains: ReadonlyMap<string, number>,
+  ): Promise<{ rows: NewQueuedEdu[]; plan: DeviceListPlan }> {
+    const destinations = await this.servers.serversOfRooms(
+      await this.deps.storage.rooms.roomsWithMembership(user.userId, 'join'),
+    );
+    const plan = planDeviceListUpdates(await this.deviceUpdates(user), destinations, chains);
+    const signing =
+      user.crossSigning && destinations.size > 0
+        ? await this.signingKeyEdu(user.userId)
+        : undefined;
+    const rows: NewQueuedEdu[] = [];
+    for (const destination of destinations) {
+      const edus = [...(plan.edus.get(destination) ?? []), ...(signing ? [signing] : [])];
+      rows.push(...edus.map((edu) => eduRow(destination, edu)));
+    }
+    return { rows, plan };
+  }
+
+  /** The user's changed devices as they are now: their keys with signatures, or deleted. */
+  private async deviceUpdates(user: UserDeviceListChanges): Promise<DeviceListUpdate[]> {
+    const { devices, e2eeKeys } = this.deps.storage;
+    const existing = new Set((await devices.listDevices(user.userId)).map((d) => d.deviceId));
+    const present = user.devices.map((d) => d.deviceId).filter((id) => existing.has(id));
+    // An empty list would read every device's keys.
+    const stored = present.length > 0 ? await e2eeKeys.deviceKeys(user.userId, present) : [];
+    const signatures = stored.length > 0 ? await e2eeKeys.signaturesOn(user.userId) : [];
+    const keys = new Map(
+      stored.map((d) => [
+        d.deviceId,
+        withSignatures(JSON.parse(d.keyJson) as JsonObject, signatures, d.deviceId) as JsonObject,
+      ]),
+    );
+    return user.devices.map(({ deviceId, streamId }) => {
+      const update: DeviceListUpdate = { userId: user.userId, deviceId, streamId };
+      if (!existing.has(deviceId)) return update;
+      const deviceKeys = keys.get(deviceId);
+      // A device that uploaded no keys yet (a rename) has none to send.
+      update.device = {};
+      if (deviceKeys) update.device.keys = deviceKeys;
+      return update;
+    });
+  }
+
+  /** m.signing_key_update of the user's master and self-signing keys, unless those were sent last. */
+  private async signingKeyEdu(userId: string): Promise<Edu | undefined> {
+    const crossSigning = await this.deps.storage.e2eeKeys.crossSigningKeys(userId);
+    if (!crossSigning.master && !crossSigning.self_signing) return undefined;
+    const shared = JSON.stringify([crossSigning.master, crossSigning.self_signing]);
+    if (this.signingKeysSent.get(userId) === shared) return undefined;
+    this.signingKeysSent.set(userId, shared);
+    return signingKeyUpdateEdu(userId, {
+      ...(crossSigning.master ? { master: JSON.parse(crossSigning.master) as JsonObject } : {}),
+      ...(crossSigning.self_signing
+        ? { selfSigning: JSON.parse(crossSigning.self_signing) as JsonObject }
+        : {}),
+    });
   }
 
   private async storeEdus(rows: NewQueuedEdu[]): Promise<void> {

@@ -17,7 +17,7 @@ export interface QueryServingDeps {
   keys: KeysService;
   profiles: ProfileService;
   /** The user's device list version: `stream_id`, matched by our m.device_list_update EDUs. */
-  deviceLists: Pick<DeviceListStore, 'latestChangeOf'>;
+  deviceLists: Pick<DeviceListStore, 'latestDeviceChangeOf'>;
 }
 
 export class QueryServing {
@@ -34,11 +34,15 @@ export class QueryServing {
    * Synapse: 200, none). Only devices that uploaded keys are listed: the
    * spec's device entry requires `keys` (Synapse lists the others without).
    * `stream_id` is read first: a change committed meanwhile is in the list
-   * and its EDU still follows.
+   * and its EDU still follows. It is the user's latest device change: the
+   * stream_id of their latest m.device_list_update (cross-signing changes,
+   * sent as m.signing_key_update, have none), which the next one to a server
+   * that had every update names as its `prev_id`, so a server that resynced
+   * here can take that one as a delta.
    */
   async userDevices(userId: string): Promise<JsonObject> {
     requireLocalUser(userId, this.deps.serverName);
-    const streamId = (await this.deps.deviceLists.latestChangeOf(userId)) ?? 0;
+    const streamId = (await this.deps.deviceLists.latestDeviceChangeOf(userId)) ?? 0;
     const keys = await this.deps.keys.keysForServers({ [userId]: [] });
     const devices = (keys.device_keys as Record<string, Record<string, JsonObject>>)[userId] ?? {};
     const master = (keys.master_keys as Record<string, JsonObject>)[userId];

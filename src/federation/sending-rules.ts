@@ -196,31 +196,125 @@ export function presenceEdu(userId: string, content: Record<string, unknown>): E
   return { edu_type: 'm.presence', content: { push: [entry] } };
 }
 
-export interface DeviceListChange {
+/** A change of the deviceLists stream (storage's DeviceListChangeRecord). */
+export interface DeviceListStreamChange {
+  position: number;
   userId: string;
-  /** The change's position in the deviceLists stream: unique and increasing per user. */
-  streamId: number;
-  /** A device the user has now (the first by ID), or undefined when none is left. */
-  device?: { deviceId: string; displayName: string | null; keys?: JsonObject };
+  /** Absent: the user's cross-signing keys. */
+  deviceId?: string;
+}
+
+/** One user's changes in a page of the deviceLists stream. */
+export interface UserDeviceListChanges {
+  userId: string;
+  /** Each device changed, at its latest position in the page, in stream order. */
+  devices: { deviceId: string; streamId: number }[];
+  /** Their cross-signing keys changed (m.signing_key_update). */
+  crossSigning: boolean;
 }
 
 /**
- * m.device_list_update for one change of a user's device list. Weft records
- * changes per user, not per device, so it does not know which device changed:
- * it names one the user has and leaves `prev_id` out, which tells the peer to
- * fetch the whole list again (as Synapse does when it cannot tell what it
- * missed) rather than apply a delta.
+ * A page of changes (in stream order) per user, users in the order of their
+ * first change. A device changed twice is sent once, at its latest position:
+ * its EDU carries the device as it is when queued, which covers both (as Synapse).
  */
-export function deviceListUpdateEdu(change: DeviceListChange): Edu {
+export function groupDeviceListChanges(
+  changes: readonly DeviceListStreamChange[],
+): UserDeviceListChanges[] {
+  const byUser = new Map<string, { devices: Map<string, number>; crossSigning: boolean }>();
+  for (const { userId, deviceId, position } of changes) {
+    let user = byUser.get(userId);
+    if (!user) byUser.set(userId, (user = { devices: new Map(), crossSigning: false }));
+    if (deviceId === undefined) {
+      user.crossSigning = true;
+    } else {
+      // Set again at the end, so the devices stay in the order of their latest changes.
+      user.devices.delete(deviceId);
+      user.devices.set(deviceId, position);
+    }
+  }
+  return [...byUser].map(([userId, user]) => ({
+    userId,
+    devices: [...user.devices].map(([deviceId, streamId]) => ({ deviceId, streamId })),
+    crossSigning: user.crossSigning,
+  }));
+}
+
+/** A changed device as its EDU tells it. */
+export interface DeviceListUpdate {
+  userId: string;
+  deviceId: string;
+  /** Its position in the deviceLists stream: unique and increasing per user. */
+  streamId: number;
+  /** The stream_id of the user's update queued for the destination before this one, if known. */
+  prevId?: number;
+  /** Undefined: the device was deleted. Else its keys (with their signatures), if it has any. */
+  device?: { keys?: JsonObject };
+}
+
+/**
+ * m.device_list_update for one device. Without a `prevId` it sends an empty
+ * `prev_id`, which tells the receiver it cannot apply this as a delta and
+ * must fetch the whole list (`/user/devices`) again (the spec: "may be missing
+ * or empty for the first EDU in a sequence"; Synapse resyncs on it).
+ *
+ * No `device_display_name`: other servers do not get our devices' names
+ * (as `/user/devices` and `/user/keys/query`, e2ee/keys-service.ts; Synapse's
+ * default, `allow_device_name_lookup_over_federation: false`, covers its EDUs too).
+ */
+export function deviceListUpdateEdu(update: DeviceListUpdate): Edu {
   const content: JsonObject = {
-    user_id: change.userId,
-    device_id: change.device?.deviceId ?? '',
-    stream_id: change.streamId,
-    deleted: change.device === undefined,
+    user_id: update.userId,
+    device_id: update.deviceId,
+    stream_id: update.streamId,
+    prev_id: update.prevId === undefined ? [] : [update.prevId],
   };
-  if (change.device?.displayName) content.device_display_name = change.device.displayName;
-  if (change.device?.keys) content.keys = change.device.keys;
+  if (update.device === undefined) content.deleted = true;
+  else if (update.device.keys) content.keys = update.device.keys;
   return { edu_type: 'm.device_list_update', content };
+}
+
+/** What queueing one user's device updates of a page does to each destination. */
+export interface DeviceListPlan {
+  /** Per destination, the EDUs in stream order. */
+  edus: Map<string, Edu[]>;
+  /** The chains' new heads: each destination sent to, at the page's last update. */
+  heads: { userId: string; destination: string; streamId: number }[];
+  /** Chains to servers that do not get these updates: their next update cannot name a prev_id. */
+  broken: { userId: string; destination: string }[];
+}
+
+/**
+ * Chains the user's updates of a page, destination by destination: the first
+ * names the chain's head (the update queued for that server before, if any),
+ * each next one the one before it. The queue delivers a destination's EDUs in
+ * order and keeps them until acknowledged, so whatever an EDU names arrives
+ * first. A server the updates do not go to (it shares no room with the user
+ * now) misses them: its chain ends, so that what it is sent later does not
+ * name an update it has and pass as a delta over the ones it missed.
+ */
+export function planDeviceListUpdates(
+  updates: readonly DeviceListUpdate[],
+  destinations: ReadonlySet<string>,
+  heads: ReadonlyMap<string, number>,
+): DeviceListPlan {
+  const plan: DeviceListPlan = { edus: new Map(), heads: [], broken: [] };
+  const last = updates.at(-1);
+  if (!last) return plan;
+  for (const destination of heads.keys()) {
+    if (!destinations.has(destination)) plan.broken.push({ userId: last.userId, destination });
+  }
+  for (const destination of destinations) {
+    let prevId = heads.get(destination);
+    const edus = updates.map((update) => {
+      const edu = deviceListUpdateEdu(prevId === undefined ? update : { ...update, prevId });
+      prevId = update.streamId;
+      return edu;
+    });
+    plan.edus.set(destination, edus);
+    plan.heads.push({ userId: last.userId, destination, streamId: last.streamId });
+  }
+  return plan;
 }
 
 /** m.signing_key_update: the user's master and self-signing keys (those it has). */

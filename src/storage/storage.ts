@@ -299,6 +299,10 @@ export interface ProfileStore {
 export interface DeviceStore {
   getDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined>;
   listDevices(userId: string): Promise<DeviceRecord[]>;
+  /**
+   * False for an unknown device. A new name is a device list change too (recorded in
+   * the same transaction): the user's room-mates' clients and servers hear of it.
+   */
   setDisplayName(userId: string, deviceId: string, displayName: string | null): Promise<boolean>;
   /** Deletes the devices and their tokens; returns the revoked token hashes. */
   deleteDevices(userId: string, deviceIds: string[]): Promise<string[]>;
@@ -877,13 +881,49 @@ export interface MemberChange {
   streamOrdering: number;
 }
 
+/** One change of the deviceLists stream. */
+export interface DeviceListChangeRecord {
+  position: number;
+  userId: string;
+  /**
+   * The device added, updated (keys, signatures, display name) or deleted.
+   * Absent: the user's cross-signing keys changed; for another server's user,
+   * whatever their server told of; or a change recorded before devices were.
+   */
+  deviceId?: string;
+}
+
+/**
+ * The federation sender's chain of a user's m.device_list_update EDUs to one
+ * server: the stream_id of the last one queued for it, which the next names
+ * as its `prev_id`.
+ */
+export interface DeviceListOutboundHead {
+  userId: string;
+  destination: string;
+  streamId: number;
+}
+
 export interface DeviceListStore {
   /** The newest position of the deviceLists stream (0 when nothing changed yet). */
   maxPosition(): Promise<number>;
-  /** Records that the user's devices or cross-signing keys changed; returns the position. */
-  recordChange(userId: string): Promise<number>;
+  /**
+   * Records that the user's device changed (or, without one, their list or
+   * cross-signing keys: another server's user, told by their server's EDU); returns the position.
+   */
+  recordChange(userId: string, deviceId?: string): Promise<number>;
   /** The newest change of the user's device list, if any. */
   latestChangeOf(userId: string): Promise<number | undefined>;
+  /** The newest change of one of the user's devices (not of their cross-signing keys), if any. */
+  latestDeviceChangeOf(userId: string): Promise<number | undefined>;
+  /** Changes (of any user) in (after, upTo], in stream order, at most `limit`. */
+  changesAfter(after: number, upTo: number, limit: number): Promise<DeviceListChangeRecord[]>;
+  /** The users' chains: for each server a chain goes to, its last stream_id. */
+  outboundHeads(userIds: string[]): Promise<DeviceListOutboundHead[]>;
+  /** Moves chains to new heads (each one's last update queued; one head per chain). */
+  setOutboundHeads(heads: DeviceListOutboundHead[]): Promise<void>;
+  /** Ends chains: the next update to that server names no prev_id (the server then resyncs). */
+  breakOutboundChains(chains: { userId: string; destination: string }[]): Promise<void>;
   /** Users whose device lists changed in (after, upTo] and who share a room with the viewer (or are the viewer). */
   changedUsers(viewerId: string, after: number, upTo: number): Promise<string[]>;
   /** Users joined to a room the user is joined to (the user included). */

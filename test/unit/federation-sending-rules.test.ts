@@ -152,17 +152,27 @@ describe('federation sending rules', () => {
   it('names a device in a device list update, or says it is gone', () => {
     const some = deviceListUpdateEdu({
       userId: '@a:here',
+      deviceId: 'D',
       streamId: 7,
-      device: { deviceId: 'D', displayName: 'phone' },
+      prevId: 5,
+      device: { keys: { device_id: 'D' } },
     });
+    // Its keys, never its display name (other servers do not get our devices' names).
     assert.deepEqual(some.content, {
       user_id: '@a:here',
       device_id: 'D',
       stream_id: 7,
-      deleted: false,
-      device_display_name: 'phone',
+      prev_id: [5],
+      keys: { device_id: 'D' },
     });
-    assert.equal(deviceListUpdateEdu({ userId: '@a:here', streamId: 8 }).content.deleted, true);
+    const gone = deviceListUpdateEdu({ userId: '@a:here', deviceId: 'D', streamId: 8 });
+    assert.deepEqual(gone.content, {
+      user_id: '@a:here',
+      device_id: 'D',
+      stream_id: 8,
+      prev_id: [],
+      deleted: true,
+    });
   });
 });
 

@@ -3,12 +3,7 @@
  * placeholders, in order): the per-destination queues of PDUs and durable
  * EDUs, the streams' "queued up to" marks, and the destinations' backoff.
  */
-import type {
-  DestinationRetry,
-  QueuedEdu,
-  QueuedPdu,
-  StreamChange,
-} from '../../domain/federation-sending.js';
+import type { DestinationRetry, QueuedEdu, QueuedPdu } from '../../domain/federation-sending.js';
 
 type Placeholder = (n: number) => string;
 
@@ -28,11 +23,6 @@ export interface EduRow {
 export interface RetryRow {
   failures: number | string;
   retry_at_ts: number | string;
-}
-
-export interface ChangeRow {
-  stream_id: number | string;
-  user_id: string;
 }
 
 /** The tables, for both backends (`%INTEGER%` and `%ID%` filled in by each). */
@@ -106,8 +96,6 @@ export function federationSendingSql(p: Placeholder) {
     clearRetry: `DELETE FROM federation_destinations WHERE destination = ${p(1)}`,
     eventIdsAfter: `SELECT event_id FROM events WHERE stream_ordering > ${p(1)}
       AND stream_ordering <= ${p(2)} ORDER BY stream_ordering LIMIT ${p(3)}`,
-    deviceListChangesAfter: `SELECT stream_id, user_id FROM device_list_changes
-      WHERE stream_id > ${p(1)} AND stream_id <= ${p(2)} ORDER BY stream_id LIMIT ${p(3)}`,
   };
 }
 
@@ -130,8 +118,4 @@ export function toQueuedEdu(row: EduRow): QueuedEdu {
 
 export function toRetry(row: RetryRow): DestinationRetry {
   return { failures: Number(row.failures), retryAtTs: Number(row.retry_at_ts) };
-}
-
-export function toStreamChange(row: ChangeRow): StreamChange {
-  return { position: Number(row.stream_id), userId: row.user_id };
 }

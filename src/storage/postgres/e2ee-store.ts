@@ -9,6 +9,8 @@ import type {
   CrossSigningKeyType,
   DeviceKeyUpload,
   DeviceKeyUploadResult,
+  DeviceListChangeRecord,
+  DeviceListOutboundHead,
   DeviceListStore,
   E2eeKeyStore,
   KeyClaim,
@@ -19,6 +21,13 @@ import type {
 } from '../storage.js';
 import { KeyCountCaches, type KeyCountCache } from '../common/key-count-cache.js';
 import { MemberEventHorizon } from '../common/member-event-horizon.js';
+import {
+  signatureSubjects,
+  toChangeRecord,
+  toOutboundHead,
+  type ChangeRow,
+  type OutboundRow,
+} from '../common/device-list-rows.js';
 import type { StreamPositions } from '../common/stream-positions.js';
 import { pairKey } from '../../util/pair-key.js';
 import type { PgDatabase, PgExecutor } from './database.js';
@@ -30,16 +39,21 @@ export function keyCountCacheOf(db: PgDatabase): KeyCountCache {
   return keyCountCaches.of(db);
 }
 
-/** Must run inside the transaction of the change it records, at a position of the deviceLists stream. */
-async function recordDeviceListChange(
+/**
+ * Must run inside the transaction of the change it records, at a position of
+ * the deviceLists stream. A null device: the user's cross-signing keys (or
+ * another server's user's list). Device renaming (user-stores.ts) uses it too.
+ */
+export async function recordDeviceListChange(
   tx: PgExecutor,
   userId: string,
+  deviceId: string | null,
   position: number,
 ): Promise<void> {
-  await tx.run('INSERT INTO device_list_changes (stream_id, user_id) VALUES ($1, $2)', [
-    position,
-    userId,
-  ]);
+  await tx.run(
+    'INSERT INTO device_list_changes (stream_id, user_id, device_id) VALUES ($1, $2, $3)',
+    [position, userId, deviceId],
+  );
 }
 
 /** The one position of a stream run of one. */
@@ -57,7 +71,7 @@ const FORGET_DEVICE = `
     signatures AS (
       DELETE FROM e2e_signatures WHERE target_user_id = $1 AND target_key_id = $2),
     messages AS (DELETE FROM to_device_messages WHERE user_id = $1 AND device_id = $2)
-  INSERT INTO device_list_changes (stream_id, user_id) VALUES ($3, $1)`;
+  INSERT INTO device_list_changes (stream_id, user_id, device_id) VALUES ($3, $1, $2)`;
 
 /**
  * Called by the device deletion (user-stores.ts) inside its transaction, for
@@ -167,7 +181,7 @@ export class PgE2eeKeyStore implements E2eeKeyStore {
              ON CONFLICT (user_id, device_id) DO UPDATE SET key_json = excluded.key_json`,
             [upload.userId, upload.deviceId, deviceKeysJson],
           );
-          await recordDeviceListChange(tx, upload.userId, only(positions));
+          await recordDeviceListChange(tx, upload.userId, upload.deviceId, only(positions));
           return only(positions);
         }),
       );
@@ -319,7 +333,7 @@ export class PgE2eeKeyStore implements E2eeKeyStore {
             [userId, type, json],
           );
         }
-        await recordDeviceListChange(tx, userId, only(positions));
+        await recordDeviceListChange(tx, userId, null, only(positions));
         return only(positions);
       }),
     );
@@ -342,9 +356,11 @@ export class PgE2eeKeyStore implements E2eeKeyStore {
   }
 
   async addSignatures(signatures: StoredSignature[]): Promise<number | undefined> {
-    const targets = [...new Set(signatures.map((s) => s.targetUserId))];
-    if (targets.length === 0) return undefined;
-    return this.deviceLists.run(targets.length, (positions) =>
+    if (signatures.length === 0) return undefined;
+    // Read before the transaction, which needs its count of positions first. A device
+    // deleted meanwhile gets a change anyway: its EDU then says it is deleted.
+    const subjects = await this.signatureSubjects(signatures);
+    return this.deviceLists.run(subjects.length, (positions) =>
       this.db.transaction(async (tx) => {
         for (const s of signatures) {
           await tx.run(
@@ -356,12 +372,24 @@ export class PgE2eeKeyStore implements E2eeKeyStore {
             [s.targetUserId, s.targetKeyId, s.signerUserId, s.signingKeyId, s.signature],
           );
         }
-        for (const [i, userId] of targets.entries()) {
-          await recordDeviceListChange(tx, userId, positions[i]!);
+        for (const [i, { userId, deviceId }] of subjects.entries()) {
+          await recordDeviceListChange(tx, userId, deviceId, positions[i]!);
         }
         return positions[positions.length - 1];
       }),
     );
+  }
+
+  /** The changes the signatures make: of the devices they sign, else of cross-signing keys. */
+  private async signatureSubjects(signatures: StoredSignature[]) {
+    const rows = await this.db.rows<{ user_id: string; device_id: string }>(
+      `SELECT k.user_id, k.device_id FROM e2e_device_keys k
+       JOIN unnest($1::text[], $2::text[]) AS target (user_id, key_id)
+         ON k.user_id = target.user_id AND k.device_id = target.key_id`,
+      [signatures.map((s) => s.targetUserId), signatures.map((s) => s.targetKeyId)],
+    );
+    const devices = new Set(rows.map((row) => pairKey(row.user_id, row.device_id)));
+    return signatureSubjects(signatures, (userId, keyId) => devices.has(pairKey(userId, keyId)));
   }
 }
 
@@ -452,9 +480,9 @@ export class PgDeviceListStore implements DeviceListStore {
     return this.deviceLists.persistedUpTo();
   }
 
-  async recordChange(userId: string): Promise<number> {
+  async recordChange(userId: string, deviceId?: string): Promise<number> {
     return this.deviceLists.run(1, async (positions) => {
-      await recordDeviceListChange(this.db, userId, only(positions));
+      await recordDeviceListChange(this.db, userId, deviceId ?? null, only(positions));
       return only(positions);
     });
   }
@@ -468,6 +496,61 @@ export class PgDeviceListStore implements DeviceListStore {
     const latest = row?.latest ?? undefined;
     if (latest !== undefined) await this.deviceLists.reached(latest);
     return latest;
+  }
+
+  /** Once readable, as latestChangeOf. */
+  async latestDeviceChangeOf(userId: string): Promise<number | undefined> {
+    const row = await this.db.row<{ latest: number | null }>(
+      `SELECT MAX(stream_id) AS latest FROM device_list_changes
+       WHERE user_id = $1 AND device_id IS NOT NULL`,
+      [userId],
+    );
+    const latest = row?.latest ?? undefined;
+    if (latest !== undefined) await this.deviceLists.reached(latest);
+    return latest;
+  }
+
+  async changesAfter(
+    after: number,
+    upTo: number,
+    limit: number,
+  ): Promise<DeviceListChangeRecord[]> {
+    const rows = await this.db.rows<ChangeRow>(
+      `SELECT stream_id, user_id, device_id FROM device_list_changes
+       WHERE stream_id > $1 AND stream_id <= $2 ORDER BY stream_id LIMIT $3`,
+      [after, upTo, limit],
+    );
+    return rows.map(toChangeRecord);
+  }
+
+  async outboundHeads(userIds: string[]): Promise<DeviceListOutboundHead[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.db.rows<OutboundRow>(
+      `SELECT user_id, destination, stream_id FROM device_list_outbound
+       WHERE user_id = ANY($1::text[])`,
+      [userIds],
+    );
+    return rows.map(toOutboundHead);
+  }
+
+  async setOutboundHeads(heads: DeviceListOutboundHead[]): Promise<void> {
+    if (heads.length === 0) return;
+    await this.db.run(
+      `INSERT INTO device_list_outbound (user_id, destination, stream_id)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+       ON CONFLICT (user_id, destination) DO UPDATE SET stream_id = excluded.stream_id`,
+      [heads.map((h) => h.userId), heads.map((h) => h.destination), heads.map((h) => h.streamId)],
+    );
+  }
+
+  async breakOutboundChains(chains: { userId: string; destination: string }[]): Promise<void> {
+    if (chains.length === 0) return;
+    await this.db.run(
+      `DELETE FROM device_list_outbound o
+       USING unnest($1::text[], $2::text[]) AS chain (user_id, destination)
+       WHERE o.user_id = chain.user_id AND o.destination = chain.destination`,
+      [chains.map((c) => c.userId), chains.map((c) => c.destination)],
+    );
   }
 
   async changedUsers(viewerId: string, after: number, upTo: number): Promise<string[]> {

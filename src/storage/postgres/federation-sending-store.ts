@@ -6,15 +6,12 @@ import type {
   QueuedEdu,
   QueuedPdu,
   SendingStream,
-  StreamChange,
 } from '../../domain/federation-sending.js';
 import {
   federationSendingSql,
   toQueuedEdu,
   toQueuedPdu,
   toRetry,
-  toStreamChange,
-  type ChangeRow,
   type EduRow,
   type PduRow,
   type RetryRow,
@@ -102,14 +99,5 @@ export class PgFederationSendingStore implements FederationSendingStore {
   async eventIdsAfter(after: number, upTo: number, limit: number): Promise<string[]> {
     const rows = await this.db.rows<{ event_id: string }>(SQL.eventIdsAfter, [after, upTo, limit]);
     return rows.map((row) => row.event_id);
-  }
-
-  async deviceListChangesAfter(
-    after: number,
-    upTo: number,
-    limit: number,
-  ): Promise<StreamChange[]> {
-    const rows = await this.db.rows<ChangeRow>(SQL.deviceListChangesAfter, [after, upTo, limit]);
-    return rows.map(toStreamChange);
   }
 }

@@ -120,6 +120,17 @@ export const postgresMigrations: PostgresMigration[] = [
   },
   // The room's resolved state after an event on a fork: SQLite's migration 34.
   { version: 19, sql: 'ALTER TABLE events ADD COLUMN resolved_state_group BIGINT;' },
+  // Device list changes per device and the chains of device list EDUs: SQLite's migration 35.
+  {
+    version: 20,
+    sql: `ALTER TABLE device_list_changes ADD COLUMN device_id TEXT;
+      CREATE TABLE device_list_outbound (
+        user_id TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        stream_id BIGINT NOT NULL,
+        PRIMARY KEY (user_id, destination)
+      );`,
+  },
 ];
 
 export const latestPostgresSchemaVersion = Math.max(...postgresMigrations.map((m) => m.version));

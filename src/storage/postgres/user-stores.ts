@@ -45,7 +45,11 @@ import {
 import type { StreamPositions } from '../common/stream-positions.js';
 import { pairKey } from '../../util/pair-key.js';
 import type { PgDatabase, PgExecutor } from './database.js';
-import { forgetDeviceAfterCommit, forgetDeviceInTransaction } from './e2ee-store.js';
+import {
+  forgetDeviceAfterCommit,
+  forgetDeviceInTransaction,
+  recordDeviceListChange,
+} from './e2ee-store.js';
 import { writeProfile } from './profile-store.js';
 import { forgetDevicePushers } from './pusher-store.js';
 
@@ -330,6 +334,7 @@ export class PgDeviceStore implements DeviceStore {
   constructor(
     private readonly db: PgDatabase,
     private readonly deletion: DeviceDeletion,
+    private readonly deviceLists: StreamPositions,
   ) {}
 
   async getDevice(userId: string, deviceId: string): Promise<DeviceRecord | undefined> {
@@ -349,11 +354,28 @@ export class PgDeviceStore implements DeviceStore {
   }
 
   async setDisplayName(userId: string, deviceId: string, name: string | null): Promise<boolean> {
-    const changed = await this.db.run(
-      'UPDATE devices SET display_name = $1 WHERE user_id = $2 AND device_id = $3',
-      [name, userId, deviceId],
+    const device = await this.getDevice(userId, deviceId);
+    // Unknown, or the same name again (no change): no position taken (each would be a gap).
+    if (!device || device.displayName === name) return device !== undefined;
+    return this.deviceLists.run(1, ([position]) =>
+      this.db.transaction(async (tx) => {
+        const changed = await tx.run(
+          `UPDATE devices SET display_name = $1 WHERE user_id = $2 AND device_id = $3
+           AND display_name IS DISTINCT FROM $1`,
+          [name, userId, deviceId],
+        );
+        if (changed > 0) {
+          await recordDeviceListChange(tx, userId, deviceId, position!);
+          return true;
+        }
+        // Deleted, or given this name, meanwhile.
+        const row = await tx.row('SELECT 1 FROM devices WHERE user_id = $1 AND device_id = $2', [
+          userId,
+          deviceId,
+        ]);
+        return row !== undefined;
+      }),
     );
-    return changed > 0;
   }
 
   async deleteDevices(userId: string, deviceIds: string[]): Promise<string[]> {
@@ -475,7 +497,7 @@ export function openUserStores(
   const deletion = new DeviceDeletion(db, deviceLists);
   return {
     users: new PgUserStore(db, deletion),
-    devices: new PgDeviceStore(db, deletion),
+    devices: new PgDeviceStore(db, deletion, deviceLists),
     tokens: new PgTokenStore(db),
     loginTokens: new PgLoginTokenStore(db),
     uia: new PgUiaStore(db),

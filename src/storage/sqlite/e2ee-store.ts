@@ -4,6 +4,8 @@ import type {
   CrossSigningKeyType,
   DeviceKeyUpload,
   DeviceKeyUploadResult,
+  DeviceListChangeRecord,
+  DeviceListOutboundHead,
   DeviceListStore,
   E2eeKeyStore,
   KeyClaim,
@@ -14,25 +16,38 @@ import type {
 } from '../storage.js';
 import { MemberEventHorizon } from '../common/member-event-horizon.js';
 import { KeyCountCaches } from '../common/key-count-cache.js';
+import {
+  signatureSubjects,
+  toChangeRecord,
+  toOutboundHead,
+  type ChangeRow,
+  type OutboundRow,
+} from '../common/device-list-rows.js';
 import { type SqliteDatabase, writeTransaction } from './database.js';
 import { ROOM_MATES, sharesRoom } from './room-mates.js';
 
 /** The key counts of each database's devices (see ../common/key-count-cache.ts). */
 const keyCountCaches = new KeyCountCaches<SqliteDatabase>();
 
-/** Appends to the deviceLists stream; shared by key uploads, device deletion and cross-signing. */
-class DeviceListChanges {
+/**
+ * Appends to the deviceLists stream; shared by key uploads, device deletion,
+ * renaming (sqlite-storage.ts) and cross-signing. A null device: the user's
+ * cross-signing keys (or another server's user's list).
+ */
+export class DeviceListChanges {
   private readonly insert;
 
   constructor(db: SqliteDatabase) {
     this.insert = db
-      .prepare('INSERT INTO device_list_changes (user_id) VALUES (?) RETURNING stream_id')
+      .prepare(
+        'INSERT INTO device_list_changes (user_id, device_id) VALUES (?, ?) RETURNING stream_id',
+      )
       .pluck();
   }
 
   /** Must run inside the transaction of the change it records. */
-  record(userId: string): number {
-    return this.insert.get(userId) as number;
+  record(userId: string, deviceId: string | null): number {
+    return this.insert.get(userId, deviceId) as number;
   }
 }
 
@@ -65,7 +80,7 @@ export class DeviceKeyCleanup {
   forgetDevice(userId: string, deviceId: string): void {
     for (const statement of this.statements) statement.run(userId, deviceId);
     this.keyCounts.forget(userId, deviceId);
-    this.changes.record(userId);
+    this.changes.record(userId, deviceId);
   }
 }
 
@@ -200,7 +215,7 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
     }
     if (upload.deviceKeysJson === undefined) return { ok: true };
     this.upsertDeviceKeys.run(userId, deviceId, upload.deviceKeysJson);
-    return { ok: true, deviceListPosition: this.changes.record(userId) };
+    return { ok: true, deviceListPosition: this.changes.record(userId, deviceId) };
   }
 
   /** Inserts new keys, skips identical ones, throws on an ID stored with other content. */
@@ -269,7 +284,7 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
     return writeTransaction(this.db, () => {
       for (const [type, json] of Object.entries(keys))
         this.upsertCrossSigning.run(userId, type, json);
-      return this.changes.record(userId);
+      return this.changes.record(userId, null);
     })();
   }
 
@@ -301,9 +316,11 @@ export class SqliteE2eeKeyStore implements E2eeKeyStore {
           s.signature,
         );
       }
+      const isDevice = (userId: string, keyId: string) =>
+        this.selectDeviceKeys.get(userId, keyId) !== undefined;
       let position: number | undefined;
-      for (const userId of new Set(signatures.map((s) => s.targetUserId))) {
-        position = this.changes.record(userId);
+      for (const { userId, deviceId } of signatureSubjects(signatures, isDevice)) {
+        position = this.changes.record(userId, deviceId);
       }
       return position;
     })();
@@ -321,6 +338,9 @@ export class SqliteDeviceListStore implements DeviceListStore {
   private readonly changes;
   private readonly selectMax;
   private readonly selectLatestOf;
+  private readonly selectLatestDeviceChangeOf;
+  private readonly selectChangesAfter;
+  private readonly outbound;
   private readonly selectChanged;
   private readonly selectSharing;
   private readonly selectShares;
@@ -352,6 +372,17 @@ export class SqliteDeviceListStore implements DeviceListStore {
     this.selectLatestOf = db
       .prepare('SELECT MAX(stream_id) FROM device_list_changes WHERE user_id = ?')
       .pluck();
+    this.selectLatestDeviceChangeOf = db
+      .prepare(
+        `SELECT MAX(stream_id) FROM device_list_changes
+         WHERE user_id = ? AND device_id IS NOT NULL`,
+      )
+      .pluck();
+    this.selectChangesAfter = db.prepare(
+      `SELECT stream_id, user_id, device_id FROM device_list_changes
+       WHERE stream_id > ? AND stream_id <= ? ORDER BY stream_id LIMIT ?`,
+    );
+    this.outbound = new OutboundChains(db);
     this.selectChanged = db
       .prepare(
         `SELECT DISTINCT c.user_id FROM device_list_changes c
@@ -384,12 +415,36 @@ export class SqliteDeviceListStore implements DeviceListStore {
     return (this.selectMax.get() as number | undefined) ?? 0;
   }
 
-  async recordChange(userId: string): Promise<number> {
-    return writeTransaction(this.db, () => this.changes.record(userId))();
+  async recordChange(userId: string, deviceId?: string): Promise<number> {
+    return writeTransaction(this.db, () => this.changes.record(userId, deviceId ?? null))();
   }
 
   async latestChangeOf(userId: string): Promise<number | undefined> {
     return (this.selectLatestOf.get(userId) as number | null) ?? undefined;
+  }
+
+  async latestDeviceChangeOf(userId: string): Promise<number | undefined> {
+    return (this.selectLatestDeviceChangeOf.get(userId) as number | null) ?? undefined;
+  }
+
+  async changesAfter(
+    after: number,
+    upTo: number,
+    limit: number,
+  ): Promise<DeviceListChangeRecord[]> {
+    return (this.selectChangesAfter.all(after, upTo, limit) as ChangeRow[]).map(toChangeRecord);
+  }
+
+  async outboundHeads(userIds: string[]): Promise<DeviceListOutboundHead[]> {
+    return this.outbound.heads(userIds);
+  }
+
+  async setOutboundHeads(heads: DeviceListOutboundHead[]): Promise<void> {
+    if (heads.length > 0) this.outbound.set(heads);
+  }
+
+  async breakOutboundChains(chains: { userId: string; destination: string }[]): Promise<void> {
+    if (chains.length > 0) this.outbound.break(chains);
   }
 
   async changedUsers(viewerId: string, after: number, upTo: number): Promise<string[]> {
@@ -421,6 +476,44 @@ export class SqliteDeviceListStore implements DeviceListStore {
   async ownMemberChanges(userId: string, after: number, upTo: number): Promise<MemberChange[]> {
     if (await this.newestMemberEvent.noneIn(after, upTo)) return [];
     return (this.selectOwnChanges.all(userId, after, upTo) as MemberRow[]).map(toMemberChange);
+  }
+}
+
+/** device_list_outbound: the federation sender's chains of device list EDUs. */
+class OutboundChains {
+  private readonly selectHeads;
+  private readonly upsert;
+  private readonly remove;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.selectHeads = db.prepare(
+      'SELECT user_id, destination, stream_id FROM device_list_outbound WHERE user_id = ?',
+    );
+    this.upsert = db.prepare(
+      `INSERT INTO device_list_outbound (user_id, destination, stream_id) VALUES (?, ?, ?)
+       ON CONFLICT (user_id, destination) DO UPDATE SET stream_id = excluded.stream_id`,
+    );
+    this.remove = db.prepare(
+      'DELETE FROM device_list_outbound WHERE user_id = ? AND destination = ?',
+    );
+  }
+
+  heads(userIds: string[]): DeviceListOutboundHead[] {
+    return userIds.flatMap((userId) =>
+      (this.selectHeads.all(userId) as OutboundRow[]).map(toOutboundHead),
+    );
+  }
+
+  set(heads: DeviceListOutboundHead[]): void {
+    writeTransaction(this.db, () => {
+      for (const head of heads) this.upsert.run(head.userId, head.destination, head.streamId);
+    })();
+  }
+
+  break(chains: { userId: string; destination: string }[]): void {
+    writeTransaction(this.db, () => {
+      for (const chain of chains) this.remove.run(chain.userId, chain.destination);
+    })();
   }
 }
 

@@ -6,15 +6,12 @@ import type {
   QueuedEdu,
   QueuedPdu,
   SendingStream,
-  StreamChange,
 } from '../../domain/federation-sending.js';
 import {
   federationSendingSql,
   toQueuedEdu,
   toQueuedPdu,
   toRetry,
-  toStreamChange,
-  type ChangeRow,
   type EduRow,
   type PduRow,
   type RetryRow,
@@ -46,7 +43,6 @@ export class SqliteFederationSendingStore implements FederationSendingStore {
       setRetry: db.prepare(sql.setRetry),
       clearRetry: db.prepare(sql.clearRetry),
       eventIdsAfter: db.prepare(sql.eventIdsAfter).pluck(),
-      deviceListChangesAfter: db.prepare(sql.deviceListChangesAfter),
     };
     this.enqueuePdusTx = writeTransaction(db, (pdus: readonly QueuedPdu[], upTo: number) => {
       for (const pdu of pdus)
@@ -129,15 +125,5 @@ export class SqliteFederationSendingStore implements FederationSendingStore {
 
   async eventIdsAfter(after: number, upTo: number, limit: number): Promise<string[]> {
     return this.s.eventIdsAfter.all(after, upTo, limit) as string[];
-  }
-
-  async deviceListChangesAfter(
-    after: number,
-    upTo: number,
-    limit: number,
-  ): Promise<StreamChange[]> {
-    return (this.s.deviceListChangesAfter.all(after, upTo, limit) as ChangeRow[]).map(
-      toStreamChange,
-    );
   }
 }

@@ -786,6 +786,24 @@ export const migrations: Migration[] = [
     // NULL unless the room's state after the event differs from the event's own (stateIdsAt).
     sql: 'ALTER TABLE events ADD COLUMN resolved_state_group INTEGER;',
   },
+  {
+    version: 35,
+    description: 'federation: device list changes per device, the chains of device list EDUs',
+    sql: `
+      -- Which device a change is about: each sends its own m.device_list_update. NULL for
+      -- the user's cross-signing keys (m.signing_key_update), for another server's user,
+      -- and for the changes recorded before this migration.
+      ALTER TABLE device_list_changes ADD COLUMN device_id TEXT;
+      -- Per user and destination server: the stream_id of the user's last
+      -- m.device_list_update queued for it, which the next one names as its prev_id.
+      CREATE TABLE device_list_outbound (
+        user_id TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        stream_id INTEGER NOT NULL,
+        PRIMARY KEY (user_id, destination)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const latestSchemaVersion = Math.max(...migrations.map((m) => m.version));

@@ -52,7 +52,12 @@ import { SqliteWriter } from './writer.js';
 import { openSqliteNotificationStore } from './notification-store.js';
 import { PusherCleanup, SqlitePusherStore } from './pusher-store.js';
 import { SqliteRoomStore } from './room-store.js';
-import { DeviceKeyCleanup, SqliteDeviceListStore, SqliteE2eeKeyStore } from './e2ee-store.js';
+import {
+  DeviceKeyCleanup,
+  DeviceListChanges,
+  SqliteDeviceListStore,
+  SqliteE2eeKeyStore,
+} from './e2ee-store.js';
 import { SqliteKeyBackupStore } from './key-backup-store.js';
 import { SqliteToDeviceStore } from './to-device-store.js';
 import { SqliteUserDirectoryStore } from './user-directory-store.js';
@@ -360,15 +365,19 @@ class SqliteDeviceStore implements DeviceStore {
   private readonly revokeOtherTokens;
   private readonly updateName;
   private readonly updateLastSeen;
+  private readonly deviceListChanges;
 
   constructor(private readonly db: SqliteDatabase) {
     this.sessions = new SessionStatements(db);
     this.selectOne = db.prepare('SELECT * FROM devices WHERE user_id = ? AND device_id = ?');
     this.selectAll = db.prepare('SELECT * FROM devices WHERE user_id = ? ORDER BY device_id');
     this.revokeOtherTokens = otherTokenRevoker(db);
+    // Only a new name: the same one again is no device list change.
     this.updateName = db.prepare(
-      'UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?',
+      `UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?
+       AND display_name IS NOT ?`,
     );
+    this.deviceListChanges = new DeviceListChanges(db);
     this.updateLastSeen = db.prepare(
       `UPDATE devices SET last_seen_ts = ?, last_seen_ip = ?, last_seen_user_agent = ?
        WHERE user_id = ? AND device_id = ?`,
@@ -385,7 +394,13 @@ class SqliteDeviceStore implements DeviceStore {
   }
 
   async setDisplayName(userId: string, deviceId: string, name: string | null): Promise<boolean> {
-    return this.updateName.run(name, userId, deviceId).changes > 0;
+    return writeTransaction(this.db, () => {
+      if (this.updateName.run(name, userId, deviceId, name).changes > 0) {
+        this.deviceListChanges.record(userId, deviceId);
+        return true;
+      }
+      return this.selectOne.get(userId, deviceId) !== undefined;
+    })();
   }
 
   async deleteDevices(userId: string, deviceIds: string[]): Promise<string[]> {
