@@ -158,6 +158,10 @@ import { buildFederationSending } from './federation/sending-build.js';
 import { FederationQueryClient } from './federation/query-client.js';
 import { QueryServing } from './federation/query-serving.js';
 import { registerFederationQueryRoutes } from './api/federation/queries.js';
+import { registerFederationDirectoryRoutes } from './api/federation/directory.js';
+import { FederationDirectoryClient } from './federation/directory-client.js';
+import { DirectoryServing } from './federation/directory-serving.js';
+import { RemoteTimestampLookup } from './federation/remote-timestamps.js';
 import {
   listenFederation,
   wantsFederationListener,
@@ -490,8 +494,8 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   roomModeration.runner
     .resume()
     .catch((err: unknown) => logger.error({ err }, 'admin jobs: resuming failed'));
-  // Deleting devices removes their keys in storage; others' long-polls hear of it here.
-  const devicesDeleted = (userId: string) => e2ee.services.deviceLists.announce(userId);
+  // A device deleted or renamed: others' long-polls hear of it here.
+  const deviceListChanged = (userId: string) => e2ee.services.deviceLists.announce(userId);
 
   // Federation out: events and EDUs to other servers (per-destination queues, stored
   // before they are sent, resumed at start); `federationOut.edus` receives other servers' EDUs.
@@ -536,16 +540,16 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   bus.on('pushRulesChanged', (userId) => push.notifications.rulesChanged(userId));
   if (metrics) bus.on('eventsCommitted', (records) => metrics.eventsCommitted(records));
 
-  const accounts = new AccountService(config, storage, sessions, devicesDeleted, (userId) =>
+  const accounts = new AccountService(config, storage, sessions, deviceListChanged, (userId) =>
     deactivationLeaves.kick(userId),
   );
-  const devices = new DeviceService(storage, sessions, devicesDeleted);
+  const devices = new DeviceService(storage, sessions, deviceListChanged);
   // Application services as clients: as_tokens, their users' registration, devices, room lists.
   const appServiceDeps = buildAppServiceClientDeps(
     config.server_name,
     appServices,
     storage,
-    { sessions, accounts, devices, rooms, devicesChanged: devicesDeleted },
+    { sessions, accounts, devices, rooms, devicesChanged: deviceListChanged },
     logger,
   );
   const services: ClientApiServices = {
@@ -617,7 +621,8 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
   registerToDeviceRoutes(router, services);
   registerRoomKeyRoutes(router, services);
   registerRelationRoutes(router, relations);
-  registerHierarchyRoutes(router, new HierarchyService(storage));
+  const hierarchy = new HierarchyService(storage, config.server_name);
+  registerHierarchyRoutes(router, hierarchy);
   registerLegacySyncRoutes(router, services);
   registerFallbackRoutes(router, services);
   registerAccountDataRoutes(router, userData.deps);
@@ -730,6 +735,32 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     }),
   );
   userData.deps.profiles.useRemote(config.server_name, federationQueries);
+  // The directory queries (/publicRooms, /hierarchy, /timestamp_to_event), served and asked.
+  const federationDirectory = new FederationDirectoryClient(federation, logger);
+  directory.useRemote(federationDirectory);
+  hierarchy.useRemote(federationDirectory);
+  timestamps.useRemote(
+    new RemoteTimestampLookup({
+      serverName: config.server_name,
+      storage,
+      client: federationDirectory,
+      checks: federationIn.checks,
+      acl: federationIn.acl,
+      logger,
+    }),
+  );
+  registerFederationDirectoryRoutes(
+    router,
+    new DirectoryServing({
+      serverName: config.server_name,
+      directory,
+      networks: services.appServiceDirectory,
+      hierarchy,
+      timestamps,
+      rooms: storage.rooms,
+      acl: federationIn.acl,
+    }),
+  );
   router.finish();
   // Uploads get their body as a stream: their own scope, parser and router.
   withRawBodyRoutes(app, (scope) => {

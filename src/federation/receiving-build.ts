@@ -69,6 +69,9 @@ export function buildFederationReceiving(deps: FederationReceivingDeps) {
   };
   return {
     keys: keyService,
+    // The ACL cache and the event checks, shared with the directory queries (app.ts).
+    acl,
+    checks: membershipDeps.checks,
     inboundAuth: new InboundAuth(serverName, keyService),
     transactions: new TransactionReceiver(
       events,

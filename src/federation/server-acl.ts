@@ -6,8 +6,8 @@
  * PDU: a refused one gets an error in the answer, the others go on), the
  * room EDUs (typing and receipts, MSC4163, as Synapse), make/send join,
  * leave and knock, invite, `/event`, `/state`, `/state_ids`, `/backfill`,
- * `/get_missing_events`, `/event_auth` (and `/timestamp_to_event` once it
- * is served: it calls requireAllowed). A refused request is 403 M_FORBIDDEN.
+ * `/get_missing_events`, `/event_auth`, `/timestamp_to_event` and
+ * `/hierarchy`. A refused request is 403 M_FORBIDDEN.
  * A room we do not know has no ACL here: the endpoint answers as it would.
  *
  * The ACL is the current state's `m.room.server_acl`: one cached lookup of

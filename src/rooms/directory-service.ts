@@ -1,13 +1,16 @@
 /**
  * Room aliases and the published room directory (client-server API, "Room
- * aliases" and "Listing rooms"). Only this server's aliases exist until
- * federation: remote aliases cannot be created and do not resolve.
+ * aliases" and "Listing rooms"). Only this server's aliases are created and
+ * resolved here (remote ones go through federation/remote-membership.ts);
+ * another server's directory (`server=`) is asked of it over federation
+ * (federation/directory-client.ts) once `useRemote` gave the client.
  */
 import type { Config } from '../config/config.js';
 import { authStateOf, stateMapKey, type AuthState } from '../events/auth-rules.js';
 import { membershipOf } from '../events/auth/auth-state.js';
 import type { JsonObject } from '../events/pdu.js';
 import { powerLevelOf, requiredLevelForEvent } from '../events/power-levels.js';
+import { isValidServerName } from '../events/auth/ids.js';
 import { errors, MatrixError } from '../protocol/errors.js';
 import type { RoomStateReader, UserReader } from '../storage/readers.js';
 import type { DirectoryStore, PublishedRoom } from '../storage/storage.js';
@@ -39,6 +42,14 @@ export interface PublicRoomsQuery {
   roomTypes?: (string | null)[];
   /** Another list than the server's published rooms (an application service's network's). */
   list?: PublishedList;
+  /** The networks asked for, as the request named them: passed on to another server. */
+  network?: { thirdPartyInstanceId?: string; includeAllNetworks: boolean };
+}
+
+/** Another server's directory, asked over federation (federation/directory-client.ts). */
+export interface RemoteDirectory {
+  /** Its answer, kept to the spec's shape; a MatrixError when it gives none. */
+  publicRooms(server: string, query: PublicRoomsQuery): Promise<JsonObject>;
 }
 
 /** A list of published rooms in the directory's order: the server's, or an application service's. */
@@ -72,6 +83,8 @@ export interface DirectoryServiceStorage {
 }
 
 export class DirectoryService {
+  private remote: RemoteDirectory | undefined;
+
   constructor(
     private readonly config: Config,
     private readonly storage: DirectoryServiceStorage,
@@ -79,6 +92,11 @@ export class DirectoryService {
     /** Application services asked about unknown aliases in their namespaces (appservice-queries.ts). */
     private readonly aliasQueries?: { aliasExists(alias: string): Promise<boolean> },
   ) {}
+
+  /** Other servers' directories are asked of them from now on (federation is built after us). */
+  useRemote(remote: RemoteDirectory): void {
+    this.remote = remote;
+  }
 
   async resolve(alias: string): Promise<{ room_id: string; servers: string[] }> {
     let record = this.isLocal(alias) ? await this.storage.directory.getAlias(alias) : undefined;
@@ -143,11 +161,9 @@ export class DirectoryService {
   }
 
   async publicRooms(query: PublicRoomsQuery): Promise<JsonObject> {
-    if (query.server !== undefined && query.server !== this.config.server_name) {
-      throw errors.notFound("Other servers' directories need federation, not supported yet");
-    }
     const limit = Math.min(query.limit ?? DEFAULT_PAGE, MAX_PAGE);
     if (limit < 1) throw errors.invalidParam('limit must be positive');
+    if (this.isRemoteServer(query.server)) return this.remotePublicRooms(query.server, query);
     // The filter reads each room's summary; the page reuses what it read.
     const summaries = new Map<string, JsonObject>();
     const accept = async (roomId: string) => {
@@ -164,6 +180,17 @@ export class DirectoryService {
       ...(page.prevBatch === undefined ? {} : { prev_batch: page.prevBatch }),
       total_room_count_estimate: page.total,
     };
+  }
+
+  /** Whether `server` names another server than ours (which the client then wants asked). */
+  isRemoteServer(server: string | undefined): server is string {
+    return server !== undefined && server !== this.config.server_name;
+  }
+
+  private async remotePublicRooms(server: string, query: PublicRoomsQuery): Promise<JsonObject> {
+    if (!isValidServerName(server)) throw errors.invalidParam(`Invalid server name: ${server}`);
+    if (!this.remote) throw errors.notFound("Other servers' directories need federation");
+    return this.remote.publicRooms(server, query);
   }
 
   /** A published room as the directory shows it, from its current state. */
@@ -288,7 +315,11 @@ async function acceptedFrom(
   }
 }
 
-function matchesFilter(summary: JsonObject, query: PublicRoomsQuery): boolean {
+/** Whether a room's summary passes the query's filter: room types, then the search term. */
+export function matchesFilter(
+  summary: JsonObject,
+  query: Pick<PublicRoomsQuery, 'roomTypes' | 'searchTerm'>,
+): boolean {
   if (query.roomTypes !== undefined) {
     const type = typeof summary.room_type === 'string' ? summary.room_type : null;
     if (!query.roomTypes.includes(type)) return false;

@@ -3,14 +3,22 @@
  * depth-first walk of `m.space.child` state events from a room, page by page.
  *
  * The walk, the ordering of children and the pagination tokens are pure; the
- * service reads each room's current state through storage. Without federation
- * only rooms this server holds can be described: any other child is skipped.
+ * service reads each room's current state through storage. A room none of
+ * our users is joined to is asked of other servers (`GET /hierarchy` over
+ * federation, once `useRemote` gave the client), as Synapse does: through the
+ * `via` of the child event that led to it (the root, through the server its
+ * ID names); one answer describes a space and its children, so a child the
+ * answer described is asked again only when it is a space whose children are
+ * still to be walked. Other servers' rooms are judged for the viewer from
+ * what the answer says (join rule, world-readable, allowed rooms).
  */
 import { stateMapKey, stateMapKeyType } from '../events/auth-rules.js';
+import { isValidServerName, serverNameOf } from '../events/auth/ids.js';
 import type { JsonObject } from '../events/pdu.js';
 import { errors } from '../protocol/errors.js';
 import type { MembershipReader, RoomStateReader } from '../storage/readers.js';
-import type { EventRecord, StateIds } from '../storage/storage.js';
+import type { EventRecord, RoomStore, StateIds } from '../storage/storage.js';
+import { currentMembership } from './current-membership.js';
 import { allowedRoomIds } from './restricted-join.js';
 import {
   DETAIL_STATE_TYPES,
@@ -37,6 +45,13 @@ export function hasValidVia(content: JsonObject): boolean {
   return Array.isArray(via) && via.length > 0 && via.every((server) => typeof server === 'string');
 }
 
+/** The servers a child link names to reach the child through: valid server names, each once. */
+export function viaOf(content: JsonObject): string[] {
+  const via = Array.isArray(content.via) ? content.via : [];
+  const servers = via.filter((s): s is string => typeof s === 'string' && isValidServerName(s));
+  return [...new Set(servers)];
+}
+
 /**
  * Valid child events in the spec's order ("Ordering of children within a
  * space"): those with a valid `order` first, by it; then by the event's
@@ -44,30 +59,59 @@ export function hasValidVia(content: JsonObject): boolean {
  */
 export function orderedChildren(events: EventRecord[]): EventRecord[] {
   const valid = events.filter((e) => e.pdu.type === SPACE_CHILD && hasValidVia(e.pdu.content));
+  return valid.sort((a, b) => compareChildren(a.pdu, b.pdu));
+}
+
+/** The same order for children as another server's hierarchy gives them (stripped events). */
+export function orderedStrippedChildren(children: readonly JsonObject[]): StrippedChild[] {
+  const valid = children.filter(isStrippedChild).filter((e) => hasValidVia(e.content));
   return valid.sort(compareChildren);
 }
 
-function compareChildren(a: EventRecord, b: EventRecord): number {
-  const orderA = orderOf(a);
-  const orderB = orderOf(b);
+/** A child event as the spec's StrippedChildStateEvent. */
+export interface StrippedChild {
+  type: string;
+  state_key: string;
+  content: JsonObject;
+  sender: string;
+  origin_server_ts: number;
+}
+
+type ChildFields = Pick<StrippedChild, 'content' | 'origin_server_ts'> & { state_key?: string };
+
+function compareChildren(a: ChildFields, b: ChildFields): number {
+  const orderA = orderOf(a.content);
+  const orderB = orderOf(b.content);
   if (orderA !== orderB) {
     if (orderA === undefined) return 1;
     if (orderB === undefined) return -1;
     return orderA < orderB ? -1 : 1;
   }
-  if (a.pdu.origin_server_ts !== b.pdu.origin_server_ts) {
-    return a.pdu.origin_server_ts - b.pdu.origin_server_ts;
+  if (a.origin_server_ts !== b.origin_server_ts) {
+    return a.origin_server_ts - b.origin_server_ts;
   }
-  return compareStrings(a.pdu.state_key ?? '', b.pdu.state_key ?? '');
+  return compareStrings(a.state_key ?? '', b.state_key ?? '');
 }
 
-function orderOf(event: EventRecord): string | undefined {
-  const order = event.pdu.content.order;
+function orderOf(content: JsonObject): string | undefined {
+  const order = content.order;
   return typeof order === 'string' && VALID_ORDER.test(order) ? order : undefined;
 }
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isStrippedChild(value: JsonObject): value is JsonObject & StrippedChild {
+  return (
+    value.type === SPACE_CHILD &&
+    typeof value.state_key === 'string' &&
+    typeof value.sender === 'string' &&
+    Number.isSafeInteger(value.origin_server_ts) &&
+    typeof value.content === 'object' &&
+    value.content !== null &&
+    !Array.isArray(value.content)
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -90,7 +134,7 @@ export interface WalkedRoom {
 export async function* walkHierarchy<R extends WalkedRoom>(
   rootId: string,
   maxDepth: number,
-  load: (roomId: string) => Promise<R | undefined>,
+  load: (roomId: string, depth: number) => Promise<R | undefined>,
 ): AsyncGenerator<R> {
   const stack = [{ roomId: rootId, depth: 0 }];
   const seen = new Set<string>();
@@ -98,7 +142,7 @@ export async function* walkHierarchy<R extends WalkedRoom>(
     const { roomId, depth } = stack.pop()!;
     if (seen.has(roomId)) continue;
     seen.add(roomId);
-    const room = await load(roomId);
+    const room = await load(roomId, depth);
     if (!room) continue;
     yield room;
     if (depth >= maxDepth) continue;
@@ -212,24 +256,88 @@ interface HierarchyRoom extends WalkedRoom {
   entry: JsonObject;
 }
 
+/** A child a room shows: its ID and the servers its link names. */
+export interface ChildLink {
+  roomId: string;
+  via: string[];
+}
+
+/** A room described, before anyone's right to see it is judged. */
+export interface DescribedRoom {
+  roomId: string;
+  /** The hierarchy entry: summary, details, and `children_state` (the children shown). */
+  entry: JsonObject;
+  children: ChildLink[];
+  access: Omit<RoomAccess, 'membership'>;
+}
+
+/** A space as another server's `/hierarchy` describes it, kept to the spec's shapes. */
+export interface RemoteSpace {
+  /** The space's summary, with its `children_state`. */
+  room: JsonObject;
+  /** Summaries of the children the server described (with `children_state` when it gave them). */
+  children: JsonObject[];
+  /** Children the server says we may not see: not asked for again. */
+  inaccessible: string[];
+}
+
+/** Other servers' spaces, asked over federation (federation/directory-client.ts). */
+export interface RemoteHierarchy {
+  /** The first answer of the servers of `via`, tried in turn; undefined when none gave one. */
+  space(
+    roomId: string,
+    via: readonly string[],
+    suggestedOnly: boolean,
+  ): Promise<RemoteSpace | undefined>;
+}
+
 /** The rooms' current state and member counts, and the viewer's joined rooms: reads only. */
 export interface HierarchyServiceStorage {
-  rooms: RoomStateReader & MembershipReader;
+  rooms: RoomStateReader & MembershipReader & Pick<RoomStore, 'hasJoinedMember'>;
+}
+
+/** What one request's walk learns as it goes: how to reach each child, what answers said. */
+interface WalkContext {
+  viewer: string;
+  joinedRooms: ReadonlySet<string>;
+  suggestedOnly: boolean;
+  maxDepth: number;
+  via: Map<string, string[]>;
+  /** Children's summaries from their parent's remote answer. */
+  described: Map<string, JsonObject>;
+  inaccessible: Set<string>;
 }
 
 export class HierarchyService {
-  constructor(private readonly storage: HierarchyServiceStorage) {}
+  private remote: RemoteHierarchy | undefined;
+
+  constructor(
+    private readonly storage: HierarchyServiceStorage,
+    private readonly serverName: string,
+  ) {}
+
+  /** Rooms none of our users is in are asked of other servers from now on. */
+  useRemote(remote: RemoteHierarchy): void {
+    this.remote = remote;
+  }
 
   async hierarchy(query: HierarchyQuery): Promise<JsonObject> {
     const limit = limitOf(query.limit);
     const cursor = cursorOf(query);
-    const joinedRooms = new Set(await this.storage.rooms.roomsWithMembership(query.viewer, 'join'));
-    const load = (roomId: string) =>
-      this.loadRoom(roomId, query.viewer, joinedRooms, cursor.suggestedOnly);
-    const root = await load(query.roomId);
+    const context: WalkContext = {
+      viewer: query.viewer,
+      joinedRooms: new Set(await this.storage.rooms.roomsWithMembership(query.viewer, 'join')),
+      suggestedOnly: cursor.suggestedOnly,
+      maxDepth: cursor.maxDepth,
+      via: new Map(),
+      described: new Map(),
+      inaccessible: new Set(),
+    };
+    const load = (roomId: string, depth: number) => this.loadRoom(roomId, depth, context);
+    const root = await load(query.roomId, 0);
     if (!root) throw errors.forbidden('You are not allowed to view this room');
-    const walk = walkHierarchy(query.roomId, cursor.maxDepth, (roomId) =>
-      roomId === query.roomId ? Promise.resolve(root) : load(roomId),
+    const walk = walkHierarchy(query.roomId, cursor.maxDepth, (roomId, depth) =>
+      roomId === query.roomId ? Promise.resolve(root) : load(roomId, depth),
     );
     const page = await pageOf(walk, cursor.served, limit);
     const served = cursor.served + page.rooms.length;
@@ -239,49 +347,141 @@ export class HierarchyService {
     };
   }
 
-  /** The room's hierarchy entry, or undefined when this server cannot show it to the viewer. */
-  private async loadRoom(
-    roomId: string,
-    viewer: string,
-    joinedRooms: ReadonlySet<string>,
-    suggestedOnly: boolean,
-  ): Promise<HierarchyRoom | undefined> {
+  /**
+   * A room this server holds with one of its users joined, described from
+   * its current state (`children_state` kept to suggested children when
+   * asked); undefined for any other room. What federation serves, too.
+   */
+  async describeLocal(roomId: string, suggestedOnly: boolean): Promise<DescribedRoom | undefined> {
     const room = await this.storage.rooms.getRoom(roomId);
     if (!room) return undefined;
     const ids = await this.storage.rooms.currentStateIds(roomId);
-    const state = await this.stateEvents(ids, viewer);
-    const content = (type: string, stateKey = '') =>
-      state.get(stateMapKey(type, stateKey))?.pdu.content;
-    const access: RoomAccess = {
-      membership: stringOr(content('m.room.member', viewer)?.membership),
-      joinRule: stringOr(content('m.room.join_rules')?.join_rule),
-      worldReadable: content('m.room.history_visibility')?.history_visibility === 'world_readable',
-      allowRoomIds: allowedRoomIds(content('m.room.join_rules')),
-      knockRestricted: roomVersion(room.version).knockRestrictedJoinRule,
-    };
-    if (!mayViewRoom(access, joinedRooms)) return undefined;
+    const state = await this.stateEvents(ids);
+    const content = (type: string) => state.get(stateMapKey(type, ''))?.pdu.content;
     const { joined } = await this.storage.rooms.memberCounts(roomId);
-    const summary = roomSummary(roomId, (type) => content(type), joined);
+    const summary = roomSummary(roomId, content, joined);
     const children = childrenToShow(summary, [...state.values()], suggestedOnly);
-    const details = roomDetails(room.version, (type) => content(type));
+    const details = roomDetails(room.version, content);
     return {
       roomId,
-      childIds: children.map((child) => child.pdu.state_key!),
       entry: { ...summary, ...details, children_state: children.map(strippedChild) },
+      children: children.map((e) => ({ roomId: e.pdu.state_key!, via: viaOf(e.pdu.content) })),
+      access: {
+        joinRule: stringOr(content('m.room.join_rules')?.join_rule),
+        worldReadable:
+          content('m.room.history_visibility')?.history_visibility === 'world_readable',
+        allowRoomIds: allowedRoomIds(content('m.room.join_rules')),
+        knockRestricted: roomVersion(room.version).knockRestrictedJoinRule,
+      },
     };
   }
 
-  /** The summary's state events, the viewer's member event and every space child event. */
-  private async stateEvents(ids: StateIds, viewer: string): Promise<Map<string, EventRecord>> {
+  /** The room's hierarchy entry, or undefined when it cannot be shown to the viewer. */
+  private async loadRoom(
+    roomId: string,
+    depth: number,
+    context: WalkContext,
+  ): Promise<HierarchyRoom | undefined> {
+    const described = (await this.isLocal(roomId))
+      ? await this.describeLocal(roomId, context.suggestedOnly)
+      : await this.describeRemote(roomId, depth, context);
+    if (!described) return undefined;
+    const membership = await currentMembership(this.storage, roomId, context.viewer);
+    if (!mayViewRoom({ ...described.access, membership }, context.joinedRooms)) return undefined;
+    for (const child of described.children) {
+      if (!context.via.has(child.roomId)) context.via.set(child.roomId, child.via);
+    }
+    return {
+      roomId,
+      childIds: described.children.map((child) => child.roomId),
+      entry: described.entry,
+    };
+  }
+
+  /** Whether the room is ours to describe: without federation, any room held is. */
+  private async isLocal(roomId: string): Promise<boolean> {
+    return !this.remote || this.storage.rooms.hasJoinedMember(roomId, this.serverName);
+  }
+
+  /**
+   * A room of other servers: from its parent's answer when that described it
+   * well enough, else from its own; a room we hold but left falls back to
+   * what we hold when no server answers.
+   */
+  private async describeRemote(
+    roomId: string,
+    depth: number,
+    context: WalkContext,
+  ): Promise<DescribedRoom | undefined> {
+    if (context.inaccessible.has(roomId)) return undefined;
+    let entry = context.described.get(roomId);
+    const childrenToWalk = entry?.room_type === 'm.space' && depth < context.maxDepth;
+    if (!entry || (childrenToWalk && !Array.isArray(entry.children_state))) {
+      const answer = await this.askRemote(roomId, context);
+      entry = answer?.room ?? entry;
+    }
+    if (!entry) return this.describeLocal(roomId, context.suggestedOnly);
+    return describedFromRemote(roomId, entry, context.suggestedOnly);
+  }
+
+  /** The room's own answer; what it says of the children is kept for when the walk reaches them. */
+  private async askRemote(roomId: string, context: WalkContext): Promise<RemoteSpace | undefined> {
+    const via = (context.via.get(roomId) ?? serversOfRoomId(roomId)).filter(
+      (server) => server !== this.serverName,
+    );
+    if (via.length === 0 || !this.remote) return undefined;
+    const answer = await this.remote.space(roomId, via, context.suggestedOnly);
+    for (const child of answer?.children ?? []) {
+      const childId = child.room_id as string;
+      if (!context.described.has(childId)) context.described.set(childId, child);
+    }
+    for (const childId of answer?.inaccessible ?? []) context.inaccessible.add(childId);
+    return answer;
+  }
+
+  /** The summary's state events and every space child event. */
+  private async stateEvents(ids: StateIds): Promise<Map<string, EventRecord>> {
     const keys = [
       ...[...SUMMARY_STATE_TYPES, ...DETAIL_STATE_TYPES].map((type) => stateMapKey(type, '')),
-      stateMapKey('m.room.member', viewer),
       ...[...ids.keys()].filter(isSpaceChildKey),
     ];
     const wanted = keys.flatMap((key) => ids.get(key) ?? []);
     const events = await this.storage.rooms.getEvents(wanted);
     return new Map(events.map((e) => [stateMapKey(e.pdu.type, e.pdu.state_key ?? ''), e]));
   }
+}
+
+/**
+ * A room as another server described it (already kept to the spec's shapes):
+ * its children ordered and kept to suggested ones as we would; the room
+ * version unknown, `knock_restricted` is taken as valid (as Synapse).
+ */
+function describedFromRemote(
+  roomId: string,
+  entry: JsonObject,
+  suggestedOnly: boolean,
+): DescribedRoom {
+  const given = Array.isArray(entry.children_state) ? (entry.children_state as JsonObject[]) : [];
+  const children = entry.room_type === 'm.space' ? orderedStrippedChildren(given) : [];
+  const shown = suggestedOnly ? children.filter((e) => e.content.suggested === true) : children;
+  const allowed = Array.isArray(entry.allowed_room_ids) ? entry.allowed_room_ids : [];
+  return {
+    roomId,
+    entry: { ...entry, children_state: shown as unknown as JsonObject[] },
+    children: shown.map((e) => ({ roomId: e.state_key, via: viaOf(e.content) })),
+    access: {
+      joinRule: stringOr(entry.join_rule),
+      worldReadable: entry.world_readable === true,
+      allowRoomIds: allowed.filter((id): id is string => typeof id === 'string'),
+      knockRestricted: true,
+    },
+  };
+}
+
+/** The server a room ID names (IDs before room version 12 have one): where to ask of a root. */
+function serversOfRoomId(roomId: string): string[] {
+  const server = serverNameOf(roomId);
+  return server !== undefined && isValidServerName(server) ? [server] : [];
 }
 
 /** Only spaces have children (the spec: children_state is empty for other rooms). */

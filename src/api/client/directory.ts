@@ -66,14 +66,17 @@ export function registerDirectoryRoutes(router: Router, services: ClientApiServi
     return {};
   });
 
-  // The spec asks no token for GET; one given is still checked (optional).
-  router.client('GET', '/publicRooms', { auth: 'optional', guest: true }, async (request) =>
-    directory.publicRooms({
+  // The spec asks no token for GET; one given is still checked (optional). Asking another
+  // server takes one (as Synapse): no anonymous use of our federation client.
+  router.client('GET', '/publicRooms', { auth: 'optional', guest: true }, async (request) => {
+    const server = queryString(request.query, 'server');
+    if (directory.isRemoteServer(server)) ownerOf(request);
+    return directory.publicRooms({
       limit: parseLimit(queryString(request.query, 'limit')),
       since: queryString(request.query, 'since'),
-      server: queryString(request.query, 'server'),
-    }),
-  );
+      server,
+    });
+  });
 
   router.client('POST', '/publicRooms', { auth: 'required' }, async (request) =>
     directory.publicRooms(parsePublicRoomsBody(request, services)),
@@ -105,17 +108,28 @@ function parsePublicRoomsBody(
     throw errors.badJson('limit must be an integer');
   }
   const filter = optionalObject(body, 'filter') ?? {};
+  const server = queryString(request.query, 'server');
+  const network = {
+    thirdPartyInstanceId: optionalString(body, 'third_party_instance_id'),
+    includeAllNetworks: optionalBoolean(body, 'include_all_networks') ?? false,
+  };
+  const remote = services.roomDeps.directory.isRemoteServer(server);
   return {
     limit: (limit ?? undefined) as number | undefined,
     since: optionalString(body, 'since'),
-    server: queryString(request.query, 'server'),
+    server,
     searchTerm: optionalString(filter, 'generic_search_term', 'filter.'),
     roomTypes: parseRoomTypes(filter),
-    // Application services' networks (appservice/appservice-directory.ts); else the server's list.
-    list: services.appServiceDirectory.listFor(
-      optionalString(body, 'third_party_instance_id'),
-      optionalBoolean(body, 'include_all_networks') ?? false,
-    ),
+    // Another server's networks are its to judge: passed on as they came.
+    ...(remote
+      ? { network }
+      : {
+          // Application services' networks (appservice/appservice-directory.ts); else the server's list.
+          list: services.appServiceDirectory.listFor(
+            network.thirdPartyInstanceId,
+            network.includeAllNetworks,
+          ),
+        }),
   };
 }
 
