@@ -21,7 +21,7 @@ import { loadOrCreateServerKeys, type ServerKeys } from './crypto/server-keys.js
 import { DeviceService } from './devices/device-service.js';
 import { RateLimiter } from './auth/rate-limit.js';
 import { Router } from './http/router.js';
-import { createHttpServer, withRawBodyRoutes } from './http/server.js';
+import { closeHttpServer, createHttpServer, withRawBodyRoutes } from './http/server.js';
 import type { ServerEventBus, ServerEvents } from './domain/server-events.js';
 import type { EventRecord, Storage } from './storage/storage.js';
 import { EventBus } from './util/event-bus.js';
@@ -775,7 +775,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     // Long-polls answer at once, or closing would wait for their timeouts.
     services.syncDeps.stopWaiting();
     userData.close();
-    await app.close();
+    await closeHttpServer(app);
     openid.close();
     await roomModeration.runner.close();
     await deactivationLeaves.close();

@@ -159,10 +159,8 @@ describe('federation directory queries', { timeout: 180_000 }, () => {
   });
 
   after(async () => {
-    // A first: closed first, B waited 30 s at shutdown for a request A held after the ACL
-    // test's m.room.server_acl changes (a shutdown matter, not this file's subject).
-    await a?.server.close();
     await b?.server.close();
+    await a?.server.close();
   });
 
   describe('/publicRooms', () => {
