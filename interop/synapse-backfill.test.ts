@@ -29,7 +29,6 @@ interface MessagesPage {
 
 describe('a Weft user pages back through a Synapse room', { skip, timeout: 30 * 60_000 }, () => {
   let pair: WeftSynapsePair;
-  let failed = false;
   let alice: Client;
   let bob: Client;
   let roomId = '';
@@ -49,11 +48,11 @@ describe('a Weft user pages back through a Synapse room', { skip, timeout: 30 * 
   });
 
   after(async () => {
-    await pair?.close(failed);
+    await pair?.close();
   });
 
-  test(`joins and reads all ${HISTORY} earlier messages through /messages`, async () => {
-    try {
+  test(`joins and reads all ${HISTORY} earlier messages through /messages`, () =>
+    pair.run(async () => {
       await bob.join(roomId, pair.synapseName);
       const wanted = Array.from({ length: HISTORY }, (_, i) => `history ${i}`);
       const started = Date.now();
@@ -63,11 +62,7 @@ describe('a Weft user pages back through a Synapse room', { skip, timeout: 30 * 
       );
       // Newest first from /messages?dir=b: in sending order once reversed.
       assert.deepEqual(texts.reverse(), wanted);
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  });
+    }));
 });
 
 /**

@@ -31,7 +31,6 @@ console.log = (...args: unknown[]) => {
 
 describe('encrypted chat between Weft and Synapse', { skip, timeout: 10 * 60_000 }, () => {
   let pair: WeftSynapsePair;
-  let failed = false;
   let weftClients: SdkClients;
   let synapseClients: SdkClients;
 
@@ -45,7 +44,7 @@ describe('encrypted chat between Weft and Synapse', { skip, timeout: 10 * 60_000
     synapseClients.stop();
   });
   after(async () => {
-    await pair?.close(failed);
+    await pair?.close();
     releaseTimers();
     Object.assign(console, quietConsole);
   });
@@ -62,15 +61,8 @@ describe('encrypted chat between Weft and Synapse', { skip, timeout: 10 * 60_000
     session: await pair.registerOnWeft(localpart),
   });
 
-  const scenario = (name: string, run: () => Promise<void>) =>
-    test(name, async () => {
-      try {
-        await run();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    });
+  // A failed scenario keeps the folder with both servers' logs.
+  const scenario = (name: string, run: () => Promise<void>) => test(name, () => pair.run(run));
 
   scenario('6a. in a Synapse room, each decrypts the other', async () => {
     await encryptedChat(await onSynapse('alice'), await onWeft('bob'));

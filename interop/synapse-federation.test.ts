@@ -26,7 +26,6 @@ const OUTAGE_MS = Number(process.env.WEFT_INTEROP_OUTAGE_S ?? 60) * 1000;
 
 describe('Weft and Synapse federate', { skip, timeout: 30 * 60_000 }, () => {
   let pair: WeftSynapsePair;
-  let failed = false;
   // alice and carol on Synapse, bob and dave on Weft.
   let alice: Client;
   let carol: Client;
@@ -50,19 +49,11 @@ describe('Weft and Synapse federate', { skip, timeout: 30 * 60_000 }, () => {
   });
 
   after(async () => {
-    await pair?.close(failed);
+    await pair?.close();
   });
 
-  /** Marks the run failed (the folder with both logs is kept) when `run` throws. */
-  const scenario = (name: string, run: () => Promise<void>) =>
-    test(name, async () => {
-      try {
-        await run();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    });
+  // A failed scenario keeps the folder with both servers' logs.
+  const scenario = (name: string, run: () => Promise<void>) => test(name, () => pair.run(run));
 
   /**
    * What scenarios 1 and 2 check once `guest` (the other server's user) has

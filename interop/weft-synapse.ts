@@ -49,8 +49,10 @@ export interface WeftSynapsePair {
   /** Synapse stopped and started again on the same data folder (scenario 3). */
   stopSynapse(): Promise<void>;
   startSynapse(): Promise<void>;
-  /** Both stopped; the folder removed unless `keep`. */
-  close(keep: boolean): Promise<void>;
+  /** Runs a scenario's body; if it throws, the folder (both servers' logs) is kept at close. */
+  run(body: () => Promise<void>): Promise<void>;
+  /** Both stopped; the folder removed unless a scenario failed. */
+  close(): Promise<void>;
 }
 
 export interface PairOptions {
@@ -127,6 +129,7 @@ export async function startPair(options: PairOptions = {}): Promise<WeftSynapseP
   const weftApi = new Api(weft.url);
   const synapseApi = new Api(() => synapse.clientUrl);
   let synapseRunning = true;
+  let failed = false;
 
   return {
     dir,
@@ -151,11 +154,19 @@ export async function startPair(options: PairOptions = {}): Promise<WeftSynapseP
       synapse = await startSynapsePeer(synapseOptions);
       synapseRunning = true;
     },
-    close: async (keep) => {
+    run: async (body) => {
+      try {
+        await body();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    },
+    close: async () => {
       await Promise.allSettled([weft.close(), synapseRunning ? synapse.stop() : undefined]);
       logger.flush();
       await database.drop();
-      if (keep || process.env.WEFT_INTEROP_KEEP) console.log(`# kept for reading: ${dir}`);
+      if (failed || process.env.WEFT_INTEROP_KEEP) console.log(`# kept for reading: ${dir}`);
       else rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -11,7 +11,12 @@ import type { SigningKey } from '../../src/crypto/server-keys.js';
 import type { JsonObject } from '../../src/events/pdu.js';
 import { xMatrixAuthorization } from '../../src/federation/request-auth.js';
 import { CLIENT_V3, type Session, type SyncBody } from '../support/fixture.js';
-import { federatingPair, syncUntil, type FederatingSide } from '../support/federation-pair.js';
+import {
+  syncUntil,
+  type FederatingSide,
+  startFederatingPair,
+  closeFederatingPair,
+} from '../support/federation-pair.js';
 
 /** A federation request to `to`, signed as `from` would sign it. */
 async function federationRequest(
@@ -53,9 +58,7 @@ describe('federation server ACLs', { timeout: 120_000 }, () => {
   let txn = 0;
 
   before(async () => {
-    [a, b] = await federatingPair();
-    await a.server.start();
-    await b.server.start();
+    [a, b] = await startFederatingPair();
     alice = await a.api.register('alice');
     bob = await b.api.register('bob');
     roomId = await a.helpers.createRoom(alice, { preset: 'public_chat' });
@@ -69,8 +72,7 @@ describe('federation server ACLs', { timeout: 120_000 }, () => {
   });
 
   after(async () => {
-    await b?.server.close();
-    await a?.server.close();
+    await closeFederatingPair([a, b]);
   });
 
   /** Every room-scoped request B may make of A, with a body where it needs one. */

@@ -9,7 +9,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { EventTimeline, type MatrixEvent } from 'matrix-js-sdk';
 import { assertResponseMatchesSpec, CLIENT_V3, type Session } from '../support/fixture.js';
-import { federatingPair, syncUntil, type FederatingSide } from '../support/federation-pair.js';
+import {
+  syncUntil,
+  type FederatingSide,
+  startFederatingPair,
+  closeFederatingPair,
+} from '../support/federation-pair.js';
 import { releaseTimers, SdkClients, until } from '../support/sdk.js';
 
 const MESSAGES = 300;
@@ -56,9 +61,7 @@ describe('federation backfill', { timeout: 300_000 }, () => {
   const sent: string[] = [];
 
   before(async () => {
-    [a, b] = await federatingPair();
-    await a.server.start();
-    await b.server.start();
+    [a, b] = await startFederatingPair();
     alice = await a.api.register('alice');
     bob = await b.api.register('bob');
     roomId = await a.helpers.createRoom(alice, { preset: 'public_chat', name: 'History' });
@@ -76,8 +79,7 @@ describe('federation backfill', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
-    await b?.server.close();
-    await a?.server.close();
+    await closeFederatingPair([a, b]);
     releaseTimers();
   });
 

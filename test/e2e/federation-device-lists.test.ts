@@ -23,6 +23,7 @@ import {
   freePort,
   syncUntil,
   type FederatingSide,
+  closeFederatingPair,
 } from '../support/federation-pair.js';
 
 type Json = Record<string, unknown>;
@@ -191,8 +192,7 @@ describe('federation device list updates', { timeout: 180_000 }, () => {
   });
 
   after(async () => {
-    await b?.server.close();
-    await a?.server.close();
+    await closeFederatingPair([a, b]);
     await proxy.close();
   });
 

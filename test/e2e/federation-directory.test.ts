@@ -11,7 +11,12 @@ import { after, before, describe, it } from 'node:test';
 import type { JsonObject } from '../../src/events/pdu.js';
 import { CLIENT_V3, type Session } from '../support/fixture.js';
 import { expectError, expectSpec } from '../support/spec-schemas.js';
-import { federatingPair, freePort, type FederatingSide } from '../support/federation-pair.js';
+import {
+  freePort,
+  type FederatingSide,
+  startFederatingPair,
+  closeFederatingPair,
+} from '../support/federation-pair.js';
 
 const FED_V1 = '/_matrix/federation/v1';
 const CLIENT_V1 = '/_matrix/client/v1';
@@ -84,9 +89,7 @@ describe('federation directory queries', { timeout: 180_000 }, () => {
 
   before(async () => {
     const downPort = await freePort();
-    [a, b] = await federatingPair({ 'down.test': `http://127.0.0.1:${downPort}` });
-    await a.server.start();
-    await b.server.start();
+    [a, b] = await startFederatingPair({ 'down.test': `http://127.0.0.1:${downPort}` });
     alice = await a.api.register('alice');
     bob = await b.api.register('bob');
     asBob.token = bob.access_token;
@@ -159,8 +162,7 @@ describe('federation directory queries', { timeout: 180_000 }, () => {
   });
 
   after(async () => {
-    await b?.server.close();
-    await a?.server.close();
+    await closeFederatingPair([a, b]);
   });
 
   describe('/publicRooms', () => {

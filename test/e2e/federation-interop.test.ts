@@ -6,7 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Session, type SyncBody } from '../support/fixture.js';
-import { federatingPair, syncUntil, type FederatingSide } from '../support/federation-pair.js';
+import {
+  syncUntil,
+  type FederatingSide,
+  startFederatingPair,
+  closeFederatingPair,
+} from '../support/federation-pair.js';
 
 const texts = (body: SyncBody, roomId: string) =>
   (body.rooms?.join?.[roomId]?.timeline?.events ?? []).map((e) => e.content?.body);
@@ -18,16 +23,13 @@ describe('federation interoperability fixes', { timeout: 120_000 }, () => {
   let bob: Session;
 
   before(async () => {
-    [a, b] = await federatingPair();
-    await a.server.start();
-    await b.server.start();
+    [a, b] = await startFederatingPair();
     alice = await a.api.register('alice');
     bob = await b.api.register('bob');
   });
 
   after(async () => {
-    await b?.server.close();
-    await a?.server.close();
+    await closeFederatingPair([a, b]);
   });
 
   it("invites createRoom's remote invitees through their server, who then talk back", async () => {

@@ -15,7 +15,12 @@ import {
   type Session,
   type SyncBody,
 } from '../support/fixture.js';
-import { federatingPair, syncUntil, type FederatingSide } from '../support/federation-pair.js';
+import {
+  syncUntil,
+  type FederatingSide,
+  startFederatingPair,
+  closeFederatingPair,
+} from '../support/federation-pair.js';
 
 type Rooms = { leave?: Record<string, unknown>; knock?: Record<string, unknown> };
 
@@ -38,16 +43,13 @@ describe('federation joins', { timeout: 120_000 }, () => {
   let bob: Session;
 
   before(async () => {
-    [a, b] = await federatingPair();
-    await a.server.start();
-    await b.server.start();
+    [a, b] = await startFederatingPair();
     alice = await register(a, 'alice');
     bob = await register(b, 'bob');
   });
 
   after(async () => {
-    await b?.server.close();
-    await a?.server.close();
+    await closeFederatingPair([a, b]);
   });
 
   it('lets a remote user join a public room by ID, and shows it on both sides', async () => {

@@ -12,10 +12,11 @@ import { CLIENT_V3, type Session, type SyncBody } from '../support/fixture.js';
 import { assertResponseMatchesSpec, assertSpecError } from '../support/spec-schemas.js';
 import { crossSigningKey, deviceKeysFor, Ed25519Key, oneTimeKeys } from '../support/e2ee.js';
 import {
-  federatingPair,
   freePort,
   syncUntil,
   type FederatingSide,
+  startFederatingPair,
+  closeFederatingPair,
 } from '../support/federation-pair.js';
 
 type Json = Record<string, unknown>;
@@ -76,12 +77,10 @@ describe('federation queries', { timeout: 120_000 }, () => {
     // down.test: nothing listens; slow.test: accepts and never answers.
     const [downPort, slowPort] = [await freePort(), await freePort()];
     hanging = await silentServer(slowPort);
-    [a, b] = await federatingPair({
+    [a, b] = await startFederatingPair({
       'down.test': `http://127.0.0.1:${downPort}`,
       'slow.test': `http://127.0.0.1:${slowPort}`,
     });
-    await a.server.start();
-    await b.server.start();
     alice = await a.api.register('alice');
     bob = await b.api.register('bob');
     await a.api.put(
@@ -110,8 +109,7 @@ describe('federation queries', { timeout: 120_000 }, () => {
   });
 
   after(async () => {
-    await b?.server.close();
-    await a?.server.close();
+    await closeFederatingPair([a, b]);
     await hanging?.close();
   });
 

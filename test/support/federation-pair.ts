@@ -69,6 +69,23 @@ export async function federatingPair(
   return [side('a.test', portA, 'b.test', portB), side('b.test', portB, 'a.test', portA)];
 }
 
+/** federatingPair with both servers started. */
+export async function startFederatingPair(
+  extraHosts: Record<string, string> = {},
+  overrides: ConfigOverrides = {},
+): Promise<[FederatingSide, FederatingSide]> {
+  const pair = await federatingPair(extraHosts, overrides);
+  for (const side of pair) await side.server.start();
+  return pair;
+}
+
+/** Closes the sides that were made, the last first. */
+export async function closeFederatingPair(
+  pair: readonly (FederatingSide | undefined)[],
+): Promise<void> {
+  for (const side of [...pair].reverse()) await side?.server.close();
+}
+
 /** Syncs until `check` holds for the body (federation is asynchronous), or fails after a while. */
 export async function syncUntil(
   side: FederatingSide,
