@@ -784,6 +784,8 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     await appServiceOut.close();
     await federationOut.close();
     await push.close();
+    // Connections' positions are saved just after their answers: those writes first.
+    await services.syncDeps.slidingSync.flush();
     await storage.close();
     metrics?.close();
     federation.close();

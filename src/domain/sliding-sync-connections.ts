@@ -37,6 +37,11 @@ export interface SlidingSyncStore {
    * connections beyond the bound.
    */
   savePosition(position: NewPosition, limits: ConnectionLimits): Promise<void>;
+  /**
+   * The rooms of the user's own read receipts (m.read, m.read.private) at
+   * receipts stream positions in (after, upTo]: their unread counts moved.
+   */
+  readReceiptRooms(userId: string, after: number, upTo: number): Promise<string[]>;
   /** Per room, the stream position of its latest event at or before `upTo` (of the given types, if any). */
   latestPositions(
     roomIds: readonly string[],

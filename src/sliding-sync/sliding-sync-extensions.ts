@@ -26,7 +26,7 @@ export interface ExtensionRun {
   joinedRoomIds: readonly string[];
   /** Rooms sent whole in this response: providers give their data whole too. */
   freshRoomIds: ReadonlySet<string>;
-  /** Joined rooms the response may send: their unread counts are read. */
+  /** Joined rooms whose unread counts are read (count-rules.ts: those that may have changed). */
   roomIds: readonly string[];
 }
 
@@ -103,6 +103,8 @@ export class Parts implements SyncResponseParts {
   readonly top: SyncTopLevel;
   readonly heldBack: SyncResponseParts['heldBack'] = {};
   private readonly sections = new Map<string, JoinedRoomSection>();
+  /** Each section's counts as made: still these, its counts were not read. */
+  private readonly unreadCounts = new WeakSet<object>();
 
   constructor(
     private readonly upper: StreamPositions,
@@ -125,22 +127,30 @@ export class Parts implements SyncResponseParts {
   joinedRoom(roomId: string): JoinedRoomSection {
     let section = this.sections.get(roomId);
     if (!section) {
+      const unread = { notification_count: 0, highlight_count: 0 };
+      this.unreadCounts.add(unread);
       section = {
         timeline: { events: [], limited: false },
         ephemeral: { events: [] },
         account_data: { events: [] },
-        unread_notifications: { notification_count: 0, highlight_count: 0 },
+        unread_notifications: unread,
       };
       this.sections.set(roomId, section);
     }
     return section;
   }
 
-  counts(roomId: string): { notificationCount: number; highlightCount: number } {
+  /**
+   * The room's counts, when the unread counts provider read them (it replaces
+   * the section's counts): for the rooms asked for, and for those other
+   * providers added sections for before it ran.
+   */
+  counts(roomId: string): { notificationCount: number; highlightCount: number } | undefined {
     const counts = this.sections.get(roomId)?.unread_notifications;
+    if (!counts || this.unreadCounts.has(counts)) return undefined;
     return {
-      notificationCount: counts?.notification_count ?? 0,
-      highlightCount: counts?.highlight_count ?? 0,
+      notificationCount: counts.notification_count,
+      highlightCount: counts.highlight_count,
     };
   }
 

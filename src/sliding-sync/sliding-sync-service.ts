@@ -17,21 +17,30 @@
  * (kept in memory from the notifier's changes, room-recency.ts, so a woken
  * long-poll reads no position from storage), for the others the position of
  * the user's membership event (nothing after it is theirs to see).
+ *
+ * A woken long-poll does work in proportion to what changed, not to the
+ * list: unread counts are read only for the rooms whose counts may have
+ * moved (count-rules.ts), the memberships and account data are made again
+ * only once they changed, and the new pos is written behind the answer
+ * (connections.ts `issue`). What remains per room of the lists is ordering
+ * and cutting them in memory.
  */
 import { blocksInvites } from '../rooms/invite-permission.js';
 import type { ConnectionKey, SlidingSyncStore } from '../domain/sliding-sync-connections.js';
 import { stateMapKey } from '../events/auth-rules.js';
 import type { JsonObject } from '../events/pdu.js';
 import type { AccountDataReader } from '../storage/readers.js';
-import type { MembershipEvent, RoomStore } from '../storage/storage.js';
+import type { MembershipEvent, NotificationStore, RoomStore } from '../storage/storage.js';
 import type { EventViews, Viewer } from '../sync/event-views.js';
 import { membershipHistories, type MembershipStep } from '../sync/membership-at-event.js';
 import type { Notifier } from '../sync/notifier.js';
 import type { RoomHistory } from '../sync/room-history.js';
 import { samePositions, type StreamPositions } from '../sync/stream-token.js';
 import { orderProviders, type SyncStreamProvider } from '../sync/sync-streams.js';
+import { LruCache } from '../util/lru-cache.js';
 import { mapConcurrently } from '../util/map-concurrently.js';
 import { SlidingSyncConnections, type ConnectionState, type RoomSent } from './connections.js';
+import { countsOf, markUncounted, nextCountsAfter, roomsToCount } from './count-rules.js';
 import {
   extensionsHaveNews,
   extensionsJson,
@@ -70,10 +79,27 @@ export interface SlidingSyncStorage {
   rooms: SlidingRoomStorage & Pick<RoomStore, 'membershipEventsOf' | 'forgottenRooms'>;
   accountData: AccountDataReader;
   slidingSync: SlidingSyncStore;
+  /** Which rooms' unread counts may have changed (count-rules.ts). */
+  notifications: Pick<NotificationStore, 'evaluatedUpTo' | 'roomsChanged'>;
 }
 
 /** Rooms built at once: on PostgreSQL their round trips overlap across the pool. */
 const ROOMS_IN_FLIGHT = 8;
+/** Users whose memberships (as the lists read them) are kept between responses. */
+const MEMBERSHIPS_KEPT = 10_000;
+
+/** What the user's account data tells the lists: their DMs, whether they block invites. */
+interface AccountFacts {
+  directRooms: ReadonlySet<string>;
+  invitesBlocked: boolean;
+}
+
+/** The user's memberships as the lists read them (latestMemberships). */
+interface Memberships {
+  latest: readonly MembershipEvent[];
+  everJoined: ReadonlySet<string>;
+  histories: ReadonlyMap<string, MembershipStep[]>;
+}
 
 /** A room that may be in the lists, with what ordering and filters read of it. */
 interface Candidate {
@@ -100,6 +126,15 @@ export class SlidingSyncService {
   private readonly connections: SlidingSyncConnections;
   private readonly rooms: SlidingRoomBuilder;
   private readonly recency = new RoomRecency();
+  /** Per user, their account facts as of an account data position. */
+  private readonly accountFacts = new LruCache<string, { position: number; facts: AccountFacts }>(
+    MEMBERSHIPS_KEPT,
+  );
+  /** Per user, the membership events last read and what was made of them. */
+  private readonly memberships = new LruCache<
+    string,
+    { events: readonly MembershipEvent[]; made: Memberships }
+  >(MEMBERSHIPS_KEPT);
 
   constructor(
     private readonly storage: SlidingSyncStorage,
@@ -138,19 +173,21 @@ export class SlidingSyncService {
     }
   }
 
+  /** Resolves once every pos answered so far is written (before the storage closes). */
+  flush(): Promise<void> {
+    return this.connections.flush();
+  }
+
   /**
-   * The response with its pos: a new one, stored before answering, when it
-   * says something; else the same pos again (nothing moved on).
+   * The response with its pos: a new one when it says something, written
+   * behind the answer (connections.ts `issue`); else the same pos again
+   * (nothing moved on).
    */
-  private async answer(
-    key: ConnectionKey,
-    call: SlidingSyncCall,
-    built: Built,
-  ): Promise<JsonObject> {
+  private answer(key: ConnectionKey, call: SlidingSyncCall, built: Built): JsonObject {
     const pos =
       call.pos !== undefined && !built.changed
         ? call.pos
-        : await this.connections.save(key, call.pos, built.state);
+        : this.connections.issue(key, call.pos, built.state);
     const response: JsonObject = { pos, ...built.response };
     if (call.request.txnId !== undefined) response.txn_id = call.request.txnId;
     return response;
@@ -163,6 +200,8 @@ export class SlidingSyncService {
   ): Promise<Built> {
     const { viewer, request } = call;
     const since = base && clampTo(base.positions, upper);
+    // Before any count is read: a notification stored after it is of a later event.
+    const evaluated = await this.storage.notifications.evaluatedUpTo();
     const candidates = await this.candidates(viewer, upper, base, needsStateFacts(request));
     const byId = new Map(candidates.map((c) => [c.roomId, c]));
     const { listRooms, listCounts } = windows(request.lists, candidates);
@@ -174,6 +213,7 @@ export class SlidingSyncService {
     const sentJoined = [...configs.keys()].filter(
       (id) => byId.get(id)!.membership.membership === 'join',
     );
+    const moved = base && since && (await this.countsMoved(viewer.userId, base, since, upper));
     const extensions = await runProviders(this.providers, {
       viewer,
       since,
@@ -184,9 +224,10 @@ export class SlidingSyncService {
       freshRoomIds: new Set(
         sentJoined.filter((id) => !base?.rooms.get(id) || base.rooms.get(id)!.stripped),
       ),
-      roomIds: sentJoined,
+      roomIds: roomsToCount(sentJoined, base, moved || new Set()),
     });
     const roomsPart = await this.roomsPart(viewer, upper, base, configs, byId, extensions);
+    markUncounted(roomsPart.sent, new Set(sentJoined));
     const scopes = {
       accountData: roomsInScope(request.extensions.accountData, listRooms, subscribed),
       receipts: roomsInScope(request.extensions.receipts, listRooms, subscribed),
@@ -203,6 +244,7 @@ export class SlidingSyncService {
         positions: { ...upper, toDevice: extensions.toDeviceNext },
         rooms: roomsPart.sent,
         listCounts,
+        countsAfter: nextCountsAfter(evaluated, upper.roomEvents),
       },
       changed,
       joinedRoomIds,
@@ -235,28 +277,34 @@ export class SlidingSyncService {
         previous: base?.rooms.get(roomId),
         isDm: candidate.facts.isDm,
         latest: candidate.recency,
-        counts: extensions.parts.counts(roomId),
+        counts: countsOf(
+          extensions.parts.counts(roomId),
+          candidate.membership.membership === 'join',
+          base?.rooms.get(roomId),
+        ),
       };
       const kept = this.rooms.unchanged(upper, input);
       if (kept) sent.set(roomId, kept);
       else toBuild.push(input);
     }
     const joined = toBuild.filter((room) => room.membership.membership === 'join');
+    // Read beside the rooms' own reads: each joined room awaits it last.
     const bumps = joined.length
-      ? await this.storage.slidingSync.latestPositions(
+      ? this.storage.slidingSync.latestPositions(
           joined.map((room) => room.roomId),
           upper.roomEvents,
           BUMP_EVENT_TYPES,
         )
-      : new Map<string, number>();
+      : Promise.resolve(new Map<string, number>());
+    const bumpOf = (room: RoomInput) =>
+      room.membership.membership === 'join'
+        ? // A bump type not yet seen (a room joined over federation mid-history): its recency.
+          mayBeLeft(
+            bumps.then((found) => Math.min(found.get(room.roomId) ?? room.latest, room.latest)),
+          )
+        : Promise.resolve(room.latest);
     const built = await mapConcurrently(toBuild, ROOMS_IN_FLIGHT, (room) =>
-      // A bump type not yet seen (a room joined over federation mid-history): its recency.
-      this.rooms.build(
-        viewer,
-        upper,
-        room,
-        Math.min(bumps.get(room.roomId) ?? room.latest, room.latest),
-      ),
+      this.rooms.build(viewer, upper, room, bumpOf(room)),
     );
     const json: Record<string, JsonObject> = {};
     toBuild.forEach((room, i) => {
@@ -265,6 +313,34 @@ export class SlidingSyncService {
       sent.set(room.roomId, result.sent);
     });
     return { json, sent };
+  }
+
+  /**
+   * The rooms whose unread counts may have moved since the base's were read
+   * (count-rules.ts): a notification or read move after its countsAfter (of
+   * any position: one beyond this response's bound only costs a read), or a
+   * read receipt of the user after its receipts position.
+   */
+  private async countsMoved(
+    userId: string,
+    base: ConnectionState,
+    since: StreamPositions,
+    upper: StreamPositions,
+  ): Promise<Set<string> | undefined> {
+    if (base.countsAfter === undefined) return undefined;
+    const after = Math.min(base.countsAfter, since.roomEvents);
+    const rooms = new Set(
+      await this.storage.notifications.roomsChanged(userId, after, Number.MAX_SAFE_INTEGER),
+    );
+    if (since.receipts < upper.receipts) {
+      const read = this.storage.slidingSync.readReceiptRooms(
+        userId,
+        since.receipts,
+        upper.receipts,
+      );
+      for (const roomId of await read) rooms.add(roomId);
+    }
+    return rooms;
   }
 
   /** The rooms the lists may hold, with their recency and filter facts. */
@@ -279,10 +355,10 @@ export class SlidingSyncService {
       upper.roomEvents,
     );
     const forgotten = new Set(await this.storage.rooms.forgottenRooms(viewer.userId));
-    const kept = await this.keptMemberships(viewer.userId, latest, base, forgotten);
+    const account = await this.accountFactsOf(viewer.userId, upper.accountData);
+    const kept = await this.keptMemberships(viewer.userId, latest, base, forgotten, account);
     const joined = kept.filter((m) => m.membership === 'join').map((m) => m.roomId);
     const positions = await this.latestPositions(joined, upper.roomEvents);
-    const dmRooms = await this.directRooms(viewer.userId);
     // Without state filters, no read per room: the usual case, and every request reads them all.
     const stateFacts = withStateFacts
       ? await mapConcurrently(kept, ROOMS_IN_FLIGHT, (m) => this.stateFacts(m.roomId))
@@ -298,7 +374,7 @@ export class SlidingSyncService {
           : membership.streamOrdering,
       facts: {
         membership: membership.membership,
-        isDm: dmRooms.has(membership.roomId),
+        isDm: account.directRooms.has(membership.roomId),
         ...(stateFacts?.[i] ?? { isEncrypted: false, roomType: null }),
       },
     }));
@@ -316,25 +392,36 @@ export class SlidingSyncService {
 
   /**
    * The user's latest membership event per room, the rooms they were ever
-   * joined to, and each room's membership history.
+   * joined to, and each room's membership history. Made again only when the
+   * events differ from those last read (the room store keeps them, so the
+   * same ones come back until the user's memberships change).
    */
-  private async latestMemberships(userId: string, upTo: number) {
+  private async latestMemberships(userId: string, upTo: number): Promise<Memberships> {
     const events = await this.storage.rooms.membershipEventsOf(userId, upTo);
+    const kept = this.memberships.get(userId);
+    if (kept && sameItems(kept.events, events)) return kept.made;
     const latest = new Map<string, MembershipEvent>();
     const everJoined = new Set<string>();
     for (const event of events) {
       latest.set(event.roomId, event);
       if (event.membership === 'join') everJoined.add(event.roomId);
     }
-    return { latest: [...latest.values()], everJoined, histories: membershipHistories(events) };
+    const made = {
+      latest: [...latest.values()],
+      everJoined,
+      histories: membershipHistories(events),
+    };
+    this.memberships.set(userId, { events, made });
+    return made;
   }
 
   /** The MSC's rules of which memberships put a room in the lists (see the module comment). */
   private async keptMemberships(
     userId: string,
-    memberships: MembershipEvent[],
+    memberships: readonly MembershipEvent[],
     base: ConnectionState | undefined,
     forgotten: ReadonlySet<string>,
+    { invitesBlocked }: AccountFacts,
   ): Promise<MembershipEvent[]> {
     const visible = memberships.filter((m) => !forgotten.has(m.roomId));
     const askSender = visible.filter((m) => m.membership === 'invite' || m.membership === 'leave');
@@ -345,7 +432,6 @@ export class SlidingSyncService {
       ]),
     );
     const ignored = await this.history.ignoredBy(userId);
-    const invitesBlocked = await blocksInvites(this.storage, userId);
     return visible.filter((m) => {
       const sender = senders.get(m.eventId);
       if (m.membership === 'invite') {
@@ -354,6 +440,23 @@ export class SlidingSyncService {
       if (m.membership === 'leave') return sender !== userId || base?.rooms.has(m.roomId) === true;
       return true;
     });
+  }
+
+  /**
+   * The account facts, read again only once the account data stream moved
+   * past where they were read (nothing of the user's can have changed before):
+   * a woken long-poll reads no account data.
+   */
+  private async accountFactsOf(userId: string, position: number): Promise<AccountFacts> {
+    const kept = this.accountFacts.get(userId);
+    if (kept?.position === position) return kept.facts;
+    const [directRooms, invitesBlocked] = await Promise.all([
+      this.directRooms(userId),
+      blocksInvites(this.storage, userId),
+    ]);
+    const facts = { directRooms, invitesBlocked };
+    this.accountFacts.set(userId, { position, facts });
+    return facts;
   }
 
   /** The rooms `m.direct` names (the client's own record of its DMs). */
@@ -432,6 +535,20 @@ function roomConfigs(
   }
   for (const roomId of subscribed) add(roomId, request.roomSubscriptions.get(roomId)!);
   return new Map([...all].map(([roomId, configs]) => [roomId, mergeRoomConfigs(configs)]));
+}
+
+/**
+ * A promise its consumer may never await (a room whose build failed first):
+ * its failure is then that build's, not an unhandled rejection.
+ */
+function mayBeLeft<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/** The same objects in the same order: a cheap test, no event is compared by value. */
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i]);
 }
 
 function sameCounts(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {

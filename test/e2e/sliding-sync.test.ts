@@ -91,7 +91,14 @@ function notificationsBody(roomId?: string): Json {
 describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
   const suite = serverSuite();
   const { api } = suite;
-  const [alice, bob, carol, dave, erin] = suite.users('alice', 'bob', 'carol', 'dave', 'erin');
+  const [alice, bob, carol, dave, erin, frank] = suite.users(
+    'alice',
+    'bob',
+    'carol',
+    'dave',
+    'erin',
+    'frank',
+  );
 
   const slide = async (who: Session, body: Json, query: Record<string, string> = {}) => {
     const params = new URLSearchParams({ timeout: '0', ...query }).toString();
@@ -313,6 +320,105 @@ describe('simplified sliding sync (MSC4186)', { timeout: 120_000 }, () => {
     );
     const read = await slide(alice, roomListBody(99), { pos: ephemeral.pos });
     assert.equal(read.rooms[roomId]!.notification_count, 0);
+  });
+
+  /** The room list without the receipts extension: nothing else brings a room whose count moved. */
+  const withoutReceipts = (end: number): Json => {
+    const body = roomListBody(end);
+    delete (body.extensions as Json).receipts;
+    return body;
+  };
+  const unreadRoom = async (): Promise<{ roomId: string; eventId: string }> => {
+    const roomId = await suite.createRoom(bob, { preset: 'public_chat' });
+    await suite.join(frank, roomId);
+    return { roomId, eventId: await suite.send(bob, roomId, 'unread by frank') };
+  };
+
+  it('sends a count a read receipt alone moved, to a long-poll', async () => {
+    const { roomId, eventId } = await unreadRoom();
+    const start = await slide(frank, withoutReceipts(99));
+    assert.equal(start.rooms[roomId]!.notification_count, 1);
+    const waiting = slide(frank, withoutReceipts(99), { pos: start.pos, timeout: LONG_POLL_MS });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await suite.postOk(
+      frank,
+      `${CLIENT_V3}/rooms/${roomId}/receipt/m.read/${encodeURIComponent(eventId)}`,
+    );
+    const woken = await waiting;
+    assert.deepEqual(Object.keys(woken.rooms), [roomId]);
+    assert.equal(woken.rooms[roomId]!.notification_count, 0);
+    assert.deepEqual(woken.rooms[roomId]!.timeline, [], 'nothing new but the count');
+  });
+
+  it('counts a room read while it was outside the window when it comes back', async () => {
+    const older = await unreadRoom();
+    const newer = await unreadRoom();
+    const both = await slide(frank, withoutReceipts(1));
+    assert.equal(both.rooms[older.roomId]!.notification_count, 1);
+    const narrow = await slide(frank, withoutReceipts(0), { pos: both.pos });
+    assert.equal(narrow.rooms[older.roomId], undefined);
+    const markers = await api.post(
+      `${CLIENT_V3}/rooms/${older.roomId}/read_markers`,
+      { 'm.fully_read': older.eventId, 'm.read': older.eventId },
+      { token: frank.access_token },
+    );
+    assert.equal(markers.status, 200);
+    // A pos issued after the read, the room still outside the window.
+    await suite.send(bob, newer.roomId, 'newer still');
+    const after = await slide(frank, withoutReceipts(0), { pos: narrow.pos });
+    assert.ok(after.rooms[newer.roomId] && !after.rooms[older.roomId]);
+    const back = await slide(frank, withoutReceipts(1), { pos: after.pos });
+    assert.equal(back.rooms[older.roomId]!.notification_count, 0);
+    assert.equal(back.rooms[older.roomId]!.initial, undefined, 'an incremental response');
+  });
+
+  it('counts by the push rules each event was evaluated with: a rule change moves none', async () => {
+    const { roomId } = await unreadRoom();
+    const start = await slide(frank, withoutReceipts(0));
+    assert.equal(start.rooms[roomId]!.notification_count, 1);
+    const rule = `${CLIENT_V3}/pushrules/global/room/${encodeURIComponent(roomId)}`;
+    const muted = await api.put(rule, { actions: [] }, { token: frank.access_token });
+    assert.equal(muted.status, 200);
+    const waiting = slide(frank, withoutReceipts(0), { pos: start.pos, timeout: LONG_POLL_MS });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const silent = await suite.send(bob, roomId, 'silent for frank');
+    let woken = await waiting;
+    while (!woken.rooms[roomId]) {
+      // Woken by the rule change (account data) first: the message comes next.
+      woken = await slide(frank, withoutReceipts(0), { pos: woken.pos, timeout: LONG_POLL_MS });
+    }
+    const room = woken.rooms[roomId];
+    assert.deepEqual(
+      room.timeline!.map((e) => e.event_id),
+      [silent],
+    );
+    assert.equal(room.notification_count, 1, 'the earlier message still counts, the new one not');
+    assert.equal((await api.delete(rule, undefined, { token: frank.access_token })).status, 200);
+    await suite.send(bob, roomId, 'counted again');
+    const counted = await slide(frank, withoutReceipts(0), { pos: woken.pos });
+    assert.equal(counted.rooms[roomId]!.notification_count, 2);
+  });
+
+  it('hides invites once the user blocks them, on the same connection', async () => {
+    const roomId = await suite.createRoom(bob, { invite: [frank.user_id] });
+    const start = await slide(frank, withoutReceipts(99));
+    assert.equal(start.rooms[roomId]!.membership, 'invite');
+    const put = await api.put(
+      `${CLIENT_V3}/user/${encodeURIComponent(frank.user_id)}/account_data/m.invite_permission_config`,
+      { default_action: 'block' },
+      { token: frank.access_token },
+    );
+    assert.equal(put.status, 200);
+    const blocked = await slide(frank, withoutReceipts(99), { pos: start.pos });
+    assert.equal(blocked.lists.all_rooms!.count, start.lists.all_rooms!.count - 1);
+    const allowed = await api.put(
+      `${CLIENT_V3}/user/${encodeURIComponent(frank.user_id)}/account_data/m.invite_permission_config`,
+      {},
+      { token: frank.access_token },
+    );
+    assert.equal(allowed.status, 200);
+    const again = await slide(frank, withoutReceipts(99), { pos: blocked.pos });
+    assert.equal(again.lists.all_rooms!.count, start.lists.all_rooms!.count);
   });
 
   it('keeps rooms the user was kicked from, and ones they left only once sent', async () => {

@@ -2,7 +2,8 @@
  * Contract tests of the sliding sync store on every backend: a pos is found
  * only for the connection it was issued to, a new pos keeps its base and
  * forgets the rest, positions expire, a user's connections are bounded, all
- * survive a reopen; and the per-room latest positions (of any type or some).
+ * survive a reopen; the per-room latest positions (of any type or some), and
+ * the rooms of a user's read receipts in a range of the receipts stream.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -90,6 +91,30 @@ for (const backend of storageBackends()) {
         assert.equal(await store.loadPosition(key('c1'), 'q1'), undefined);
         assert.ok(await store.loadPosition(key('c2'), 'q2'));
         assert.ok(await store.loadPosition(key('c3'), 'q3'));
+      }));
+
+    it('answers the rooms of a user’s own read receipts in a range of the stream', () =>
+      withStorage(backend, async (storage) => {
+        const put = (roomId: string, userId: string, receiptType: string, at: number) =>
+          storage.receipts.put({
+            roomId,
+            receiptType,
+            userId,
+            eventId: `$r${at}`,
+            eventPosition: at,
+            ts: 1,
+          });
+        const before = await put('!a:localhost', ALICE, 'm.read', 1);
+        const first = await put('!b:localhost', ALICE, 'm.read.private', 2);
+        await put('!c:localhost', '@bob:localhost', 'm.read', 3);
+        const last = await put('!d:localhost', ALICE, 'm.read', 4);
+        const store = storage.slidingSync;
+        assert.deepEqual((await store.readReceiptRooms(ALICE, before!, last!)).sort(), [
+          '!b:localhost',
+          '!d:localhost',
+        ]);
+        assert.deepEqual(await store.readReceiptRooms(ALICE, before!, first!), ['!b:localhost']);
+        assert.deepEqual(await store.readReceiptRooms(ALICE, last!, last! + 10), []);
       }));
 
     it('answers each room’s latest position, of any type or of some', () =>

@@ -47,3 +47,13 @@ export function trimConnectionsSql(p: Placeholder): string {
       SELECT device_id, conn_id FROM sliding_sync_positions WHERE user_id = ${p(2)}
       GROUP BY device_id, conn_id ORDER BY MAX(created_ts) DESC LIMIT ${p(3)})`;
 }
+
+/**
+ * The rooms of user (3)'s receipts in (1, 2] of the receipts stream: a range of
+ * its key, so as cheap as the receipts extension's own read. The table holds
+ * only read receipts (m.fully_read is account data).
+ */
+export function readReceiptRoomsSql(p: Placeholder): string {
+  return `SELECT DISTINCT room_id FROM receipts
+    WHERE stream_id > ${p(1)} AND stream_id <= ${p(2)} AND user_id = ${p(3)}`;
+}

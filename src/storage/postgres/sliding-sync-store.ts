@@ -5,13 +5,7 @@ import type {
   NewPosition,
   SlidingSyncStore,
 } from '../../domain/sliding-sync-connections.js';
-import {
-  expirePositionsSql,
-  forgetOtherPositionsSql,
-  insertPositionSql,
-  selectPositionSql,
-  trimConnectionsSql,
-} from '../common/sliding-sync-sql.js';
+import { readReceiptRoomsSql, selectPositionSql } from '../common/sliding-sync-sql.js';
 import type { PgDatabase } from './database.js';
 
 const numbered = (n: number) => `$${n}`;
@@ -21,6 +15,35 @@ const LATEST_SQL = `SELECT r AS room_id, (SELECT MAX(stream_ordering) FROM event
     WHERE e.room_id = r AND e.stream_ordering <= $2
       AND ($3::text[] IS NULL OR e.type = ANY($3::text[]))) AS position
   FROM unnest($1::text[]) r`;
+
+/**
+ * A new pos in one statement (one round trip): inserted, the connection's
+ * others but its base forgotten, the expired ones deleted, and the user's
+ * connections beyond the bound (the new one counted: the statement's
+ * sub-queries see the table as it was before it). Committed without waiting
+ * for the disk, as the SQLite store's positions: a crash of Weft loses
+ * nothing, one of PostgreSQL's host at worst the newest pos, whose client
+ * gets M_UNKNOWN_POS and starts afresh, losing no data.
+ */
+const SAVE_SQL = `WITH inserted AS (
+    INSERT INTO sliding_sync_positions (pos, user_id, device_id, conn_id, state_json, created_ts)
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING pos
+  ), forgotten AS (
+    DELETE FROM sliding_sync_positions
+    WHERE user_id = $2 AND device_id = $3 AND conn_id = $4 AND pos <> $1 AND pos <> $7
+    RETURNING pos
+  ), expired AS (
+    DELETE FROM sliding_sync_positions WHERE created_ts < $8 RETURNING pos
+  ), trimmed AS (
+    DELETE FROM sliding_sync_positions
+    WHERE user_id = $2 AND (device_id, conn_id) NOT IN (
+      SELECT device_id, conn_id FROM (
+        SELECT device_id, conn_id, created_ts FROM sliding_sync_positions WHERE user_id = $2
+        UNION ALL SELECT $3, $4, $6::bigint) connections
+      GROUP BY device_id, conn_id ORDER BY MAX(created_ts) DESC LIMIT $9)
+    RETURNING pos
+  )
+  SELECT set_config('synchronous_commit', 'off', true)`;
 
 export class PgSlidingSyncStore implements SlidingSyncStore {
   constructor(private readonly db: PgDatabase) {}
@@ -37,25 +60,26 @@ export class PgSlidingSyncStore implements SlidingSyncStore {
 
   async savePosition(position: NewPosition, limits: ConnectionLimits): Promise<void> {
     const { userId, deviceId, connId } = position.key;
-    await this.db.transaction(async (tx) => {
-      await tx.run(insertPositionSql(numbered), [
-        position.pos,
-        userId,
-        deviceId,
-        connId,
-        position.stateJson,
-        position.now,
-      ]);
-      await tx.run(forgetOtherPositionsSql(numbered), [
-        userId,
-        deviceId,
-        connId,
-        position.pos,
-        position.basePos ?? position.pos,
-      ]);
-      await tx.run(expirePositionsSql(numbered), [limits.expireBefore]);
-      await tx.run(trimConnectionsSql(numbered), [userId, userId, limits.maxConnectionsPerUser]);
-    });
+    await this.db.run(SAVE_SQL, [
+      position.pos,
+      userId,
+      deviceId,
+      connId,
+      position.stateJson,
+      position.now,
+      position.basePos ?? position.pos,
+      limits.expireBefore,
+      limits.maxConnectionsPerUser,
+    ]);
+  }
+
+  async readReceiptRooms(userId: string, after: number, upTo: number): Promise<string[]> {
+    const rows = await this.db.rows<{ room_id: string }>(readReceiptRoomsSql(numbered), [
+      after,
+      upTo,
+      userId,
+    ]);
+    return rows.map((row) => row.room_id);
   }
 
   async latestPositions(

@@ -9,6 +9,7 @@ import {
   expirePositionsSql,
   forgetOtherPositionsSql,
   insertPositionSql,
+  readReceiptRoomsSql,
   selectPositionSql,
   trimConnectionsSql,
 } from '../common/sliding-sync-sql.js';
@@ -21,6 +22,7 @@ export class SqliteSlidingSyncStore implements SlidingSyncStore {
   private readonly save;
   private readonly latest;
   private readonly latestOfTypes;
+  private readonly receiptRooms;
 
   constructor(db: SqliteDatabase) {
     this.select = db.prepare(selectPositionSql(anonymous)).pluck();
@@ -54,6 +56,11 @@ export class SqliteSlidingSyncStore implements SlidingSyncStore {
            AND e.type IN (SELECT value FROM json_each(?))) AS position
        FROM json_each(?) r`,
     );
+    this.receiptRooms = db.prepare(readReceiptRoomsSql(anonymous)).pluck();
+  }
+
+  async readReceiptRooms(userId: string, after: number, upTo: number): Promise<string[]> {
+    return this.receiptRooms.all(after, upTo, userId) as string[];
   }
 
   async loadPosition(key: ConnectionKey, pos: string): Promise<string | undefined> {
