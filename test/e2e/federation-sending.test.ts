@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { openStorage } from '../../src/storage/open-storage.js';
 import type { Pdu } from '../../src/events/pdu.js';
-import { CLIENT_V3, withServer, type Fixture } from '../support/fixture.js';
+import { CLIENT_V3, withServer, type Fixture, type Session } from '../support/fixture.js';
 
 const DEST = 'dest.test';
 const BOB = `@bob:${DEST}`;
@@ -119,139 +119,136 @@ async function addRemoteMember(fixture: Fixture, roomId: string): Promise<void> 
   await fixture.server.start();
 }
 
+/**
+ * A destination run by the test and a Weft sending to it (`federation` settings
+ * on top of the route there), with alice's public room that @bob:dest.test joined.
+ */
+async function sendingTo(
+  federation: Record<string, unknown>,
+  run: (scene: {
+    fixture: Fixture;
+    destination: Destination;
+    alice: Session;
+    roomId: string;
+  }) => Promise<void>,
+): Promise<void> {
+  const destination = new Destination();
+  await destination.open();
+  try {
+    await withServer(
+      async (fixture) => {
+        const alice = await fixture.register('alice');
+        const roomId = await fixture.createRoom(alice, { preset: 'public_chat' });
+        await addRemoteMember(fixture, roomId);
+        await run({ fixture, destination, alice, roomId });
+      },
+      {
+        config: {
+          federation: { hosts: { [DEST]: `http://127.0.0.1:${destination.port}` }, ...federation },
+        },
+      },
+    );
+  } finally {
+    await destination.close();
+  }
+}
+
 describe('federation sending', () => {
-  it('sends PDUs and EDUs in order, retries a dead destination, survives a restart', async () => {
-    const destination = new Destination();
-    await destination.open();
-    try {
-      await withServer(
-        async (fixture) => {
-          const alice = await fixture.register('alice');
-          const roomId = await fixture.createRoom(alice, { preset: 'public_chat' });
-          await addRemoteMember(fixture, roomId);
-          // The session survives the restart (tokens are stored).
-          for (const body of ['one', 'two', 'three']) await fixture.send(alice, roomId, body);
-          await until('three PDUs', () => destination.pdus().length >= 3);
-          assert.deepEqual(destination.bodies(), ['one', 'two', 'three']);
-          const first = destination.transactions[0]!;
-          assert.equal(first.body.origin, 'localhost');
-          for (const pdu of destination.pdus()) {
-            assert.equal('unsigned' in pdu, false);
-            assert.equal('event_id' in pdu, false);
-            assert.equal(pdu.room_id, roomId);
-          }
+  it('sends PDUs and EDUs in order, retries a dead destination, survives a restart', () =>
+    sendingTo(
+      { sending_retry_initial_ms: 100, sending_retry_max_ms: 400 },
+      async ({ fixture, destination, alice, roomId }) => {
+        // The session survives the restart (tokens are stored).
+        for (const body of ['one', 'two', 'three']) await fixture.send(alice, roomId, body);
+        await until('three PDUs', () => destination.pdus().length >= 3);
+        assert.deepEqual(destination.bodies(), ['one', 'two', 'three']);
+        const first = destination.transactions[0]!;
+        assert.equal(first.body.origin, 'localhost');
+        for (const pdu of destination.pdus()) {
+          assert.equal('unsigned' in pdu, false);
+          assert.equal('event_id' in pdu, false);
+          assert.equal(pdu.room_id, roomId);
+        }
 
-          // To-device to the remote user: stored, then sent as m.direct_to_device.
-          const toDevice = await fixture.api.put(
-            `${CLIENT_V3}/sendToDevice/m.test/t1`,
-            { messages: { [BOB]: { BOBDEVICE: { secret: 1 } } } },
-            { token: alice.access_token },
-          );
-          assert.equal(toDevice.status, 200);
-          await until('the to-device EDU', () => destination.edus('m.direct_to_device').length > 0);
-          const [direct] = destination.edus('m.direct_to_device');
-          assert.equal(direct!.sender, alice.user_id);
-          assert.equal(direct!.type, 'm.test');
-          assert.deepEqual(direct!.messages, { [BOB]: { BOBDEVICE: { secret: 1 } } });
-          assert.equal(typeof direct!.message_id, 'string');
+        // To-device to the remote user: stored, then sent as m.direct_to_device.
+        const toDevice = await fixture.api.put(
+          `${CLIENT_V3}/sendToDevice/m.test/t1`,
+          { messages: { [BOB]: { BOBDEVICE: { secret: 1 } } } },
+          { token: alice.access_token },
+        );
+        assert.equal(toDevice.status, 200);
+        await until('the to-device EDU', () => destination.edus('m.direct_to_device').length > 0);
+        const [direct] = destination.edus('m.direct_to_device');
+        assert.equal(direct!.sender, alice.user_id);
+        assert.equal(direct!.type, 'm.test');
+        assert.deepEqual(direct!.messages, { [BOB]: { BOBDEVICE: { secret: 1 } } });
+        assert.equal(typeof direct!.message_id, 'string');
 
-          // Typing: in memory, to the room's servers.
-          const typing = await fixture.api.put(
-            `${CLIENT_V3}/rooms/${encodeURIComponent(roomId)}/typing/${encodeURIComponent(alice.user_id)}`,
-            { typing: true, timeout: 10_000 },
-            { token: alice.access_token },
-          );
-          assert.equal(typing.status, 200);
-          await until('the typing EDU', () => destination.edus('m.typing').length > 0);
-          assert.deepEqual(destination.edus('m.typing')[0], {
-            room_id: roomId,
-            user_id: alice.user_id,
-            typing: true,
-          });
+        // Typing: in memory, to the room's servers.
+        const typing = await fixture.api.put(
+          `${CLIENT_V3}/rooms/${encodeURIComponent(roomId)}/typing/${encodeURIComponent(alice.user_id)}`,
+          { typing: true, timeout: 10_000 },
+          { token: alice.access_token },
+        );
+        assert.equal(typing.status, 200);
+        await until('the typing EDU', () => destination.edus('m.typing').length > 0);
+        assert.deepEqual(destination.edus('m.typing')[0], {
+          room_id: roomId,
+          user_id: alice.user_id,
+          typing: true,
+        });
 
-          // Down with 503: retried with backoff; nothing is lost.
-          destination.status = 503;
-          await fixture.send(alice, roomId, 'four');
-          await until('a refused attempt', () => destination.refused > 0);
-          assert.equal(destination.bodies().includes('four'), false);
-          destination.status = 200;
-          await until('four', () => destination.bodies().includes('four'));
+        // Down with 503: retried with backoff; nothing is lost.
+        destination.status = 503;
+        await fixture.send(alice, roomId, 'four');
+        await until('a refused attempt', () => destination.refused > 0);
+        assert.equal(destination.bodies().includes('four'), false);
+        destination.status = 200;
+        await until('four', () => destination.bodies().includes('four'));
 
-          // Port closed, then Weft restarted while the destination is down.
-          await destination.close();
-          await fixture.send(alice, roomId, 'five');
-          await fixture.send(alice, roomId, 'six');
-          await new Promise((resolve) => setTimeout(resolve, 300));
-          await fixture.server.restart();
-          await fixture.send(alice, roomId, 'seven');
-          await destination.open();
-          await until('seven', () => destination.bodies().includes('seven'));
-          assert.deepEqual(destination.bodies(), [
-            'one',
-            'two',
-            'three',
-            'four',
-            'five',
-            'six',
-            'seven',
-          ]);
-          const ids = destination.transactions.map((txn) => txn.txnId);
-          assert.equal(
-            new Set(ids).size,
-            ids.length,
-            'each acknowledged transaction has its own ID',
-          );
-        },
-        {
-          config: {
-            federation: {
-              hosts: { [DEST]: `http://127.0.0.1:${destination.port}` },
-              sending_retry_initial_ms: 100,
-              sending_retry_max_ms: 400,
-            },
-          },
-        },
-      );
-    } finally {
-      await destination.close();
-    }
-  });
+        // Port closed, then Weft restarted while the destination is down.
+        await destination.close();
+        await fixture.send(alice, roomId, 'five');
+        await fixture.send(alice, roomId, 'six');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await fixture.server.restart();
+        await fixture.send(alice, roomId, 'seven');
+        await destination.open();
+        await until('seven', () => destination.bodies().includes('seven'));
+        assert.deepEqual(destination.bodies(), [
+          'one',
+          'two',
+          'three',
+          'four',
+          'five',
+          'six',
+          'seven',
+        ]);
+        const ids = destination.transactions.map((txn) => txn.txnId);
+        assert.equal(new Set(ids).size, ids.length, 'each acknowledged transaction has its own ID');
+      },
+    ));
 
-  it('catches a destination up after a long outage: only each room’s newest PDUs', async () => {
-    const destination = new Destination();
-    await destination.open();
-    try {
-      await withServer(
-        async (fixture) => {
-          const alice = await fixture.register('alice');
-          const roomId = await fixture.createRoom(alice, { preset: 'public_chat' });
-          await addRemoteMember(fixture, roomId);
-          destination.status = 503;
-          const bodies = Array.from({ length: 30 }, (_, i) => `m${i}`);
-          for (const body of bodies) await fixture.send(alice, roomId, body);
-          // The retry after the whole backlog was queued: the catch-up came before it.
-          await until('the retry', () => destination.refused >= 2);
-          destination.status = 200;
-          await until('the newest message', () => destination.bodies().includes('m29'));
-          assert.deepEqual(destination.bodies(), bodies.slice(-10));
-          // The peer fetches the rest itself: the newest PDU names the one before it.
-          const [oldestSent] = destination.pdus();
-          assert.equal((oldestSent!.prev_events as string[]).length, 1);
-        },
-        {
-          config: {
-            federation: {
-              hosts: { [DEST]: `http://127.0.0.1:${destination.port}` },
-              // The first retry comes after every message is queued (30 sends take ~0.2 s here).
-              sending_retry_initial_ms: 2_500,
-              sending_retry_max_ms: 2_500,
-              sending_catch_up_after_pdus: 20,
-            },
-          },
-        },
-      );
-    } finally {
-      await destination.close();
-    }
-  });
+  it('catches a destination up after a long outage: only each room’s newest PDUs', () =>
+    sendingTo(
+      {
+        // The first retry comes after every message is queued (30 sends take ~0.2 s here).
+        sending_retry_initial_ms: 2_500,
+        sending_retry_max_ms: 2_500,
+        sending_catch_up_after_pdus: 20,
+      },
+      async ({ fixture, destination, alice, roomId }) => {
+        destination.status = 503;
+        const bodies = Array.from({ length: 30 }, (_, i) => `m${i}`);
+        for (const body of bodies) await fixture.send(alice, roomId, body);
+        // The retry after the whole backlog was queued: the catch-up came before it.
+        await until('the retry', () => destination.refused >= 2);
+        destination.status = 200;
+        await until('the newest message', () => destination.bodies().includes('m29'));
+        assert.deepEqual(destination.bodies(), bodies.slice(-10));
+        // The peer fetches the rest itself: the newest PDU names the one before it.
+        const [oldestSent] = destination.pdus();
+        assert.equal((oldestSent!.prev_events as string[]).length, 1);
+      },
+    ));
 });
