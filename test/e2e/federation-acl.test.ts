@@ -97,6 +97,17 @@ describe('federation server ACLs', { timeout: 120_000 }, () => {
     ['invite', 'PUT', `${V2}/invite/${enc(roomId)}/${enc('$x')}`, {}],
   ];
 
+  /** A transaction of B's to A: the PDUs, and bob typing in the room. */
+  const transactionFromB = (pdus: JsonObject[]) =>
+    federationRequest(b, a, 'PUT', `${V1}/send/acl${++txn}`, {
+      origin: 'b.test',
+      origin_server_ts: Date.now(),
+      pdus,
+      edus: [
+        { edu_type: 'm.typing', content: { room_id: roomId, user_id: bob.user_id, typing: true } },
+      ],
+    });
+
   it('serves B before the room has an ACL', async () => {
     const event = await federationRequest(b, a, 'GET', `${V1}/event/${enc(knownEventId)}`);
     assert.equal(event.status, 200, JSON.stringify(event.body));
@@ -119,16 +130,7 @@ describe('federation server ACLs', { timeout: 120_000 }, () => {
     const held = await federationRequest(a, b, 'GET', `${V1}/event/${enc(sentId)}`);
     assert.equal(held.status, 200, JSON.stringify(held.body));
     const pdu = (held.body as { pdus: JsonObject[] }).pdus[0]!;
-    const typing = {
-      edu_type: 'm.typing',
-      content: { room_id: roomId, user_id: bob.user_id, typing: true },
-    };
-    const send = await federationRequest(b, a, 'PUT', `${V1}/send/acl${++txn}`, {
-      origin: 'b.test',
-      origin_server_ts: Date.now(),
-      pdus: [pdu],
-      edus: [typing],
-    });
+    const send = await transactionFromB([pdu]);
     assert.equal(send.status, 200, JSON.stringify(send.body));
     const results = (send.body as { pdus: Record<string, { error?: string }> }).pdus;
     assert.match(results[sentId]?.error ?? '', /server ACL/);
@@ -163,16 +165,7 @@ describe('federation server ACLs', { timeout: 120_000 }, () => {
     assert.equal(acl.status, 200, JSON.stringify(acl.body));
     const event = await federationRequest(b, a, 'GET', `${V1}/event/${enc(knownEventId)}`);
     assert.equal(event.status, 200, JSON.stringify(event.body));
-    const typing = {
-      edu_type: 'm.typing',
-      content: { room_id: roomId, user_id: bob.user_id, typing: true },
-    };
-    const send = await federationRequest(b, a, 'PUT', `${V1}/send/acl${++txn}`, {
-      origin: 'b.test',
-      origin_server_ts: Date.now(),
-      pdus: [],
-      edus: [typing],
-    });
+    const send = await transactionFromB([]);
     assert.equal(send.status, 200, JSON.stringify(send.body));
     await syncUntil(a, alice, (s) => typistsIn(s, roomId).includes(bob.user_id));
   });
