@@ -7,32 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { SigningKey } from '../../src/crypto/server-keys.js';
 import type { JsonObject } from '../../src/events/pdu.js';
-import { xMatrixAuthorization } from '../../src/federation/request-auth.js';
 import { CLIENT_V3, type Session, type SyncBody } from '../support/fixture.js';
 import {
+  federationRequest,
   syncUntil,
   type FederatingSide,
   startFederatingPair,
   closeFederatingPair,
 } from '../support/federation-pair.js';
-
-/** A federation request to `to`, signed as `from` would sign it. */
-async function federationRequest(
-  from: FederatingSide,
-  to: FederatingSide,
-  method: 'GET' | 'PUT' | 'POST',
-  uri: string,
-  body?: JsonObject,
-) {
-  const key: SigningKey = from.server.weft.keys.signingKey;
-  const authorization = xMatrixAuthorization(
-    { method, uri, origin: from.name, destination: to.name, content: body },
-    key,
-  );
-  return to.api.request(method, uri, body, { headers: { authorization } });
-}
 
 const bodiesIn = (body: SyncBody, roomId: string) =>
   (body.rooms?.join?.[roomId]?.timeline?.events ?? []).map((e) => e.content?.body);

@@ -14,6 +14,8 @@ import {
   type SyncBody,
 } from './fixture.js';
 import type { Session } from './client.js';
+import type { JsonValue } from '../../src/events/pdu.js';
+import { xMatrixAuthorization } from '../../src/federation/request-auth.js';
 
 export interface FederatingSide {
   name: string;
@@ -84,6 +86,34 @@ export async function closeFederatingPair(
   pair: readonly (FederatingSide | undefined)[],
 ): Promise<void> {
   for (const side of [...pair].reverse()) await side?.server.close();
+}
+
+/**
+ * A Server-Server request to `to`, signed as `from` signs (X-Matrix over the
+ * body); `rawBody` is sent as it is, unsigned content (not JSON, say).
+ */
+export async function federationRequest(
+  from: FederatingSide,
+  to: FederatingSide,
+  method: 'GET' | 'PUT' | 'POST',
+  uri: string,
+  body?: JsonValue,
+  rawBody?: string,
+) {
+  const key = from.server.weft.keys.signingKey;
+  const parts = { method, uri, origin: from.name, destination: to.name };
+  const authorization = xMatrixAuthorization(
+    body === undefined ? parts : { ...parts, content: body },
+    key,
+  );
+  const headers: Record<string, string> = { authorization };
+  if (rawBody !== undefined) headers['content-type'] = 'application/json';
+  return to.api.request(
+    method,
+    uri,
+    body,
+    rawBody === undefined ? { headers } : { headers, rawBody },
+  );
 }
 
 /** Syncs until `check` holds for the body (federation is asynchronous), or fails after a while. */
