@@ -753,6 +753,7 @@ export function buildWeft(config: Config, logger: Logger, storage: Storage) {
     router,
     new DirectoryServing({
       serverName: config.server_name,
+      publicRoomsOverFederation: config.federation.allow_public_rooms_over_federation,
       directory,
       networks: services.appServiceDirectory,
       hierarchy,

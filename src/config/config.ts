@@ -138,6 +138,12 @@ export interface FederationConfig {
   /** The longest wait between two attempts at a failing destination, in milliseconds. */
   sending_retry_max_ms: number;
   /**
+   * Other servers may read our public room list (`/publicRooms` over
+   * federation). Off by default, as in Synapse: the list is for our own users
+   * unless the operator publishes it to the federation.
+   */
+  allow_public_rooms_over_federation: boolean;
+  /**
    * A failing destination with more PDUs than this queued catches up: only each
    * room's newest few are kept, the peer fetches the rest (as Synapse does).
    */
@@ -381,6 +387,7 @@ export function defaultConfig(): Config {
       // federation sending: Synapse's backoff, 5 s doubling to an hour.
       sending_retry_initial_ms: 5_000,
       sending_retry_max_ms: 60 * 60 * 1000,
+      allow_public_rooms_over_federation: false,
       // Ten transactions' worth: an outage of minutes is sent whole, a long one caught up.
       sending_catch_up_after_pdus: 500,
     },

@@ -260,6 +260,9 @@ federation:
   ca_file: ${JSON.stringify(config.federation.ca_file)}
   # Check other servers' TLS certificates. Never set to false on a server others reach.
   verify_certificates: ${config.federation.verify_certificates}
+  # Let other servers read the public room list (as Synapse's setting of this name): off,
+  # it is for this server's users, and other servers asking get 403.
+  allow_public_rooms_over_federation: ${config.federation.allow_public_rooms_over_federation}
   # Private, loopback or reserved addresses (CIDR ranges) other servers may resolve to;
   # every other one is refused, checked after DNS (as Synapse's federation_ip_range_blacklist).
   ip_range_whitelist: ${JSON.stringify(config.federation.ip_range_whitelist)}

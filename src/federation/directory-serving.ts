@@ -32,6 +32,8 @@ const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
 export interface DirectoryServingDeps {
   serverName: string;
+  /** federation.allow_public_rooms_over_federation: off, other servers get 403. */
+  publicRoomsOverFederation: boolean;
   directory: Pick<DirectoryService, 'publicRooms'>;
   /** Application services' networks (appservice/appservice-directory.ts). */
   networks: {
@@ -51,6 +53,12 @@ export class DirectoryServing {
 
   /** `GET`/`POST /publicRooms`: our published rooms, or a network's. */
   async publicRooms(query: FederationPublicRoomsQuery): Promise<JsonObject> {
+    if (!this.deps.publicRoomsOverFederation) {
+      // Synapse's words and status for the same setting.
+      throw errors.forbidden(
+        `You are not allowed to view the public rooms list of ${this.deps.serverName}`,
+      );
+    }
     return this.deps.directory.publicRooms({
       limit: query.limit ?? NO_LIMIT,
       since: query.since,

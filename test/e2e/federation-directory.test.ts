@@ -89,7 +89,11 @@ describe('federation directory queries', { timeout: 180_000 }, () => {
 
   before(async () => {
     const downPort = await freePort();
-    [a, b] = await startFederatingPair({ 'down.test': `http://127.0.0.1:${downPort}` });
+    // Both share their public room lists over federation (off by default, as Synapse).
+    [a, b] = await startFederatingPair(
+      { 'down.test': `http://127.0.0.1:${downPort}` },
+      { federation: { allow_public_rooms_over_federation: true } },
+    );
     alice = await a.api.register('alice');
     bob = await b.api.register('bob');
     asBob.token = bob.access_token;

@@ -114,6 +114,20 @@ describe('federation queries', { timeout: 120_000 }, () => {
   });
 
   describe('served', () => {
+    it('keeps its public room list from other servers by default (as Synapse)', async () => {
+      for (const method of ['GET', 'POST'] as const) {
+        const res = await askA(method, `${FED_V1}/publicRooms`, method === 'POST' ? {} : undefined);
+        assert.equal(res.status, 403, JSON.stringify(res.body));
+        assertSpecError(res.body, 'M_FORBIDDEN');
+      }
+      // A's client asking for B's list gets B's refusal.
+      const remote = await a.api.get(`${CLIENT_V3}/publicRooms?server=b.test`, {
+        token: alice.access_token,
+      });
+      assert.equal(remote.status, 403, JSON.stringify(remote.body));
+      assertSpecError(remote.body, 'M_FORBIDDEN');
+    });
+
     it('answers /query/profile with the profile, or one field, as the spec shapes it', async () => {
       const template = `${FED_V1}/query/profile`;
       const whole = await askA('GET', `${template}?user_id=${encodeURIComponent(alice.user_id)}`);

@@ -61,9 +61,11 @@ export async function federatingPair(
 ): Promise<[FederatingSide, FederatingSide]> {
   const [portA, portB] = [await freePort(), await freePort()];
   const side = (name: string, port: number, peer: string, peerPort: number): FederatingSide => {
+    const federating = federatingConfig(name, port, peer, peerPort, extraHosts);
     const server = new InProcessServer({
       ...overrides,
-      ...federatingConfig(name, port, peer, peerPort, extraHosts),
+      ...federating,
+      federation: { ...overrides.federation, ...federating.federation },
     });
     const api = new Api(() => server.url);
     return { name, server, api, helpers: new UserHelpers(api) };
