@@ -30,7 +30,7 @@ import type { FederationSender } from './outbound.js';
 import type { ServerAclCheck } from './server-acl.js';
 
 /** Events asked for per request: Synapse's figure, and what /backfill serves at most. */
-export const BACKFILL_LIMIT = 100;
+const BACKFILL_LIMIT = 100;
 /** The oldest events looked at for missing prev_events. */
 const OLDEST_EVENTS_READ = 20;
 /** Backward extremities named per request (as Synapse, a handful is enough to go on). */

@@ -66,7 +66,7 @@ interface Transaction {
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const DEFAULT_CATCH_UP_AFTER_PDUS = 500;
 /** What a caught-up room keeps: one get_missing_events' worth (Synapse asks for 10). */
-export const CATCH_UP_PDUS_PER_ROOM = 10;
+const CATCH_UP_PDUS_PER_ROOM = 10;
 
 export class DestinationQueue {
   private ephemeral: Edu[] = [];

@@ -23,6 +23,7 @@ import {
   type FederationSender,
 } from './outbound.js';
 import { describeErrorAnswer } from './query-rules.js';
+import { LruCache } from '../util/lru-cache.js';
 import {
   readHierarchyAnswer,
   readPublicRoomsAnswer,
@@ -41,7 +42,9 @@ const SPACE_CACHE_SIZE = 1_000;
 type Logs = Pick<Logger, 'info'>;
 
 export class FederationDirectoryClient implements RemoteDirectory, RemoteHierarchy {
-  private readonly spaces = new Map<string, { at: number; answer: RemoteSpace }>();
+  private readonly spaces = new LruCache<string, { at: number; answer: RemoteSpace }>(
+    SPACE_CACHE_SIZE,
+  );
 
   constructor(
     private readonly sender: FederationSender,
@@ -84,7 +87,7 @@ export class FederationDirectoryClient implements RemoteDirectory, RemoteHierarc
       const answer =
         response?.status === 200 ? readHierarchyAnswer(roomId, response.body) : undefined;
       if (!answer) continue;
-      this.remember(key, answer);
+      this.spaces.set(key, { at: this.now(), answer });
       return answer;
     }
     return undefined;
@@ -174,16 +177,6 @@ export class FederationDirectoryClient implements RemoteDirectory, RemoteHierarc
       this.logger.info({ destination, err: err.message }, 'federation: a query went unanswered');
       return undefined;
     }
-  }
-
-  private remember(key: string, answer: RemoteSpace): void {
-    if (this.spaces.size >= SPACE_CACHE_SIZE) {
-      // The oldest entry first: a Map iterates in insertion order.
-      const oldest = this.spaces.keys().next().value;
-      if (oldest !== undefined) this.spaces.delete(oldest);
-    }
-    this.spaces.delete(key);
-    this.spaces.set(key, { at: this.now(), answer });
   }
 }
 

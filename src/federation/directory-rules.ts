@@ -75,9 +75,7 @@ export function parsePublicRoomsBody(body: unknown): FederationPublicRoomsQuery 
 }
 
 /** The spec's `room_types`: strings, and `null` for rooms without a type. */
-export function roomTypesOf(
-  filter: JsonObject | Record<string, unknown>,
-): (string | null)[] | undefined {
+function roomTypesOf(filter: JsonObject | Record<string, unknown>): (string | null)[] | undefined {
   const value = filter.room_types;
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value) || !value.every((t) => t === null || typeof t === 'string')) {

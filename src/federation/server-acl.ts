@@ -29,7 +29,7 @@ import {
 
 /** ACLs kept compiled: one per room in use, at most. */
 const COMPILED_ACLS = 1_000;
-export const ACL_DENIED = 'This server is denied by the room’s server ACL';
+const ACL_DENIED = 'This server is denied by the room’s server ACL';
 
 /** The reads a check makes: the current ACL entry (cached by the stores), its event, the room's version. */
 export type ServerAclStore = Pick<RoomStateReader, 'getRoom' | 'getEvents' | 'currentStateIdsFor'>;

@@ -70,7 +70,7 @@ export interface SlidingSyncRequest {
 }
 
 /** What `set_presence` may say, in the query or the body (as /sync's). */
-export const PRESENCE_SETTINGS = ['online', 'offline', 'unavailable'] as const;
+const PRESENCE_SETTINGS = ['online', 'offline', 'unavailable'] as const;
 export type PresenceSetting = (typeof PRESENCE_SETTINGS)[number];
 
 /** `set_presence`'s value checked: an unknown one is 400 M_INVALID_PARAM, as the MSC says. */
